@@ -1,0 +1,37 @@
+"""nbautoml: model automation (train, validate, deploy, monitor) for Jupyter.
+
+``import nbautoml`` stays light: scikit-learn, hyperopt and matplotlib are
+imported when they are first needed, not here.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "AutoML": ("nbautoml.engine.automl", "AutoML"),
+    "available_models": ("nbautoml.engine.automl", "available_models"),
+    "read_table": ("nbautoml.engine.data", "read_table"),
+    "save": ("nbautoml.persist", "save"),
+    "load": ("nbautoml.persist", "load"),
+}
+
+__all__ = ["__version__", "load_ipython_extension", *_LAZY]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(module), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'nbautoml' has no attribute {name!r}")
+
+
+def load_ipython_extension(ipython) -> None:
+    """Register the ``%%automl`` magics (``%load_ext nbautoml``)."""
+    from .magics import load_ipython_extension as _load
+
+    _load(ipython)

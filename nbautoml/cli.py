@@ -1,0 +1,110 @@
+"""Command line: ``nbautoml run data.csv --target y`` (also ``python -m nbautoml``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from .exceptions import NbAutoMLError
+
+
+def _positive(kind):
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+        return value
+
+    return parse
+
+
+def _csv_list(text):
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nbautoml", allow_abbrev=False,
+                                     description="Model automation on a CSV: search, validate, save.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", allow_abbrev=False, help="search pipelines on a CSV/Parquet file",
+                         description="Search preprocessing + model pipelines on a table and save the best.",
+                         epilog="example: nbautoml run titanic.csv --target Survived --time-budget 60 "
+                                "--out models/titanic")
+    run.add_argument("data", help="CSV or Parquet file")
+    run.add_argument("--target", required=True, help="target column")
+    run.add_argument("--task", default="auto", choices=["auto", "binary", "multiclass", "regression"])
+    run.add_argument("--metric", default="auto")
+    run.add_argument("--time-budget", type=_positive(float), default=60.0, help="seconds (default 60)")
+    run.add_argument("--max-evals", type=_positive(int))
+    run.add_argument("--trial-timeout", type=_positive(float))
+    run.add_argument("--early-stop", type=_positive(int))
+    run.add_argument("--cv", default="auto", help="auto, kfold:5, stratified:5, holdout:0.2, timeseries:5")
+    run.add_argument("--models", type=_csv_list, help="comma-separated families to search")
+    run.add_argument("--exclude", type=_csv_list, help="comma-separated families to leave out")
+    run.add_argument("--algo", default="tpe", choices=["tpe", "random", "anneal", "atpe"])
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--jobs", type=int, default=1, help="trials in parallel (-1: one per CPU)")
+    run.add_argument("--encoding", help="text encoding of the CSV (default: UTF-8, then detected)")
+    run.add_argument("--search-dir", help="where search directories go (default ./nbautoml_runs)")
+    run.add_argument("--name", help="name of the search directory")
+    run.add_argument("--resume", help="continue the search with this name or directory")
+    run.add_argument("--out", help="save the best model to this path")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def cmd_run(args) -> int:
+    from .engine.automl import AutoML
+    from .engine.data import read_table
+    from .render.progress import TqdmProgress
+
+    frame = read_table(args.data, encoding=args.encoding)
+    progress = TqdmProgress(file=sys.stderr, disable=args.quiet)
+    automl = AutoML(task=args.task, metric=args.metric, time_budget=args.time_budget,
+                    max_evals=args.max_evals, trial_timeout=args.trial_timeout, early_stop=args.early_stop,
+                    cv=args.cv, models=args.models, exclude=args.exclude, algo=args.algo, seed=args.seed,
+                    n_jobs=args.jobs, search_dir=args.search_dir, name=args.name, resume=args.resume,
+                    callbacks=[progress])
+    started = time.perf_counter()
+    automl.fit(frame, target=args.target)
+    wall = time.perf_counter() - started
+    print(automl)
+    print(f"  wall time: {wall:.1f} s of {args.time_budget:g} s asked")
+    print()
+    import pandas as pd
+
+    with pd.option_context("display.width", 200, "display.max_colwidth", 90):
+        print(automl.leaderboard_display(10).to_string(index=False))
+    print()
+    print("Best pipeline:")
+    print(automl.best_pipeline)
+    if args.out:
+        from .persist import save
+
+        path = save(automl, args.out)
+        print(f"\nSaved the model to {path}")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "run":
+            return cmd_run(args)
+    except NbAutoMLError as err:
+        print(f"nbautoml: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("nbautoml: interrupted", file=sys.stderr)
+        return 130
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,510 @@
+"""``AutoML``: the scikit-learn-style estimator that runs a search and holds its result."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import uuid
+import warnings
+from numbers import Integral, Real
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+
+from ..exceptions import ConfigError, DataError, NotFittedError, SearchFailedError
+from . import data as data_mod
+from .evaluate import EvalContext, _predictions
+from .leaderboard import build_leaderboard, format_leaderboard
+from .metrics import get_metric, score
+from .records import TrialRecord
+from .search import Budget, Search, emit_finished, get_algorithm
+from .space import (build_pipeline, build_space, default_points, describe, normalize_config,
+                    resolve_families)
+from .store import RunStore
+from .validation import make_validation
+from .workers import cpu_count
+
+log = logging.getLogger("nbautoml")
+
+
+def default_search_dir() -> Path:
+    """Where searches are stored: ``$NBAUTOML_HOME/runs`` or ``./nbautoml_runs``."""
+    home = os.environ.get("NBAUTOML_HOME")
+    return Path(home) / "runs" if home else Path("nbautoml_runs")
+
+
+class AutoML(BaseEstimator):
+    """Search preprocessing + estimator pipelines with hyperopt, cross-validated.
+
+    Parameters
+    ----------
+    task : {"auto", "binary", "multiclass", "regression"}, default="auto"
+        Inferred from the target when "auto".
+    metric : str, default="auto"
+        One of accuracy, balanced_accuracy, f1, f1_macro, roc_auc, log_loss,
+        precision, recall (classification), r2, rmse, mae, mape (regression).
+        "auto" picks roc_auc (binary), accuracy (multiclass) or r2.
+    time_budget : float or None, default=60
+        Seconds for the whole search, final refit included.
+    max_evals : int, optional
+        Stop after this many trials.
+    trial_timeout : float, optional
+        A trial running longer is killed and recorded as ``timeout``.
+    early_stop : int, optional
+        Stop after this many trials without improvement.
+    cv : "auto", int, str or splitter, default="auto"
+        "auto", "kfold[:k]", "stratified[:k]", "group[:k]", "timeseries[:k]",
+        "holdout[:fraction]", an int (k-fold) or a scikit-learn splitter.
+    models, exclude : list of str, optional
+        Restrict the estimator families (see ``nbautoml.available_models``).
+    space : hyperopt space, optional
+        Your own space; it must sample dicts ``{"family", "params", "pre"}``.
+    algo : {"tpe", "random", "anneal", "atpe"}, default="tpe"
+    seed : int, default=0
+    n_jobs : int, default=1
+        Trials run in parallel (-1: one per CPU).
+    search_dir : str or Path, optional
+        Where search directories go (default ``./nbautoml_runs``).
+    name : str, optional
+        The search directory's name (default: target and a time stamp).
+    resume : str or Path, optional
+        A search name or directory to continue.
+    roles : dict, optional
+        Override column roles, e.g. ``{"zip": "categorical", "notes": "text"}``.
+    callbacks : list of callables, optional
+        Receive :class:`~nbautoml.engine.records.SearchEvent` objects.
+    n_default_points : int, default=8
+        How many strong default configs are tried before TPE.
+
+    Attributes
+    ----------
+    best_pipeline : sklearn.pipeline.Pipeline
+        Refitted on all the data; predicts the original labels.
+    leaderboard : DataFrame
+    task_, metric_, classes_, best_score_, best_score_std_, plan_, trials_,
+    status_, run_dir_, validation_
+    """
+
+    def __init__(self, task="auto", metric="auto", time_budget=60, max_evals=None, trial_timeout=None,
+                 early_stop=None, cv="auto", models=None, exclude=None, space=None, algo="tpe", seed=0,
+                 n_jobs=1, search_dir=None, name=None, resume=None, roles=None, callbacks=None,
+                 n_default_points=8, start_method=None):
+        self.task = task
+        self.metric = metric
+        self.time_budget = time_budget
+        self.max_evals = max_evals
+        self.trial_timeout = trial_timeout
+        self.early_stop = early_stop
+        self.cv = cv
+        self.models = models
+        self.exclude = exclude
+        self.space = space
+        self.algo = algo
+        self.seed = seed
+        self.n_jobs = n_jobs
+        self.search_dir = search_dir
+        self.name = name
+        self.resume = resume
+        self.roles = roles
+        self.callbacks = callbacks
+        self.n_default_points = n_default_points
+        self.start_method = start_method
+
+    # ------------------------------------------------------------------ checks
+    def _check_params(self) -> None:
+        def positive(name, value, kind=Real, allow_none=True):
+            if value is None and allow_none:
+                return
+            if isinstance(value, bool) or not isinstance(value, kind) or value <= 0:
+                what = "an int" if kind is Integral else "a number"
+                raise ConfigError(
+                    f"The {name!r} parameter of AutoML must be {what} > 0 or None. Got {value!r} instead.",
+                    code="bad_option",
+                )
+
+        positive("time_budget", self.time_budget)
+        positive("max_evals", self.max_evals, Integral)
+        positive("trial_timeout", self.trial_timeout)
+        positive("early_stop", self.early_stop, Integral)
+        positive("n_default_points", self.n_default_points, Integral) if self.n_default_points else None
+        if self.time_budget is None and self.max_evals is None and self.early_stop is None:
+            raise ConfigError("Give a time_budget, max_evals or early_stop, or the search never ends.",
+                              code="no_budget")
+        if not (self.n_jobs == -1 or (isinstance(self.n_jobs, Integral) and self.n_jobs >= 1)):
+            raise ConfigError(f"n_jobs must be a positive int or -1; got {self.n_jobs!r}.", code="bad_option")
+        if self.seed is not None and not isinstance(self.seed, Integral):
+            raise ConfigError(f"seed must be an int or None; got {self.seed!r}.", code="bad_option")
+        get_algorithm(self.algo)
+        for name in ("models", "exclude"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                setattr(self, name, [v.strip() for v in value.split(",") if v.strip()])
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X, y=None, *, target=None, groups=None):
+        """Run the search and refit the best pipeline on all the data.
+
+        Parameters
+        ----------
+        X : DataFrame, array-like, or path to a CSV/Parquet file
+        y : array-like, optional
+            The target, when it is not a column of ``X``.
+        target : str, optional
+            Name of the target column of ``X``.
+        groups : str or array-like, optional
+            Group labels for ``cv="group"``: an array, or a column of ``X``
+            (the column is then not used as a feature).
+
+        Returns
+        -------
+        self
+        """
+        t_start = time.perf_counter()
+        self._check_params()
+        X, y = data_mod.split_target(X, target=target, y=y)
+        if isinstance(groups, str):
+            if groups not in X.columns:
+                raise DataError(f"groups={groups!r} is not a column of the data.", code="column_not_found")
+            groups, X = X[groups].to_numpy(), X.drop(columns=[groups])
+        task = data_mod.infer_task(y, self.task)
+        if groups is not None:
+            groups = np.asarray(groups)
+            if len(groups) != len(y):
+                raise DataError(f"groups has {len(groups)} values for {len(y)} rows.", code="length_mismatch")
+            groups = groups[y.notna().to_numpy()]
+        X, y, n_missing_target = data_mod.clean_target(X, y, task)
+        data_mod.check_features(X)
+        plan = data_mod.plan_columns(X, self.roles)
+        metric = get_metric(self.metric, task)
+        if task == "regression":
+            classes = None
+            y_codes = pd.to_numeric(y, errors="raise").to_numpy(dtype=float)
+        else:
+            classes = np.unique(y.to_numpy())
+            y_codes = np.searchsorted(classes, y.to_numpy())
+        validation = make_validation(self.cv, task, y_codes if task != "regression" else y_codes,
+                                     groups=groups, seed=self.seed, y_for_checks=y)
+        families = resolve_families(task, self.models, self.exclude, n_rows=len(X))
+        has_cat, has_text = bool(plan.names("categorical")), bool(plan.names("text"))
+        if self.space is not None:
+            space, points = self.space, []
+        else:
+            space = build_space(families, has_cat, has_text)
+            points = default_points(families, has_cat, has_text, self.n_default_points or 0)
+        n_jobs = cpu_count() if self.n_jobs == -1 else int(self.n_jobs)
+        X_used = X[plan.used]
+
+        store, previous, rerun, spent, run_dir = self._open_store(task, metric, plan, X_used, y)
+        ctx = EvalContext(
+            X=X_used, y=y_codes, folds=validation.folds, plan=plan, task=task, metric=metric,
+            n_classes=0 if classes is None else len(classes), seed=self.seed,
+            estimator_jobs=max(1, cpu_count() // n_jobs),
+        )
+        n_train = np.mean([len(tr) for tr, _ in validation.folds])
+        n_test = np.mean([len(te) for _, te in validation.folds])
+        refit_factor = len(X_used) / n_train / max(1, validation.n_splits)
+        budget = Budget(self.max_evals, self.time_budget, self.trial_timeout, self.early_stop)
+        callbacks = list(self.callbacks or [])
+        search = Search(space, ctx, metric, budget, algo=self.algo, seed=self.seed, n_jobs=n_jobs,
+                        store=store, callbacks=callbacks, points=points, refit_factor=refit_factor,
+                        spent=spent + (time.perf_counter() - t_start), previous=previous, rerun=rerun,
+                        start_method=self.start_method)
+        # fitted attributes known before the search, so listeners can use them
+        self.task_, self.metric_, self.classes_ = task, metric.name, classes
+        self.greater_is_better_ = metric.greater_is_better
+        self.plan_, self.validation_, self.run_dir_ = plan, validation, run_dir
+        self.target_ = str(y.name) if y.name is not None else "target"
+        self.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
+        self.n_features_in_ = X.shape[1]
+        self.families_ = families
+        self.n_rows_dropped_ = n_missing_target
+        self.data_fingerprint_ = data_mod.fingerprint(X_used, y)
+        self._X, self._y = X_used, y
+        state = search.run()
+
+        self.trials_ = state.trials
+        self.status_ = state.status
+        self.stop_reason_ = state.stop_reason
+        self._oof = state.oof
+        self.leaderboard_ = build_leaderboard(state.trials, metric.greater_is_better, n_test / n_train)
+        if state.best is None:
+            if state.status == "interrupted":
+                self.best_pipeline_ = None
+                self.elapsed_ = search.elapsed()
+                self._finish_store(store, state, None)
+                warnings.warn("The search was interrupted before any trial finished; there is no model.",
+                              stacklevel=2)
+                return self
+            self._raise_all_failed(state.trials)
+        best = state.best
+        self.best_trial_ = best
+        self.best_config_ = best.config
+        self.best_score_, self.best_score_std_ = best.score, best.score_std
+        self.best_pipeline_ = None
+        t_refit = time.perf_counter()
+        try:
+            self.best_pipeline_ = self._refit(best.config)
+        except KeyboardInterrupt:
+            self.status_ = "interrupted"
+            self.stop_reason_ = "interrupted during the final refit; call .refit() to fit the best config"
+        self.refit_time_ = time.perf_counter() - t_refit
+        self.elapsed_ = search.elapsed()
+        self._finish_store(store, state, best)
+        emit_finished(callbacks, {
+            "status": self.status_, "reason": self.stop_reason_, "elapsed": self.elapsed_,
+            "n_done": state.n_finished, "n_failed": state.n_failed, "best_score": self.best_score_,
+            "best": best, "result": self, "metric": metric.name, "time_budget": self.time_budget,
+            "max_evals": self.max_evals,
+        })
+        return self
+
+    def _raise_all_failed(self, trials: list[TrialRecord]):
+        if not trials:
+            raise SearchFailedError(
+                "No trial could run within the budget. Give a larger time_budget or max_evals.",
+                code="no_trials")
+        errors = pd.Series([(t.error or t.status).split(" (in ")[0] for t in trials])
+        common = errors.value_counts()
+        raise SearchFailedError(
+            f"All {len(trials)} trials failed. The most common failure ({common.iloc[0]} of {len(trials)}): "
+            f"{common.index[0]}. See result.trials_ or the search directory for every error.",
+            code="all_trials_failed",
+            errors=common.to_dict(),
+        )
+
+    def _open_store(self, task, metric, plan, X_used, y):
+        base = Path(self.search_dir) if self.search_dir is not None else default_search_dir()
+        previous, rerun, spent = [], [], 0.0
+        if self.resume is not None:
+            run_dir = Path(self.resume)
+            if not RunStore.exists(run_dir):
+                run_dir = base / str(self.resume)
+            if not RunStore.exists(run_dir):
+                raise ConfigError(f"resume={self.resume!r}: no search found there (looked in {run_dir}).",
+                                  code="resume_not_found")
+            store = RunStore(run_dir)
+            meta = store.meta()
+            fingerprint = data_mod.fingerprint(X_used, y)
+            if meta.get("fingerprint", {}).get("sha256") != fingerprint["sha256"]:
+                raise DataError(
+                    f"resume={self.resume!r}: the data differs from the data that search ran on "
+                    f"({meta.get('fingerprint', {}).get('rows')} rows then, {fingerprint['rows']} now). "
+                    "Resume with the same data, or start a new search.", code="resume_data_mismatch")
+            for record in store.trials():
+                if record.status in ("running", "interrupted"):
+                    rerun.append(record.vals)
+                else:
+                    previous.append(record)
+            spent = float(meta.get("elapsed") or 0.0)
+            store.set_meta(status="running", resumed=time.time())
+            return store, previous, rerun, spent, run_dir
+        name = self.name or f"{_safe(str(y.name))}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        run_dir = base / name
+        if RunStore.exists(run_dir):
+            raise ConfigError(f"A search named {name!r} exists in {base}. Pass resume={name!r} to continue it, "
+                              "or choose another name.", code="run_exists")
+        store = RunStore(run_dir)
+        store.set_meta(
+            target=str(y.name), task=task, metric=metric.name, created=time.time(), status="running",
+            fingerprint=data_mod.fingerprint(X_used, y), seed=self.seed, time_budget=self.time_budget,
+            max_evals=self.max_evals, cv=str(self.cv), plan=plan.to_dict(),
+        )
+        return store, previous, rerun, spent, run_dir
+
+    def _finish_store(self, store, state, best):
+        if store is None:
+            return
+        store.set_meta(status=state.status if self.status_ != "interrupted" else "interrupted",
+                       best_score=None if best is None else best.score,
+                       best_trial=None if best is None else best.trial_id,
+                       stop_reason=self.stop_reason_)
+        store.close()
+
+    def _refit(self, config):
+        pipeline = build_pipeline(config, self.plan_, self.task_, random_state=self.seed,
+                                  n_jobs=cpu_count())
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pipeline.fit(self._X, self._y.to_numpy())
+        return pipeline
+
+    def refit(self, trial=None):
+        """Refit a trial's pipeline (default: the best) on all the data and make it the best pipeline."""
+        self._check_fitted(pipeline=False)
+        config = self.best_config_ if trial is None else self._trial(trial).config
+        self.best_pipeline_ = self._refit(config)
+        return self
+
+    # ------------------------------------------------------------------ results
+    def _check_fitted(self, pipeline=True):
+        if not hasattr(self, "trials_"):
+            raise NotFittedError("This AutoML is not fitted yet. Call fit(df, target=...) first.")
+        if pipeline and getattr(self, "best_pipeline_", None) is None:
+            raise NotFittedError(
+                f"There is no fitted pipeline ({self.stop_reason_ or self.status_}). "
+                "Call .refit() or run the search again with a larger budget.")
+
+    def _trial(self, trial_id) -> TrialRecord:
+        for t in self.trials_:
+            if t.trial_id == trial_id:
+                return t
+        raise KeyError(f"No trial {trial_id}.")
+
+    @property
+    def best_pipeline(self):
+        """The best pipeline, refitted on all the data."""
+        self._check_fitted()
+        return self.best_pipeline_
+
+    @property
+    def leaderboard(self) -> pd.DataFrame:
+        """All trials ranked by CV score (best first); failed ones at the bottom."""
+        self._check_fitted(pipeline=False)
+        return self.leaderboard_
+
+    def leaderboard_display(self, top: int | None = 10) -> pd.DataFrame:
+        """The leaderboard formatted for reading (score as mean ± std, ties marked ≈)."""
+        return format_leaderboard(self.leaderboard, self.metric_, top)
+
+    def _input_frame(self, X) -> pd.DataFrame:
+        if isinstance(X, (str, Path)):
+            X = data_mod.read_table(X)
+        if not isinstance(X, pd.DataFrame):
+            arr = np.asarray(X)
+            if arr.ndim == 1:
+                arr = arr.reshape(1, -1)
+            if arr.shape[1] != len(self.feature_names_in_):
+                raise DataError(f"Expected {len(self.feature_names_in_)} columns, got {arr.shape[1]}.",
+                                code="bad_shape")
+            X = pd.DataFrame(arr, columns=list(self.feature_names_in_))
+        needed = list(self.plan_.used)
+        missing = [c for c in needed if c not in X.columns]
+        if missing:
+            raise DataError(
+                f"The data lacks {len(missing)} column(s) the model uses: {', '.join(map(str, missing))}.",
+                code="missing_columns", columns=missing)
+        return X[needed]
+
+    def predict(self, X):
+        """Predict (original labels for classifiers)."""
+        self._check_fitted()
+        return self.best_pipeline_.predict(self._input_frame(X))
+
+    def predict_proba(self, X):
+        """Class probabilities, columns in the order of ``classes_``."""
+        self._check_fitted()
+        if self.task_ == "regression":
+            raise AttributeError("predict_proba is for classification; this is a regression model.")
+        if not hasattr(self.best_pipeline_, "predict_proba"):
+            model = type(self.best_pipeline_[-1]).__name__
+            raise AttributeError(f"The best model ({model}) gives no probabilities. Use decision_function, "
+                                 "or search with metric='log_loss' or models= that give probabilities.")
+        return self.best_pipeline_.predict_proba(self._input_frame(X))
+
+    def decision_function(self, X):
+        self._check_fitted()
+        return self.best_pipeline_.decision_function(self._input_frame(X))
+
+    def score(self, X, y=None):
+        """The search metric on new data with the target (a column of ``X``, or ``y``)."""
+        self._check_fitted()
+        if y is None:
+            if not isinstance(X, pd.DataFrame) or self.target_ not in X.columns:
+                raise DataError(f"score() needs the target: a {self.target_!r} column in the data, or y.",
+                                code="no_target")
+            y, X = X[self.target_], X.drop(columns=[self.target_])
+        y = pd.Series(np.asarray(y).ravel())
+        keep = y.notna().to_numpy()
+        frame = self._input_frame(X)[keep]
+        y = y[keep]
+        metric = get_metric(self.metric_, self.task_)
+        if self.task_ == "regression":
+            return score(metric, y.to_numpy(dtype=float), self.best_pipeline_.predict(frame))
+        unknown = set(y.unique()) - set(self.classes_.tolist())
+        if unknown:
+            raise DataError(f"The target has classes not seen in training: {sorted(map(str, unknown))}.",
+                            code="unknown_classes")
+        codes = np.searchsorted(self.classes_, y.to_numpy())
+        prediction, _ = _predictions(self.best_pipeline_, frame, metric, self.task_)
+        if metric.needs == "label":
+            prediction = np.searchsorted(self.classes_, prediction)
+        return score(metric, codes, np.asarray(prediction), len(self.classes_))
+
+    def oof_predictions(self, trial=None):
+        """Out-of-fold predictions of a trial (default: the best) and the matching true values.
+
+        Returns ``(y_true, prediction)``: class codes and probabilities (or
+        decision values, or labels) for classification, values for regression.
+        Rows never used for validation (holdout) are left out.
+        """
+        self._check_fitted(pipeline=False)
+        trial_id = self.best_trial_.trial_id if trial is None else trial
+        if trial_id not in self._oof:
+            from .evaluate import evaluate_config
+
+            ctx = EvalContext(self._X, self._y_codes(), self.validation_.folds, self.plan_, self.task_,
+                              get_metric(self.metric_, self.task_), len(self.classes_ or []), self.seed)
+            result = evaluate_config(self._trial(trial_id).config, ctx)
+            self._oof[trial_id] = (result["score"], result["oof"])
+        oof = self._oof[trial_id][1]
+        mask = ~np.isnan(oof if oof.ndim == 1 else oof[:, 0])
+        return self._y_codes()[mask], oof[mask]
+
+    def _y_codes(self):
+        if self.task_ == "regression":
+            return self._y.to_numpy(dtype=float)
+        return np.searchsorted(self.classes_, self._y.to_numpy())
+
+    def summary(self) -> dict:
+        """The main facts of the search, as a dict."""
+        self._check_fitted(pipeline=False)
+        counts = pd.Series([t.status for t in self.trials_]).value_counts().to_dict()
+        return {
+            "task": self.task_, "target": self.target_, "metric": self.metric_,
+            "best_score": getattr(self, "best_score_", None), "best_score_std": getattr(self, "best_score_std_", None),
+            "best_pipeline": describe(self.best_config_) if hasattr(self, "best_config_") else None,
+            "trials": len(self.trials_), "statuses": counts, "status": self.status_,
+            "stop_reason": self.stop_reason_, "elapsed": round(getattr(self, "elapsed_", 0.0), 2),
+            "time_budget": self.time_budget, "validation": self.validation_.description,
+            "dropped_columns": self.plan_.dropped, "run_dir": str(self.run_dir_),
+        }
+
+    def __repr__(self) -> str:
+        if not hasattr(self, "trials_"):
+            return super().__repr__()
+        s = self.summary()
+        score_text = "n/a" if s["best_score"] is None else f"{s['best_score']:.4f} ± {s['best_score_std']:.4f}"
+        lines = [
+            f"AutoML result ({s['status']}): {s['task']} on {s['target']!r}",
+            f"  best {s['metric']}: {score_text} ({s['validation']})",
+            f"  best pipeline: {s['best_pipeline']}",
+            f"  {s['trials']} trials in {s['elapsed']:.1f} s; {s['stop_reason']}",
+        ]
+        if s["dropped_columns"]:
+            lines.append("  dropped: " + "; ".join(f"{k} ({v})" for k, v in s["dropped_columns"].items()))
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        if not hasattr(self, "trials_"):
+            return None
+        from ..render.html import result_html
+
+        return result_html(self)
+
+
+def _safe(name: str) -> str:
+    keep = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)
+    return keep[:40] or "search"
+
+
+def available_models(task: str | None = None) -> list[str]:
+    """The estimator families nbautoml searches (for a task, or all)."""
+    from .space import FAMILIES, available_families
+
+    return available_families(task) if task else list(FAMILIES)
+
+
+__all__ = ["AutoML", "available_models", "normalize_config"]

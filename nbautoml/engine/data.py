@@ -1,0 +1,424 @@
+"""Reading, checking and typing the user's data before any training.
+
+Everything here runs before the search starts. Bad data fails with an error
+that names the columns and the fix; harmless oddities (ID-like, constant and
+all-missing columns) are dropped and reported in the :class:`DataPlan`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..exceptions import DataError, closest, unknown_choice
+
+TASKS = ("binary", "multiclass", "regression")
+ROLES = ("numeric", "categorical", "datetime", "text", "dropped")
+
+_DATE_PATTERN = re.compile(
+    r"^\s*(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})([ T]\d{1,2}:\d{2}(:\d{2})?)?"
+)
+
+
+@dataclass
+class ColumnInfo:
+    """How one input column is treated."""
+
+    name: str
+    dtype: str
+    role: str
+    reason: str = ""
+    n_unique: int = 0
+    missing_rate: float = 0.0
+
+
+@dataclass
+class DataPlan:
+    """The inferred type and planned treatment of every input column.
+
+    Attributes
+    ----------
+    columns : list of ColumnInfo
+        One entry per input column, in input order.
+    """
+
+    columns: list[ColumnInfo] = field(default_factory=list)
+
+    def names(self, role: str) -> list[str]:
+        """Columns with the given role, in input order."""
+        return [c.name for c in self.columns if c.role == role]
+
+    @property
+    def used(self) -> list[str]:
+        """Columns that go into the model."""
+        return [c.name for c in self.columns if c.role != "dropped"]
+
+    @property
+    def dropped(self) -> dict[str, str]:
+        """Dropped columns mapped to the reason they were dropped."""
+        return {c.name: c.reason for c in self.columns if c.role == "dropped"}
+
+    def to_frame(self) -> pd.DataFrame:
+        """The plan as a DataFrame (one row per column)."""
+        return pd.DataFrame(
+            [
+                {
+                    "column": c.name,
+                    "dtype": c.dtype,
+                    "role": c.role,
+                    "unique": c.n_unique,
+                    "missing": round(c.missing_rate, 3),
+                    "reason": c.reason,
+                }
+                for c in self.columns
+            ]
+        )
+
+    def to_dict(self) -> dict:
+        return {"columns": [c.__dict__.copy() for c in self.columns]}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> DataPlan:
+        return cls([ColumnInfo(**c) for c in data["columns"]])
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_table(path: str | Path, encoding: str | None = None) -> pd.DataFrame:
+    """Read a CSV or Parquet file into a DataFrame.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.csv`` (any other suffix is read as CSV) or ``.parquet`` file.
+    encoding : str, optional
+        The text encoding of a CSV. By default UTF-8 is tried, then the
+        encoding is detected among a few common ones (cp1252, latin-1).
+
+    Raises
+    ------
+    DataError
+        When the file does not exist or cannot be decoded.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"File not found: {str(path)!r}. Check the path (relative to {Path.cwd()}).",
+                        code="file_not_found")
+    if path.suffix.lower() in {".parquet", ".pq"}:
+        return pd.read_parquet(path)
+    if encoding is not None:
+        return pd.read_csv(path, encoding=encoding)
+    try:
+        return pd.read_csv(path, encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raw = path.read_bytes()
+        for candidate in ("cp1252", "latin-1"):
+            try:
+                raw.decode(candidate)
+            except UnicodeDecodeError:
+                continue
+            frame = pd.read_csv(path, encoding=candidate)
+            frame.attrs["nbautoml_encoding"] = candidate
+            return frame
+        raise DataError(
+            f"{path.name} is not UTF-8 ({err.reason} at byte {err.start}). "
+            "Pass its encoding: encoding='latin-1' in Python or --encoding latin-1 on the command line.",
+            code="bad_encoding",
+        ) from err
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def split_target(data, target=None, y=None) -> tuple[pd.DataFrame, pd.Series]:
+    """Return ``(X, y)`` from ``fit``'s arguments, checking the target column.
+
+    Accepts ``(DataFrame, target=name)`` or ``(X, y)`` with array-likes.
+    """
+    if isinstance(data, (str, Path)):
+        data = read_table(data)
+    if y is None and target is None:
+        raise DataError(
+            "No target given. Call fit(df, target='column') or fit(X, y).", code="no_target"
+        )
+    if y is not None and target is not None:
+        raise DataError("Give either target= or y, not both.", code="target_and_y")
+    if y is None:
+        if not isinstance(data, pd.DataFrame):
+            raise DataError(
+                "target= needs a pandas DataFrame; with arrays call fit(X, y).", code="target_needs_frame"
+            )
+        _check_columns(data)
+        if target not in data.columns:
+            found = [str(c) for c in data.columns]
+            hint = closest(str(target), found)
+            raise DataError(
+                f"Target column {target!r} not found."
+                + (f" Did you mean {hint[0]!r}?" if hint else "")
+                + f" The data has {len(found)} columns: {', '.join(found[:30])}"
+                + (" ..." if len(found) > 30 else ""),
+                code="target_not_found",
+                columns=found,
+            )
+        y_series = data[target]
+        X = data.drop(columns=[target])
+    else:
+        X = _as_frame(data)
+        _check_columns(X)
+        y_series = y if isinstance(y, pd.Series) else pd.Series(np.asarray(y).ravel(), name="target")
+        if len(y_series) != len(X):
+            raise DataError(
+                f"X has {len(X)} rows but y has {len(y_series)}; they must match.", code="length_mismatch"
+            )
+        y_series = pd.Series(np.asarray(y_series), index=X.index, name=y_series.name or "target")
+    if len(X) == 0:
+        raise DataError("The data is empty (0 rows). Pass a DataFrame with rows.", code="empty")
+    if X.shape[1] == 0:
+        raise DataError("The data has no feature columns besides the target.", code="no_features")
+    return X, y_series
+
+
+def _as_frame(X) -> pd.DataFrame:
+    if isinstance(X, pd.DataFrame):
+        return X
+    if isinstance(X, pd.Series):
+        return X.to_frame()
+    arr = np.asarray(X)
+    if arr.ndim == 1:
+        arr = arr.reshape(-1, 1)
+    if arr.ndim != 2:
+        raise DataError(f"X must be 2-D (rows x columns); got shape {arr.shape}.", code="bad_shape")
+    return pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])])
+
+
+def _check_columns(X: pd.DataFrame) -> None:
+    names = pd.Index(X.columns)
+    if names.has_duplicates:
+        dup = sorted({str(c) for c in names[names.duplicated()]})
+        raise DataError(
+            f"Duplicated column names: {', '.join(dup)}. Rename them so each column has its own name "
+            "(e.g. df.columns = [...] or pd.read_csv(..., mangle_dupe_cols) ).",
+            code="duplicate_columns",
+            columns=dup,
+        )
+    non_str = [c for c in names if not isinstance(c, str)]
+    if non_str:
+        X.columns = [str(c) for c in names]
+
+
+def infer_task(y: pd.Series, task: str = "auto") -> str:
+    """Infer the task from the target, or check the one asked for.
+
+    Floats with many distinct values are regression; two distinct values are
+    binary; strings, booleans and integers with few distinct values are
+    multiclass.
+    """
+    if task not in ("auto",) + TASKS:
+        raise unknown_choice("task", task, ("auto",) + TASKS, code="unknown_task")
+    values = y.dropna()
+    n_unique = values.nunique()
+    if n_unique < 2:
+        raise DataError(
+            f"The target {y.name!r} has a single value ({values.iloc[0] if len(values) else 'all missing'!r}); "
+            "there is nothing to learn. Check the target column or filter the rows.",
+            code="single_class",
+        )
+    if task != "auto":
+        if task == "regression" and not pd.api.types.is_numeric_dtype(values):
+            raise DataError(
+                f"task='regression' needs a numeric target; {y.name!r} holds {values.dtype}.",
+                code="task_mismatch",
+            )
+        if task == "binary" and n_unique != 2:
+            raise DataError(
+                f"task='binary' needs 2 classes; {y.name!r} has {n_unique}. Use task='multiclass'.",
+                code="task_mismatch",
+            )
+        return task
+    if n_unique == 2:
+        return "binary"
+    if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
+        return "multiclass"
+    if pd.api.types.is_float_dtype(values):
+        if np.all(np.mod(values.to_numpy(), 1) == 0) and n_unique <= 20:
+            return "multiclass"
+        return "regression"
+    # integers: few distinct values relative to the rows -> classes
+    if n_unique <= max(20, int(0.005 * len(values))) and n_unique <= 100:
+        return "multiclass"
+    return "regression"
+
+
+def clean_target(X: pd.DataFrame, y: pd.Series, task: str) -> tuple[pd.DataFrame, pd.Series, int]:
+    """Drop rows whose target is missing; refuse inf targets.
+
+    Returns the kept ``X``, ``y`` and the number of rows dropped.
+    """
+    missing = y.isna().to_numpy()
+    if task == "regression":
+        values = pd.to_numeric(y, errors="coerce").to_numpy(dtype=float)
+        if np.isinf(values).any():
+            n = int(np.isinf(values).sum())
+            raise DataError(
+                f"The target {y.name!r} has {n} infinite values. Replace or drop those rows.",
+                code="inf_target",
+            )
+    if missing.all():
+        raise DataError(f"The target {y.name!r} is missing on every row.", code="empty_target")
+    if missing.any():
+        keep = ~missing
+        return X.loc[keep], y.loc[keep], int(missing.sum())
+    return X, y, 0
+
+
+def check_features(X: pd.DataFrame) -> None:
+    """Refuse infinite values in numeric columns, naming them."""
+    bad = []
+    for name in X.columns:
+        col = X[name]
+        if pd.api.types.is_float_dtype(col) and np.isinf(col.to_numpy(dtype=float, na_value=np.nan)).any():
+            bad.append(f"{name} ({int(np.isinf(col.to_numpy(dtype=float, na_value=np.nan)).sum())} rows)")
+    if bad:
+        raise DataError(
+            "Infinite values in: " + ", ".join(bad) + ". Replace them, e.g. "
+            "df = df.replace([np.inf, -np.inf], np.nan), so they are imputed as missing.",
+            code="inf_values",
+            columns=bad,
+        )
+
+
+def check_classes(y: pd.Series, n_splits: int | None) -> None:
+    """Refuse classes with fewer members than the CV folds need."""
+    if n_splits is None:
+        n_splits = 2
+    counts = y.value_counts()
+    small = counts[counts < n_splits]
+    if len(small):
+        listing = ", ".join(f"{k!r} ({v} row{'s' if v > 1 else ''})" for k, v in small.items())
+        raise DataError(
+            f"The target {y.name!r} has classes with fewer members than the {n_splits} validation folds: "
+            f"{listing}. Stratified cross-validation needs at least {n_splits} rows per class. "
+            "Drop or merge those classes, or use fewer folds (cv=2 or cv='holdout').",
+            code="tiny_class",
+            classes=list(small.index),
+        )
+
+
+# --------------------------------------------------------------------------- typing
+
+
+def _looks_like_dates(values: pd.Series) -> bool:
+    sample = values.dropna().astype(str).head(200)
+    if len(sample) == 0:
+        return False
+    if sample.str.match(_DATE_PATTERN).mean() < 0.9:
+        return False
+    parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
+    return parsed.notna().mean() >= 0.9
+
+
+def _mean_words(values: pd.Series) -> float:
+    sample = values.dropna().astype(str).head(500)
+    if len(sample) == 0:
+        return 0.0
+    return float(sample.str.split().str.len().mean())
+
+
+def plan_columns(X: pd.DataFrame, roles: dict[str, str] | None = None) -> DataPlan:
+    """Infer each column's role: numeric, categorical, datetime, text or dropped.
+
+    Parameters
+    ----------
+    X : DataFrame
+        The feature columns.
+    roles : dict, optional
+        Overrides, column name to role (one of ``ROLES``).
+
+    Returns
+    -------
+    DataPlan
+    """
+    roles = dict(roles or {})
+    for name, role in roles.items():
+        if name not in X.columns:
+            hint = closest(name, X.columns)
+            raise DataError(
+                f"roles= names a column {name!r} that is not in the data."
+                + (f" Did you mean {hint[0]!r}?" if hint else ""),
+                code="column_not_found",
+            )
+        if role not in ROLES:
+            raise unknown_choice("role", role, ROLES, code="unknown_role")
+    n = len(X)
+    plan = DataPlan()
+    for name in X.columns:
+        col = X[name]
+        info = ColumnInfo(
+            name=name,
+            dtype=str(col.dtype),
+            role="numeric",
+            n_unique=int(col.nunique(dropna=True)),
+            missing_rate=float(col.isna().mean()) if n else 0.0,
+        )
+        if name in roles:
+            info.role = roles[name]
+            info.reason = "set by the user"
+            if info.role == "dropped":
+                info.reason = "dropped by the user"
+        else:
+            info.role, info.reason = _infer_role(col, info, n)
+        plan.columns.append(info)
+    if not plan.used:
+        reasons = "; ".join(f"{k}: {v}" for k, v in plan.dropped.items())
+        raise DataError(
+            f"No usable feature column is left after dropping: {reasons}. "
+            "Check the data, or keep a column with roles={'col': 'categorical'}.",
+            code="no_usable_columns",
+        )
+    return plan
+
+
+def _infer_role(col: pd.Series, info: ColumnInfo, n: int) -> tuple[str, str]:
+    if info.n_unique == 0:
+        return "dropped", "all values missing"
+    if info.n_unique == 1:
+        return "dropped", "constant (a single value)"
+    if pd.api.types.is_bool_dtype(col):
+        return "categorical", "boolean"
+    if pd.api.types.is_datetime64_any_dtype(col):
+        return "datetime", "datetime dtype: expanded to year, month, day, weekday, hour"
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        return "categorical", "categorical dtype"
+    non_missing = max(1, int(col.notna().sum()))
+    unique_ratio = info.n_unique / non_missing
+    if pd.api.types.is_numeric_dtype(col):
+        if pd.api.types.is_integer_dtype(col) and info.n_unique == non_missing and n >= 20:
+            values = col.dropna().to_numpy()
+            if np.all(np.diff(values) > 0) or np.all(np.diff(values) < 0):
+                return "dropped", "ID-like: a distinct, increasing integer per row"
+        return "numeric", ""
+    # strings / objects
+    if _looks_like_dates(col):
+        return "datetime", "dates in text: expanded to year, month, day, weekday, hour"
+    words = _mean_words(col)
+    if words >= 3.0 and unique_ratio > 0.3:
+        return "text", f"free text ({words:.1f} words on average): TF-IDF"
+    if unique_ratio >= 0.95 and n >= 20:
+        return "dropped", "ID-like: a distinct code on (almost) every row"
+    return "categorical", f"{info.n_unique} categories"
+
+
+def fingerprint(X: pd.DataFrame, y: pd.Series | None = None) -> dict:
+    """Row count and a SHA-256 of the data's content, for model cards and resume."""
+    digest = hashlib.sha256()
+    digest.update(pd.util.hash_pandas_object(X, index=False).to_numpy().tobytes())
+    digest.update(",".join(map(str, X.columns)).encode())
+    if y is not None:
+        digest.update(pd.util.hash_pandas_object(y, index=False).to_numpy().tobytes())
+    return {"rows": int(len(X)), "columns": int(X.shape[1]), "sha256": digest.hexdigest()}

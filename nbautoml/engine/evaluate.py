@@ -1,0 +1,130 @@
+"""Evaluate one config: fit a pipeline per fold and score it.
+
+This runs inside a worker process. It never raises for a failing estimator:
+the failure becomes part of the returned record.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import traceback
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class EvalContext:
+    """Everything a worker needs to evaluate configs; sent once per worker."""
+
+    X: Any  # DataFrame of the used feature columns
+    y: np.ndarray  # encoded target (class codes, or floats)
+    folds: list
+    plan: Any
+    task: str
+    metric: Any
+    n_classes: int
+    seed: int | None
+    estimator_jobs: int = 1
+    keep_oof: bool = True
+    custom_builder: Any = None  # callable(config) -> estimator, for user spaces
+
+
+def _predictions(pipeline, X, metric, task: str):
+    """Predictions in the form the metric needs, plus labels/values."""
+    if task == "regression":
+        values = pipeline.predict(X)
+        return values, values
+    if metric.needs == "label":
+        labels = pipeline.predict(X)
+        return labels, labels
+    if hasattr(pipeline, "predict_proba"):
+        try:
+            proba = pipeline.predict_proba(X)
+            return proba, proba
+        except AttributeError:
+            pass
+    if metric.needs == "proba":
+        raise ValueError(f"{type(pipeline[-1]).__name__} gives no probabilities, which {metric.name} needs")
+    decision = pipeline.decision_function(X)
+    return decision, decision
+
+
+def evaluate_config(config: dict, ctx: EvalContext) -> dict:
+    """Cross-validate one config.
+
+    Returns
+    -------
+    dict
+        ``status`` ("ok" or "failed"), ``fold_scores``, ``score``, ``score_std``,
+        ``fit_time``, ``cpu_time``, ``predict_time`` (seconds per 1,000 rows),
+        ``error``, and ``oof`` (out-of-fold predictions) when kept.
+    """
+    from . import metrics as metrics_mod
+    from .space import build_pipeline
+
+    started = time.perf_counter()
+    cpu_started = time.process_time()
+    fold_scores: list[float] = []
+    fit_time = 0.0
+    predict_time = 0.0
+    predicted_rows = 0
+    oof = None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for train_idx, val_idx in ctx.folds:
+                estimator = ctx.custom_builder(config) if ctx.custom_builder else None
+                pipeline = build_pipeline(config, ctx.plan, ctx.task, random_state=ctx.seed,
+                                          n_jobs=ctx.estimator_jobs, estimator=estimator)
+                X_train = ctx.X.iloc[train_idx]
+                X_val = ctx.X.iloc[val_idx]
+                t0 = time.perf_counter()
+                pipeline.fit(X_train, ctx.y[train_idx])
+                t1 = time.perf_counter()
+                prediction, _ = _predictions(pipeline, X_val, ctx.metric, ctx.task)
+                t2 = time.perf_counter()
+                fit_time += t1 - t0
+                predict_time += t2 - t1
+                predicted_rows += len(val_idx)
+                prediction = np.asarray(prediction)
+                if not np.all(np.isfinite(prediction.astype(float, copy=False))):
+                    raise ValueError("the model predicted NaN or infinite values")
+                fold_scores.append(metrics_mod.score(ctx.metric, ctx.y[val_idx], prediction, ctx.n_classes))
+                if ctx.keep_oof:
+                    if oof is None:
+                        shape = (len(ctx.y),) + prediction.shape[1:]
+                        oof = np.full(shape, np.nan, dtype=float)
+                    oof[val_idx] = prediction
+        scores = np.asarray(fold_scores, dtype=float)
+        if np.isnan(scores).any():
+            raise ValueError(f"the metric {ctx.metric.name} is NaN on {int(np.isnan(scores).sum())} fold(s)")
+        status, error = "ok", None
+    except MemoryError:
+        status, error = "failed", "MemoryError: the trial ran out of memory"
+    except Exception as exc:  # a failing estimator is a failed trial, not a failed search
+        status = "failed"
+        error = f"{type(exc).__name__}: {exc}".strip()
+        if len(error) > 500:
+            error = error[:497] + "..."
+        tb = traceback.extract_tb(exc.__traceback__)
+        where = tb[-1] if tb else None
+        if where is not None:
+            error += f" (in {os.path.basename(where.filename)}:{where.lineno})"
+    scores = np.asarray(fold_scores, dtype=float)
+    ok = status == "ok"
+    return {
+        "status": status,
+        "fold_scores": [float(s) for s in scores] if ok else [],
+        "score": float(scores.mean()) if ok else None,
+        "score_std": float(scores.std()) if ok else None,
+        "fit_time": fit_time,
+        "cpu_time": time.process_time() - cpu_started,
+        "wall_time": time.perf_counter() - started,
+        "predict_time": 1000.0 * predict_time / predicted_rows if predicted_rows else None,
+        "error": error,
+        "oof": oof if ok else None,
+    }

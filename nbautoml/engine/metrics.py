@@ -1,0 +1,134 @@
+"""Metrics: names, directions, the task each fits, and scoring from predictions.
+
+Scores are computed from out-of-fold predictions (labels, probabilities or
+decision values), so one fold's predictions serve every metric and plot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..exceptions import ConfigError, unknown_choice
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A metric: its name, direction, the tasks it fits and what it scores."""
+
+    name: str
+    greater_is_better: bool
+    tasks: tuple[str, ...]
+    needs: str  # "label", "score" (proba or decision) or "proba"
+
+    def loss(self, score: float) -> float:
+        """The value hyperopt minimises."""
+        return -score if self.greater_is_better else score
+
+
+_CLS = ("binary", "multiclass")
+METRICS = {
+    m.name: m
+    for m in [
+        Metric("accuracy", True, _CLS, "label"),
+        Metric("balanced_accuracy", True, _CLS, "label"),
+        Metric("f1", True, ("binary",), "label"),
+        Metric("f1_macro", True, _CLS, "label"),
+        Metric("precision", True, ("binary",), "label"),
+        Metric("recall", True, ("binary",), "label"),
+        Metric("roc_auc", True, _CLS, "score"),
+        Metric("log_loss", False, _CLS, "proba"),
+        Metric("r2", True, ("regression",), "label"),
+        Metric("rmse", False, ("regression",), "label"),
+        Metric("mae", False, ("regression",), "label"),
+        Metric("mape", False, ("regression",), "label"),
+    ]
+}
+
+DEFAULT_METRIC = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "r2"}
+
+
+def get_metric(name: str, task: str) -> Metric:
+    """Return the metric, checking it fits the task.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown name, or a metric of another task; the message lists
+        the valid metrics for this task.
+    """
+    if name in (None, "auto"):
+        name = DEFAULT_METRIC[task]
+    if name not in METRICS:
+        raise unknown_choice("metric", name, [m for m in METRICS], code="unknown_metric")
+    metric = METRICS[name]
+    if task not in metric.tasks:
+        valid = [m.name for m in METRICS.values() if task in m.tasks]
+        raise ConfigError(
+            f"The metric {name!r} does not fit a {task} task. Valid metrics for {task}: {', '.join(valid)}.",
+            code="metric_task_mismatch",
+            valid=valid,
+        )
+    return metric
+
+
+def score(metric: Metric, y_true, prediction, classes=None) -> float:
+    """Score predictions.
+
+    Parameters
+    ----------
+    metric : Metric
+    y_true : array-like
+        True values (encoded class indices 0..k-1 for classification).
+    prediction : ndarray
+        For ``needs == "label"``: predicted labels (encoded). For "score" and
+        "proba": an (n, k) array of probabilities, or decision values.
+    classes : int, optional
+        Number of classes, for probability metrics.
+    """
+    from sklearn import metrics as skm
+
+    y_true = np.asarray(y_true)
+    name = metric.name
+    if name == "accuracy":
+        return float(skm.accuracy_score(y_true, prediction))
+    if name == "balanced_accuracy":
+        return float(skm.balanced_accuracy_score(y_true, prediction))
+    if name == "f1":
+        return float(skm.f1_score(y_true, prediction, pos_label=1, zero_division=0))
+    if name == "f1_macro":
+        return float(skm.f1_score(y_true, prediction, average="macro", zero_division=0))
+    if name == "precision":
+        return float(skm.precision_score(y_true, prediction, pos_label=1, zero_division=0))
+    if name == "recall":
+        return float(skm.recall_score(y_true, prediction, pos_label=1, zero_division=0))
+    if name == "roc_auc":
+        present = np.unique(y_true)
+        if len(present) < 2:
+            return float("nan")
+        if prediction.ndim == 2 and prediction.shape[1] == 2:
+            return float(skm.roc_auc_score(y_true, prediction[:, 1]))
+        if prediction.ndim == 1:
+            return float(skm.roc_auc_score(y_true, prediction))
+        labels = np.arange(prediction.shape[1])
+        if len(present) < prediction.shape[1]:
+            # one-vs-rest over the classes present in this fold
+            proba = prediction[:, present]
+            proba = proba / np.clip(proba.sum(axis=1, keepdims=True), 1e-12, None)
+            if len(present) == 2:
+                return float(skm.roc_auc_score(y_true == present[1], proba[:, 1]))
+            return float(skm.roc_auc_score(y_true, proba, multi_class="ovr", labels=present))
+        return float(skm.roc_auc_score(y_true, prediction, multi_class="ovr", labels=labels))
+    if name == "log_loss":
+        k = classes or prediction.shape[1]
+        return float(skm.log_loss(y_true, np.clip(prediction, 1e-15, 1), labels=np.arange(k)))
+    if name == "r2":
+        return float(skm.r2_score(y_true, prediction))
+    if name == "rmse":
+        return float(np.sqrt(skm.mean_squared_error(y_true, prediction)))
+    if name == "mae":
+        return float(skm.mean_absolute_error(y_true, prediction))
+    if name == "mape":
+        return float(skm.mean_absolute_percentage_error(y_true, prediction))
+    raise ConfigError(f"No scorer for metric {name!r}.")

@@ -1,0 +1,329 @@
+"""The search loop: ask hyperopt for configs, run them in workers, tell it the results.
+
+hyperopt's ``fmin`` checks its timeout only between trials, hides failed
+trials and loses the in-flight one on Ctrl-C, so the loop here drives
+hyperopt's suggest functions directly (ask/tell) and owns the timeouts,
+the trial records and their storage.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..exceptions import ConfigError, unknown_choice
+from .records import SearchEvent, TrialRecord
+from .space import config_from_vals, to_python
+from .workers import Outcome, WorkerPool
+
+log = logging.getLogger("nbautoml")
+
+ALGORITHMS = ("tpe", "random", "anneal", "atpe")
+
+
+def get_algorithm(name: str):
+    """The hyperopt suggest function for ``name``."""
+    if name not in ALGORITHMS:
+        raise unknown_choice("algorithm", name, ALGORITHMS, code="unknown_algo")
+    if name == "tpe":
+        from hyperopt import tpe
+
+        return functools.partial(tpe.suggest, n_startup_jobs=12)
+    if name == "random":
+        from hyperopt import rand
+
+        return rand.suggest
+    if name == "anneal":
+        from hyperopt import anneal
+
+        return anneal.suggest
+    try:
+        from hyperopt import atpe
+
+        import lightgbm  # noqa: F401  (atpe needs it)
+    except ImportError as err:
+        raise ConfigError(f"algo='atpe' needs lightgbm: pip install lightgbm ({err}).",
+                          code="missing_dependency") from err
+    return atpe.suggest
+
+
+@dataclass
+class Budget:
+    """When the search stops."""
+
+    max_evals: int | None = None
+    time_budget: float | None = None
+    trial_timeout: float | None = None
+    early_stop: int | None = None
+
+
+@dataclass
+class SearchState:
+    """What the loop has done so far."""
+
+    trials: list[TrialRecord] = field(default_factory=list)
+    best: TrialRecord | None = None
+    best_loss: float = float("inf")
+    since_best: int = 0
+    status: str = "completed"
+    stop_reason: str = ""
+    oof: dict = field(default_factory=dict)  # trial_id -> out-of-fold predictions (top trials)
+
+    @property
+    def n_finished(self) -> int:
+        return sum(t.status not in ("running", "interrupted") for t in self.trials)
+
+    @property
+    def n_failed(self) -> int:
+        return sum(t.status in ("failed", "timeout", "crashed") for t in self.trials)
+
+
+class Search:
+    """Run one search.
+
+    Parameters
+    ----------
+    space : hyperopt space
+    ctx : EvalContext
+    metric : Metric
+    budget : Budget
+    algo : str
+    seed : int or None
+    n_jobs : int
+    store : RunStore or None
+    callbacks : list of callables taking a SearchEvent
+    points : list of dict
+        Starting points (hyperopt label -> stored value), tried first.
+    refit_factor : float
+        Full-data refit time as a multiple of a trial's summed fold fit time;
+        used to keep time for the final refit.
+    spent : float
+        Seconds spent by earlier sessions of a resumed search.
+    previous : list of TrialRecord
+        Finished trials of a resumed search; ``rerun`` are configs re-run first.
+    """
+
+    def __init__(self, space, ctx, metric, budget: Budget, *, algo="tpe", seed=0, n_jobs=1, store=None,
+                 callbacks=(), points=(), refit_factor=1.0, spent=0.0, previous=(), rerun=(),
+                 start_method=None, keep_oof=5):
+        from hyperopt import Trials
+        from hyperopt.base import Domain
+
+        self.space = space
+        self.ctx = ctx
+        self.metric = metric
+        self.budget = budget
+        self.suggest = get_algorithm(algo)
+        self.rng = np.random.default_rng(seed)
+        self.n_jobs = n_jobs
+        self.store = store
+        self.callbacks = list(callbacks)
+        self.queue = [(dict(p), "default") for p in points]
+        self.queue = [(dict(v), "resume") for v in rerun] + self.queue
+        self.refit_factor = refit_factor
+        self.spent = spent
+        self.start_method = start_method
+        self.keep_oof = keep_oof
+        self.domain = Domain(lambda config: 0.0, space)
+        self.hp_trials = Trials()
+        self.state = SearchState()
+        self._callback_failed = False
+        for record in previous:
+            self._register_previous(record)
+
+    # ------------------------------------------------------------------ hyperopt glue
+    def _insert(self, tid: int, vals: dict, result: dict | None) -> None:
+        from hyperopt import JOB_STATE_DONE, JOB_STATE_NEW
+
+        labels = self.domain.params
+        misc = {
+            "tid": tid,
+            "cmd": self.domain.cmd,
+            "workdir": self.domain.workdir,
+            "idxs": {label: ([tid] if label in vals else []) for label in labels},
+            "vals": {label: ([vals[label]] if label in vals else []) for label in labels},
+        }
+        doc = self.hp_trials.new_trial_docs([tid], [None], [result or {"status": "new"}], [misc])[0]
+        doc["state"] = JOB_STATE_DONE if result else JOB_STATE_NEW
+        self.hp_trials.insert_trial_docs([doc])
+        self.hp_trials.refresh()
+
+    def _tell(self, tid: int, loss: float | None) -> None:
+        from hyperopt import JOB_STATE_DONE, STATUS_FAIL, STATUS_OK
+
+        for doc in self.hp_trials._dynamic_trials:
+            if doc["tid"] == tid:
+                doc["state"] = JOB_STATE_DONE
+                doc["result"] = {"status": STATUS_OK, "loss": loss} if loss is not None else {"status": STATUS_FAIL}
+                break
+        self.hp_trials.refresh()
+
+    def _ask(self) -> tuple[int, dict, str]:
+        tid = self.hp_trials.new_trial_ids(1)[0]
+        if self.queue:
+            vals, source = self.queue.pop(0)
+            self._insert(tid, vals, None)
+            return tid, vals, source
+        docs = self.suggest([tid], self.domain, self.hp_trials, int(self.rng.integers(2**31 - 1)))
+        self.hp_trials.insert_trial_docs(docs)
+        self.hp_trials.refresh()
+        vals = {k: to_python(v[0]) for k, v in docs[0]["misc"]["vals"].items() if len(v)}
+        return tid, vals, "tpe"
+
+    def _register_previous(self, record: TrialRecord) -> None:
+        tid = self.hp_trials.new_trial_ids(1)[0]
+        loss = self.metric.loss(record.score) if record.status == "ok" else None
+        self._insert(tid, record.vals, {"status": "ok", "loss": loss} if loss is not None else {"status": "fail"})
+        self.state.trials.append(record)
+        if loss is not None and loss < self.state.best_loss:
+            self.state.best, self.state.best_loss = record, loss
+
+    # ------------------------------------------------------------------ events
+    def _emit(self, kind: str, **data) -> None:
+        if not self.callbacks:
+            return
+        data.update(
+            elapsed=self.elapsed(),
+            n_done=self.state.n_finished,
+            n_failed=self.state.n_failed,
+            best_score=self.state.best.score if self.state.best else None,
+            best=self.state.best,
+            max_evals=self.budget.max_evals,
+            time_budget=self.budget.time_budget,
+            metric=self.metric.name,
+        )
+        event = SearchEvent(kind, data)
+        for callback in self.callbacks:
+            try:
+                callback(event)
+            except Exception as exc:  # a broken renderer must not stop the search
+                if not self._callback_failed:
+                    log.warning("A search callback raised %s: %s; the search goes on.", type(exc).__name__, exc)
+                    self._callback_failed = True
+
+    # ------------------------------------------------------------------ budget
+    def elapsed(self) -> float:
+        return self.spent + time.perf_counter() - self._t0
+
+    def _refit_reserve(self) -> float:
+        best = self.state.best
+        if best is None:
+            return 0.0
+        return best.fit_time * self.refit_factor * 1.2 + 0.3
+
+    def _deadline(self) -> float:
+        """perf_counter time by which trials must end, keeping time for the refit."""
+        if self.budget.time_budget is None:
+            return float("inf")
+        remaining = self.budget.time_budget - self.elapsed() - self._refit_reserve()
+        return time.perf_counter() + remaining
+
+    def _may_start(self) -> bool:
+        b = self.budget
+        started = len(self.state.trials)
+        if b.max_evals is not None and started >= b.max_evals:
+            self.state.stop_reason = self.state.stop_reason or f"max_evals={b.max_evals} reached"
+            return False
+        if b.time_budget is not None and self._deadline() - time.perf_counter() <= 0.05:
+            self.state.stop_reason = self.state.stop_reason or f"time_budget={b.time_budget:g}s used"
+            return False
+        if b.early_stop is not None and self.state.since_best >= b.early_stop:
+            self.state.stop_reason = self.state.stop_reason or f"no improvement in {b.early_stop} trials"
+            return False
+        return True
+
+    # ------------------------------------------------------------------ the loop
+    def run(self) -> SearchState:
+        self._t0 = time.perf_counter()
+        self.state.trials = list(self.state.trials)
+        pool = WorkerPool(self.ctx, self.n_jobs, self.start_method)
+        self._emit("search_started")
+        running: dict[int, TrialRecord] = {}
+        try:
+            while True:
+                while pool.idle_slots() and self._may_start():
+                    tid, vals, source = self._ask()
+                    config = config_from_vals(self.space, vals)
+                    record = TrialRecord(trial_id=tid, config=config, vals=vals, source=source,
+                                         started=self.elapsed())
+                    timeout = self.budget.trial_timeout
+                    pool.submit(pool.idle_slots()[0], tid, config, timeout)
+                    running[tid] = record
+                    self.state.trials.append(record)
+                    if self.store is not None:
+                        self.store.write_trial(record)
+                    self._emit("trial_started", trial=record)
+                if not running:
+                    break
+                pool.set_deadline(self._deadline())
+                for outcome in pool.wait(0.5):
+                    self._finish(running.pop(outcome.trial_id), outcome)
+        except KeyboardInterrupt:
+            for outcome in pool.interrupt():
+                record = running.pop(outcome.trial_id)
+                record.status, record.error = "interrupted", "the search was interrupted during this trial"
+                record.finished = self.elapsed()
+            self.state.status = "interrupted"
+            self.state.stop_reason = "interrupted by the user"
+        finally:
+            pool.close()
+        return self.state
+
+    def _finish(self, record: TrialRecord, outcome: Outcome) -> None:
+        record.finished = self.elapsed()
+        record.wall_time = outcome.elapsed
+        if outcome.kind == "done":
+            result = outcome.result
+            record.status = result["status"]
+            record.score, record.score_std = result["score"], result["score_std"]
+            record.fold_scores = result["fold_scores"]
+            record.fit_time, record.cpu_time = result["fit_time"], result["cpu_time"]
+            record.predict_time, record.error = result["predict_time"], result["error"]
+        elif outcome.kind == "timeout":
+            record.status = "timeout"
+            limit = self.budget.trial_timeout
+            if limit is not None and outcome.elapsed >= limit - 0.01:
+                record.error = f"trial_timeout={limit:g}s reached ({outcome.detail})"
+            else:
+                record.error = f"stopped at the end of the time budget ({outcome.detail})"
+        else:
+            record.status = "crashed"
+            record.error = outcome.detail
+        loss = self.metric.loss(record.score) if record.status == "ok" else None
+        self._tell(record.trial_id, loss)
+        improved = loss is not None and loss < self.state.best_loss
+        if improved:
+            self.state.best, self.state.best_loss = record, loss
+            self.state.since_best = 0
+        else:
+            self.state.since_best += 1
+        if record.status == "ok" and outcome.result.get("oof") is not None:
+            self._keep_oof(record, outcome.result["oof"])
+        if self.store is not None:
+            self.store.write_trial(record, elapsed=self.elapsed())
+        self._emit("trial_finished", trial=record)
+        if improved:
+            self._emit("new_best", trial=record)
+
+    def _keep_oof(self, record: TrialRecord, oof) -> None:
+        """Keep out-of-fold predictions of the best few trials (for plots and ensembles)."""
+        self.state.oof[record.trial_id] = (record.score, oof)
+        if len(self.state.oof) > self.keep_oof:
+            sign = 1 if self.metric.greater_is_better else -1
+            worst = min(self.state.oof, key=lambda k: sign * self.state.oof[k][0])
+            del self.state.oof[worst]
+
+
+def emit_finished(callbacks: list[Callable], data: dict) -> None:
+    """Send the ``search_finished`` event (after the refit) to the listeners."""
+    event = SearchEvent("search_finished", data)
+    for callback in callbacks:
+        try:
+            callback(event)
+        except Exception as exc:
+            log.warning("A search callback raised %s: %s.", type(exc).__name__, exc)

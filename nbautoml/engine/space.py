@@ -1,0 +1,519 @@
+"""The search space: estimator families, their priors, strong defaults, and pipelines.
+
+A *config* is a plain JSON-able dict::
+
+    {"family": "random_forest",
+     "params": {"n_estimators": 200, "max_features": 0.5, ...},
+     "pre": {"num_impute": "median", "scaler": "none", "cat_encoding": "ordinal", ...}}
+
+Each family is described once by a list of :class:`Param`; the hyperopt space,
+the default points (``points_to_evaluate``) and the pipeline all come from that
+description. Labels are dotted and unique (``random_forest.n_estimators``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..exceptions import ConfigError, unknown_choice
+
+# --------------------------------------------------------------------------- params
+
+
+@dataclass(frozen=True)
+class Param:
+    """One hyperparameter: its prior and its default.
+
+    ``kind`` is one of ``choice`` (``args`` = options), ``loguniform`` /
+    ``uniform`` (``args`` = low, high), ``qloguniform`` / ``quniform``
+    (``args`` = low, high, q; the value is cast to int).
+    """
+
+    name: str
+    kind: str
+    args: tuple
+    default: Any
+
+    def hp(self, label: str):
+        from hyperopt import hp
+
+        if self.kind == "choice":
+            return hp.choice(label, list(self.args))
+        if self.kind == "uniform":
+            return hp.uniform(label, *self.args)
+        if self.kind == "loguniform":
+            low, high = self.args
+            return hp.loguniform(label, math.log(low), math.log(high))
+        if self.kind == "quniform":
+            return hp.quniform(label, *self.args)
+        if self.kind == "qloguniform":
+            low, high, q = self.args
+            return hp.qloguniform(label, math.log(low), math.log(high), q)
+        raise ValueError(self.kind)
+
+    def encode(self, value):
+        """The value hyperopt stores for ``value`` (an index for a choice)."""
+        if self.kind == "choice":
+            return list(self.args).index(value)
+        return value
+
+
+@dataclass(frozen=True)
+class Family:
+    """An estimator family: what it needs and the priors of its hyperparameters."""
+
+    name: str
+    tasks: tuple[str, ...]
+    params: tuple[Param, ...]
+    scale: bool = False  # sensitive to feature scale: scaler and one-hot searched
+    dense_only: bool = False  # cannot take sparse input (text goes through SVD)
+    max_rows: int | None = None  # skip above this many rows
+    defaults: tuple[dict, ...] = field(default_factory=tuple)  # extra good starting points
+
+
+_CLS = ("binary", "multiclass")
+_ALL = ("binary", "multiclass", "regression")
+_REG = ("regression",)
+
+_CLASS_WEIGHT = Param("class_weight", "choice", (None, "balanced"), None)
+
+FAMILIES: dict[str, Family] = {
+    f.name: f
+    for f in [
+        Family(
+            "hist_gradient_boosting",
+            _ALL,
+            (
+                Param("learning_rate", "loguniform", (0.01, 0.5), 0.1),
+                Param("max_iter", "qloguniform", (50, 1000, 10), 200),
+                Param("max_leaf_nodes", "qloguniform", (4, 256, 1), 31),
+                Param("min_samples_leaf", "qloguniform", (2, 200, 1), 20),
+                Param("l2_regularization", "loguniform", (1e-8, 10.0), 1e-8),
+                Param("max_features", "uniform", (0.3, 1.0), 1.0),
+            ),
+            dense_only=True,
+            defaults=(
+                {"learning_rate": 0.05, "max_iter": 400, "max_leaf_nodes": 15, "min_samples_leaf": 10,
+                 "l2_regularization": 1e-8, "max_features": 0.6},
+            ),
+        ),
+        Family(
+            "random_forest",
+            _ALL,
+            (
+                Param("n_estimators", "qloguniform", (20, 500, 10), 150),
+                Param("max_features", "uniform", (0.05, 1.0), 0.35),
+                Param("min_samples_leaf", "qloguniform", (1, 30, 1), 1),
+                Param("bootstrap", "choice", (True, False), True),
+            ),
+        ),
+        Family(
+            "extra_trees",
+            _ALL,
+            (
+                Param("n_estimators", "qloguniform", (20, 500, 10), 150),
+                Param("max_features", "uniform", (0.05, 1.0), 0.5),
+                Param("min_samples_leaf", "qloguniform", (1, 30, 1), 1),
+                Param("bootstrap", "choice", (False, True), False),
+            ),
+        ),
+        Family(
+            "logistic_regression",
+            _CLS,
+            (Param("C", "loguniform", (1e-3, 1e3), 1.0), _CLASS_WEIGHT),
+            scale=True,
+            defaults=({"C": 10.0, "class_weight": None},),
+        ),
+        Family(
+            "ridge",
+            _ALL,
+            (Param("alpha", "loguniform", (1e-3, 1e3), 1.0),),
+            scale=True,
+        ),
+        Family(
+            "lasso",
+            _REG,
+            (Param("alpha", "loguniform", (1e-5, 10.0), 0.01),),
+            scale=True,
+        ),
+        Family(
+            "elastic_net",
+            _ALL,
+            (
+                Param("alpha", "loguniform", (1e-6, 1.0), 1e-4),
+                Param("l1_ratio", "uniform", (0.0, 1.0), 0.15),
+            ),
+            scale=True,
+        ),
+        Family(
+            "linear_svm",
+            _ALL,
+            (Param("C", "loguniform", (1e-3, 100.0), 1.0),),
+            scale=True,
+        ),
+        Family(
+            "svm",
+            _ALL,
+            (
+                Param("C", "loguniform", (1e-2, 1e3), 1.0),
+                Param("gamma", "loguniform", (1e-4, 1.0), 0.05),
+            ),
+            scale=True,
+            max_rows=10_000,
+        ),
+        Family(
+            "knn",
+            _ALL,
+            (
+                Param("n_neighbors", "qloguniform", (1, 50, 1), 10),
+                Param("weights", "choice", ("uniform", "distance"), "distance"),
+            ),
+            scale=True,
+            max_rows=100_000,
+        ),
+        Family(
+            "decision_tree",
+            _ALL,
+            (
+                Param("max_depth", "qloguniform", (2, 30, 1), 8),
+                Param("min_samples_leaf", "qloguniform", (1, 50, 1), 5),
+            ),
+        ),
+        Family(
+            "mlp",
+            _ALL,
+            (
+                Param("hidden_layer_sizes", "choice", ("64", "128", "64-64", "128-64"), "64"),
+                Param("alpha", "loguniform", (1e-6, 1e-1), 1e-4),
+                Param("learning_rate_init", "loguniform", (1e-4, 3e-2), 1e-3),
+            ),
+            scale=True,
+        ),
+        Family(
+            "naive_bayes",
+            _CLS,
+            (Param("var_smoothing", "loguniform", (1e-12, 1e-1), 1e-9),),
+            scale=True,
+            dense_only=True,
+        ),
+    ]
+}
+
+# Preprocessing choices. Scale-sensitive families also search the scaler and
+# default to one-hot; tree families default to ordinal codes.
+_PRE_COMMON = (
+    Param("num_impute", "choice", ("median", "mean"), "median"),
+    Param("max_categories", "choice", (10, 20, 50), 20),
+    Param("select_percentile", "choice", (100, 80, 50, 25), 100),
+)
+_PRE_TEXT = (
+    Param("text_max_features", "choice", (2000, 10000, 30000), 10000),
+    Param("text_ngrams", "choice", (1, 2), 2),
+    Param("text_sublinear_tf", "choice", (True, False), True),
+)
+
+# The order in which families are tried first, when they are in the search.
+DEFAULT_ORDER = (
+    "hist_gradient_boosting",
+    "random_forest",
+    "logistic_regression",
+    "ridge",
+    "extra_trees",
+    "hist_gradient_boosting#1",
+    "knn",
+    "logistic_regression#1",
+)
+DEFAULT_ORDER_TEXT = (
+    "logistic_regression#1",
+    "linear_svm",
+    "hist_gradient_boosting",
+    "random_forest",
+    "ridge",
+)
+
+
+def pre_params(family: Family, has_categorical: bool, has_text: bool) -> tuple[Param, ...]:
+    """The preprocessing parameters searched for this family."""
+    params = list(_PRE_COMMON)
+    if family.scale:
+        params.append(Param("scaler", "choice", ("standard", "robust", "minmax"), "standard"))
+    if has_categorical:
+        default = "onehot" if family.scale else "ordinal"
+        other = "ordinal" if family.scale else "onehot"
+        params.append(Param("cat_encoding", "choice", (default, other), default))
+    if has_text:
+        params.extend(_PRE_TEXT)
+    return tuple(params)
+
+
+def available_families(task: str) -> list[str]:
+    """Names of the families that fit the task."""
+    return [name for name, fam in FAMILIES.items() if task in fam.tasks]
+
+
+def resolve_families(task: str, models=None, exclude=None, n_rows: int = 0) -> list[str]:
+    """Check ``models`` / ``exclude`` and return the families to search.
+
+    Raises
+    ------
+    ConfigError
+        For a name that is not a family of this task (listing the valid ones).
+    """
+    valid = available_families(task)
+    all_names = list(FAMILIES)
+    for name in list(models or []) + list(exclude or []):
+        if name not in all_names:
+            raise unknown_choice("model", name, valid, code="unknown_model")
+        if name not in valid:
+            raise ConfigError(
+                f"The model {name!r} does not fit a {task} task. Valid models for {task}: {', '.join(valid)}.",
+                code="model_task_mismatch",
+            )
+    chosen = list(models) if models else valid
+    chosen = [f for f in chosen if f not in set(exclude or [])]
+    if not models:
+        chosen = [f for f in chosen if FAMILIES[f].max_rows is None or n_rows <= FAMILIES[f].max_rows]
+    if not chosen:
+        raise ConfigError("models= and exclude= leave no model to search.", code="no_models")
+    return chosen
+
+
+# --------------------------------------------------------------------------- hyperopt space
+
+
+def _label(family: str, section: str, name: str) -> str:
+    return f"{family}.{section}.{name}" if section == "pre" else f"{family}.{name}"
+
+
+def build_space(families: list[str], has_categorical: bool, has_text: bool):
+    """The conditional hyperopt space over the given families."""
+    from hyperopt import hp
+
+    branches = []
+    for name in families:
+        fam = FAMILIES[name]
+        branches.append(
+            {
+                "family": name,
+                "params": {p.name: p.hp(_label(name, "params", p.name)) for p in fam.params},
+                "pre": {p.name: p.hp(_label(name, "pre", p.name))
+                        for p in pre_params(fam, has_categorical, has_text)},
+            }
+        )
+    return hp.choice("family", branches)
+
+
+def default_points(families: list[str], has_categorical: bool, has_text: bool, n: int) -> list[dict]:
+    """Up to ``n`` strong starting points, as hyperopt label -> stored value dicts."""
+    order = DEFAULT_ORDER_TEXT if has_text else DEFAULT_ORDER
+    points = []
+    for entry in list(order) + [f for f in families if f not in order]:
+        name, _, variant = entry.partition("#")
+        if name not in families:
+            continue
+        fam = FAMILIES[name]
+        overrides = fam.defaults[int(variant) - 1] if variant and int(variant) <= len(fam.defaults) else {}
+        if variant and not overrides:
+            continue
+        point = {"family": families.index(name)}
+        for p in fam.params:
+            point[_label(name, "params", p.name)] = p.encode(overrides.get(p.name, p.default))
+        for p in pre_params(fam, has_categorical, has_text):
+            point[_label(name, "pre", p.name)] = p.encode(p.default)
+        if point not in points:
+            points.append(point)
+        if len(points) >= n:
+            break
+    return points
+
+
+def config_from_vals(space, vals: dict) -> dict:
+    """Turn hyperopt's stored values (active label -> value) into a config dict."""
+    from hyperopt import space_eval
+
+    config = space_eval(space, vals)
+    return normalize_config(config)
+
+
+def normalize_config(config: dict) -> dict:
+    """Cast quantized floats to int and fill missing sections."""
+    fam = FAMILIES.get(config.get("family"))
+    params = {k: to_python(v) for k, v in config.get("params", {}).items()}
+    if fam is not None:
+        for p in fam.params:
+            if p.kind.startswith("q") and p.name in params and params[p.name] is not None:
+                params[p.name] = int(params[p.name])
+    pre = {k: to_python(v) for k, v in config.get("pre", {}).items()}
+    return {"family": config["family"], "params": params, "pre": pre}
+
+
+def to_python(value):
+    """numpy scalars to plain Python (JSON-able) values."""
+    return value.item() if hasattr(value, "item") and not isinstance(value, (list, dict, str)) else value
+
+
+# --------------------------------------------------------------------------- pipelines
+
+
+def make_estimator(family: str, params: dict, task: str, random_state: int | None, n_jobs: int = 1):
+    """Instantiate the scikit-learn estimator of a family."""
+    from sklearn import ensemble, linear_model, naive_bayes, neighbors, neural_network, svm, tree
+
+    cls = task != "regression"
+    p = dict(params)
+    if family == "hist_gradient_boosting":
+        est = ensemble.HistGradientBoostingClassifier if cls else ensemble.HistGradientBoostingRegressor
+        return est(early_stopping="auto", random_state=random_state, **p)
+    if family in ("random_forest", "extra_trees"):
+        if family == "random_forest":
+            est = ensemble.RandomForestClassifier if cls else ensemble.RandomForestRegressor
+        else:
+            est = ensemble.ExtraTreesClassifier if cls else ensemble.ExtraTreesRegressor
+        return est(n_jobs=n_jobs, random_state=random_state, **p)
+    if family == "logistic_regression":
+        return linear_model.LogisticRegression(max_iter=2000, **p)
+    if family == "ridge":
+        return _calibrated(linear_model.RidgeClassifier(**p)) if cls else linear_model.Ridge(**p)
+    if family == "lasso":
+        return linear_model.Lasso(max_iter=5000, random_state=random_state, **p)
+    if family == "elastic_net":
+        if cls:
+            return linear_model.SGDClassifier(loss="log_loss", penalty="elasticnet", max_iter=2000,
+                                              tol=1e-4, random_state=random_state, **p)
+        return linear_model.ElasticNet(max_iter=5000, random_state=random_state, **p)
+    if family == "linear_svm":
+        if cls:
+            return _calibrated(svm.LinearSVC(max_iter=5000, random_state=random_state, **p))
+        return svm.LinearSVR(max_iter=5000, random_state=random_state, **p)
+    if family == "svm":
+        return svm.SVC(probability=True, random_state=random_state, **p) if cls else svm.SVR(**p)
+    if family == "knn":
+        est = neighbors.KNeighborsClassifier if cls else neighbors.KNeighborsRegressor
+        return est(n_jobs=n_jobs, **p)
+    if family == "decision_tree":
+        est = tree.DecisionTreeClassifier if cls else tree.DecisionTreeRegressor
+        return est(random_state=random_state, **p)
+    if family == "mlp":
+        sizes = tuple(int(s) for s in str(p.pop("hidden_layer_sizes")).split("-"))
+        est = neural_network.MLPClassifier if cls else neural_network.MLPRegressor
+        return est(hidden_layer_sizes=sizes, early_stopping=True, max_iter=300,
+                   random_state=random_state, **p)
+    if family == "naive_bayes":
+        return naive_bayes.GaussianNB(**p)
+    raise ConfigError(f"No estimator for family {family!r}.")
+
+
+def _calibrated(estimator):
+    """Give a classifier without ``predict_proba`` probabilities (Platt scaling on 3 internal folds)."""
+    from sklearn.calibration import CalibratedClassifierCV
+
+    return CalibratedClassifierCV(estimator, method="sigmoid", cv=3, ensemble=False)
+
+
+def build_pipeline(config: dict, plan, task: str, random_state: int | None = 0, n_jobs: int = 1,
+                   estimator=None):
+    """Build the unfitted scikit-learn Pipeline for a config.
+
+    Parameters
+    ----------
+    config : dict
+        ``{"family", "params", "pre"}``.
+    plan : DataPlan
+        Column roles.
+    task : str
+    random_state : int, optional
+    n_jobs : int, default=1
+        Threads for estimators that use them.
+    estimator : estimator, optional
+        Use this instead of the family's estimator (custom spaces).
+    """
+    from sklearn.compose import ColumnTransformer
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.feature_selection import SelectPercentile, f_classif, f_regression
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, OrdinalEncoder, RobustScaler, StandardScaler
+
+    from .transformers import AsString, DatetimeFeatures, TextColumn
+
+    family = FAMILIES.get(config["family"])
+    pre = config.get("pre", {})
+    scale = family.scale if family else True
+    dense_only = family.dense_only if family else False
+    scaler_name = pre.get("scaler", "standard" if scale else "none")
+    scalers = {"standard": StandardScaler, "robust": RobustScaler, "minmax": MinMaxScaler}
+
+    def numeric_steps():
+        steps = [("impute", SimpleImputer(strategy=pre.get("num_impute", "median"), keep_empty_features=True))]
+        if scale and scaler_name in scalers:
+            steps.append(("scale", scalers[scaler_name]()))
+        return steps
+
+    transformers = []
+    numeric = plan.names("numeric")
+    if numeric:
+        transformers.append(("num", Pipeline(numeric_steps()), numeric))
+    categorical = plan.names("categorical")
+    if categorical:
+        cap = int(pre.get("max_categories", 20))
+        if pre.get("cat_encoding", "onehot" if scale else "ordinal") == "onehot":
+            encoder = OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=cap,
+                                    sparse_output=not dense_only)
+        else:
+            encoder = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1,
+                                     max_categories=cap)
+        steps = [("as_string", AsString()), ("encode", encoder)]
+        if scale and isinstance(encoder, OrdinalEncoder):
+            steps.append(("scale", StandardScaler()))
+        transformers.append(("cat", Pipeline(steps), categorical))
+    dates = plan.names("datetime")
+    if dates:
+        steps = [("expand", DatetimeFeatures())] + numeric_steps()
+        transformers.append(("date", Pipeline(steps), dates))
+    for i, column in enumerate(plan.names("text")):
+        tfidf = TfidfVectorizer(
+            max_features=int(pre.get("text_max_features", 10000)),
+            ngram_range=(1, int(pre.get("text_ngrams", 2))),
+            sublinear_tf=bool(pre.get("text_sublinear_tf", True)),
+            min_df=2,
+            strip_accents="unicode",
+        )
+        steps = [("as_text", TextColumn()), ("tfidf", tfidf)]
+        if dense_only:
+            steps.append(("svd", TruncatedSVD(n_components=50, random_state=random_state)))
+        transformers.append((f"text{i}", Pipeline(steps), [column]))
+    features = ColumnTransformer(transformers, remainder="drop",
+                                 sparse_threshold=0.0 if dense_only else 0.3)
+    steps = [("features", features)]
+    percentile = int(pre.get("select_percentile", 100))
+    if percentile < 100:
+        score_func = f_regression if task == "regression" else f_classif
+        steps.append(("select", SelectPercentile(score_func, percentile=percentile)))
+    if estimator is None:
+        estimator = make_estimator(config["family"], config.get("params", {}), task, random_state, n_jobs)
+    steps.append(("model", estimator))
+    return Pipeline(steps)
+
+
+def describe(config: dict) -> str:
+    """A one-line summary of a config, for leaderboards."""
+    params = ", ".join(f"{k}={_short(v)}" for k, v in config.get("params", {}).items())
+    pre = config.get("pre", {})
+    bits = []
+    if pre.get("cat_encoding"):
+        bits.append(pre["cat_encoding"])
+    if pre.get("scaler") and pre["scaler"] != "none":
+        bits.append(pre["scaler"])
+    if int(pre.get("select_percentile", 100)) < 100:
+        bits.append(f"top {pre['select_percentile']}%")
+    prefix = ("[" + ", ".join(bits) + "] ") if bits else ""
+    return f"{prefix}{config['family']}({params})"
+
+
+def _short(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return repr(value) if isinstance(value, str) else str(value)

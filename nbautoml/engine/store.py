@@ -1,0 +1,125 @@
+"""The search directory: trials and settings in SQLite (WAL), written as trials finish.
+
+Nothing is pickled: configs, scores and settings are JSON, so a resumed or
+inspected search never runs code from disk.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+
+from .records import TrialRecord
+
+SCHEMA_VERSION = 1
+_COLUMNS = ("trial_id", "status", "config", "vals", "score", "score_std", "fold_scores", "fit_time",
+            "cpu_time", "wall_time", "predict_time", "error", "started", "finished", "source")
+
+
+class RunStore:
+    """A search's durable record: ``<run_dir>/search.sqlite``.
+
+    Each finished trial is committed before the next one is scheduled.
+    """
+
+    def __init__(self, run_dir: str | Path):
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.path = self.run_dir / "search.sqlite"
+        self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+        self.conn.execute(
+            "CREATE TABLE IF NOT EXISTS trials (trial_id INTEGER PRIMARY KEY, status TEXT, config TEXT, "
+            "vals TEXT, score REAL, score_std REAL, fold_scores TEXT, fit_time REAL, cpu_time REAL, "
+            "wall_time REAL, predict_time REAL, error TEXT, started REAL, finished REAL, source TEXT)"
+        )
+        self.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    @classmethod
+    def exists(cls, run_dir: str | Path) -> bool:
+        return (Path(run_dir) / "search.sqlite").exists()
+
+    # -- meta
+    def set_meta(self, **values) -> None:
+        with self.conn:
+            self.conn.executemany(
+                "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                [(k, json.dumps(v, default=str)) for k, v in values.items()],
+            )
+
+    def meta(self) -> dict:
+        return {k: json.loads(v) for k, v in self.conn.execute("SELECT key, value FROM meta")}
+
+    # -- trials
+    def write_trial(self, record: TrialRecord, elapsed: float | None = None) -> None:
+        row = (
+            record.trial_id, record.status, json.dumps(record.config), json.dumps(record.vals),
+            record.score, record.score_std, json.dumps(record.fold_scores), record.fit_time,
+            record.cpu_time, record.wall_time, record.predict_time, record.error, record.started,
+            record.finished, record.source,
+        )
+        placeholders = ", ".join("?" for _ in _COLUMNS)
+        with self.conn:
+            self.conn.execute(f"INSERT OR REPLACE INTO trials ({', '.join(_COLUMNS)}) VALUES ({placeholders})",
+                              row)
+            if elapsed is not None:
+                self.conn.execute(
+                    "INSERT INTO meta(key, value) VALUES ('elapsed', ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                    (json.dumps(elapsed),),
+                )
+                self.conn.execute(
+                    "INSERT INTO meta(key, value) VALUES ('updated', ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                    (json.dumps(time.time()),),
+                )
+
+    def trials(self) -> list[TrialRecord]:
+        rows = self.conn.execute(f"SELECT {', '.join(_COLUMNS)} FROM trials ORDER BY trial_id").fetchall()
+        out = []
+        for row in rows:
+            data = dict(zip(_COLUMNS, row))
+            for key in ("config", "vals", "fold_scores"):
+                data[key] = json.loads(data[key]) if data[key] else ({} if key != "fold_scores" else [])
+            out.append(TrialRecord(**data))
+        return out
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def list_runs(base: str | Path) -> list[dict]:
+    """Summaries of the searches stored under ``base`` (newest first)."""
+    base = Path(base)
+    runs = []
+    if not base.exists():
+        return runs
+    for path in sorted(base.iterdir()):
+        if not RunStore.exists(path):
+            continue
+        try:
+            conn = sqlite3.connect(f"file:{path / 'search.sqlite'}?mode=ro", uri=True, timeout=5)
+            meta = {k: json.loads(v) for k, v in conn.execute("SELECT key, value FROM meta")}
+            counts = dict(conn.execute("SELECT status, COUNT(*) FROM trials GROUP BY status").fetchall())
+            conn.close()
+        except sqlite3.Error:
+            continue
+        runs.append({
+            "name": path.name,
+            "path": str(path),
+            "target": meta.get("target"),
+            "task": meta.get("task"),
+            "metric": meta.get("metric"),
+            "best_score": meta.get("best_score"),
+            "trials": sum(counts.values()),
+            "ok": counts.get("ok", 0),
+            "status": meta.get("status", "unknown"),
+            "created": meta.get("created"),
+            "elapsed": meta.get("elapsed"),
+        })
+    runs.sort(key=lambda r: r.get("created") or 0, reverse=True)
+    return runs

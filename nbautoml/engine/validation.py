@@ -1,0 +1,118 @@
+"""Validation schemes: which rows train and which score each fold."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..exceptions import ConfigError, DataError, unknown_choice
+from .data import check_classes
+
+SCHEMES = ("auto", "kfold", "stratified", "group", "timeseries", "holdout")
+
+
+@dataclass
+class Validation:
+    """The folds of a search and how they were chosen."""
+
+    scheme: str
+    folds: list[tuple[np.ndarray, np.ndarray]]
+    description: str
+
+    @property
+    def n_splits(self) -> int:
+        return len(self.folds)
+
+
+def parse_cv(cv) -> tuple[str, float | None]:
+    """Parse ``cv`` given as ``"auto"``, an int, ``"stratified:5"`` or ``"holdout:0.2"``."""
+    if cv is None:
+        return "auto", None
+    if isinstance(cv, (int, np.integer)) and not isinstance(cv, bool):
+        if cv < 2:
+            raise ConfigError(f"cv={cv}: k-fold needs at least 2 folds. Use cv='holdout' for one split.",
+                              code="bad_cv")
+        return "kfold", int(cv)
+    if not isinstance(cv, str):
+        return "splitter", None
+    scheme, _, arg = cv.partition(":")
+    scheme = scheme.strip().lower()
+    if scheme not in SCHEMES:
+        raise unknown_choice("cv scheme", scheme, SCHEMES, code="unknown_cv")
+    value = None
+    if arg:
+        try:
+            value = float(arg)
+        except ValueError:
+            raise ConfigError(f"cv={cv!r}: the part after ':' must be a number, e.g. 'kfold:5' or "
+                              "'holdout:0.2'.", code="bad_cv") from None
+        if scheme == "holdout" and not 0 < value < 1:
+            raise ConfigError(f"cv={cv!r}: the holdout fraction must be between 0 and 1.", code="bad_cv")
+        if scheme != "holdout" and (value < 2 or value != int(value)):
+            raise ConfigError(f"cv={cv!r}: the number of folds must be an integer >= 2.", code="bad_cv")
+    return scheme, value
+
+
+def make_validation(cv, task: str, y_codes: np.ndarray, groups=None, seed: int | None = 0,
+                    y_for_checks=None) -> Validation:
+    """Choose and build the folds.
+
+    ``cv="auto"`` gives stratified k-fold for classification and k-fold for
+    regression (5 folds under 10,000 rows, 3 under 50,000) and a 20 % holdout
+    from 50,000 rows on.
+    """
+    from sklearn import model_selection as ms
+
+    n = len(y_codes)
+    classification = task != "regression"
+    scheme, value = parse_cv(cv)
+    rows = np.arange(n)
+    if scheme == "splitter":
+        folds = list(cv.split(rows.reshape(-1, 1), y_codes, groups))
+        return Validation("custom", folds, f"custom splitter {type(cv).__name__} ({len(folds)} folds)")
+    if scheme == "auto":
+        if n >= 50_000:
+            scheme, value = "holdout", 0.2
+        else:
+            scheme, value = ("stratified" if classification else "kfold"), (5 if n < 10_000 else 3)
+            if classification:
+                smallest = int(np.bincount(y_codes).min())
+                if 2 <= smallest < value:
+                    value = smallest
+    if scheme == "stratified" and not classification:
+        raise ConfigError("cv='stratified' needs a classification task; use cv='kfold' for regression.",
+                          code="bad_cv")
+    k = int(value or 5)
+    if scheme == "holdout":
+        fraction = value or 0.2
+        stratify = y_codes if classification else None
+        if classification:
+            check_classes(y_for_checks, 2)
+        train, test = ms.train_test_split(rows, test_size=fraction, random_state=seed, stratify=stratify)
+        return Validation("holdout", [(np.sort(train), np.sort(test))],
+                          f"holdout: {100 * fraction:.0f}% of the rows ({len(test)}) for validation"
+                          + (", stratified" if classification else ""))
+    if scheme == "group":
+        if groups is None:
+            raise ConfigError("cv='group' needs groups=: a column name or an array with a group per row.",
+                              code="no_groups")
+        n_groups = len(np.unique(groups))
+        if n_groups < k:
+            raise DataError(f"cv='group' with {k} folds needs at least {k} groups; found {n_groups}.",
+                            code="few_groups")
+        folds = list(ms.GroupKFold(n_splits=k).split(rows, y_codes, groups))
+        return Validation("group", folds, f"group {k}-fold over {n_groups} groups")
+    if scheme == "timeseries":
+        folds = list(ms.TimeSeriesSplit(n_splits=k).split(rows))
+        return Validation("timeseries", folds, f"time-series split, {k} folds (rows in the given order)")
+    if classification and scheme in ("stratified", "kfold"):
+        check_classes(y_for_checks, k)
+    if scheme == "stratified":
+        splitter = ms.StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
+        folds = list(splitter.split(rows, y_codes))
+        return Validation("stratified", folds, f"stratified {k}-fold")
+    if k > n:
+        raise DataError(f"{k}-fold CV needs at least {k} rows; the data has {n}.", code="too_few_rows")
+    folds = list(ms.KFold(n_splits=k, shuffle=True, random_state=seed).split(rows))
+    return Validation("kfold", folds, f"{k}-fold")

@@ -1,0 +1,243 @@
+"""Reusable worker processes that evaluate trials, with hard timeouts.
+
+A fit stuck in C code cannot be stopped from inside its own process, so each
+trial runs in a worker process that the parent can kill. Workers are started
+once and reused (a ``fork`` start costs a few ms, ``spawn`` about 0.5 s); a
+worker that is killed or dies is replaced. Workers ignore SIGINT: the
+notebook's stop button signals the whole process group and the parent decides.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from multiprocessing.connection import wait
+
+_FORK_CONTEXT = None  # EvalContext inherited by forked workers (no copy of the data)
+
+
+def _worker_main(conn, ctx, limit_threads: bool) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if ctx is None:
+        ctx = _FORK_CONTEXT
+    from .evaluate import evaluate_config
+
+    limiter = None
+    if limit_threads:
+        from threadpoolctl import threadpool_limits
+
+        limiter = threadpool_limits(1)
+    try:
+        while True:
+            try:
+                message = conn.recv()
+            except (EOFError, OSError):
+                break
+            if message is None:
+                break
+            trial_id, config = message
+            result = evaluate_config(config, ctx)
+            conn.send((trial_id, result))
+    finally:
+        del limiter
+        conn.close()
+
+
+@dataclass
+class Slot:
+    """One worker process and the trial it runs."""
+
+    index: int
+    process: mp.Process | None = None
+    conn: object = None
+    trial_id: int | None = None
+    config: dict | None = None
+    started: float = 0.0
+    deadline: float = float("inf")
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def busy(self) -> bool:
+        return self.trial_id is not None
+
+
+@dataclass
+class Outcome:
+    """What happened to a trial: ``done`` (with a result), ``timeout`` or ``crashed``."""
+
+    kind: str
+    trial_id: int
+    config: dict
+    elapsed: float
+    result: dict | None = None
+    detail: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+def default_start_method() -> str:
+    """``fork`` where it is available (Linux), else ``spawn``."""
+    if sys.platform.startswith("linux") and "fork" in mp.get_all_start_methods():
+        return "fork"
+    return "spawn"
+
+
+class WorkerPool:
+    """A fixed number of reusable worker processes.
+
+    Parameters
+    ----------
+    ctx : EvalContext
+        Inherited by forked workers, sent once (pickled) to spawned ones.
+    n_workers : int
+    start_method : str, optional
+        ``fork`` (default on Linux), ``forkserver`` or ``spawn``.
+    """
+
+    def __init__(self, ctx, n_workers: int = 1, start_method: str | None = None):
+        self.ctx = ctx
+        self.start_method = start_method or default_start_method()
+        self.mp = mp.get_context(self.start_method)
+        self.limit_threads = n_workers > 1
+        self.slots = [Slot(i) for i in range(n_workers)]
+
+    # -- lifecycle
+    def _spawn(self, slot: Slot) -> None:
+        global _FORK_CONTEXT
+        parent_conn, child_conn = self.mp.Pipe(duplex=True)
+        if self.start_method == "fork":
+            _FORK_CONTEXT = self.ctx
+            args = (child_conn, None, self.limit_threads)
+        else:
+            args = (child_conn, self.ctx, self.limit_threads)
+        process = self.mp.Process(target=_worker_main, args=args, daemon=True,
+                                  name=f"nbautoml-worker-{slot.index}")
+        process.start()
+        child_conn.close()  # so a dying child is seen at once (EOF), not at the timeout
+        slot.process, slot.conn = process, parent_conn
+
+    def _kill(self, slot: Slot) -> None:
+        if slot.process is not None:
+            if slot.process.is_alive():
+                slot.process.kill()
+            slot.process.join(timeout=5)
+        if slot.conn is not None:
+            slot.conn.close()
+        slot.process, slot.conn = None, None
+
+    def close(self) -> None:
+        """Stop every worker (busy ones are killed)."""
+        for slot in self.slots:
+            if slot.process is not None and not slot.busy and slot.process.is_alive():
+                try:
+                    slot.conn.send(None)
+                except OSError:
+                    pass
+                slot.process.join(timeout=1)
+            self._kill(slot)
+            slot.trial_id = None
+
+    # -- trials
+    def idle_slots(self) -> list[Slot]:
+        return [s for s in self.slots if not s.busy]
+
+    def busy_slots(self) -> list[Slot]:
+        return [s for s in self.slots if s.busy]
+
+    def submit(self, slot: Slot, trial_id: int, config: dict, timeout: float | None, extra=None) -> None:
+        """Start a trial on an idle slot; it is killed after ``timeout`` seconds."""
+        if slot.process is None or not slot.process.is_alive():
+            self._kill(slot)
+            self._spawn(slot)
+        slot.conn.send((trial_id, config))
+        slot.trial_id, slot.config = trial_id, config
+        slot.started = time.perf_counter()
+        slot.deadline = slot.started + timeout if timeout else float("inf")
+        slot.extra = dict(extra or {})
+
+    def set_deadline(self, deadline: float) -> None:
+        """Bring every running trial's deadline forward to ``deadline`` (a perf_counter time)."""
+        for slot in self.busy_slots():
+            slot.deadline = min(slot.deadline, deadline)
+
+    def wait(self, max_wait: float = 0.5) -> list[Outcome]:
+        """Wait up to ``max_wait`` s; return the trials that ended (done, timed out or crashed)."""
+        busy = self.busy_slots()
+        if not busy:
+            return []
+        now = time.perf_counter()
+        next_deadline = min(s.deadline for s in busy)
+        timeout = max(0.0, min(max_wait, next_deadline - now))
+        handles = {}
+        for slot in busy:
+            handles[slot.conn] = slot
+            handles[slot.process.sentinel] = slot
+        ready = wait(list(handles), timeout=timeout)
+        outcomes = []
+        seen = set()
+        for handle in ready:
+            slot = handles[handle]
+            if slot.index in seen:
+                continue
+            seen.add(slot.index)
+            outcomes.append(self._collect(slot))
+        now = time.perf_counter()
+        for slot in self.busy_slots():
+            if slot.index not in seen and now >= slot.deadline:
+                outcomes.append(self._finish(slot, "timeout", detail=f"stopped after {now - slot.started:.1f} s"))
+                self._kill(slot)
+        return outcomes
+
+    def _collect(self, slot: Slot) -> Outcome:
+        try:
+            if slot.conn.poll():
+                trial_id, result = slot.conn.recv()
+                return self._finish(slot, "done", result=result)
+        except (EOFError, OSError):
+            pass
+        # the process ended without answering
+        slot.process.join(timeout=1)
+        code = slot.process.exitcode
+        detail = _describe_exit(code)
+        outcome = self._finish(slot, "crashed", detail=detail)
+        self._kill(slot)
+        return outcome
+
+    def _finish(self, slot: Slot, kind: str, result=None, detail: str = "") -> Outcome:
+        outcome = Outcome(kind, slot.trial_id, slot.config, time.perf_counter() - slot.started,
+                          result=result, detail=detail, extra=slot.extra)
+        slot.trial_id, slot.config, slot.extra = None, None, {}
+        slot.deadline = float("inf")
+        return outcome
+
+    def interrupt(self) -> list[Outcome]:
+        """Kill every busy worker; return their trials as interrupted."""
+        outcomes = []
+        for slot in self.busy_slots():
+            outcomes.append(self._finish(slot, "interrupted", detail="search interrupted"))
+            self._kill(slot)
+        return outcomes
+
+
+def _describe_exit(code) -> str:
+    if code is None:
+        return "the worker process stopped answering"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = str(-code)
+        hint = " (killed by the OS, often for lack of memory)" if name == "SIGKILL" else ""
+        return f"the worker process died from {name}{hint}"
+    return f"the worker process exited with code {code}"
+
+
+def cpu_count() -> int:
+    """Usable CPUs (respecting affinity)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1

@@ -1,0 +1,1 @@
+"""Display of searches and results: text, HTML, widgets, plots. No computation here."""
