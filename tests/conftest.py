@@ -1,0 +1,41 @@
+"""Shared fixtures: the real data sets in ../shared/datasets and an isolated NBAUTOML_HOME."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DATASETS = Path(os.environ.get("NBAUTOML_DATASETS", REPO.parent / "shared" / "datasets"))
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path, monkeypatch):
+    """Every test writes its searches, registry and history under its own tmp dir."""
+    monkeypatch.setenv("NBAUTOML_HOME", str(tmp_path / "nbautoml_home"))
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def datasets_dir() -> Path:
+    if not DATASETS.exists():
+        pytest.skip(f"the shared data sets are not at {DATASETS}")
+    return DATASETS
+
+
+def load_dataset(name: str, rows: int | None = None, seed: int = 0) -> tuple[pd.DataFrame, str, str]:
+    """A data set from ../shared/datasets as (frame, target, task), optionally subsampled."""
+    index = pd.read_csv(DATASETS / "INDEX.csv")
+    entry = index.set_index("dataset").loc[name]
+    frame = pd.read_csv(DATASETS / entry["file"])
+    if rows is not None and rows < len(frame):
+        frame = frame.sample(rows, random_state=seed).reset_index(drop=True)
+    return frame, entry["target"], entry["task"]
+
+
+@pytest.fixture(scope="session")
+def titanic(datasets_dir) -> pd.DataFrame:
+    return pd.read_csv(datasets_dir / "titanic.csv")
