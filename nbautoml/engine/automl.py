@@ -22,7 +22,7 @@ from .metrics import get_metric, score
 from .records import TrialRecord
 from .search import Budget, Search, emit_finished, get_algorithm
 from .space import (build_pipeline, build_space, default_points, describe, normalize_config,
-                    resolve_families)
+                    resolve_families, vals_from_config)
 from .store import RunStore
 from .validation import make_validation
 from .workers import cpu_count
@@ -78,6 +78,9 @@ class AutoML(BaseEstimator):
         Receive :class:`~nbautoml.engine.records.SearchEvent` objects.
     n_default_points : int, default=8
         How many strong default configs are tried before TPE.
+    warm_start : list of dict or fitted AutoML, optional
+        Configs (``{"family", "params", "pre"}``) tried first, before the
+        defaults; a fitted AutoML (or loaded model) gives its top configs.
 
     Attributes
     ----------
@@ -91,7 +94,7 @@ class AutoML(BaseEstimator):
     def __init__(self, task="auto", metric="auto", time_budget=60, max_evals=None, trial_timeout=None,
                  early_stop=None, cv="auto", models=None, exclude=None, space=None, algo="tpe", seed=0,
                  n_jobs=1, search_dir=None, name=None, resume=None, roles=None, callbacks=None,
-                 n_default_points=8, start_method=None):
+                 n_default_points=8, warm_start=None, start_method=None):
         self.task = task
         self.metric = metric
         self.time_budget = time_budget
@@ -111,6 +114,7 @@ class AutoML(BaseEstimator):
         self.roles = roles
         self.callbacks = callbacks
         self.n_default_points = n_default_points
+        self.warm_start = warm_start
         self.start_method = start_method
 
     # ------------------------------------------------------------------ checks
@@ -189,11 +193,14 @@ class AutoML(BaseEstimator):
                                      groups=groups, seed=self.seed, y_for_checks=y)
         families = resolve_families(task, self.models, self.exclude, n_rows=len(X))
         has_cat, has_text = bool(plan.names("categorical")), bool(plan.names("text"))
+        starts = _warm_start_configs(self.warm_start)
         if self.space is not None:
-            space, points = self.space, []
+            space = self.space
+            points = [(None, config) for config in starts]
         else:
             space = build_space(families, has_cat, has_text)
-            points = default_points(families, has_cat, has_text, self.n_default_points or 0)
+            starts += default_points(families, has_cat, has_text, self.n_default_points or 0)
+            points = [(vals_from_config(c, families, has_cat, has_text), c) for c in starts]
         n_jobs = cpu_count() if self.n_jobs == -1 else int(self.n_jobs)
         X_used = X[plan.used]
 
@@ -295,7 +302,7 @@ class AutoML(BaseEstimator):
                     "Resume with the same data, or start a new search.", code="resume_data_mismatch")
             for record in store.trials():
                 if record.status in ("running", "interrupted"):
-                    rerun.append(record.vals)
+                    rerun.append((record.vals or None, record.config))
                 else:
                     previous.append(record)
             spent = float(meta.get("elapsed") or 0.0)
@@ -493,6 +500,28 @@ class AutoML(BaseEstimator):
         from ..render.html import result_html
 
         return result_html(self)
+
+
+def _warm_start_configs(warm_start, top: int = 5) -> list[dict]:
+    """Configs to try first, from a list of configs or a fitted result's best trials."""
+    if warm_start is None:
+        return []
+    if isinstance(warm_start, dict):
+        warm_start = [warm_start]
+    if hasattr(warm_start, "leaderboard") and hasattr(warm_start, "trials_"):
+        board = warm_start.leaderboard
+        ids = board.loc[board["status"] == "ok", "trial"].head(top).tolist()
+        by_id = {t.trial_id: t for t in warm_start.trials_}
+        return [normalize_config(by_id[i].config) for i in ids]
+    if hasattr(warm_start, "best_config_"):
+        return [normalize_config(warm_start.best_config_)]
+    configs = []
+    for config in warm_start:
+        if not isinstance(config, dict) or "family" not in config:
+            raise ConfigError("warm_start= takes configs like {'family': 'random_forest', 'params': {...}} "
+                              f"or a fitted AutoML; got {config!r}.", code="bad_warm_start")
+        configs.append(normalize_config(config))
+    return configs
 
 
 def _safe(name: str) -> str:

@@ -113,7 +113,12 @@ def read_table(path: str | Path, encoding: str | None = None) -> pd.DataFrame:
     if path.suffix.lower() in {".parquet", ".pq"}:
         return pd.read_parquet(path)
     if encoding is not None:
-        return pd.read_csv(path, encoding=encoding)
+        try:
+            return pd.read_csv(path, encoding=encoding)
+        except (UnicodeDecodeError, LookupError) as err:
+            raise DataError(f"{path.name} cannot be read as {encoding!r}: {err}. Pass another encoding "
+                            "(encoding='latin-1', or --encoding latin-1 on the command line).",
+                            code="bad_encoding") from err
     try:
         return pd.read_csv(path, encoding="utf-8")
     except UnicodeDecodeError as err:

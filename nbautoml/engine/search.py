@@ -18,7 +18,7 @@ import numpy as np
 
 from ..exceptions import ConfigError, unknown_choice
 from .records import SearchEvent, TrialRecord
-from .space import config_from_vals, to_python
+from .space import config_from_vals, normalize_config, to_python
 from .workers import Outcome, WorkerPool
 
 log = logging.getLogger("nbautoml")
@@ -97,8 +97,9 @@ class Search:
     n_jobs : int
     store : RunStore or None
     callbacks : list of callables taking a SearchEvent
-    points : list of dict
-        Starting points (hyperopt label -> stored value), tried first.
+    points : list of (vals, config)
+        Starting configs, tried first; ``vals`` (hyperopt label -> stored
+        value) is None for a config outside the space (not shown to hyperopt).
     refit_factor : float
         Full-data refit time as a multiple of a trial's summed fold fit time;
         used to keep time for the final refit.
@@ -119,12 +120,12 @@ class Search:
         self.metric = metric
         self.budget = budget
         self.suggest = get_algorithm(algo)
+        self.algo_name = algo
         self.rng = np.random.default_rng(seed)
         self.n_jobs = n_jobs
         self.store = store
         self.callbacks = list(callbacks)
-        self.queue = [(dict(p), "default") for p in points]
-        self.queue = [(dict(v), "resume") for v in rerun] + self.queue
+        self.queue = [(v, c, "resume") for v, c in rerun] + [(v, c, "default") for v, c in points]
         self.refit_factor = refit_factor
         self.spent = spent
         self.start_method = start_method
@@ -163,22 +164,27 @@ class Search:
                 break
         self.hp_trials.refresh()
 
-    def _ask(self) -> tuple[int, dict, str]:
+    def _ask(self) -> tuple[int, dict, dict, str]:
+        """The next trial: its id, hyperopt values, config and where it came from."""
         tid = self.hp_trials.new_trial_ids(1)[0]
         if self.queue:
-            vals, source = self.queue.pop(0)
-            self._insert(tid, vals, None)
-            return tid, vals, source
+            vals, config, source = self.queue.pop(0)
+            if vals:
+                self._insert(tid, vals, None)
+                config = config_from_vals(self.space, vals)
+            return tid, vals or {}, normalize_config(config), source
         docs = self.suggest([tid], self.domain, self.hp_trials, int(self.rng.integers(2**31 - 1)))
         self.hp_trials.insert_trial_docs(docs)
         self.hp_trials.refresh()
         vals = {k: to_python(v[0]) for k, v in docs[0]["misc"]["vals"].items() if len(v)}
-        return tid, vals, "tpe"
+        return tid, vals, config_from_vals(self.space, vals), self.algo_name
 
     def _register_previous(self, record: TrialRecord) -> None:
         tid = self.hp_trials.new_trial_ids(1)[0]
         loss = self.metric.loss(record.score) if record.status == "ok" else None
-        self._insert(tid, record.vals, {"status": "ok", "loss": loss} if loss is not None else {"status": "fail"})
+        if record.vals:
+            result = {"status": "ok", "loss": loss} if loss is not None else {"status": "fail"}
+            self._insert(tid, record.vals, result)
         self.state.trials.append(record)
         if loss is not None and loss < self.state.best_loss:
             self.state.best, self.state.best_loss = record, loss
@@ -247,8 +253,7 @@ class Search:
         try:
             while True:
                 while pool.idle_slots() and self._may_start():
-                    tid, vals, source = self._ask()
-                    config = config_from_vals(self.space, vals)
+                    tid, vals, config, source = self._ask()
                     record = TrialRecord(trial_id=tid, config=config, vals=vals, source=source,
                                          started=self.elapsed())
                     timeout = self.budget.trial_timeout

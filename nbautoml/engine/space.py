@@ -306,27 +306,53 @@ def build_space(families: list[str], has_categorical: bool, has_text: bool):
 
 
 def default_points(families: list[str], has_categorical: bool, has_text: bool, n: int) -> list[dict]:
-    """Up to ``n`` strong starting points, as hyperopt label -> stored value dicts."""
+    """Up to ``n`` strong starting configs (``{"family", "params", "pre"}``), best first."""
     order = DEFAULT_ORDER_TEXT if has_text else DEFAULT_ORDER
-    points = []
+    configs = []
     for entry in list(order) + [f for f in families if f not in order]:
         name, _, variant = entry.partition("#")
-        if name not in families:
+        if name not in families or len(configs) >= n:
             continue
         fam = FAMILIES[name]
-        overrides = fam.defaults[int(variant) - 1] if variant and int(variant) <= len(fam.defaults) else {}
-        if variant and not overrides:
+        if variant and int(variant) > len(fam.defaults):
             continue
-        point = {"family": families.index(name)}
-        for p in fam.params:
-            point[_label(name, "params", p.name)] = p.encode(overrides.get(p.name, p.default))
-        for p in pre_params(fam, has_categorical, has_text):
-            point[_label(name, "pre", p.name)] = p.encode(p.default)
-        if point not in points:
-            points.append(point)
-        if len(points) >= n:
-            break
-    return points
+        overrides = fam.defaults[int(variant) - 1] if variant else {}
+        config = {
+            "family": name,
+            "params": {p.name: overrides.get(p.name, p.default) for p in fam.params},
+            "pre": {p.name: p.default for p in pre_params(fam, has_categorical, has_text)},
+        }
+        if config not in configs:
+            configs.append(config)
+    return configs
+
+
+def vals_from_config(config: dict, families: list[str], has_categorical: bool, has_text: bool):
+    """hyperopt's stored values (label -> value) for a config of the built-in space.
+
+    Returns None when the config is not a point of this space (unknown family,
+    a choice value that is not an option), so it can still be evaluated but is
+    not shown to the optimiser.
+    """
+    name = config.get("family")
+    if name not in families:
+        return None
+    fam = FAMILIES[name]
+    vals = {"family": families.index(name)}
+    sections = (("params", fam.params), ("pre", pre_params(fam, has_categorical, has_text)))
+    for section, params in sections:
+        given = config.get(section, {})
+        for p in params:
+            value = given.get(p.name, p.default)
+            try:
+                value = p.encode(value)
+            except ValueError:
+                return None
+            if p.kind != "choice":
+                low, high = p.args[0], p.args[1]
+                value = min(max(float(value), low), high)
+            vals[_label(name, section, p.name)] = value
+    return vals
 
 
 def config_from_vals(space, vals: dict) -> dict:
@@ -363,6 +389,8 @@ def make_estimator(family: str, params: dict, task: str, random_state: int | Non
 
     cls = task != "regression"
     p = dict(params)
+    if ":" in family:  # "package.module:EstimatorClass", a user's own estimator
+        return import_estimator(family)(**p)
     if family == "hist_gradient_boosting":
         est = ensemble.HistGradientBoostingClassifier if cls else ensemble.HistGradientBoostingRegressor
         return est(early_stopping="auto", random_state=random_state, **p)
@@ -403,6 +431,20 @@ def make_estimator(family: str, params: dict, task: str, random_state: int | Non
     if family == "naive_bayes":
         return naive_bayes.GaussianNB(**p)
     raise ConfigError(f"No estimator for family {family!r}.")
+
+
+def import_estimator(path: str):
+    """Import an estimator class given as ``"package.module:ClassName"``."""
+    import importlib
+    import sys
+
+    module_name, _, class_name = path.partition(":")
+    try:
+        module = sys.modules.get(module_name) or importlib.import_module(module_name)
+        return getattr(module, class_name)
+    except (ImportError, AttributeError) as err:
+        raise ConfigError(f"Cannot import the estimator {path!r}: {err}. Give 'module:ClassName' of an "
+                          "importable module.", code="bad_estimator") from err
 
 
 def _calibrated(estimator):

@@ -1,0 +1,77 @@
+"""Fault-injecting estimators for the engine's failure tests (importable, so workers can load them)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+
+class _Base(ClassifierMixin, BaseEstimator):
+    def _fit_classes(self, y):
+        self.classes_ = np.unique(y)
+        self.prior_ = np.bincount(np.searchsorted(self.classes_, y)) / len(y)
+        return self
+
+    def predict_proba(self, X):
+        return np.tile(self.prior_, (len(X), 1))
+
+    def predict(self, X):
+        return self.classes_[np.zeros(len(X), dtype=int)]
+
+
+class Sleeper(_Base):
+    """Sleeps in fit (interruptible Python)."""
+
+    def __init__(self, seconds=30.0):
+        self.seconds = seconds
+
+    def fit(self, X, y):
+        time.sleep(self.seconds)
+        return self._fit_classes(y)
+
+
+class CLoop(_Base):
+    """Spins in C code holding the GIL (signals are not handled meanwhile)."""
+
+    def __init__(self, n=10**11):
+        self.n = n
+
+    def fit(self, X, y):
+        sum(range(int(self.n)))
+        return self._fit_classes(y)
+
+
+class Raiser(_Base):
+    """Always raises in fit."""
+
+    def __init__(self, message="deliberate failure"):
+        self.message = message
+
+    def fit(self, X, y):
+        raise RuntimeError(self.message)
+
+
+class SelfKill(_Base):
+    """Kills its own process, as the OOM killer would."""
+
+    def __init__(self, sig=int(signal.SIGKILL)):
+        self.sig = sig
+
+    def fit(self, X, y):
+        os.kill(os.getpid(), self.sig)
+        time.sleep(10)
+        return self
+
+
+class Prior(_Base):
+    """A fast, working classifier (predicts the class prior)."""
+
+    def __init__(self, tag=0):
+        self.tag = tag
+
+    def fit(self, X, y):
+        return self._fit_classes(y)

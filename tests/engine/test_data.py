@@ -1,0 +1,119 @@
+"""Data checks and column typing on real data (no search needed)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nbautoml.engine import data as D
+from nbautoml.exceptions import DataError
+from tests.conftest import load_dataset
+
+
+def test_misspelled_target_names_columns_and_suggests(titanic):
+    with pytest.raises(DataError, match="Did you mean 'Survived'") as info:
+        D.split_target(titanic, target="survived")
+    assert info.value.code == "target_not_found"
+    assert "PassengerId" in str(info.value) and "Embarked" in str(info.value)
+
+
+def test_empty_frame_is_refused(titanic):
+    with pytest.raises(DataError, match="empty"):
+        D.split_target(titanic.iloc[:0], target="Survived")
+
+
+def test_single_class_target_is_refused(titanic):
+    _, y = D.split_target(titanic[titanic.Survived == 1], target="Survived")
+    with pytest.raises(DataError, match="single value") as info:
+        D.infer_task(y)
+    assert info.value.code == "single_class"
+
+
+def test_inf_values_are_named(titanic):
+    df = titanic.copy()
+    df.loc[3, "Fare"] = np.inf
+    X, _ = D.split_target(df, target="Survived")
+    with pytest.raises(DataError, match=r"Fare \(1 rows\)") as info:
+        D.check_features(X)
+    assert "replace" in str(info.value).lower()
+
+
+def test_duplicated_columns_are_named(titanic):
+    df = titanic.copy()
+    df.columns = [*df.columns[:-1], "Fare"]
+    with pytest.raises(DataError, match="Duplicated column names: Fare"):
+        D.split_target(df, target="Survived")
+
+
+def test_one_member_class_under_stratified_cv():
+    y = pd.Series(["a"] * 10 + ["b"] * 10 + ["c"], name="y")
+    with pytest.raises(DataError, match=r"'c' \(1 row\)") as info:
+        D.check_classes(y, 5)
+    assert info.value.code == "tiny_class"
+
+
+def test_titanic_plan_drops_id_and_keeps_name_as_text(titanic):
+    X, _ = D.split_target(titanic, target="Survived")
+    plan = D.plan_columns(X)
+    assert plan.dropped == {"PassengerId": "ID-like: a distinct, increasing integer per row"}
+    assert plan.names("text") == ["Name"]
+    assert set(plan.names("categorical")) == {"Sex", "Ticket", "Cabin", "Embarked"}
+    assert set(plan.names("numeric")) == {"Pclass", "Age", "SibSp", "Parch", "Fare"}
+
+
+def test_constant_and_all_missing_columns_are_dropped_and_reported(titanic):
+    X, _ = D.split_target(titanic.assign(const=1, empty=np.nan), target="Survived")
+    dropped = D.plan_columns(X).dropped
+    assert dropped["const"] == "constant (a single value)"
+    assert dropped["empty"] == "all values missing"
+
+
+def test_dates_in_text_become_datetime(datasets_dir):
+    df, target, _ = load_dataset("bike")
+    X, _ = D.split_target(df, target=target)
+    plan = D.plan_columns(X)
+    assert plan.names("datetime") == ["dteday"]
+    assert "instant" in plan.dropped  # a row counter
+
+
+def test_spam_messages_are_text_not_ids(datasets_dir):
+    df, target, _ = load_dataset("spam")
+    X, _ = D.split_target(df, target=target)
+    assert D.plan_columns(X).names("text") == [c for c in X.columns]
+
+
+@pytest.mark.parametrize(
+    ("name", "task"),
+    [("titanic", "binary"), ("CTG", "multiclass"), ("house", "regression"), ("iris", "multiclass"),
+     ("income", "binary"), ("bike", "regression")],
+)
+def test_task_inference_on_real_data(datasets_dir, name, task):
+    df, target, expected = load_dataset(name)
+    assert expected == task
+    _, y = D.split_target(df, target=target)
+    assert D.infer_task(y) == task
+
+
+def test_task_override_is_checked(titanic):
+    _, y = D.split_target(titanic, target="Survived")
+    assert D.infer_task(y, "multiclass") == "multiclass"
+    with pytest.raises(Exception, match="Valid tasks"):
+        D.infer_task(y, "clustering")
+
+
+def test_non_utf8_csv_is_detected(tmp_path):
+    path = tmp_path / "latin.csv"
+    path.write_bytes("name,city,y\nJosé,Zürich,1\nAna,Köln,0\n".encode("cp1252"))
+    frame = D.read_table(path)
+    assert frame.loc[0, "city"] == "Zürich"
+    assert frame.attrs["nbautoml_encoding"] == "cp1252"
+    with pytest.raises(DataError, match="--encoding") as info:
+        D.read_table(path, encoding="utf-8")
+    assert info.value.code == "bad_encoding"
+
+
+def test_missing_target_rows_are_dropped(titanic):
+    df = titanic.copy()
+    df.loc[:9, "Survived"] = np.nan
+    X, y = D.split_target(df, target="Survived")
+    X2, y2, n = D.clean_target(X, y, "binary")
+    assert n == 10 and len(X2) == len(df) - 10
