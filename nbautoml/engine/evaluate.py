@@ -61,9 +61,14 @@ def evaluate_config(config: dict, ctx: EvalContext) -> dict:
     dict
         ``status`` ("ok" or "failed"), ``fold_scores``, ``score``, ``score_std``,
         ``fit_time``, ``cpu_time``, ``predict_time`` (seconds per 1,000 rows),
-        ``error``, and ``oof`` (out-of-fold predictions) when kept.
+        ``error``, and ``oof`` (out-of-fold predictions) when kept; the cost:
+        ``peak_memory`` (bytes above the process's RSS at the start, see
+        :mod:`nbautoml.engine.cost`), ``model_size`` (bytes of the last fold's
+        pipeline pickled, successful trials only) and ``size_time`` (seconds spent
+        measuring that size, excluded from ``cpu_time``).
     """
     from . import metrics as metrics_mod
+    from .cost import PeakMemory, pickled_size
     from .space import build_pipeline
 
     started = time.perf_counter()
@@ -73,8 +78,13 @@ def evaluate_config(config: dict, ctx: EvalContext) -> dict:
     predict_time = 0.0
     predicted_rows = 0
     oof = None
+    pipeline = None
+    memory = PeakMemory()
     try:
-        with warnings.catch_warnings():
+        # built once before measuring memory: a fresh worker imports the estimator modules here
+        build_pipeline(config, ctx.plan, ctx.task, random_state=ctx.seed, n_jobs=ctx.estimator_jobs,
+                       estimator=ctx.custom_builder(config) if ctx.custom_builder else None)
+        with warnings.catch_warnings(), memory:
             warnings.simplefilter("ignore")
             for train_idx, val_idx in ctx.folds:
                 estimator = ctx.custom_builder(config) if ctx.custom_builder else None
@@ -116,15 +126,20 @@ def evaluate_config(config: dict, ctx: EvalContext) -> dict:
             error += f" (in {os.path.basename(where.filename)}:{where.lineno})"
     scores = np.asarray(fold_scores, dtype=float)
     ok = status == "ok"
+    cpu_time = time.process_time() - cpu_started
+    model_size, size_time = pickled_size(pipeline) if ok else (None, 0.0)
     return {
         "status": status,
         "fold_scores": [float(s) for s in scores] if ok else [],
         "score": float(scores.mean()) if ok else None,
         "score_std": float(scores.std()) if ok else None,
         "fit_time": fit_time,
-        "cpu_time": time.process_time() - cpu_started,
+        "cpu_time": cpu_time,
         "wall_time": time.perf_counter() - started,
         "predict_time": 1000.0 * predict_time / predicted_rows if predicted_rows else None,
+        "peak_memory": memory.peak,
+        "model_size": model_size,
+        "size_time": size_time,
         "error": error,
         "oof": oof if ok else None,
     }

@@ -9,7 +9,8 @@ from .records import TrialRecord
 from .space import describe
 
 COLUMNS = ["rank", "trial", "model", "pipeline", "score", "score_std", "p_value", "tied_with_best",
-           "fit_time", "cpu_time", "predict_ms_per_1k", "status", "error"]
+           "fit_time", "cpu_time", "predict_ms_per_1k", "peak_memory_mb", "model_size_kb", "status",
+           "error"]
 
 
 def paired_p_value(a, b, test_fraction: float) -> float:
@@ -37,7 +38,11 @@ def build_leaderboard(trials: list[TrialRecord], greater_is_better: bool, test_f
     """Rank the trials (successful first, best on top).
 
     ``tied_with_best`` marks pipelines whose fold scores are not significantly
-    different from the best one's (paired test, level ``alpha``).
+    different from the best one's (paired test, level ``alpha``). The cost
+    columns: ``predict_ms_per_1k`` (prediction latency), ``peak_memory_mb`` (the
+    worker's peak RSS during the trial above its RSS at the start, see
+    :mod:`nbautoml.engine.cost`) and ``model_size_kb`` (the pickled pipeline);
+    missing when not measured.
     """
     ok = [t for t in trials if t.status == "ok"]
     sign = -1 if greater_is_better else 1
@@ -68,6 +73,8 @@ def _row(t: TrialRecord, rank, p_value, tied) -> dict:
         "fit_time": round(t.fit_time, 3),
         "cpu_time": round(t.cpu_time, 3),
         "predict_ms_per_1k": None if t.predict_time is None else round(1000 * t.predict_time, 2),
+        "peak_memory_mb": None if t.peak_memory is None else round(t.peak_memory / 2**20, 2),
+        "model_size_kb": None if t.model_size is None else round(t.model_size / 1024, 1),
         "status": t.status,
         "error": t.error,
     }

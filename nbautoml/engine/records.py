@@ -26,6 +26,8 @@ class TrialRecord:
     cpu_time: float = 0.0
     wall_time: float = 0.0
     predict_time: float | None = None  # seconds per 1,000 rows
+    peak_memory: int | None = None  # bytes: the worker's peak RSS above its RSS at the start
+    model_size: int | None = None  # bytes: the last fold's fitted pipeline, pickled
     error: str | None = None
     started: float = 0.0  # seconds since the search started
     finished: float = 0.0

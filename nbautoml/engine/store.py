@@ -13,9 +13,12 @@ from pathlib import Path
 
 from .records import TrialRecord
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: peak_memory, model_size (added to version-1 stores on open)
 _COLUMNS = ("trial_id", "status", "config", "vals", "score", "score_std", "fold_scores", "fit_time",
-            "cpu_time", "wall_time", "predict_time", "error", "started", "finished", "source")
+            "cpu_time", "wall_time", "predict_time", "error", "started", "finished", "source",
+            "peak_memory", "model_size")
+# columns added after version 1, with their SQL types
+_ADDED_COLUMNS = {"peak_memory": "INTEGER", "model_size": "INTEGER"}
 
 
 class RunStore:
@@ -37,6 +40,10 @@ class RunStore:
             "vals TEXT, score REAL, score_std REAL, fold_scores TEXT, fit_time REAL, cpu_time REAL, "
             "wall_time REAL, predict_time REAL, error TEXT, started REAL, finished REAL, source TEXT)"
         )
+        present = {row[1] for row in self.conn.execute("PRAGMA table_info(trials)")}
+        for name, sql_type in _ADDED_COLUMNS.items():
+            if name not in present:  # a store written by an older version: old rows read as NULL
+                self.conn.execute(f"ALTER TABLE trials ADD COLUMN {name} {sql_type}")
         self.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     @classmethod
@@ -60,7 +67,7 @@ class RunStore:
             record.trial_id, record.status, json.dumps(record.config), json.dumps(record.vals),
             record.score, record.score_std, json.dumps(record.fold_scores), record.fit_time,
             record.cpu_time, record.wall_time, record.predict_time, record.error, record.started,
-            record.finished, record.source,
+            record.finished, record.source, record.peak_memory, record.model_size,
         )
         placeholders = ", ".join("?" for _ in _COLUMNS)
         with self.conn:
