@@ -12,6 +12,12 @@ REPO = Path(__file__).resolve().parents[1]
 DATASETS = Path(os.environ.get("NBAUTOML_DATASETS", REPO.parent / "shared" / "datasets"))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _session_home(tmp_path_factory):
+    """Module- and session-scoped fixtures also write under a tmp dir, never into the repo."""
+    os.environ["NBAUTOML_HOME"] = str(tmp_path_factory.mktemp("nbautoml_session_home"))
+
+
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path, monkeypatch):
     """Every test writes its searches, registry and history under its own tmp dir."""

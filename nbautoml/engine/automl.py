@@ -19,6 +19,7 @@ from . import data as data_mod
 from .evaluate import EvalContext, _predictions
 from .leaderboard import build_leaderboard, format_leaderboard
 from .metrics import get_metric, score
+from .prefer import check_preference, choose_trial
 from .records import TrialRecord
 from .search import Budget, Search, emit_finished, get_algorithm
 from .space import (build_pipeline, build_space, default_points, describe, normalize_config,
@@ -81,12 +82,27 @@ class AutoML(BaseEstimator):
     warm_start : list of dict or fitted AutoML, optional
         Configs (``{"family", "params", "pre"}``) tried first, before the
         defaults; a fitted AutoML (or loaded model) gives its top configs.
+    prefer : {"accurate", "fast", "small"}, default="accurate"
+        Which pipeline to refit: the best CV score, or among the pipelines
+        within ``prefer_tolerance`` of it the one with the lowest prediction
+        latency ("fast") or the smallest pickled model ("small").
+    prefer_tolerance : float, optional
+        How much score to give up, in the metric's units (default: one
+        standard error of the best pipeline's fold scores).
 
     Attributes
     ----------
     best_pipeline : sklearn.pipeline.Pipeline
         Refitted on all the data; predicts the original labels.
     leaderboard : DataFrame
+    preference_ : str
+        What ``prefer`` chose and what it traded; ``best_trial_`` and
+        ``best_score_`` are the chosen trial's, ``overall_best_trial_`` the
+        best-scoring one.
+    total_cpu_time_ : float
+        CPU seconds of the search: every trial (in its worker) plus this
+        process (hyperopt, the final refit). Trials stopped by a timeout are
+        not counted.
     task_, metric_, classes_, best_score_, best_score_std_, plan_, trials_,
     status_, run_dir_, validation_
     """
@@ -94,7 +110,8 @@ class AutoML(BaseEstimator):
     def __init__(self, task="auto", metric="auto", time_budget=60, max_evals=None, trial_timeout=None,
                  early_stop=None, cv="auto", models=None, exclude=None, space=None, algo="tpe", seed=0,
                  n_jobs=1, search_dir=None, name=None, resume=None, roles=None, callbacks=None,
-                 n_default_points=8, warm_start=None, start_method=None):
+                 n_default_points=8, warm_start=None, start_method=None, prefer="accurate",
+                 prefer_tolerance=None):
         self.task = task
         self.metric = metric
         self.time_budget = time_budget
@@ -116,6 +133,8 @@ class AutoML(BaseEstimator):
         self.n_default_points = n_default_points
         self.warm_start = warm_start
         self.start_method = start_method
+        self.prefer = prefer
+        self.prefer_tolerance = prefer_tolerance
 
     # ------------------------------------------------------------------ checks
     def _check_params(self) -> None:
@@ -142,6 +161,7 @@ class AutoML(BaseEstimator):
         if self.seed is not None and not isinstance(self.seed, Integral):
             raise ConfigError(f"seed must be an int or None; got {self.seed!r}.", code="bad_option")
         get_algorithm(self.algo)
+        check_preference(self.prefer, self.prefer_tolerance)
         for name in ("models", "exclude"):
             value = getattr(self, name)
             if isinstance(value, str):
@@ -167,6 +187,7 @@ class AutoML(BaseEstimator):
         self
         """
         t_start = time.perf_counter()
+        cpu_start = time.process_time()
         self._check_params()
         X, y = data_mod.split_target(X, target=target, y=y)
         if isinstance(groups, str):
@@ -215,7 +236,7 @@ class AutoML(BaseEstimator):
         refit_factor = len(X_used) / n_train / max(1, validation.n_splits)
         budget = Budget(self.max_evals, self.time_budget, self.trial_timeout, self.early_stop)
         callbacks = list(self.callbacks or [])
-        search = Search(space, ctx, metric, budget, algo=self.algo, seed=self.seed, n_jobs=n_jobs,
+        search = _CostedSearch(space, ctx, metric, budget, algo=self.algo, seed=self.seed, n_jobs=n_jobs,
                         store=store, callbacks=callbacks, points=points, refit_factor=refit_factor,
                         spent=spent + (time.perf_counter() - t_start), previous=previous, rerun=rerun,
                         start_method=self.start_method)
@@ -237,6 +258,7 @@ class AutoML(BaseEstimator):
         self.stop_reason_ = state.stop_reason
         self._oof = state.oof
         self.leaderboard_ = build_leaderboard(state.trials, metric.greater_is_better, n_test / n_train)
+        self.total_cpu_time_ = _total_cpu_time(state.trials, cpu_start)
         if state.best is None:
             if state.status == "interrupted":
                 self.best_pipeline_ = None
@@ -246,7 +268,11 @@ class AutoML(BaseEstimator):
                               stacklevel=2)
                 return self
             self._raise_all_failed(state.trials)
-        best = state.best
+        preference = choose_trial(state.trials, self.prefer, metric.greater_is_better,
+                                  self.prefer_tolerance, metric.name)
+        self.overall_best_trial_ = preference.best
+        self.preference_ = preference.note
+        best = preference.chosen  # the trial refitted: the best, or a faster/smaller near-best one
         self.best_trial_ = best
         self.best_config_ = best.config
         self.best_score_, self.best_score_std_ = best.score, best.score_std
@@ -258,6 +284,13 @@ class AutoML(BaseEstimator):
             self.status_ = "interrupted"
             self.stop_reason_ = "interrupted during the final refit; call .refit() to fit the best config"
         self.refit_time_ = time.perf_counter() - t_refit
+        try:  # the monitoring reference profile (nbautoml.monitor); a failure must not lose the search
+            from ..monitor.profile import build_profile
+            self.reference_profile_ = build_profile(self) if self.best_pipeline_ is not None else None
+        except Exception as exc:
+            log.warning("nbautoml: no monitoring reference profile (%s: %s)", type(exc).__name__, exc)
+            self.reference_profile_ = None
+        self.total_cpu_time_ = _total_cpu_time(state.trials, cpu_start)
         self.elapsed_ = search.elapsed()
         self._finish_store(store, state, best)
         emit_finished(callbacks, {
@@ -273,6 +306,11 @@ class AutoML(BaseEstimator):
             raise SearchFailedError(
                 "No trial could run within the budget. Give a larger time_budget or max_evals.",
                 code="no_trials")
+        if all(t.status == "timeout" and "time budget" in (t.error or "") for t in trials):
+            raise SearchFailedError(
+                f"No trial finished within time_budget={self.time_budget:g}s ({len(trials)} stopped at the "
+                "end of the budget). Give a larger time_budget, or try faster models first, e.g. "
+                "models=['logistic_regression', 'ridge'].", code="budget_too_small")
         errors = pd.Series([(t.error or t.status).split(" (in ")[0] for t in trials])
         common = errors.value_counts()
         raise SearchFailedError(
@@ -283,7 +321,7 @@ class AutoML(BaseEstimator):
         )
 
     def _open_store(self, task, metric, plan, X_used, y):
-        base = Path(self.search_dir) if self.search_dir is not None else default_search_dir()
+        base = (Path(self.search_dir) if self.search_dir is not None else default_search_dir()).resolve()
         previous, rerun, spent = [], [], 0.0
         if self.resume is not None:
             run_dir = Path(self.resume)
@@ -477,6 +515,8 @@ class AutoML(BaseEstimator):
             "stop_reason": self.stop_reason_, "elapsed": round(getattr(self, "elapsed_", 0.0), 2),
             "time_budget": self.time_budget, "validation": self.validation_.description,
             "dropped_columns": self.plan_.dropped, "run_dir": str(self.run_dir_),
+            "total_cpu_time": round(getattr(self, "total_cpu_time_", 0.0), 2),
+            "prefer": self.prefer, "preference": getattr(self, "preference_", None),
         }
 
     def __repr__(self) -> str:
@@ -492,7 +532,33 @@ class AutoML(BaseEstimator):
         ]
         if s["dropped_columns"]:
             lines.append("  dropped: " + "; ".join(f"{k} ({v})" for k, v in s["dropped_columns"].items()))
+        if self.prefer != "accurate" and s["preference"]:
+            lines.append(f"  prefer={self.prefer!r}: {s['preference']}")
         return "\n".join(lines)
+
+    def explain(self, data=None, row=None, **kwargs):
+        """Explain the model: permutation importance, partial dependence, one prediction.
+
+        A thin wrapper of :func:`nbautoml.explain.explain` (see it for the
+        options).
+
+        Parameters
+        ----------
+        data : DataFrame, optional
+            Held-out rows with the target column: importance is then measured
+            on them with the refitted pipeline. Default: the CV folds of the
+            training data, refitting the chosen config on each fold.
+        row : int, dict, Series or one-row DataFrame, optional
+            A prediction to explain (an int is a row position in ``data``, or
+            in the training data).
+
+        Returns
+        -------
+        nbautoml.explain.Explanation
+        """
+        from ..explain import explain
+
+        return explain(self, data=data, row=row, **kwargs)
 
     def _repr_html_(self) -> str:
         if not hasattr(self, "trials_"):
@@ -500,6 +566,26 @@ class AutoML(BaseEstimator):
         from ..render.html import result_html
 
         return result_html(self)
+
+
+class _CostedSearch(Search):
+    """A Search that also puts a trial's measured cost on its record.
+
+    ``Search._finish`` copies scores and times from the worker's result; the
+    cost (``peak_memory``, ``model_size``) must be on the record before it is
+    stored and announced, so it is set here, first.
+    """
+
+    def _finish(self, record, outcome) -> None:
+        if outcome.kind == "done" and outcome.result:
+            record.peak_memory = outcome.result.get("peak_memory")
+            record.model_size = outcome.result.get("model_size")
+        super()._finish(record, outcome)
+
+
+def _total_cpu_time(trials, cpu_start: float) -> float:
+    """CPU seconds: the trials' (measured in their workers) and this process's since ``cpu_start``."""
+    return float(sum(t.cpu_time or 0.0 for t in trials) + time.process_time() - cpu_start)
 
 
 def _warm_start_configs(warm_start, top: int = 5) -> list[dict]:

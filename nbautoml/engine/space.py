@@ -87,7 +87,7 @@ FAMILIES: dict[str, Family] = {
             _ALL,
             (
                 Param("learning_rate", "loguniform", (0.01, 0.5), 0.1),
-                Param("max_iter", "qloguniform", (50, 1000, 10), 200),
+                Param("max_iter", "qloguniform", (50, 1000, 10), 100),
                 Param("max_leaf_nodes", "qloguniform", (4, 256, 1), 31),
                 Param("min_samples_leaf", "qloguniform", (2, 200, 1), 20),
                 Param("l2_regularization", "loguniform", (1e-8, 10.0), 1e-8),

@@ -20,17 +20,18 @@ from multiprocessing.connection import wait
 _FORK_CONTEXT = None  # EvalContext inherited by forked workers (no copy of the data)
 
 
-def _worker_main(conn, ctx, limit_threads: bool) -> None:
+def _worker_main(conn, ctx, limit_threads: bool = True) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if ctx is None:
         ctx = _FORK_CONTEXT
     from .evaluate import evaluate_config
 
-    limiter = None
-    if limit_threads:
-        from threadpoolctl import threadpool_limits
+    # One BLAS/OpenMP thread per worker, always: besides sharing the cores between
+    # workers, this avoids a known hang of libgomp (OpenMP) in a forked child
+    # whose parent already ran OpenMP code (e.g. a HistGradientBoosting refit).
+    from threadpoolctl import threadpool_limits
 
-        limiter = threadpool_limits(1)
+    limiter = threadpool_limits(1)
     try:
         while True:
             try:

@@ -17,10 +17,10 @@ class _Base(ClassifierMixin, BaseEstimator):
         return self
 
     def predict_proba(self, X):
-        return np.tile(self.prior_, (len(X), 1))
+        return np.tile(self.prior_, (X.shape[0], 1))
 
     def predict(self, X):
-        return self.classes_[np.zeros(len(X), dtype=int)]
+        return self.classes_[np.zeros(X.shape[0], dtype=int)]
 
 
 class Sleeper(_Base):

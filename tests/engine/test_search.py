@@ -1,0 +1,220 @@
+"""The search on real data: results, API, budgets, faults, resume, reproducibility."""
+
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from hyperopt import hp
+from sklearn.base import clone
+from sklearn.pipeline import Pipeline
+
+from nbautoml import AutoML
+from nbautoml.engine.store import RunStore
+from nbautoml.exceptions import ConfigError, SearchFailedError
+from tests.conftest import load_dataset
+
+FAULTY = "tests.engine.faulty"
+
+
+def custom_space(*families):
+    """A hyperopt space over test estimators given as (class name, params)."""
+    return hp.choice("family", [{"family": f"{FAULTY}:{name}", "params": params} for name, params in families])
+
+
+@pytest.fixture(scope="module")
+def titanic_result(datasets_dir):
+    df = pd.read_csv(datasets_dir / "titanic.csv")
+    events = []
+    result = AutoML(max_evals=6, time_budget=None, seed=0, callbacks=[events.append]).fit(df, target="Survived")
+    return df, result, events
+
+
+def test_titanic_end_to_end(titanic_result):
+    df, result, _ = titanic_result
+    board = result.leaderboard
+    assert list(board.columns[:6]) == ["rank", "trial", "model", "pipeline", "score", "score_std"]
+    assert len(board) == 6 and board["rank"].iloc[0] == 1
+    assert board["score"].iloc[0] == pytest.approx(result.best_score_)
+    assert 0.80 < result.best_score_ < 0.95  # ROC AUC, stratified 5-fold
+    assert isinstance(result.best_pipeline, Pipeline)
+    assert set(result.predict(df.head(20))) <= {0, 1}
+    proba = result.predict_proba(df.head(20))
+    assert proba.shape == (20, 2) and np.allclose(proba.sum(axis=1), 1)
+    assert 0.8 < result.score(df) <= 1.0
+    assert result.plan_.dropped == {"PassengerId": "ID-like: a distinct, increasing integer per row"}
+    assert "PassengerId" in repr(result)
+
+
+def test_events_are_emitted_in_order_and_engine_prints_nothing(titanic_result, capsys):
+    _, result, events = titanic_result
+    kinds = [e.kind for e in events]
+    assert kinds[0] == "search_started" and kinds[-1] == "search_finished"
+    assert kinds.count("trial_started") == kinds.count("trial_finished") == 6
+    assert kinds.count("new_best") >= 1
+    assert events[-1]["result"] is result
+    assert capsys.readouterr().out == ""
+
+
+def test_trials_are_durable_in_the_search_directory(titanic_result):
+    _, result, _ = titanic_result
+    stored = RunStore(result.run_dir_).trials()
+    assert [t.trial_id for t in stored] == [t.trial_id for t in result.trials_]
+    assert {t.status for t in stored} == {"ok"}
+
+
+def test_string_labels_come_back_from_predict(datasets_dir):
+    df, target, _ = load_dataset("income", rows=1500)
+    result = AutoML(max_evals=2, time_budget=None, models=["logistic_regression"]).fit(df, target=target)
+    assert set(result.predict(df.head(50))) <= set(df[target].unique())
+    assert list(result.classes_) == sorted(df[target].unique())
+
+
+def test_fit_X_y_arrays_and_regression(datasets_dir):
+    df, target, _ = load_dataset("concrete")
+    X, y = df.drop(columns=[target]).to_numpy(), df[target].to_numpy()
+    result = AutoML(max_evals=3, time_budget=None, models=["ridge", "random_forest"]).fit(X, y)
+    assert result.task_ == "regression" and result.metric_ == "r2"
+    assert result.predict(X[:5]).shape == (5,)
+    assert result.best_score_ > 0.5
+
+
+def test_sklearn_api_clone_params_cross_val_and_pipeline(datasets_dir):
+    from sklearn.model_selection import cross_val_score
+    from sklearn.preprocessing import StandardScaler
+
+    df, target, _ = load_dataset("blood")
+    X, y = df.drop(columns=[target]), df[target]
+    automl = AutoML(max_evals=2, time_budget=None, models=["logistic_regression"], seed=1)
+    assert clone(automl).get_params() == automl.get_params()
+    assert automl.set_params(max_evals=1) is automl and automl.max_evals == 1
+    scores = cross_val_score(automl, X, y, cv=2)
+    assert len(scores) == 2 and np.all(scores > 0.5)
+    pipe = Pipeline([("scale", StandardScaler()), ("automl", AutoML(max_evals=1, time_budget=None))])
+    pipe.fit(X, y)
+    assert pipe.predict(X.head(3)).shape == (3,)
+
+
+def test_max_evals_and_reproducibility(datasets_dir):
+    df = pd.read_csv(datasets_dir / "diabetes.csv")
+    kw = dict(max_evals=12, time_budget=None, seed=3, n_default_points=2,
+              models=["logistic_regression", "decision_tree", "knn"])
+    a = AutoML(**kw).fit(df, target="Class variable")
+    b = AutoML(**kw).fit(df, target="Class variable")
+    assert len(a.trials_) == 12
+    cols = ["trial", "pipeline", "score"]
+    pd.testing.assert_frame_equal(a.leaderboard[cols], b.leaderboard[cols])
+    assert {t.source for t in a.trials_} == {"default", "tpe"}
+
+
+def test_time_budget_is_held_within_ten_percent(datasets_dir):
+    df, target, _ = load_dataset("credit", rows=6000)
+    started = time.perf_counter()
+    result = AutoML(time_budget=8, seed=0).fit(df, target=target)
+    wall = time.perf_counter() - started
+    assert wall <= 8 * 1.1, wall
+    assert result.best_pipeline is not None and "time_budget" in result.stop_reason_
+
+
+@pytest.mark.parametrize("estimator", ["Sleeper", "CLoop"])
+def test_trial_timeout_stops_a_hung_fit_and_the_search_goes_on(titanic, estimator):
+    space = custom_space((estimator, {}), ("Prior", {"tag": hp.choice("tag", [0, 1, 2])}))
+    warm = [{"family": f"{FAULTY}:{estimator}", "params": {}}, {"family": f"{FAULTY}:Prior", "params": {"tag": 0}}]
+    started = time.perf_counter()
+    result = AutoML(space=space, warm_start=warm, max_evals=2, time_budget=None, trial_timeout=1.5,
+                    cv=2).fit(titanic, target="Survived")
+    wall = time.perf_counter() - started
+    first, second = result.trials_[0], result.trials_[1]
+    assert first.status == "timeout" and "trial_timeout=1.5s" in first.error
+    assert second.status == "ok"
+    assert wall < 1.5 + 5
+
+
+def test_failing_and_crashing_trials_are_recorded(titanic):
+    space = custom_space(("Raiser", {}), ("SelfKill", {}), ("Prior", {}))
+    warm = [{"family": f"{FAULTY}:{n}", "params": {}} for n in ("Raiser", "SelfKill", "Prior")]
+    started = time.perf_counter()
+    result = AutoML(space=space, warm_start=warm, max_evals=3, time_budget=None, trial_timeout=60,
+                    cv=2).fit(titanic, target="Survived")
+    assert time.perf_counter() - started < 20  # the crash is seen at once, not at the 60 s timeout
+    raised, crashed, ok = result.trials_
+    assert raised.status == "failed" and "RuntimeError: deliberate failure" in raised.error
+    assert crashed.status == "crashed" and "SIGKILL" in crashed.error
+    assert ok.status == "ok" and result.best_trial_ is ok
+
+
+def test_all_trials_failing_names_the_most_common_failure(titanic):
+    space = custom_space(("Raiser", {"message": hp.choice("m", ["boom"])}))
+    with pytest.raises(SearchFailedError, match="All 3 trials failed.*RuntimeError: boom") as info:
+        AutoML(space=space, max_evals=3, time_budget=None, cv=2).fit(titanic, target="Survived")
+    assert info.value.code == "all_trials_failed"
+
+
+def test_keyboard_interrupt_keeps_the_best_so_far(titanic):
+    def stop_after_three(event):
+        if event.kind == "trial_finished" and event["n_done"] == 3:
+            raise KeyboardInterrupt
+
+    result = AutoML(max_evals=20, time_budget=None, callbacks=[stop_after_three],
+                    models=["logistic_regression", "ridge"]).fit(titanic, target="Survived")
+    assert result.status_ == "interrupted"
+    assert len([t for t in result.trials_ if t.status == "ok"]) == 3
+    assert result.predict(titanic.head(3)).shape == (3,)
+
+
+def test_resume_keeps_finished_trials_and_reruns_the_in_flight_one(titanic):
+    def stop_at_trial_3(event):
+        if event.kind == "trial_started" and event["trial"].trial_id == 3:
+            raise KeyboardInterrupt
+
+    kw = dict(time_budget=None, models=["logistic_regression", "ridge", "decision_tree"], seed=5, name="resumable")
+    first = AutoML(max_evals=6, callbacks=[stop_at_trial_3], **kw).fit(titanic, target="Survived")
+    assert first.status_ == "interrupted"
+    stored = {t.trial_id: t.status for t in RunStore(first.run_dir_).trials()}
+    assert stored == {0: "ok", 1: "ok", 2: "ok", 3: "running"}
+    in_flight = RunStore(first.run_dir_).trials()[3].config
+    resumed = AutoML(max_evals=6, resume="resumable", **{k: v for k, v in kw.items() if k != "name"})
+    resumed.fit(titanic, target="Survived")
+    assert len(resumed.trials_) == 6
+    assert [t.trial_id for t in resumed.trials_[:3]] == [0, 1, 2]
+    assert resumed.trials_[3].config == in_flight and resumed.trials_[3].source == "resume"
+    assert {t.status for t in resumed.trials_} == {"ok"}
+    with pytest.raises(Exception, match="differs"):
+        AutoML(max_evals=7, resume="resumable", time_budget=None).fit(titanic.head(500), target="Survived")
+
+
+def test_unknown_model_metric_and_mismatch_list_valid_values(titanic):
+    with pytest.raises(ConfigError, match="Did you mean 'random_forest'.*Valid models"):
+        AutoML(models=["random_forrest"], max_evals=1).fit(titanic, target="Survived")
+    with pytest.raises(ConfigError, match="Did you mean 'roc_auc'"):
+        AutoML(metric="roc_aus", max_evals=1).fit(titanic, target="Survived")
+    with pytest.raises(ConfigError, match="does not fit a binary task.*Valid metrics for binary"):
+        AutoML(metric="r2", max_evals=1).fit(titanic, target="Survived")
+    with pytest.raises(ConfigError, match="time_budget.*Got -3"):
+        AutoML(time_budget=-3).fit(titanic, target="Survived")
+
+
+def test_validation_schemes(titanic):
+    kw = dict(max_evals=1, time_budget=None, models=["logistic_regression"])
+    assert AutoML(cv="holdout:0.3", **kw).fit(titanic, target="Survived").validation_.n_splits == 1
+    assert AutoML(cv=3, **kw).fit(titanic, target="Survived").validation_.description == "3-fold"
+    ts = AutoML(cv="timeseries:4", **kw).fit(titanic, target="Survived").validation_
+    assert ts.scheme == "timeseries" and ts.n_splits == 4
+    groups = AutoML(cv="group:3", **kw).fit(titanic, target="Survived", groups="Pclass").validation_
+    assert groups.scheme == "group"
+    with pytest.raises(ConfigError, match="regression"):
+        AutoML(cv="stratified", **kw).fit(titanic.drop(columns=["Survived"]), target="Fare")
+
+
+def test_no_leak_permuted_target_scores_at_chance(datasets_dir):
+    df = pd.read_csv(datasets_dir / "diabetes.csv")
+    df["Class variable"] = np.random.default_rng(0).permutation(df["Class variable"].to_numpy())
+    result = AutoML(max_evals=6, time_budget=None, n_default_points=6, seed=0).fit(df, target="Class variable")
+    assert abs(result.best_score_ - 0.5) < 0.08
+
+
+def test_algorithms_random_and_anneal(titanic):
+    for algo in ("random", "anneal"):
+        result = AutoML(algo=algo, max_evals=3, n_default_points=1, time_budget=None,
+                        models=["decision_tree"]).fit(titanic, target="Survived")
+        assert [t.source for t in result.trials_] == ["default", algo, algo]
