@@ -52,8 +52,27 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--search-dir", help="where search directories go (default ./nbautoml_runs)")
     run.add_argument("--name", help="name of the search directory")
     run.add_argument("--resume", help="continue the search with this name or directory")
-    run.add_argument("--out", help="save the best model to this path")
+    run.add_argument("--out", help="save the best model to this path (.nbautoml artifact), or "
+                     "registry:NAME to register it")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    serve = sub.add_parser("serve", allow_abbrev=False, help="serve a saved model as an HTTP JSON API",
+                           description="Serve a model: POST /predict, GET /health, GET /model "
+                                       "(needs pip install 'nbautoml[serve]').",
+                           epilog="examples: nbautoml serve models/titanic.nbautoml --port 8000; "
+                                  "nbautoml serve titanic@production")
+    serve.add_argument("model", help="a .nbautoml file, or a registry reference NAME[@VERSION|@STAGE]")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this "
+                       "machine only; 0.0.0.0 exposes the model to the network)")
+    serve.add_argument("--port", type=_positive(int), default=8000)
+    serve.add_argument("--registry", help="the project directory of the registry (default $NBAUTOML_HOME "
+                       "or ./.nbautoml)")
+    serve.add_argument("--trusted", action="append", default=None, metavar="TYPE",
+                       help="trust this type beyond nbautoml's allowlist (repeatable; review it first)")
+    serve.add_argument("--allow-version-mismatch", action="store_true",
+                       help="load even if the scikit-learn version differs from the saved one")
+    serve.add_argument("--max-body-mb", type=_positive(float), default=10.0,
+                       help="largest request body in MB (default 10)")
     return parser
 
 
@@ -85,8 +104,31 @@ def cmd_run(args) -> int:
     if args.out:
         from .persist import save
 
-        path = save(automl, args.out)
-        print(f"\nSaved the model to {path}")
+        saved = save(automl, args.out)
+        where = f"{saved.ref} in the registry ({saved.path})" if hasattr(saved, "ref") else str(saved)
+        print(f"\nSaved the model to {where}")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from pathlib import Path
+
+    from .persist import load
+    from .serve import _require, create_app
+
+    uvicorn = _require("uvicorn")
+    if Path(args.model).is_file() or args.model.endswith(".nbautoml") or "/" in args.model:
+        model = load(args.model, trusted=args.trusted, allow_version_mismatch=args.allow_version_mismatch)
+    else:
+        from .registry import Registry
+
+        model = Registry(args.registry).load(args.model, trusted=args.trusted,
+                                             allow_version_mismatch=args.allow_version_mismatch)
+    app = create_app(model, max_body_bytes=int(args.max_body_mb * 2**20))
+    name = model.registry_ref_ or str(model.path_)
+    print(f"Serving {name} ({model.task_} on {model.target_!r}) at http://{args.host}:{args.port}  "
+          "POST /predict, GET /health, GET /model. Ctrl-C stops.", file=sys.stderr, flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
 
 
@@ -96,6 +138,8 @@ def main(argv=None) -> int:
     try:
         if args.command == "run":
             return cmd_run(args)
+        if args.command == "serve":
+            return cmd_serve(args)
     except NbAutoMLError as err:
         print(f"nbautoml: error: {err}", file=sys.stderr)
         return 2

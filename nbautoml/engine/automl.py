@@ -22,8 +22,15 @@ from .metrics import get_metric, score
 from .prefer import check_preference, choose_trial
 from .records import TrialRecord
 from .search import Budget, Search, emit_finished, get_algorithm
-from .space import (build_pipeline, build_space, default_points, describe, normalize_config,
-                    resolve_families, vals_from_config)
+from .space import (
+    build_pipeline,
+    build_space,
+    default_points,
+    describe,
+    normalize_config,
+    resolve_families,
+    vals_from_config,
+)
 from .store import RunStore
 from .validation import make_validation
 from .workers import cpu_count

@@ -43,9 +43,8 @@ def get_algorithm(name: str):
 
         return anneal.suggest
     try:
-        from hyperopt import atpe
-
         import lightgbm  # noqa: F401  (atpe needs it)
+        from hyperopt import atpe
     except ImportError as err:
         raise ConfigError(f"algo='atpe' needs lightgbm: pip install lightgbm ({err}).",
                           code="missing_dependency") from err

@@ -477,7 +477,13 @@ def build_pipeline(config: dict, plan, task: str, random_state: int | None = 0, 
     from sklearn.feature_selection import SelectPercentile, f_classif, f_regression
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, OrdinalEncoder, RobustScaler, StandardScaler
+    from sklearn.preprocessing import (
+        MinMaxScaler,
+        OneHotEncoder,
+        OrdinalEncoder,
+        RobustScaler,
+        StandardScaler,
+    )
 
     from .transformers import AsString, DatetimeFeatures, TextColumn
 

@@ -24,12 +24,12 @@ def _worker_main(conn, ctx, limit_threads: bool = True) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if ctx is None:
         ctx = _FORK_CONTEXT
-    from .evaluate import evaluate_config
-
     # One BLAS/OpenMP thread per worker, always: besides sharing the cores between
     # workers, this avoids a known hang of libgomp (OpenMP) in a forked child
     # whose parent already ran OpenMP code (e.g. a HistGradientBoosting refit).
     from threadpoolctl import threadpool_limits
+
+    from .evaluate import evaluate_config
 
     limiter = threadpool_limits(1)
     try:

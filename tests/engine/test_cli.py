@@ -1,0 +1,85 @@
+"""The command line and the process-level contracts (import cost, Ctrl-C)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+PY = sys.executable
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run(args, **kw):
+    return subprocess.run([PY, "-m", "nbautoml", *args], capture_output=True, text=True, timeout=180, **kw)
+
+
+def test_cli_run_prints_leaderboard_and_saves(datasets_dir, tmp_path):
+    out = tmp_path / "models" / "titanic"
+    proc = run(["run", str(datasets_dir / "titanic.csv"), "--target", "Survived", "--time-budget", "8",
+                "--out", str(out)])
+    assert proc.returncode == 0, proc.stderr
+    wall = float(proc.stdout.split("wall time:")[1].split()[0])
+    assert wall <= 8 * 1.1
+    assert "best roc_auc" in proc.stdout and "Best pipeline:" in proc.stdout
+    assert "rank" in proc.stdout and "logistic_regression" in proc.stdout
+    assert "nbautoml:" in proc.stderr  # the tqdm bar
+    assert any(p.name.startswith("titanic") for p in out.parent.iterdir())
+
+
+def test_cli_misspelled_target_is_a_short_error(datasets_dir):
+    proc = run(["run", str(datasets_dir / "titanic.csv"), "--target", "survived"])
+    assert proc.returncode == 2
+    assert "Did you mean 'Survived'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("bad", [["--time-budget", "-3"], ["--bud", "3"], ["--max-evals", "0"]])
+def test_cli_refuses_bad_and_abbreviated_options(datasets_dir, bad):
+    proc = run(["run", str(datasets_dir / "titanic.csv"), "--target", "Survived", *bad])
+    assert proc.returncode == 2 and "error" in proc.stderr
+
+
+def test_import_is_light():
+    code = ("import sys, time; t = time.perf_counter(); import nbautoml; dt = time.perf_counter() - t; "
+            "import json; print(json.dumps({'t': dt, 'mods': [m for m in ('sklearn', 'hyperopt', "
+            "'matplotlib', 'IPython') if m in sys.modules]}))")
+    info = json.loads(subprocess.check_output([PY, "-c", code], text=True))
+    assert info["mods"] == []
+    assert info["t"] < 0.2
+
+
+def test_engine_does_not_import_ipython():
+    code = "import sys, nbautoml.engine.automl; print('IPython' in sys.modules)"
+    assert subprocess.check_output([PY, "-c", code], text=True).strip() == "False"
+
+
+def test_sigint_ends_the_search_with_the_best_so_far(datasets_dir, tmp_path):
+    script = tmp_path / "search.py"
+    script.write_text(
+        "import pandas as pd, sys, json\n"
+        "from nbautoml import AutoML\n"
+        f"df = pd.read_csv({str(datasets_dir / 'titanic.csv')!r})\n"
+        "def ready(e):\n"
+        "    if e.kind == 'trial_finished' and e['n_done'] == 2: print('READY', flush=True)\n"
+        "r = AutoML(time_budget=300, callbacks=[ready], models=['logistic_regression', 'random_forest']).fit(df, target='Survived')\n"
+        "print(json.dumps({'status': r.status_, 'ok': sum(t.status == 'ok' for t in r.trials_), "
+        "'pred': int(r.predict(df.head(1))[0])}), flush=True)\n"
+    )
+    proc = subprocess.Popen([PY, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True, cwd=tmp_path)
+    for line in proc.stdout:
+        if line.startswith("READY"):
+            break
+    sent = time.perf_counter()
+    os.killpg(proc.pid, signal.SIGINT)  # like the notebook's stop button: the whole group
+    out, err = proc.communicate(timeout=60)
+    assert time.perf_counter() - sent < 5 + 5, "the search must end within ~5 s of Ctrl-C (plus refit)"
+    info = json.loads(out.strip().splitlines()[-1])
+    assert info["status"] == "interrupted" and info["ok"] >= 2
+    time.sleep(0.5)
+    leftover = subprocess.run(["pgrep", "-f", "nbautoml-worker"], capture_output=True, text=True).stdout
+    assert str(proc.pid) not in leftover
