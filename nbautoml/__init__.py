@@ -16,6 +16,7 @@ _LAZY = {
     "read_table": ("nbautoml.engine.data", "read_table"),
     "save": ("nbautoml.persist", "save"),
     "load": ("nbautoml.persist", "load"),
+    "monitor": ("nbautoml.monitor", "monitor"),
 }
 
 __all__ = ["__version__", "load_ipython_extension", *_LAZY]

@@ -1,0 +1,324 @@
+"""Monitoring of fitted or saved models: drift, data quality, anomalies and performance.
+
+``nbautoml.monitor(model, batch)`` compares a batch with the model's reference
+profile (built at fit time, see :mod:`nbautoml.monitor.profile`) and returns a
+:class:`MonitorReport`; every batch is appended to a SQLite history, read back
+with ``nbautoml.monitor.history(name)``.
+
+``nbautoml.monitor`` is both this package and the function: the function
+carries ``history``, ``Thresholds`` and the other names as attributes, and
+the package itself can be called, so both spellings work however it was
+imported.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import types
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import checks
+from .checks import Thresholds
+from .history import history
+from .profile import ReferenceProfile, build_profile
+from .report import MonitorReport
+
+log = logging.getLogger("nbautoml")
+
+
+def monitor(model, batch, labels=None, thresholds=None, history=True, name=None) -> MonitorReport:
+    """Check a batch of new data against what the model saw in training.
+
+    Parameters
+    ----------
+    model : AutoML, loaded model, str or Path
+        A fitted ``AutoML``, a model from ``nbautoml.load``, or a path or
+        registry name to load.
+    batch : DataFrame or str or Path
+        New rows with the training columns (a CSV/Parquet path is read).
+    labels : array-like or str, optional
+        True targets (an array, or the name of a column of ``batch``). When
+        omitted and the batch has the training target column, that is used.
+    thresholds : Thresholds or dict, optional
+        Overrides of the default :class:`Thresholds`, e.g. ``{"psi_warn": 0.2}``.
+    history : bool, default=True
+        Append the batch to the monitoring history (``monitor.sqlite``).
+    name : str, optional
+        The name the batch is stored under (default: the model's registry
+        name, or its search name).
+
+    Returns
+    -------
+    MonitorReport
+        ``status`` ("ok", "warn", "alert") and ``findings``, worst first.
+
+    Raises
+    ------
+    ValueError
+        When ``labels`` names no column or has the wrong length, or the model
+        has no reference profile.
+
+    Examples
+    --------
+    >>> report = nbautoml.monitor(result, new_df)            # doctest: +SKIP
+    >>> report.status, report.drifted_features()             # doctest: +SKIP
+    ('alert', ['age'])
+    """
+    model = _resolve_model(model)
+    profile = _profile_of(model)
+    th = Thresholds.coerce(thresholds)
+    frame = _as_frame(batch, model, profile)
+    y, frame, label_note = _split_labels(frame, labels, profile)
+    rows, converted = checks.column_checks(profile, frame, th)
+    notes = [label_note] if label_note else []
+    metric_value, scores = np.nan, None
+    metric = _metric(model, profile)
+
+    model_input = _model_input(profile, frame)
+    try:
+        prediction = _predict(model, model_input, metric, profile)
+    except Exception as exc:  # a model that cannot predict this batch is a finding, not a crash
+        prediction = None
+        rows.append(checks.finding(checks.PREDICTION, "prediction_failed", severity="alert",
+                                   level="model", badness=np.inf,
+                                   detail=f"the model could not predict: {type(exc).__name__}: {exc}"))
+    if prediction is not None:
+        rows.append(checks.prediction_drift(profile, prediction, th))
+    detector = getattr(profile, "anomaly_detector", None)
+    if detector is not None and profile.anomaly:
+        row, scores = checks.anomaly_check(profile, detector, converted, len(frame), th)
+        rows.append(row)
+    if y is not None and prediction is not None:
+        perf_rows, metric_value = _performance(model, profile, metric, y, prediction, th)
+        rows.extend(perf_rows)
+
+    findings = checks.finalize(rows, th)
+    severities = set(findings["severity"])
+    status = "alert" if "alert" in severities else "warn" if "warn" in severities else "ok"
+    model_name, version = _identity(model, name)
+    report = MonitorReport(
+        status=status, findings=findings, n_rows=len(frame), name=model_name, version=version,
+        metric=metric.name, metric_value=float(metric_value),
+        cv_score=float(profile.performance["cv_score"]), anomaly_scores=scores,
+        anomaly_threshold=profile.anomaly.get("threshold") if scores is not None else None, notes=notes)
+    report.thresholds = th.to_dict()
+    if history:
+        from .history import record
+
+        try:
+            report.history_id = record(report)
+        except Exception as exc:  # the report matters more than its bookkeeping
+            warnings.warn(f"The monitoring history was not saved ({type(exc).__name__}: {exc}); "
+                          "the report is complete. Check that the project directory is writable "
+                          "(NBAUTOML_HOME) and has free space.", RuntimeWarning, stacklevel=2)
+    return report
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def _resolve_model(model):
+    if isinstance(model, (str, Path)):
+        import nbautoml
+
+        load = getattr(nbautoml, "load", None)
+        if load is None:
+            raise ValueError(f"Cannot load {str(model)!r}: this nbautoml has no nbautoml.load. "
+                             "Pass a fitted AutoML instead.")
+        model = load(model)
+    if getattr(model, "best_pipeline_", None) is None:
+        raise ValueError(f"monitor() needs a fitted model with a pipeline; got {type(model).__name__} "
+                         "without best_pipeline_. Fit it (AutoML(...).fit(df, target=...)) or load a "
+                         "saved model with nbautoml.load(path).")
+    return model
+
+
+def _profile_of(model) -> ReferenceProfile:
+    profile = getattr(model, "reference_profile_", None)
+    if isinstance(profile, dict):
+        profile = ReferenceProfile.from_dict(profile)
+    if profile is None and getattr(model, "_X", None) is not None:
+        profile = build_profile(model)
+        model.reference_profile_ = profile
+    if profile is None:
+        raise ValueError(
+            f"This {type(model).__name__} has no reference profile (reference_profile_ is None), so "
+            "there is nothing to compare the batch with. Refit the model with this nbautoml version "
+            "and save it again; the profile is built at fit time.")
+    return profile
+
+
+def _as_frame(batch, model, profile) -> pd.DataFrame:
+    if isinstance(batch, (str, Path)):
+        from ..engine.data import read_table
+
+        batch = read_table(batch)
+    if isinstance(batch, pd.Series):
+        batch = batch.to_frame().T
+    if not isinstance(batch, pd.DataFrame):
+        arr = np.asarray(batch, dtype=object)
+        arr = arr.reshape(1, -1) if arr.ndim == 1 else arr
+        names = list(getattr(model, "feature_names_in_", profile.columns))
+        if arr.ndim != 2 or arr.shape[1] != len(names):
+            raise ValueError(f"batch must be a DataFrame, or an array with {len(names)} columns "
+                             f"({', '.join(map(str, names[:10]))}...); got shape {arr.shape}.")
+        batch = pd.DataFrame(arr, columns=names).infer_objects()
+    batch = batch.copy()
+    batch.columns = [str(c) for c in batch.columns]
+    return batch.reset_index(drop=True)
+
+
+def _split_labels(frame, labels, profile):
+    note = None
+    if labels is None and profile.target in frame.columns:
+        labels = profile.target
+        note = f"labels taken from the batch's {profile.target!r} column"
+    if labels is None:
+        return None, frame, note
+    if isinstance(labels, str):
+        if labels not in frame.columns:
+            import difflib
+
+            hint = difflib.get_close_matches(labels, list(frame.columns), n=1)
+            raise ValueError(f"labels={labels!r} is not a column of the batch."
+                             + (f" Did you mean {hint[0]!r}?" if hint else "")
+                             + " Pass the column name or an array of true values.")
+        return frame[labels].reset_index(drop=True), frame.drop(columns=[labels]), note
+    y = pd.Series(np.asarray(labels).ravel())
+    if len(y) != len(frame):
+        raise ValueError(f"labels has {len(y)} values for a batch of {len(frame)} rows; they must match.")
+    return y, frame, note
+
+
+def _model_input(profile, frame) -> pd.DataFrame:
+    """The model's columns; missing ones as NaN, strings in numeric columns as NaN."""
+    data = {}
+    for name in profile.columns:
+        info = profile.features[name]
+        if name not in frame.columns:
+            data[name] = np.full(len(frame), np.nan)
+        elif info["role"] == "numeric" and not (pd.api.types.is_numeric_dtype(frame[name])
+                                                or pd.api.types.is_bool_dtype(frame[name])):
+            data[name] = pd.to_numeric(frame[name], errors="coerce")
+        else:
+            data[name] = frame[name]
+    return pd.DataFrame(data, index=frame.index)
+
+
+def _metric(model, profile):
+    from ..engine.metrics import get_metric
+
+    return get_metric(getattr(model, "metric_", None) or profile.performance["metric"], profile.task)
+
+
+def _predict(model, X, metric, profile):
+    """Predictions in the form the metric scores (the same form as the reference ones)."""
+    from ..engine.evaluate import _predictions
+
+    if len(X) == 0:
+        return None
+    prediction, _ = _predictions(model.best_pipeline_, X, metric, profile.task)
+    prediction = np.asarray(prediction)
+    if metric.needs == "label" and profile.task != "regression":
+        prediction = np.searchsorted(_classes(model, profile), prediction)
+    return prediction
+
+
+def _classes(model, profile) -> np.ndarray:
+    classes = getattr(model, "classes_", None)
+    return np.asarray(classes if classes is not None else profile.classes)
+
+
+def _performance(model, profile, metric, y: pd.Series, prediction, th):
+    known = y.notna().to_numpy()
+    n_missing = int((~known).sum())
+    y, prediction = y[known].reset_index(drop=True), prediction[known]
+    if profile.task == "regression":
+        values = pd.to_numeric(y, errors="coerce")
+        bad = values.isna().to_numpy()
+        if bad.any():
+            example = y[bad].iloc[0]
+            return [checks.finding(checks.LABELS, "label_mismatch", severity="alert", level="model",
+                                   badness=np.inf, detail=f"{int(bad.sum())} label(s) are not numbers, "
+                                   f"e.g. {example!r}; pass numeric true values for this regression "
+                                   "model")], np.nan
+        codes, n_classes = values.to_numpy(dtype=float), None
+    else:
+        classes = _classes(model, profile)
+        codes, unknown, matched_as_text = _encode(y, classes)
+        if unknown:
+            shown = ", ".join(repr(u) for u in unknown[:5])
+            return [checks.finding(
+                checks.LABELS, "label_mismatch", severity="alert", level="model", badness=np.inf,
+                detail=f"labels hold values the model never saw: {shown}"
+                       f"{' ...' if len(unknown) > 5 else ''} (model classes: "
+                       f"{', '.join(repr(c) for c in classes.tolist())}). Pass labels coded like the "
+                       "training target.")], np.nan
+        n_classes = len(classes)
+    row, value = checks.performance_check(profile, metric, codes, prediction, n_classes, th)
+    rows = [row]
+    if n_missing:
+        row["detail"] += f"; {n_missing} row(s) without a label left out"
+    if profile.task != "regression" and matched_as_text:
+        rows.append(checks.finding(checks.LABELS, "label_mismatch", severity="info", level="model",
+                                   detail="labels matched to the model classes by their text "
+                                          f"(labels are {y.dtype}, classes are {classes.dtype})"))
+    return rows, value
+
+
+def _encode(y: pd.Series, classes: np.ndarray):
+    """Class codes of labels: by value, else by text form (``"1"`` for 1); unknown labels listed."""
+    codes = pd.Index(classes).get_indexer(pd.Index(y))
+    if (codes >= 0).all():
+        return codes, [], False
+    from .profile import as_category
+
+    text = as_category(y).to_numpy(dtype=object)
+    codes = pd.Index(as_category(pd.Series(classes)).to_numpy(dtype=object)).get_indexer(text)
+    if (codes >= 0).all():
+        return codes, [], True
+    return None, sorted({str(v) for v in text[codes < 0]}), False
+
+
+def _identity(model, name):
+    version = None
+    for attr in ("version_", "registry_version_"):
+        if getattr(model, attr, None) is not None:
+            version = getattr(model, attr)
+            break
+    if name is not None:
+        return str(name), version
+    for attr in ("name_", "registry_name_", "model_name_"):
+        value = getattr(model, attr, None)
+        if value:
+            return str(value), version
+    run_dir = getattr(model, "run_dir_", None)
+    if run_dir:
+        return Path(run_dir).name, version
+    return str(getattr(model, "target_", None) or "model"), version
+
+
+# --------------------------------------------------------------------------- callable package
+
+monitor.history = history
+monitor.Thresholds = Thresholds
+monitor.MonitorReport = MonitorReport
+monitor.ReferenceProfile = ReferenceProfile
+monitor.build_profile = build_profile
+
+
+class _CallablePackage(types.ModuleType):
+    """Lets ``nbautoml.monitor(model, batch)`` work when the name resolves to this package."""
+
+    def __call__(self, *args, **kwargs) -> MonitorReport:
+        return monitor(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallablePackage
+
+__all__ = ["monitor", "history", "Thresholds", "MonitorReport", "ReferenceProfile", "build_profile"]

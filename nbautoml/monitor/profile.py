@@ -1,0 +1,455 @@
+"""The reference profile: a compact summary of the training data, built at fit time.
+
+Monitoring compares new batches with this profile, so no copy of the training
+data is needed later. Everything but the anomaly detector is plain JSON.
+
+Per feature (by plan role):
+
+* numeric with more than ``DISCRETE_MAX`` distinct values ("continuous"):
+  101 quantiles (0 %, 1 %, ..., 100 %), the exact reference CDF at those
+  points, decile bin edges with the reference proportion in each bin, min,
+  max, mean and std;
+* numeric with few distinct values ("discrete") and categorical columns:
+  value frequencies (the ``MAX_CATEGORIES`` most frequent values);
+* datetime: as continuous, on days since 1970-01-01;
+* text: the length in characters, as continuous.
+
+Missing rates are kept for every column. The prediction profile uses the
+out-of-fold predictions of the best trial, which are what predictions on new
+data look like (in-sample predictions of forests, boosting or k-NN are
+over-confident). Two exceptions use the refitted model's in-sample
+predictions: when no out-of-fold predictions were kept, and for a
+piecewise-constant model (at most ``PARTITION_MAX`` distinct predictions, e.g.
+a single tree), whose predictions on new data take its own leaf values with
+about the training occupancy, while the fold models' leaf values differ.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+log = logging.getLogger("nbautoml")
+
+PROFILE_VERSION = 1
+QUANTILES = np.linspace(0.0, 1.0, 101)
+DISCRETE_MAX = 20  # numeric columns with at most this many distinct values are "discrete"
+MAX_CATEGORIES = 100  # category frequencies kept per column
+MAX_ROWS = 20_000  # rows sampled for the sketches
+ANOMALY_FIT_ROWS = 4096
+ANOMALY_TREES = 50
+ANOMALY_QUANTILE = 0.99  # reference anomaly rate is about 1 %
+PARTITION_MAX = 200  # a model predicting at most this many distinct values is piecewise constant
+EPOCH = np.datetime64("1970-01-01T00:00:00")
+
+
+@dataclass
+class ReferenceProfile:
+    """A compact, JSON-able profile of the training data and the model's behaviour on it.
+
+    Attributes
+    ----------
+    features : dict
+        Column name to its sketch (see the module docstring).
+    prediction : dict
+        ``kind`` ("proba", "decision", "label" or "value"), ``source`` ("oof"
+        or "in-sample") and ``sketch``, the sketch of the monitored values
+        (see :func:`prediction_values`).
+    performance : dict
+        ``metric``, ``greater_is_better``, ``cv_score``, ``cv_std``, ``fold_scores``.
+    anomaly : dict
+        ``threshold`` and reference ``rate`` of the anomaly score, and the
+        encoding the detector expects; empty when there is no detector.
+    anomaly_detector : estimator or None
+        A fitted ``IsolationForest`` (not part of ``to_dict``).
+    """
+
+    n_rows: int
+    task: str
+    target: str
+    classes: list | None
+    columns: list[str]
+    ignored_columns: list[str]
+    features: dict[str, dict]
+    prediction: dict
+    performance: dict
+    anomaly: dict = field(default_factory=dict)
+    created: float = 0.0
+    version: int = PROFILE_VERSION
+    anomaly_detector: Any = field(default=None, repr=False, compare=False)
+
+    def to_dict(self) -> dict:
+        """Everything but the anomaly detector, as JSON-able Python objects."""
+        return _jsonable({
+            "version": self.version, "created": self.created, "n_rows": self.n_rows,
+            "task": self.task, "target": self.target, "classes": self.classes,
+            "columns": self.columns, "ignored_columns": self.ignored_columns,
+            "features": self.features, "prediction": self.prediction,
+            "performance": self.performance, "anomaly": self.anomaly,
+        })
+
+    @classmethod
+    def from_dict(cls, data: dict, anomaly_detector=None) -> ReferenceProfile:
+        """Rebuild a profile from :meth:`to_dict` output (and the stored detector).
+
+        Raises
+        ------
+        ValueError
+            When the dict is from a newer profile format.
+        """
+        version = int(data.get("version", 1))
+        if version > PROFILE_VERSION:
+            raise ValueError(
+                f"This reference profile has format version {version}; this nbautoml reads up to "
+                f"{PROFILE_VERSION}. Upgrade nbautoml to monitor this model.")
+        keys = ("n_rows", "task", "target", "classes", "columns", "ignored_columns", "features",
+                "prediction", "performance", "anomaly", "created")
+        return cls(**{k: data.get(k) for k in keys}, version=version,
+                   anomaly_detector=anomaly_detector if data.get("anomaly") else None)
+
+    def __repr__(self) -> str:
+        kinds = pd.Series([f["kind"] for f in self.features.values()]).value_counts().to_dict()
+        return (f"ReferenceProfile({self.n_rows} rows, {len(self.features)} features {kinds}, "
+                f"prediction={self.prediction.get('kind')}/{self.prediction.get('source')}, "
+                f"anomaly_detector={'yes' if self.anomaly_detector is not None else 'no'})")
+
+
+# --------------------------------------------------------------------------- public builder
+
+
+def build_profile(result, max_rows: int = MAX_ROWS) -> ReferenceProfile:
+    """Build the reference profile of a fitted ``AutoML``.
+
+    Parameters
+    ----------
+    result : AutoML
+        Fitted, with its training data still in memory (``result._X``).
+    max_rows : int, default=20000
+        Rows sampled for the sketches (min, max and missing rates use every row).
+
+    Returns
+    -------
+    ReferenceProfile
+    """
+    X, plan = result._X, result.plan_
+    rng = np.random.default_rng(0 if result.seed is None else int(result.seed))
+    sample = X if len(X) <= max_rows else X.iloc[np.sort(rng.choice(len(X), max_rows, replace=False))]
+    roles = {c: r for r in ("numeric", "categorical", "datetime", "text") for c in plan.names(r)}
+    features = {}
+    for name in plan.used:
+        features[name] = profile_column(X[name], sample[name], roles.get(name, "categorical"))
+    profile = ReferenceProfile(
+        n_rows=int(len(X)), task=result.task_, target=result.target_,
+        classes=None if result.classes_ is None else [_plain(c) for c in result.classes_],
+        columns=list(plan.used), ignored_columns=list(plan.dropped), features=features,
+        prediction=_prediction_profile(result, sample),
+        performance=_performance_profile(result), created=time.time(),
+    )
+    try:
+        profile.anomaly, profile.anomaly_detector = _fit_anomaly(profile, sample, rng)
+    except Exception as exc:  # the detector is optional; the rest of the profile stays useful
+        log.warning("nbautoml: no anomaly detector in the reference profile (%s: %s)",
+                    type(exc).__name__, exc)
+    return profile
+
+
+def profile_column(full: pd.Series, sample: pd.Series, role: str) -> dict:
+    """The sketch of one column (``full`` for missing rate and range, ``sample`` for shapes)."""
+    missing_rate = float(full.isna().mean()) if len(full) else 0.0
+    if role == "categorical":
+        sketch = categorical_sketch(as_category(sample))
+    else:
+        values = column_values(sample, role)[0]
+        values = values[~np.isnan(values)]
+        n_unique = len(np.unique(values))
+        if role == "numeric" and n_unique <= DISCRETE_MAX:
+            sketch = discrete_sketch(values)
+        else:
+            sketch = continuous_sketch(values)
+        if role in ("numeric", "datetime") and len(values):
+            all_values = column_values(full, role)[0]
+            sketch["min"], sketch["max"] = float(np.nanmin(all_values)), float(np.nanmax(all_values))
+            sketch["integer"] = bool(np.all(np.mod(values, 1) == 0))
+    sketch.update(role=role, missing_rate=missing_rate)
+    return sketch
+
+
+# --------------------------------------------------------------------------- value conversion
+
+
+def column_values(col: pd.Series, role: str) -> tuple[np.ndarray, int, Any]:
+    """Numeric values of a numeric, datetime or text column.
+
+    Returns ``(values, n_bad, example)``: float values (NaN when missing),
+    the number of present values that could not be converted (strings in a
+    numeric column, unparseable dates) and one such value.
+    """
+    if role == "text":
+        present = col.notna().to_numpy()
+        lengths = np.full(len(col), np.nan)
+        lengths[present] = col[present].astype(str).str.len().to_numpy(dtype=float)
+        return lengths, 0, None
+    if role == "datetime":
+        if pd.api.types.is_datetime64_any_dtype(col):
+            parsed = col
+        else:
+            parsed = pd.to_datetime(col, errors="coerce", format="mixed")
+        if getattr(parsed.dt, "tz", None) is not None:
+            parsed = parsed.dt.tz_localize(None)
+        values = (parsed.to_numpy(dtype="datetime64[ns]") - EPOCH) / np.timedelta64(1, "D")
+        values = np.asarray(values, dtype=float)
+    elif pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
+        return col.to_numpy(dtype=float, na_value=np.nan), 0, None
+    else:
+        values = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    bad = np.isnan(values) & col.notna().to_numpy()
+    n_bad = int(bad.sum())
+    return values, n_bad, (col[bad].iloc[0] if n_bad else None)
+
+
+def as_category(col: pd.Series) -> pd.Series:
+    """Categorical values as strings, missing values kept as NaN.
+
+    Whole floats are written as integers ("3", not "3.0"), so a column read
+    with and without missing values gives the same categories.
+    """
+    present = col.notna().to_numpy()
+    out = np.full(len(col), np.nan, dtype=object)
+    values = col[present]
+    if pd.api.types.is_float_dtype(values):
+        arr = values.to_numpy(dtype=float)
+        text = values.astype(str).to_numpy(dtype=object)
+        whole = np.mod(arr, 1) == 0
+        text[whole] = arr[whole].astype(np.int64).astype(str)
+    else:
+        text = values.astype(str).to_numpy(dtype=object)
+    out[present] = text
+    return pd.Series(out, index=col.index, dtype=object)
+
+
+# --------------------------------------------------------------------------- sketches
+
+
+def continuous_sketch(values: np.ndarray) -> dict:
+    """Quantiles, exact CDF at the quantiles, decile bins and moments of float values."""
+    if len(values) == 0:
+        return {"kind": "continuous", "n": 0}
+    values = np.sort(values)
+    quantiles = np.asarray(_round(np.quantile(values, QUANTILES)))  # CDF and bins use the stored points
+    cdf = np.searchsorted(values, quantiles, side="right") / len(values)
+    edges = np.unique(quantiles[10:100:10])
+    counts = np.bincount(np.searchsorted(edges, values, side="left"), minlength=len(edges) + 1)
+    return {
+        "kind": "continuous", "n": int(len(values)),
+        "quantiles": quantiles.tolist(), "cdf": np.round(cdf, 6).tolist(),
+        "edges": edges.tolist(), "proportions": np.round(counts / len(values), 6).tolist(),
+        "mean": float(values.mean()), "std": float(values.std()),
+        "min": float(values[0]), "max": float(values[-1]),
+    }
+
+
+def discrete_sketch(values: np.ndarray) -> dict:
+    """Frequencies of a numeric column with few distinct values."""
+    if len(values) == 0:
+        return {"kind": "discrete", "n": 0}
+    uniq, counts = np.unique(values, return_counts=True)
+    return {
+        "kind": "discrete", "n": int(len(values)), "values": uniq.astype(float).tolist(),
+        "proportions": np.round(counts / len(values), 6).tolist(),
+        "mean": float(values.mean()), "std": float(values.std()),
+        "min": float(uniq[0]), "max": float(uniq[-1]),
+    }
+
+
+def categorical_sketch(values: pd.Series) -> dict:
+    """Frequencies of the most frequent categories; the rest lumped as ``other``.
+
+    ``singleton_rate`` (categories seen once / rows) is the Good-Turing
+    estimate of how often a new row brings a category never seen in training.
+    """
+    counts = values.dropna().value_counts()
+    n = int(counts.sum())
+    if n == 0:
+        return {"kind": "categorical", "n": 0, "categories": [], "proportions": []}
+    top = counts.iloc[:MAX_CATEGORIES]
+    return {
+        "kind": "categorical", "n": n, "categories": [str(c) for c in top.index],
+        "proportions": np.round(top.to_numpy() / n, 6).tolist(),
+        "other": round(float(1 - top.sum() / n), 6), "n_categories": int(len(counts)),
+        "truncated": bool(len(counts) > MAX_CATEGORIES),
+        "singleton_rate": float((counts == 1).sum() / n),
+    }
+
+
+def _round(values) -> list[float]:
+    return [float(f"{v:.7g}") for v in np.asarray(values, dtype=float)]
+
+
+# --------------------------------------------------------------------------- predictions and CV
+
+
+def prediction_values(prediction: np.ndarray, kind: str) -> np.ndarray:
+    """The 1-D series monitored for a prediction of the given kind.
+
+    Binary probabilities give the positive-class probability; multiclass
+    probabilities give the predicted class code; decision values, codes and
+    regression values are used as they are.
+    """
+    prediction = np.asarray(prediction)
+    if kind == "proba":
+        return prediction[:, 1] if prediction.shape[1] == 2 else prediction.argmax(axis=1).astype(float)
+    if kind == "decision" and prediction.ndim == 2:
+        return prediction.argmax(axis=1).astype(float)
+    return prediction.astype(float)
+
+
+def prediction_kind(task: str, needs: str, prediction: np.ndarray) -> str:
+    """How a model's predictions (in the form the metric scores) are monitored."""
+    if task == "regression":
+        return "value"
+    if needs == "label":
+        return "label"
+    prediction = np.asarray(prediction)
+    if prediction.ndim == 2 and np.allclose(prediction.sum(axis=1), 1.0, atol=1e-6) \
+            and prediction.min() >= 0:
+        return "proba"
+    return "decision"
+
+
+def _prediction_profile(result, sample: pd.DataFrame) -> dict:
+    from ..engine.evaluate import _predictions
+    from ..engine.metrics import get_metric
+
+    metric = get_metric(result.metric_, result.task_)
+
+    def in_sample(rows):
+        prediction = np.asarray(_predictions(result.best_pipeline_, rows, metric, result.task_)[0])
+        if metric.needs == "label" and result.task_ != "regression":
+            prediction = np.searchsorted(result.classes_, prediction)
+        return prediction
+
+    oof_store = getattr(result, "_oof", {}) or {}
+    if result.best_trial_.trial_id in oof_store:
+        _, prediction = result.oof_predictions()
+        source = "oof"
+    else:
+        prediction, source = in_sample(sample), "in-sample"
+    kind = prediction_kind(result.task_, metric.needs, prediction)
+    codes = kind == "label" or (result.task_ == "multiclass" and kind in ("proba", "decision"))
+    if source == "oof" and not codes:
+        # A piecewise-constant model (a single tree) predicts a few values, which differ from
+        # the fold models' values: its own in-sample distribution is the faithful reference.
+        refit = in_sample(sample.iloc[:2000])
+        if len(np.unique(prediction_values(refit, kind))) <= PARTITION_MAX:
+            prediction, source = in_sample(sample), "in-sample (piecewise-constant model)"
+    values = prediction_values(prediction, kind)
+    sketch = discrete_sketch(values) if codes else continuous_sketch(values)
+    sketch["role"] = "prediction"
+    return {"kind": kind, "source": source, "metric_needs": metric.needs, "sketch": sketch}
+
+
+def _performance_profile(result) -> dict:
+    return {
+        "metric": result.metric_, "greater_is_better": bool(result.greater_is_better_),
+        "cv_score": float(result.best_score_), "cv_std": float(result.best_score_std_ or 0.0),
+        "fold_scores": [float(s) for s in (result.best_trial_.fold_scores or [])],
+        "validation": getattr(result.validation_, "description", ""),
+    }
+
+
+# --------------------------------------------------------------------------- anomaly detector
+
+
+def anomaly_matrix(profile: ReferenceProfile, columns: dict, n: int) -> np.ndarray:
+    """Encode ``n`` rows for the anomaly detector: numbers as they are, categories by frequency.
+
+    ``columns`` maps profiled columns to converted values (floats, or category
+    strings); a column not given counts as missing. Missing values take the
+    reference median (numeric) or the frequency of a rare category.
+    """
+    encoding = profile.anomaly["encoding"]
+    blocks = []
+    for name in profile.anomaly["columns"]:
+        info = profile.features[name]
+        values = columns.get(name)
+        if values is None:
+            blocks.append(np.full(n, encoding[name], dtype=float))
+        elif info["kind"] == "categorical":
+            position = pd.Index(info["categories"]).get_indexer(np.asarray(values, dtype=object))
+            freq = np.append(np.asarray(info["proportions"], dtype=float), encoding[name])
+            blocks.append(freq[position])  # position -1 (unseen or missing) takes the rare frequency
+        else:
+            arr = np.asarray(values, dtype=float)
+            blocks.append(np.where(np.isnan(arr), encoding[name], arr))
+    return np.column_stack(blocks) if blocks else np.zeros((n, 0))
+
+
+def _fit_anomaly(profile: ReferenceProfile, sample: pd.DataFrame, rng) -> tuple[dict, Any]:
+    from sklearn.ensemble import IsolationForest
+
+    encoding = {}
+    for name, info in profile.features.items():
+        if info.get("n", 0) == 0:
+            continue
+        if info["kind"] == "categorical":
+            rest = info.get("n_categories", 0) - len(info["categories"])
+            encoding[name] = info.get("other", 0.0) / rest if rest > 0 else 0.0
+        else:
+            quantiles = info.get("quantiles")
+            encoding[name] = float(quantiles[50]) if quantiles else float(info["mean"])
+    if not encoding or len(sample) < 50:
+        return {}, None
+    profile.anomaly = {"columns": list(encoding), "encoding": encoding}
+    matrix = anomaly_matrix(profile, converted_columns(profile, sample), len(sample))
+    order = rng.permutation(len(matrix))
+    n_fit = min(ANOMALY_FIT_ROWS, len(matrix) // 2)
+    fit_rows, calibration_rows = order[:n_fit], order[n_fit:n_fit + ANOMALY_FIT_ROWS]
+    detector = IsolationForest(n_estimators=ANOMALY_TREES, max_samples=min(256, n_fit),
+                               random_state=int(rng.integers(2**31 - 1)))
+    detector.fit(matrix[fit_rows])
+    scores = -detector.score_samples(matrix[calibration_rows])
+    threshold = float(np.quantile(scores, ANOMALY_QUANTILE))
+    rate = float(np.mean(scores > threshold))
+    anomaly = {**profile.anomaly, "threshold": threshold, "rate": rate,
+               "n_fit": int(n_fit), "n_calibration": int(len(calibration_rows))}
+    return anomaly, detector
+
+
+def converted_columns(profile: ReferenceProfile, frame: pd.DataFrame) -> dict:
+    """Each profiled column of ``frame`` converted: floats, or category strings."""
+    out = {}
+    for name, info in profile.features.items():
+        if name not in frame.columns:
+            continue
+        if info["kind"] == "categorical":
+            out[name] = as_category(frame[name])
+        else:
+            out[name] = column_values(frame[name], info["role"])[0]
+    return out
+
+
+# --------------------------------------------------------------------------- JSON helpers
+
+
+def _plain(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return [_jsonable(v) for v in obj.tolist()]
+    obj = _plain(obj)
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    return obj
