@@ -1,27 +1,148 @@
-"""Static HTML for results: readable in JupyterLab and in a saved notebook without a kernel."""
+"""Static HTML for results and running searches.
+
+Everything here is a plain HTML string with inline styles only (no scripts, no CSS classes that
+need a stylesheet), so it reads the same in JupyterLab, VS Code, an nbconvert export and a
+notebook saved to GitHub, with or without a kernel.
+"""
 
 from __future__ import annotations
 
 import html
 
+from .live import LiveState
+from .text import STATUS_WORDS, budget_text, fmt_score
 
-def result_html(result) -> str:
+STATUS_COLORS = {
+    "waiting": "#546e7a",
+    "running": "#1565c0",
+    "completed": "#2e7d32",
+    "interrupted": "#e65100",
+    "failed": "#c62828",
+}
+_TABLE = "border-collapse:collapse;font-size:12px;margin-top:4px"
+_CELL = "padding:2px 8px;text-align:left;border-bottom:1px solid #e0e0e0"
+_TIE_NOTE = ("≈ = not significantly different from the best: a paired t-test over the same CV folds "
+             "(corrected for overlapping training sets) gives p ≥ 0.05.")
+
+
+def _e(value) -> str:
+    return html.escape(str(value))
+
+
+def _status_badge(status: str) -> str:
+    color = STATUS_COLORS.get(status, "#555")
+    return (f"<span style='color:white;background:{color};border-radius:3px;padding:0 6px;"
+            f"font-size:11px'>{_e(STATUS_WORDS.get(status, status))}</span>")
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th style='{_CELL}'>{h}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td style='{_CELL}'>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table style='{_TABLE}'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def progress_bar_html(fraction: float, status: str, width: int = 260) -> str:
+    """A bar drawn with two divs (no script, no widget)."""
+    pct = max(0.0, min(100.0, 100.0 * fraction))
+    color = STATUS_COLORS.get(status, "#1565c0")
+    return (f"<div style='display:inline-block;vertical-align:middle;width:{width}px;height:10px;"
+            f"background:#e0e0e0;border-radius:3px;overflow:hidden'>"
+            f"<div style='width:{pct:.1f}%;height:100%;background:{color}'></div></div>")
+
+
+def live_leaderboard_html(state: LiveState, top: int = 10) -> str:
+    rows = state.leaderboard(top)
+    if not rows:
+        return "<div style='color:#777;font-size:12px'>No successful trial yet.</div>"
+    body = []
+    for r in rows:
+        score = _e(fmt_score(r.score, r.score_std)) + (" <b title='tied with the best'>≈</b>" if r.tied else "")
+        pipeline = r.pipeline if len(r.pipeline) <= 90 else r.pipeline[:89] + "…"
+        body.append([str(r.rank), _e(r.model), score, f"{r.fit_time:.2f}", f"<code>{_e(pipeline)}</code>"])
+    note = f"<div style='color:#777;font-size:11px'>{_e(_TIE_NOTE)}</div>" if any(r.tied for r in rows) else ""
+    return _table(["rank", "model", _e(state.metric_), "fit s", "pipeline"], body) + note
+
+
+def progress_html(state: LiveState, title: str | None = None, top: int = 10, bar: bool = True,
+                  leaderboard: bool = True) -> str:
+    """The live view of a search: status, progress bar, best score, top of the leaderboard."""
+    name = f" <code>{_e(title)}</code>" if title else ""
+    parts = [f"<div style='font-size:13px'><b>nbautoml search</b>{name} {_status_badge(state.status)}</div>"]
+    line = (progress_bar_html(state.fraction(), state.status) + " ") if bar else ""
+    parts.append(f"<div style='margin:3px 0'>{line}<span style='font-size:12px'>{_e(budget_text(state))}"
+                 "</span></div>")
+    best = f"<b>{_e(fmt_score(state.best_score))}</b>"
+    if state.best is not None:
+        best += f" ({_e(state.best.family)}, trial {state.best.trial_id})"
+    parts.append(f"<div style='font-size:12px'>Best CV {_e(state.metric_)} so far: {best}</div>")
+    running = state.running()
+    if running and not state.finished:
+        now = ", ".join(f"{_e(t.family)} (trial {t.trial_id})" for t in running[:4])
+        parts.append(f"<div style='font-size:11px;color:#777'>Running: {now}</div>")
+    if state.finished and state.reason:
+        parts.append(f"<div style='font-size:12px'>Stopped: {_e(state.reason)}</div>")
+    if state.status == "interrupted":
+        parts.append("<div style='font-size:12px;color:#e65100'>Interrupted: the trials finished so far "
+                     "are kept and the best of them is the model.</div>")
+    if leaderboard:
+        parts.append(live_leaderboard_html(state, top))
+    return "<div class='nbautoml-progress'>" + "".join(parts) + "</div>"
+
+
+def leaderboard_html(result, top: int | None = 10) -> str:
+    """The result's leaderboard (``leaderboard_display``) as an HTML table."""
+    board = result.leaderboard_display(top)
+    if "error" in board.columns and not board["error"].astype(str).str.len().any():
+        board = board.drop(columns=["error"])
+    if board.empty:
+        return "<div style='color:#777;font-size:12px'>No trial finished.</div>"
+    header = [_e(c) for c in board.columns]
+    rows = []
+    for _, row in board.iterrows():
+        cells = []
+        for column, value in row.items():
+            text = "" if value is None or (isinstance(value, float) and value != value) else str(value)
+            if column == "pipeline":
+                cells.append(f"<code>{_e(text)}</code>")
+            elif text.endswith(" ≈"):
+                cells.append(_e(text[:-2]) + " <b title='tied with the best'>≈</b>")
+            else:
+                cells.append(_e(text))
+        rows.append(cells)
+    return _table(header, rows)
+
+
+def result_html(result, top: int = 10) -> str:
     """The result's rich display: summary, best pipeline, metric and the top of the leaderboard."""
     s = result.summary()
-    score_text = "n/a" if s["best_score"] is None else f"{s['best_score']:.4f} ± {s['best_score_std']:.4f}"
-    status_color = {"completed": "#2e7d32", "interrupted": "#e65100"}.get(s["status"], "#555")
+    status = s["status"]
+    score_text = "n/a" if s["best_score"] is None else fmt_score(s["best_score"], s["best_score_std"])
+    statuses = s.get("statuses") or {}
+    breakdown = ", ".join(f"{n} {k}" for k, n in sorted(statuses.items()))
+    budget = f" of a {s['time_budget']:g} s budget" if s.get("time_budget") else ""
     rows = [
-        ("Task", f"{s['task']} on <code>{html.escape(s['target'])}</code>"),
-        (f"Best {s['metric']}", f"<b>{score_text}</b> ({html.escape(s['validation'])})"),
-        ("Best pipeline", f"<code>{html.escape(str(s['best_pipeline']))}</code>"),
-        ("Trials", f"{s['trials']} in {s['elapsed']:.1f} s ({html.escape(s['stop_reason'] or '')})"),
-        ("Status", f"<span style='color:{status_color}'>{html.escape(s['status'])}</span>"),
+        ("Task", f"{_e(s['task'])} on <code>{_e(s['target'])}</code>"),
+        (f"Best CV {_e(s['metric'])}", f"<b>{_e(score_text)}</b> (mean ± std over the folds; "
+                                       f"{_e(s['validation'])})"),
+        ("Best pipeline", f"<code>{_e(s['best_pipeline'] or 'none')}</code>"),
+        ("Trials", f"{s['trials']} ({_e(breakdown)}) in {s['elapsed']:.1f} s{budget}"),
+        ("Stopped", _e(s["stop_reason"] or "")),
     ]
+    if status == "interrupted":
+        has_model = getattr(result, "best_pipeline_", None) is not None
+        note = ("The search was interrupted; the best pipeline found so far was refitted and is the model."
+                if has_model else "The search was interrupted before a model could be fitted.")
+        rows.append(("Interrupted", f"<span style='color:#e65100'>{_e(note)}</span>"))
     if s["dropped_columns"]:
-        dropped = "; ".join(f"{html.escape(str(k))} ({html.escape(v)})" for k, v in s["dropped_columns"].items())
+        dropped = "; ".join(f"<code>{_e(k)}</code> ({_e(v)})" for k, v in s["dropped_columns"].items())
         rows.append(("Dropped columns", dropped))
-    table = "".join(f"<tr><th style='text-align:left'>{k}</th><td style='text-align:left'>{v}</td></tr>"
-                    for k, v in rows)
-    board = result.leaderboard_display(10).to_html(index=False, na_rep="", escape=True)
-    return (f"<div class='nbautoml-result'><h4>nbautoml search</h4><table>{table}</table>"
-            f"<p><b>Leaderboard</b> (top 10; ≈ = not significantly different from the best)</p>{board}</div>")
+    rows.append(("Search directory", f"<code>{_e(s['run_dir'])}</code>"))
+    summary = "".join(f"<tr><th style='{_CELL};width:10em'>{k}</th><td style='{_CELL}'>{v}</td></tr>"
+                      for k, v in rows)
+    board = leaderboard_html(result, top)
+    tied = result.leaderboard["tied_with_best"].head(top).iloc[1:].any() if len(result.leaderboard) else False
+    note = f"<div style='color:#777;font-size:11px'>{_e(_TIE_NOTE)}</div>" if tied else ""
+    return (f"<div class='nbautoml-result'><div style='font-size:14px'><b>nbautoml search result</b> "
+            f"{_status_badge(status)}</div><table style='{_TABLE}'>{summary}</table>"
+            f"<div style='margin-top:8px;font-size:13px'><b>Leaderboard</b> (top {top} of {s['trials']} "
+            f"trials, best first)</div>{board}{note}</div>")

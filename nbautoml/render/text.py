@@ -1,0 +1,68 @@
+"""Plain-text views of a search: for terminals, logs and the text/plain part of every display."""
+
+from __future__ import annotations
+
+from .live import LiveState
+
+STATUS_WORDS = {
+    "waiting": "starting",
+    "running": "running",
+    "completed": "finished",
+    "interrupted": "INTERRUPTED",
+    "failed": "FAILED",
+}
+
+
+def fmt_score(score, std=None) -> str:
+    if score is None:
+        return "n/a"
+    return f"{score:.4f}" if std is None else f"{score:.4f} ± {std:.4f}"
+
+
+def budget_text(state: LiveState) -> str:
+    """"12 trials (2 failed: 1 timeout, 1 failed) · 5.1 / 10 s"."""
+    trials = f"{state.n_done}/{state.max_evals} trials" if state.max_evals else f"{state.n_done} trials"
+    counts = state.failure_counts()
+    if state.n_failed:
+        detail = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+        trials += f" ({state.n_failed} failed or timed out: {detail})" if detail else \
+            f" ({state.n_failed} failed or timed out)"
+    seconds = (f"{state.elapsed:.1f} / {state.time_budget:g} s" if state.time_budget
+               else f"{state.elapsed:.1f} s")
+    return f"{trials} · {seconds}"
+
+
+def status_line(state: LiveState, title: str | None = None) -> str:
+    """One line: status, budget used, best score so far."""
+    head = f"nbautoml {title}: " if title else "nbautoml: "
+    best = fmt_score(state.best_score)
+    best_text = f"best {state.metric_} {best}"
+    if state.best is not None:
+        best_text += f" ({state.best.family}, trial {state.best.trial_id})"
+    line = f"{head}{STATUS_WORDS.get(state.status, state.status)} · {budget_text(state)} · {best_text}"
+    if state.finished and state.reason:
+        line += f" · {state.reason}"
+    if state.status == "interrupted":
+        line += " · the best model so far is kept"
+    return line
+
+
+def leaderboard_text(state: LiveState, top: int = 10, width: int = 60) -> str:
+    """The live leaderboard as fixed-width text."""
+    rows = state.leaderboard(top)
+    if not rows:
+        return "(no successful trial yet)"
+    metric = state.metric_
+    lines = [f"{'rank':>4}  {'model':<24}{metric:>20}  {'fit s':>6}  pipeline"]
+    for r in rows:
+        score = fmt_score(r.score, r.score_std) + (" ≈" if r.tied else "  ")
+        pipeline = r.pipeline if len(r.pipeline) <= width else r.pipeline[: width - 1] + "…"
+        lines.append(f"{r.rank:>4}  {r.model:<24}{score:>20}  {r.fit_time:>6.2f}  {pipeline}")
+    if any(r.tied for r in rows):
+        lines.append("≈ = not significantly different from the best (paired t-test over the folds)")
+    return "\n".join(lines)
+
+
+def progress_text(state: LiveState, title: str | None = None, top: int = 10) -> str:
+    """Status line plus the leaderboard, as text/plain."""
+    return status_line(state, title) + "\n" + leaderboard_text(state, top)
