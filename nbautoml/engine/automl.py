@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
-from ..exceptions import ConfigError, DataError, NotFittedError, SearchFailedError
+from ..exceptions import ConfigError, DataError, NotFittedError, SearchFailedError, unknown_choice
 from . import data as data_mod
 from .evaluate import EvalContext, _predictions
 from .leaderboard import build_leaderboard, format_leaderboard
@@ -74,6 +74,10 @@ class AutoML(BaseEstimator):
     seed : int, default=0
     n_jobs : int, default=1
         Trials run in parallel (-1: one per CPU).
+    backend : {"local", "spark"}, default="local"
+        "local" runs trials in worker processes on this machine; "spark" runs
+        them as Spark tasks through hyperopt's SparkTrials (``n_jobs`` tasks at
+        once; needs ``pip install 'nbautoml[spark]'``).
     search_dir : str or Path, optional
         Where search directories go (default ``./nbautoml_runs``).
     name : str, optional
@@ -118,7 +122,7 @@ class AutoML(BaseEstimator):
                  early_stop=None, cv="auto", models=None, exclude=None, space=None, algo="tpe", seed=0,
                  n_jobs=1, search_dir=None, name=None, resume=None, roles=None, callbacks=None,
                  n_default_points=8, warm_start=None, start_method=None, prefer="accurate",
-                 prefer_tolerance=None):
+                 prefer_tolerance=None, backend="local"):
         self.task = task
         self.metric = metric
         self.time_budget = time_budget
@@ -139,6 +143,7 @@ class AutoML(BaseEstimator):
         self.callbacks = callbacks
         self.n_default_points = n_default_points
         self.warm_start = warm_start
+        self.backend = backend
         self.start_method = start_method
         self.prefer = prefer
         self.prefer_tolerance = prefer_tolerance
@@ -168,6 +173,8 @@ class AutoML(BaseEstimator):
         if self.seed is not None and not isinstance(self.seed, Integral):
             raise ConfigError(f"seed must be an int or None; got {self.seed!r}.", code="bad_option")
         get_algorithm(self.algo)
+        if self.backend not in ("local", "spark"):
+            raise unknown_choice("backend", self.backend, ("local", "spark"), code="unknown_backend")
         check_preference(self.prefer, self.prefer_tolerance)
         for name in ("models", "exclude"):
             value = getattr(self, name)
@@ -243,7 +250,10 @@ class AutoML(BaseEstimator):
         refit_factor = len(X_used) / n_train / max(1, validation.n_splits)
         budget = Budget(self.max_evals, self.time_budget, self.trial_timeout, self.early_stop)
         callbacks = list(self.callbacks or [])
-        search = _CostedSearch(space, ctx, metric, budget, algo=self.algo, seed=self.seed, n_jobs=n_jobs,
+        search_class = Search
+        if self.backend == "spark":
+            from .spark import SparkSearch as search_class
+        search = search_class(space, ctx, metric, budget, algo=self.algo, seed=self.seed, n_jobs=n_jobs,
                         store=store, callbacks=callbacks, points=points, refit_factor=refit_factor,
                         spent=spent + (time.perf_counter() - t_start), previous=previous, rerun=rerun,
                         start_method=self.start_method)
@@ -573,21 +583,6 @@ class AutoML(BaseEstimator):
         from ..render.html import result_html
 
         return result_html(self)
-
-
-class _CostedSearch(Search):
-    """A Search that also puts a trial's measured cost on its record.
-
-    ``Search._finish`` copies scores and times from the worker's result; the
-    cost (``peak_memory``, ``model_size``) must be on the record before it is
-    stored and announced, so it is set here, first.
-    """
-
-    def _finish(self, record, outcome) -> None:
-        if outcome.kind == "done" and outcome.result:
-            record.peak_memory = outcome.result.get("peak_memory")
-            record.model_size = outcome.result.get("model_size")
-        super()._finish(record, outcome)
 
 
 def _total_cpu_time(trials, cpu_start: float) -> float:

@@ -8,6 +8,7 @@ the trial records and their storage.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import time
@@ -282,12 +283,7 @@ class Search:
         record.finished = self.elapsed()
         record.wall_time = outcome.elapsed
         if outcome.kind == "done":
-            result = outcome.result
-            record.status = result["status"]
-            record.score, record.score_std = result["score"], result["score_std"]
-            record.fold_scores = result["fold_scores"]
-            record.fit_time, record.cpu_time = result["fit_time"], result["cpu_time"]
-            record.predict_time, record.error = result["predict_time"], result["error"]
+            apply_result(record, outcome.result)
         elif outcome.kind == "timeout":
             record.status = "timeout"
             limit = self.budget.trial_timeout
@@ -321,6 +317,14 @@ class Search:
             sign = 1 if self.metric.greater_is_better else -1
             worst = min(self.state.oof, key=lambda k: sign * self.state.oof[k][0])
             del self.state.oof[worst]
+
+
+def apply_result(record: TrialRecord, result: dict) -> None:
+    """Copy an evaluation's result (status, scores, costs, error) into its record."""
+    names = {f.name for f in dataclasses.fields(TrialRecord)} - {"trial_id", "config", "vals", "wall_time"}
+    for key, value in result.items():
+        if key in names:
+            setattr(record, key, value)
 
 
 def emit_finished(callbacks: list[Callable], data: dict) -> None:
