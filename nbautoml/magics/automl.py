@@ -1,0 +1,321 @@
+"""The ``AutoMLMagics`` class: thin magics that parse, dispatch and display.
+
+Each magic parses its line with ``magic_arguments`` (no abbreviations), then
+calls one function of a subcommand module through :data:`COMMANDS`. Engine
+errors (:class:`nbautoml.exceptions.NbAutoMLError`) become ``UsageError``
+here and only here: a short message, no traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import argument
+from traitlets import Bool, Enum, Float, Int, List, TraitError, Unicode, validate
+
+from . import parsing
+from .parsing import parse, search_arguments, strict_magic_arguments
+
+#: subcommand -> "module:function" (modules are imported when first used)
+COMMANDS = {
+    "search": "nbautoml.magics.search:run",
+    "leaderboard": "nbautoml.magics.results:leaderboard",
+    "plot": "nbautoml.magics.results:plot",
+    "predict": "nbautoml.magics.results:predict",
+    "code": "nbautoml.magics.results:code",
+    "save": "nbautoml.magics.storage:save",
+    "load": "nbautoml.magics.storage:load",
+    "history": "nbautoml.magics.storage:history",
+}
+
+# Decorators list the arguments in parser order, top to bottom (positionals in that order too).
+_NAME = argument(
+    "name",
+    nargs="?",
+    type=parsing.identifier,
+    help="The result variable (default: the last search of this kernel, else AutoMLMagics.name).",
+)
+
+
+@magics_class
+class AutoMLMagics(Magics):
+    """Model automation in the notebook: ``%%automl`` and the ``%automl_*`` magics.
+
+    The defaults of ``%%automl`` are configurable traits, e.g.
+    ``%config AutoMLMagics.time_budget = 120``.
+    """
+
+    time_budget = Float(60.0, help="Seconds for a search (--time-budget).").tag(config=True)
+    max_evals = Int(None, allow_none=True, help="Stop after this many trials (--max-evals).").tag(
+        config=True
+    )
+    early_stop = Int(None, allow_none=True, help="Stop after N trials without improvement.").tag(
+        config=True
+    )
+    trial_timeout = Float(None, allow_none=True, help="Kill a trial after this many seconds.").tag(
+        config=True
+    )
+    task = Enum(["auto", "binary", "multiclass", "regression"], "auto", help="The task.").tag(
+        config=True
+    )
+    metric = Unicode("auto", help="The metric (--metric).").tag(config=True)
+    cv = Unicode("auto", help="The validation scheme (--cv).").tag(config=True)
+    models = List(Unicode(), help="Only these model families (--models).").tag(config=True)
+    exclude = List(Unicode(), help="Leave these model families out (--exclude).").tag(config=True)
+    seed = Int(0, help="Random seed (--seed).").tag(config=True)
+    jobs = Int(1, help="Trials in parallel, -1 for one per CPU (--jobs).").tag(config=True)
+    name = Unicode("automl", help="Variable that receives a search's result (--name).").tag(
+        config=True
+    )
+    widgets = Bool(True, help="Show the live widget panel when the front end supports it.").tag(
+        config=True
+    )
+    search_dir = Unicode(
+        None,
+        allow_none=True,
+        help="Where searches are stored (default: $NBAUTOML_HOME/runs or ./nbautoml_runs).",
+    ).tag(config=True)
+
+    @validate("time_budget", "trial_timeout", "max_evals", "early_stop", "seed", "jobs")
+    def _check_number(self, proposal):
+        checks = {
+            "time_budget": parsing.positive_float,
+            "trial_timeout": parsing.positive_float,
+            "max_evals": parsing.positive_int,
+            "early_stop": parsing.positive_int,
+            "seed": parsing.seed_int,
+            "jobs": parsing.jobs_int,
+        }
+        name, value = proposal["trait"].name, proposal["value"]
+        check = checks[name]
+        if value is not None and not _passes(check, value):
+            raise TraitError(f"AutoMLMagics.{name} must be {check.expected}; got {value!r}.")
+        return value
+
+    @validate("name")
+    def _check_name(self, proposal):
+        if not _passes(parsing.identifier, proposal["value"]):
+            raise TraitError(
+                f"AutoMLMagics.name must be a valid variable name; got {proposal['value']!r}."
+            )
+        return proposal["value"]
+
+    def __init__(self, shell=None, **kwargs):
+        super().__init__(shell=shell, **kwargs)
+        self.searches: list[dict] = []  # this kernel's searches, oldest first
+
+    # ------------------------------------------------------------------ magics
+    @search_arguments
+    @cell_magic
+    def automl(self, line, cell):
+        """Search preprocessing + model pipelines; the result goes to a variable (``automl``).
+
+        The cell names the data: an expression (a DataFrame, or ``X, y``), the
+        path of a CSV/Parquet file, or code whose last line is such an expression.
+        Defaults come from ``%config AutoMLMagics.<option> = ...``.
+
+        Example::
+
+            %%automl --target Survived --time-budget 60 --name titanic_search
+            df = pd.read_csv("titanic.csv")
+            df[df.Fare > 0]
+        """
+        args = parse(self.automl, line)
+        return None if args is None else self._run("search", args, cell)
+
+    @strict_magic_arguments
+    @argument(
+        "--top", type=parsing.positive_int, default=10, metavar="N", help="Rows shown (default 10)."
+    )
+    @argument("--all", action="store_true", help="Show every trial.")
+    @_NAME
+    @line_magic
+    def automl_leaderboard(self, line):
+        """Show a search's leaderboard: score as mean ± fold std, ≈ for ties with the best.
+
+        Example::
+
+            %automl_leaderboard automl --top 5
+        """
+        args = parse(self.automl_leaderboard, line)
+        return None if args is None else self._run("leaderboard", args)
+
+    @strict_magic_arguments
+    @argument(
+        "-o", "--out", type=parsing.identifier, metavar="VAR", help="Also store the Figure in VAR."
+    )
+    @_NAME
+    @argument(
+        "kind",
+        metavar="KIND",
+        help="convergence, leaderboard, confusion, roc, pr, calibration, "
+        "residuals, prediction-vs-actual, importance or hyperparameters.",
+    )
+    @line_magic
+    def automl_plot(self, line):
+        """Plot one aspect of a search.
+
+        Example::
+
+            %automl_plot automl roc
+        """
+        args = parse(self.automl_plot, line)
+        return None if args is None else self._run("plot", args)
+
+    @strict_magic_arguments
+    @argument(
+        "-o", "--out", type=parsing.identifier, metavar="VAR", help="Store the predictions in VAR."
+    )
+    @argument("--proba", action="store_true", help="Class probabilities instead of labels.")
+    @argument(
+        "name", type=parsing.identifier, metavar="NAME", help="The search result or loaded model."
+    )
+    @argument(
+        "data", nargs="+", metavar="DATA", help="An expression giving a DataFrame, or a file path."
+    )
+    @line_magic
+    def automl_predict(self, line):
+        """Predict with a search result (or a loaded model) and display the predictions.
+
+        Example::
+
+            %automl_predict automl test_df --out predictions
+        """
+        args = parse(self.automl_predict, line)
+        return None if args is None else self._run("predict", args)
+
+    @strict_magic_arguments
+    @argument(
+        "-o", "--out", type=parsing.identifier, metavar="VAR", help="Also store the code in VAR."
+    )
+    @argument("--file", metavar="PATH", help="Write the code to this file instead of printing it.")
+    @argument("--trial", type=int, metavar="ID", help="Code for this trial instead of the best.")
+    @argument(
+        "--data-var",
+        default="df",
+        type=parsing.identifier,
+        metavar="VAR",
+        help="Variable that holds the data in the code (default df).",
+    )
+    @_NAME
+    @line_magic
+    def automl_code(self, line):
+        """Print scikit-learn code that rebuilds, cross-validates and fits the best pipeline.
+
+        The code needs no nbautoml: its small transformers are written out.
+
+        Example::
+
+            %automl_code automl
+        """
+        args = parse(self.automl_code, line)
+        return None if args is None else self._run("code", args)
+
+    @strict_magic_arguments
+    @argument("name", type=parsing.identifier, metavar="NAME", help="The search result.")
+    @argument("path", nargs="?", metavar="PATH", help="Where to save (default: NAME).")
+    @line_magic
+    def automl_save(self, line):
+        """Save a search result with ``nbautoml.save``.
+
+        Example::
+
+            %automl_save automl models/titanic
+        """
+        args = parse(self.automl_save, line)
+        return None if args is None else self._run("save", args)
+
+    @strict_magic_arguments
+    @argument(
+        "-n",
+        "--name",
+        type=parsing.identifier,
+        metavar="VAR",
+        help="Variable to load into (default: the file name, else model).",
+    )
+    @argument("path", metavar="PATH", help="A file written by %%automl_save or nbautoml.save.")
+    @line_magic
+    def automl_load(self, line):
+        """Load a saved model with ``nbautoml.load``.
+
+        Example::
+
+            %automl_load models/titanic.skops --name titanic
+        """
+        args = parse(self.automl_load, line)
+        return None if args is None else self._run("load", args)
+
+    @strict_magic_arguments
+    @argument("--top", type=parsing.positive_int, metavar="N", help="Only the N newest searches.")
+    @line_magic
+    def automl_history(self, line):
+        """List the searches of this kernel and of the search directory (resume one with --resume).
+
+        Example::
+
+            %automl_history --top 5
+        """
+        args = parse(self.automl_history, line)
+        return None if args is None else self._run("history", args)
+
+    # ------------------------------------------------------------------ helpers for the subcommands
+    def _run(self, command: str, args, *rest):
+        from ..exceptions import NbAutoMLError
+
+        module, func = COMMANDS[command].split(":")
+        try:
+            return getattr(importlib.import_module(module), func)(self, args, *rest)
+        except NbAutoMLError as err:
+            raise UsageError(str(err)) from None
+
+    def default_name(self) -> str:
+        """The variable of this kernel's last search, else ``AutoMLMagics.name``."""
+        return self.searches[-1]["variable"] if self.searches else self.name
+
+    def result(self, name: str | None, search: bool = True):
+        """The object bound to ``name``; with ``search``, it must be a search result."""
+        name = name or self.default_name()
+        ns = self.shell.user_ns
+        if name not in ns:
+            known = [r["variable"] for r in self.searches if r["variable"] in ns]
+            listing = (
+                f" Searches in this kernel: {', '.join(dict.fromkeys(known))}." if known else ""
+            )
+            raise UsageError(
+                f"No search named {name!r} in this kernel; run %%automl --name {name} first."
+                f"{parsing.closest_hint(name, known)}{listing}"
+            )
+        value = ns[name]
+        if search and not hasattr(value, "leaderboard_display"):
+            raise UsageError(
+                f"{name!r} is a {type(value).__name__}, not a search result. "
+                f"Run %%automl --name {name} first."
+            )
+        if not search and not hasattr(value, "predict"):
+            raise UsageError(f"{name!r} is a {type(value).__name__}, not a model or search result.")
+        return value
+
+    def remember(self, name: str, result) -> None:
+        """Record a search of this kernel (for ``%automl_history`` and the default NAME)."""
+        from .search import history_record
+
+        for record in self.searches:
+            if record["variable"] == name:
+                record["variable"] = ""
+        self.searches.append(history_record(name, result))
+
+    def search_base(self) -> Path:
+        from ..engine.automl import default_search_dir
+
+        return Path(self.search_dir) if self.search_dir else default_search_dir()
+
+
+def _passes(check, value) -> bool:
+    try:
+        check(value)
+    except (ValueError, TypeError, parsing.argparse.ArgumentTypeError):
+        return False
+    return True

@@ -1,0 +1,141 @@
+"""``%automl_leaderboard``, ``%automl_plot``, ``%automl_predict`` and ``%automl_code``."""
+
+from __future__ import annotations
+
+import html
+import sys
+from pathlib import Path
+
+from IPython.core.error import UsageError
+from IPython.display import display
+
+from .parsing import closest_hint, resolve_data
+
+#: the plot kinds and the tasks they fit (``nbautoml.render.plots`` draws them)
+PLOT_KINDS = {
+    "convergence": "any",
+    "leaderboard": "any",
+    "confusion": "classification",
+    "roc": "classification",
+    "pr": "classification",
+    "calibration": "classification",
+    "residuals": "regression",
+    "prediction-vs-actual": "regression",
+    "importance": "any",
+    "hyperparameters": "any",
+}
+_KIND_ALIASES = {
+    "prediction": "prediction-vs-actual",
+    "prediction_vs_actual": "prediction-vs-actual",
+}
+
+
+class Table:
+    """A DataFrame with a caption, shown as HTML in notebooks and as text elsewhere."""
+
+    def __init__(self, frame, caption: str = ""):
+        self.frame = frame
+        self.caption = caption
+
+    def _repr_html_(self) -> str:
+        caption = f"<p>{html.escape(self.caption)}</p>" if self.caption else ""
+        return caption + self.frame.to_html(index=False, na_rep="", escape=True)
+
+    def __repr__(self) -> str:
+        import pandas as pd
+
+        with pd.option_context("display.width", 200, "display.max_colwidth", 80):
+            text = self.frame.to_string(index=False)
+        return f"{self.caption}\n{text}" if self.caption else text
+
+
+def leaderboard(magics, args):
+    """The leaderboard of a search: score as mean ± fold std, ≈ for ties with the best."""
+    result = magics.result(args.name)
+    top = None if args.all else args.top
+    frame = result.leaderboard_display(top)
+    n = len(result.leaderboard)
+    shown = f"top {min(top, n)} of {n} trials" if top else f"all {n} trials"
+    caption = (
+        f"{result.metric_} ({result.validation_.description}), {shown}; score = mean ± std over "
+        "the folds; ≈ = not significantly different from the best (paired corrected t-test)."
+    )
+    return Table(frame, caption)
+
+
+def plot(magics, args):
+    """Draw one plot of a search with ``nbautoml.render.plots.plot`` and display it."""
+    kind = _KIND_ALIASES.get(args.kind.lower(), args.kind.lower())
+    if kind not in PLOT_KINDS:
+        raise UsageError(
+            f"Unknown plot kind {args.kind!r}.{closest_hint(kind, PLOT_KINDS)} "
+            f"Valid kinds: {', '.join(PLOT_KINDS)}."
+        )
+    result = magics.result(args.name)
+    family = "regression" if result.task_ == "regression" else "classification"
+    if PLOT_KINDS[kind] not in ("any", family):
+        valid = [k for k, fits in PLOT_KINDS.items() if fits in ("any", family)]
+        raise UsageError(
+            f"The {kind!r} plot is for {PLOT_KINDS[kind]}; {args.name or magics.default_name()!r} "
+            f"is a {result.task_} search. Plots for it: {', '.join(valid)}."
+        )
+    try:
+        from ..render.plots import plot as draw
+    except ImportError as err:
+        raise UsageError(
+            f"Plots need matplotlib and nbautoml.render.plots ({err}). "
+            "Install it with: pip install matplotlib"
+        ) from None
+    figure = draw(result, kind)
+    display(figure)
+    if "matplotlib.pyplot" in sys.modules:  # a pyplot-managed figure would be shown a second time
+        sys.modules["matplotlib.pyplot"].close(figure)
+    if args.out:
+        magics.shell.user_ns[args.out] = figure
+
+
+def predict(magics, args):
+    """Predict with a search result (or a loaded model) on a DataFrame or a file."""
+    import numpy as np
+    import pandas as pd
+
+    model = magics.result(args.name, search=False)
+    data = resolve_data(magics.shell, " ".join(args.data), what="DATA")
+    if not isinstance(data, pd.DataFrame):
+        raise UsageError(
+            f"DATA gave a {type(data).__name__}; expected a DataFrame or a CSV/Parquet path."
+        )
+    target = getattr(model, "target_", None)
+    if args.proba:
+        if not hasattr(model, "predict_proba"):
+            raise UsageError(f"{args.name!r} gives no probabilities; drop --proba.")
+        classes = getattr(model, "classes_", None)
+        values = np.asarray(model.predict_proba(data))
+        columns = [str(c) for c in classes] if classes is not None else None
+        out = pd.DataFrame(values, index=data.index, columns=columns)
+    else:
+        out = pd.Series(
+            np.asarray(model.predict(data)),
+            index=data.index,
+            name=f"predicted {target}" if target else "prediction",
+        )
+    if args.out:
+        magics.shell.user_ns[args.out] = out
+    return out
+
+
+def code(magics, args):
+    """Print (or write) scikit-learn code that rebuilds and cross-validates the best pipeline."""
+    from ..codegen import pipeline_code
+
+    result = magics.result(args.name)
+    text = pipeline_code(result, data_var=args.data_var, trial=args.trial)
+    if args.file:
+        path = Path(args.file)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        print(f"Wrote the code to {path}")
+    else:
+        print(text)
+    if args.out:
+        magics.shell.user_ns[args.out] = text

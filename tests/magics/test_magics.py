@@ -1,0 +1,367 @@
+"""The %%automl and %automl_* magics, driven through a real IPython InteractiveShell."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from IPython.core.error import UsageError
+
+from .conftest import FAST, fresh
+
+# --------------------------------------------------------------------------- loading
+
+
+def test_load_ext_is_fast_and_imports_nothing_heavy():
+    script = textwrap.dedent("""
+        import json, sys, time
+        from IPython.core.interactiveshell import InteractiveShell
+        ip = InteractiveShell.instance()
+        started = time.perf_counter()
+        ip.run_line_magic("load_ext", "nbautoml")
+        seconds = time.perf_counter() - started
+        heavy = [m for m in ("sklearn", "hyperopt", "matplotlib", "pandas") if m in sys.modules]
+        magics = ip.magics_manager.magics
+        print(json.dumps({"seconds": seconds, "heavy": heavy, "cell": sorted(magics["cell"]),
+                          "line": sorted(m for m in magics["line"] if m.startswith("automl"))}))
+    """)
+    runs = []
+    for _ in range(3):  # the machine is shared: keep the best of up to three fresh interpreters
+        out = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, check=True
+        )
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        if runs[-1]["seconds"] < 0.2:
+            break
+    info = min(runs, key=lambda r: r["seconds"])
+    assert info["heavy"] == []
+    assert info["seconds"] < 0.2, runs
+    assert "automl" in info["cell"]
+    assert info["line"] == [
+        "automl_code",
+        "automl_history",
+        "automl_leaderboard",
+        "automl_load",
+        "automl_plot",
+        "automl_predict",
+        "automl_save",
+    ]
+
+
+def test_help_pages_show_the_options_and_an_example(ip, capsys):
+    doc = ip.find_cell_magic("automl").__doc__
+    assert "%%automl" in doc and "--time-budget SEC" in doc and "Example::" in doc
+    plot_doc = ip.find_line_magic("automl_plot").__doc__
+    assert "KIND" in plot_doc and "prediction-vs-actual" in plot_doc and "Example::" in plot_doc
+    assert ip.run_cell_magic("automl", "--help", "df") is None
+    assert "--max-evals N" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- argument errors
+
+
+@pytest.mark.parametrize(
+    "line, expected",
+    [
+        ("--target target --bud 3", r"Unknown option --bud \(options are never abbreviated\)"),
+        ("--target target --max-ev 3", r"Unknown option --max-ev .*Did you mean --max-evals\?"),
+        (
+            "--target target --metrc accuracy",
+            r"Did you mean --metric\?.*Valid options: .*--time-budget",
+        ),
+        (
+            "--target target --time-budget -5",
+            r"argument --time-budget: must be a number > 0; got -5",
+        ),
+        ("--target target --time-budget 0", r"--time-budget: must be a number > 0; got 0"),
+        (
+            "--target target --time-budget ten",
+            r"argument --time-budget: invalid float value: 'ten'",
+        ),
+        ("--target target --max-evals 0", r"--max-evals: must be an int >= 1; got 0"),
+        ("--target target --trial-timeout -1", r"--trial-timeout: must be a number > 0; got -1"),
+        ("--target target --jobs 0", r"--jobs: must be an int >= 1, or -1"),
+        ("--target target --seed -1", r"--seed: must be an int in \[0, 2\*\*32 - 1\]; got -1"),
+        ("--target target --seed 1.5", r"--seed: invalid int value: '1.5'"),
+        (
+            "--target target --task regresion",
+            r"invalid choice: 'regresion'.*Did you mean 'regression'\?",
+        ),
+        (
+            "--target target --metric acuracy",
+            r"Unknown metric 'acuracy'. Did you mean 'accuracy'\? Valid metrics: .*r2",
+        ),
+        (
+            "--target target --models xgbost",
+            r"Unknown model 'xgbost'.*Valid models: .*random_forest",
+        ),
+        (
+            "--target target --models ridge --exclude ridge",
+            r"--models and --exclude both name ridge",
+        ),
+        (
+            "--target target --task regression --metric f1",
+            r"'f1' does not fit a regression task.*r2",
+        ),
+        ("--target target --cv bogus", r"Unknown cv scheme 'bogus'.*stratified"),
+        ("--target target --name 1x", r"'1x' is not a valid Python variable name"),
+    ],
+)
+def test_bad_options_are_refused_before_any_work(ip, iris, line, expected):
+    ip.push({"df": iris})
+    with pytest.raises(UsageError, match=expected):
+        ip.run_cell_magic("automl", line, "df")
+    assert not Path("nbautoml_home/runs").exists()  # no search started
+    assert "automl" not in ip.user_ns
+
+
+def test_usage_error_prints_a_short_message_without_traceback(ip, iris, capsys):
+    ip.push({"df": iris})
+    result = ip.run_cell("%%automl --target target --time-budget -5\ndf")
+    assert isinstance(result.error_in_exec, UsageError)
+    result = ip.run_cell("%%automl --target tagret --no-widgets\ndf")  # an engine error (DataError)
+    assert isinstance(result.error_in_exec, UsageError)
+    printed = capsys.readouterr()
+    text = printed.out + printed.err
+    assert "UsageError: argument --time-budget: must be a number > 0; got -5" in text
+    assert "Target column 'tagret' not found. Did you mean 'target'?" in text
+    assert "Traceback" not in text and 'File "' not in text
+
+
+@pytest.mark.parametrize(
+    "cell, expected",
+    [
+        ("\n  \n", r"(?s)The cell is empty: name the data.*%%automl --target"),
+        ("# only a comment\n", r"The cell is empty"),
+        ("dff", r"name 'dff' is not defined in the notebook. Did you mean 'df'\?"),
+        ("[1, 2, 3]", r"The cell gave a list; expected a DataFrame, `X, y`, or the path"),
+        ("df, df, df", r"gave a tuple of 3 items"),
+        ("data = df", r"The last line of the cell must be an expression"),
+        ("df[", r"not valid Python \(.*\) nor a .csv/.parquet path"),
+        ("missing.csv", r"File not found: 'missing.csv'"),
+    ],
+)
+def test_bad_cell_bodies_say_what_to_write(ip, iris, cell, expected):
+    ip.push({"df": iris})
+    with pytest.raises(UsageError, match=expected):
+        ip.run_cell_magic("automl", "--target target --no-widgets", cell)
+
+
+def test_missing_target_and_missing_search_names(ip, iris):
+    ip.push({"df": iris})
+    with pytest.raises(UsageError, match=r"Name the target column: %%automl --target COLUMN"):
+        ip.run_cell_magic("automl", "--no-widgets", "df")
+    with pytest.raises(
+        UsageError, match=r"No search named 'x' in this kernel; run %%automl --name x first."
+    ):
+        ip.run_line_magic("automl_leaderboard", "x")
+    with pytest.raises(UsageError, match=r"No search named 'automl' in this kernel"):
+        ip.run_line_magic("automl_code", "")
+    with pytest.raises(UsageError, match=r"'df' is a DataFrame, not a search result"):
+        ip.run_line_magic("automl_plot", "df convergence")
+    with pytest.raises(UsageError, match=r"No search named 'nope' to resume"):
+        ip.run_cell_magic("automl", "--target target --resume nope --no-widgets", "df")
+
+
+# --------------------------------------------------------------------------- searches
+
+
+def test_dataframe_expression_binds_the_result_under_its_name(ip, iris):
+    ip.push({"df": iris})
+    shown = ip.run_cell_magic("automl", f"--target target {FAST} --name my_search", "df")
+    result = ip.user_ns["my_search"]
+    assert "automl" not in ip.user_ns
+    assert type(result).__name__ == "AutoML" and result.task_ == "multiclass"
+    assert len(result.trials_) == 2 and result.best_score_ > 0.8
+    assert shown is None or shown is result  # the panel showed it, or IPython displays it
+    board = ip.run_line_magic("automl_leaderboard", "")  # default NAME: this kernel's last search
+    assert board.frame.equals(result.leaderboard_display(10))
+
+
+def test_x_y_pair_and_the_kernel_history(ip, iris):
+    X, y = iris.drop(columns="target"), iris["target"].rename("species_code")
+    ip.push({"X": X, "y": y})
+    ip.run_cell_magic("automl", f"{FAST} --name pair", "X, y")
+    result = ip.user_ns["pair"]
+    assert result.target_ == "species_code" and list(result.feature_names_in_) == list(X.columns)
+    history = ip.run_line_magic("automl_history", "").frame
+    row = history.iloc[0]
+    assert (row["variable"], row["search"]) == ("pair", Path(result.run_dir_).name)
+    assert row["trials"] == 2 and row["status"] == "completed"
+    fresh(ip)  # a kernel restart: the search is still listed, from the search directory
+    history = ip.run_line_magic("automl_history", "").frame
+    assert history["search"].tolist() == [Path(result.run_dir_).name]
+    assert history["variable"].tolist() == [""]
+
+
+def test_file_path_in_the_cell(ip, diabetes):
+    diabetes.to_csv("diabetes.csv", index=False)
+    ip.run_cell_magic(
+        "automl",
+        "--target target --max-evals 1 --models ridge --cv 3 --no-widgets",
+        "diabetes.csv  # the file",
+    )
+    result = ip.user_ns["automl"]
+    assert result.task_ == "regression" and result.metric_ == "r2"
+    assert result.data_fingerprint_["rows"] == len(diabetes)
+
+
+def test_code_whose_last_line_names_the_data(ip, iris):
+    ip.push({"raw": iris})
+    cell = (
+        "subset = raw[raw.target != 0].copy()\n"
+        "subset['target'] = subset['target'].map({1: 'a', 2: 'b'})\n"
+        "subset"
+    )
+    ip.run_cell_magic("automl", f"--target target {FAST}", cell)
+    result = ip.user_ns["automl"]
+    assert "subset" in ip.user_ns  # the code ran in the user namespace
+    assert result.task_ == "binary" and list(result.classes_) == ["a", "b"]
+    assert result.data_fingerprint_["rows"] == 100
+
+
+def test_config_traits_set_the_defaults(ip, iris, caplog):
+    ip.run_line_magic("config", "AutoMLMagics.time_budget = -3")  # %config logs the refusal
+    assert "AutoMLMagics.time_budget must be a number > 0; got -3" in caplog.text
+    assert ip.magics_manager.registry["AutoMLMagics"].time_budget == 60.0
+    ip.run_line_magic("config", "AutoMLMagics.max_evals = 1")
+    ip.run_line_magic("config", "AutoMLMagics.time_budget = 45.0")
+    ip.run_line_magic("config", "AutoMLMagics.name = 'iris_search'")
+    ip.push({"df": iris})
+    ip.run_cell_magic("automl", "--target target --models decision_tree --cv 3 --no-widgets", "df")
+    result = ip.user_ns["iris_search"]
+    assert (result.max_evals, result.time_budget, len(result.trials_)) == (1, 45.0, 1)
+    ip.run_cell_magic(
+        "automl", "--target target --models decision_tree --cv 3 --max-evals 2 --no-widgets", "df"
+    )
+    assert len(ip.user_ns["iris_search"].trials_) == 2  # the option wins over the trait
+
+
+def test_resume_after_a_kernel_restart(ip, iris):
+    ip.push({"df": iris})
+    ip.run_cell_magic(
+        "automl",
+        "--target target --max-evals 1 --models logistic_regression,decision_tree "
+        "--cv 3 --no-widgets --name first",
+        "df",
+    )
+    first = ip.user_ns["first"]
+    search = Path(first.run_dir_).name
+    fresh(ip)  # restart: nothing in memory
+    ip.push({"df": iris})
+    ip.run_cell_magic(
+        "automl",
+        f"--resume {search} --max-evals 2 --models logistic_regression,"
+        "decision_tree --cv 3 --no-widgets",
+        "df",
+    )  # the target comes from the store
+    resumed = ip.user_ns["automl"]
+    assert Path(resumed.run_dir_) == Path(first.run_dir_)
+    assert len(resumed.trials_) == 2
+    assert resumed.trials_[0].config == first.trials_[0].config
+    assert resumed.trials_[0].score == first.trials_[0].score
+    history = ip.run_line_magic("automl_history", "").frame
+    assert history.loc[history["search"] == search, "variable"].tolist() == ["automl"]
+    assert history.loc[history["search"] == search, "trials"].tolist() == [2]
+
+
+# --------------------------------------------------------------------------- working with a result
+
+
+def test_leaderboard_shows_fold_spread_and_ties(ip, fitted):
+    ip.push({"fitted": fitted})
+    table = ip.run_line_magic("automl_leaderboard", "fitted --all")
+    html = table._repr_html_()
+    ok = fitted.leaderboard[fitted.leaderboard["status"] == "ok"]
+    for _, row in ok.iterrows():
+        assert f"{row['score']:.4f} ± {row['score_std']:.4f}" in html
+    ties = int((ok["tied_with_best"] & (ok["rank"] != 1)).sum())
+    assert html.count("≈") == ties + 1  # the marks, and the caption that explains them
+    assert "paired corrected t-test" in repr(table)
+
+
+def test_predict_from_an_expression_and_a_file(ip, fitted, iris):
+    ip.push({"fitted": fitted, "df": iris})
+    shown = ip.run_line_magic("automl_predict", "fitted df.iloc[:20] --out preds")
+    assert ip.user_ns["preds"] is shown
+    assert np.array_equal(shown.to_numpy(), fitted.predict(iris.iloc[:20]))
+    iris.to_csv("new.csv", index=False)
+    proba = ip.run_line_magic("automl_predict", "fitted new.csv --proba")
+    assert proba.shape == (150, 3) and np.allclose(proba.sum(axis=1), 1)
+    with pytest.raises(
+        UsageError, match=r"name 'dg' is not defined in the notebook. Did you mean 'df'\?"
+    ):
+        ip.run_line_magic("automl_predict", "fitted dg")
+
+
+def test_code_is_printed_and_reproduces_the_score(ip, fitted, iris, capsys):
+    from nbautoml.codegen import pipeline_code
+
+    ip.push({"fitted": fitted})
+    ip.run_line_magic("automl_code", "fitted --out code")
+    code = ip.user_ns["code"]
+    assert capsys.readouterr().out == code + "\n"
+    assert code == pipeline_code(fitted)
+    assert not re.search(r"^\s*(import|from)\s+nbautoml", code, re.M)
+    namespace = {"df": iris}
+    exec(compile(code, "<automl_code>", "exec"), namespace)  # noqa: S102 - the code under test
+    score = float(re.search(r"CV accuracy: ([0-9.]+)", capsys.readouterr().out).group(1))
+    assert abs(score - fitted.best_score_) < 1e-6
+    ip.run_line_magic("automl_code", "fitted --file out/code.py --data-var frame")
+    assert "data = frame[frame[target].notna()]" in Path("out/code.py").read_text()
+
+
+def test_plot_kinds(ip, fitted):
+    ip.push({"fitted": fitted})
+    with pytest.raises(
+        UsageError, match=r"Unknown plot kind 'rocc'. Did you mean 'roc'\? Valid kinds: conv"
+    ):
+        ip.run_line_magic("automl_plot", "fitted rocc")
+    with pytest.raises(
+        UsageError, match=r"'residuals' plot is for regression.*Plots for it: .*confusion"
+    ):
+        ip.run_line_magic("automl_plot", "fitted residuals")
+    pytest.importorskip("nbautoml.render.plots")
+    from matplotlib.figure import Figure
+
+    ip.run_line_magic("automl_plot", "fitted convergence --out fig")
+    assert isinstance(ip.user_ns["fig"], Figure)
+
+
+def test_save_and_load(ip, fitted, iris, capsys):
+    ip.push({"fitted": fitted, "df": iris})
+    ip.run_line_magic("automl_save", "fitted models/iris")
+    saved = [p for p in Path("models").iterdir() if not p.name.startswith(".")]
+    assert len(saved) == 1 and str(saved[0]) in capsys.readouterr().out
+    ip.run_line_magic("automl_load", f"{saved[0]} --name back")
+    predicted = ip.run_line_magic("automl_predict", "back df")
+    assert np.array_equal(predicted.to_numpy(), fitted.predict(iris))
+    with pytest.raises(UsageError, match=r"No file or directory at 'models/nope'"):
+        ip.run_line_magic("automl_load", "models/nope")
+
+
+def test_live_display_is_the_panel_or_the_text_fallback():
+    from nbautoml.magics.search import make_listener
+
+    listener = make_listener(widgets=False)
+    try:
+        import nbautoml.render.panel  # noqa: F401
+    except ImportError:
+        from nbautoml.render.progress import TqdmProgress
+
+        assert isinstance(listener, TqdmProgress)
+    else:
+        assert callable(listener) and callable(listener.finish)
+
+
+def test_history_is_a_table_when_empty(ip):
+    table = ip.run_line_magic("automl_history", "")
+    assert isinstance(table.frame, pd.DataFrame) and table.frame.empty
+    assert "No searches yet" in repr(table)
