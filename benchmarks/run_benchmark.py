@@ -217,7 +217,7 @@ def run_nbautoml(task, X_train, y_train, X_test, budget, target):
             entry["best"] = round(t.score, 4)
     board = automl.leaderboard.head(5)
     extra = {
-        "version": f"nbautoml {getattr(nbautoml, '__version__', '?')}",
+        "version": f"nbautoml {getattr(nbautoml, '__version__', '?')} ({_git_head()})",
         "n_trials": len(trials),
         "statuses": dict(statuses),
         "stop_reason": automl.stop_reason_,
@@ -236,6 +236,17 @@ def run_nbautoml(task, X_train, y_train, X_test, budget, target):
                   "fit_time": round(float(r.fit_time or 0.0), 2)} for r in board.itertuples()],
     }
     return prediction, t1 - t0, t2 - t1, extra
+
+
+def _git_head() -> str:
+    try:
+        out = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "nbautoml"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return out.stdout.strip() + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "?"
 
 
 def nbautoml_describe(config):
@@ -384,6 +395,7 @@ def run_hpsklearn(task, X_train, y_train, X_test, budget):
 def child_main(spec: dict) -> int:
     """Run one (system, data set) and print one JSON line with the result."""
     # Libraries print to stdout (hpsklearn, FLAML); keep fd 1 for the result line only.
+    t_child = time.perf_counter()
     real_stdout = os.dup(1)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
@@ -417,6 +429,7 @@ def child_main(spec: dict) -> int:
         tb = traceback.format_exc(limit=-3)
         record["error"] = f"{type(exc).__name__}: {exc}"[:500]
         record["traceback"] = tb[-1500:]
+    record["child_time"] = round(time.perf_counter() - t_child, 2)
     sys.stdout.flush()
     os.dup2(real_stdout, 1)
     sys.stdout = os.fdopen(1, "w", closefd=False)
