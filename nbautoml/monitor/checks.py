@@ -339,16 +339,19 @@ def performance_check(profile: ReferenceProfile, metric, codes, prediction, n_cl
 
 def finalize(rows: list[dict], th: Thresholds) -> pd.DataFrame:
     """Correct p-values per family, decide severities, sort worst first."""
-    frame = pd.DataFrame(rows) if rows else pd.DataFrame(columns=COLUMNS + ["_level", "_badness", "_family"])
-    for family in frame["_family"].dropna().unique():
-        mask = (frame["_family"] == family).to_numpy()
-        frame.loc[mask, "q_value"] = drift.benjamini_hochberg(frame.loc[mask, "p_value"].to_numpy(float))
-    frame["severity"] = [_severity(row, th) for row in frame.to_dict("records")]
-    frame["_rank"] = frame["severity"].map(RANK)
-    frame["_column_first"] = (frame["_level"] != "column").astype(int)
-    frame = frame.sort_values(["_rank", "_column_first", "_badness", "feature"],
-                              ascending=[False, True, False, True], kind="stable")
-    return frame[COLUMNS].reset_index(drop=True)
+    families: dict[str, list[dict]] = {}
+    for row in rows:
+        if row["_family"] is not None:
+            families.setdefault(row["_family"], []).append(row)
+    for members in families.values():
+        q_values = drift.benjamini_hochberg([r["p_value"] for r in members])
+        for row, q in zip(members, q_values):
+            row["q_value"] = float(q)
+    for row in rows:
+        row["severity"] = _severity(row, th)
+    rows = sorted(rows, key=lambda r: (-RANK[r["severity"]], r["_level"] != "column",
+                                       -_nan0(r["_badness"]), str(r["feature"])))
+    return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def _severity(row: dict, th: Thresholds) -> str:

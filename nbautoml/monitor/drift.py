@@ -133,12 +133,13 @@ def binned(keys: list, props: list, other: float = 0.0) -> tuple[list, np.ndarra
     return kept, np.append(props[big], rest)
 
 
-def frequency_drift(keys: list, props: list, m: int, batch: pd.Series, other: float = 0.0) -> dict:
+def frequency_drift(keys: list, props: list, m: int, batch, other: float = 0.0) -> dict:
     """Chi-square and PSI of batch values (no missing) against reference frequencies."""
     kept, ref_props = binned(keys, props, other)
-    counts = batch.value_counts()
-    batch_counts = counts.reindex(kept, fill_value=0).to_numpy(dtype=float)
-    batch_counts = np.append(batch_counts, counts.sum() - batch_counts.sum())
+    values = np.asarray(batch)
+    position = pd.Index(kept).get_indexer(values) if len(kept) else np.full(len(values), -1)
+    batch_counts = np.bincount(np.where(position < 0, len(kept), position),
+                               minlength=len(kept) + 1).astype(float)
     if ref_props[-1] == 0 and batch_counts[-1] == 0:
         ref_props, batch_counts = ref_props[:-1], batch_counts[:-1]
     statistic, p_value = chi2_homogeneity(ref_props, m, batch_counts)
@@ -148,7 +149,7 @@ def frequency_drift(keys: list, props: list, m: int, batch: pd.Series, other: fl
 
 def discrete_drift(sketch: dict, values: np.ndarray) -> dict:
     """Chi-square, PSI and relative Wasserstein of float values against a discrete sketch."""
-    out = frequency_drift(sketch["values"], sketch["proportions"], sketch["n"], pd.Series(values))
+    out = frequency_drift(sketch["values"], sketch["proportions"], sketch["n"], values)
     out["wasserstein"] = wasserstein_discrete(sketch["values"], sketch["proportions"], values) \
         / spread(sketch)
     return out
