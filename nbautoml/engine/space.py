@@ -108,6 +108,7 @@ FAMILIES: dict[str, Family] = {
                 Param("min_samples_leaf", "qloguniform", (1, 30, 1), 1),
                 Param("bootstrap", "choice", (True, False), True),
             ),
+            max_rows=300_000,
         ),
         Family(
             "extra_trees",
@@ -118,6 +119,7 @@ FAMILIES: dict[str, Family] = {
                 Param("min_samples_leaf", "qloguniform", (1, 30, 1), 1),
                 Param("bootstrap", "choice", (False, True), False),
             ),
+            max_rows=300_000,
         ),
         Family(
             "logistic_regression",
@@ -190,6 +192,7 @@ FAMILIES: dict[str, Family] = {
                 Param("learning_rate_init", "loguniform", (1e-4, 3e-2), 1e-3),
             ),
             scale=True,
+            max_rows=300_000,
         ),
         Family(
             "naive_bayes",

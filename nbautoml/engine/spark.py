@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 import time
 
 import numpy as np
@@ -102,38 +103,57 @@ class SparkSearch(Search):
         points = [vals for vals, _config, _source in self.queue if vals]
         seen: set[int] = set()
         self._emit("search_started")
-
-        def on_progress(hp_trials, *args):
-            self._collect(hp_trials, seen, len(points))
-            stop = (self.budget.early_stop is not None and self.state.since_best >= self.budget.early_stop)
-            if stop:
-                self.state.stop_reason = f"no improvement in {self.budget.early_stop} trials"
-            return stop, args
-
         max_evals = self.budget.max_evals or 10**6
+        outcome: dict = {}
+
+        def run_fmin():
+            try:
+                fmin(objective, self.space, algo=self.suggest, max_evals=max_evals, trials=trials,
+                     rstate=np.random.default_rng(self.rng.integers(2**31 - 1)),
+                     points_to_evaluate=points or None, show_progressbar=False)
+            except BaseException as exc:  # reported by the main thread
+                outcome["error"] = exc
+
+        # fmin blocks, and SparkTrials reports from its own thread: run fmin in a
+        # thread and collect finished trials here, so events and Ctrl-C stay in
+        # the caller's thread.
+        thread = threading.Thread(target=run_fmin, name="nbautoml-spark-fmin", daemon=True)
+        thread.start()
         try:
-            fmin(objective, self.space, algo=self.suggest, max_evals=max_evals, trials=trials,
-                 rstate=np.random.default_rng(self.rng.integers(2**31 - 1)),
-                 points_to_evaluate=points or None, early_stop_fn=on_progress, show_progressbar=False)
+            while thread.is_alive():
+                thread.join(0.5)
+                self._collect(trials, seen, len(points))
+                b = self.budget
+                if b.early_stop is not None and self.state.since_best >= b.early_stop:
+                    self.state.stop_reason = f"no improvement in {b.early_stop} trials"
+                    self._cancel(spark, trials, self.state.stop_reason)
         except KeyboardInterrupt:
-            spark.sparkContext.cancelAllJobs()
+            self._cancel(spark, trials, "interrupted by the user")
+            thread.join(10)
             self.state.status = "interrupted"
             self.state.stop_reason = "interrupted by the user"
-        except Exception as exc:  # e.g. all trials failed: hyperopt raises; our records say why
-            if not self.state.trials and not trials.trials:
-                raise
-            log.info("fmin ended with %s: %s", type(exc).__name__, exc)
         finally:
             broadcast.unpersist()
         self._collect(trials, seen, len(points))
+        error = outcome.get("error")
+        if error is not None and not any(t.status == "ok" for t in self.state.trials):
+            if not self.state.trials:
+                raise error
+            log.info("fmin ended with %s: %s", type(error).__name__, error)
         if not self.state.stop_reason:
             self.state.stop_reason = (trials.fmin_cancelled_reason or
                                       (f"max_evals={max_evals} reached" if self.budget.max_evals else ""))
         return self.state
 
+    @staticmethod
+    def _cancel(spark, trials, reason: str) -> None:
+        trials._fmin_cancelled = True
+        trials._fmin_cancelled_reason = reason
+        spark.sparkContext.cancelAllJobs()
+
     def _collect(self, hp_trials, seen: set[int], n_points: int) -> None:
         """Turn newly finished hyperopt trials into records, store rows and events."""
-        from hyperopt import JOB_STATE_CANCEL, JOB_STATE_NEW, JOB_STATE_RUNNING
+        from hyperopt.base import JOB_STATE_CANCEL, JOB_STATE_NEW, JOB_STATE_RUNNING
 
         for doc in list(hp_trials._dynamic_trials):
             tid, state = doc["tid"], doc["state"]

@@ -1,0 +1,60 @@
+"""Peak memory of a search on 1,000,000 rows x 20 features (issue 7, target < 4x the data).
+
+Runs the search in a child process and reports its peak RSS (the parent of the
+search) and the largest worker's, next to the size of the data.
+
+    .venv/bin/python benchmarks/memory.py --rows 1000000 --budget 120
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+
+CHILD = r"""
+import json, resource, sys, time
+import numpy as np, pandas as pd
+from sklearn.datasets import make_classification
+from nbautoml import AutoML
+rows, budget = int(sys.argv[1]), float(sys.argv[2])
+X, y = make_classification(n_samples=rows, n_features=20, n_informative=10, random_state=0)
+frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(20)]).assign(y=y)
+data_mb = frame.memory_usage(deep=True).sum() / 2**20
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+started = time.perf_counter()
+result = AutoML(time_budget=budget, seed=0, search_dir="/tmp/nbautoml-bench-memory").fit(frame, target="y")
+wall = time.perf_counter() - started
+print(json.dumps({
+    "data_mb": data_mb, "rss_before_search_mb": before,
+    "peak_parent_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "peak_worker_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+    "wall_s": wall, "trials": len(result.trials_), "validation": result.validation_.description,
+    "best": result.summary()["best_pipeline"], "best_score": result.best_score_,
+    "statuses": result.summary()["statuses"],
+}))
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--budget", type=float, default=120.0)
+    args = parser.parse_args()
+    out = subprocess.run([sys.executable, "-c", CHILD, str(args.rows), str(args.budget)],
+                         capture_output=True, text=True, check=True)
+    info = json.loads(out.stdout.strip().splitlines()[-1])
+    data = info["data_mb"]
+    print(f"data: {args.rows:,} rows x 20 features = {data:.0f} MB")
+    print(f"search: {info['trials']} trials in {info['wall_s']:.1f} s of {args.budget:g} s "
+          f"({info['validation']}); statuses {info['statuses']}")
+    print(f"best: {info['best']} score {info['best_score']:.4f}")
+    print(f"peak RSS, search process: {info['peak_parent_mb']:.0f} MB = {info['peak_parent_mb'] / data:.2f}x data "
+          f"(before the search: {info['rss_before_search_mb']:.0f} MB)")
+    print(f"peak RSS, largest worker: {info['peak_worker_mb']:.0f} MB = {info['peak_worker_mb'] / data:.2f}x data "
+          "(shared copy-on-write pages of the data are counted in both)")
+
+
+if __name__ == "__main__":
+    main()

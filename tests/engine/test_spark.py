@@ -1,0 +1,29 @@
+"""backend="spark": trials run as Spark tasks on a local[2] master (issue 7)."""
+
+import shutil
+
+import pandas as pd
+import pytest
+
+pytest.importorskip("pyspark", reason="pip install 'nbautoml[spark]'")
+if shutil.which("java") is None:
+    pytest.skip("Spark needs a Java runtime", allow_module_level=True)
+
+from nbautoml import AutoML  # noqa: E402
+from nbautoml.engine.store import RunStore  # noqa: E402
+
+
+@pytest.mark.slow
+def test_spark_backend_runs_a_small_search(datasets_dir):
+    df = pd.read_csv(datasets_dir / "blood.csv")
+    events = []
+    result = AutoML(backend="spark", n_jobs=2, max_evals=4, time_budget=None, seed=0,
+                    models=["logistic_regression", "decision_tree"],
+                    callbacks=[events.append]).fit(df, target="Class")
+    assert len(result.trials_) == 4
+    assert {t.status for t in result.trials_} == {"ok"}
+    assert 0.6 < result.best_score_ < 0.9
+    assert result.predict(df.head(5)).shape == (5,)
+    kinds = [e.kind for e in events]
+    assert kinds.count("trial_finished") == 4 and kinds[-1] == "search_finished"
+    assert len(RunStore(result.run_dir_).trials()) == 4
