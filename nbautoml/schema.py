@@ -1,0 +1,306 @@
+"""The input schema of a trained model, and its enforcement at predict time.
+
+:func:`build_schema` records what the model was trained on (column names,
+roles, dtypes, categories seen, numeric ranges); :func:`enforce_schema` checks
+new data against it before it reaches the pipeline:
+
+- a missing column is an error that names it;
+- extra columns are ignored and listed in the report (the caller says so once);
+- dtypes are coerced where it is safe (numeric text into numeric columns,
+  booleans into numbers); anything else is refused with the column named;
+- unseen categories are counted, not refused (the encoders handle them).
+
+Both work on the fitted ``AutoML`` (``build_schema(result._X, result.plan_)``)
+and on a :class:`~nbautoml.persist.LoadedModel` (``model.schema_``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .exceptions import DataError
+
+MAX_CATEGORIES = 1000
+"""Categories listed per column at most; beyond that unseen values are not counted."""
+
+_MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "<na>"})
+
+
+@dataclass
+class InputReport:
+    """What :func:`enforce_schema` did to the data.
+
+    Attributes
+    ----------
+    rows : int
+    extra : list of str
+        Columns unknown to the model, ignored.
+    coerced : dict
+        Column -> "from -> to" for safe dtype conversions.
+    unseen : dict
+        Column -> number of values in categories never seen in training.
+    out_of_range : dict
+        Column -> number of numeric values outside the training range.
+    """
+
+    rows: int = 0
+    extra: list[str] = field(default_factory=list)
+    coerced: dict[str, str] = field(default_factory=dict)
+    unseen: dict[str, int] = field(default_factory=dict)
+    out_of_range: dict[str, int] = field(default_factory=dict)
+
+    def messages(self) -> list[str]:
+        """Short human-readable notes (empty when nothing was noteworthy)."""
+        notes = []
+        if self.extra:
+            notes.append(f"ignored {len(self.extra)} column(s) the model does not use: "
+                         + ", ".join(self.extra[:20]) + (" ..." if len(self.extra) > 20 else ""))
+        for col, how in self.coerced.items():
+            notes.append(f"converted column {col!r} ({how})")
+        for col, n in self.unseen.items():
+            notes.append(f"column {col!r}: {n} value(s) in categories not seen in training")
+        for col, n in self.out_of_range.items():
+            notes.append(f"column {col!r}: {n} value(s) outside the training range")
+        return notes
+
+    def to_dict(self) -> dict:
+        return {"rows": self.rows, "extra": list(self.extra), "coerced": dict(self.coerced),
+                "unseen": dict(self.unseen), "out_of_range": dict(self.out_of_range)}
+
+
+def _as_str(value) -> str:
+    """A category value as the pipeline's ``AsString`` step sees it."""
+    return str(value)
+
+
+def _jsonable_number(value) -> float | int | None:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return None
+    if isinstance(value, (np.integer, int)):
+        return int(value)
+    value = float(value)
+    return value if np.isfinite(value) else None
+
+
+def build_schema(X: pd.DataFrame, plan=None, max_categories: int = MAX_CATEGORIES) -> dict:
+    """Describe the model's input columns (JSON-able).
+
+    Parameters
+    ----------
+    X : DataFrame
+        The training frame of the columns the model uses (``result._X``).
+    plan : DataPlan, optional
+        Column roles (``result.plan_``); without it numeric dtypes are
+        "numeric" and everything else "categorical".
+    max_categories : int, default=1000
+        Categories listed per column at most.
+
+    Returns
+    -------
+    dict
+        ``{"columns": [{"name", "role", "dtype", "missing", ...}, ...]}`` with
+        ``min``/``max``/``integer`` for numeric columns, ``categories``
+        (sorted strings), ``n_categories`` and ``truncated`` for categorical ones
+        and ``min``/``max`` (ISO text) for datetime ones.
+    """
+    roles = {}
+    if plan is not None:
+        roles = {c.name: c.role for c in plan.columns}
+    columns = []
+    for name in X.columns:
+        col = X[name]
+        role = roles.get(name) or ("numeric" if pd.api.types.is_numeric_dtype(col)
+                                   and not pd.api.types.is_bool_dtype(col) else "categorical")
+        entry = {"name": str(name), "role": role, "dtype": str(col.dtype),
+                 "missing": int(col.isna().sum())}
+        if role == "numeric":
+            values = pd.to_numeric(col, errors="coerce")
+            finite = values[np.isfinite(values.to_numpy(dtype=float, na_value=np.nan))]
+            entry["min"] = _jsonable_number(finite.min()) if len(finite) else None
+            entry["max"] = _jsonable_number(finite.max()) if len(finite) else None
+            entry["integer"] = bool(pd.api.types.is_integer_dtype(col))
+        elif role == "categorical":
+            seen = sorted({_as_str(v) for v in col.dropna().tolist()})
+            entry["n_categories"] = len(seen)
+            entry["truncated"] = len(seen) > max_categories
+            if len(seen) > max_categories:
+                counts = col.dropna().map(_as_str).value_counts()
+                seen = sorted(counts.index[:max_categories].tolist())
+            entry["categories"] = seen
+        elif role == "datetime":
+            parsed = _to_datetime(col)
+            entry["min"] = None if parsed.isna().all() else parsed.min().isoformat()
+            entry["max"] = None if parsed.isna().all() else parsed.max().isoformat()
+        columns.append(entry)
+    return {"columns": columns}
+
+
+def _to_datetime(col: pd.Series) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(col):
+        parsed = col
+    else:
+        parsed = pd.to_datetime(col, errors="coerce", format="mixed")
+    if getattr(parsed.dt, "tz", None) is not None:
+        parsed = parsed.dt.tz_localize(None)
+    return parsed
+
+
+def as_frame(data, columns: list[str] | None = None) -> pd.DataFrame:
+    """Turn predict input into a DataFrame.
+
+    Accepts a DataFrame, a list of records (dicts), a dict of columns, a
+    single record (dict of scalars), or a 2-D array whose width matches
+    ``columns``.
+    """
+    if isinstance(data, pd.DataFrame):
+        return data
+    if isinstance(data, pd.Series):
+        return data.to_frame().T
+    if isinstance(data, dict):
+        if all(np.ndim(v) == 0 for v in data.values()):
+            return pd.DataFrame([data])
+        return pd.DataFrame(data)
+    if isinstance(data, (list, tuple)) and data and all(isinstance(r, dict) for r in data):
+        return pd.DataFrame.from_records(list(data))
+    arr = np.asarray(data, dtype=object)
+    if arr.ndim == 1:
+        arr = arr.reshape(1, -1)
+    if arr.ndim != 2:
+        raise DataError(f"Expected a table (DataFrame, list of records or 2-D array); got {arr.ndim}-D data.",
+                        code="bad_shape")
+    if columns is None or arr.shape[1] != len(columns):
+        expected = "" if columns is None else f" {len(columns)} columns ({', '.join(columns[:10])}...)"
+        raise DataError(f"An array of {arr.shape[1]} columns cannot be matched to the model's input;"
+                        f" expected{expected}. Pass a DataFrame with named columns.", code="bad_shape")
+    return pd.DataFrame(arr, columns=columns).infer_objects()
+
+
+def _coerce_numeric(name: str, col: pd.Series, report: InputReport) -> pd.Series:
+    if pd.api.types.is_bool_dtype(col):
+        report.coerced[name] = f"{col.dtype} -> float64"
+        return col.astype("float64")
+    if pd.api.types.is_numeric_dtype(col):
+        return col
+    if pd.api.types.is_datetime64_any_dtype(col) or isinstance(col.dtype, pd.PeriodDtype):
+        raise DataError(f"Column {name!r} holds dates ({col.dtype}), but the model expects numbers. "
+                        "Pass the numeric values the model was trained on.",
+                        code="bad_dtype", columns=[name])
+    values = col.astype(object)
+    mask_missing = values.map(lambda v: v is None or (isinstance(v, float) and np.isnan(v))
+                              or (isinstance(v, str) and v.strip().lower() in _MISSING_TOKENS)
+                              or v is pd.NA).astype(bool)
+
+    def to_number(v):
+        if isinstance(v, bool):
+            return float(v)
+        if isinstance(v, (int, float, np.integer, np.floating)):
+            return float(v)
+        if isinstance(v, str):
+            try:
+                return float(v.strip())
+            except ValueError:
+                return np.nan
+        return np.nan
+
+    numbers = values.where(~mask_missing, None).map(lambda v: np.nan if v is None else to_number(v))
+    numbers = numbers.astype("float64")
+    bad = numbers.isna() & ~mask_missing
+    if bad.any():
+        examples = ", ".join(repr(v) for v in pd.unique(values[bad])[:3])
+        raise DataError(
+            f"Column {name!r} must be numeric, but {int(bad.sum())} value(s) are not numbers "
+            f"(e.g. {examples}). Send numbers (or null for a missing value) in this column.",
+            code="bad_dtype", columns=[name])
+    report.coerced[name] = f"{col.dtype} -> float64"
+    return numbers
+
+
+def _align_categories(name: str, col: pd.Series, entry: dict) -> pd.Series:
+    """Floats like 3.0 sent for a category trained as "3" are turned back into "3"."""
+    if not pd.api.types.is_float_dtype(col):
+        return col
+    seen = set(entry.get("categories") or [])
+    values = col.dropna()
+    if len(values) and np.all(np.mod(values.to_numpy(), 1) == 0):
+        as_int = {str(int(v)) for v in values}
+        as_float = {str(v) for v in values}
+        if as_int & seen and not as_float & seen:
+            out = col.astype(object)
+            out[col.notna()] = [int(v) for v in values]
+            return out
+    return col
+
+
+def enforce_schema(data, schema: dict, known: list[str] | None = None) -> tuple[pd.DataFrame, InputReport]:
+    """Check and convert predict input against a model's input schema.
+
+    Parameters
+    ----------
+    data : DataFrame, list of records, dict or 2-D array
+    schema : dict
+        From :func:`build_schema`.
+    known : list of str, optional
+        Columns that are expected in the input but not used by the model
+        (dropped ID columns, the target); they are not reported as extra.
+
+    Returns
+    -------
+    frame : DataFrame
+        Only the model's columns, in training order.
+    report : InputReport
+
+    Raises
+    ------
+    DataError
+        ``missing_columns`` (naming them) or ``bad_dtype`` (naming the column
+        and examples of the values that cannot be converted safely).
+    """
+    entries = schema["columns"]
+    used = [e["name"] for e in entries]
+    frame = as_frame(data, used)
+    frame.columns = [str(c) for c in frame.columns]
+    report = InputReport(rows=len(frame))
+    missing = [c for c in used if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"The data lacks {len(missing)} column(s) the model needs: {', '.join(missing)}. "
+            "Add them (use null for unknown values).", code="missing_columns", columns=missing)
+    known_set = set(used) | {str(k) for k in (known or [])}
+    report.extra = [c for c in frame.columns if c not in known_set]
+    out = {}
+    for entry in entries:
+        name, role = entry["name"], entry["role"]
+        col = frame[name]
+        if isinstance(col, pd.DataFrame):
+            raise DataError(f"The data has {col.shape[1]} columns named {name!r}; keep one.",
+                            code="duplicate_columns", columns=[name])
+        if role == "numeric":
+            col = _coerce_numeric(name, col, report)
+            low, high = entry.get("min"), entry.get("max")
+            if low is not None and high is not None and len(col):
+                values = col.to_numpy(dtype=float, na_value=np.nan)
+                n_out = int(np.sum((values < low) | (values > high)))
+                if n_out:
+                    report.out_of_range[name] = n_out
+        elif role == "categorical":
+            col = _align_categories(name, col, entry)
+            if not entry.get("truncated") and "categories" in entry:
+                seen = set(entry["categories"])
+                present = col.dropna()
+                n_unseen = int(sum(_as_str(v) not in seen for v in present.tolist()))
+                if n_unseen:
+                    report.unseen[name] = n_unseen
+        elif role == "datetime":
+            if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col) \
+                    and col.notna().any():
+                raise DataError(f"Column {name!r} holds numbers, but the model expects dates "
+                                "(text such as '2024-05-31' or datetime values).",
+                                code="bad_dtype", columns=[name])
+        out[name] = col
+    return pd.DataFrame(out, index=frame.index), report
+
+
+__all__ = ["InputReport", "as_frame", "build_schema", "enforce_schema"]

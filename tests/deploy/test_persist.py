@@ -1,0 +1,469 @@
+"""Saving and loading: round trips, model card, integrity, pickle refusal, allowlist, versions, atomicity."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import pickle
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pytest
+
+import nbautoml
+from nbautoml import persist
+from nbautoml.persist import (
+    ArtifactError,
+    EnvironmentMismatchError,
+    IntegrityError,
+    LoadedModel,
+    UnsafeLoadWarning,
+    UntrustedArtifactError,
+    VersionMismatchWarning,
+)
+from tests.deploy.helpers import SENTINEL_ENV, Payload, SentinelTransformer, members, write_artifact
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def no_construct(monkeypatch):
+    """Fail the test if skops is asked to build anything."""
+    import skops.io
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("skops.io.loads was called on a file that should have been refused")
+
+    monkeypatch.setattr(skops.io, "loads", refuse)
+
+
+# --------------------------------------------------------------------------- round trips
+
+
+@pytest.mark.parametrize("name", ["titanic", "house", "CTG"])
+def test_round_trip_predicts_identically_and_mirrors_automl(fitted, tmp_path, name):
+    fit = fitted(name)
+    result = fit.result
+    path = nbautoml.save(result, tmp_path / "model")
+    assert path.name == "model.nbautoml" and path.is_file()
+    model = nbautoml.load(path)
+    assert isinstance(model, LoadedModel)
+    X = fit.X
+    np.testing.assert_array_equal(model.predict(X), result.predict(X))
+    if result.task_ != "regression":
+        np.testing.assert_array_equal(model.predict_proba(X), result.predict_proba(X))
+        np.testing.assert_array_equal(model.classes_, result.classes_)
+    assert model.score(fit.frame) == pytest.approx(result.score(fit.frame))
+    for attr in ("task_", "target_", "metric_", "greater_is_better_", "best_score_", "best_score_std_",
+                 "best_config_"):
+        assert getattr(model, attr) == getattr(result, attr), attr
+    assert list(model.feature_names_in_) == list(result.feature_names_in_)
+    assert model.plan_.used == result.plan_.used
+    assert model.best_pipeline is model.best_pipeline_
+    assert (model.reference_profile_ is None) == (getattr(result, "reference_profile_", None) is None)
+    assert result.target_ in repr(model) and "<table>" in model._repr_html_()
+
+
+def test_model_card_contents(fitted, titanic_artifact):
+    result = fitted("titanic").result
+    path, data = titanic_artifact
+    with zipfile.ZipFile(path) as zf:  # plain JSON inside a plain zip, readable without nbautoml
+        card = json.loads(zf.read("card.json"))
+        model_bytes = zf.read("model.skops")
+    assert card == nbautoml.read_card(path)
+    assert card["format"] == "nbautoml-model" and card["task"] == "binary" and card["target"] == "Survived"
+    assert card["classes"] == [0, 1]
+    assert card["metric"]["name"] == result.metric_
+    assert card["metric"]["cv_score"] == pytest.approx(result.best_score_)
+    assert card["metric"]["cv_std"] == pytest.approx(result.best_score_std_)
+    assert card["model"]["config"] == result.best_config_
+    assert card["training_data"]["rows"] == result.data_fingerprint_["rows"] == 891
+    assert card["training_data"]["sha256"] == result.data_fingerprint_["sha256"]
+    assert card["search"]["seed"] == 0 and card["search"]["max_evals"] == 1
+    env = card["environment"]
+    assert env["nbautoml"] == nbautoml.__version__
+    assert {"python", "scikit-learn", "skops", "numpy"} <= set(env)
+    assert card["model_sha256"] == hashlib.sha256(model_bytes).hexdigest()
+    assert card["files"]["model.skops"]["size"] == len(model_bytes)
+    columns = {c["name"]: c for c in card["input_schema"]["columns"]}
+    assert set(columns) == set(result.plan_.used)
+    assert columns["Sex"]["role"] == "categorical" and columns["Sex"]["categories"] == ["female", "male"]
+    assert columns["Age"]["role"] == "numeric" and columns["Age"]["min"] == pytest.approx(0.42)
+    assert columns["Age"]["max"] == 80 and columns["Name"]["role"] == "text"
+    assert "T" in card["created"]
+    if getattr(result, "reference_profile_", None) is not None:
+        assert card["reference_profile"] == "reference_profile.json"
+        assert "reference_profile.json" in card["files"]
+
+
+def test_bare_pipeline_saves_and_loads(tmp_path):
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    pipe = LogisticRegression(max_iter=500).fit(X, y)
+    model = nbautoml.load(nbautoml.save(pipe, tmp_path / "iris.nbautoml"))
+    np.testing.assert_array_equal(model.predict(X), pipe.predict(X))
+    assert model.task_ == "multiclass" and model.target_ is None
+    with pytest.raises(nbautoml.exceptions.DataError, match="sepal width") as info:
+        model.predict(X.drop(columns=["sepal width (cm)"]))
+    assert info.value.code == "missing_columns"
+
+
+def test_bare_skops_file_loads_with_warning_and_allowlist(tmp_path):
+    import skops.io as sio
+    from sklearn.datasets import load_iris
+    from sklearn.ensemble import RandomForestClassifier
+
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    forest = RandomForestClassifier(n_estimators=5, random_state=0).fit(X, y)
+    sio.dump(forest, tmp_path / "forest.skops")
+    with pytest.warns(UserWarning, match="without a model card"):
+        model = nbautoml.load(tmp_path / "forest.skops")
+    np.testing.assert_array_equal(model.predict(X), forest.predict(X))
+
+
+# --------------------------------------------------------------------------- integrity
+
+
+def test_flipped_byte_anywhere_is_refused_before_deserialising(titanic_artifact, tmp_path, no_construct):
+    _path, data = titanic_artifact
+    rng = np.random.default_rng(0)
+    positions = sorted({0, 5, 40, len(data) // 2, len(data) - 1, len(data) - 30, len(data) - 90,
+                        *rng.integers(0, len(data), 12).tolist()})
+    for pos in positions:
+        bad = bytearray(data)
+        bad[pos] ^= 0x01
+        target = tmp_path / f"flip{pos}.nbautoml"
+        target.write_bytes(bytes(bad))
+        with pytest.raises(ArtifactError) as info:
+            nbautoml.load(target)
+        assert info.value.code in ("artifact_corrupt", "not_an_artifact"), (pos, str(info.value))
+        assert str(target) in str(info.value)
+
+
+def test_flip_inside_model_reports_sha256_mismatch(titanic_artifact, tmp_path, no_construct):
+    _path, data = titanic_artifact
+    with zipfile.ZipFile(_path) as zf:
+        info = zf.getinfo("model.skops")
+    offset = info.header_offset + 30 + len(info.filename) + len(info.extra) + info.file_size // 2
+    bad = bytearray(data)
+    bad[offset] ^= 0xFF
+    (tmp_path / "m.nbautoml").write_bytes(bytes(bad))
+    with pytest.raises(IntegrityError, match="SHA-256 mismatch") as err:
+        nbautoml.load(tmp_path / "m.nbautoml")
+    assert err.value.code == "artifact_corrupt" and "modified" in str(err.value)
+
+
+def test_swapped_model_with_rebuilt_zip_is_refused_by_the_card(titanic_artifact, tmp_path, no_construct):
+    """A forger rebuilds a valid zip and trailer but keeps the card: the member hash betrays it."""
+    import skops.io as sio
+    from sklearn.dummy import DummyClassifier
+
+    card, parts = members(titanic_artifact[0])
+    parts["model.skops"] = sio.dumps(DummyClassifier().fit([[0], [1]], [0, 1]))
+    write_artifact(tmp_path / "swap.nbautoml", card, parts, fix_hashes=False)
+    with pytest.raises(IntegrityError, match="does not match the card"):
+        nbautoml.load(tmp_path / "swap.nbautoml")
+
+
+def test_truncated_file_is_refused(titanic_artifact, tmp_path, no_construct):
+    path, data = titanic_artifact
+    with zipfile.ZipFile(path) as zf:  # a cut right after the (zip) model part ends on its end record
+        info = zf.getinfo("model.skops")
+    model_end = info.header_offset + 30 + len(info.filename) + len(info.extra) + info.compress_size
+    for size in sorted({100, len(data) // 4, len(data) // 2, model_end, len(data) - 22, len(data) - 1}):
+        target = tmp_path / f"cut{size}.nbautoml"
+        target.write_bytes(data[:size])
+        with pytest.raises(IntegrityError, match="truncated or damaged.*not fully written") as info:
+            nbautoml.load(target)
+        assert info.value.code == "artifact_corrupt" and f"{size:,} bytes" in str(info.value)
+
+
+def test_empty_missing_and_directory_paths_have_distinct_errors(tmp_path):
+    (tmp_path / "empty.nbautoml").write_bytes(b"")
+    with pytest.raises(IntegrityError, match="empty"):
+        nbautoml.load(tmp_path / "empty.nbautoml")
+    with pytest.raises(ArtifactError, match="No model file") as info:
+        nbautoml.load(tmp_path / "nope.nbautoml")
+    assert info.value.code == "file_not_found"
+    with pytest.raises(ArtifactError, match="is a directory") as info:
+        nbautoml.load(tmp_path)
+    assert info.value.code == "not_an_artifact"
+    (tmp_path / "text.nbautoml").write_text("hello")
+    with pytest.raises(ArtifactError, match="not an nbautoml artifact"):
+        nbautoml.load(tmp_path / "text.nbautoml")
+
+
+# --------------------------------------------------------------------------- pickles
+
+
+@pytest.mark.parametrize("suffix,writer", [
+    (".nbautoml", "pickle"), (".skops", "pickle"), (".pkl", "pickle"), (".joblib", "joblib-zlib"),
+])
+def test_pickle_payload_is_never_run_by_default(tmp_path, suffix, writer):
+    sentinel = tmp_path / "PWNED"
+    path = tmp_path / f"model{suffix}"
+    if writer == "pickle":
+        path.write_bytes(pickle.dumps(Payload(sentinel), protocol=4))
+    else:
+        joblib.dump(Payload(sentinel), path, compress=3)
+    with pytest.raises(ArtifactError, match="not loaded") as info:
+        nbautoml.load(path)
+    assert info.value.code == "pickle_refused"
+    assert "allow_pickle=True" in str(info.value) and "runs" in str(info.value)
+    with pytest.raises(ArtifactError, match="allow_pickle=True") as info:
+        nbautoml.load(path, format="pickle")
+    assert not sentinel.exists()
+    # the explicit opt-in does unpickle: the payload runs (so the checks above can fail)
+    with pytest.warns(UnsafeLoadWarning), pytest.raises(nbautoml.exceptions.ConfigError):
+        nbautoml.load(path, format="pickle", allow_pickle=True)
+    assert sentinel.exists()
+
+
+def test_explicit_pickle_of_a_pipeline_loads(tmp_path):
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    pipe = LogisticRegression(max_iter=500).fit(X, y)
+    joblib.dump(pipe, tmp_path / "lr.joblib")
+    with pytest.warns(UnsafeLoadWarning, match="runs the code"):
+        model = nbautoml.load(tmp_path / "lr.joblib", format="joblib", allow_pickle=True)
+    np.testing.assert_array_equal(model.predict(X), pipe.predict(X))
+
+
+# --------------------------------------------------------------------------- allowlist
+
+
+def _sentinel_pipeline():
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    return make_pipeline(SentinelTransformer(), LogisticRegression(max_iter=500)).fit(X, y), X
+
+
+def test_untrusted_type_is_refused_and_named(tmp_path, monkeypatch):
+    import skops.io as sio
+
+    sentinel = tmp_path / "CONSTRUCTED"
+    monkeypatch.setenv(SENTINEL_ENV, str(sentinel))
+    pipe, X = _sentinel_pipeline()
+    name = "tests.deploy.helpers.SentinelTransformer"
+    with pytest.warns(UserWarning, match="outside nbautoml's allowlist"):
+        path = nbautoml.save(pipe, tmp_path / "custom")
+    sio.dump(pipe, tmp_path / "custom.skops")
+    for target in (path, tmp_path / "custom.skops"):
+        with pytest.raises(UntrustedArtifactError) as info:
+            nbautoml.load(target)
+        assert info.value.code == "untrusted_types"
+        assert info.value.details["types"] == [name]
+        assert name in str(info.value) and "trusted=" in str(info.value)
+    assert not sentinel.exists()
+    model = nbautoml.load(path, trusted=[name])  # after review, the user can trust it
+    assert sentinel.exists()
+    np.testing.assert_array_equal(model.predict(X), pipe.predict(X))
+
+
+def test_skops_default_trusted_types_outside_the_allowlist_are_refused(tmp_path):
+    """skops trusts every sklearn estimator by default; nbautoml trusts only its search space's types."""
+    from sklearn.datasets import load_iris
+    from sklearn.neighbors import NearestCentroid
+
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    path = nbautoml.save(NearestCentroid().fit(X, y), tmp_path / "nc")
+    with pytest.raises(UntrustedArtifactError, match="NearestCentroid"):
+        nbautoml.load(path)
+
+
+def test_allowlist_covers_every_family_of_the_search_space():
+    """S-14: every family (all preprocessing variants) saves with no type outside the allowlist."""
+    import warnings
+
+    import pandas as pd
+    import skops.io as sio
+    from threadpoolctl import threadpool_limits
+
+    from nbautoml.engine.data import plan_columns
+    from nbautoml.engine.space import FAMILIES, build_pipeline, pre_params
+
+    rng = np.random.default_rng(0)
+    n = 60
+    words = np.array(["red", "blue", "green", "cat", "dog", "fish", "sun"])
+    X = pd.DataFrame({
+        "a": rng.normal(size=n), "b": rng.integers(0, 5, n).astype(float),
+        "c": rng.choice(["x", "y", "z"], n),
+        "d": pd.date_range("2020-01-01", periods=n, freq="37h").astype(str),
+        "t": [" ".join(rng.choice(words, 5)) for _ in range(n)],
+    })
+    plan = plan_columns(X)
+    assert [c.role for c in plan.columns] == ["numeric", "numeric", "categorical", "datetime", "text"]
+    targets = {"binary": rng.choice(["no", "yes"], n), "multiclass": rng.integers(0, 3, n),
+               "regression": rng.normal(size=n)}
+    small = {"n_estimators": 5, "max_iter": 20}  # same fitted types, a fraction of the time
+    seen = set()
+    for task, y in targets.items():
+        for family, spec in FAMILIES.items():
+            if task not in spec.tasks:
+                continue
+            pre = {p.name: p.default for p in pre_params(spec, True, True)}
+            variants = [{}]
+            if family in ("ridge", "hist_gradient_boosting"):  # scaled / dense-only preprocessing paths
+                other = "ordinal" if pre.get("cat_encoding") == "onehot" else "onehot"
+                variants += [{"cat_encoding": other, "select_percentile": 50, "scaler": "robust"},
+                             {"scaler": "minmax"}]
+            params = {p.name: small.get(p.name, p.default) for p in spec.params}
+            for variant in variants:
+                config = {"family": family, "params": params, "pre": {**pre, **variant}}
+                pipe = build_pipeline(config, plan, task, random_state=0)
+                if family == "mlp":
+                    pipe.set_params(model__max_iter=20)
+                with warnings.catch_warnings(), threadpool_limits(1):  # OpenMP threads only slow tiny fits
+                    warnings.simplefilter("ignore")
+                    pipe.fit(X, y)
+                seen |= persist._types_in_skops(sio.dumps(pipe))
+    outside = seen - persist.ALLOWED_TYPES
+    assert not outside, f"types produced by the search space but not in the allowlist: {sorted(outside)}"
+    roots = {t.split(".")[0] for t in persist.ALLOWED_TYPES}
+    assert roots <= {"builtins", "numpy", "scipy", "sklearn", "nbautoml"}
+
+
+# --------------------------------------------------------------------------- versions
+
+
+def _with_environment(source, target, **changes):
+    card, parts = members(source)
+    card["environment"] = dict(card["environment"], **changes)
+    write_artifact(target, card, parts)
+
+
+def test_other_sklearn_minor_version_is_refused_unless_allowed(titanic_artifact, tmp_path):
+    path = tmp_path / "old.nbautoml"
+    _with_environment(titanic_artifact[0], path, **{"scikit-learn": "1.5.2"})
+    with pytest.raises(EnvironmentMismatchError) as info:
+        nbautoml.load(path)
+    message = str(info.value)
+    assert info.value.code == "environment_mismatch"
+    assert "1.5.2" in message and persist.versions()["scikit-learn"] in message
+    assert "scikit-learn==1.5.2" in message and "allow_version_mismatch=True" in message
+    assert "retrain" in message
+    with pytest.warns(VersionMismatchWarning, match="1.5.2"):
+        model = nbautoml.load(path, allow_version_mismatch=True)
+    assert model.task_ == "binary"
+
+
+def test_patch_version_and_python_difference_only_warn(titanic_artifact, tmp_path):
+    major, minor, *_ = persist.versions()["scikit-learn"].split(".")
+    path = tmp_path / "patch.nbautoml"
+    _with_environment(titanic_artifact[0], path, **{"scikit-learn": f"{major}.{minor}.99", "python": "3.99.0"})
+    with pytest.warns(VersionMismatchWarning, match="3.99.0"):
+        nbautoml.load(path)
+
+
+# --------------------------------------------------------------------------- atomic writes
+
+
+def _temps(directory: Path) -> list[Path]:
+    return sorted(directory.glob(".*.tmp"))
+
+
+def test_disk_full_mid_write_keeps_the_old_artifact(titanic_artifact, tmp_path, monkeypatch, fitted):
+    path = tmp_path / "model.nbautoml"
+    path.write_bytes(titanic_artifact[1])
+    real_write = os.write
+    calls = {"n": 0}
+
+    def write_then_fail(fd, data):
+        calls["n"] += 1
+        if calls["n"] > 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, bytes(data)[: len(data) // 2])  # a short write first
+
+    monkeypatch.setattr(os, "write", write_then_fail)
+    with pytest.raises(ArtifactError, match="no space left") as info:
+        nbautoml.save(fitted("house").result, path)
+    monkeypatch.setattr(os, "write", real_write)
+    assert info.value.code == "save_failed" and calls["n"] == 2
+    assert path.read_bytes() == titanic_artifact[1]
+    assert _temps(tmp_path) == []
+    nbautoml.load(path)
+
+
+def test_permission_denied_on_replace_leaves_nothing(titanic_artifact, tmp_path, monkeypatch, fitted):
+    def deny(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(os, "replace", deny)
+    with pytest.raises(ArtifactError, match="permission was denied.*directory you can write") as info:
+        nbautoml.save(fitted("titanic").result, tmp_path / "new.nbautoml")
+    assert info.value.code == "save_failed"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_process_killed_mid_save_keeps_old_artifact_and_next_save_cleans_up(tmp_path):
+    """A real crash (os._exit before the rename): old file intact; the orphan temp is removed later."""
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    path = nbautoml.save(LogisticRegression(max_iter=500).fit(X, y), tmp_path / "iris.nbautoml")
+    before = path.read_bytes()
+    child = f"""
+import os
+from sklearn.datasets import load_iris
+from sklearn.tree import DecisionTreeClassifier
+import nbautoml
+X, y = load_iris(return_X_y=True, as_frame=True)
+os.fsync = lambda fd: os._exit(137)  # die after the bytes are written, before the rename
+nbautoml.save(DecisionTreeClassifier().fit(X, y), {str(path)!r})
+"""
+    done = subprocess.run([sys.executable, "-c", child], cwd=REPO, capture_output=True, timeout=120)
+    assert done.returncode == 137, done.stderr.decode()[-2000:]
+    assert path.read_bytes() == before
+    assert len(_temps(tmp_path)) == 1  # the dead process's partial file
+    nbautoml.save(LogisticRegression(max_iter=500).fit(X, y), path)
+    assert _temps(tmp_path) == []
+    nbautoml.load(path)
+
+
+# --------------------------------------------------------------------------- schema enforcement
+
+
+def test_predict_enforces_the_training_schema(titanic_artifact, fitted):
+    from nbautoml.exceptions import DataError
+
+    model = nbautoml.load(titanic_artifact[0])
+    X = fitted("titanic").X.head(20)
+    expected = model.predict(X)
+    with pytest.raises(DataError, match="Fare") as info:
+        model.predict(X.drop(columns=["Fare"]))
+    assert info.value.code == "missing_columns" and info.value.details["columns"] == ["Fare"]
+    with pytest.warns(UserWarning, match="Ignoring 1 column.*color") as record:
+        model.predict(X.assign(color="red"))
+        model.predict(X.assign(color="blue"))  # said once
+    assert len([w for w in record if "Ignoring" in str(w.message)]) == 1
+    np.testing.assert_array_equal(model.predict(X[X.columns[::-1]]), expected)  # order does not matter
+    as_text = X.assign(Age=X["Age"].map(lambda v: "" if np.isnan(v) else str(v)),
+                       Fare=X["Fare"].astype(str))
+    np.testing.assert_array_equal(model.predict(as_text), expected)
+    assert set(model.last_input_report_.coerced) == {"Age", "Fare"}
+    with pytest.raises(DataError, match="'Age' must be numeric.*'old'") as info:
+        model.predict(X.assign(Age=["old"] + [30] * (len(X) - 1)))
+    assert info.value.code == "bad_dtype" and info.value.details["columns"] == ["Age"]
+    import pandas as pd
+
+    with pytest.raises(DataError, match="'Fare' holds dates"):
+        model.predict(X.assign(Fare=pd.Timestamp("2020-01-01")))
+    odd = X.assign(Sex="unknown", Embarked="Mars")
+    assert len(model.predict(odd)) == len(X)
+    assert model.last_input_report_.unseen == {"Sex": len(X), "Embarked": len(X)}
+    records = X.head(3).replace({np.nan: None}).to_dict("records")
+    np.testing.assert_array_equal(model.predict(records), expected[:3])
