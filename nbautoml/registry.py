@@ -1,0 +1,457 @@
+"""A local model registry: versions, stages and their history in one SQLite file.
+
+Layout (the project directory is shared with the monitoring history)::
+
+    $NBAUTOML_HOME/            (default ./.nbautoml; see project_dir())
+      registry.sqlite          versions and stage history (SQLite, WAL)
+      models/NAME/v1.nbautoml  the artifacts (see nbautoml.persist)
+      models/NAME/v2.nbautoml
+
+Each ``register`` adds version N+1 of a name with its model card; N is taken
+inside a write transaction, so two processes registering the same name at once
+get distinct versions. The artifact is written atomically before its row is
+committed, so a crash leaves at most an orphan file, never a row pointing at a
+partial file. Loading checks the file against the SHA-256 recorded at
+registration, so a replaced or edited file is refused.
+
+Stages (``production``, ``staging``, ...) point at one version of a name at a
+time. Every change is appended to ``stage_events`` (time, version, previous
+version, reason, user); the table refuses UPDATE and DELETE, so the history is
+a faithful record for promotion and rollback.
+
+References: ``"name"`` (latest version), ``"name@3"`` or ``"name@v3"``,
+``"name@production"`` (the version the stage points at), ``"name@latest"``.
+
+Examples
+--------
+>>> reg = nbautoml.registry.Registry()                          # doctest: +SKIP
+>>> reg.register(result, "titanic", stage="production", reason="first model")  # doctest: +SKIP
+ModelVersion(titanic@1)
+>>> model = reg.load("titanic@production")                      # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import re
+import sqlite3
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from .exceptions import NbAutoMLError
+
+DB_NAME = "registry.sqlite"
+SCHEMA_VERSION = 1
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_STAGE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+
+
+class RegistryError(NbAutoMLError):
+    """A registry operation failed (bad name, unknown version, busy database, ...)."""
+
+    code = "registry_error"
+
+
+def project_dir() -> Path:
+    """The project directory shared by the registry and the monitoring history.
+
+    ``$NBAUTOML_HOME`` when set, else ``./.nbautoml``.
+    """
+    return Path(os.environ.get("NBAUTOML_HOME", ".nbautoml"))
+
+
+def check_name(name: str, kind: str = "model name") -> str:
+    """Refuse names that could escape the registry directory or confuse references."""
+    if not isinstance(name, str) or not _NAME.match(name) or ".." in name:
+        raise RegistryError(
+            f"Invalid {kind} {name!r}: use 1-128 letters, digits, '.', '_' or '-', starting with a letter "
+            "or digit (no '/', '\\\\', '..', '@', spaces or control characters).", code="bad_name")
+    return name
+
+
+def _check_stage(stage: str) -> str:
+    if not isinstance(stage, str) or not _STAGE.match(stage) or stage.lower() == "latest":
+        raise RegistryError(f"Invalid stage {stage!r}: use a word such as 'production' or 'staging' "
+                            "(letters, digits, '_' or '-', starting with a letter; not 'latest').",
+                            code="bad_stage")
+    return stage
+
+
+def parse_ref(ref: str) -> tuple[str, int | str | None]:
+    """Split ``"name@version|stage"`` into ``(name, version int | stage str | None)``."""
+    if not isinstance(ref, str):
+        raise RegistryError(f"A model reference is a string such as 'titanic@production'; got {ref!r}.",
+                            code="bad_name")
+    name, sep, which = ref.partition("@")
+    check_name(name)
+    if not sep:
+        return name, None
+    if re.fullmatch(r"v?\d+", which):
+        return name, int(which.lstrip("v"))
+    if which == "latest":
+        return name, None
+    return name, _check_stage(which)
+
+
+@dataclass
+class ModelVersion:
+    """One registered version: ``name``, ``version``, artifact ``path``, ``sha256``, ``created``."""
+
+    name: str
+    version: int
+    path: Path
+    sha256: str
+    size: int
+    created: float
+    stages: tuple = ()
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}@{self.version}"
+
+    def __fspath__(self) -> str:
+        return str(self.path)
+
+    def __repr__(self) -> str:
+        stages = f", stages={list(self.stages)}" if self.stages else ""
+        return f"ModelVersion({self.ref}{stages})"
+
+
+class Registry:
+    """The model registry of a project directory.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        The project directory (default :func:`project_dir`). The database is
+        ``path/registry.sqlite`` and artifacts go under ``path/models``.
+    timeout : float, default=30
+        Seconds to wait for another process's write before giving up.
+    """
+
+    def __init__(self, path=None, timeout: float = 30.0):
+        self.root = Path(path) if path is not None else project_dir()
+        self.db_path = self.root / DB_NAME
+        self.timeout = timeout
+
+    def __repr__(self) -> str:
+        return f"Registry({str(self.root)!r})"
+
+    # ------------------------------------------------------------ database
+    @contextmanager
+    def _connect(self, write: bool = False):
+        """A short-lived connection; ``write`` holds the write lock (BEGIN IMMEDIATE) until commit."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.db_path, timeout=self.timeout, isolation_level=None)
+        try:
+            conn.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
+            if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+                self._init(conn)
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        except sqlite3.OperationalError as err:
+            if "locked" in str(err) or "busy" in str(err):
+                raise RegistryError(f"The registry {str(self.db_path)!r} stayed locked for {self.timeout:g} s "
+                                    "by another program. Close it (or the other notebook's long operation) "
+                                    "and retry.", code="registry_busy") from err
+            raise RegistryError(f"The registry {str(self.db_path)!r} cannot be used: {err}.",
+                                code="registry_error") from err
+        finally:
+            conn.close()
+
+    def _init(self, conn) -> None:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            found = conn.execute("PRAGMA user_version").fetchone()[0]
+            if found > SCHEMA_VERSION:
+                raise RegistryError(f"The registry {str(self.db_path)!r} was made by a newer nbautoml "
+                                    f"(schema {found}); upgrade nbautoml.", code="registry_too_new")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS versions (name TEXT NOT NULL, version INTEGER NOT NULL, "
+                "path TEXT NOT NULL, sha256 TEXT NOT NULL, size INTEGER NOT NULL, created REAL NOT NULL, "
+                "task TEXT, metric TEXT, score REAL, score_std REAL, model TEXT, card TEXT NOT NULL, "
+                "PRIMARY KEY (name, version))")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS stage_events (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+                "time REAL NOT NULL, name TEXT NOT NULL, stage TEXT NOT NULL, version INTEGER, "
+                "previous_version INTEGER, reason TEXT NOT NULL DEFAULT '', user TEXT)")
+            conn.execute("CREATE INDEX IF NOT EXISTS stage_events_name ON stage_events(name, stage, id)")
+            for action in ("UPDATE", "DELETE"):
+                conn.execute(
+                    f"CREATE TRIGGER IF NOT EXISTS stage_events_no_{action.lower()} BEFORE {action} "
+                    "ON stage_events BEGIN SELECT RAISE(ABORT, 'stage_events is append-only'); END")
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    # ------------------------------------------------------------ writing
+    def register(self, model, name: str, *, stage: str | None = None, reason: str = "") -> ModelVersion:
+        """Add a new version of ``name``.
+
+        Parameters
+        ----------
+        model : AutoML, LoadedModel, Pipeline, or path of an ``.nbautoml`` file
+        name : str
+            Letters, digits, '.', '_' and '-' only.
+        stage : str, optional
+            Also point this stage (e.g. "production") at the new version.
+        reason : str, default=""
+            Stored with the stage change.
+
+        Returns
+        -------
+        ModelVersion
+        """
+        from . import persist
+
+        check_name(name)
+        if stage is not None:
+            _check_stage(stage)
+        if isinstance(model, (str, Path)):
+            model = persist.load(model)
+        prepared = persist._prepare(model)  # the slow part (skops), outside the lock
+        folder = self.root / "models" / name
+        with self._connect(write=True) as conn:
+            version = conn.execute("SELECT COALESCE(MAX(version), 0) + 1 FROM versions WHERE name = ?",
+                                   (name,)).fetchone()[0]
+            data, card = persist._assemble(prepared, {"registry": {"name": name, "version": version}})
+            target = folder / f"v{version}{persist.SUFFIX}"
+            persist.atomic_write(target, data)
+            metric = card.get("metric") or {}
+            created = time.time()
+            conn.execute(
+                "INSERT INTO versions (name, version, path, sha256, size, created, task, metric, score, "
+                "score_std, model, card) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (name, version, str(target.relative_to(self.root)), persist._sha256(data), len(data), created,
+                 card.get("task"), metric.get("name"), metric.get("cv_score"), metric.get("cv_std"),
+                 (card.get("model") or {}).get("description"), json.dumps(card)))
+            if stage is not None:
+                self._append_stage(conn, name, stage, version, reason)
+        return self.get(f"{name}@{version}")
+
+    def _append_stage(self, conn, name, stage, version, reason) -> None:
+        previous = self._stage_version(conn, name, stage)
+        conn.execute("INSERT INTO stage_events (time, name, stage, version, previous_version, reason, user) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     (time.time(), name, stage, version, previous, str(reason or ""), _user()))
+
+    def set_stage(self, name: str, version: int | None, stage: str, reason: str = "") -> None:
+        """Point ``stage`` of ``name`` at ``version`` (None clears the stage); recorded with ``reason``."""
+        check_name(name)
+        _check_stage(stage)
+        with self._connect(write=True) as conn:
+            if version is not None:
+                version = self._existing_version(conn, name, int(version))
+            self._append_stage(conn, name, stage, version, reason)
+
+    # ------------------------------------------------------------ reading
+    @staticmethod
+    def _stage_version(conn, name, stage):
+        row = conn.execute("SELECT version FROM stage_events WHERE name = ? AND stage = ? ORDER BY id DESC "
+                           "LIMIT 1", (name, stage)).fetchone()
+        return None if row is None else row[0]
+
+    def _stages(self, conn, name) -> dict[str, int]:
+        rows = conn.execute(
+            "SELECT stage, version FROM stage_events WHERE id IN (SELECT MAX(id) FROM stage_events "
+            "WHERE name = ? GROUP BY stage)", (name,)).fetchall()
+        return {stage: version for stage, version in rows if version is not None}
+
+    def _existing_version(self, conn, name, version: int) -> int:
+        row = conn.execute("SELECT version FROM versions WHERE name = ? AND version = ?",
+                           (name, version)).fetchone()
+        if row is None:
+            self._raise_unknown(conn, name, f"version {version}")
+        return version
+
+    def _raise_unknown(self, conn, name, what):
+        known = [v for (v,) in conn.execute("SELECT version FROM versions WHERE name = ? ORDER BY version",
+                                            (name,))]
+        if not known:
+            names = [n for (n,) in conn.execute("SELECT DISTINCT name FROM versions ORDER BY name")]
+            from .exceptions import closest
+
+            hint = closest(name, names)
+            raise RegistryError(f"No model named {name!r} in the registry {str(self.root)!r}."
+                                + (f" Did you mean {hint[0]!r}?" if hint else "")
+                                + (f" Registered: {', '.join(names[:20])}." if names else
+                                   " It is empty: nbautoml.register(result, name) adds a model."),
+                                code="model_not_found")
+        raise RegistryError(f"{name!r} has no {what}; its versions are {', '.join(map(str, known))}.",
+                            code="version_not_found")
+
+    def _resolve(self, conn, ref: str) -> tuple[str, int]:
+        name, which = parse_ref(ref)
+        if which is None:
+            row = conn.execute("SELECT MAX(version) FROM versions WHERE name = ?", (name,)).fetchone()
+            if row[0] is None:
+                self._raise_unknown(conn, name, "version")
+            return name, row[0]
+        if isinstance(which, int):
+            return name, self._existing_version(conn, name, which)
+        if not conn.execute("SELECT 1 FROM versions WHERE name = ?", (name,)).fetchone():
+            self._raise_unknown(conn, name, "version")
+        version = self._stage_version(conn, name, which)
+        if version is None:
+            stages = self._stages(conn, name)
+            raise RegistryError(f"{name!r} has no version in stage {which!r}. "
+                                + (f"Current stages: {stages}. " if stages else "")
+                                + f"Set one with registry.set_stage({name!r}, VERSION, {which!r}).",
+                                code="stage_not_set")
+        return name, version
+
+    def get(self, ref: str) -> ModelVersion:
+        """The registered version a reference points at (nothing is loaded)."""
+        with self._connect() as conn:
+            name, version = self._resolve(conn, ref)
+            row = conn.execute("SELECT path, sha256, size, created FROM versions WHERE name = ? AND "
+                               "version = ?", (name, version)).fetchone()
+            stages = tuple(s for s, v in self._stages(conn, name).items() if v == version)
+        return ModelVersion(name, version, self.root / row[0], row[1], row[2], row[3], stages)
+
+    def card(self, ref: str) -> dict:
+        """The model card recorded at registration."""
+        with self._connect() as conn:
+            name, version = self._resolve(conn, ref)
+            (card,) = conn.execute("SELECT card FROM versions WHERE name = ? AND version = ?",
+                                   (name, version)).fetchone()
+        return json.loads(card)
+
+    def load(self, ref: str, trusted=None, allow_version_mismatch: bool = False):
+        """Load ``name``, ``name@VERSION`` or ``name@STAGE`` after checking the file's recorded SHA-256.
+
+        Returns
+        -------
+        LoadedModel
+            With ``registry_ref_`` set to ``"name@version"``.
+        """
+        from . import persist
+
+        entry = self.get(ref)
+        model = persist.load(entry.path, trusted=trusted, allow_version_mismatch=allow_version_mismatch,
+                             sha256=entry.sha256)
+        model.registry_ref_ = entry.ref
+        return model
+
+    def list(self, name: str | None = None):
+        """One row per model name (latest version, count, stages); with ``name``, its versions."""
+        import pandas as pd
+
+        if name is not None:
+            return self.versions(name)
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT v.name, v.version, c.n, v.task, v.metric, v.score, v.model, v.created FROM versions v "
+                "JOIN (SELECT name, MAX(version) AS latest, COUNT(*) AS n FROM versions GROUP BY name) c "
+                "ON v.name = c.name AND v.version = c.latest ORDER BY v.name").fetchall()
+            stages = {r[0]: self._stages(conn, r[0]) for r in rows}
+        frame = pd.DataFrame(rows, columns=["name", "latest", "versions", "task", "metric", "score", "model",
+                                            "created"])
+        frame["stages"] = [", ".join(f"{s}=v{v}" for s, v in sorted(stages[n].items())) for n in frame["name"]]
+        frame["created"] = pd.to_datetime(frame["created"], unit="s")
+        return frame
+
+    def versions(self, name: str):
+        """The versions of ``name``: version, created, metric, score ± std, model, stages, sha256, path."""
+        import pandas as pd
+
+        check_name(name)
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT version, created, task, metric, score, score_std, model, sha256, size, path "
+                "FROM versions WHERE name = ? ORDER BY version", (name,)).fetchall()
+            if not rows:
+                self._raise_unknown(conn, name, "version")
+            stages = self._stages(conn, name)
+        frame = pd.DataFrame(rows, columns=["version", "created", "task", "metric", "score", "score_std",
+                                            "model", "sha256", "size", "path"])
+        frame["created"] = pd.to_datetime(frame["created"], unit="s")
+        frame["stages"] = [", ".join(s for s, v in sorted(stages.items()) if v == version)
+                           for version in frame["version"]]
+        return frame
+
+    def history(self, name: str):
+        """Every stage change of ``name``, oldest first: time, stage, version, previous_version, reason, user."""
+        import pandas as pd
+
+        check_name(name)
+        with self._connect() as conn:
+            rows = conn.execute("SELECT id, time, stage, version, previous_version, reason, user FROM "
+                                "stage_events WHERE name = ? ORDER BY id", (name,)).fetchall()
+        frame = pd.DataFrame(rows, columns=["id", "time", "stage", "version", "previous_version", "reason",
+                                            "user"])
+        frame["time"] = pd.to_datetime(frame["time"], unit="s")
+        for column in ("version", "previous_version"):  # None: stage cleared / first assignment
+            frame[column] = frame[column].astype("Int64")
+        return frame
+
+    def compare(self, name: str, v1, v2):
+        """Side-by-side cards of two versions: metric, scores, model, config, data, inputs, versions.
+
+        ``v1``/``v2`` are version numbers or stage names. Returns a DataFrame
+        with one row per field and a ``same`` column.
+        """
+        import pandas as pd
+
+        cards = [self.card(f"{name}@{v}") for v in (v1, v2)]
+        labels = [f"v{c.get('registry', {}).get('version', v)}" for c, v in zip(cards, (v1, v2))]
+
+        def facts(card):
+            metric = card.get("metric") or {}
+            model = card.get("model") or {}
+            schema = (card.get("input_schema") or {}).get("columns", [])
+            data = card.get("training_data") or {}
+            env = card.get("environment") or {}
+            out = {"task": card.get("task"), "target": card.get("target"), "metric": metric.get("name"),
+                   "cv_score": metric.get("cv_score"), "cv_std": metric.get("cv_std"),
+                   "holdout_score": metric.get("holdout_score"), "validation": metric.get("validation"),
+                   "model": model.get("description"), "family": model.get("family"),
+                   "config": json.dumps(model.get("config"), sort_keys=True),
+                   "inputs": ", ".join(c["name"] for c in schema),
+                   "training_rows": data.get("rows"), "training_sha256": data.get("sha256"),
+                   "created": card.get("created"), "model_sha256": card.get("model_sha256")}
+            out.update({f"version:{k}": v for k, v in env.items()})
+            return out
+
+        left, right = facts(cards[0]), facts(cards[1])
+        fields = list(dict.fromkeys([*left, *right]))
+        return pd.DataFrame({"field": fields, labels[0]: [left.get(f) for f in fields],
+                             labels[1]: [right.get(f) for f in fields],
+                             "same": [left.get(f) == right.get(f) for f in fields]})
+
+    def integrity_check(self) -> str:
+        """SQLite's ``PRAGMA integrity_check`` ("ok" when the database is sound)."""
+        with self._connect() as conn:
+            return conn.execute("PRAGMA integrity_check").fetchone()[0]
+
+
+def _user() -> str | None:
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in some containers
+        return None
+
+
+def register(model, name: str, *, stage: str | None = None, reason: str = "", registry=None) -> ModelVersion:
+    """Register ``model`` as a new version of ``name`` in the project's registry.
+
+    Same as ``Registry(registry).register(model, name, stage=stage, reason=reason)``;
+    ``nbautoml.save(model, "registry:NAME")`` does the same.
+    """
+    return Registry(registry).register(model, name, stage=stage, reason=reason)
+
+
+__all__ = ["ModelVersion", "Registry", "RegistryError", "check_name", "parse_ref", "project_dir", "register"]

@@ -1,0 +1,141 @@
+"""The local model registry: versions, stages, history, references, names, concurrency."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+
+import numpy as np
+import pytest
+
+import nbautoml
+from nbautoml.persist import IntegrityError
+from nbautoml.registry import Registry, RegistryError, project_dir
+from tests.deploy.helpers import register_many
+
+
+def test_project_dir_follows_nbautoml_home(tmp_path, monkeypatch):
+    assert project_dir() == tmp_path / "nbautoml_home"  # set by the tests' conftest
+    monkeypatch.delenv("NBAUTOML_HOME")
+    assert str(project_dir()) == ".nbautoml"
+    assert Registry().db_path == project_dir() / "registry.sqlite"
+
+
+def test_register_stage_and_load_by_reference(fitted, titanic_artifact, tmp_path):
+    fit = fitted("titanic")
+    registry = Registry()
+    first = registry.register(fit.result, "titanic", stage="production", reason="first model")
+    second = nbautoml.save(titanic_artifact[0], "registry:titanic")  # a path registers too
+    third = nbautoml.register(nbautoml.load(titanic_artifact[0]), "titanic", stage="staging")
+    assert (first.version, second.version, third.version) == (1, 2, 3)
+    assert first.path == registry.root / "models" / "titanic" / "v1.nbautoml" and first.path.is_file()
+    assert first.stages == ("production",) and first.ref == "titanic@1"
+    X = fit.X.head(50)
+    expected = fit.result.predict(X)
+    for ref, version in [("titanic", 3), ("titanic@latest", 3), ("titanic@2", 2), ("titanic@v1", 1),
+                         ("titanic@production", 1), ("titanic@staging", 3)]:
+        model = registry.load(ref)
+        assert model.registry_ref_ == f"titanic@{version}"
+        assert model.card["registry"] == {"name": "titanic", "version": version}
+        np.testing.assert_array_equal(model.predict(X), expected)
+    assert nbautoml.load("registry:titanic@production").registry_ref_ == "titanic@1"
+
+    registry.set_stage("titanic", 2, "production", reason="better on the May batch")
+    registry.set_stage("titanic", 1, "production", reason="rollback: v2 failed checks")
+    history = registry.history("titanic")
+    rows = history[["stage", "version", "previous_version"]].astype(object)
+    assert rows.where(rows.notna(), None).values.tolist() == [
+        ["production", 1, None], ["staging", 3, None], ["production", 2, 1], ["production", 1, 2]]
+    assert history["reason"].tolist()[-1] == "rollback: v2 failed checks"
+    assert registry.get("titanic@production").version == 1
+
+    versions = registry.versions("titanic")
+    assert versions["version"].tolist() == [1, 2, 3]
+    assert versions["stages"].tolist() == ["production", "", "staging"]
+    assert versions["score"].tolist() == pytest.approx([fit.result.best_score_] * 3)
+    listing = registry.list()
+    assert listing.loc[0, "name"] == "titanic" and listing.loc[0, "latest"] == 3
+    assert "production=v1" in listing.loc[0, "stages"]
+    compared = registry.compare("titanic", 1, "staging").set_index("field")
+    assert list(compared.columns) == ["v1", "v3", "same"]
+    assert compared.loc["cv_score", "same"] and compared.loc["config", "same"]
+
+    with pytest.raises(RegistryError, match="no version in stage 'canary'") as info:
+        registry.load("titanic@canary")
+    assert info.value.code == "stage_not_set"
+    with pytest.raises(RegistryError, match="versions are 1, 2, 3") as info:
+        registry.load("titanic@7")
+    assert info.value.code == "version_not_found"
+    with pytest.raises(RegistryError, match="Did you mean 'titanic'") as info:
+        registry.load("titanik")
+    assert info.value.code == "model_not_found"
+    with pytest.raises(RegistryError, match="version_not_found|versions are"):
+        registry.set_stage("titanic", 9, "production")
+
+
+def test_stage_history_is_append_only_and_stores_text_literally(fitted):
+    registry = Registry()
+    registry.register(fitted("titanic").result, "m")
+    evil = "x'); DROP TABLE versions; --"
+    registry.set_stage("m", 1, "production", reason=evil)
+    assert registry.history("m")["reason"].tolist() == [evil]
+    assert registry.versions("m")["version"].tolist() == [1]
+    with sqlite3.connect(registry.db_path) as conn:
+        for statement in ("UPDATE stage_events SET reason = 'edited'", "DELETE FROM stage_events"):
+            with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+                conn.execute(statement)
+    assert registry.history("m")["reason"].tolist() == [evil]
+
+
+@pytest.mark.parametrize("name", ["../escape", "a/b", "/etc/passwd", "a\\b", "..", "x\x00y", "", ".hidden",
+                                  "x@y", "two words", "x'; DROP TABLE versions;--"])
+def test_names_that_could_escape_the_registry_are_refused(titanic_artifact, tmp_path, name):
+    registry = Registry(tmp_path / "reg")
+    with pytest.raises(RegistryError, match="Invalid model name") as info:
+        registry.register(titanic_artifact[0], name)
+    assert info.value.code == "bad_name"
+    with pytest.raises(RegistryError):
+        registry.load(name)
+    assert sorted(p.name for p in tmp_path.iterdir()) in ([], ["reg"])
+    assert not (tmp_path / "reg" / "models").exists()
+
+
+def test_a_replaced_artifact_is_refused_by_the_registry_hash(fitted, titanic_artifact):
+    registry = Registry()
+    registry.register(fitted("titanic").result, "t")
+    entry = registry.register(fitted("titanic").result, "t")
+    # a perfectly valid artifact, but not the one registered as v2
+    entry.path.write_bytes(registry.get("t@1").path.read_bytes())
+    with pytest.raises(IntegrityError, match="not the expected file"):
+        registry.load("t@2")
+    registry.load("t@1")
+
+
+def test_two_processes_registering_the_same_name_get_distinct_versions(tmp_path):
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    artifact = nbautoml.save(LogisticRegression(max_iter=500).fit(X, y), tmp_path / "iris.nbautoml")
+    root = tmp_path / "shared"
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("needs the fork start method")
+    context = multiprocessing.get_context("fork")  # two real processes, without re-importing everything
+    barrier, results = context.Barrier(2), context.Queue()
+    workers = [context.Process(target=register_many, args=(str(root), str(artifact), "race", 5, barrier, results))
+               for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    got = [results.get(timeout=120) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=60)
+        assert worker.exitcode == 0
+    assert sorted(v for versions in got for v in versions) == list(range(1, 11))
+    assert all(versions == sorted(versions) for versions in got)
+    registry = Registry(root)
+    assert registry.integrity_check() == "ok"
+    assert registry.versions("race")["version"].tolist() == list(range(1, 11))
+    for version in range(1, 11):
+        assert registry.load(f"race@{version}").registry_ref_ == f"race@{version}"  # files match their hashes
+    assert sorted(p.name for p in (root / "models" / "race").iterdir()) == sorted(
+        f"v{i}.nbautoml" for i in range(1, 11))
