@@ -1,0 +1,283 @@
+"""Serve a model over HTTP (FastAPI + uvicorn; ``pip install 'nbautoml[serve]'``).
+
+Endpoints:
+
+``POST /predict``
+    Body ``{"records": [{"column": value, ...}, ...]}``. Answer
+    ``{"predictions": [...], "probabilities": [[...], ...], "classes": [...], "warnings": [...]}``
+    (``probabilities`` and ``classes`` for classifiers; probability columns in
+    ``classes`` order). Bad requests get a 4xx JSON ``{"error": code,
+    "message": text}`` naming the problem: 400 invalid JSON, 413 body or
+    record count too large, 415 not JSON, 422 wrong shape, missing column or
+    a value of the wrong type.
+``GET /health``
+    ``{"status": "ok", ...}``.
+``GET /model``
+    The model card.
+
+Run it with ``nbautoml serve PATH_OR_NAME`` or in Python::
+
+    import uvicorn
+    uvicorn.run(create_app(nbautoml.load("model.nbautoml")), host="127.0.0.1", port=8000)
+"""
+
+import logging
+import math
+import time
+from pathlib import Path
+
+from .exceptions import NbAutoMLError
+
+log = logging.getLogger("nbautoml.serve")
+
+MAX_BODY_BYTES = 10 * 2**20
+MAX_RECORDS = 10_000
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _require(module: str):
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        raise NbAutoMLError(f"Serving needs {module}, which is not installed. Install it with: "
+                            "pip install 'nbautoml[serve]' (or: pip install fastapi uvicorn).",
+                            code="missing_dependency") from err
+
+
+def _plain(values) -> list:
+    """numpy output to JSON-able lists (NaN and inf become null)."""
+    out = values.tolist() if hasattr(values, "tolist") else list(values)
+
+    def fix(v):
+        if isinstance(v, list):
+            return [fix(x) for x in v]
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        return v
+
+    return [fix(v) for v in out]
+
+
+class _BadRequest(Exception):
+    def __init__(self, status: int, code: str, message: str, **extra):
+        super().__init__(message)
+        self.status, self.code, self.message, self.extra = status, code, message, extra
+
+
+def _records(payload, max_records: int) -> list[dict]:
+    if not isinstance(payload, dict) or "records" not in payload:
+        got = type(payload).__name__ if not isinstance(payload, dict) else f"keys {sorted(payload)[:5]}"
+        raise _BadRequest(422, "bad_payload", 'The body must be a JSON object {"records": [{column: value, '
+                          f'...}}, ...]}}; got {got}.')
+    records = payload["records"]
+    if not isinstance(records, list):
+        raise _BadRequest(422, "records_not_a_list", f'"records" must be a list of objects; got a JSON '
+                          f"{_json_type(records)}.")
+    if not records:
+        raise _BadRequest(422, "no_records", '"records" is empty; send at least one record.')
+    if len(records) > max_records:
+        raise _BadRequest(413, "too_many_records", f"{len(records):,} records in one request; the limit is "
+                          f"{max_records:,}. Split the request.")
+    for i, record in enumerate(records):
+        if not isinstance(record, dict):
+            raise _BadRequest(422, "record_not_an_object", f"records[{i}] must be an object "
+                              f"{{column: value}}; got a JSON {_json_type(record)}.")
+        for key, value in record.items():
+            if not isinstance(value, _SCALARS):
+                raise _BadRequest(422, "bad_value", f"records[{i}][{key!r}] must be a number, string, boolean "
+                                  f"or null; got a JSON {_json_type(value)}.", columns=[key])
+    return records
+
+
+def _json_type(value) -> str:
+    return {dict: "object", list: "array", str: "string", bool: "boolean", int: "number",
+            float: "number", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def create_app(model, *, max_body_bytes: int = MAX_BODY_BYTES, max_records: int = MAX_RECORDS):
+    """The FastAPI application serving ``model``.
+
+    Parameters
+    ----------
+    model : LoadedModel, AutoML, path or registry reference
+    max_body_bytes : int, default=10 MiB
+        Larger request bodies get 413.
+    max_records : int, default=10,000
+        More records in one request get 413.
+
+    Returns
+    -------
+    fastapi.FastAPI
+    """
+    fastapi = _require("fastapi")
+    from fastapi.responses import JSONResponse
+    from starlette.concurrency import run_in_threadpool
+
+    from .persist import as_loaded
+
+    model = as_loaded(model)
+    name = model.registry_ref_ or (model.path_.name if model.path_ is not None else "model")
+    started = time.time()
+    app = fastapi.FastAPI(title=f"nbautoml: {name}", version=str(model.card.get("created") or ""),
+                          description=f"{model.task_} model predicting {model.target_!r}")
+    app.state.model = model
+
+    def error(status: int, code: str, message: str, **extra):
+        return JSONResponse({"error": code, "message": message, **extra}, status_code=status)
+
+    def predict(records: list[dict]) -> dict:
+        import pandas as pd
+
+        frame, report = model.check_input(pd.DataFrame.from_records(records), warn=False)
+        pipeline = model.best_pipeline_
+        answer = {"predictions": _plain(pipeline.predict(frame))}
+        if model.task_ in ("binary", "multiclass") and hasattr(pipeline, "predict_proba"):
+            answer["probabilities"] = _plain(pipeline.predict_proba(frame))
+            answer["classes"] = _plain(model.classes_)
+        answer["warnings"] = report.messages()
+        return answer
+
+    @app.post("/predict")
+    async def predict_endpoint(request: fastapi.Request):
+        import json
+
+        from .exceptions import DataError
+
+        try:
+            declared = request.headers.get("content-length")
+            if declared is not None and declared.isdigit() and int(declared) > max_body_bytes:
+                raise _BadRequest(413, "body_too_large", f"The body is {int(declared):,} bytes; the limit is "
+                                  f"{max_body_bytes:,}. Send fewer records per request.")
+            kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            if kind != "application/json":
+                raise _BadRequest(415, "not_json", f"Send the body as JSON (Content-Type: application/json); "
+                                  f"got {kind or 'no content type'!r}.")
+            body = bytearray()
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > max_body_bytes:
+                    raise _BadRequest(413, "body_too_large", f"The body is larger than {max_body_bytes:,} "
+                                      "bytes. Send fewer records per request.")
+            try:
+                payload = json.loads(bytes(body))
+            except ValueError as err:
+                raise _BadRequest(400, "invalid_json", f"The body is not valid JSON: {err}.") from None
+            records = _records(payload, max_records)
+            return await run_in_threadpool(predict, records)
+        except _BadRequest as bad:
+            return error(bad.status, bad.code, bad.message, **bad.extra)
+        except DataError as err:
+            return error(422, err.code, str(err), **({"columns": err.details["columns"]}
+                                                     if "columns" in err.details else {}))
+        except (ValueError, TypeError) as err:
+            return error(422, "cannot_predict", f"The model could not predict these records: {err}")
+        except Exception:  # a server fault: logged here, never sent as a traceback
+            log.exception("nbautoml serve: prediction failed")
+            return error(500, "internal_error", "The prediction failed on the server; see its log.")
+
+    @app.get("/health")
+    async def health():
+        return {"status": "ok", "model": name, "task": model.task_, "target": model.target_,
+                "sha256": model.sha256_, "uptime_s": round(time.time() - started, 1)}
+
+    @app.get("/model")
+    async def card():
+        return JSONResponse(model.card)
+
+    return app
+
+
+def serve(model, host: str = "127.0.0.1", port: int = 8000, **kwargs) -> None:
+    """Run the API with uvicorn until interrupted (binds to loopback by default)."""
+    uvicorn = _require("uvicorn")
+    uvicorn.run(create_app(model, **kwargs), host=host, port=port, log_level="warning")
+
+
+_APP_TEMPLATE = '''"""HTTP API for {title} (written by nbautoml.serve.write_api).
+
+Run:   pip install -r requirements.txt
+       uvicorn app:app --host 127.0.0.1 --port 8000
+Call:  curl -X POST localhost:8000/predict -H 'Content-Type: application/json' \\
+            -d '{{"records": [{example}]}}'
+"""
+
+from pathlib import Path
+
+import nbautoml
+from nbautoml.serve import create_app
+
+MODEL = Path(__file__).with_name("model.nbautoml")
+SHA256 = "{sha256}"  # a changed artifact is refused
+
+model = nbautoml.load(MODEL, sha256=SHA256)
+app = create_app(model)
+'''
+
+
+def _example(column: dict) -> str:
+    import json
+
+    if column.get("role") == "numeric" and column.get("min") is not None:
+        return json.dumps(column["min"])
+    if column.get("categories"):
+        return json.dumps(column["categories"][0])
+    return "null"
+
+
+def write_api(model_or_path, directory) -> Path:
+    """Write a standalone API: ``app.py``, ``requirements.txt`` and ``model.nbautoml``.
+
+    Parameters
+    ----------
+    model_or_path : LoadedModel, AutoML, path or registry reference
+    directory : str or Path
+        Created if needed; the three files are (over)written there.
+
+    Returns
+    -------
+    Path
+        The directory.
+    """
+    from . import persist
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / "model.nbautoml"
+    source = None
+    if isinstance(model_or_path, (str, Path)) and not str(model_or_path).startswith("registry:"):
+        source = Path(model_or_path)
+    elif isinstance(model_or_path, str):
+        from .registry import Registry
+
+        source = Registry().get(model_or_path[len("registry:"):]).path
+    elif isinstance(model_or_path, persist.LoadedModel) and model_or_path.path_ is not None \
+            and model_or_path.sha256_ and model_or_path.card.get("format") == persist.FORMAT:
+        source = model_or_path.path_
+    if source is not None:
+        data = persist._read_file(source)
+        persist._read_artifact(source, data)  # verified before it is copied
+        persist.atomic_write(target, data)
+    else:
+        persist.save(model_or_path, target)
+    data = target.read_bytes()
+    card = persist.read_card(target)
+    env = card.get("environment") or {}
+    schema = (card.get("input_schema") or {}).get("columns", [])
+    example = ", ".join(f'"{c["name"]}": {_example(c)}' for c in schema[:3])
+    title = f"the {card.get('task')} model predicting {card.get('target')!r}"
+    persist.atomic_write(directory / "app.py", _APP_TEMPLATE.format(
+        title=title, sha256=persist._sha256(data), example="{" + example + "}").encode())
+    pins = [f"{pkg}=={env[pkg]}" for pkg in ("scikit-learn", "numpy", "scipy", "pandas", "skops")
+            if env.get(pkg)]
+    requirements = "\n".join([
+        "# nbautoml (and its transformers) must be installed: from your package index or its repository",
+        f"nbautoml[serve]=={env.get('nbautoml', '0.1.0')}",
+        "# the versions the model was saved with (a different scikit-learn minor version is refused)",
+        *pins, "fastapi>=0.110", "uvicorn>=0.29", ""])
+    persist.atomic_write(directory / "requirements.txt", requirements.encode())
+    return directory
+
+
+__all__ = ["create_app", "serve", "write_api"]

@@ -1,0 +1,173 @@
+"""The HTTP API: a real uvicorn server on loopback, good and bad requests, the CLI, write_api."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+import nbautoml
+from nbautoml.persist import IntegrityError
+from tests.deploy.helpers import ServerThread, free_port
+
+pytest.importorskip("fastapi", reason="serving needs the 'serve' extra (fastapi, uvicorn)")
+pytest.importorskip("uvicorn", reason="serving needs the 'serve' extra (fastapi, uvicorn)")
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def api(titanic_artifact):
+    from nbautoml.serve import create_app
+
+    model = nbautoml.load(titanic_artifact[0])
+    with ServerThread(create_app(model, max_body_bytes=100_000, max_records=500)) as url:
+        with httpx.Client(base_url=url, timeout=30) as client:
+            yield client, model
+
+
+def _records(fitted, n=5):
+    X = fitted("titanic").X.head(n)
+    return X, X.astype(object).where(X.notna(), None).to_dict("records")
+
+
+def test_predict_returns_predictions_probabilities_and_classes(api, fitted):
+    client, model = api
+    X, records = _records(fitted)
+    answer = client.post("/predict", json={"records": records})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["predictions"] == model.predict(X).tolist()
+    np.testing.assert_allclose(body["probabilities"], model.predict_proba(X), rtol=1e-12)
+    assert body["classes"] == [0, 1] and body["warnings"] == []
+    extra = client.post("/predict", json={"records": [dict(records[0], Comment="vip", Sex="other")]}).json()
+    assert any("Comment" in w for w in extra["warnings"]) and any("Sex" in w for w in extra["warnings"])
+
+
+@pytest.mark.parametrize("content,headers,status,code,words", [
+    ('{"records": [{"Pclass": 1}]}', None, 422, "missing_columns", ["Name", "Age"]),
+    ("not json", None, 400, "invalid_json", ["not valid JSON"]),
+    ('{"records": {"a": 1}}', None, 422, "records_not_a_list", ["must be a list"]),
+    ('[{"Pclass": 1}]', None, 422, "bad_payload", ['"records"']),
+    ('{"records": []}', None, 422, "no_records", ["empty"]),
+    ('{"records": [7]}', None, 422, "record_not_an_object", ["records[0]"]),
+    ('{"records": [{"Age": {"x": 1}}]}', None, 422, "bad_value", ["records[0]['Age']"]),
+    ("Pclass=1", {"content-type": "text/plain"}, 415, "not_json", ["application/json"]),
+    ('{"records": [' + ",".join(["{}"] * 501) + "]}", None, 413, "too_many_records", ["limit is 500"]),
+    ('{"records": [{"x": "' + "a" * 200_000 + '"}]}', None, 413, "body_too_large", ["100,000"]),
+])
+def test_bad_requests_get_a_4xx_naming_the_problem(api, content, headers, status, code, words):
+    client, _ = api
+    answer = client.post("/predict", content=content, headers=headers or {"content-type": "application/json"})
+    assert answer.status_code == status, answer.text
+    body = answer.json()
+    assert body["error"] == code
+    assert all(w in body["message"] for w in words), body["message"]
+    assert "Traceback" not in answer.text
+
+
+def test_wrong_types_are_named_and_the_server_stays_up(api, fitted):
+    client, _ = api
+    _, records = _records(fitted, 2)
+    bad = client.post("/predict", json={"records": [dict(records[0], Age="twenty")]})
+    assert bad.status_code == 422 and bad.json()["columns"] == ["Age"] and "twenty" in bad.json()["message"]
+    coerced = client.post("/predict", json={"records": [dict(records[0], Age="22")]})
+    assert coerced.status_code == 200 and "converted column 'Age'" in coerced.json()["warnings"][0]
+
+    def chunks():  # no Content-Length: the limit is enforced while streaming
+        for _ in range(30):
+            yield b" " * 10_000
+
+    streamed = client.post("/predict", content=chunks(), headers={"content-type": "application/json"})
+    assert streamed.status_code == 413
+    assert client.get("/health").json()["status"] == "ok"
+    assert client.post("/predict", json={"records": records}).status_code == 200
+
+
+def test_a_server_fault_is_a_json_500_without_traceback(api, fitted, monkeypatch):
+    client, model = api
+    _, records = _records(fitted, 1)
+
+    def broken(X):
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr(model.best_pipeline_, "predict", broken)
+    answer = client.post("/predict", json={"records": records})
+    assert answer.status_code == 500 and answer.json()["error"] == "internal_error"
+    assert "secret" not in answer.text and "Traceback" not in answer.text
+
+
+def test_health_and_model_card(api, titanic_artifact):
+    client, model = api
+    health = client.get("/health").json()
+    assert health["status"] == "ok" and health["target"] == "Survived" and health["sha256"] == model.sha256_
+    card = client.get("/model").json()
+    assert card == nbautoml.read_card(titanic_artifact[0])
+
+
+def test_cli_serve_from_the_registry(fitted, tmp_path):
+    nbautoml.register(fitted("titanic").result, "titanic", stage="production")
+    port = free_port()
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    process = subprocess.Popen([sys.executable, "-m", "nbautoml", "serve", "titanic@production", "--port",
+                                str(port)], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).json()
+                break
+            except httpx.TransportError:
+                assert process.poll() is None, process.stderr.read().decode()[-2000:]
+                assert time.monotonic() < deadline, "nbautoml serve did not start"
+                time.sleep(0.2)
+        assert health["model"] == "titanic@1"
+        _, records = _records(fitted, 3)
+        answer = httpx.post(f"http://127.0.0.1:{port}/predict", json={"records": records}, timeout=30)
+        assert answer.status_code == 200 and len(answer.json()["predictions"]) == 3
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+    assert "Serving titanic@1" in process.stderr.read().decode()
+
+
+def test_cli_serve_reports_a_missing_model(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    done = subprocess.run([sys.executable, "-m", "nbautoml", "serve", "nosuch@production"], cwd=tmp_path,
+                          env=env, capture_output=True, timeout=120)
+    assert done.returncode == 2
+    assert b"No model named 'nosuch'" in done.stderr and b"Traceback" not in done.stderr
+
+
+def test_write_api_makes_a_standalone_app(titanic_artifact, fitted, tmp_path):
+    directory = nbautoml.write_api(titanic_artifact[0], tmp_path / "api")
+    assert sorted(p.name for p in directory.iterdir()) == ["app.py", "model.nbautoml", "requirements.txt"]
+    assert (directory / "model.nbautoml").read_bytes() == titanic_artifact[1]
+    requirements = (directory / "requirements.txt").read_text()
+    card = nbautoml.read_card(directory / "model.nbautoml")
+    assert f"scikit-learn=={card['environment']['scikit-learn']}" in requirements and "uvicorn" in requirements
+
+    def import_app():
+        spec = importlib.util.spec_from_file_location(f"generated_app_{time.monotonic_ns()}", directory / "app.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module.app
+
+    _, records = _records(fitted, 2)
+    with ServerThread(import_app()) as url:
+        answer = httpx.post(f"{url}/predict", json={"records": records}, timeout=30)
+    assert answer.status_code == 200 and len(answer.json()["probabilities"]) == 2
+    # a fitted AutoML works too, and a changed artifact is refused by the generated app
+    other = nbautoml.write_api(fitted("titanic").result, tmp_path / "api2")
+    (directory / "model.nbautoml").write_bytes((other / "model.nbautoml").read_bytes())
+    with pytest.raises(IntegrityError, match="not the expected file"):
+        import_app()
