@@ -1,0 +1,229 @@
+"""Export a model to ONNX (skl2onnx; ``pip install 'nbautoml[onnx]'``), checked against scikit-learn.
+
+The ONNX graph has one input per model column (``float32``, shape ``[N, 1]``)
+and outputs ``label`` and ``probabilities`` (classifiers) or ``variable``
+(regressors). Pipelines with nbautoml's own transformers (categorical, text
+and date columns go through them) have no ONNX converter; the error names
+the steps. All-numeric pipelines convert.
+
+Examples
+--------
+>>> report = nbautoml.export_onnx(result, "model.onnx", check_rows=X_test)   # doctest: +SKIP
+>>> import onnxruntime as ort                                                 # doctest: +SKIP
+>>> sess = ort.InferenceSession("model.onnx")                                 # doctest: +SKIP
+>>> sess.run(None, {c: X_test[[c]].to_numpy("float32") for c in report.inputs})  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .exceptions import NbAutoMLError
+
+
+class ExportError(NbAutoMLError):
+    """The model cannot be exported, or the export does not match scikit-learn."""
+
+    code = "export_failed"
+
+
+@dataclass
+class OnnxReport:
+    """The result of :func:`export_onnx`.
+
+    Attributes
+    ----------
+    path : Path
+    size : int
+        Bytes.
+    inputs, outputs : list of str
+    rows_checked : int
+        Rows compared between ONNX Runtime and scikit-learn (0: not checked).
+    label_agreement : float or None
+        Share of identical labels (classifiers).
+    max_abs_diff : float or None
+        Largest absolute difference of probabilities (classifiers) or predictions (regressors).
+    max_rel_diff : float or None
+        ``max_abs_diff`` relative to the largest absolute prediction (regressors).
+    passed : bool or None
+        None when nothing was checked.
+    """
+
+    path: Path
+    size: int
+    inputs: list[str] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+    rows_checked: int = 0
+    label_agreement: float | None = None
+    max_abs_diff: float | None = None
+    max_rel_diff: float | None = None
+    passed: bool | None = None
+
+    def __repr__(self) -> str:
+        check = "not checked"
+        if self.rows_checked:
+            bits = []
+            if self.label_agreement is not None:
+                bits.append(f"labels agree on {self.label_agreement:.2%}")
+            if self.max_abs_diff is not None:
+                bits.append(f"max abs diff {self.max_abs_diff:.2e}")
+            check = f"{'passed' if self.passed else 'FAILED'} on {self.rows_checked} rows (" + ", ".join(bits) + ")"
+        return f"OnnxReport({str(self.path)!r}, {self.size:,} bytes, parity {check})"
+
+
+def _require():
+    try:
+        import onnxruntime  # noqa: F401
+        import skl2onnx  # noqa: F401
+    except ImportError as err:
+        raise ExportError("ONNX export needs skl2onnx and onnxruntime. Install them with: "
+                          "pip install 'nbautoml[onnx]' (or: pip install skl2onnx onnxruntime).",
+                          code="missing_dependency") from err
+
+
+def unsupported_steps(pipeline) -> list[str]:
+    """Steps of the pipeline that skl2onnx cannot convert (nbautoml's own transformers)."""
+    from .persist import pipeline_steps
+
+    return [f"{s['path']} ({s['class'].rsplit('.', 1)[-1]})" for s in pipeline_steps(pipeline)
+            if s["class"].startswith("nbautoml.")]
+
+
+def _step_for_class(pipeline, class_name: str) -> str | None:
+    from .persist import pipeline_steps
+
+    for step in pipeline_steps(pipeline):
+        if step["class"].rsplit(".", 1)[-1] == class_name:
+            return step["path"]
+    return None
+
+
+def _feeds(frame, columns):
+    import numpy as np
+
+    return {c: frame[[c]].to_numpy(dtype=np.float32, na_value=np.nan) for c in columns}
+
+
+def export_onnx(model, path, check_rows=None, *, target_opset: int | None = None, atol: float = 1e-3,
+                rtol: float = 1e-4, min_agreement: float = 0.99) -> OnnxReport:
+    """Convert the model's pipeline to ONNX and check it against scikit-learn.
+
+    Parameters
+    ----------
+    model : AutoML, LoadedModel, Pipeline or path
+    path : str or Path
+        The ``.onnx`` file to write (atomically; nothing is written when the
+        check fails).
+    check_rows : DataFrame, optional
+        Held-out rows (the model's input columns; extra ones are ignored).
+        ONNX Runtime and scikit-learn predict them and must agree: labels on at
+        least ``min_agreement`` of the rows and probabilities within ``atol``
+        (classifiers), predictions within ``rtol`` of their scale (regressors).
+        Without it, a fitted AutoML checks 200 of its training rows (with a
+        warning); other models are not checked.
+    target_opset : int, optional
+        The ONNX opset (default: skl2onnx's latest supported).
+
+    Returns
+    -------
+    OnnxReport
+
+    Raises
+    ------
+    ExportError
+        ``onnx_unsupported`` naming the steps without a converter,
+        ``onnx_mismatch`` with the figures when the check fails,
+        ``missing_dependency`` when skl2onnx/onnxruntime are not installed.
+    """
+    import numpy as np
+
+    from .persist import as_loaded, atomic_write
+
+    loaded = as_loaded(model)
+    pipeline = loaded.best_pipeline_
+    columns = [c["name"] for c in (loaded.schema_ or {}).get("columns", [])]
+    if not columns:
+        raise ExportError("The model has no recorded input columns, so the ONNX inputs cannot be named. "
+                          "Export a fitted AutoML or a model saved by nbautoml.save().",
+                          code="onnx_unsupported")
+    blocked = unsupported_steps(pipeline)
+    non_numeric = [c["name"] for c in loaded.schema_["columns"] if c.get("role") not in ("numeric", "unknown")]
+    if blocked or non_numeric:
+        raise ExportError(
+            "This pipeline cannot be exported to ONNX: no ONNX converter exists for the step(s) "
+            + (", ".join(blocked) or "handling non-numeric columns")
+            + (f" (they handle the non-numeric column(s) {', '.join(non_numeric[:10])})" if non_numeric else "")
+            + ". ONNX export works for all-numeric pipelines: search on numeric columns only, or serve "
+            "the model with nbautoml serve instead.", code="onnx_unsupported", steps=blocked,
+            columns=non_numeric)
+    _require()
+    from skl2onnx import to_onnx
+    from skl2onnx.common.data_types import FloatTensorType
+
+    options = None
+    classifier = loaded.task_ in ("binary", "multiclass")
+    if classifier:
+        options = {id(pipeline.steps[-1][1] if hasattr(pipeline, "steps") else pipeline): {"zipmap": False}}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            onx = to_onnx(pipeline, initial_types=[(c, FloatTensorType([None, 1])) for c in columns],
+                          options=options, target_opset=target_opset)
+    except Exception as err:
+        text = str(err).strip().splitlines()[0][:300].rstrip(".") if str(err).strip() else type(err).__name__
+        match = re.search(r"<class '([\w.]+)'>", str(err))
+        step = _step_for_class(pipeline, match.group(1).rsplit(".", 1)[-1]) if match else None
+        if step is None:
+            for candidate in re.findall(r"'(\w+)'", str(err)):
+                step = _step_for_class(pipeline, candidate)
+                if step:
+                    break
+        where = f"the step {step!r}" if step else "a step of the pipeline"
+        raise ExportError(f"skl2onnx could not convert {where}: {type(err).__name__}: {text}. "
+                          "Search with models= that convert (e.g. random_forest, logistic_regression), or "
+                          "serve the model with nbautoml serve.", code="onnx_unsupported",
+                          steps=[step] if step else []) from err
+    data = onx.SerializeToString()
+    report = OnnxReport(Path(path), len(data), inputs=columns, outputs=[o.name for o in onx.graph.output])
+
+    if check_rows is None and getattr(model, "_X", None) is not None:
+        warnings.warn("export_onnx: no check_rows given; checking 200 training rows. Pass held-out rows "
+                      "with check_rows= for a fair check.", UserWarning, stacklevel=2)
+        check_rows = model._X.sample(min(200, len(model._X)), random_state=0)
+    if check_rows is not None:
+        import onnxruntime as ort
+
+        frame, _ = loaded.check_input(check_rows, warn=False)
+        session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+        outputs = dict(zip([o.name for o in session.get_outputs()], session.run(None, _feeds(frame, columns))))
+        report.rows_checked = len(frame)
+        if classifier:
+            labels = np.asarray(outputs.get("label")).ravel()
+            expected = np.asarray(pipeline.predict(frame)).ravel()
+            report.label_agreement = float(np.mean(labels.astype(str) == expected.astype(str)))
+            passed = report.label_agreement >= min_agreement
+            if "probabilities" in outputs and hasattr(pipeline, "predict_proba"):
+                diff = np.abs(np.asarray(outputs["probabilities"]) - pipeline.predict_proba(frame))
+                report.max_abs_diff = float(np.nanmax(diff)) if diff.size else 0.0
+                passed = passed and report.max_abs_diff <= atol
+        else:
+            got = np.asarray(next(iter(outputs.values()))).ravel().astype(float)
+            expected = np.asarray(pipeline.predict(frame), dtype=float).ravel()
+            report.max_abs_diff = float(np.nanmax(np.abs(got - expected))) if got.size else 0.0
+            scale = float(np.nanmax(np.abs(expected))) if expected.size else 1.0
+            report.max_rel_diff = report.max_abs_diff / max(scale, 1e-12)
+            passed = report.max_rel_diff <= rtol
+        report.passed = bool(passed)
+        if not passed:
+            raise ExportError(f"The ONNX model does not match scikit-learn on {report.rows_checked} rows "
+                              f"({report!r}); it was not written. Such differences come from float32 "
+                              "arithmetic or unsupported options; try another model family.",
+                              code="onnx_mismatch", report=report)
+    atomic_write(path, data)
+    return report
+
+
+__all__ = ["ExportError", "OnnxReport", "export_onnx", "unsupported_steps"]

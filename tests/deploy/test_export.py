@@ -1,0 +1,69 @@
+"""ONNX export (skl2onnx + onnxruntime) and the ``nbautoml run --out`` path that made the model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import nbautoml
+from nbautoml.export import ExportError
+
+
+def test_cli_run_out_writes_a_loadable_artifact(blood_cli):
+    path, holdout, target, output = blood_cli
+    assert f"Saved the model to {path}" in output
+    model = nbautoml.load(path)
+    assert model.task_ == "binary" and model.target_ == target
+    assert model.card["search"]["models"] == ["random_forest"] and model.card["search"]["max_evals"] == 1
+    assert 0.0 <= model.score(holdout) <= 1.0
+
+
+def test_onnx_export_matches_scikit_learn_on_held_out_rows(blood_cli, tmp_path):
+    pytest.importorskip("skl2onnx", reason="ONNX export needs the 'onnx' extra (skl2onnx, onnxruntime)")
+    ort = pytest.importorskip("onnxruntime", reason="ONNX export needs onnxruntime")
+    path, holdout, target, _ = blood_cli
+    model = nbautoml.load(path)
+    X = holdout.drop(columns=[target])
+    report = nbautoml.export_onnx(model, tmp_path / "blood.onnx", check_rows=X)
+    assert report.passed and report.rows_checked == len(X)
+    assert report.label_agreement >= 0.99 and report.max_abs_diff < 1e-3
+    assert report.inputs == list(model.plan_.used) and report.size == (tmp_path / "blood.onnx").stat().st_size
+    # independently: run the file with onnxruntime and compare with scikit-learn
+    session = ort.InferenceSession(str(tmp_path / "blood.onnx"), providers=["CPUExecutionProvider"])
+    feeds = {c: X[[c]].to_numpy(np.float32) for c in report.inputs}
+    labels, probabilities = session.run(["label", "probabilities"], feeds)
+    assert np.mean(labels == model.predict(X)) >= 0.99
+    np.testing.assert_allclose(probabilities, model.predict_proba(X), atol=1e-3)
+    assert "passed" in repr(report)
+
+
+def test_failed_parity_check_writes_nothing(blood_cli, tmp_path):
+    pytest.importorskip("skl2onnx", reason="ONNX export needs the 'onnx' extra (skl2onnx, onnxruntime)")
+    path, holdout, target, _ = blood_cli
+    with pytest.raises(ExportError, match="does not match scikit-learn") as info:
+        nbautoml.export_onnx(path, tmp_path / "strict.onnx", check_rows=holdout.drop(columns=[target]),
+                             atol=-1.0)
+    assert info.value.code == "onnx_mismatch"
+    assert not (tmp_path / "strict.onnx").exists()
+
+
+def test_pipelines_with_nbautoml_transformers_name_the_steps(fitted, tmp_path):
+    with pytest.raises(ExportError, match="as_string") as info:
+        nbautoml.export_onnx(fitted("titanic").result, tmp_path / "titanic.onnx")
+    assert info.value.code == "onnx_unsupported"
+    assert "features/cat/as_string (AsString)" in info.value.details["steps"]
+    assert "Sex" in str(info.value) and not (tmp_path / "titanic.onnx").exists()
+
+
+def test_a_converter_failure_names_the_step(blood_cli, tmp_path):
+    pytest.importorskip("skl2onnx", reason="ONNX export needs the 'onnx' extra (skl2onnx, onnxruntime)")
+    from sklearn.neighbors import NearestCentroid
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    _, holdout, target, _ = blood_cli
+    X, y = holdout.drop(columns=[target]), holdout[target]
+    pipe = make_pipeline(StandardScaler(), NearestCentroid()).fit(X, y)
+    with pytest.raises(ExportError, match="nearestcentroid") as info:
+        nbautoml.export_onnx(pipe, tmp_path / "nc.onnx", check_rows=X)
+    assert info.value.code == "onnx_unsupported"
