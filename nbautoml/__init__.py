@@ -16,6 +16,11 @@ _LAZY = {
     "read_table": ("nbautoml.engine.data", "read_table"),
     "save": ("nbautoml.persist", "save"),
     "load": ("nbautoml.persist", "load"),
+    "read_card": ("nbautoml.persist", "read_card"),
+    "register": ("nbautoml.registry", "register"),
+    "Registry": ("nbautoml.registry", "Registry"),
+    "export_onnx": ("nbautoml.export", "export_onnx"),
+    "write_api": ("nbautoml.serve", "write_api"),
     "monitor": ("nbautoml.monitor", "monitor"),
 }
 
