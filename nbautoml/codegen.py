@@ -209,6 +209,10 @@ def _cv_lines(result, writer: _Writer, y: str, data_var: str) -> list[str]:
 
 def _score_lines(result, pipeline, writer: _Writer, y: str) -> list[str]:
     name = result.metric_
+    if name not in _METRICS:
+        raise ValueError(
+            f"Cannot write code for the metric {name!r}; known: {', '.join(_METRICS)}."
+        )
     func, extra, needs = _METRICS[name]
     writer.use("sklearn.metrics", func)
     if result.task_ == "regression" or needs == "label":

@@ -40,25 +40,27 @@ def printed_score(output: str, metric: str) -> float:
 
 
 @pytest.mark.parametrize(
-    "name, rows, options",
+    "name, rows, options, roles",
     [
-        # text (Name), categoricals (Sex, Ticket, ...) and an ID column dropped; binary roc_auc
-        ("titanic", None, {"models": ["logistic_regression", "linear_svm"]}),
+        # text (Name), categoricals (Sex, Ticket, ...), an ID dropped; binary roc_auc, stratified
+        ("titanic", 400, {"models": ["logistic_regression", "linear_svm"]},
+         {"Name": "text", "Sex": "categorical", "PassengerId": "dropped"}),
         # dates as text ("1/1/2011") expanded by DatetimeFeatures; regression r2, k-fold
-        ("bike", 600, {"models": ["ridge", "decision_tree"]}),
+        ("bike", 600, {"models": ["ridge", "decision_tree"]},
+         {"dteday": "datetime", "instant": "dropped"}),
         # string labels, multiclass roc_auc (one-vs-rest), a stratified holdout
-        (
-            "iris",
-            None,
-            {"models": ["logistic_regression"], "metric": "roc_auc", "cv": "holdout:0.3"},
-        ),
+        ("iris", None, {"models": ["logistic_regression"], "metric": "roc_auc",
+                        "cv": "holdout:0.3"}, {"petal_width": "numeric"}),
     ],
-)
+)  # fmt: skip
 def test_code_reproduces_the_cv_score_in_a_fresh_interpreter(
-    datasets_dir, tmp_path, name, rows, options
+    datasets_dir, tmp_path, name, rows, options, roles
 ):
-    frame, target, _ = load_dataset(name, rows=rows)
+    frame, target, _ = load_dataset(name)
+    frame = frame.head(rows) if rows else frame  # the first rows: IDs stay increasing
     result = AutoML(max_evals=2, time_budget=120, seed=0, **options).fit(frame, target=target)
+    plan = {c.name: c.role for c in result.plan_.columns}
+    assert {column: plan.get(column) for column in roles} == roles  # what the data exercises
     code = pipeline_code(result)
     assert not re.search(r"^\s*(import|from)\s+nbautoml", code, re.M)
     output = run_fresh(code, frame, tmp_path)

@@ -36,6 +36,7 @@ _NAME = argument(
     "name",
     nargs="?",
     type=parsing.identifier,
+    metavar="NAME",
     help="The result variable (default: the last search of this kernel, else AutoMLMagics.name).",
 )
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from IPython.core.error import UsageError
 from IPython.core.magic_arguments import argument, magic_arguments
+from IPython.utils.process import arg_split
 
 DATA_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq")
 
@@ -262,7 +263,7 @@ def parse(magic_func, line: str):
     """
     parser = magic_func.parser
     try:
-        args = parser.parse_argstring(line)
+        args = parser.parse_args([_unquoted(token) for token in arg_split(line, posix=False)])
     except UsageError as err:
         raise UsageError(_explain(parser, str(err))) from None
     except ValueError as err:  # unbalanced quotes in the line
@@ -273,6 +274,18 @@ def parse(magic_func, line: str):
         print(parser.format_help())
         return None
     return args
+
+
+def _unquoted(token: str) -> str:
+    """``"Class variable"`` -> ``Class variable``: values are literal text, never evaluated.
+
+    The line is split like IPython splits it (quotes kept, so Windows paths and
+    expressions such as ``df["a b"]`` survive); a token quoted as a whole loses
+    its quotes.
+    """
+    if len(token) >= 2 and token[0] == token[-1] and token[0] in "'\"":
+        return token[1:-1]
+    return token
 
 
 def usage(parser) -> str:

@@ -129,7 +129,10 @@ def code(magics, args):
     from ..codegen import pipeline_code
 
     result = magics.result(args.name)
-    text = pipeline_code(result, data_var=args.data_var, trial=args.trial)
+    try:
+        text = pipeline_code(result, data_var=args.data_var, trial=args.trial)
+    except ValueError as err:  # no such trial, or a part that cannot be written as code
+        raise UsageError(str(err)) from None
     if args.file:
         path = Path(args.file)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -154,7 +154,17 @@ def make_listener(widgets: bool | None):
         from ..render.progress import TqdmProgress
 
         return TqdmProgress(file=sys.stdout)
-    return make_panel(widgets=widgets)
+    try:
+        return make_panel(widgets=widgets)
+    except Exception as exc:  # a broken display must not prevent the search
+        log.warning(
+            "The live panel failed to start (%s: %s); showing a text progress bar.",
+            type(exc).__name__,
+            exc,
+        )
+        from ..render.progress import TqdmProgress
+
+        return TqdmProgress(file=sys.stdout)
 
 
 def finish(listener, result):

@@ -135,6 +135,16 @@ def test_usage_error_prints_a_short_message_without_traceback(ip, iris, capsys):
     assert "Traceback" not in text and 'File "' not in text
 
 
+def test_quoted_values_are_literal_text(ip, iris):
+    ip.push({"df": iris})
+    with pytest.raises(UsageError, match=r"Target column 'no such column' not found"):
+        ip.run_cell_magic("automl", '--target "no such column" --no-widgets', "df")
+    injected = "__import__('pathlib').Path('pwned').touch()"
+    with pytest.raises(UsageError, match=r"Target column .*pwned.* not found"):
+        ip.run_cell_magic("automl", f'--target "{injected}" --no-widgets', "df")
+    assert not Path("pwned").exists()
+
+
 @pytest.mark.parametrize(
     "cell, expected",
     [
@@ -314,6 +324,8 @@ def test_code_is_printed_and_reproduces_the_score(ip, fitted, iris, capsys):
     exec(compile(code, "<automl_code>", "exec"), namespace)  # noqa: S102 - the code under test
     score = float(re.search(r"CV accuracy: ([0-9.]+)", capsys.readouterr().out).group(1))
     assert abs(score - fitted.best_score_) < 1e-6
+    with pytest.raises(UsageError, match=r"No trial 99; the trials are \[0, 1\]"):
+        ip.run_line_magic("automl_code", "fitted --trial 99")
     ip.run_line_magic("automl_code", "fitted --file out/code.py --data-var frame")
     assert "data = frame[frame[target].notna()]" in Path("out/code.py").read_text()
 
