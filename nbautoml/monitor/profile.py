@@ -218,6 +218,8 @@ def as_category(col: pd.Series) -> pd.Series:
     Whole floats are written as integers ("3", not "3.0"), so a column read
     with and without missing values gives the same categories.
     """
+    if isinstance(col.dtype, pd.StringDtype):  # already text: one conversion, missing as NaN
+        return pd.Series(col.to_numpy(dtype=object, na_value=np.nan), index=col.index, dtype=object)
     present = col.notna().to_numpy()
     out = np.full(len(col), np.nan, dtype=object)
     values = col[present]

@@ -103,6 +103,12 @@ def test_profile_costs_under_a_second_on_30k_rows(income):
 # --------------------------------------------------------------------------- false alarms and shifts
 
 
+def test_a_single_tree_is_compared_with_its_own_leaf_values(splits):
+    # fold trees predict other leaf values than the refitted tree: OOF would be a false reference
+    assert splits["credit"].result.reference_profile_.prediction["source"].startswith("in-sample")
+    assert splits["income"].result.reference_profile_.prediction["source"] == "oof"
+
+
 def test_iid_batches_raise_few_alarms(splits):
     total = flagged = 0
     lines = []
