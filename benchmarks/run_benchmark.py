@@ -335,7 +335,7 @@ def run_hpsklearn(task, X_train, y_train, X_test, budget):
                                 max_evals=10**6, trial_timeout=budget, seed=SEED, n_jobs=1,
                                 refit=True, verbose=False)
     split_rng = np.random.default_rng(SEED)
-    raised, warm = 0, False
+    raised, warm, raised_messages = 0, False, []
     fit_kwargs = {"valid_size": 0.2, "cv_shuffle": True, "random_state": split_rng}
     iterator = est.fit_iter(Xt, y, warm_start=False, **fit_kwargs)
     next(iterator)
@@ -352,8 +352,11 @@ def run_hpsklearn(task, X_train, y_train, X_test, budget):
             iterator.send(1)
         except StopIteration:
             break
-        except Exception:  # a trial raised in its child: fmin re-raised it
+        except Exception as exc:  # a trial raised in its child: fmin re-raised it
             raised += 1
+            message = f"{type(exc).__name__}: {exc}"[:200]
+            if message not in raised_messages and len(raised_messages) < 5:
+                raised_messages.append(message)
             warm = True
             iterator = est.fit_iter(Xt, y, warm_start=warm, **fit_kwargs)
             next(iterator)
@@ -382,6 +385,7 @@ def run_hpsklearn(task, X_train, y_train, X_test, budget):
         "n_ok": len(ok),
         "n_failed": len(results) - len(ok),
         "n_raised": raised,
+        "raised": raised_messages,
         "best_learner": type(learner).__name__,
         "best_preprocessing": [type(p).__name__ for p in est._best_preprocs],
         "best_cv_score": round(1 - est._best_loss, 4),
