@@ -74,6 +74,10 @@ class AutoML(BaseEstimator):
     seed : int, default=0
     n_jobs : int, default=1
         Trials run in parallel (-1: one per CPU).
+    ensemble : {False, "auto", True}, default=False
+        Greedy ensemble selection over the best trials' out-of-fold
+        predictions: "auto" keeps the ensemble only when it beats the best
+        single pipeline (and its refit fits the budget); True keeps it always.
     backend : {"local", "spark"}, default="local"
         "local" runs trials in worker processes on this machine; "spark" runs
         them as Spark tasks through hyperopt's SparkTrials (``n_jobs`` tasks at
@@ -122,7 +126,7 @@ class AutoML(BaseEstimator):
                  early_stop=None, cv="auto", models=None, exclude=None, space=None, algo="tpe", seed=0,
                  n_jobs=1, search_dir=None, name=None, resume=None, roles=None, callbacks=None,
                  n_default_points=8, warm_start=None, start_method=None, prefer="accurate",
-                 prefer_tolerance=None, backend="local"):
+                 prefer_tolerance=None, backend="local", ensemble=False):
         self.task = task
         self.metric = metric
         self.time_budget = time_budget
@@ -144,6 +148,7 @@ class AutoML(BaseEstimator):
         self.n_default_points = n_default_points
         self.warm_start = warm_start
         self.backend = backend
+        self.ensemble = ensemble
         self.start_method = start_method
         self.prefer = prefer
         self.prefer_tolerance = prefer_tolerance
@@ -295,8 +300,14 @@ class AutoML(BaseEstimator):
         self.best_score_, self.best_score_std_ = best.score, best.score_std
         self.best_pipeline_ = None
         t_refit = time.perf_counter()
+        self.ensemble_ = None
+        if self.ensemble and self.prefer == "accurate" and state.status != "interrupted":
+            self.ensemble_ = self._choose_ensemble(state, best, metric, y_codes, search, refit_factor)
         try:
-            self.best_pipeline_ = self._refit(best.config)
+            if self.ensemble_ is not None:
+                self.best_pipeline_ = self._refit_ensemble(self.ensemble_)
+            else:
+                self.best_pipeline_ = self._refit(best.config)
         except KeyboardInterrupt:
             self.status_ = "interrupted"
             self.stop_reason_ = "interrupted during the final refit; call .refit() to fit the best config"
@@ -385,10 +396,47 @@ class AutoML(BaseEstimator):
                        stop_reason=self.stop_reason_)
         store.close()
 
+    def _choose_ensemble(self, state, best, metric, y_codes, search, refit_factor):
+        """An ensemble of the best trials when it beats the best single one (and its refit fits the budget)."""
+        from .ensemble import select_ensemble
+
+        candidates = {tid: oof for tid, (_, oof) in state.oof.items()}
+        n_classes = 0 if self.classes_ is None else len(self.classes_)
+        choice = select_ensemble(candidates, best.trial_id, y_codes, metric, self.task_, n_classes)
+        if choice is None or choice.size < 2:
+            return None
+        gain = (choice.score - choice.single_score) * (1 if metric.greater_is_better else -1)
+        if self.ensemble == "auto" and gain <= 0.001 * max(1.0, abs(choice.single_score)):
+            return None
+        by_id = {t.trial_id: t for t in state.trials}
+        cost = sum(by_id[tid].fit_time for tid in choice.weights) * refit_factor * 1.2 + 0.3
+        if self.time_budget is not None and search.elapsed() + cost > self.time_budget:
+            return None
+        return choice
+
+    def _refit_ensemble(self, choice):
+        from .ensemble import build_ensemble
+
+        by_id = {t.trial_id: t for t in self.trials_}
+        members = [(f"trial_{tid}", build_pipeline(by_id[tid].config, self.plan_, self.task_,
+                                                   random_state=self.seed, n_jobs=cpu_count()), weight)
+                   for tid, weight in choice.weights.items()]
+        return self._fit_quietly(build_ensemble(members, self.task_))
+
     def _refit(self, config):
-        pipeline = build_pipeline(config, self.plan_, self.task_, random_state=self.seed,
-                                  n_jobs=cpu_count())
-        with warnings.catch_warnings():
+        return self._fit_quietly(build_pipeline(config, self.plan_, self.task_, random_state=self.seed,
+                                                n_jobs=cpu_count()))
+
+    def _fit_quietly(self, pipeline):
+        """Fit on all the data, with one OpenMP/BLAS thread as in the trials.
+
+        The budget keeps time for the refit from the trials' single-threaded fit
+        times, and OpenMP's busy-waiting threads can make a multi-threaded fit
+        many times slower when the cores are shared.
+        """
+        from threadpoolctl import threadpool_limits
+
+        with warnings.catch_warnings(), threadpool_limits(1):
             warnings.simplefilter("ignore")
             pipeline.fit(self._X, self._y.to_numpy())
         return pipeline

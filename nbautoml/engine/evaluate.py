@@ -33,24 +33,42 @@ class EvalContext:
     custom_builder: Any = None  # callable(config) -> estimator, for user spaces
 
 
-def _predictions(pipeline, X, metric, task: str):
-    """Predictions in the form the metric needs, plus labels/values."""
-    if task == "regression":
-        values = pipeline.predict(X)
-        return values, values
-    if metric.needs == "label":
-        labels = pipeline.predict(X)
-        return labels, labels
-    if hasattr(pipeline, "predict_proba"):
-        try:
-            proba = pipeline.predict_proba(X)
-            return proba, proba
-        except AttributeError:
-            pass
+def _full_proba(pipeline, X, n_classes: int | None):
+    """``predict_proba`` with one column per class code, even if a fold lacked a class."""
+    proba = np.asarray(pipeline.predict_proba(X), dtype=float)
+    if not n_classes or proba.shape[1] == n_classes:
+        return proba
+    full = np.zeros((proba.shape[0], n_classes))
+    full[:, np.asarray(pipeline.classes_, dtype=int)] = proba
+    return full
+
+
+def _probabilities(pipeline, X, n_classes: int | None):
+    """Class probabilities, or None when the model gives none."""
+    if not hasattr(pipeline, "predict_proba"):
+        return None
+    try:
+        return _full_proba(pipeline, X, n_classes)
+    except AttributeError:
+        return None
+
+
+def _metric_prediction(pipeline, X, metric, task: str, n_classes: int | None = None):
+    """What the metric scores: labels, probabilities (or decision values), or values."""
+    if task == "regression" or metric.needs == "label":
+        return pipeline.predict(X)
+    proba = _probabilities(pipeline, X, n_classes)
+    if proba is not None:
+        return proba
     if metric.needs == "proba":
         raise ValueError(f"{type(pipeline[-1]).__name__} gives no probabilities, which {metric.name} needs")
-    decision = pipeline.decision_function(X)
-    return decision, decision
+    return pipeline.decision_function(X)
+
+
+def _predictions(pipeline, X, metric, task: str, n_classes: int | None = None):
+    """``(for_metric, for_storage)``; kept for callers that score a fitted pipeline."""
+    prediction = _metric_prediction(pipeline, X, metric, task, n_classes)
+    return prediction, prediction
 
 
 def evaluate_config(config: dict, ctx: EvalContext) -> dict:
@@ -95,8 +113,12 @@ def evaluate_config(config: dict, ctx: EvalContext) -> dict:
                 t0 = time.perf_counter()
                 pipeline.fit(X_train, ctx.y[train_idx])
                 t1 = time.perf_counter()
-                prediction, _ = _predictions(pipeline, X_val, ctx.metric, ctx.task)
+                prediction = _metric_prediction(pipeline, X_val, ctx.metric, ctx.task, ctx.n_classes)
                 t2 = time.perf_counter()
+                stored = prediction
+                if ctx.keep_oof and ctx.task != "regression" and ctx.metric.needs == "label":
+                    stored = _probabilities(pipeline, X_val, ctx.n_classes)
+                    stored = prediction if stored is None else stored
                 fit_time += t1 - t0
                 predict_time += t2 - t1
                 predicted_rows += len(val_idx)
@@ -105,10 +127,10 @@ def evaluate_config(config: dict, ctx: EvalContext) -> dict:
                     raise ValueError("the model predicted NaN or infinite values")
                 fold_scores.append(metrics_mod.score(ctx.metric, ctx.y[val_idx], prediction, ctx.n_classes))
                 if ctx.keep_oof:
+                    stored = np.asarray(stored, dtype=float)
                     if oof is None:
-                        shape = (len(ctx.y),) + prediction.shape[1:]
-                        oof = np.full(shape, np.nan, dtype=float)
-                    oof[val_idx] = prediction
+                        oof = np.full((len(ctx.y),) + stored.shape[1:], np.nan, dtype=float)
+                    oof[val_idx] = stored
         scores = np.asarray(fold_scores, dtype=float)
         if np.isnan(scores).any():
             raise ValueError(f"the metric {ctx.metric.name} is NaN on {int(np.isnan(scores).sum())} fold(s)")

@@ -111,7 +111,7 @@ class Search:
 
     def __init__(self, space, ctx, metric, budget: Budget, *, algo="tpe", seed=0, n_jobs=1, store=None,
                  callbacks=(), points=(), refit_factor=1.0, spent=0.0, previous=(), rerun=(),
-                 start_method=None, keep_oof=5):
+                 start_method=None, keep_oof=10):
         from hyperopt import Trials
         from hyperopt.base import Domain
 

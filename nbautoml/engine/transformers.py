@@ -10,13 +10,13 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
-DATETIME_PARTS = ("year", "month", "day", "dayofweek", "dayofyear", "hour")
+DATETIME_PARTS = ("year", "month", "day", "day_of_week", "day_of_year", "hour")
 
 
 class DatetimeFeatures(TransformerMixin, BaseEstimator):
     """Expand datetime (or date-like text) columns into numeric parts.
 
-    Each column gives year, month, day, dayofweek, dayofyear and hour;
+    Each column gives year, month, day, day_of_week, day_of_year and hour;
     parts that are constant in the training data (e.g. hour for dates) are
     left out. Unparseable values become NaN, to be imputed downstream.
     """

@@ -1,0 +1,110 @@
+"""Greedy ensemble selection (Caruana et al., 2004) on out-of-fold predictions.
+
+The search keeps the out-of-fold predictions of its best trials. Starting from
+the best one, the selection repeatedly adds (with replacement) the trial whose
+addition most improves the metric of the averaged predictions. The result is
+a weight per trial; the final model averages the members' probabilities (or
+values), each member refit on all the data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .metrics import Metric, score
+
+
+@dataclass
+class EnsembleChoice:
+    """Members (trial id -> weight), the ensemble's OOF score and the best single score."""
+
+    weights: dict[int, int]
+    score: float
+    single_score: float
+
+    @property
+    def size(self) -> int:
+        return len(self.weights)
+
+
+def _averageable(oof: np.ndarray, task: str, n_classes: int) -> bool:
+    if task == "regression":
+        return oof.ndim == 1
+    return oof.ndim == 2 and oof.shape[1] == n_classes and np.nanmax(oof) <= 1.0 + 1e-9 and np.nanmin(oof) >= -1e-9
+
+
+def _score(metric: Metric, y, prediction, task: str, n_classes: int) -> float:
+    if task != "regression" and metric.needs == "label":
+        prediction = prediction.argmax(axis=1)
+    return score(metric, y, prediction, n_classes)
+
+
+def select_ensemble(candidates: dict[int, np.ndarray], best_id: int, y: np.ndarray, metric: Metric,
+                    task: str, n_classes: int, rounds: int = 25) -> EnsembleChoice | None:
+    """Choose ensemble weights greedily on out-of-fold predictions.
+
+    Parameters
+    ----------
+    candidates : dict
+        Trial id -> out-of-fold predictions (probabilities for classification;
+        NaN rows are those never used for validation).
+    best_id : int
+        The best single trial, the selection's starting point.
+    y : ndarray
+        Encoded targets.
+    rounds : int
+        Additions (with replacement) after the first member.
+
+    Returns
+    -------
+    EnsembleChoice or None
+        None when fewer than two candidates can be averaged.
+    """
+    usable = {tid: oof for tid, oof in candidates.items() if _averageable(oof, task, n_classes)}
+    if best_id not in usable or len(usable) < 2:
+        return None
+    rows = np.ones(len(y), dtype=bool)
+    for oof in usable.values():
+        rows &= ~np.isnan(oof if oof.ndim == 1 else oof[:, 0])
+    if rows.sum() < 10:
+        return None
+    preds = {tid: oof[rows] for tid, oof in usable.items()}
+    target = y[rows]
+    sign = 1.0 if metric.greater_is_better else -1.0
+    total = preds[best_id].copy()
+    weights = {best_id: 1}
+    single = _score(metric, target, total, task, n_classes)
+    current = single
+    for step in range(2, rounds + 2):
+        best_gain, best_tid, best_total = 0.0, None, None
+        for tid, pred in preds.items():
+            candidate = total + pred
+            value = _score(metric, target, candidate / step, task, n_classes)
+            gain = sign * (value - current)
+            if gain > best_gain + 1e-12:
+                best_gain, best_tid, best_total = gain, tid, candidate
+        if best_tid is None:
+            break
+        total = best_total
+        weights[best_tid] = weights.get(best_tid, 0) + 1
+        current = _score(metric, target, total / sum(weights.values()), task, n_classes)
+    return EnsembleChoice(weights=weights, score=current, single_score=single)
+
+
+def build_ensemble(members: list[tuple[str, object, int]], task: str):
+    """The unfitted ensemble: a Pipeline with one soft-voting step.
+
+    ``members`` are ``(name, unfitted pipeline, weight)``.
+    """
+    from sklearn.ensemble import VotingClassifier, VotingRegressor
+    from sklearn.pipeline import Pipeline
+
+    estimators = [(name, pipeline) for name, pipeline, _ in members]
+    weights = [weight for _, _, weight in members]
+    if task == "regression":
+        voter = VotingRegressor(estimators, weights=weights)
+    else:
+        voter = VotingClassifier(estimators, voting="soft", weights=weights)
+    return Pipeline([("ensemble", voter)])
