@@ -37,8 +37,8 @@ def monitor(model, batch, labels=None, thresholds=None, history=True, name=None)
     Parameters
     ----------
     model : AutoML, loaded model, str or Path
-        A fitted ``AutoML``, a model from ``nbautoml.load``, or a path or
-        registry name to load.
+        A fitted ``AutoML``, a model from ``nbautoml.load``, a file path, or a
+        registry reference (``"churn"``, ``"churn@2"`` or ``"registry:churn@2"``).
     batch : DataFrame or str or Path
         New rows with the training columns (a CSV/Parquet path is read).
     labels : array-like or str, optional
@@ -50,7 +50,7 @@ def monitor(model, batch, labels=None, thresholds=None, history=True, name=None)
         Append the batch to the monitoring history (``monitor.sqlite``).
     name : str, optional
         The name the batch is stored under (default: the model's registry
-        name, or its search name).
+        name, its search name, or its file name).
 
     Returns
     -------
@@ -84,9 +84,16 @@ def monitor(model, batch, labels=None, thresholds=None, history=True, name=None)
         prediction = _predict(model, model_input, metric, profile)
     except Exception as exc:  # a model that cannot predict this batch is a finding, not a crash
         prediction = None
-        rows.append(checks.finding(checks.PREDICTION, "prediction_failed", severity="alert",
-                                   level="model", badness=np.inf,
-                                   detail=f"the model could not predict: {type(exc).__name__}: {exc}"))
+        rows.append(
+            checks.finding(
+                checks.PREDICTION,
+                "prediction_failed",
+                severity="alert",
+                level="model",
+                badness=np.inf,
+                detail=f"the model could not predict: {type(exc).__name__}: {exc}",
+            )
+        )
     if prediction is not None:
         rows.append(checks.prediction_drift(profile, prediction, th))
     detector = getattr(profile, "anomaly_detector", None)
@@ -102,10 +109,18 @@ def monitor(model, batch, labels=None, thresholds=None, history=True, name=None)
     status = "alert" if "alert" in severities else "warn" if "warn" in severities else "ok"
     model_name, version = _identity(model, name)
     report = MonitorReport(
-        status=status, findings=findings, n_rows=len(frame), name=model_name, version=version,
-        metric=metric.name, metric_value=float(metric_value),
-        cv_score=float(profile.performance["cv_score"]), anomaly_scores=scores,
-        anomaly_threshold=profile.anomaly.get("threshold") if scores is not None else None, notes=notes)
+        status=status,
+        findings=findings,
+        n_rows=len(frame),
+        name=model_name,
+        version=version,
+        metric=metric.name,
+        metric_value=float(metric_value),
+        cv_score=float(profile.performance["cv_score"]),
+        anomaly_scores=scores,
+        anomaly_threshold=profile.anomaly.get("threshold") if scores is not None else None,
+        notes=notes,
+    )
     report.thresholds = th.to_dict()
     if history:
         from .history import record
@@ -113,9 +128,13 @@ def monitor(model, batch, labels=None, thresholds=None, history=True, name=None)
         try:
             report.history_id = record(report)
         except Exception as exc:  # the report matters more than its bookkeeping
-            warnings.warn(f"The monitoring history was not saved ({type(exc).__name__}: {exc}); "
-                          "the report is complete. Check that the project directory is writable "
-                          "(NBAUTOML_HOME) and has free space.", RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                f"The monitoring history was not saved ({type(exc).__name__}: {exc}); "
+                "the report is complete. Check that the project directory is writable "
+                "(NBAUTOML_HOME) and has free space.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
     return report
 
 
@@ -124,17 +143,26 @@ def monitor(model, batch, labels=None, thresholds=None, history=True, name=None)
 
 def _resolve_model(model):
     if isinstance(model, (str, Path)):
-        import nbautoml
+        from .. import persist
 
-        load = getattr(nbautoml, "load", None)
-        if load is None:
-            raise ValueError(f"Cannot load {str(model)!r}: this nbautoml has no nbautoml.load. "
-                             "Pass a fitted AutoML instead.")
-        model = load(model)
+        bare_name = isinstance(model, str) and ":" not in model and not Path(model).exists()
+        if bare_name and hasattr(persist, "LoadedModel"):  # a registry name, e.g. "churn@2"
+            try:
+                model = persist.load(f"registry:{model}")
+            except Exception as exc:
+                raise ValueError(
+                    f"Cannot monitor {model!r}: there is no such file, and the registry "
+                    f"says: {exc}. Pass a model file path, a registered name, or a "
+                    "fitted AutoML."
+                ) from exc
+        else:
+            model = persist.load(model)
     if getattr(model, "best_pipeline_", None) is None:
-        raise ValueError(f"monitor() needs a fitted model with a pipeline; got {type(model).__name__} "
-                         "without best_pipeline_. Fit it (AutoML(...).fit(df, target=...)) or load a "
-                         "saved model with nbautoml.load(path).")
+        raise ValueError(
+            f"monitor() needs a fitted model with a pipeline; got {type(model).__name__} "
+            "without best_pipeline_. Fit it (AutoML(...).fit(df, target=...)) or load a "
+            "saved model with nbautoml.load(path)."
+        )
     return model
 
 
@@ -147,9 +175,10 @@ def _profile_of(model) -> ReferenceProfile:
         model.reference_profile_ = profile
     if profile is None:
         raise ValueError(
-            f"This {type(model).__name__} has no reference profile (reference_profile_ is None), so "
-            "there is nothing to compare the batch with. Refit the model with this nbautoml version "
-            "and save it again; the profile is built at fit time.")
+            f"This {type(model).__name__} has no reference profile (reference_profile_ is None), "
+            "so there is nothing to compare the batch with. Refit the model with this nbautoml "
+            "version and save it again; the profile is built at fit time."
+        )
     return profile
 
 
@@ -165,8 +194,10 @@ def _as_frame(batch, model, profile) -> pd.DataFrame:
         arr = arr.reshape(1, -1) if arr.ndim == 1 else arr
         names = list(getattr(model, "feature_names_in_", profile.columns))
         if arr.ndim != 2 or arr.shape[1] != len(names):
-            raise ValueError(f"batch must be a DataFrame, or an array with {len(names)} columns "
-                             f"({', '.join(map(str, names[:10]))}...); got shape {arr.shape}.")
+            raise ValueError(
+                f"batch must be a DataFrame, or an array with {len(names)} columns "
+                f"({', '.join(map(str, names[:10]))}...); got shape {arr.shape}."
+            )
         batch = pd.DataFrame(arr, columns=names).infer_objects()
     batch = batch.copy()
     batch.columns = [str(c) for c in batch.columns]
@@ -185,13 +216,17 @@ def _split_labels(frame, labels, profile):
             import difflib
 
             hint = difflib.get_close_matches(labels, list(frame.columns), n=1)
-            raise ValueError(f"labels={labels!r} is not a column of the batch."
-                             + (f" Did you mean {hint[0]!r}?" if hint else "")
-                             + " Pass the column name or an array of true values.")
+            raise ValueError(
+                f"labels={labels!r} is not a column of the batch."
+                + (f" Did you mean {hint[0]!r}?" if hint else "")
+                + " Pass the column name or an array of true values."
+            )
         return frame[labels].reset_index(drop=True), frame.drop(columns=[labels]), note
     y = pd.Series(np.asarray(labels).ravel())
     if len(y) != len(frame):
-        raise ValueError(f"labels has {len(y)} values for a batch of {len(frame)} rows; they must match.")
+        raise ValueError(
+            f"labels has {len(y)} values for a batch of {len(frame)} rows; they must match."
+        )
     return y, frame, note
 
 
@@ -202,8 +237,9 @@ def _model_input(profile, frame) -> pd.DataFrame:
         info = profile.features[name]
         if name not in frame.columns:
             data[name] = np.full(len(frame), np.nan)
-        elif info["role"] == "numeric" and not (pd.api.types.is_numeric_dtype(frame[name])
-                                                or pd.api.types.is_bool_dtype(frame[name])):
+        elif info["role"] == "numeric" and not (
+            pd.api.types.is_numeric_dtype(frame[name]) or pd.api.types.is_bool_dtype(frame[name])
+        ):
             data[name] = pd.to_numeric(frame[name], errors="coerce")
         else:
             data[name] = frame[name]
@@ -213,7 +249,9 @@ def _model_input(profile, frame) -> pd.DataFrame:
 def _metric(model, profile):
     from ..engine.metrics import get_metric
 
-    return get_metric(getattr(model, "metric_", None) or profile.performance["metric"], profile.task)
+    return get_metric(
+        getattr(model, "metric_", None) or profile.performance["metric"], profile.task
+    )
 
 
 def _predict(model, X, metric, profile):
@@ -243,31 +281,53 @@ def _performance(model, profile, metric, y: pd.Series, prediction, th):
         bad = values.isna().to_numpy()
         if bad.any():
             example = y[bad].iloc[0]
-            return [checks.finding(checks.LABELS, "label_mismatch", severity="alert", level="model",
-                                   badness=np.inf, detail=f"{int(bad.sum())} label(s) are not numbers, "
-                                   f"e.g. {example!r}; pass numeric true values for this regression "
-                                   "model")], np.nan
+            return [
+                checks.finding(
+                    checks.LABELS,
+                    "label_mismatch",
+                    severity="alert",
+                    level="model",
+                    badness=np.inf,
+                    detail=f"{int(bad.sum())} label(s) are not numbers, "
+                    f"e.g. {example!r}; pass numeric true values for this regression "
+                    "model",
+                )
+            ], np.nan
         codes, n_classes = values.to_numpy(dtype=float), None
     else:
         classes = _classes(model, profile)
         codes, unknown, matched_as_text = _encode(y, classes)
         if unknown:
             shown = ", ".join(repr(u) for u in unknown[:5])
-            return [checks.finding(
-                checks.LABELS, "label_mismatch", severity="alert", level="model", badness=np.inf,
-                detail=f"labels hold values the model never saw: {shown}"
-                       f"{' ...' if len(unknown) > 5 else ''} (model classes: "
-                       f"{', '.join(repr(c) for c in classes.tolist())}). Pass labels coded like the "
-                       "training target.")], np.nan
+            return [
+                checks.finding(
+                    checks.LABELS,
+                    "label_mismatch",
+                    severity="alert",
+                    level="model",
+                    badness=np.inf,
+                    detail=f"labels hold values the model never saw: {shown}"
+                    f"{' ...' if len(unknown) > 5 else ''} (model classes: "
+                    f"{', '.join(repr(c) for c in classes.tolist())}). Pass labels coded like the "
+                    "training target.",
+                )
+            ], np.nan
         n_classes = len(classes)
     row, value = checks.performance_check(profile, metric, codes, prediction, n_classes, th)
     rows = [row]
     if n_missing:
         row["detail"] += f"; {n_missing} row(s) without a label left out"
     if profile.task != "regression" and matched_as_text:
-        rows.append(checks.finding(checks.LABELS, "label_mismatch", severity="info", level="model",
-                                   detail="labels matched to the model classes by their text "
-                                          f"(labels are {y.dtype}, classes are {classes.dtype})"))
+        rows.append(
+            checks.finding(
+                checks.LABELS,
+                "label_mismatch",
+                severity="info",
+                level="model",
+                detail="labels matched to the model classes by their text "
+                f"(labels are {y.dtype}, classes are {classes.dtype})",
+            )
+        )
     return rows, value
 
 
@@ -286,20 +346,19 @@ def _encode(y: pd.Series, classes: np.ndarray):
 
 
 def _identity(model, name):
-    version = None
-    for attr in ("version_", "registry_version_"):
-        if getattr(model, attr, None) is not None:
-            version = getattr(model, attr)
-            break
+    """The name and version a batch is stored under: given, registry, search, file or target."""
+    ref = getattr(model, "registry_ref_", None)
+    registry_name, version = str(ref).rsplit("@", 1) if ref and "@" in str(ref) else (ref, None)
     if name is not None:
         return str(name), version
-    for attr in ("name_", "registry_name_", "model_name_"):
-        value = getattr(model, attr, None)
-        if value:
-            return str(value), version
+    if registry_name:
+        return str(registry_name), version
     run_dir = getattr(model, "run_dir_", None)
     if run_dir:
         return Path(run_dir).name, version
+    path = getattr(model, "path_", None)
+    if path:
+        return Path(path).stem, version
     return str(getattr(model, "target_", None) or "model"), version
 
 

@@ -23,8 +23,19 @@ from .profile import ReferenceProfile, anomaly_matrix, as_category, column_value
 
 SEVERITIES = ("ok", "info", "warn", "alert")
 RANK = {s: i for i, s in enumerate(SEVERITIES)}
-COLUMNS = ["feature", "check", "severity", "statistic", "p_value", "q_value", "psi", "wasserstein",
-           "value", "reference", "detail"]
+COLUMNS = [
+    "feature",
+    "check",
+    "severity",
+    "statistic",
+    "p_value",
+    "q_value",
+    "psi",
+    "wasserstein",
+    "value",
+    "reference",
+    "detail",
+]
 PREDICTION, ROWS, LABELS = "(prediction)", "(rows)", "(labels)"
 NOT_ENOUGH = "not enough data"
 
@@ -80,11 +91,20 @@ class Thresholds:
                 raise ValueError(f"Thresholds.{f.name} must be a number > 0; got {value!r}.")
         if not self.alpha < 1:
             raise ValueError(f"Thresholds.alpha must be in (0, 1); got {self.alpha!r}.")
-        for stem in ("psi", "wasserstein", "missing", "out_of_range", "unseen", "anomaly", "performance"):
+        for stem in (
+            "psi",
+            "wasserstein",
+            "missing",
+            "out_of_range",
+            "unseen",
+            "anomaly",
+            "performance",
+        ):
             warn, alert = getattr(self, f"{stem}_warn"), getattr(self, f"{stem}_alert")
             if warn > alert:
-                raise ValueError(f"Thresholds.{stem}_warn ({warn}) must not exceed "
-                                 f"{stem}_alert ({alert}).")
+                raise ValueError(
+                    f"Thresholds.{stem}_warn ({warn}) must not exceed {stem}_alert ({alert})."
+                )
 
     @classmethod
     def coerce(cls, value) -> Thresholds:
@@ -99,23 +119,52 @@ class Thresholds:
                 if key not in names:
                     hint = difflib.get_close_matches(str(key), names, n=1)
                     raise ValueError(
-                        f"Unknown threshold {key!r}." + (f" Did you mean {hint[0]!r}?" if hint else "")
-                        + f" Valid names: {', '.join(names)}.")
+                        f"Unknown threshold {key!r}."
+                        + (f" Did you mean {hint[0]!r}?" if hint else "")
+                        + f" Valid names: {', '.join(names)}."
+                    )
             return cls(**value)
-        raise TypeError(f"thresholds must be a Thresholds, a dict or None; got {type(value).__name__}.")
+        raise TypeError(
+            f"thresholds must be a Thresholds, a dict or None; got {type(value).__name__}."
+        )
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def finding(feature, check, *, severity="ok", statistic=np.nan, p_value=np.nan, psi=np.nan,
-            wasserstein=np.nan, value=np.nan, reference=np.nan, detail="", level="column",
-            badness=0.0, family=None) -> dict:
+def finding(
+    feature,
+    check,
+    *,
+    severity="ok",
+    statistic=np.nan,
+    p_value=np.nan,
+    psi=np.nan,
+    wasserstein=np.nan,
+    value=np.nan,
+    reference=np.nan,
+    detail="",
+    level="column",
+    badness=0.0,
+    family=None,
+) -> dict:
     """One row of the findings table (``level``, ``badness`` and ``family`` are for sorting)."""
-    return {"feature": feature, "check": check, "severity": severity, "statistic": statistic,
-            "p_value": p_value, "q_value": np.nan, "psi": psi, "wasserstein": wasserstein,
-            "value": value, "reference": reference, "detail": detail, "_level": level,
-            "_badness": badness, "_family": family}
+    return {
+        "feature": feature,
+        "check": check,
+        "severity": severity,
+        "statistic": statistic,
+        "p_value": p_value,
+        "q_value": np.nan,
+        "psi": psi,
+        "wasserstein": wasserstein,
+        "value": value,
+        "reference": reference,
+        "detail": detail,
+        "_level": level,
+        "_badness": badness,
+        "_family": family,
+    }
 
 
 # --------------------------------------------------------------------------- column checks
@@ -132,17 +181,30 @@ def column_checks(profile: ReferenceProfile, frame: pd.DataFrame, th: Thresholds
     for name in profile.columns:
         info = profile.features[name]
         if name not in frame.columns:
-            rows.append(finding(name, "missing_column", severity="alert", badness=math.inf,
-                                detail="the model uses this column; the batch lacks it "
-                                       "(predictions here impute it as missing)"))
+            rows.append(
+                finding(
+                    name,
+                    "missing_column",
+                    severity="alert",
+                    badness=math.inf,
+                    detail="the model uses this column; the batch lacks it "
+                    "(predictions here impute it as missing)",
+                )
+            )
             continue
         column_rows, converted[name] = _column_rows(name, info, frame[name], n, profile.n_rows, th)
         rows.extend(column_rows)
     known = set(profile.columns) | set(profile.ignored_columns) | {profile.target}
     for name in frame.columns:
         if name not in known:
-            rows.append(finding(name, "new_column", severity="info",
-                                detail="not a training column; ignored by the model"))
+            rows.append(
+                finding(
+                    name,
+                    "new_column",
+                    severity="info",
+                    detail="not a training column; ignored by the model",
+                )
+            )
     return rows, converted
 
 
@@ -158,11 +220,20 @@ def _column_rows(name, info, col: pd.Series, n: int, n_ref: int, th: Thresholds)
     converted, n_bad, example = column_values(col, role)
     if n_bad:
         crash = role == "numeric"
-        rows.append(finding(
-            name, "type_mismatch", severity="alert" if crash else "warn", statistic=n_bad,
-            value=n_bad / max(n, 1), badness=math.inf if crash else n_bad / max(n, 1),
-            detail=(f"{n_bad} value(s) are not {'numbers' if crash else 'dates'}, e.g. {example!r}"
-                    + ("; the model cannot use them (treated as missing here)" if crash else ""))))
+        rows.append(
+            finding(
+                name,
+                "type_mismatch",
+                severity="alert" if crash else "warn",
+                statistic=n_bad,
+                value=n_bad / max(n, 1),
+                badness=math.inf if crash else n_bad / max(n, 1),
+                detail=(
+                    f"{n_bad} value(s) are not {'numbers' if crash else 'dates'}, e.g. {example!r}"
+                    + ("; the model cannot use them (treated as missing here)" if crash else "")
+                ),
+            )
+        )
     values = converted[~np.isnan(converted)]
     if role in ("numeric", "datetime") and "min" in info:
         rows.append(_out_of_range(name, info, values, n, n_ref, th))
@@ -178,14 +249,28 @@ def _missing_rate(name, info, col, n, n_ref, th) -> dict | None:
     if rate - ref < th.missing_warn / 2:
         return None
     if n < th.min_rows and rate < 1:
-        return finding(name, "missing_rate", severity="info", value=rate, reference=ref,
-                       detail=f"{NOT_ENOUGH} ({n} rows; {th.min_rows} needed)")
+        return finding(
+            name,
+            "missing_rate",
+            severity="info",
+            value=rate,
+            reference=ref,
+            detail=f"{NOT_ENOUGH} ({n} rows; {th.min_rows} needed)",
+        )
     p = drift.binomial_excess(k, n, max(ref, 0.5 / max(n_ref, 1)))
     jump = rate - ref
-    return finding(name, "missing_rate", statistic=rate, p_value=p, value=rate, reference=ref,
-                   badness=jump / th.missing_alert, family="missing",
-                   detail=f"{rate:.1%} missing (training: {ref:.1%})",
-                   severity=("alert", "warn", jump, th.missing_alert, th.missing_warn))
+    return finding(
+        name,
+        "missing_rate",
+        statistic=rate,
+        p_value=p,
+        value=rate,
+        reference=ref,
+        badness=jump / th.missing_alert,
+        family="missing",
+        detail=f"{rate:.1%} missing (training: {ref:.1%})",
+        severity=("alert", "warn", jump, th.missing_alert, th.missing_warn),
+    )
 
 
 def _out_of_range(name, info, values, n, n_ref, th) -> dict | None:
@@ -196,16 +281,37 @@ def _out_of_range(name, info, values, n, n_ref, th) -> dict | None:
         return None
     share = k / max(n, 1)
     detail = f"{k} value(s) outside the training range [{_fmt(low)}, {_fmt(high)}]"
-    detail += f" ({below} below, {above} above)" if below and above else (" (below)" if below else " (above)")
+    detail += (
+        f" ({below} below, {above} above)"
+        if below and above
+        else (" (below)" if below else " (above)")
+    )
     if n < th.min_rows:
-        return finding(name, "out_of_range", severity="info", statistic=k, value=share,
-                       detail=detail + f"; {NOT_ENOUGH} to judge")
+        return finding(
+            name,
+            "out_of_range",
+            severity="info",
+            statistic=k,
+            value=share,
+            detail=detail + f"; {NOT_ENOUGH} to judge",
+        )
     expected = 2.0 / (max(n_ref, 1) + 1)  # chance a new iid value falls outside the range of n_ref
     p = drift.binomial_excess(k, n, expected)
-    top = "warn" if info["role"] == "datetime" else "alert"  # new dates are expected in time-stamped data
-    return finding(name, "out_of_range", statistic=k, p_value=p, value=share, reference=expected,
-                   badness=share / th.out_of_range_alert, family="range", detail=detail,
-                   severity=(top, "warn", share, th.out_of_range_alert, th.out_of_range_warn))
+    top = (
+        "warn" if info["role"] == "datetime" else "alert"
+    )  # new dates are expected in time-stamped data
+    return finding(
+        name,
+        "out_of_range",
+        statistic=k,
+        p_value=p,
+        value=share,
+        reference=expected,
+        badness=share / th.out_of_range_alert,
+        family="range",
+        detail=detail,
+        severity=(top, "warn", share, th.out_of_range_alert, th.out_of_range_warn),
+    )
 
 
 def _unseen(name, info, values: pd.Series, n, th) -> dict | None:
@@ -221,19 +327,33 @@ def _unseen(name, info, values: pd.Series, n, th) -> dict | None:
     detail = f"{k} row(s) with {len(counts)} categories never seen in training: {listing}{more}"
     share = k / max(n, 1)
     if n < th.min_rows:
-        return finding(name, "unseen_category", severity="info", statistic=k, value=share, detail=detail)
+        return finding(
+            name, "unseen_category", severity="info", statistic=k, value=share, detail=detail
+        )
     expected = max(float(info.get("singleton_rate", 0.0)), 1.0 / max(info["n"], 1))
     p = drift.binomial_excess(k, n, expected)
-    return finding(name, "unseen_category", statistic=k, p_value=p, value=share, reference=expected,
-                   badness=share / th.unseen_alert, family="unseen", detail=detail,
-                   severity=("alert", "warn", share, th.unseen_alert, th.unseen_warn))
+    return finding(
+        name,
+        "unseen_category",
+        statistic=k,
+        p_value=p,
+        value=share,
+        reference=expected,
+        badness=share / th.unseen_alert,
+        family="unseen",
+        detail=detail,
+        severity=("alert", "warn", share, th.unseen_alert, th.unseen_warn),
+    )
 
 
 def _drift_row(name, info, values, th: Thresholds, level="column", check="drift") -> dict:
     n = len(values)
     if n < th.min_rows or not info.get("n"):
-        why = f"{NOT_ENOUGH} ({n} values; {th.min_rows} needed)" if info.get("n") else \
-            "no reference values"
+        why = (
+            f"{NOT_ENOUGH} ({n} values; {th.min_rows} needed)"
+            if info.get("n")
+            else "no reference values"
+        )
         return finding(name, check, severity="info", detail=why, level=level)
     kind = info["kind"]
     if kind == "categorical":
@@ -242,16 +362,28 @@ def _drift_row(name, info, values, th: Thresholds, level="column", check="drift"
         stats_ = drift.discrete_drift(info, np.asarray(values, dtype=float))
     else:
         stats_ = drift.continuous_drift(info, np.asarray(values, dtype=float))
-    effect = np.nanmax([stats_["psi"] / th.psi_alert, _nan0(stats_["wasserstein"]) / th.wasserstein_alert])
+    effect = np.nanmax(
+        [stats_["psi"] / th.psi_alert, _nan0(stats_["wasserstein"]) / th.wasserstein_alert]
+    )
     what = "length " if info["role"] == "text" else ""
     detail = f"{what}{stats_['test'].upper()} {stats_['statistic']:.3g}, PSI {stats_['psi']:.3f}"
     if not np.isnan(stats_["wasserstein"]):
         detail += f", Wasserstein {stats_['wasserstein']:.3f} std"
     if kind in ("continuous", "discrete") and info["role"] != "datetime":
         detail += f"; mean {np.mean(values):.4g} (training {info['mean']:.4g})"
-    return finding(name, check, statistic=stats_["statistic"], p_value=stats_["p_value"],
-                   psi=stats_["psi"], wasserstein=stats_["wasserstein"], detail=detail, level=level,
-                   badness=float(effect), family="drift", severity="drift")
+    return finding(
+        name,
+        check,
+        statistic=stats_["statistic"],
+        p_value=stats_["p_value"],
+        psi=stats_["psi"],
+        wasserstein=stats_["wasserstein"],
+        detail=detail,
+        level=level,
+        badness=float(effect),
+        family="drift",
+        severity="drift",
+    )
 
 
 def _nan0(x) -> float:
@@ -268,8 +400,14 @@ def _fmt(x) -> str:
 def prediction_drift(profile: ReferenceProfile, prediction, th: Thresholds) -> dict:
     """Drift of the model's predictions against its out-of-fold predictions."""
     values = prediction_values(prediction, profile.prediction["kind"])
-    row = _drift_row(PREDICTION, profile.prediction["sketch"], values[~np.isnan(values)], th, level="model",
-                     check="prediction_drift")
+    row = _drift_row(
+        PREDICTION,
+        profile.prediction["sketch"],
+        values[~np.isnan(values)],
+        th,
+        level="model",
+        check="prediction_drift",
+    )
     row["detail"] += f" (reference: {profile.prediction['source']} predictions)"
     return row
 
@@ -287,21 +425,37 @@ def anomaly_check(profile: ReferenceProfile, detector, converted: dict, n: int, 
     k = int(np.sum(scores > info["threshold"]))
     ref = float(info["rate"])
     if n < th.min_rows:
-        return finding(ROWS, "anomaly_rate", severity="info", statistic=k, level="model",
-                       detail=f"{NOT_ENOUGH} ({n} rows; {th.min_rows} needed); {k} unusual row(s)"), scores
+        return finding(
+            ROWS,
+            "anomaly_rate",
+            severity="info",
+            statistic=k,
+            level="model",
+            detail=f"{NOT_ENOUGH} ({n} rows; {th.min_rows} needed); {k} unusual row(s)",
+        ), scores
     rate = k / n
     n_ref = int(info.get("n_calibration") or 0)
     p = drift.proportion_excess(k, n, int(round(ref * n_ref)), n_ref)
     ratio = rate / max(ref, 1.0 / max(n_ref, 1))
-    row = finding(ROWS, "anomaly_rate", statistic=rate, p_value=p, value=rate, reference=ref,
-                  level="model", badness=ratio / th.anomaly_alert, family="anomaly",
-                  detail=f"{k} unusual row(s), {rate:.1%} (training: {ref:.1%}, {ratio:.1f}x)",
-                  severity=("alert", "warn", ratio, th.anomaly_alert, th.anomaly_warn))
+    row = finding(
+        ROWS,
+        "anomaly_rate",
+        statistic=rate,
+        p_value=p,
+        value=rate,
+        reference=ref,
+        level="model",
+        badness=ratio / th.anomaly_alert,
+        family="anomaly",
+        detail=f"{k} unusual row(s), {rate:.1%} (training: {ref:.1%}, {ratio:.1f}x)",
+        severity=("alert", "warn", ratio, th.anomaly_alert, th.anomaly_warn),
+    )
     return row, scores
 
 
-def performance_check(profile: ReferenceProfile, metric, codes, prediction, n_classes, th: Thresholds,
-                      seed: int = 0) -> tuple[dict, float]:
+def performance_check(
+    profile: ReferenceProfile, metric, codes, prediction, n_classes, th: Thresholds, seed: int = 0
+) -> tuple[dict, float]:
     """The metric on the labelled rows, and its change from the CV estimate.
 
     The p-value is one-sided (is the batch worse?), from the standard error
@@ -313,24 +467,45 @@ def performance_check(profile: ReferenceProfile, metric, codes, prediction, n_cl
     cv, cv_std = perf["cv_score"], perf["cv_std"]
     n = len(codes)
     if n < th.min_rows:
-        return finding(LABELS, "performance", severity="info", level="model", reference=cv,
-                       detail=f"{NOT_ENOUGH} ({n} labelled rows; {th.min_rows} needed)"), np.nan
+        return finding(
+            LABELS,
+            "performance",
+            severity="info",
+            level="model",
+            reference=cv,
+            detail=f"{NOT_ENOUGH} ({n} labelled rows; {th.min_rows} needed)",
+        ), np.nan
     value = score(metric, codes, prediction, n_classes)
     if np.isnan(value):
-        return finding(LABELS, "performance", severity="info", level="model", reference=cv,
-                       detail=f"{metric.name} is undefined on these labels (a single class?)"), value
+        return finding(
+            LABELS,
+            "performance",
+            severity="info",
+            level="model",
+            reference=cv,
+            detail=f"{metric.name} is undefined on these labels (a single class?)",
+        ), value
     se = metric_se(metric, codes, prediction, n_classes, seed)
     loss = (cv - value) if metric.greater_is_better else (value - cv)
     relative = loss / max(abs(cv), 1e-12)
     n_folds = max(len(perf.get("fold_scores") or []), 1)
-    scale = math.sqrt(se ** 2 + cv_std ** 2 / n_folds)
+    scale = math.sqrt(se**2 + cv_std**2 / n_folds)
     p = float(stats.norm.sf(loss / scale)) if scale > 0 and np.isfinite(scale) else np.nan
     word = "worse" if relative > 0 else "better"
-    row = finding(LABELS, "performance", statistic=value, p_value=p, value=value, reference=cv,
-                  level="model", badness=relative / th.performance_alert, family="performance",
-                  detail=f"{metric.name} {value:.4f} on {n} rows vs CV {cv:.4f} ± {cv_std:.4f} "
-                         f"({abs(relative):.1%} {word})",
-                  severity=("alert", "warn", relative, th.performance_alert, th.performance_warn))
+    row = finding(
+        LABELS,
+        "performance",
+        statistic=value,
+        p_value=p,
+        value=value,
+        reference=cv,
+        level="model",
+        badness=relative / th.performance_alert,
+        family="performance",
+        detail=f"{metric.name} {value:.4f} on {n} rows vs CV {cv:.4f} ± {cv_std:.4f} "
+        f"({abs(relative):.1%} {word})",
+        severity=("alert", "warn", relative, th.performance_alert, th.performance_warn),
+    )
     return row, value
 
 
@@ -349,8 +524,15 @@ def finalize(rows: list[dict], th: Thresholds) -> pd.DataFrame:
             row["q_value"] = float(q)
     for row in rows:
         row["severity"] = _severity(row, th)
-    rows = sorted(rows, key=lambda r: (-RANK[r["severity"]], r["_level"] != "column",
-                                       -_nan0(r["_badness"]), str(r["feature"])))
+    rows = sorted(
+        rows,
+        key=lambda r: (
+            -RANK[r["severity"]],
+            r["_level"] != "column",
+            -_nan0(r["_badness"]),
+            str(r["feature"]),
+        ),
+    )
     return pd.DataFrame(rows, columns=COLUMNS)
 
 

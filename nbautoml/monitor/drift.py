@@ -60,8 +60,10 @@ def chi2_homogeneity(ref_props, m: int, batch_counts) -> tuple[float, float]:
     total = counts + ref_counts
     expected_b = total * n / (n + m)
     expected_r = total * m / (n + m)
-    statistic = float(np.sum((counts - expected_b) ** 2 / expected_b)
-                      + np.sum((ref_counts - expected_r) ** 2 / expected_r))
+    statistic = float(
+        np.sum((counts - expected_b) ** 2 / expected_b)
+        + np.sum((ref_counts - expected_r) ** 2 / expected_r)
+    )
     return statistic, float(stats.chi2.sf(statistic, len(counts) - 1))
 
 
@@ -92,9 +94,12 @@ def wasserstein_discrete(ref_values, ref_props, batch_values: np.ndarray) -> flo
         return float("nan")
     uniq, counts = np.unique(batch_values, return_counts=True)
     support = np.union1d(np.asarray(ref_values, dtype=float), uniq)
-    ref_cdf = np.cumsum(pd.Series(ref_props, index=ref_values).reindex(support, fill_value=0).to_numpy())
-    batch_cdf = np.cumsum(pd.Series(counts / len(batch_values), index=uniq)
-                          .reindex(support, fill_value=0).to_numpy())
+    ref_cdf = np.cumsum(
+        pd.Series(ref_props, index=ref_values).reindex(support, fill_value=0).to_numpy()
+    )
+    batch_cdf = np.cumsum(
+        pd.Series(counts / len(batch_values), index=uniq).reindex(support, fill_value=0).to_numpy()
+    )
     return float(np.sum(np.abs(ref_cdf - batch_cdf)[:-1] * np.diff(support)))
 
 
@@ -114,18 +119,21 @@ def spread(sketch: dict) -> float:
 def continuous_drift(sketch: dict, values: np.ndarray) -> dict:
     """PSI, KS and relative Wasserstein of present float values against a continuous sketch."""
     values = np.sort(values)
-    counts = np.bincount(np.searchsorted(sketch["edges"], values, side="left"),
-                         minlength=len(sketch["edges"]) + 1)
+    counts = np.bincount(
+        np.searchsorted(sketch["edges"], values, side="left"), minlength=len(sketch["edges"]) + 1
+    )
     statistic, p_value = ks_sketch(sketch, values)
     return {
-        "test": "ks", "statistic": statistic, "p_value": p_value,
+        "test": "ks",
+        "statistic": statistic,
+        "p_value": p_value,
         "psi": psi(sketch["proportions"], counts),
         "wasserstein": wasserstein_quantiles(sketch, values) / spread(sketch),
     }
 
 
 def binned(keys: list, props: list, other: float = 0.0) -> tuple[list, np.ndarray]:
-    """Keep the keys holding at least ``MIN_BIN_SHARE``; lump the rest (and unseen values) as other."""
+    """Keep keys holding at least ``MIN_BIN_SHARE``; the rest (and unseen values) are "other"."""
     props = np.asarray(props, dtype=float)
     big = props >= MIN_BIN_SHARE
     kept = [k for k, b in zip(keys, big) if b]
@@ -138,27 +146,38 @@ def frequency_drift(keys: list, props: list, m: int, batch, other: float = 0.0) 
     kept, ref_props = binned(keys, props, other)
     values = np.asarray(batch)
     position = pd.Index(kept).get_indexer(values) if len(kept) else np.full(len(values), -1)
-    batch_counts = np.bincount(np.where(position < 0, len(kept), position),
-                               minlength=len(kept) + 1).astype(float)
+    batch_counts = np.bincount(
+        np.where(position < 0, len(kept), position), minlength=len(kept) + 1
+    ).astype(float)
     if ref_props[-1] == 0 and batch_counts[-1] == 0:
         ref_props, batch_counts = ref_props[:-1], batch_counts[:-1]
     statistic, p_value = chi2_homogeneity(ref_props, m, batch_counts)
-    return {"test": "chi2", "statistic": statistic, "p_value": p_value,
-            "psi": psi(ref_props, batch_counts)}
+    return {
+        "test": "chi2",
+        "statistic": statistic,
+        "p_value": p_value,
+        "psi": psi(ref_props, batch_counts),
+    }
 
 
 def discrete_drift(sketch: dict, values: np.ndarray) -> dict:
     """Chi-square, PSI and relative Wasserstein of float values against a discrete sketch."""
     out = frequency_drift(sketch["values"], sketch["proportions"], sketch["n"], values)
-    out["wasserstein"] = wasserstein_discrete(sketch["values"], sketch["proportions"], values) \
-        / spread(sketch)
+    out["wasserstein"] = wasserstein_discrete(
+        sketch["values"], sketch["proportions"], values
+    ) / spread(sketch)
     return out
 
 
 def categorical_drift(sketch: dict, values: pd.Series) -> dict:
     """Chi-square and PSI of category strings against a categorical sketch."""
-    out = frequency_drift(sketch["categories"], sketch["proportions"], sketch["n"], values,
-                          other=sketch.get("other", 0.0))
+    out = frequency_drift(
+        sketch["categories"],
+        sketch["proportions"],
+        sketch["n"],
+        values,
+        other=sketch.get("other", 0.0),
+    )
     out["wasserstein"] = float("nan")
     return out
 
@@ -189,7 +208,7 @@ def binomial_excess(k: int, n: int, rate: float) -> float:
 
 
 def proportion_excess(k: int, n: int, k_ref: int, n_ref: int) -> float:
-    """One-sided Fisher exact p-value that the batch rate ``k/n`` exceeds the reference ``k_ref/n_ref``."""
+    """One-sided Fisher exact p-value that ``k/n`` exceeds the reference rate ``k_ref/n_ref``."""
     if n == 0 or n_ref == 0:
         return float("nan")
     table = [[k, n - k], [k_ref, n_ref - k_ref]]

@@ -91,18 +91,43 @@ def record(report, path: Path | None = None) -> int:
             "INSERT INTO batches (name, version, created, n_rows, status, metric, metric_value, "
             "cv_score, prediction_psi, anomaly_rate, n_alert, n_warn, thresholds) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (report.name or "model", None if report.version is None else str(report.version),
-             report.created, int(report.n_rows), report.status, report.metric,
-             _real(report.metric_value), _real(report.cv_score), val("prediction_drift", "psi"),
-             val("anomaly_rate", "value"), counts["alert"], counts["warn"],
-             json.dumps(getattr(report, "thresholds", None) or {})))
+            (
+                report.name or "model",
+                None if report.version is None else str(report.version),
+                report.created,
+                int(report.n_rows),
+                report.status,
+                report.metric,
+                _real(report.metric_value),
+                _real(report.cv_score),
+                val("prediction_drift", "psi"),
+                val("anomaly_rate", "value"),
+                counts["alert"],
+                counts["warn"],
+                json.dumps(getattr(report, "thresholds", None) or {}),
+            ),
+        )
         batch_id = int(cur.lastrowid)
         con.executemany(
-            'INSERT INTO findings (batch_id, feature, "check", severity, statistic, p_value, q_value, '
-            "psi, wasserstein, value, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(batch_id, str(r.feature), r.check, r.severity, _real(r.statistic), _real(r.p_value),
-              _real(r.q_value), _real(r.psi), _real(r.wasserstein), _real(r.value), r.detail)
-             for r in findings.itertuples()])
+            'INSERT INTO findings (batch_id, feature, "check", severity, statistic, p_value, '
+            "q_value, psi, wasserstein, value, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    batch_id,
+                    str(r.feature),
+                    r.check,
+                    r.severity,
+                    _real(r.statistic),
+                    _real(r.p_value),
+                    _real(r.q_value),
+                    _real(r.psi),
+                    _real(r.wasserstein),
+                    _real(r.value),
+                    r.detail,
+                )
+                for r in findings.itertuples()
+            ],
+        )
     return batch_id
 
 
@@ -140,14 +165,18 @@ def history(name: str | None = None, detail: bool = False, path=None) -> pd.Data
     with closing(sqlite3.connect(path, timeout=10)) as con:
         where, args = ("WHERE b.name = ?", (name,)) if name is not None else ("", ())
         if detail:
-            query = ('SELECT b.id AS batch, b.name, b.version, b.created, f.feature, f."check", '
-                     "f.severity, f.statistic, f.p_value, f.q_value, f.psi, f.wasserstein, f.value, "
-                     f"f.detail FROM findings f JOIN batches b ON b.id = f.batch_id {where} "
-                     "ORDER BY b.id, f.rowid")
+            query = (
+                'SELECT b.id AS batch, b.name, b.version, b.created, f.feature, f."check", '
+                "f.severity, f.statistic, f.p_value, f.q_value, f.psi, f.wasserstein, f.value, "
+                f"f.detail FROM findings f JOIN batches b ON b.id = f.batch_id {where} "
+                "ORDER BY b.id, f.rowid"
+            )
         else:
-            query = ("SELECT b.id AS batch, b.name, b.version, b.created, b.n_rows, b.status, b.metric, "
-                     "b.metric_value, b.cv_score, b.prediction_psi, b.anomaly_rate, b.n_alert, b.n_warn "
-                     f"FROM batches b {where} ORDER BY b.id")
+            query = (
+                "SELECT b.id AS batch, b.name, b.version, b.created, b.n_rows, b.status, b.metric, "
+                "b.metric_value, b.cv_score, b.prediction_psi, b.anomaly_rate, b.n_alert, b.n_warn "
+                f"FROM batches b {where} ORDER BY b.id"
+            )
         frame = pd.read_sql_query(query, con, params=args)
     frame.insert(3, "time", pd.to_datetime(frame.pop("created"), unit="s"))
     return frame
@@ -155,10 +184,32 @@ def history(name: str | None = None, detail: bool = False, path=None) -> pd.Data
 
 def _empty(detail: bool) -> pd.DataFrame:
     base = ["batch", "name", "version", "time"]
-    more = (["feature", "check", "severity", "statistic", "p_value", "q_value", "psi", "wasserstein",
-             "value", "detail"] if detail else
-            ["n_rows", "status", "metric", "metric_value", "cv_score", "prediction_psi", "anomaly_rate",
-             "n_alert", "n_warn"])
+    more = (
+        [
+            "feature",
+            "check",
+            "severity",
+            "statistic",
+            "p_value",
+            "q_value",
+            "psi",
+            "wasserstein",
+            "value",
+            "detail",
+        ]
+        if detail
+        else [
+            "n_rows",
+            "status",
+            "metric",
+            "metric_value",
+            "cv_score",
+            "prediction_psi",
+            "anomaly_rate",
+            "n_alert",
+            "n_warn",
+        ]
+    )
     return pd.DataFrame(columns=base + more)
 
 

@@ -41,8 +41,13 @@ def metric_se(metric, y_true, prediction, n_classes=None, seed: int = 0) -> floa
         return float("nan")
     name = metric.name
     if metric.needs == "label" and name in _LABEL_METRICS:
-        return _confusion_bootstrap(name, y_true.astype(int), prediction.astype(int),
-                                    n_classes or int(max(y_true.max(), prediction.max()) + 1), rng)
+        return _confusion_bootstrap(
+            name,
+            y_true.astype(int),
+            prediction.astype(int),
+            n_classes or int(max(y_true.max(), prediction.max()) + 1),
+            rng,
+        )
     if name == "roc_auc" and _binary_scores(prediction) is not None and len(np.unique(y_true)) == 2:
         return _delong_se(y_true, _binary_scores(prediction))
     if name == "log_loss":
@@ -74,8 +79,11 @@ def _per_class(cm):
     with np.errstate(divide="ignore", invalid="ignore"):
         recall = np.where(actual > 0, tp / actual, np.nan)
         precision = np.where(predicted > 0, tp / predicted, 0.0)
-        f1 = np.where(precision + np.nan_to_num(recall) > 0,
-                      2 * precision * np.nan_to_num(recall) / (precision + np.nan_to_num(recall)), 0.0)
+        f1 = np.where(
+            precision + np.nan_to_num(recall) > 0,
+            2 * precision * np.nan_to_num(recall) / (precision + np.nan_to_num(recall)),
+            0.0,
+        )
     return precision, recall, f1
 
 
@@ -140,7 +148,9 @@ _REGRESSION_METRICS = {
     "r2": _r2,
     "rmse": lambda y, p: np.sqrt(np.mean((y - p) ** 2, axis=1)),
     "mae": lambda y, p: np.mean(np.abs(y - p), axis=1),
-    "mape": lambda y, p: np.mean(np.abs(y - p) / np.maximum(np.abs(y), np.finfo(float).eps), axis=1),
+    "mape": lambda y, p: np.mean(
+        np.abs(y - p) / np.maximum(np.abs(y), np.finfo(float).eps), axis=1
+    ),
 }
 
 

@@ -33,7 +33,9 @@ def _findings(data, path=None) -> pd.DataFrame:
 # --------------------------------------------------------------------------- info (computation)
 
 
-def drift_matrix_info(detail: pd.DataFrame, stat: str = "psi", top: int | None = 30) -> pd.DataFrame:
+def drift_matrix_info(
+    detail: pd.DataFrame, stat: str = "psi", top: int | None = 30
+) -> pd.DataFrame:
     """Drift statistic by feature (rows, most drifted first) and batch (columns).
 
     Parameters
@@ -84,11 +86,18 @@ def plot_metric_history(data=None, ax=None, path=None):
         for status, color in _SEVERITY_COLORS.items():
             sel = info["status"] == status
             if sel.any():
-                ax.scatter(info.loc[sel, "batch"], info.loc[sel, "metric_value"], color=color, zorder=3,
-                           s=30)
+                ax.scatter(
+                    info.loc[sel, "batch"],
+                    info.loc[sel, "metric_value"],
+                    color=color,
+                    zorder=3,
+                    s=30,
+                )
         ax.legend(loc="best", fontsize="small")
     else:
-        ax.text(0.5, 0.5, "no labelled batches yet", ha="center", va="center", transform=ax.transAxes)
+        ax.text(
+            0.5, 0.5, "no labelled batches yet", ha="center", va="center", transform=ax.transAxes
+        )
     ax.set_title(f"{metric} over batches")
     ax.set_xlabel("batch")
     ax.set_ylabel(metric)
@@ -112,8 +121,13 @@ def plot_drift_history(data=None, ax=None, stat: str = "psi", top: int = 5, path
             shown.append("(prediction)")
         for feature in shown:
             series = matrix.loc[feature]
-            ax.plot(series.index, series.to_numpy(), marker=".", label=str(feature),
-                    ls="--" if feature == "(prediction)" else "-")
+            ax.plot(
+                series.index,
+                series.to_numpy(),
+                marker=".",
+                label=str(feature),
+                ls="--" if feature == "(prediction)" else "-",
+            )
         ax.legend(loc="best", fontsize="small")
     ax.set_title(f"Drift over batches ({stat})")
     ax.set_xlabel("batch")
@@ -134,8 +148,13 @@ def plot_drift_heatmap(data=None, ax=None, stat: str = "psi", top: int = 30, pat
         ax.text(0.5, 0.5, "no batches yet", ha="center", va="center", transform=ax.transAxes)
     else:
         values = matrix.to_numpy(dtype=float)
-        image = ax.imshow(np.ma.masked_invalid(values), aspect="auto", cmap="Reds", vmin=0,
-                          vmax=max(0.25, float(np.nanmax(values)) if np.isfinite(values).any() else 0.25))
+        image = ax.imshow(
+            np.ma.masked_invalid(values),
+            aspect="auto",
+            cmap="Reds",
+            vmin=0,
+            vmax=max(0.25, float(np.nanmax(values)) if np.isfinite(values).any() else 0.25),
+        )
         ax.set_yticks(range(len(matrix)), [str(f) for f in matrix.index], fontsize="small")
         step = max(1, len(matrix.columns) // 15)
         ax.set_xticks(range(0, len(matrix.columns), step), [str(c) for c in matrix.columns[::step]])
@@ -155,8 +174,11 @@ def plot_report(report, ax=None, stat: str = "psi", top: int = 15):
     rows = report.findings[report.findings["check"].isin(["drift", "prediction_drift"])]
     rows = rows.dropna(subset=[stat]).sort_values(stat, ascending=False).head(top)[::-1]
     ax = _axes(ax, figsize=(7, max(2.5, 0.3 * len(rows) + 1)))
-    ax.barh([str(f) for f in rows["feature"]], rows[stat],
-            color=[_SEVERITY_COLORS[s] for s in rows["severity"]])
+    ax.barh(
+        [str(f) for f in rows["feature"]],
+        rows[stat],
+        color=[_SEVERITY_COLORS[s] for s in rows["severity"]],
+    )
     ax.set_title(f"Drift by feature ({stat}), status {report.status}")
     ax.set_xlabel(stat)
     return ax

@@ -85,13 +85,22 @@ class ReferenceProfile:
 
     def to_dict(self) -> dict:
         """Everything but the anomaly detector, as JSON-able Python objects."""
-        return _jsonable({
-            "version": self.version, "created": self.created, "n_rows": self.n_rows,
-            "task": self.task, "target": self.target, "classes": self.classes,
-            "columns": self.columns, "ignored_columns": self.ignored_columns,
-            "features": self.features, "prediction": self.prediction,
-            "performance": self.performance, "anomaly": self.anomaly,
-        })
+        return _jsonable(
+            {
+                "version": self.version,
+                "created": self.created,
+                "n_rows": self.n_rows,
+                "task": self.task,
+                "target": self.target,
+                "classes": self.classes,
+                "columns": self.columns,
+                "ignored_columns": self.ignored_columns,
+                "features": self.features,
+                "prediction": self.prediction,
+                "performance": self.performance,
+                "anomaly": self.anomaly,
+            }
+        )
 
     @classmethod
     def from_dict(cls, data: dict, anomaly_detector=None) -> ReferenceProfile:
@@ -106,17 +115,34 @@ class ReferenceProfile:
         if version > PROFILE_VERSION:
             raise ValueError(
                 f"This reference profile has format version {version}; this nbautoml reads up to "
-                f"{PROFILE_VERSION}. Upgrade nbautoml to monitor this model.")
-        keys = ("n_rows", "task", "target", "classes", "columns", "ignored_columns", "features",
-                "prediction", "performance", "anomaly", "created")
-        return cls(**{k: data.get(k) for k in keys}, version=version,
-                   anomaly_detector=anomaly_detector if data.get("anomaly") else None)
+                f"{PROFILE_VERSION}. Upgrade nbautoml to monitor this model."
+            )
+        keys = (
+            "n_rows",
+            "task",
+            "target",
+            "classes",
+            "columns",
+            "ignored_columns",
+            "features",
+            "prediction",
+            "performance",
+            "anomaly",
+            "created",
+        )
+        return cls(
+            **{k: data.get(k) for k in keys},
+            version=version,
+            anomaly_detector=anomaly_detector if data.get("anomaly") else None,
+        )
 
     def __repr__(self) -> str:
         kinds = pd.Series([f["kind"] for f in self.features.values()]).value_counts().to_dict()
-        return (f"ReferenceProfile({self.n_rows} rows, {len(self.features)} features {kinds}, "
-                f"prediction={self.prediction.get('kind')}/{self.prediction.get('source')}, "
-                f"anomaly_detector={'yes' if self.anomaly_detector is not None else 'no'})")
+        return (
+            f"ReferenceProfile({self.n_rows} rows, {len(self.features)} features {kinds}, "
+            f"prediction={self.prediction.get('kind')}/{self.prediction.get('source')}, "
+            f"anomaly_detector={'yes' if self.anomaly_detector is not None else 'no'})"
+        )
 
 
 # --------------------------------------------------------------------------- public builder
@@ -138,23 +164,33 @@ def build_profile(result, max_rows: int = MAX_ROWS) -> ReferenceProfile:
     """
     X, plan = result._X, result.plan_
     rng = np.random.default_rng(0 if result.seed is None else int(result.seed))
-    sample = X if len(X) <= max_rows else X.iloc[np.sort(rng.choice(len(X), max_rows, replace=False))]
+    sample = (
+        X if len(X) <= max_rows else X.iloc[np.sort(rng.choice(len(X), max_rows, replace=False))]
+    )
     roles = {c: r for r in ("numeric", "categorical", "datetime", "text") for c in plan.names(r)}
     features = {}
     for name in plan.used:
         features[name] = profile_column(X[name], sample[name], roles.get(name, "categorical"))
     profile = ReferenceProfile(
-        n_rows=int(len(X)), task=result.task_, target=result.target_,
+        n_rows=int(len(X)),
+        task=result.task_,
+        target=result.target_,
         classes=None if result.classes_ is None else [_plain(c) for c in result.classes_],
-        columns=list(plan.used), ignored_columns=list(plan.dropped), features=features,
+        columns=list(plan.used),
+        ignored_columns=list(plan.dropped),
+        features=features,
         prediction=_prediction_profile(result, sample),
-        performance=_performance_profile(result), created=time.time(),
+        performance=_performance_profile(result),
+        created=time.time(),
     )
     try:
         profile.anomaly, profile.anomaly_detector = _fit_anomaly(profile, sample, rng)
     except Exception as exc:  # the detector is optional; the rest of the profile stays useful
-        log.warning("nbautoml: no anomaly detector in the reference profile (%s: %s)",
-                    type(exc).__name__, exc)
+        log.warning(
+            "nbautoml: no anomaly detector in the reference profile (%s: %s)",
+            type(exc).__name__,
+            exc,
+        )
     return profile
 
 
@@ -173,7 +209,10 @@ def profile_column(full: pd.Series, sample: pd.Series, role: str) -> dict:
             sketch = continuous_sketch(values)
         if role in ("numeric", "datetime") and len(values):
             all_values = column_values(full, role)[0]
-            sketch["min"], sketch["max"] = float(np.nanmin(all_values)), float(np.nanmax(all_values))
+            sketch["min"], sketch["max"] = (
+                float(np.nanmin(all_values)),
+                float(np.nanmax(all_values)),
+            )
             sketch["integer"] = bool(np.all(np.mod(values, 1) == 0))
     sketch.update(role=role, missing_rate=missing_rate)
     return sketch
@@ -242,16 +281,23 @@ def continuous_sketch(values: np.ndarray) -> dict:
     if len(values) == 0:
         return {"kind": "continuous", "n": 0}
     values = np.sort(values)
-    quantiles = np.asarray(_round(np.quantile(values, QUANTILES)))  # CDF and bins use the stored points
+    quantiles = np.asarray(
+        _round(np.quantile(values, QUANTILES))
+    )  # CDF and bins use the stored points
     cdf = np.searchsorted(values, quantiles, side="right") / len(values)
     edges = np.unique(quantiles[10:100:10])
     counts = np.bincount(np.searchsorted(edges, values, side="left"), minlength=len(edges) + 1)
     return {
-        "kind": "continuous", "n": int(len(values)),
-        "quantiles": quantiles.tolist(), "cdf": np.round(cdf, 6).tolist(),
-        "edges": edges.tolist(), "proportions": np.round(counts / len(values), 6).tolist(),
-        "mean": float(values.mean()), "std": float(values.std()),
-        "min": float(values[0]), "max": float(values[-1]),
+        "kind": "continuous",
+        "n": int(len(values)),
+        "quantiles": quantiles.tolist(),
+        "cdf": np.round(cdf, 6).tolist(),
+        "edges": edges.tolist(),
+        "proportions": np.round(counts / len(values), 6).tolist(),
+        "mean": float(values.mean()),
+        "std": float(values.std()),
+        "min": float(values[0]),
+        "max": float(values[-1]),
     }
 
 
@@ -261,10 +307,14 @@ def discrete_sketch(values: np.ndarray) -> dict:
         return {"kind": "discrete", "n": 0}
     uniq, counts = np.unique(values, return_counts=True)
     return {
-        "kind": "discrete", "n": int(len(values)), "values": uniq.astype(float).tolist(),
+        "kind": "discrete",
+        "n": int(len(values)),
+        "values": uniq.astype(float).tolist(),
         "proportions": np.round(counts / len(values), 6).tolist(),
-        "mean": float(values.mean()), "std": float(values.std()),
-        "min": float(uniq[0]), "max": float(uniq[-1]),
+        "mean": float(values.mean()),
+        "std": float(values.std()),
+        "min": float(uniq[0]),
+        "max": float(uniq[-1]),
     }
 
 
@@ -280,9 +330,12 @@ def categorical_sketch(values: pd.Series) -> dict:
         return {"kind": "categorical", "n": 0, "categories": [], "proportions": []}
     top = counts.iloc[:MAX_CATEGORIES]
     return {
-        "kind": "categorical", "n": n, "categories": [str(c) for c in top.index],
+        "kind": "categorical",
+        "n": n,
+        "categories": [str(c) for c in top.index],
         "proportions": np.round(top.to_numpy() / n, 6).tolist(),
-        "other": round(float(1 - top.sum() / n), 6), "n_categories": int(len(counts)),
+        "other": round(float(1 - top.sum() / n), 6),
+        "n_categories": int(len(counts)),
         "truncated": bool(len(counts) > MAX_CATEGORIES),
         "singleton_rate": float((counts == 1).sum() / n),
     }
@@ -304,7 +357,11 @@ def prediction_values(prediction: np.ndarray, kind: str) -> np.ndarray:
     """
     prediction = np.asarray(prediction)
     if kind == "proba":
-        return prediction[:, 1] if prediction.shape[1] == 2 else prediction.argmax(axis=1).astype(float)
+        return (
+            prediction[:, 1]
+            if prediction.shape[1] == 2
+            else prediction.argmax(axis=1).astype(float)
+        )
     if kind == "decision" and prediction.ndim == 2:
         return prediction.argmax(axis=1).astype(float)
     return prediction.astype(float)
@@ -317,8 +374,11 @@ def prediction_kind(task: str, needs: str, prediction: np.ndarray) -> str:
     if needs == "label":
         return "label"
     prediction = np.asarray(prediction)
-    if prediction.ndim == 2 and np.allclose(prediction.sum(axis=1), 1.0, atol=1e-6) \
-            and prediction.min() >= 0:
+    if (
+        prediction.ndim == 2
+        and np.allclose(prediction.sum(axis=1), 1.0, atol=1e-6)
+        and prediction.min() >= 0
+    ):
         return "proba"
     return "decision"
 
@@ -357,8 +417,10 @@ def _prediction_profile(result, sample: pd.DataFrame) -> dict:
 
 def _performance_profile(result) -> dict:
     return {
-        "metric": result.metric_, "greater_is_better": bool(result.greater_is_better_),
-        "cv_score": float(result.best_score_), "cv_std": float(result.best_score_std_ or 0.0),
+        "metric": result.metric_,
+        "greater_is_better": bool(result.greater_is_better_),
+        "cv_score": float(result.best_score_),
+        "cv_std": float(result.best_score_std_ or 0.0),
         "fold_scores": [float(s) for s in (result.best_trial_.fold_scores or [])],
         "validation": getattr(result.validation_, "description", ""),
     }
@@ -384,7 +446,9 @@ def anomaly_matrix(profile: ReferenceProfile, columns: dict, n: int) -> np.ndarr
         elif info["kind"] == "categorical":
             position = pd.Index(info["categories"]).get_indexer(np.asarray(values, dtype=object))
             freq = np.append(np.asarray(info["proportions"], dtype=float), encoding[name])
-            blocks.append(freq[position])  # position -1 (unseen or missing) takes the rare frequency
+            blocks.append(
+                freq[position]
+            )  # position -1 (unseen or missing) takes the rare frequency
         else:
             arr = np.asarray(values, dtype=float)
             blocks.append(np.where(np.isnan(arr), encoding[name], arr))
@@ -410,15 +474,23 @@ def _fit_anomaly(profile: ReferenceProfile, sample: pd.DataFrame, rng) -> tuple[
     matrix = anomaly_matrix(profile, converted_columns(profile, sample), len(sample))
     order = rng.permutation(len(matrix))
     n_fit = min(ANOMALY_FIT_ROWS, len(matrix) // 2)
-    fit_rows, calibration_rows = order[:n_fit], order[n_fit:n_fit + ANOMALY_FIT_ROWS]
-    detector = IsolationForest(n_estimators=ANOMALY_TREES, max_samples=min(256, n_fit),
-                               random_state=int(rng.integers(2**31 - 1)))
+    fit_rows, calibration_rows = order[:n_fit], order[n_fit : n_fit + ANOMALY_FIT_ROWS]
+    detector = IsolationForest(
+        n_estimators=ANOMALY_TREES,
+        max_samples=min(256, n_fit),
+        random_state=int(rng.integers(2**31 - 1)),
+    )
     detector.fit(matrix[fit_rows])
     scores = -detector.score_samples(matrix[calibration_rows])
     threshold = float(np.quantile(scores, ANOMALY_QUANTILE))
     rate = float(np.mean(scores > threshold))
-    anomaly = {**profile.anomaly, "threshold": threshold, "rate": rate,
-               "n_fit": int(n_fit), "n_calibration": int(len(calibration_rows))}
+    anomaly = {
+        **profile.anomaly,
+        "threshold": threshold,
+        "rate": rate,
+        "n_fit": int(n_fit),
+        "n_calibration": int(len(calibration_rows)),
+    }
     return anomaly, detector
 
 

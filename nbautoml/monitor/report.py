@@ -54,7 +54,9 @@ class MonitorReport:
 
     def problems(self) -> pd.DataFrame:
         """The findings with severity "warn" or "alert"."""
-        return self.findings[self.findings["severity"].isin(["warn", "alert"])].reset_index(drop=True)
+        return self.findings[self.findings["severity"].isin(["warn", "alert"])].reset_index(
+            drop=True
+        )
 
     def drifted_features(self) -> list[str]:
         """Features whose drift finding is "warn" or "alert", worst first."""
@@ -70,13 +72,17 @@ class MonitorReport:
 
     def counts(self) -> dict[str, int]:
         """Findings per severity."""
-        return {s: int((self.findings["severity"] == s).sum()) for s in ("alert", "warn", "info", "ok")}
+        return {
+            s: int((self.findings["severity"] == s).sum()) for s in ("alert", "warn", "info", "ok")
+        }
 
     def __repr__(self) -> str:
         c = self.counts()
-        head = (f"MonitorReport: {self.status.upper()} for {self.name or 'model'}"
-                f"{'' if self.version is None else ' v' + str(self.version)}: {self.n_rows} rows, "
-                f"{c['alert']} alert(s), {c['warn']} warning(s)")
+        head = (
+            f"MonitorReport: {self.status.upper()} for {self.name or 'model'}"
+            f"{'' if self.version is None else ' v' + str(self.version)}: {self.n_rows} rows, "
+            f"{c['alert']} alert(s), {c['warn']} warning(s)"
+        )
         lines = [head]
         if not np.isnan(self.metric_value):
             lines.append(f"  {self.metric}: {self.metric_value:.4f} (CV {self.cv_score:.4f})")
@@ -96,7 +102,9 @@ def report_html(report: MonitorReport) -> str:
     c = report.counts()
     color = _COLORS[report.status]
     esc = html.escape
-    title = esc(f"{report.name or 'model'}" + ("" if report.version is None else f" v{report.version}"))
+    title = esc(
+        f"{report.name or 'model'}" + ("" if report.version is None else f" v{report.version}")
+    )
     parts = [
         "<div class='nbautoml-monitor'>",
         f"<p><span style='background:{color};color:white;padding:2px 8px;border-radius:3px;"
@@ -105,21 +113,31 @@ def report_html(report: MonitorReport) -> str:
         f"{c['info']} note(s)</p>",
     ]
     if not np.isnan(report.metric_value):
-        parts.append(f"<p>{esc(str(report.metric))}: <b>{report.metric_value:.4f}</b> "
-                     f"(CV estimate {report.cv_score:.4f})</p>")
+        parts.append(
+            f"<p>{esc(str(report.metric))}: <b>{report.metric_value:.4f}</b> "
+            f"(CV estimate {report.cv_score:.4f})</p>"
+        )
     shown = report.findings[report.findings["severity"] != "ok"]
     if shown.empty:
         shown = report.findings
     table = shown.head(_HTML_ROWS)
-    cells = ["<table><thead><tr>" + "".join(
-        f"<th>{h}</th>" for h in ("severity", "feature", "check", "PSI", "Wasserstein", "p (BH)", "detail")
-    ) + "</tr></thead><tbody>"]
+    cells = [
+        "<table><thead><tr>"
+        + "".join(
+            f"<th>{h}</th>"
+            for h in ("severity", "feature", "check", "PSI", "Wasserstein", "p (BH)", "detail")
+        )
+        + "</tr></thead><tbody>"
+    ]
     for row in table.itertuples():
-        sev = f"<span style='color:{_COLORS[row.severity]};font-weight:bold'>{esc(row.severity)}</span>"
+        color = _COLORS[row.severity]
+        sev = f"<span style='color:{color};font-weight:bold'>{esc(row.severity)}</span>"
         cells.append(
             f"<tr><td>{sev}</td><td>{esc(str(row.feature))}</td><td>{esc(row.check)}</td>"
             f"<td>{_num(row.psi)}</td><td>{_num(row.wasserstein)}</td>"
-            f"<td>{_num(row.q_value, p=True)}</td><td style='text-align:left'>{esc(row.detail)}</td></tr>")
+            f"<td>{_num(row.q_value, p=True)}</td>"
+            f"<td style='text-align:left'>{esc(row.detail)}</td></tr>"
+        )
     cells.append("</tbody></table>")
     parts.extend(cells)
     rest = len(report.findings) - len(table)

@@ -26,7 +26,9 @@ class Split:
     def batches(self, limit: int | None = None) -> list[pd.DataFrame]:
         n = len(self.rest) // BATCH
         n = n if limit is None else min(n, limit)
-        return [self.rest.iloc[i * BATCH:(i + 1) * BATCH].reset_index(drop=True) for i in range(n)]
+        return [
+            self.rest.iloc[i * BATCH : (i + 1) * BATCH].reset_index(drop=True) for i in range(n)
+        ]
 
 
 def fit_split(name: str, models: list[str], n_ref: int, search_dir) -> Split:
@@ -37,6 +39,7 @@ def fit_split(name: str, models: list[str], n_ref: int, search_dir) -> Split:
     order = np.random.default_rng(0).permutation(len(frame))
     ref = frame.iloc[order[:n_ref]].reset_index(drop=True)
     rest = frame.iloc[order[n_ref:]].reset_index(drop=True)
-    result = AutoML(max_evals=3, time_budget=60, seed=0, models=models,
-                    search_dir=search_dir).fit(ref, target=target)
+    result = AutoML(max_evals=3, time_budget=60, seed=0, models=models, search_dir=search_dir).fit(
+        ref, target=target
+    )
     return Split(name, result, ref, rest, target, task)

@@ -24,7 +24,10 @@ def test_ks_against_sketch_tracks_the_two_sample_ks():
         full = stats.ks_2samp(REFERENCE, batch)
         # evaluated at the 101 reference percentiles: never above, at most one bin below
         assert full.statistic - 0.011 <= statistic <= full.statistic + 1e-9
-        assert abs(np.log10(p_value + 1e-300) - np.log10(full.pvalue + 1e-300)) < 1.0 or p_value < 1e-10
+        assert (
+            abs(np.log10(p_value + 1e-300) - np.log10(full.pvalue + 1e-300)) < 1.0
+            or p_value < 1e-10
+        )
 
 
 def test_ks_p_values_are_uniform_or_conservative_under_the_null():
@@ -41,8 +44,9 @@ def test_wasserstein_matches_scipy():
     values = RNG.integers(0, 6, 5000).astype(float)
     dsketch = discrete_sketch(values)
     batch = RNG.integers(1, 8, 700).astype(float)
-    assert drift.wasserstein_discrete(dsketch["values"], dsketch["proportions"], batch) == pytest.approx(
-        stats.wasserstein_distance(values, batch), rel=1e-4)
+    assert drift.wasserstein_discrete(
+        dsketch["values"], dsketch["proportions"], batch
+    ) == pytest.approx(stats.wasserstein_distance(values, batch), rel=1e-4)
 
 
 def test_psi_is_zero_for_the_same_distribution_and_matches_the_formula():
@@ -51,7 +55,9 @@ def test_psi_is_zero_for_the_same_distribution_and_matches_the_formula():
     counts = np.array([300, 300, 400])
     batch = (counts + 0.5) / (1000 + 1.5)
     smoothed = (ref + 0.5 / 1000) / (1 + 1.5 / 1000)
-    assert drift.psi(ref, counts) == pytest.approx(np.sum((batch - smoothed) * np.log(batch / smoothed)))
+    assert drift.psi(ref, counts) == pytest.approx(
+        np.sum((batch - smoothed) * np.log(batch / smoothed))
+    )
     assert drift.psi(ref, counts) > 0.2
 
 
@@ -65,11 +71,17 @@ def test_chi2_homogeneity_matches_scipy():
 
 
 def test_categorical_drift_lumps_rare_and_unseen_categories():
-    values = pd.Series(RNG.choice(["a", "b", "c", "rare1", "rare2"], 10_000, p=[0.5, 0.3, 0.196, 0.002, 0.002]))
+    values = pd.Series(
+        RNG.choice(["a", "b", "c", "rare1", "rare2"], 10_000, p=[0.5, 0.3, 0.196, 0.002, 0.002])
+    )
     sketch = categorical_sketch(values)
-    same = drift.categorical_drift(sketch, pd.Series(RNG.choice(["a", "b", "c"], 500, p=[0.5, 0.3, 0.2])))
+    same = drift.categorical_drift(
+        sketch, pd.Series(RNG.choice(["a", "b", "c"], 500, p=[0.5, 0.3, 0.2]))
+    )
     assert same["p_value"] > 0.01 and same["psi"] < 0.05
-    moved = drift.categorical_drift(sketch, pd.Series(RNG.choice(["a", "b", "new"], 500, p=[0.2, 0.3, 0.5])))
+    moved = drift.categorical_drift(
+        sketch, pd.Series(RNG.choice(["a", "b", "new"], 500, p=[0.2, 0.3, 0.5]))
+    )
     assert moved["p_value"] < 1e-10 and moved["psi"] > 0.25
 
 
@@ -79,8 +91,17 @@ def test_benjamini_hochberg():
     assert np.isnan(q[4])
 
 
-@pytest.mark.parametrize("name, task", [("roc_auc", "binary"), ("accuracy", "binary"), ("f1", "binary"),
-                                        ("log_loss", "binary"), ("r2", "regression"), ("mae", "regression")])
+@pytest.mark.parametrize(
+    "name, task",
+    [
+        ("roc_auc", "binary"),
+        ("accuracy", "binary"),
+        ("f1", "binary"),
+        ("log_loss", "binary"),
+        ("r2", "regression"),
+        ("mae", "regression"),
+    ],
+)
 def test_metric_standard_errors_agree_with_a_bootstrap(name, task):
     rng = np.random.default_rng(1)
     n = 600

@@ -37,9 +37,12 @@ def test_hundred_batches_of_ten_thousand_rows(datasets_dir, tmp_path_factory):
     total = time.perf_counter() - started
     first, last = np.mean(times[:10]), np.mean(times[-10:])
     growth_db = (sizes[99] - sizes[49]) / max(sizes[49] - sizes[0], 1)
-    print(f"\n100 x 10,000 rows: {total:.1f} s total, {first:.3f} s/batch first 10, {last:.3f} s last 10; "
-          f"RSS {rss[0]:.0f} -> {rss[-1]:.0f} MB; history DB {sizes[-1] / 1024:.0f} KB "
-          f"(second half / first half growth {growth_db:.2f})")
+    print(
+        f"\n100 x 10,000 rows: {total:.1f} s total, {first:.3f} s/batch first 10, "
+        f"{last:.3f} s last 10; "
+        f"RSS {rss[0]:.0f} -> {rss[-1]:.0f} MB; history DB {sizes[-1] / 1024:.0f} KB "
+        f"(second half / first half growth {growth_db:.2f})"
+    )
     assert len(history("load")) == 100
     assert total <= 60
     assert last <= 1.5 * first

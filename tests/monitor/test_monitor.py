@@ -1,4 +1,4 @@
-"""Monitoring real data sets: false alarms on iid batches, injected shifts, schema problems, history.
+"""Monitoring real data sets: false alarms on iid batches, injected shifts, schema, history.
 
 Each data set is fitted once (module-scoped, 3 trials of fast families) on a
 random part; the held-out rows are cut into batches of 500. The measured
@@ -34,10 +34,16 @@ from .conftest import fit_split
 
 matplotlib.use("Agg")
 
-# data set -> (model families, training rows, numeric column to move, column whose frequencies change)
+# data set -> (model families, training rows, numeric column to move,
+#             column whose frequencies change)
 CASES = {
     "income": (["logistic_regression"], 8000, "age", "relationship"),  # categories, missing values
-    "credit": (["decision_tree"], 8000, "LIMIT_BAL", "EDUCATION"),  # 23 numeric columns, a single tree
+    "credit": (
+        ["decision_tree"],
+        8000,
+        "LIMIT_BAL",
+        "EDUCATION",
+    ),  # 23 numeric columns, a single tree
     "bike": (["ridge", "decision_tree"], 8000, "temp", "season"),  # regression, a date column
 }
 SHIFT_BATCHES = 12
@@ -46,7 +52,9 @@ SHIFT_BATCHES = 12
 @pytest.fixture(scope="module")
 def splits(datasets_dir, tmp_path_factory):
     runs = tmp_path_factory.mktemp("monitor_runs")
-    return {name: fit_split(name, models, n_ref, runs) for name, (models, n_ref, _, _) in CASES.items()}
+    return {
+        name: fit_split(name, models, n_ref, runs) for name, (models, n_ref, _, _) in CASES.items()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +78,9 @@ def test_profile_is_built_at_fit_small_and_json(income):
     print(f"\nincome profile: {len(text) / 1024:.1f} KB JSON")
     assert len(text) < 100_000
     assert set(data["features"]) == set(income.result.plan_.used)
-    assert data["performance"]["fold_scores"] == pytest.approx(income.result.best_trial_.fold_scores)
+    assert data["performance"]["fold_scores"] == pytest.approx(
+        income.result.best_trial_.fold_scores
+    )
     assert data["prediction"]["source"] == "oof"
     assert data["features"]["workclass"]["missing_rate"] > 0.03
     # a round trip through JSON monitors exactly like the original
@@ -100,7 +110,7 @@ def test_profile_costs_under_a_second_on_30k_rows(income):
     assert cpu < 1.0
 
 
-# --------------------------------------------------------------------------- false alarms and shifts
+# -------------------------------------------------- false alarms and shifts
 
 
 def test_a_single_tree_is_compared_with_its_own_leaf_values(splits):
@@ -116,10 +126,15 @@ def test_iid_batches_raise_few_alarms(splits):
         reports = [monitor(split.result, batch, history=False) for batch in split.batches()]
         bad = [r for r in reports if not _ok(r)]
         total, flagged = total + len(reports), flagged + len(bad)
-        causes = sorted({f"{r.findings.iloc[0]['feature']}/{r.findings.iloc[0]['check']}" for r in bad})
+        causes = sorted(
+            {f"{r.findings.iloc[0]['feature']}/{r.findings.iloc[0]['check']}" for r in bad}
+        )
         lines.append(f"  {name}: {len(bad)}/{len(reports)} batches not ok {causes}")
     rate = flagged / total
-    print(f"\nfalse-alarm rate on iid batches of 500: {flagged}/{total} = {rate:.1%}\n" + "\n".join(lines))
+    print(
+        f"\nfalse-alarm rate on iid batches of 500: {flagged}/{total} = {rate:.1%}\n"
+        + "\n".join(lines)
+    )
     assert rate <= 0.05
 
 
@@ -139,7 +154,9 @@ def _frequency(split, batch, rng):
     column = CASES[split.name][3]
     top = split.ref[column].value_counts().index
     rows = np.flatnonzero((batch[column] == top[0]).to_numpy())
-    batch.loc[rows[rng.random(len(rows)) < 0.5], column] = top[1]  # half of the commonest become the next
+    batch.loc[rows[rng.random(len(rows)) < 0.5], column] = top[
+        1
+    ]  # half of the commonest become the next
     return column
 
 
@@ -151,16 +168,25 @@ def _drop(split, batch, rng):
 
 def _label_noise(split, batch, rng):
     if split.task == "regression":
-        batch[split.target] = batch[split.target] + rng.normal(0, split.ref[split.target].std(), len(batch))
+        batch[split.target] = batch[split.target] + rng.normal(
+            0, split.ref[split.target].std(), len(batch)
+        )
     else:
         flip = rng.random(len(batch)) < 0.3
         classes = split.result.classes_
-        batch.loc[flip, split.target] = [rng.choice(classes[classes != v]) for v in batch.loc[flip, split.target]]
+        batch.loc[flip, split.target] = [
+            rng.choice(classes[classes != v]) for v in batch.loc[flip, split.target]
+        ]
     return "(labels)"
 
 
-SHIFTS = {"scale x1.5": _scale, "move +1 std": _move, "category frequency": _frequency,
-          "dropped column": _drop, "label noise": _label_noise}
+SHIFTS = {
+    "scale x1.5": _scale,
+    "move +1 std": _move,
+    "category frequency": _frequency,
+    "dropped column": _drop,
+    "label noise": _label_noise,
+}
 
 
 @pytest.mark.parametrize("dataset", list(CASES))
@@ -177,7 +203,9 @@ def test_injected_shifts_are_detected_and_ranked_first(splits, dataset):
             report = monitor(split.result, batch, history=False)
             detected += not _ok(report)
             first += report.findings.iloc[0]["feature"] == expected
-        lines.append(f"  {label:20s} detected {detected}/{len(batches)}, ranked first {first}/{len(batches)}")
+        lines.append(
+            f"  {label:20s} detected {detected}/{len(batches)}, ranked first {first}/{len(batches)}"
+        )
         if detected < 0.95 * len(batches) or first < 0.95 * len(batches):
             failures.append(label)
     print(f"\n{dataset}: injected shifts in batches of 500\n" + "\n".join(lines))
@@ -195,7 +223,7 @@ def test_a_big_iid_batch_stays_ok_and_is_fast(income):
     assert cpu < 5.0
 
 
-# --------------------------------------------------------------------------- schema and data quality
+# -------------------------------------------------- schema and data quality
 
 
 def _batch(income, n=500):
@@ -203,13 +231,19 @@ def _batch(income, n=500):
 
 
 def test_missing_column_is_an_alert_not_a_crash(income):  # M-01
-    report = monitor(income.result, _batch(income).drop(columns=["age", "occupation"]), history=False)
+    report = monitor(
+        income.result, _batch(income).drop(columns=["age", "occupation"]), history=False
+    )
     assert report.status == "alert"
     missing = report.findings[report.findings["check"] == "missing_column"]
     assert set(missing["feature"]) == {"age", "occupation"}
     assert (missing["severity"] == "alert").all()
     checked = set(report.findings.loc[report.findings["check"] == "drift", "feature"])
-    assert {"education", "hours-per-week", "native-country"} <= checked  # the others are still checked
+    assert {
+        "education",
+        "hours-per-week",
+        "native-country",
+    } <= checked  # the others are still checked
     assert "prediction_drift" in set(report.findings["check"])
 
 
@@ -243,7 +277,11 @@ def test_unseen_categories_are_counted(income):  # M-04
     assert row["severity"] == "alert"
     one = _batch(income)
     one.loc[0, "workclass"] = "Martian"
-    row = monitor(income.result, one, history=False).findings.query("check == 'unseen_category'").iloc[0]
+    row = (
+        monitor(income.result, one, history=False)
+        .findings.query("check == 'unseen_category'")
+        .iloc[0]
+    )
     assert row["statistic"] == 1 and row["severity"] == "info"  # one odd row is not an alarm
 
 
@@ -264,7 +302,9 @@ def test_labels_with_another_label_set_are_named(income):  # M-06
     labels = np.where(batch.pop(income.target) == 1, "yes", "no")
     report = monitor(income.result, batch, labels=labels, history=False)
     row = report.findings.query("check == 'label_mismatch'").iloc[0]
-    assert row["severity"] == "alert" and "'no'" in row["detail"] and "model classes" in row["detail"]
+    assert (
+        row["severity"] == "alert" and "'no'" in row["detail"] and "model classes" in row["detail"]
+    )
     assert "performance" not in set(report.findings["check"])
     # the same labels as text ("0"/"1") are matched, and said so
     batch[income.target] = _batch(income)[income.target].astype(str).to_numpy()
@@ -302,13 +342,27 @@ def test_user_thresholds_change_the_verdict(income):
     batch = _batch(income)
     batch["age"] = batch["age"] + income.ref["age"].std()
     assert monitor(income.result, batch, history=False).status == "alert"
-    lenient = {"psi_warn": 50, "psi_alert": 100, "wasserstein_warn": 50, "wasserstein_alert": 100,
-               "out_of_range_warn": 0.9, "out_of_range_alert": 1.0, "anomaly_warn": 50, "anomaly_alert": 100,
-               "performance_warn": 0.9, "performance_alert": 1.0}
+    lenient = {
+        "psi_warn": 50,
+        "psi_alert": 100,
+        "wasserstein_warn": 50,
+        "wasserstein_alert": 100,
+        "out_of_range_warn": 0.9,
+        "out_of_range_alert": 1.0,
+        "anomaly_warn": 50,
+        "anomaly_alert": 100,
+        "performance_warn": 0.9,
+        "performance_alert": 1.0,
+    }
     report = monitor(income.result, batch, thresholds=lenient, history=False)
     assert report.status == "ok"
-    assert report.findings.query("feature == 'age' and check == 'drift'")["severity"].item() == "info"
-    assert monitor(income.result, batch, thresholds=Thresholds(alpha=1e-300), history=False).status == "ok"
+    assert (
+        report.findings.query("feature == 'age' and check == 'drift'")["severity"].item() == "info"
+    )
+    assert (
+        monitor(income.result, batch, thresholds=Thresholds(alpha=1e-300), history=False).status
+        == "ok"
+    )
 
 
 # --------------------------------------------------------------------------- report, history, plots
@@ -333,12 +387,21 @@ def test_history_persists_across_processes(income):
     drifted["age"] = drifted["age"] + 15
     last = monitor(income.result, drifted, name="adult-income")
     assert last.history_id is not None
-    script = ("import nbautoml.monitor as m, json; h = m.history('adult-income'); "
-              "d = m.history('adult-income', detail=True); "
-              "print(json.dumps([h.status.tolist(), h.n_rows.tolist(), h.metric_value.notna().all().item(), "
-              "d.query(\"feature == 'age' and check == 'drift'\").psi.round(3).tolist()]))")
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
-                         env={**os.environ}, timeout=120)
+    script = (
+        "import nbautoml.monitor as m, json; h = m.history('adult-income'); "
+        "d = m.history('adult-income', detail=True); "
+        "print(json.dumps([h.status.tolist(), h.n_rows.tolist(), "
+        "h.metric_value.notna().all().item(), "
+        "d.query(\"feature == 'age' and check == 'drift'\").psi.round(3).tolist()]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ},
+        timeout=120,
+    )
     statuses, rows, has_metric, age_psi = json.loads(out.stdout.strip().splitlines()[-1])
     assert statuses[-1] == "alert" and statuses[:3] == ["ok"] * 3
     assert rows == [500] * 4 and has_metric
@@ -373,7 +436,9 @@ def test_plots_draw_history_and_reports(income):
     assert ax.get_title() == "Drift by feature and batch (psi)"
     assert ax.get_yticklabels()[0].get_text() == "age"
     fig = plots.plot_history("plots")
-    assert isinstance(fig, matplotlib.figure.Figure) and len(fig.axes) == 4  # 3 panels and a colorbar
+    assert (
+        isinstance(fig, matplotlib.figure.Figure) and len(fig.axes) == 4
+    )  # 3 panels and a colorbar
     report = monitor(income.result, income.batches(1)[0], history=False)
     ax = plots.plot_report(report)
     assert ax.get_title() == "Drift by feature (psi), status ok"
@@ -385,7 +450,7 @@ def test_plots_draw_history_and_reports(income):
     plt.close("all")
 
 
-# --------------------------------------------------------------------------- models and entry points
+# -------------------------------------------------- models and entry points
 
 
 def test_monitor_is_callable_from_the_package(income):
@@ -416,6 +481,15 @@ def test_a_saved_and_loaded_model_is_monitored_the_same(income, tmp_path):
     pd.testing.assert_frame_equal(expected, got)
     from_path = monitor(str(path), batch, history=False)
     assert from_path.status == "alert"
+    registry = pytest.importorskip("nbautoml.registry")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        registry.register(income.result, "adult-income")
+        report = monitor("adult-income", batch)
+    assert (report.name, str(report.version)) == ("adult-income", "1")
+    assert history("adult-income")["version"].tolist() == ["1"]
+    with pytest.raises(ValueError, match="no such file, and the registry says"):
+        monitor("no-such-model", batch)
 
 
 def test_unfitted_model_is_refused():

@@ -29,8 +29,13 @@ def titanic_fit(datasets_dir, tmp_path_factory):
     logger.addHandler(handler)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(profile_mod, "build_profile", broken)
-        result = AutoML(max_evals=1, time_budget=60, seed=0, models=["logistic_regression"],
-                        search_dir=tmp_path_factory.mktemp("profile_runs")).fit(frame, target=target)
+        result = AutoML(
+            max_evals=1,
+            time_budget=60,
+            seed=0,
+            models=["logistic_regression"],
+            search_dir=tmp_path_factory.mktemp("profile_runs"),
+        ).fit(frame, target=target)
     logger.removeHandler(handler)
     at_fit = result.reference_profile_
     result.reference_profile_ = build_profile(result)
@@ -56,7 +61,11 @@ def test_titanic_profile_covers_the_used_columns_only(titanic_fit):
     assert list(profile.features) == result.plan_.used
     assert set(profile.ignored_columns) == set(result.plan_.dropped)
     kinds = {name: info["kind"] for name, info in profile.features.items()}
-    assert kinds["Sex"] == "categorical" and kinds["Pclass"] == "discrete" and kinds["Fare"] == "continuous"
+    assert (
+        kinds["Sex"] == "categorical"
+        and kinds["Pclass"] == "discrete"
+        and kinds["Fare"] == "continuous"
+    )
     assert profile.features["Age"]["missing_rate"] == pytest.approx(frame["Age"].isna().mean())
     assert profile.features["Fare"]["max"] == pytest.approx(frame["Fare"].max())
     assert profile.prediction["source"] == "oof"
@@ -84,7 +93,9 @@ def test_text_columns_are_profiled_by_length_and_dates_as_days():
     dates = pd.Series(pd.date_range("2020-01-01", periods=400, freq="D").strftime("%Y-%m-%d"))
     info = profile_mod.profile_column(dates, dates, "datetime")
     assert info["min"] == pytest.approx(18262.0)  # days since 1970-01-01
-    values, n_bad, example = profile_mod.column_values(pd.Series(["2021-05-01", "not a date"]), "datetime")
+    values, n_bad, example = profile_mod.column_values(
+        pd.Series(["2021-05-01", "not a date"]), "datetime"
+    )
     assert n_bad == 1 and example == "not a date" and not np.isnan(values[0])
 
 
