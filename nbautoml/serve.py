@@ -132,9 +132,15 @@ def create_app(model, *, max_body_bytes: int = MAX_BODY_BYTES, max_records: int 
 
         frame, report = model.check_input(pd.DataFrame.from_records(records), warn=False)
         pipeline = model.best_pipeline_
-        answer = {"predictions": _plain(pipeline.predict(frame))}
-        if model.task_ in ("binary", "multiclass") and hasattr(pipeline, "predict_proba"):
-            answer["probabilities"] = _plain(pipeline.predict_proba(frame))
+        final, features = pipeline, frame
+        if hasattr(pipeline, "steps"):  # preprocess once for both predict and predict_proba
+            for _name, step in pipeline.steps[:-1]:
+                if step is not None and step != "passthrough":
+                    features = step.transform(features)
+            final = pipeline.steps[-1][1]
+        answer = {"predictions": _plain(final.predict(features))}
+        if model.task_ in ("binary", "multiclass") and hasattr(final, "predict_proba"):
+            answer["probabilities"] = _plain(final.predict_proba(features))
             answer["classes"] = _plain(model.classes_)
         answer["warnings"] = report.messages()
         return answer

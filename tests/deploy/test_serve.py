@@ -99,7 +99,7 @@ def test_a_server_fault_is_a_json_500_without_traceback(api, fitted, monkeypatch
     def broken(X):
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr(model.best_pipeline_, "predict", broken)
+    monkeypatch.setattr(model.best_pipeline_.steps[-1][1], "predict", broken)
     answer = client.post("/predict", json={"records": records})
     assert answer.status_code == 500 and answer.json()["error"] == "internal_error"
     assert "secret" not in answer.text and "Traceback" not in answer.text
