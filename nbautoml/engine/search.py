@@ -220,7 +220,9 @@ class Search:
         best = self.state.best
         if best is None:
             return 0.0
-        return best.fit_time * self.refit_factor * 1.2 + 0.3
+        # the refit (single-threaded, like the trials) with a margin for a loaded machine,
+        # plus the monitoring profile built after it
+        return best.fit_time * self.refit_factor * 1.5 + 0.8
 
     def _deadline(self) -> float:
         """perf_counter time by which trials must end, keeping time for the refit."""
