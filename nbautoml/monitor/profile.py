@@ -18,10 +18,10 @@ Missing rates are kept for every column. The prediction profile uses the
 out-of-fold predictions of the best trial, which are what predictions on new
 data look like (in-sample predictions of forests, boosting or k-NN are
 over-confident). Two exceptions use the refitted model's in-sample
-predictions: when no out-of-fold predictions were kept, and for a
-piecewise-constant model (at most ``PARTITION_MAX`` distinct predictions, e.g.
-a single tree), whose predictions on new data take its own leaf values with
-about the training occupancy, while the fold models' leaf values differ.
+predictions: when no out-of-fold predictions were kept, and for a single
+decision tree, whose predictions on new data take its own leaf values with
+about the training occupancy, while the fold trees' leaf values differ (the
+out-of-fold reference would flag every batch).
 """
 
 from __future__ import annotations
@@ -44,7 +44,6 @@ MAX_ROWS = 20_000  # rows sampled for the sketches
 ANOMALY_FIT_ROWS = 4096
 ANOMALY_TREES = 50
 ANOMALY_QUANTILE = 0.99  # reference anomaly rate is about 1 %
-PARTITION_MAX = 200  # a model predicting at most this many distinct values is piecewise constant
 EPOCH = np.datetime64("1970-01-01T00:00:00")
 
 
@@ -403,16 +402,22 @@ def _prediction_profile(result, sample: pd.DataFrame) -> dict:
         prediction, source = in_sample(sample), "in-sample"
     kind = prediction_kind(result.task_, metric.needs, prediction)
     codes = kind == "label" or (result.task_ == "multiclass" and kind in ("proba", "decision"))
-    if source == "oof" and not codes:
-        # A piecewise-constant model (a single tree) predicts a few values, which differ from
-        # the fold models' values: its own in-sample distribution is the faithful reference.
-        refit = in_sample(sample.iloc[:2000])
-        if len(np.unique(prediction_values(refit, kind))) <= PARTITION_MAX:
-            prediction, source = in_sample(sample), "in-sample (piecewise-constant model)"
+    if source == "oof" and not codes and _single_tree(result.best_pipeline_):
+        # A single tree predicts its leaf values, which differ from the fold trees' values; on new
+        # data it gives its own leaf values with about the training occupancy, so its in-sample
+        # distribution is the faithful reference (for forests, boosting or k-NN it is not).
+        prediction, source = in_sample(sample), "in-sample (single tree)"
     values = prediction_values(prediction, kind)
     sketch = discrete_sketch(values) if codes else continuous_sketch(values)
     sketch["role"] = "prediction"
     return {"kind": kind, "source": source, "metric_needs": metric.needs, "sketch": sketch}
+
+
+def _single_tree(pipeline) -> bool:
+    from sklearn.tree import BaseDecisionTree
+
+    estimator = pipeline[-1] if hasattr(pipeline, "__getitem__") else pipeline
+    return isinstance(estimator, BaseDecisionTree)
 
 
 def _performance_profile(result) -> dict:

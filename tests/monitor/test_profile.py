@@ -113,3 +113,16 @@ def test_a_model_without_a_profile_is_refused_with_the_fix(titanic_fit):
 
     with pytest.raises(ValueError, match="no reference profile.*Refit the model"):
         monitor(Loaded(), titanic_fit[1].iloc[:10], history=False)
+
+
+def test_only_a_single_tree_takes_its_in_sample_predictions_as_reference():
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.tree import DecisionTreeRegressor
+
+    assert profile_mod._single_tree(make_pipeline(StandardScaler(), DecisionTreeRegressor()))
+    # k-NN predicts its own label in-sample and forests are over-confident: they keep OOF
+    assert not profile_mod._single_tree(make_pipeline(StandardScaler(), KNeighborsClassifier()))
+    assert not profile_mod._single_tree(make_pipeline(RandomForestClassifier()))
