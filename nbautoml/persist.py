@@ -943,10 +943,10 @@ def _load_bare_skops(path: Path, data: bytes, trusted, sha256) -> LoadedModel:
     if sha256 is not None and _sha256(data) != sha256:
         raise IntegrityError(f"{str(path)!r}: SHA-256 mismatch with the expected {sha256[:16]}…; not loaded.",
                              path=str(path))
+    pipeline = _construct(data, trusted, path, "skops file")
     warnings.warn(f"{str(path)!r} is a bare skops file without a model card: its integrity and library "
                   "versions cannot be checked. Save it again with nbautoml.save() to add them.",
                   UserWarning, stacklevel=3)
-    pipeline = _construct(data, trusted, path, "skops file")
     card = {"format": "skops", **_card_for_pipeline(pipeline)}
     return LoadedModel(pipeline, card, path=path, sha256=_sha256(data), size=len(data))
 

@@ -279,7 +279,8 @@ def test_skops_default_trusted_types_outside_the_allowlist_are_refused(tmp_path)
     from sklearn.neighbors import NearestCentroid
 
     X, y = load_iris(return_X_y=True, as_frame=True)
-    path = nbautoml.save(NearestCentroid().fit(X, y), tmp_path / "nc")
+    with pytest.warns(UserWarning, match="NearestCentroid"):
+        path = nbautoml.save(NearestCentroid().fit(X, y), tmp_path / "nc")
     with pytest.raises(UntrustedArtifactError, match="NearestCentroid"):
         nbautoml.load(path)
 
