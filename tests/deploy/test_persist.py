@@ -286,7 +286,7 @@ def test_skops_default_trusted_types_outside_the_allowlist_are_refused(tmp_path)
 
 
 def test_allowlist_covers_every_family_of_the_search_space():
-    """S-14: every family (all preprocessing variants) saves with no type outside the allowlist."""
+    """S-14: every family (preprocessing variants, ensembles) saves with no type outside the allowlist."""
     import warnings
 
     import pandas as pd
@@ -294,6 +294,7 @@ def test_allowlist_covers_every_family_of_the_search_space():
     from threadpoolctl import threadpool_limits
 
     from nbautoml.engine.data import plan_columns
+    from nbautoml.engine.ensemble import build_ensemble
     from nbautoml.engine.space import FAMILIES, build_pipeline, pre_params
 
     rng = np.random.default_rng(0)
@@ -331,6 +332,12 @@ def test_allowlist_covers_every_family_of_the_search_space():
                     warnings.simplefilter("ignore")
                     pipe.fit(X, y)
                 seen |= persist._types_in_skops(sio.dumps(pipe))
+        # AutoML(ensemble=...) wraps fitted pipelines in a soft-voting step
+        members = [(f, build_pipeline({"family": f, "params": {}, "pre": {}}, plan, task), 1)
+                   for f in ("ridge", "decision_tree")]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            seen |= persist._types_in_skops(sio.dumps(build_ensemble(members, task).fit(X, y)))
     outside = seen - persist.ALLOWED_TYPES
     assert not outside, f"types produced by the search space but not in the allowlist: {sorted(outside)}"
     roots = {t.split(".")[0] for t in persist.ALLOWED_TYPES}
