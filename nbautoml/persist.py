@@ -224,6 +224,10 @@ def pipeline_steps(pipeline, prefix: str = "") -> list[dict]:
     elif hasattr(pipeline, "transformers_") or hasattr(pipeline, "transformers"):
         items = getattr(pipeline, "transformers_", None) or pipeline.transformers
         children = [(name, step) for name, step, _cols in items if not isinstance(step, str)]
+    elif isinstance(getattr(pipeline, "estimators", None), list):  # voting ensembles
+        fitted = getattr(pipeline, "named_estimators_", None)
+        children = [(name, fitted[name] if fitted is not None and name in fitted else step)
+                    for name, step in pipeline.estimators if not isinstance(step, str)]
     for name, step in children:
         path = f"{prefix}/{name}" if prefix else name
         steps.append({"path": path, "class": _qualname(step)})

@@ -67,3 +67,25 @@ def test_a_converter_failure_names_the_step(blood_cli, tmp_path):
     with pytest.raises(ExportError, match="nearestcentroid") as info:
         nbautoml.export_onnx(pipe, tmp_path / "nc.onnx", check_rows=X)
     assert info.value.code == "onnx_unsupported"
+
+
+def test_unsupported_steps_inside_an_ensemble_are_named():
+    import warnings
+
+    import pandas as pd
+
+    from nbautoml.engine.data import plan_columns
+    from nbautoml.engine.ensemble import build_ensemble
+    from nbautoml.engine.space import build_pipeline
+    from nbautoml.export import unsupported_steps
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=60), "c": rng.choice(["x", "y", "z"], 60)})
+    plan = plan_columns(X)
+    members = [(f, build_pipeline({"family": f, "params": {}, "pre": {}}, plan, "binary"), 1)
+               for f in ("ridge", "decision_tree")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ensemble = build_ensemble(members, "binary").fit(X, rng.choice(["no", "yes"], 60))
+    assert unsupported_steps(ensemble) == ["ensemble/ridge/features/cat/as_string (AsString)",
+                                           "ensemble/decision_tree/features/cat/as_string (AsString)"]
