@@ -230,7 +230,8 @@ class AutoML(BaseEstimator):
             classes = np.unique(y.to_numpy())
             y_codes = np.searchsorted(classes, y.to_numpy())
         validation = make_validation(self.cv, task, y_codes if task != "regression" else y_codes,
-                                     groups=groups, seed=self.seed, y_for_checks=y)
+                                     groups=groups, seed=self.seed, y_for_checks=y,
+                                     time_budget=self.time_budget)
         families = resolve_families(task, self.models, self.exclude, n_rows=len(X))
         has_cat, has_text = bool(plan.names("categorical")), bool(plan.names("text"))
         starts = _warm_start_configs(self.warm_start)

@@ -412,10 +412,12 @@ def _infer_role(col: pd.Series, info: ColumnInfo, n: int) -> tuple[str, str]:
     if _looks_like_dates(col):
         return "datetime", "dates in text: expanded to year, month, day, weekday, hour"
     words = _mean_words(col)
-    if words >= 3.0 and unique_ratio > 0.3:
+    # Long strings are free text. Short ones (a few words) that are distinct on
+    # almost every row are names or codes: IDs, not text worth a TF-IDF.
+    if unique_ratio > 0.3 and (words >= 5.0 or (words >= 3.0 and unique_ratio < 0.95)):
         return "text", f"free text ({words:.1f} words on average): TF-IDF"
     if unique_ratio >= 0.95 and n >= 20:
-        return "dropped", "ID-like: a distinct code on (almost) every row"
+        return "dropped", "ID-like: a distinct value on (almost) every row"
     return "categorical", f"{info.n_unique} categories"
 
 

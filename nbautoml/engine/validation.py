@@ -55,12 +55,12 @@ def parse_cv(cv) -> tuple[str, float | None]:
 
 
 def make_validation(cv, task: str, y_codes: np.ndarray, groups=None, seed: int | None = 0,
-                    y_for_checks=None) -> Validation:
+                    y_for_checks=None, time_budget: float | None = None) -> Validation:
     """Choose and build the folds.
 
     ``cv="auto"`` gives stratified k-fold for classification and k-fold for
-    regression (5 folds under 10,000 rows, 3 under 50,000) and a 20 % holdout
-    from 50,000 rows on.
+    regression (5 folds under 10,000 rows, 3 under 50,000 or with a time
+    budget under 20 s) and a 20 % holdout from 50,000 rows on.
     """
     from sklearn import model_selection as ms
 
@@ -75,7 +75,10 @@ def make_validation(cv, task: str, y_codes: np.ndarray, groups=None, seed: int |
         if n >= 50_000:
             scheme, value = "holdout", 0.2
         else:
-            scheme, value = ("stratified" if classification else "kfold"), (5 if n < 10_000 else 3)
+            # 5 folds for small data, 3 when rows are many or the budget is short
+            # (more trials matter more than a finer estimate then)
+            folds = 5 if n < 10_000 and (time_budget is None or time_budget >= 20) else 3
+            scheme, value = ("stratified" if classification else "kfold"), folds
             if classification:
                 smallest = int(np.bincount(y_codes).min())
                 if 2 <= smallest < value:

@@ -32,6 +32,11 @@ def _worker_main(conn, ctx, limit_threads: bool = True) -> None:
     from .evaluate import evaluate_config
 
     limiter = threadpool_limits(1)
+    # The pipelines are built by the engine from checked configs, and the data
+    # were checked once before the search: skip scikit-learn's per-call checks.
+    import sklearn
+
+    sklearn.set_config(skip_parameter_validation=True)
     try:
         while True:
             try:

@@ -51,11 +51,12 @@ def test_one_member_class_under_stratified_cv():
     assert info.value.code == "tiny_class"
 
 
-def test_titanic_plan_drops_id_and_keeps_name_as_text(titanic):
+def test_titanic_plan_drops_ids_names_and_keeps_categories(titanic):
     X, _ = D.split_target(titanic, target="Survived")
     plan = D.plan_columns(X)
-    assert plan.dropped == {"PassengerId": "ID-like: a distinct, increasing integer per row"}
-    assert plan.names("text") == ["Name"]
+    assert plan.dropped == {"PassengerId": "ID-like: a distinct, increasing integer per row",
+                            "Name": "ID-like: a distinct value on (almost) every row"}
+    assert plan.names("text") == []
     assert set(plan.names("categorical")) == {"Sex", "Ticket", "Cabin", "Embarked"}
     assert set(plan.names("numeric")) == {"Pclass", "Age", "SibSp", "Parch", "Fare"}
 
@@ -79,6 +80,17 @@ def test_spam_messages_are_text_not_ids(datasets_dir):
     df, target, _ = load_dataset("spam")
     X, _ = D.split_target(df, target=target)
     assert D.plan_columns(X).names("text") == [c for c in X.columns]
+
+
+def test_long_distinct_strings_are_text_short_ones_ids():
+    rng = __import__("numpy").random.default_rng(0)
+    words = ["good", "bad", "service", "food", "slow", "great", "price", "staff", "clean", "noisy"]
+    reviews = [" ".join(rng.choice(words, 8)) + f" visit {i}" for i in range(300)]
+    codes = [f"AB-{i:05d} lot {i % 7}" for i in range(300)]
+    X = pd.DataFrame({"review": reviews, "code": codes, "x": rng.normal(size=300)})
+    plan = D.plan_columns(X)
+    assert plan.names("text") == ["review"]
+    assert "code" in plan.dropped
 
 
 @pytest.mark.parametrize(

@@ -42,7 +42,7 @@ def test_titanic_end_to_end(titanic_result):
     proba = result.predict_proba(df.head(20))
     assert proba.shape == (20, 2) and np.allclose(proba.sum(axis=1), 1)
     assert 0.8 < result.score(df) <= 1.0
-    assert result.plan_.dropped == {"PassengerId": "ID-like: a distinct, increasing integer per row"}
+    assert set(result.plan_.dropped) == {"PassengerId", "Name"}
     assert "PassengerId" in repr(result)
 
 
