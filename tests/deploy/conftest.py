@@ -10,11 +10,12 @@ import pytest
 
 from tests.conftest import load_dataset
 
-# name -> (rows, models, cv): one trial each, small so the whole deploy suite stays fast
+# name -> (rows, models, cv, roles): one trial each, small so the whole deploy suite stays fast
 SEARCHES = {
-    "titanic": (None, ["logistic_regression"], "stratified:3"),  # binary, text + categorical + missing
-    "house": (500, ["ridge"], "kfold:3"),  # regression, 43 categorical columns, missing values
-    "CTG": (600, ["extra_trees"], "stratified:3"),  # multiclass, categorical + missing
+    # binary, text (Name, forced: the engine would drop it as an ID) + categorical + missing values
+    "titanic": (None, ["logistic_regression"], "stratified:3", {"Name": "text"}),
+    "house": (500, ["ridge"], "kfold:3", None),  # regression, 43 categorical columns, missing values
+    "CTG": (600, ["extra_trees"], "stratified:3", None),  # multiclass, categorical + missing
 }
 
 
@@ -40,12 +41,13 @@ def fitted(datasets_dir, tmp_path_factory):
 
     def get(name: str) -> Fitted:
         if name not in cache:
-            rows, models, cv = SEARCHES[name]
+            rows, models, cv, roles = SEARCHES[name]
             frame, target, _task = load_dataset(name, rows=rows)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                result = AutoML(max_evals=1, time_budget=120, models=models, cv=cv, seed=0,
+                result = AutoML(max_evals=1, time_budget=120, models=models, cv=cv, seed=0, roles=roles,
                                 search_dir=runs).fit(frame, target=target)
+            assert roles is None or all(result.plan_.names(r) for r in roles.values())
             cache[name] = Fitted(name, result, frame, target)
         return cache[name]
 
