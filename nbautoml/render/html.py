@@ -136,7 +136,7 @@ def result_html(result, top: int = 10) -> str:
     if s["dropped_columns"]:
         dropped = "; ".join(f"<code>{_e(k)}</code> ({_e(v)})" for k, v in s["dropped_columns"].items())
         rows.append(("Dropped columns", dropped))
-    rows.append(("Search directory", f"<code>{_e(s['run_dir'])}</code>"))
+    rows.append(("Search directory", f"<code>{_e(_short_path(s['run_dir']))}</code>"))
     summary = "".join(f"<tr><th style='{_CELL};width:10em'>{k}</th><td style='{_CELL}'>{v}</td></tr>"
                       for k, v in rows)
     board = leaderboard_html(result, top)
@@ -144,5 +144,16 @@ def result_html(result, top: int = 10) -> str:
     note = f"<div style='color:#777;font-size:11px'>{_e(_TIE_NOTE)}</div>" if tied else ""
     return (f"<div class='nbautoml-result'><div style='font-size:14px'><b>nbautoml search result</b> "
             f"{_status_badge(status)}</div><table style='{_TABLE}'>{summary}</table>"
-            f"<div style='margin-top:8px;font-size:13px'><b>Leaderboard</b> (top {top} of {s['trials']} "
-            f"trials, best first)</div>{board}{note}</div>")
+            f"<div style='margin-top:8px;font-size:13px'><b>Leaderboard</b> (top {min(top, s['trials'])} "
+            f"of {s['trials']} trials, best first)</div>{board}{note}</div>")
+
+
+def _short_path(path) -> str:
+    """The path relative to the working directory when it is below it (no home paths in saved notebooks)."""
+    import os
+
+    try:
+        relative = os.path.relpath(str(path))
+    except ValueError:  # another drive on Windows
+        return str(path)
+    return relative if not relative.startswith("..") else str(path)

@@ -194,11 +194,9 @@ def png_bundle(png: bytes, description: str) -> dict:
 
 def result_text(result, top: int = 10) -> str:
     """The result as text/plain: its repr and the top of the leaderboard."""
-    import pandas as pd
+    from .text import result_board_text
 
-    with pd.option_context("display.width", 160, "display.max_colwidth", 70):
-        board = result.leaderboard_display(top).to_string(index=False)
-    return f"{result!r}\n\n{board}"
+    return f"{result!r}\n\n{result_board_text(result, top)}"
 
 
 def result_figure(result):

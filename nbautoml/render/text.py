@@ -66,3 +66,22 @@ def leaderboard_text(state: LiveState, top: int = 10, width: int = 60) -> str:
 def progress_text(state: LiveState, title: str | None = None, top: int = 10) -> str:
     """Status line plus the leaderboard, as text/plain."""
     return status_line(state, title) + "\n" + leaderboard_text(state, top)
+
+
+def result_board_text(result, top: int = 10, width: int = 60) -> str:
+    """The result's leaderboard (``leaderboard_display``) as compact text: long pipelines and
+    errors are cut, an empty error column is left out."""
+    import pandas as pd
+
+    board = result.leaderboard_display(top).copy()
+    if "error" in board.columns:
+        errors = board["error"].fillna("").astype(str)
+        if not errors.str.len().any():
+            board = board.drop(columns=["error"])
+        else:
+            board["error"] = errors.map(lambda e: e if len(e) <= 40 else e[:39] + "…")
+    if "pipeline" in board.columns:
+        board["pipeline"] = board["pipeline"].astype(str).map(
+            lambda p: p if len(p) <= width else p[: width - 1] + "…")
+    with pd.option_context("display.width", 200, "display.max_colwidth", width + 5):
+        return board.to_string(index=False, na_rep="")
