@@ -6,9 +6,9 @@ profile (built at fit time, see :mod:`nbautoml.monitor.profile`) and returns a
 with ``nbautoml.monitor.history(name)``.
 
 ``nbautoml.monitor`` is both this package and the function: the function
-carries ``history``, ``Thresholds`` and the other names as attributes, and
-the package itself can be called, so both spellings work however it was
-imported.
+carries ``history``, ``plots``, ``Thresholds`` and the other public names as
+attributes, and the package itself can be called, so ``nbautoml.monitor(...)``
+and ``nbautoml.monitor.history(...)`` work however it was imported.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import checks
+from . import checks, plots
 from .checks import Thresholds
 from .history import history
 from .profile import ReferenceProfile, build_profile
@@ -376,6 +376,7 @@ def _identity(model, name):
 # --------------------------------------------------------------------------- callable package
 
 monitor.history = history
+monitor.plots = plots
 monitor.Thresholds = Thresholds
 monitor.MonitorReport = MonitorReport
 monitor.ReferenceProfile = ReferenceProfile
@@ -391,4 +392,5 @@ class _CallablePackage(types.ModuleType):
 
 sys.modules[__name__].__class__ = _CallablePackage
 
-__all__ = ["monitor", "history", "Thresholds", "MonitorReport", "ReferenceProfile", "build_profile"]
+__all__ = ["monitor", "history", "plots", "Thresholds", "MonitorReport", "ReferenceProfile",
+           "build_profile"]

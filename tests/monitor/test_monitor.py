@@ -492,6 +492,17 @@ def test_a_saved_and_loaded_model_is_monitored_the_same(income, tmp_path):
         monitor("no-such-model", batch)
 
 
+def test_the_public_name_works_in_a_fresh_process_and_stays_light():
+    script = (
+        "import sys, nbautoml; m = nbautoml.monitor; "
+        "print(callable(m), callable(m.history), callable(m.plots.plot_history), "
+        "m.Thresholds().alpha, 'matplotlib' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                         timeout=120)
+    assert out.stdout.split() == ["True", "True", "True", "0.01", "False"]
+
+
 def test_unfitted_model_is_refused():
     from nbautoml import AutoML
 
