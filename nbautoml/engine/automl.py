@@ -274,6 +274,11 @@ class AutoML(BaseEstimator):
         self.n_rows_dropped_ = n_missing_target
         self.data_fingerprint_ = data_mod.fingerprint(X_used, y)
         self._X, self._y = X_used, y
+        from ..schema import build_schema
+
+        self.schema_ = build_schema(X_used, plan)
+        self._warned_extra: set = set()
+        self.last_input_report_ = None
         state = search.run()
 
         self.trials_ = state.trials
@@ -491,13 +496,16 @@ class AutoML(BaseEstimator):
                 raise DataError(f"Expected {len(self.feature_names_in_)} columns, got {arr.shape[1]}.",
                                 code="bad_shape")
             X = pd.DataFrame(arr, columns=list(self.feature_names_in_))
-        needed = list(self.plan_.used)
-        missing = [c for c in needed if c not in X.columns]
-        if missing:
-            raise DataError(
-                f"The data lacks {len(missing)} column(s) the model uses: {', '.join(map(str, missing))}.",
-                code="missing_columns", columns=missing)
-        return X[needed]
+        from ..schema import enforce_schema
+
+        known = [*map(str, self.feature_names_in_), self.target_]
+        frame, report = enforce_schema(X, self.schema_, known=known)
+        if report.extra and frozenset(report.extra) not in self._warned_extra:
+            self._warned_extra.add(frozenset(report.extra))
+            warnings.warn(f"Ignoring {len(report.extra)} column(s) the model does not use: "
+                          f"{', '.join(report.extra[:20])}.", UserWarning, stacklevel=3)
+        self.last_input_report_ = report
+        return frame
 
     def predict(self, X):
         """Predict (original labels for classifiers)."""
