@@ -43,8 +43,8 @@ from .text import progress_text, status_line
 log = logging.getLogger("nbautoml")
 
 ENV_VAR = "NBAUTOML_WIDGETS"
-_HEADLESS_RUNNERS = ("nbconvert", "nbclient", "papermill", "nbval", "nbmake", "testbook", "pytest",
-                     "jupyter-execute", "jupyter-nbconvert")
+_HEADLESS_RUNNERS = ("nbconvert", "jupyter-nbconvert", "nbclient", "papermill", "jupyter-execute",
+                     "pytest", "py.test", "nbmake", "testbook")
 
 __all__ = ["make_panel", "widgets_supported", "SearchPanel", "TextPanel", "show_result",
            "result_figure", "ENV_VAR"]
@@ -79,13 +79,29 @@ def _headless_runner(max_depth: int = 4) -> str | None:
         for _ in range(max_depth):
             if process is None:
                 break
-            command = " ".join(process.cmdline()).lower()
-            for name in _HEADLESS_RUNNERS:
-                if name in command:
-                    return name
+            found = _runner_in(process.cmdline())
+            if found:
+                return found
             process = process.parent()
     except (psutil.Error, OSError):
         return None
+    return None
+
+
+def _runner_in(cmdline: list[str]) -> str | None:
+    """The runner named by a command line: a program or module name, or an ``--nbval`` flag.
+
+    Whole names are compared (``jupyter nbconvert``, ``python -m pytest``, ``papermill``), so a
+    directory that merely contains such a word does not count.
+    """
+    for arg in cmdline:
+        if arg.startswith("--nbval"):
+            return "nbval"
+        name = arg.replace("\\", "/").rsplit("/", 1)[-1].lower()  # POSIX or Windows paths
+        for suffix in (".exe", ".py", "-script.py"):
+            name = name.removesuffix(suffix)
+        if name in _HEADLESS_RUNNERS:
+            return name
     return None
 
 

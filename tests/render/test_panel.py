@@ -297,6 +297,18 @@ def test_headless_runner_found_among_ancestors(monkeypatch):
 
     monkeypatch.setattr(psutil, "Process", lambda pid: Process([], parent=kernel.parent()))
     assert panel_mod._headless_runner() == "nbconvert"
-    lab = Process(["/usr/bin/python", "/usr/bin/jupyter-lab"])
+    lab = Process(["/home/me/pytest-course/.venv/bin/python", "/home/me/pytest-course/.venv/bin/jupyter-lab"])
     monkeypatch.setattr(psutil, "Process", lambda pid: Process([], parent=lab))
-    assert panel_mod._headless_runner() is None
+    assert panel_mod._headless_runner() is None  # a word inside a path does not count
+
+
+@pytest.mark.parametrize("cmdline,runner", [
+    (["python", "-m", "pytest", "--nbval-lax", "notebooks/"], "pytest"),
+    ([r"C:\venv\Scripts\papermill.exe", "in.ipynb", "out.ipynb"], "papermill"),
+    (["/venv/bin/jupyter-nbconvert", "--execute", "a.ipynb"], "jupyter-nbconvert"),
+    (["python", "run.py", "--nbval"], "nbval"),
+    (["/usr/bin/python", "-m", "jupyterlab"], None),
+    (["node", "/usr/lib/code/out/bootstrap-fork", "--type=extensionHost"], None),
+])
+def test_runner_names_are_whole_words(cmdline, runner):
+    assert panel_mod._runner_in(cmdline) == runner
