@@ -218,3 +218,19 @@ def test_algorithms_random_and_anneal(titanic):
         result = AutoML(algo=algo, max_evals=3, n_default_points=1, time_budget=None,
                         models=["decision_tree"]).fit(titanic, target="Survived")
         assert [t.source for t in result.trials_] == ["default", algo, algo]
+
+
+def test_predict_enforces_the_training_schema(titanic_result):
+    df, result, _ = titanic_result
+    new = df.head(5).assign(extra=1)
+    new["Age"] = new["Age"].astype(str)
+    with pytest.warns(UserWarning, match="Ignoring 1 column"):
+        first = result.predict(new)
+    assert "converted column 'Age'" in " ".join(result.last_input_report_.messages())
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # said once, not on every call
+        assert (result.predict(new) == first).all()
+    with pytest.raises(Exception, match="lacks 1 column.*Sex"):
+        result.predict(df.drop(columns=["Sex"]).head())
