@@ -13,7 +13,6 @@ and ``nbautoml.monitor.history(...)`` work however it was imported.
 
 from __future__ import annotations
 
-import logging
 import sys
 import types
 import warnings
@@ -27,8 +26,6 @@ from .checks import Thresholds
 from .history import history
 from .profile import ReferenceProfile, build_profile
 from .report import MonitorReport
-
-log = logging.getLogger("nbautoml")
 
 
 def monitor(model, batch, labels=None, thresholds=None, history=True, name=None) -> MonitorReport:
@@ -120,8 +117,8 @@ def monitor(model, batch, labels=None, thresholds=None, history=True, name=None)
         anomaly_scores=scores,
         anomaly_threshold=profile.anomaly.get("threshold") if scores is not None else None,
         notes=notes,
+        thresholds=th.to_dict(),
     )
-    report.thresholds = th.to_dict()
     if history:
         from .history import record
 

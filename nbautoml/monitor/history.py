@@ -104,7 +104,7 @@ def record(report, path: Path | None = None) -> int:
                 val("anomaly_rate", "value"),
                 counts["alert"],
                 counts["warn"],
-                json.dumps(getattr(report, "thresholds", None) or {}),
+                json.dumps(report.thresholds),
             ),
         )
         batch_id = int(cur.lastrowid)

@@ -36,6 +36,10 @@ class MonitorReport:
         Scores above it count as anomalies (1 % of the training rows are).
     history_id : int or None
         The batch's id in the history database, when it was saved.
+    notes : list of str
+        What monitoring assumed (e.g. where the labels came from).
+    thresholds : dict
+        The :class:`~nbautoml.monitor.Thresholds` used.
     """
 
     status: str
@@ -51,6 +55,7 @@ class MonitorReport:
     created: float = field(default_factory=time.time)
     history_id: int | None = None
     notes: list[str] = field(default_factory=list)
+    thresholds: dict = field(default_factory=dict, repr=False)
 
     def problems(self) -> pd.DataFrame:
         """The findings with severity "warn" or "alert"."""
