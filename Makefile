@@ -4,32 +4,45 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-.PHONY: venv demo test test-fast lint bench clean
+.PHONY: venv venv-test demo test lint bench-setup bench clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/activate
-	$(PY) -m pip install -q -e ".[test]"
+	$(PY) -m pip install -q -e .
 	touch $@
 
-venv: $(VENV)/.installed
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/activate
+	$(PY) -m pip install -q -e ".[test]"
+	touch $@ $(VENV)/.installed
 
-## demo: set up and run the main job on bundled data (titanic), then the quickstart notebook to HTML
+venv: $(VENV)/.installed
+venv-test: $(VENV)/.installed-test
+
+## demo: set up, run a 30 s search on the bundled titanic data, then the quickstart notebook to HTML
 demo: venv
 	$(BIN)/nbautoml run data/titanic.csv --target Survived --time-budget 30 --seed 0 --out models/titanic
+	$(PY) -m pip install -q nbconvert ipykernel
 	$(BIN)/jupyter nbconvert --to html --execute notebooks/01_quickstart.ipynb --output-dir build/
-	@echo "Quickstart notebook written to build/01_quickstart.html"
+	@echo "The quickstart notebook, executed: build/01_quickstart.html"
 
-## test: lint, then the whole test suite and the notebooks
-test: venv
+## test: lint, then the test suite and the teaching notebooks (nbval) in one pytest run
+test: venv-test
 	$(BIN)/ruff check nbautoml tests benchmarks
-	$(BIN)/python -m pytest -q tests
-	$(BIN)/python -m pytest -q --nbval-lax notebooks/ -p no:cacheprovider
+	$(PY) -m pytest -q tests notebooks --nbval-lax -p no:cacheprovider
 
-lint: venv
+lint: venv-test
 	$(BIN)/ruff check nbautoml tests benchmarks
+
+## bench-setup / bench: the comparison tools live in their own venv (see benchmarks/README.md)
+bench-setup:
+	$(PYTHON) -m venv benchmarks/.venv-compare
+	benchmarks/.venv-compare/bin/pip install -q -r benchmarks/requirements.txt
+
+bench: venv bench-setup
+	$(PY) benchmarks/run_benchmark.py --budget 30 --out benchmarks/results/budget30.jsonl
 
 clean:
 	rm -rf $(VENV) build .pytest_cache
