@@ -45,7 +45,8 @@ class WidgetPanel(SearchPanel):
                                    description="search", layout=w.Layout(width="320px"))
         self.info = w.HTML(value=self._info_html(), layout=w.Layout(min_width="420px"))
         self.image = w.Image(format="png", layout=w.Layout(width="440px", visibility="hidden"))
-        self.box = w.VBox([self.bar, w.HBox([self.info, self.image])])
+        self.box = w.VBox([self.bar, w.HBox([self.info, self.image],
+                                            layout=w.Layout(flex_flow="row wrap"))])
         bundle = dict(self.box._repr_mimebundle_())
         bundle["text/plain"] = _FALLBACK_TEXT
         bundle["text/html"] = f"<div style='color:#777;font-size:12px'>{_FALLBACK_TEXT}</div>"
