@@ -564,8 +564,9 @@ class AutoML(BaseEstimator):
         if trial_id not in self._oof:
             from .evaluate import evaluate_config
 
+            n_classes = 0 if self.classes_ is None else len(self.classes_)
             ctx = EvalContext(self._X, self._y_codes(), self.validation_.folds, self.plan_, self.task_,
-                              get_metric(self.metric_, self.task_), len(self.classes_ or []), self.seed)
+                              get_metric(self.metric_, self.task_), n_classes, self.seed)
             result = evaluate_config(self._trial(trial_id).config, ctx)
             self._oof[trial_id] = (result["score"], result["oof"])
         oof = self._oof[trial_id][1]

@@ -179,6 +179,8 @@ def test_resume_keeps_finished_trials_and_reruns_the_in_flight_one(titanic):
     assert [t.trial_id for t in resumed.trials_[:3]] == [0, 1, 2]
     assert resumed.trials_[3].config == in_flight and resumed.trials_[3].source == "resume"
     assert {t.status for t in resumed.trials_} == {"ok"}
+    y, oof = resumed.oof_predictions(trial=0)  # a trial of the earlier session: recomputed
+    assert oof.shape == (len(y), 2) and np.allclose(oof.sum(axis=1), 1)
     with pytest.raises(Exception, match="differs"):
         AutoML(max_evals=7, resume="resumable", time_budget=None).fit(titanic.head(500), target="Survived")
 
