@@ -128,6 +128,15 @@ def result_html(result, top: int = 10) -> str:
         ("Trials", f"{s['trials']} ({_e(breakdown)}) in {s['elapsed']:.1f} s{budget}"),
         ("Stopped", _e(s["stop_reason"] or "")),
     ]
+    if s.get("prefer", "accurate") != "accurate" and s.get("preference"):
+        rows.append((f"Preference ({_e(s['prefer'])})", _e(s["preference"])))
+    ensemble = getattr(result, "ensemble_", None)
+    if ensemble is not None:
+        members = ", ".join(f"trial {tid} ×{weight}" for tid, weight in ensemble.weights.items())
+        rows.append(("Ensemble", f"the model averages {len(ensemble.weights)} pipelines "
+                                 f"({_e(members)}): out-of-fold {_e(s['metric'])} "
+                                 f"{ensemble.score:.4f} against {ensemble.single_score:.4f} "
+                                 "for the best single pipeline"))
     if status == "interrupted":
         has_model = getattr(result, "best_pipeline_", None) is not None
         note = ("The search was interrupted; the best pipeline found so far was refitted and is the model."
