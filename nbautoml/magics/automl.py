@@ -29,6 +29,11 @@ COMMANDS = {
     "save": "nbautoml.magics.storage:save",
     "load": "nbautoml.magics.storage:load",
     "history": "nbautoml.magics.storage:history",
+    "monitor": "nbautoml.magics.monitoring:monitor",
+    "explain": "nbautoml.magics.explaining:explain",
+    "pareto": "nbautoml.magics.explaining:pareto",
+    "deploy": "nbautoml.magics.deployment:deploy",
+    "export": "nbautoml.magics.deployment:export",
 }
 
 # Decorators list the arguments in parser order, top to bottom (positionals in that order too).
@@ -38,6 +43,17 @@ _NAME = argument(
     type=parsing.identifier,
     metavar="NAME",
     help="The result variable (default: the last search of this kernel, else AutoMLMagics.name).",
+)
+
+#: NAME of a model: a variable, a saved file or a registry reference (see models.find_model)
+_MODEL = argument(
+    "name",
+    metavar="NAME",
+    help="A search result or loaded model in the notebook, a .nbautoml file, or a registry "
+    "reference such as churn@production or churn@3.",
+)
+_OUT = argument(
+    "-o", "--out", type=parsing.identifier, metavar="VAR", help="Also store the result in VAR."
 )
 
 
@@ -68,6 +84,13 @@ class AutoMLMagics(Magics):
     exclude = List(Unicode(), help="Leave these model families out (--exclude).").tag(config=True)
     seed = Int(0, help="Random seed (--seed).").tag(config=True)
     jobs = Int(1, help="Trials in parallel, -1 for one per CPU (--jobs).").tag(config=True)
+    prefer = Enum(
+        ["accurate", "fast", "small"], "accurate", help="Which pipeline to refit (--prefer)."
+    ).tag(config=True)
+    ensemble = Bool(False, help="Try an ensemble of the best trials (--ensemble).").tag(config=True)
+    backend = Enum(["local", "spark"], "local", help="Where trials run (--backend).").tag(
+        config=True
+    )
     name = Unicode("automl", help="Variable that receives a search's result (--name).").tag(
         config=True
     )
@@ -216,15 +239,29 @@ class AutoMLMagics(Magics):
         return None if args is None else self._run("code", args)
 
     @strict_magic_arguments
+    @argument(
+        "--stage",
+        metavar="STAGE",
+        help="With registry:NAME, also point this stage (e.g. production) at the new version.",
+    )
     @argument("name", type=parsing.identifier, metavar="NAME", help="The search result.")
-    @argument("path", nargs="?", metavar="PATH", help="Where to save (default: NAME).")
+    @argument(
+        "path",
+        nargs="?",
+        metavar="PATH",
+        help="Where to save (default: NAME), or registry:NAME to register a new version.",
+    )
     @line_magic
     def automl_save(self, line):
-        """Save a search result with ``nbautoml.save``.
+        """Save a search result with ``nbautoml.save``: to a file, or to the model registry.
+
+        ``registry:NAME`` registers a new version of NAME (shown, e.g. ``titanic@2``);
+        load it back with ``%automl_load titanic@2`` or ``%automl_load titanic@production``.
 
         Example::
 
             %automl_save automl models/titanic
+            %automl_save automl registry:titanic --stage production
         """
         args = parse(self.automl_save, line)
         return None if args is None else self._run("save", args)
@@ -237,14 +274,20 @@ class AutoMLMagics(Magics):
         metavar="VAR",
         help="Variable to load into (default: the file name, else model).",
     )
-    @argument("path", metavar="PATH", help="A file written by %%automl_save or nbautoml.save.")
+    @argument(
+        "path",
+        metavar="PATH",
+        help="A file written by %%automl_save or nbautoml.save, or a registry reference "
+        "NAME[@VERSION|@STAGE] such as titanic@production or titanic@3.",
+    )
     @line_magic
     def automl_load(self, line):
-        """Load a saved model with ``nbautoml.load``.
+        """Load a saved or registered model with ``nbautoml.load``.
 
         Example::
 
-            %automl_load models/titanic.skops --name titanic
+            %automl_load models/titanic.nbautoml --name titanic
+            %automl_load titanic@production
         """
         args = parse(self.automl_load, line)
         return None if args is None else self._run("load", args)
@@ -261,6 +304,157 @@ class AutoMLMagics(Magics):
         """
         args = parse(self.automl_history, line)
         return None if args is None else self._run("history", args)
+
+    @strict_magic_arguments
+    @argument(
+        "--threshold",
+        nargs="+",
+        action="extend",
+        type=parsing.threshold_pair,
+        metavar="KEY=VALUE",
+        help="Override thresholds of nbautoml.monitor.Thresholds, e.g. psi_warn=0.2 min_rows=50.",
+    )
+    @argument(
+        "-o",
+        "--out",
+        type=parsing.identifier,
+        metavar="VAR",
+        help="Store the MonitorReport in VAR (with --history and no DATA: the history table).",
+    )
+    @argument(
+        "--history",
+        action="store_true",
+        help="Show the monitored batches of the model: metric and drift over batches and the "
+        "feature x batch drift heatmap (DATA is then optional).",
+    )
+    @argument(
+        "--labels",
+        metavar="COL",
+        help="The column of DATA with the true targets (default: the training target's column, "
+        "when DATA has it).",
+    )
+    @_MODEL
+    @argument(
+        "data",
+        nargs="*",
+        default=[],
+        metavar="DATA",
+        help="New rows: an expression giving a DataFrame, or a CSV/Parquet path.",
+    )
+    @line_magic
+    def automl_monitor(self, line):
+        """Check a batch of new data against what the model saw in training.
+
+        Drift, data quality, anomalies and (with labels) performance, per feature,
+        worst first; each batch is added to the model's monitoring history.
+
+        Example::
+
+            %automl_monitor titanic@production new_rows --labels Survived --out report
+            %automl_monitor titanic@production --history
+        """
+        args = parse(self.automl_monitor, line)
+        return None if args is None else self._run("monitor", args)
+
+    @strict_magic_arguments
+    @_OUT
+    @argument(
+        "--top",
+        type=parsing.positive_int,
+        metavar="K",
+        help="Partial dependence of the K most important columns (default 5).",
+    )
+    @argument(
+        "--row",
+        type=int,
+        metavar="N",
+        help="Also explain the prediction of row N (position in DATA, else in the training data).",
+    )
+    @argument(
+        "name", type=parsing.identifier, metavar="NAME", help="A search result of this session."
+    )
+    @argument(
+        "data",
+        nargs="*",
+        default=[],
+        metavar="DATA",
+        help="Held-out rows with the target (default: the training data, on CV folds).",
+    )
+    @line_magic
+    def automl_explain(self, line):
+        """Explain a search result: permutation importance, partial dependence, one prediction.
+
+        Shows a summary in words, the importance and partial-dependence plots, and
+        with ``--row`` the contributions of each column to that row's prediction.
+
+        Example::
+
+            %automl_explain automl test_df --row 0 --top 3 --out explanation
+        """
+        args = parse(self.automl_explain, line)
+        return None if args is None else self._run("explain", args)
+
+    @strict_magic_arguments
+    @argument(
+        "--api",
+        required=True,
+        metavar="DIR",
+        help="Write a FastAPI app (app.py, requirements.txt, model.nbautoml) to DIR.",
+    )
+    @_MODEL
+    @line_magic
+    def automl_deploy(self, line):
+        """Write a standalone HTTP API for a model, with ``nbautoml.write_api``.
+
+        Example::
+
+            %automl_deploy titanic@production --api deploy/titanic
+        """
+        args = parse(self.automl_deploy, line)
+        return None if args is None else self._run("deploy", args)
+
+    @strict_magic_arguments
+    @_OUT
+    @argument(
+        "--onnx",
+        action="store_true",
+        help="Export to ONNX (the only format so far; implied by a PATH ending in .onnx).",
+    )
+    @_MODEL
+    @argument("path", metavar="PATH", help="The file to write (.onnx is added without a suffix).")
+    @line_magic
+    def automl_export(self, line):
+        """Export a model to ONNX with ``nbautoml.export_onnx``, checked against scikit-learn.
+
+        A search result of this session is checked on its training rows; ONNX
+        export works for all-numeric pipelines.
+
+        Example::
+
+            %automl_export automl models/diabetes.onnx --onnx
+        """
+        args = parse(self.automl_export, line)
+        return None if args is None else self._run("export", args)
+
+    @strict_magic_arguments
+    @_OUT
+    @argument(
+        "--x",
+        choices=["latency", "size"],
+        default="latency",
+        help="Cost axis: prediction latency (default) or model size.",
+    )
+    @_NAME
+    @line_magic
+    def automl_pareto(self, line):
+        """Plot the CV score of every trial against its cost, with the Pareto front.
+
+        Example::
+
+            %automl_pareto automl --x size
+        """
+        args = parse(self.automl_pareto, line)
+        return None if args is None else self._run("pareto", args)
 
     # ------------------------------------------------------------------ helpers for the subcommands
     def _run(self, command: str, args, *rest):

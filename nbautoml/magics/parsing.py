@@ -13,6 +13,7 @@ import ast
 import difflib
 import keyword
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,6 +72,25 @@ def identifier(text: str) -> str:
 identifier.__name__ = "name"
 
 
+def threshold_pair(text: str) -> tuple[str, float]:
+    """``"psi_warn=0.2"`` -> ``("psi_warn", 0.2)`` (an int for whole numbers, e.g. ``min_rows=50``)."""
+    key, sep, value = text.partition("=")
+    key, value = key.strip(), value.strip()
+    if not sep or not key or not value:
+        raise argparse.ArgumentTypeError(
+            f"expected KEY=VALUE such as psi_warn=0.2 (give --threshold after NAME and DATA); "
+            f"got {text}"
+        )
+    try:
+        number = int(value) if re.fullmatch(r"[+-]?\d+", value) else float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"the value of {key} must be a number; got {value}") from None
+    return key, number
+
+
+threshold_pair.__name__ = "threshold"
+
+
 # --------------------------------------------------------------------------- the %%automl options
 
 
@@ -88,12 +108,19 @@ class Option:
     param: str | None = None
     trait: bool = True
     kwargs: dict = field(default_factory=dict)
+    #: turns the trait's value into the AutoML keyword's (None: leave the keyword out)
+    from_trait: Callable | None = None
 
     def decorator(self):
         kwargs = dict(self.kwargs)
         if kwargs.get("action") not in ("store_true", "store_false"):
             kwargs.setdefault("default", None)
         return argument(*self.flags, dest=self.dest, **kwargs)
+
+
+def _ensemble_from_trait(value: bool):
+    """``AutoMLMagics.ensemble = True`` means ``AutoML(ensemble="auto")``."""
+    return "auto" if value else None
 
 
 SEARCH_OPTIONS: tuple[Option, ...] = (
@@ -200,6 +227,39 @@ SEARCH_OPTIONS: tuple[Option, ...] = (
         },
     ),
     Option(
+        ("--prefer",),
+        "prefer",
+        "prefer",
+        kwargs={
+            "choices": ["accurate", "fast", "small"],
+            "help": "Which pipeline to refit: accurate (default: the best CV score), or among "
+            "those within one standard error of it the fastest to predict (fast) or the "
+            "smallest (small).",
+        },
+    ),
+    Option(
+        ("--ensemble",),
+        "ensemble",
+        "ensemble",
+        from_trait=_ensemble_from_trait,
+        kwargs={
+            "action": "store_const",
+            "const": "auto",
+            "help": "Also try a weighted ensemble of the best trials (kept when it beats the "
+            "best single pipeline; needs --prefer accurate).",
+        },
+    ),
+    Option(
+        ("--backend",),
+        "backend",
+        "backend",
+        kwargs={
+            "choices": ["local", "spark"],
+            "help": "Where trials run: local (default: worker processes here) or spark "
+            "(Spark tasks; needs pyspark).",
+        },
+    ),
+    Option(
         ("-n", "--name"),
         "name",
         None,
@@ -263,16 +323,18 @@ def parse(magic_func, line: str):
     """
     parser = magic_func.parser
     try:
-        args = parser.parse_args([_unquoted(token) for token in arg_split(line, posix=False)])
-    except UsageError as err:
-        raise UsageError(_explain(parser, str(err))) from None
+        tokens = [_unquoted(token) for token in arg_split(line, posix=False)]
     except ValueError as err:  # unbalanced quotes in the line
         raise UsageError(
             f"Cannot split the options: {err}. Check the quotes.\n{usage(parser)}"
         ) from None
-    if getattr(args, "help", False):
+    if "-h" in tokens or "--help" in tokens:  # before the check of required arguments
         print(parser.format_help())
         return None
+    try:
+        args = parser.parse_args(tokens)
+    except UsageError as err:
+        raise UsageError(_explain(parser, str(err))) from None
     return args
 
 

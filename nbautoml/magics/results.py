@@ -49,16 +49,64 @@ class Table:
         return f"{self.caption}\n{text}" if self.caption else text
 
 
+def show_figure(figure, label: str = "") -> None:
+    """Display a matplotlib Figure as a PNG, also without ``%matplotlib inline``.
+
+    Its text form is ``<Figure: label>`` (default: its first title). A figure that
+    pyplot manages is closed, so the inline backend does not show it twice.
+    """
+    import io
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    suptitle = getattr(figure, "get_suptitle", lambda: "")()  # matplotlib >= 3.8
+    titles = [suptitle, *(ax.get_title() for ax in figure.get_axes())]
+    label = label or next((t for t in titles if t), "")
+    display({"image/png": buffer.getvalue(), "text/plain": f"<Figure: {label}>"}, raw=True)
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close(figure)
+
+
+#: leaderboard cost column -> (short header, what it is), shown when measured
+COST_COLUMNS = {
+    "predict_ms_per_1k": ("ms/1k", "prediction ms per 1,000 rows"),
+    "model_size_kb": ("KB", "pickled model size"),
+    "peak_memory_mb": ("MB", "peak fit memory"),
+    "cpu_time": ("cpu s", "CPU seconds of the trial"),
+}
+
+
+def with_costs(frame, board):
+    """``frame`` (the display leaderboard) with the measured cost columns of ``board``, 3 digits."""
+    import pandas as pd
+
+    shown = []
+    at = list(frame.columns).index("fit_time") + 1 if "fit_time" in frame.columns else len(frame)
+    for column, (header, _) in COST_COLUMNS.items():
+        if column not in board.columns or not board[column].notna().any():
+            continue
+        values = pd.to_numeric(board.loc[frame.index, column], errors="coerce")
+        frame.insert(at + len(shown), header, values.map(_three_digits))
+        shown.append(column)
+    return frame, shown
+
+
+def _three_digits(value):
+    return value if value != value else float(f"{value:.3g}")  # NaN stays NaN
+
+
 def leaderboard(magics, args):
-    """The leaderboard of a search: score as mean ± fold std, ≈ for ties with the best."""
+    """The leaderboard of a search: score as mean ± fold std, ≈ for ties, and measured costs."""
     result = magics.result(args.name)
     top = None if args.all else args.top
-    frame = result.leaderboard_display(top)
+    frame, costs = with_costs(result.leaderboard_display(top), result.leaderboard)
     n = len(result.leaderboard)
     shown = f"top {min(top, n)} of {n} trials" if top else f"all {n} trials"
+    legend = "; ".join(f"{COST_COLUMNS[c][0]} = {COST_COLUMNS[c][1]}" for c in costs)
     caption = (
         f"{result.metric_} ({result.validation_.description}), {shown}; score = mean ± std over "
-        "the folds; ≈ = not significantly different from the best (paired corrected t-test)."
+        "the folds; ≈ = not significantly different from the best (paired corrected t-test)"
+        + (f"; {legend}." if legend else ".")
     )
     return Table(frame, caption)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import sys
 import time
@@ -60,6 +61,8 @@ def search_options(magics, args) -> dict:
         value = getattr(args, option.dest)
         if value is None and option.trait:
             value = getattr(magics, option.dest)
+            if option.from_trait is not None:
+                value = option.from_trait(value)
         if value is not None:
             options[option.param] = value
     if isinstance(options.get("cv"), str) and options["cv"].strip().isdigit():
@@ -94,6 +97,17 @@ def check_options(options: dict) -> None:
             if model not in FAMILIES:
                 raise unknown_choice("model", model, FAMILIES, code="unknown_model")
     parse_cv(options.get("cv", "auto"))
+    prefer = options.get("prefer", "accurate")
+    if options.get("ensemble") and prefer != "accurate":
+        raise UsageError(
+            f"--ensemble combines the most accurate trials, so it needs --prefer accurate; got "
+            f"--prefer {prefer}. Drop one of them (or set %config AutoMLMagics.ensemble = False)."
+        )
+    if options.get("backend") == "spark" and importlib.util.find_spec("pyspark") is None:
+        raise UsageError(
+            "--backend spark needs pyspark, which is not installed. Install it with: "
+            "pip install 'nbautoml[spark]' (or: pip install pyspark), or use --backend local."
+        )
 
 
 def resolve_resume(magics, name: str) -> tuple[str, dict]:

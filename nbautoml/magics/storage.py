@@ -7,34 +7,71 @@ from pathlib import Path
 
 from IPython.core.error import UsageError
 
+from .parsing import closest_hint
 from .results import Table
 
 
 def save(magics, args):
-    """Save a result with :func:`nbautoml.save`."""
+    """Save a result with :func:`nbautoml.save` (``registry:NAME`` registers a version)."""
     from .. import save as save_model
 
     result = magics.result(args.name, search=False)
-    path = save_model(result, args.path or args.name)
-    print(f"Saved {args.name!r} to {path or args.path or args.name}")
+    path = args.path or args.name
+    registry = path.startswith("registry:")
+    if args.stage is not None and not registry:
+        raise UsageError(
+            f"--stage is for the registry: %automl_save {args.name} registry:NAME --stage "
+            f"{args.stage}. A file has no stages."
+        )
+    saved = save_model(result, path, stage=args.stage) if registry else save_model(result, path)
+    if registry:
+        stages = f" (stage {', '.join(saved.stages)})" if saved.stages else ""
+        print(
+            f"Registered {args.name!r} as {saved.ref}{stages} in {_short(saved.path)}. "
+            f"Load it with %automl_load {saved.ref}"
+        )
+    else:
+        print(f"Saved {args.name!r} to {saved or path}")
+    return None
 
 
 def load(magics, args):
-    """Load a model with :func:`nbautoml.load` into a variable of the notebook."""
-    from .. import load as load_model
+    """Load a saved file or a registry reference into a variable of the notebook."""
+    from .models import load_reference, registered_names
 
-    path = Path(args.path.strip("'\""))
-    if not path.exists():
-        candidates = (
-            sorted(str(p) for p in path.parent.glob(path.name + "*"))
-            if path.parent.exists()
-            else []
+    text = args.path.strip("'\"")
+    model = load_reference(text)
+    if model is None:
+        registered = registered_names()
+        listing = (
+            f" Registered models: {', '.join(registered[:20])}."
+            if registered
+            else " The registry is empty (%automl_save NAME registry:NAME adds a model)."
         )
-        hint = f" Did you mean {candidates[0]!r}?" if candidates else ""
-        raise UsageError(f"No file or directory at {str(path)!r} (relative to {Path.cwd()}).{hint}")
-    name = args.name or default_variable(path)
-    magics.shell.user_ns[name] = load_model(path)
-    print(f"Loaded {str(path)!r} into `{name}`")
+        raise UsageError(
+            f"No file or directory at {text!r} (relative to {Path.cwd()}), and no registered "
+            f"model of that name.{_file_hint(text) or closest_hint(text, registered)}{listing}"
+        )
+    ref = getattr(model, "registry_ref_", None)
+    name = args.name or default_variable(Path(ref.split("@")[0] if ref else text))
+    magics.shell.user_ns[name] = model
+    source = f"{ref} from the registry" if ref else repr(str(getattr(model, "path_", text)))
+    print(f"Loaded {source} into `{name}`")
+
+
+def _file_hint(text: str) -> str:
+    path = Path(text)
+    candidates = (
+        sorted(str(p) for p in path.parent.glob(path.name + "*")) if path.parent.exists() else []
+    )
+    return f" Did you mean {candidates[0]!r}?" if candidates else ""
+
+
+def _short(path) -> str:
+    try:
+        return str(Path(path).relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def default_variable(path: Path) -> str:

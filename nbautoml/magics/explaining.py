@@ -1,0 +1,56 @@
+"""``%automl_explain`` (importance, partial dependence, one prediction) and ``%automl_pareto``."""
+
+from __future__ import annotations
+
+from IPython.core.error import UsageError
+from IPython.display import display
+
+from .parsing import resolve_data
+from .results import show_figure
+
+
+def explain(magics, args):
+    """Show ``result.explain(...)``: its summary, then the importance and dependence plots."""
+    import pandas as pd
+
+    value = magics.shell.user_ns.get(args.name)
+    if value is not None and not hasattr(value, "leaderboard_display") and hasattr(value, "predict"):
+        raise UsageError(
+            f"{args.name!r} is a {type(value).__name__}: explaining needs the training data, which "
+            f"only a search of this session keeps in memory. Run %%automl --name {args.name} and "
+            f"then %automl_explain {args.name}."
+        )
+    result = magics.result(args.name)
+    data = None
+    if args.data:
+        data = resolve_data(magics.shell, " ".join(args.data), what="DATA")
+        if not isinstance(data, pd.DataFrame):
+            raise UsageError(
+                f"DATA gave a {type(data).__name__}; expected a DataFrame or a CSV/Parquet path."
+            )
+    frame = data if data is not None else getattr(result, "_X", None)
+    rows = 0 if frame is None else len(frame)
+    if args.row is not None and rows and not -rows <= args.row < rows:
+        where = "DATA" if data is not None else "the training data"
+        raise UsageError(f"--row {args.row} is out of range: {where} has {rows} rows.")
+    options = {} if args.top is None else {"top": args.top}
+    explanation = result.explain(data=data, row=args.row, **options)
+    display(explanation)
+    show_figure(explanation.plot_importance())
+    if explanation.dependence:
+        show_figure(explanation.plot_dependence(), "Partial dependence")
+    if explanation.row is not None:
+        show_figure(explanation.plot_row())
+    if args.out:
+        magics.shell.user_ns[args.out] = explanation
+
+
+def pareto(magics, args):
+    """Plot score against cost with :func:`nbautoml.render.pareto.plot_pareto`."""
+    from ..render.pareto import plot_pareto
+
+    result = magics.result(args.name)
+    figure = plot_pareto(result, x=args.x).figure
+    show_figure(figure)
+    if args.out:
+        magics.shell.user_ns[args.out] = figure

@@ -1,0 +1,346 @@
+"""The deploy, monitor and explain magics, through a real IPython InteractiveShell.
+
+One small real search on the blood data set (numeric, binary) is shared by the module;
+one more (with a text column and --ensemble) checks the search options and the ONNX refusal.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from IPython.core.error import UsageError
+
+from tests.conftest import load_dataset
+
+from .conftest import fresh
+
+SEARCH = "--target Class --max-evals 3 --models logistic_regression,decision_tree --cv 3"
+
+
+@pytest.fixture(scope="module")
+def blood(datasets_dir):
+    frame, target, _task = load_dataset("blood")
+    assert target == "Class"
+    return frame
+
+
+@pytest.fixture(scope="module")
+def searched(shell, blood):
+    """%%automl --prefer fast on blood: the model the other tests monitor, explain and deploy."""
+    ip = fresh(shell)
+    ip.push({"df": blood})
+    ip.run_cell_magic("automl", f"{SEARCH} --prefer fast --no-widgets --name blood_search", "df")
+    result = ip.user_ns["blood_search"]
+    ip.reset(new_session=False)
+    return result
+
+
+@pytest.fixture
+def shown(ip, monkeypatch):
+    """The MIME bundles the magics display (IPython's display() goes through display_pub)."""
+    bundles = []
+    monkeypatch.setattr(
+        ip.display_pub, "publish", lambda data, metadata=None, **kw: bundles.append(data)
+    )
+    return bundles
+
+
+def _images(bundles) -> list[str]:
+    return [b["text/plain"] for b in bundles if "image/png" in b]
+
+
+# --------------------------------------------------------------------------- help and options
+
+
+def test_help_pages_have_usage_options_and_an_example(ip, capsys):
+    for magic, needles in {
+        "automl_monitor": ["NAME [DATA ...]", "--threshold KEY=VALUE", "--history", "--labels COL"],
+        "automl_explain": ["--row N", "--top K", "Example::"],
+        "automl_deploy": ["--api DIR", "Example::"],
+        "automl_export": ["--onnx", "PATH", "Example::"],
+        "automl_pareto": ["{latency,size}", "Example::"],
+        "automl_save": ["registry:NAME", "--stage STAGE"],
+        "automl_load": ["titanic@production"],
+    }.items():
+        doc = ip.find_line_magic(magic).__doc__
+        assert all(n in doc for n in needles), (magic, doc)
+        assert "Example::" in doc
+    assert ip.run_line_magic("automl_monitor", "--help") is None
+    assert "--threshold KEY=VALUE" in capsys.readouterr().out
+    cell_doc = ip.find_cell_magic("automl").__doc__
+    assert "--prefer {accurate,fast,small}" in cell_doc and "--backend {local,spark}" in cell_doc
+    assert "--ensemble" in cell_doc
+
+
+@pytest.mark.parametrize(
+    "line, expected",
+    [
+        ("--prefer fastest", r"invalid choice: 'fastest'.*Did you mean 'fast'\?"),
+        ("--backend sparc", r"invalid choice: 'sparc'.*Did you mean 'spark'\?"),
+        ("--ensemble --prefer small", r"--ensemble combines the most accurate trials.*small"),
+        ("--ensembl", r"Unknown option --ensembl.*Did you mean --ensemble\?"),
+    ],
+)
+def test_bad_search_options_are_refused_before_any_work(ip, blood, line, expected):
+    ip.push({"df": blood})
+    with pytest.raises(UsageError, match=expected):
+        ip.run_cell_magic("automl", f"--target Class {line}", "df")
+    assert not Path("nbautoml_home/runs").exists()
+
+
+def test_config_traits_are_the_defaults_of_the_new_options(ip, caplog):
+    from nbautoml.magics.search import search_options
+
+    magics = ip.magics_manager.registry["AutoMLMagics"]
+    ip.run_line_magic("config", "AutoMLMagics.backend = 'cloud'")  # %config logs the refusal
+    assert "cloud" in caplog.text and magics.backend == "local"
+    parse = ip.find_cell_magic("automl").parser.parse_args
+    assert "ensemble" not in search_options(magics, parse([]))  # AutoML's default: no ensemble
+    ip.run_line_magic("config", "AutoMLMagics.ensemble = True")
+    ip.run_line_magic("config", "AutoMLMagics.prefer = 'small'")
+    options = search_options(magics, parse([]))
+    assert (options["ensemble"], options["prefer"], options["backend"]) == ("auto", "small", "local")
+    assert search_options(magics, parse(["--prefer", "fast"]))["prefer"] == "fast"
+
+
+# --------------------------------------------------------------------------- leaderboard and result
+
+
+def test_leaderboard_shows_the_measured_costs(ip, searched):
+    ip.push({"blood_search": searched})
+    table = ip.run_line_magic("automl_leaderboard", "blood_search")
+    board = searched.leaderboard
+    for header, column in [
+        ("ms/1k", "predict_ms_per_1k"),
+        ("KB", "model_size_kb"),
+        ("MB", "peak_memory_mb"),
+        ("cpu s", "cpu_time"),
+    ]:
+        assert board[column].notna().all()
+        expected = [float(f"{v:.3g}") for v in board[column]]
+        assert table.frame[header].tolist() == expected
+    display = searched.leaderboard_display(10)
+    assert table.frame[list(display.columns)].equals(display)
+    assert "ms/1k = prediction ms per 1,000 rows" in table.caption
+
+
+def test_prefer_reaches_automl_and_the_result_html(searched):
+    assert searched.prefer == "fast" and searched.ensemble is False
+    assert searched.backend == "local"
+    html = searched._repr_html_()
+    assert "Preference (fast)" in html and searched.preference_
+    assert searched.preference_.split("(")[0].strip() in html.replace("&#x27;", "'")
+    assert "Ensemble" not in html
+
+
+def test_ensemble_and_backend_options_and_an_unconvertible_export(ip, blood):
+    pytest.importorskip("skl2onnx", reason="ONNX export needs skl2onnx")
+    data = blood.assign(donor=np.where(blood["Frequency"] > 5, "regular", "occasional"))
+    ip.push({"df": data})
+    ip.run_cell_magic(
+        "automl",
+        "--target Class --max-evals 3 --models decision_tree --cv 3 --ensemble --backend local "
+        "--no-widgets --name ens",
+        "df",
+    )
+    result = ip.user_ns["ens"]
+    assert (result.ensemble, result.backend, result.prefer) == ("auto", "local", "accurate")
+    assert result.ensemble_ is not None and result.ensemble_.size >= 2
+    html = result._repr_html_()
+    assert f"the model averages {result.ensemble_.size} pipelines" in html
+    assert "Preference" not in html
+    with pytest.raises(UsageError, match=r"Cannot export 'ens' to ONNX: .*AsString.*donor"):
+        ip.run_line_magic("automl_export", "ens model.onnx")
+    assert not Path("model.onnx").exists()
+
+
+def test_pareto_plot(ip, searched, shown):
+    from matplotlib.figure import Figure
+
+    ip.push({"blood_search": searched})
+    ip.run_line_magic("automl_pareto", "blood_search --x size --out fig")
+    fig = ip.user_ns["fig"]
+    assert isinstance(fig, Figure) and "KB" in fig.axes[0].get_xlabel()
+    assert _images(shown) == ["<Figure: roc_auc (higher is better) against cost>"]
+    with pytest.raises(UsageError, match=r"invalid choice: 'speed'"):
+        ip.run_line_magic("automl_pareto", "blood_search --x speed")
+
+
+# --------------------------------------------------------------------------- monitor
+
+
+def test_monitor_batches_then_the_history(ip, searched, blood, shown):
+    ok_batch = blood.sample(300, random_state=1).reset_index(drop=True)
+    shifted = blood.sample(300, random_state=2).reset_index(drop=True)
+    shifted["Recency"] = shifted["Recency"] + 25
+    missing = blood.sample(200, random_state=3).drop(columns=["Recency"])
+    ip.push({"blood_search": searched, "ok_batch": ok_batch, "shifted": shifted, "missing": missing})
+
+    ok = ip.run_line_magic("automl_monitor", "blood_search ok_batch --labels Class --out ok")
+    assert ip.user_ns["ok"] is ok and ok.status == "ok" and ok.n_rows == 300
+    assert ok.metric == "roc_auc" and not np.isnan(ok.metric_value)
+
+    ip.run_line_magic("automl_monitor", "blood_search shifted --out drift")
+    drift = ip.user_ns["drift"]
+    assert drift.status in ("warn", "alert") and drift.drifted_features()[0] == "Recency"
+    assert drift.findings.iloc[0]["feature"] == "Recency"  # worst first, in the HTML too
+    first_row = drift._repr_html_().split("<tbody>")[1].split("</tr>")[0]
+    assert "Recency" in first_row and drift.status in first_row
+
+    gone = ip.run_line_magic("automl_monitor", "blood_search missing")
+    assert gone.status == "alert"
+    row = gone.findings.iloc[0]
+    assert (row["feature"], row["check"]) == ("Recency", "missing_column")
+    assert shown == []  # without --history the report is the magic's value, displayed once
+
+    ip.run_line_magic("automl_monitor", "blood_search --history --out past")
+    past = ip.user_ns["past"]
+    assert past["batch"].tolist() == [ok.history_id, drift.history_id, gone.history_id]
+    assert past["status"].tolist() == ["ok", drift.status, "alert"]
+    tables = [b["text/html"] for b in shown if "text/html" in b]
+    assert len(tables) == 1 and "Monitoring history of" in tables[0]
+    assert _images(shown) == [f"<Figure: Monitoring history: {ok.name}>"]
+
+
+def test_monitor_thresholds_and_input_errors(ip, searched, blood):
+    ip.push({"blood_search": searched, "df": blood.head(100)})
+    report = ip.run_line_magic(
+        "automl_monitor", "blood_search df --threshold psi_warn=0.2 psi_alert=0.5 min_rows=50"
+    )
+    assert (report.thresholds["psi_warn"], report.thresholds["min_rows"]) == (0.2, 50)
+    cases = [
+        ("blood_search", r"Give the new rows to check: %automl_monitor blood_search DATA"),
+        ("blood_search df --threshold psi_wrn=0.2", r"Did you mean 'psi_warn'\?.*Valid names:"),
+        ("blood_search df --threshold psi_warn", r"expected KEY=VALUE such as psi_warn=0.2"),
+        ("blood_search df --threshold psi_warn=high", r"value of psi_warn must be a number"),
+        ("blood_search df --labels Clas", r"'Clas' is not a column of the batch.*'Class'\?"),
+        ("blood_search --history --labels Class", r"--labels applies to a batch: give DATA"),
+        ("blood_search dff", r"name 'dff' is not defined.*Did you mean 'df'\?"),
+        ("blood_serch df", r"no variable, file or registered model.*Did you mean 'blood_search'"),
+        ("df df", r"'df' is a DataFrame, not a model"),
+        ("churn@production df", r"Models in the notebook: blood_search"),
+    ]
+    for line, expected in cases:
+        with pytest.raises(UsageError, match=expected):
+            ip.run_line_magic("automl_monitor", line)
+
+
+# --------------------------------------------------------------------------- explain
+
+
+def test_explain_shows_the_summary_plots_and_one_row(ip, searched, shown):
+    ip.push({"blood_search": searched})
+    ip.run_line_magic("automl_explain", "blood_search --row 3 --top 2 --out why")
+    why = ip.user_ns["why"]
+    assert type(why).__name__ == "Explanation"
+    assert len(why.dependence) == 2 and set(why.top_features) == set(searched.plan_.used)
+    assert why.row is not None and why.row.attrs["row"] == "row 3"
+    prediction = searched.predict_proba(searched._X.iloc[[3]])[0, 1]
+    assert why.row.attrs["prediction"] == pytest.approx(prediction)
+    htmls = [b["text/html"] for b in shown if "text/html" in b]
+    assert len(htmls) == 1 and "Explanation of" in htmls[0] and "Row 3" in htmls[0]
+    assert _images(shown) == [
+        "<Figure: Permutation importance>",
+        "<Figure: Partial dependence>",
+        f"<Figure: {why.row.attrs['prediction']:.4g} vs {why.row.attrs['baseline']:.4g} "
+        "on average>",
+    ]
+
+
+def test_explain_errors(ip, searched):
+    ip.push({"blood_search": searched, "loaded": _loaded(searched)})
+    with pytest.raises(UsageError, match=r"--row 748 is out of range: the training data has 748"):
+        ip.run_line_magic("automl_explain", "blood_search --row 748")
+    with pytest.raises(UsageError, match=r"'loaded' is a LoadedModel: explaining needs"):
+        ip.run_line_magic("automl_explain", "loaded")
+    with pytest.raises(UsageError, match=r"--top: must be an int >= 1; got 0"):
+        ip.run_line_magic("automl_explain", "blood_search --top 0")
+
+
+def _loaded(result):
+    import nbautoml
+
+    return nbautoml.load(nbautoml.save(result, "loaded"))
+
+
+# --------------------------------------------------------------------------- deploy, export
+
+
+def test_deploy_writes_the_api_and_says_how_to_run_it(ip, searched, blood, capsys):
+    import nbautoml
+
+    ip.push({"blood_search": searched})
+    ip.run_line_magic("automl_deploy", "blood_search --api deploy/blood")
+    out = capsys.readouterr().out
+    folder = Path("deploy/blood")
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "app.py",
+        "model.nbautoml",
+        "requirements.txt",
+    ]
+    assert "uvicorn app:app" in folder.joinpath("app.py").read_text()
+    assert "fastapi" in folder.joinpath("requirements.txt").read_text()
+    for needle in ("app.py", "requirements.txt", "model.nbautoml", "uvicorn app:app", "cd deploy"):
+        assert needle in out
+    model = nbautoml.load(folder / "model.nbautoml")
+    X = blood.drop(columns=["Class"])
+    assert np.array_equal(model.predict(X), searched.predict(X))
+    with pytest.raises(UsageError, match=r"the following arguments are required: --api"):
+        ip.run_line_magic("automl_deploy", "blood_search")
+
+
+def test_export_onnx_checks_parity_on_the_training_rows(ip, searched, blood):
+    pytest.importorskip("skl2onnx", reason="ONNX export needs skl2onnx")
+    ort = pytest.importorskip("onnxruntime", reason="ONNX export needs onnxruntime")
+    ip.push({"blood_search": searched})
+    table = ip.run_line_magic("automl_export", "blood_search out/blood --onnx --out onx")
+    report = ip.user_ns["onx"]
+    assert report.path == Path("out/blood.onnx") and report.path.exists()
+    assert report.passed and report.rows_checked == len(blood)
+    assert f"passed on {len(blood):,} training rows" in table._repr_html_()
+    X = blood.drop(columns=["Class"])
+    session = ort.InferenceSession(str(report.path), providers=["CPUExecutionProvider"])
+    labels = session.run(["label"], {c: X[[c]].to_numpy(np.float32) for c in report.inputs})[0]
+    assert np.mean(labels == searched.predict(X)) >= 0.99
+    with pytest.raises(UsageError, match=r"ONNX is the only export format: add --onnx"):
+        ip.run_line_magic("automl_export", "blood_search out/blood")
+
+
+# --------------------------------------------------------------------------- registry
+
+
+def test_save_to_the_registry_then_load_and_monitor_references(ip, searched, blood, capsys):
+    ip.push({"blood_search": searched, "batch": blood.sample(200, random_state=4)})
+    ip.run_line_magic("automl_save", "blood_search registry:blood --stage production")
+    out = capsys.readouterr().out
+    assert "Registered 'blood_search' as blood@1 (stage production)" in out
+    assert "%automl_load blood@1" in out
+    ip.run_line_magic("automl_save", "blood_search registry:blood")
+    assert "as blood@2 in" in capsys.readouterr().out
+
+    ip.run_line_magic("automl_load", "blood@1")
+    assert ip.user_ns["blood"].registry_ref_ == "blood@1"
+    assert "Loaded blood@1 from the registry into `blood`" in capsys.readouterr().out
+    ip.run_line_magic("automl_load", "blood@production --name prod")
+    ip.run_line_magic("automl_load", "registry:blood --name newest")
+    assert ip.user_ns["prod"].registry_ref_ == "blood@1"
+    assert ip.user_ns["newest"].registry_ref_ == "blood@2"
+    X = blood.drop(columns=["Class"])
+    assert np.array_equal(ip.user_ns["prod"].predict(X), searched.predict(X))
+
+    report = ip.run_line_magic("automl_monitor", "blood@production batch")
+    assert (report.name, report.version, report.n_rows) == ("blood", "1", 200)
+
+    cases = [
+        ("automl_load", "blood@7", r"'blood' has no version 7; its versions are 1, 2"),
+        ("automl_load", "blood@staging", r"'blood' has no version in stage 'staging'"),
+        ("automl_load", "blod", r"No file or directory at 'blod'.*Did you mean 'blood'\?"),
+        ("automl_monitor", "blood@9 batch", r"'blood' has no version 9"),
+        ("automl_save", "blood_search models/b --stage production", r"--stage is for the regis"),
+        ("automl_save", "blood_search registry:bad/name", r"Invalid model name 'bad/name'"),
+    ]
+    for magic, line, expected in cases:
+        with pytest.raises(UsageError, match=expected):
+            ip.run_line_magic(magic, line)
