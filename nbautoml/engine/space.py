@@ -217,12 +217,14 @@ _PRE_TEXT = (
     Param("text_sublinear_tf", "choice", (True, False), True),
 )
 
-# The order in which families are tried first, when they are in the search.
+# The order in which families are tried first, when they are in the search: a fast
+# linear model first (so even a short budget gives a model), then the strong
+# tree ensembles, then variants. Entries "name#k" are the family's k-th extra default.
 DEFAULT_ORDER = (
-    "hist_gradient_boosting",
-    "random_forest",
     "logistic_regression",
     "ridge",
+    "hist_gradient_boosting",
+    "random_forest",
     "extra_trees",
     "hist_gradient_boosting#1",
     "knn",
@@ -230,10 +232,10 @@ DEFAULT_ORDER = (
 )
 DEFAULT_ORDER_TEXT = (
     "logistic_regression#1",
+    "ridge",
     "linear_svm",
     "hist_gradient_boosting",
     "random_forest",
-    "ridge",
 )
 
 
@@ -311,6 +313,8 @@ def build_space(families: list[str], has_categorical: bool, has_text: bool):
 def default_points(families: list[str], has_categorical: bool, has_text: bool, n: int) -> list[dict]:
     """Up to ``n`` strong starting configs (``{"family", "params", "pre"}``), best first."""
     order = DEFAULT_ORDER_TEXT if has_text else DEFAULT_ORDER
+    if "logistic_regression" in families:  # classification: one linear model first is enough
+        order = tuple(e for e in order if e != "ridge")
     configs = []
     for entry in list(order) + [f for f in families if f not in order]:
         name, _, variant = entry.partition("#")
