@@ -60,7 +60,7 @@ def make_validation(cv, task: str, y_codes: np.ndarray, groups=None, seed: int |
 
     ``cv="auto"`` gives stratified k-fold for classification and k-fold for
     regression (5 folds under 10,000 rows, 3 under 50,000 or with a time
-    budget under 20 s) and a 20 % holdout from 50,000 rows on.
+    budget under 20 s above 2,000 rows) and a 20 % holdout from 50,000 rows on.
     """
     from sklearn import model_selection as ms
 
@@ -77,7 +77,7 @@ def make_validation(cv, task: str, y_codes: np.ndarray, groups=None, seed: int |
         else:
             # 5 folds for small data, 3 when rows are many or the budget is short
             # (more trials matter more than a finer estimate then)
-            folds = 5 if n < 10_000 and (time_budget is None or time_budget >= 20) else 3
+            folds = 5 if n < 2_000 or (n < 10_000 and (time_budget is None or time_budget >= 20)) else 3
             scheme, value = ("stratified" if classification else "kfold"), folds
             if classification:
                 smallest = int(np.bincount(y_codes).min())
