@@ -52,9 +52,13 @@ _MODEL = argument(
     help="A search result or loaded model in the notebook, a .nbautoml file, or a registry "
     "reference such as churn@production or churn@3.",
 )
-_OUT = argument(
-    "-o", "--out", type=parsing.identifier, metavar="VAR", help="Also store the result in VAR."
-)
+
+
+def _out(what: str):
+    """The ``-o/--out VAR`` option of a magic whose result is ``what``."""
+    return argument(
+        "-o", "--out", type=parsing.identifier, metavar="VAR", help=f"Also store {what} in VAR."
+    )
 
 
 @magics_class
@@ -357,7 +361,7 @@ class AutoMLMagics(Magics):
         return None if args is None else self._run("monitor", args)
 
     @strict_magic_arguments
-    @_OUT
+    @_out("the Explanation")
     @argument(
         "--top",
         type=parsing.positive_int,
@@ -414,7 +418,7 @@ class AutoMLMagics(Magics):
         return None if args is None else self._run("deploy", args)
 
     @strict_magic_arguments
-    @_OUT
+    @_out("the OnnxReport")
     @argument(
         "--onnx",
         action="store_true",
@@ -437,7 +441,7 @@ class AutoMLMagics(Magics):
         return None if args is None else self._run("export", args)
 
     @strict_magic_arguments
-    @_OUT
+    @_out("the Figure")
     @argument(
         "--x",
         choices=["latency", "size"],

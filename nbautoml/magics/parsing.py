@@ -375,6 +375,11 @@ def _explain(parser, message: str) -> str:
     if choice:
         valid = [c.strip(" '") for c in choice.group(2).split(",")]
         return f"{message}.{closest_hint(choice.group(1), valid)}"
+    option = re.match(r"argument ([^:]+):", message)
+    flags = option.group(1).split("/") if option else []
+    choices = [a.choices for a in parser._actions if a.choices and set(flags) & set(a.option_strings)]
+    if choices:
+        return f"{message}: one of {', '.join(map(str, choices[0]))}. {helps}"
     return f"{message}. {helps}"
 
 
