@@ -307,7 +307,8 @@ def _card_for_result(result) -> dict:
             "validation": getattr(validation, "description", None),
             "holdout_score": holdout,
         },
-        "model": {"family": (config or {}).get("family"), "description": description, "config": config},
+        "model": {"family": (config or {}).get("family"), "description": description, "config": config,
+                  "top_configs": _top_configs(result)},
         "input_schema": None if X is None else build_schema(X, plan),
         "feature_names_in": [str(c) for c in getattr(result, "feature_names_in_", [])],
         "plan": None if plan is None else plan.to_dict(),
@@ -325,6 +326,14 @@ def _card_for_result(result) -> dict:
             "stop_reason": getattr(result, "stop_reason_", None),
         },
     }
+
+
+def _top_configs(result, top: int = 5) -> list[dict] | None:
+    """The configs of the ``top`` best successful trials, best first (retraining warm-starts from them)."""
+    trials = [t for t in getattr(result, "trials_", None) or [] if t.status == "ok" and t.config]
+    sign = -1 if getattr(result, "greater_is_better_", True) else 1
+    trials.sort(key=lambda t: (sign * t.score, t.trial_id))
+    return [t.config for t in trials[:top]] or None
 
 
 @dataclass
@@ -1008,6 +1017,9 @@ class LoadedModel:
     best_pipeline, best_pipeline_ : Pipeline
     task_, target_, metric_, greater_is_better_, classes_ : as on ``AutoML``
     best_score_, best_score_std_, best_config_, feature_names_in_ : as on ``AutoML``
+    top_configs_ : list of dict
+        The best trials' configs, best first (``card["model"]["top_configs"]``;
+        older cards give ``[best_config_]``), for ``AutoML(warm_start=...)``.
     plan_ : DataPlan or None
     schema_ : dict or None
         The input schema (``card["input_schema"]``).
@@ -1042,6 +1054,8 @@ class LoadedModel:
         self.best_score_std_ = metric.get("cv_std")
         self.holdout_score_ = metric.get("holdout_score")
         self.best_config_ = (card.get("model") or {}).get("config")
+        self.top_configs_ = (card.get("model") or {}).get("top_configs") or (
+            [self.best_config_] if self.best_config_ else [])
         classes = getattr(pipeline, "classes_", None)
         if classes is None and card.get("classes") is not None:
             classes = np.asarray(card["classes"])

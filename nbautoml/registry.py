@@ -19,6 +19,9 @@ time. Every change is appended to ``stage_events`` (time, version, previous
 version, reason, user); the table refuses UPDATE and DELETE, so the history is
 a faithful record for promotion and rollback.
 
+A retraining policy (:mod:`nbautoml.policy`) is stored per name in the
+append-only ``policies`` table (created on first use).
+
 References: ``"name"`` (latest version), ``"name@3"`` or ``"name@v3"``,
 ``"name@production"`` (the version the stage points at), ``"name@latest"``.
 
@@ -48,6 +51,9 @@ DB_NAME = "registry.sqlite"
 SCHEMA_VERSION = 1
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _STAGE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+
+
+_ANY = object()  # set_stage(expected=...) not given
 
 
 class RegistryError(NbAutoMLError):
@@ -198,7 +204,8 @@ class Registry:
             raise
 
     # ------------------------------------------------------------ writing
-    def register(self, model, name: str, *, stage: str | None = None, reason: str = "") -> ModelVersion:
+    def register(self, model, name: str, *, stage: str | None = None, reason: str = "",
+                 card_extra: dict | None = None) -> ModelVersion:
         """Add a new version of ``name``.
 
         Parameters
@@ -210,6 +217,9 @@ class Registry:
             Also point this stage (e.g. "production") at the new version.
         reason : str, default=""
             Stored with the stage change.
+        card_extra : dict, optional
+            More fields for the model card (e.g. ``{"retrain": {...}}``); they
+            cannot replace the card's own fields.
 
         Returns
         -------
@@ -227,7 +237,9 @@ class Registry:
         with self._connect(write=True) as conn:
             version = conn.execute("SELECT COALESCE(MAX(version), 0) + 1 FROM versions WHERE name = ?",
                                    (name,)).fetchone()[0]
-            data, card = persist._assemble(prepared, {"registry": {"name": name, "version": version}})
+            extra = {k: v for k, v in (card_extra or {}).items() if k not in prepared.card}
+            extra["registry"] = {"name": name, "version": version}
+            data, card = persist._assemble(prepared, extra)
             target = folder / f"v{version}{persist.SUFFIX}"
             persist.atomic_write(target, data)
             metric = card.get("metric") or {}
@@ -248,14 +260,69 @@ class Registry:
                      "VALUES (?, ?, ?, ?, ?, ?, ?)",
                      (time.time(), name, stage, version, previous, str(reason or ""), _user()))
 
-    def set_stage(self, name: str, version: int | None, stage: str, reason: str = "") -> None:
-        """Point ``stage`` of ``name`` at ``version`` (None clears the stage); recorded with ``reason``."""
+    def set_stage(self, name: str, version: int | None, stage: str, reason: str = "",
+                  expected=_ANY) -> None:
+        """Point ``stage`` of ``name`` at ``version`` (None clears the stage); recorded with ``reason``.
+
+        ``expected`` (a version, or None for "no version yet") makes the change
+        conditional: when the stage points elsewhere at the time of the write,
+        nothing changes and a :class:`RegistryError` (``stage_moved``) is raised.
+        Retraining uses it so a challenger compared with version N never
+        replaces a version N+1 another process promoted meanwhile.
+        """
         check_name(name)
         _check_stage(stage)
         with self._connect(write=True) as conn:
             if version is not None:
                 version = self._existing_version(conn, name, int(version))
+            if expected is not _ANY:
+                current = self._stage_version(conn, name, stage)
+                if current != expected:
+                    raise RegistryError(
+                        f"{name!r} {stage} is now version {current}, not {expected} as expected: another "
+                        "process changed it. Nothing was changed; compare with the new version and retry.",
+                        code="stage_moved", current=current, expected=expected)
             self._append_stage(conn, name, stage, version, reason)
+
+    # ------------------------------------------------------------ policies
+    def set_policy(self, name: str, policy: dict | None, reason: str = "") -> None:
+        """Store the retraining policy of ``name`` (a JSON-able dict; None removes it).
+
+        Policies are appended to the ``policies`` table, never updated, so
+        :meth:`policy_history` shows every change. See :mod:`nbautoml.policy`.
+        """
+        check_name(name)
+        text = None if policy is None else json.dumps(policy, sort_keys=True)
+        with self._connect(write=True) as conn:
+            if not conn.execute("SELECT 1 FROM versions WHERE name = ?", (name,)).fetchone():
+                self._raise_unknown(conn, name, "version")
+            _create_policies(conn)
+            conn.execute("INSERT INTO policies (time, name, policy, reason, user) VALUES (?, ?, ?, ?, ?)",
+                         (time.time(), name, text, str(reason or ""), _user()))
+
+    def policy(self, name: str) -> dict | None:
+        """The retraining policy stored for ``name``, or None."""
+        check_name(name)
+        with self._connect() as conn:
+            if not _has_table(conn, "policies"):
+                return None
+            row = conn.execute("SELECT policy FROM policies WHERE name = ? ORDER BY id DESC LIMIT 1",
+                               (name,)).fetchone()
+        return None if row is None or row[0] is None else json.loads(row[0])
+
+    def policy_history(self, name: str):
+        """Every policy change of ``name``, oldest first: time, policy (dict or None), reason, user."""
+        import pandas as pd
+
+        check_name(name)
+        with self._connect() as conn:
+            rows = [] if not _has_table(conn, "policies") else conn.execute(
+                "SELECT id, time, policy, reason, user FROM policies WHERE name = ? ORDER BY id",
+                (name,)).fetchall()
+        frame = pd.DataFrame(rows, columns=["id", "time", "policy", "reason", "user"])
+        frame["time"] = pd.to_datetime(frame["time"], unit="s")
+        frame["policy"] = [None if p is None else json.loads(p) for p in frame["policy"]]
+        return frame
 
     # ------------------------------------------------------------ reading
     @staticmethod
@@ -436,6 +503,20 @@ class Registry:
         """SQLite's ``PRAGMA integrity_check`` ("ok" when the database is sound)."""
         with self._connect() as conn:
             return conn.execute("PRAGMA integrity_check").fetchone()[0]
+
+
+def _has_table(conn, table: str) -> bool:
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                        (table,)).fetchone() is not None
+
+
+def _create_policies(conn) -> None:
+    """The append-only ``policies`` table, added on first use (older registries lack it)."""
+    conn.execute("CREATE TABLE IF NOT EXISTS policies (id INTEGER PRIMARY KEY AUTOINCREMENT, time REAL NOT "
+                 "NULL, name TEXT NOT NULL, policy TEXT, reason TEXT NOT NULL DEFAULT '', user TEXT)")
+    for action in ("UPDATE", "DELETE"):
+        conn.execute(f"CREATE TRIGGER IF NOT EXISTS policies_no_{action.lower()} BEFORE {action} ON policies "
+                     "BEGIN SELECT RAISE(ABORT, 'policies is append-only'); END")
 
 
 def _user() -> str | None:
