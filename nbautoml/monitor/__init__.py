@@ -28,7 +28,9 @@ from .profile import ReferenceProfile, build_profile
 from .report import MonitorReport
 
 
-def monitor(model, batch, labels=None, thresholds=None, history=True, name=None) -> MonitorReport:
+def monitor(
+    model, batch, labels=None, thresholds=None, history=True, name=None, policy=None
+) -> MonitorReport:
     """Check a batch of new data against what the model saw in training.
 
     Parameters
@@ -48,6 +50,12 @@ def monitor(model, batch, labels=None, thresholds=None, history=True, name=None)
     name : str, optional
         The name the batch is stored under (default: the model's registry
         name, its search name, or its file name).
+    policy : RetrainPolicy, dict or "registry", optional
+        A retraining policy (:class:`nbautoml.policy.RetrainPolicy`): the
+        report then says whether to retrain (``action`` "retrain" or "none")
+        and why (``recommendation``). "registry" uses the policy stored for the
+        model's registered name (the default policy when none is stored).
+        Nothing is retrained here; see :func:`nbautoml.retrain`.
 
     Returns
     -------
@@ -132,7 +140,39 @@ def monitor(model, batch, labels=None, thresholds=None, history=True, name=None)
                 RuntimeWarning,
                 stacklevel=2,
             )
+    if policy is not None:
+        _recommend(report, policy)
     return report
+
+
+def _recommend(report: MonitorReport, policy) -> None:
+    """Fill ``report.action``/``recommendation``/``policy`` from a retraining policy."""
+    from ..policy import RetrainPolicy, get_policy, recommend
+
+    if isinstance(policy, str):
+        if policy != "registry":
+            raise ValueError(
+                f"policy={policy!r}: pass a RetrainPolicy, a dict of its fields, or 'registry' "
+                "for the policy stored with the registered model."
+            )
+        try:
+            stored = get_policy(report.name)
+        except Exception as exc:
+            raise ValueError(
+                f"policy='registry' needs a registered model; {report.name!r}: {exc}"
+            ) from exc
+        if stored is None:
+            report.notes.append(f"no retraining policy stored for {report.name!r}: the default one")
+        policy = stored
+    policy = RetrainPolicy.coerce(policy)
+    n_batches = None
+    if policy.every is not None:
+        past = history(report.name)
+        same = past["version"].astype(object).where(past["version"].notna(), None)
+        n_batches = int((same == report.version).sum()) if report.version is not None else len(past)
+        n_batches += 0 if report.history_id is not None else 1
+    report.action, report.recommendation = recommend(report, policy, n_batches)
+    report.policy = policy.to_dict()
 
 
 # --------------------------------------------------------------------------- inputs

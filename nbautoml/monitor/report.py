@@ -40,6 +40,12 @@ class MonitorReport:
         What monitoring assumed (e.g. where the labels came from).
     thresholds : dict
         The :class:`~nbautoml.monitor.Thresholds` used.
+    action : {"retrain", "none"} or None
+        What the retraining policy recommends (None: no policy was given).
+    recommendation : str
+        Why (the trigger that held, or why none did).
+    policy : dict or None
+        The :class:`~nbautoml.policy.RetrainPolicy` used.
     """
 
     status: str
@@ -56,6 +62,9 @@ class MonitorReport:
     history_id: int | None = None
     notes: list[str] = field(default_factory=list)
     thresholds: dict = field(default_factory=dict, repr=False)
+    action: str | None = None
+    recommendation: str = ""
+    policy: dict | None = field(default=None, repr=False)
 
     def problems(self) -> pd.DataFrame:
         """The findings with severity "warn" or "alert"."""
@@ -96,6 +105,8 @@ class MonitorReport:
                 continue
             lines.append(f"  [{row.severity}] {row.feature} {row.check}: {row.detail}")
         lines.extend(f"  note: {n}" for n in self.notes)
+        if self.action is not None:
+            lines.append(f"  action: {self.action} ({self.recommendation})")
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
@@ -149,6 +160,10 @@ def report_html(report: MonitorReport) -> str:
     if rest > 0:
         parts.append(f"<p><i>{rest} more finding(s) in report.findings.</i></p>")
     parts.extend(f"<p><i>{esc(n)}</i></p>" for n in report.notes)
+    if report.action is not None:
+        parts.append(
+            f"<p>Recommended action: <b>{esc(report.action)}</b> ({esc(report.recommendation)})</p>"
+        )
     parts.append("</div>")
     return "".join(parts)
 
