@@ -22,6 +22,11 @@ _LAZY = {
     "export_onnx": ("nbautoml.export", "export_onnx"),
     "write_api": ("nbautoml.serve", "write_api"),
     "monitor": ("nbautoml.monitor", "monitor"),
+    "retrain": ("nbautoml.retrain", "retrain"),
+    "promote": ("nbautoml.retrain", "promote"),
+    "rollback": ("nbautoml.retrain", "rollback"),
+    "RetrainPolicy": ("nbautoml.policy", "RetrainPolicy"),
+    "set_policy": ("nbautoml.policy", "set_policy"),
 }
 
 __all__ = ["__version__", "load_ipython_extension", *_LAZY]
