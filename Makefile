@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-.PHONY: venv venv-test demo test lint bench-setup bench clean
+.PHONY: venv venv-test demo test test-e2e lint bench-setup bench clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ demo: venv
 test: venv-test
 	$(BIN)/ruff check nbautoml tests benchmarks
 	$(PY) -m pytest -q tests notebooks --nbval-lax -p no:cacheprovider
+
+## test-e2e: a notebook user's view: JupyterLab in headless Chromium (installs chromium, jupyterlab, playwright)
+test-e2e: venv-test
+	bash .ci/e2e.sh
 
 lint: venv-test
 	$(BIN)/ruff check nbautoml tests benchmarks
