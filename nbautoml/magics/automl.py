@@ -34,6 +34,9 @@ COMMANDS = {
     "pareto": "nbautoml.magics.explaining:pareto",
     "deploy": "nbautoml.magics.deployment:deploy",
     "export": "nbautoml.magics.deployment:export",
+    "retrain": "nbautoml.magics.retraining:retrain",
+    "promote": "nbautoml.magics.retraining:promote",
+    "rollback": "nbautoml.magics.retraining:rollback",
 }
 
 # Decorators list the arguments in parser order, top to bottom (positionals in that order too).
@@ -134,6 +137,7 @@ class AutoMLMagics(Magics):
     def __init__(self, shell=None, **kwargs):
         super().__init__(shell=shell, **kwargs)
         self.searches: list[dict] = []  # this kernel's searches, oldest first
+        self.pending_retrain: dict = {}  # name -> (version, labelled batches since an alert)
 
     # ------------------------------------------------------------------ magics
     @search_arguments
@@ -311,6 +315,13 @@ class AutoMLMagics(Magics):
 
     @strict_magic_arguments
     @argument(
+        "--auto-retrain",
+        action="store_true",
+        help="Apply the model's stored retraining policy (nbautoml.set_policy) and carry it out: "
+        "when it recommends retraining, run nbautoml.retrain on the labelled batches since the "
+        "alert (the RetrainResult goes to VAR_retrain with -o VAR). NAME must be registered.",
+    )
+    @argument(
         "--threshold",
         nargs="+",
         action="extend",
@@ -356,9 +367,98 @@ class AutoMLMagics(Magics):
 
             %automl_monitor titanic@production new_rows --labels Survived --out report
             %automl_monitor titanic@production --history
+            %automl_monitor titanic@production labelled_rows --auto-retrain
         """
         args = parse(self.automl_monitor, line)
         return None if args is None else self._run("monitor", args)
+
+    @strict_magic_arguments
+    @_out("the RetrainResult")
+    @argument("--max-evals", type=parsing.positive_int, metavar="N", help="Stop after N trials.")
+    @argument(
+        "--time-budget",
+        type=parsing.positive_float,
+        metavar="SECONDS",
+        help="Seconds for the search (default: the stored policy's, else 60).",
+    )
+    @argument(
+        "--window",
+        type=parsing.positive_int,
+        metavar="ROWS",
+        help="With --data window: train on the ROWS most recent rows (default: as many as the "
+        "champion was trained on).",
+    )
+    @argument(
+        "--old",
+        metavar="EXPR",
+        help="Earlier labelled rows (e.g. the champion's training data) for --data window or "
+        "old+new; a saved model keeps no training rows.",
+    )
+    @argument(
+        "--data",
+        dest="data_mode",
+        choices=["window", "new", "old+new"],
+        help="The challenger's training rows (default: the stored policy's, else window).",
+    )
+    @argument("--target", metavar="COL", help="The target column (default: the champion's).")
+    @argument(
+        "name", metavar="NAME", help="A registered model; its production version is the champion."
+    )
+    @argument(
+        "data",
+        nargs="+",
+        metavar="DATA",
+        help="New labelled rows: a DataFrame, a list of them (batches, oldest first) or a path.",
+    )
+    @line_magic
+    def automl_retrain(self, line):
+        """Retrain a registered model on new data; promote the challenger only if it earns it.
+
+        The newest 30 % of DATA is held out; the challenger (warm-started from the
+        champion's best configurations) replaces the production version when it is
+        significantly better there (paired bootstrap), or when the champion fails
+        monitoring there and the challenger passes. The decision and its reason are
+        recorded in the registry. See ``nbautoml.retrain``.
+
+        Example::
+
+            %automl_retrain churn [week_7, week_8] --data new --time-budget 120 --out result
+        """
+        args = parse(self.automl_retrain, line)
+        return None if args is None else self._run("retrain", args)
+
+    @strict_magic_arguments
+    @argument(
+        "--reason", nargs="+", metavar="TEXT", help="Why (recorded in the registry's history)."
+    )
+    @argument("ref", metavar="NAME@VERSION", help="The registered version, e.g. churn@3.")
+    @line_magic
+    def automl_promote(self, line):
+        """Put a registered version in production, with the reason recorded.
+
+        Example::
+
+            %automl_promote churn@3 --reason validated by the risk team
+        """
+        args = parse(self.automl_promote, line)
+        return None if args is None else self._run("promote", args)
+
+    @strict_magic_arguments
+    @argument("--to", type=parsing.positive_int, metavar="VERSION", help="Roll back to VERSION.")
+    @argument(
+        "--reason", nargs="+", metavar="TEXT", help="Why (recorded in the registry's history)."
+    )
+    @argument("name", metavar="NAME", help="A registered model.")
+    @line_magic
+    def automl_rollback(self, line):
+        """Put back the production version that preceded the current one (the same file).
+
+        Example::
+
+            %automl_rollback churn --reason v4 mislabels new customers
+        """
+        args = parse(self.automl_rollback, line)
+        return None if args is None else self._run("rollback", args)
 
     @strict_magic_arguments
     @_out("the Explanation")

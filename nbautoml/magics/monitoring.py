@@ -33,16 +33,24 @@ def monitor(magics, args):
             f"Give the new rows to check: %automl_monitor {args.name} DATA (a DataFrame "
             "expression or a CSV/Parquet path), or --history for the batches checked so far."
         )
-    if not args.data and (args.labels or args.threshold):
-        option = "--labels" if args.labels else "--threshold"
+    if not args.data and (args.labels or args.threshold or args.auto_retrain):
+        option = "--labels" if args.labels else "--threshold" if args.threshold else "--auto-retrain"
         raise UsageError(f"{option} applies to a batch: give DATA too.")
     model = find_model(magics, args.name, "%automl_monitor")
+    if args.auto_retrain:
+        from .retraining import check_registered
+
+        check_registered(model, args.name)
     report = check_batch(magics, model, args) if args.data else None
+    if report is not None and args.auto_retrain:
+        from .retraining import auto_retrain
+
+        auto_retrain(magics, args, model, report)  # shows the report, then what it did
     if not args.history:
         if args.out:
             magics.shell.user_ns[args.out] = report
-        return report
-    if report is not None:
+        return None if args.auto_retrain else report
+    if report is not None and not args.auto_retrain:
         display(report)
     frame = show_history(model, args.name)
     if args.out:
@@ -67,7 +75,8 @@ def check_batch(magics, model, args):
     except (TypeError, ValueError) as err:
         raise UsageError(f"--threshold: {err}") from None
     try:
-        return run_monitor(model, batch, labels=args.labels, thresholds=thresholds)
+        policy = "registry" if args.auto_retrain else None
+        return run_monitor(model, batch, labels=args.labels, thresholds=thresholds, policy=policy)
     except ValueError as err:  # labels that name no column, a model without a profile
         raise UsageError(str(err)) from None
 
