@@ -495,6 +495,8 @@ def retrain(name: str, new_data, target: str | None = None, data: str | None = N
         see :func:`nbautoml.policy.set_policy`, else ``RetrainPolicy()``).
     models, roles, cv, seed
         Passed to the search (default: the champion's model families and seed).
+        The challenger is trained on the champion's input columns only (other
+        columns of the data are left out), so it can replace it as it is.
     n_resamples : int, default=2000
         Paired-bootstrap resamples.
     registry : str, Path or Registry, optional
@@ -554,9 +556,15 @@ def retrain(name: str, new_data, target: str | None = None, data: str | None = N
     champion_version = int(champion.registry_ref_.rsplit("@", 1)[1])
     card = champion.card
     target = target or champion.target_
+    if not target:
+        raise ConfigError(f"The card of {name}@{champion_version} names no target; pass target=.",
+                          code="no_target")
     train, held_out, window = split_data(
         _frame(new_data, "new_data"), _frame(old_data, "old_data"), target, data,
         window if window is not None else (card.get("training_data") or {}).get("rows"), holdout)
+    inputs = [str(c) for c in champion.feature_names_in_]
+    if inputs:  # the champion's input columns only: the challenger must be a drop-in replacement
+        train = train[[c for c in inputs if c in train.columns and c != target] + [target]]
     search = card.get("search") or {}
     challenger = AutoML(
         task=champion.task_, metric=champion.metric_ or "auto", time_budget=time_budget,

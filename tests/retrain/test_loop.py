@@ -115,7 +115,7 @@ def test_iid_batches_are_not_promoted(period):
     reg = Registry()
     reg.register(period.result, NAME, stage="production", reason="first model")
     policy = RetrainPolicy(every=2, time_budget=40, max_evals=3)  # retrain every 2 batches, alert or not
-    batches = [period.batch(4), period.batch(5)]
+    batches = [period.batch(4).assign(batch_id=4), period.batch(5).assign(batch_id=5)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         reports = [nbautoml.monitor(f"{NAME}@production", b, policy=policy) for b in batches]
@@ -124,6 +124,7 @@ def test_iid_batches_are_not_promoted(period):
         result = nbautoml.retrain(NAME, batches, policy=policy)
     print("\n" + repr(result))
     assert not result.promoted and result.decision == "kept"
+    assert list(result.challenger.feature_names_in_) == list(period.result.feature_names_in_)
     assert result.p_value >= 0.05 and result.champion_status != "alert"
     assert reg.get(f"{NAME}@production").version == 1
     assert _production_events(reg)["version"].tolist() == [1]

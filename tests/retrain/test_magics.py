@@ -73,7 +73,7 @@ def test_retrain_magic_runs_the_comparison_and_keeps_the_champion(ip, period):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = ip.run_line_magic(
-            "automl_retrain", f"{NAME} [b1, b2] --data new --max-evals 2 --time-budget 40 -o r")
+            "automl_retrain", f"{NAME} [b1, b2] --data new --max-evals 1 --time-budget 40 -o r")
     assert ip.user_ns["r"] is result and result.data == "new" and result.n_train == 1400
     assert result.decision == "kept" and reg.get(f"{NAME}@production").version == 1
     assert reg.history(NAME)["stage"].tolist() == ["production", "challenger"]
