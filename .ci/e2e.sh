@@ -35,6 +35,7 @@ E2E_TMP="$(mktemp -d -t nbautoml-e2e-XXXXXX)"
 export NBAUTOML_E2E=1
 export NBAUTOML_HOME="$E2E_TMP/home"
 export NBAUTOML_E2E_PIDDIR="$E2E_TMP/pids"
+export NBAUTOML_E2E_TMPDIR="$E2E_TMP"  # the servers' and the browser profile's temp dirs
 mkdir -p "$NBAUTOML_HOME" "$NBAUTOML_E2E_PIDDIR"
 
 cleanup() {
@@ -50,6 +51,8 @@ cleanup() {
     rm -rf "$E2E_TMP"
 }
 trap cleanup EXIT
+trap "exit 130" INT
+trap "exit 143" TERM
 
 start=$(date +%s)
 status=0

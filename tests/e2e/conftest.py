@@ -75,9 +75,9 @@ def browser_context():
     pytest.importorskip("playwright", reason="pip install playwright (make test-e2e does)")
     from playwright.sync_api import sync_playwright
 
-    from .lab import launch_browser
+    from .lab import launch_browser, temp_base
 
-    profile = Path(tempfile.mkdtemp(prefix="nbautoml-chromium-"))
+    profile = Path(tempfile.mkdtemp(prefix="nbautoml-chromium-", dir=temp_base()))
     playwright = sync_playwright().start()
     try:
         context = launch_browser(playwright, profile)

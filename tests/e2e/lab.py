@@ -42,6 +42,11 @@ LAB_SETTINGS = {
 }
 
 
+def temp_base() -> str | None:
+    """Where temp dirs go: under $NBAUTOML_E2E_TMPDIR (.ci/e2e.sh removes it) or $TMPDIR."""
+    return os.environ.get("NBAUTOML_E2E_TMPDIR") or None
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -55,7 +60,7 @@ class LabServer:
         self.python = python
         self.startup_timeout = startup_timeout
         # no runner name (pytest, nbclient, ...) in the paths: see the module docstring
-        self.home = Path(tempfile.mkdtemp(prefix="nbautoml-lab-"))
+        self.home = Path(tempfile.mkdtemp(prefix="nbautoml-lab-", dir=temp_base()))
         self.root = self.home / "work"
         self.root.mkdir()
         self.log_path = self.home / "jupyter.log"
@@ -107,7 +112,9 @@ class LabServer:
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if not self._alive():
-                raise RuntimeError(f"jupyter lab exited at start:\n{self.log_tail()}")
+                log = self.log_tail()
+                self.stop()
+                raise RuntimeError(f"jupyter lab exited at start:\n{log}")
             try:
                 status = self.api("status")
                 if "started" in status:
@@ -115,9 +122,10 @@ class LabServer:
             except (urllib.error.URLError, ConnectionError, OSError):
                 pass
             time.sleep(0.5)
+        log = self.log_tail()
         self.stop()
         raise RuntimeError(f"jupyter lab did not answer /api/status in {self.startup_timeout:.0f} "
-                           f"s:\n{self.log_tail()}")
+                           f"s:\n{log}")
 
     def _group_file(self) -> Path | None:
         """Where .ci/e2e.sh finds the process groups to kill if pytest itself is killed."""
@@ -187,8 +195,10 @@ class LabServer:
         except OSError:
             return "(no log)"
 
-    def lab_url(self, notebook: str) -> str:
-        return f"{self.url}/lab/tree/{notebook}?token={self.token}"
+    def lab_url(self, notebook: str, workspace: str | None = None) -> str:
+        """The notebook's page; in a workspace of its own, reset (no tabs from earlier tests)."""
+        workspace = workspace or f"e2e-{secrets.token_hex(4)}"
+        return f"{self.url}/lab/workspaces/{workspace}/tree/{notebook}?reset&token={self.token}"
 
 
 def launch_browser(playwright, user_data_dir: Path, viewport=(1400, 1000)):

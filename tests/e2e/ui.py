@@ -18,7 +18,8 @@ STDERR = "application/vnd.jupyter.stderr"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 # one JS function reads the state of every code cell at once (one round trip per poll)
-_CELLS_JS = """() => Array.from(document.querySelectorAll('.jp-Notebook .jp-CodeCell')).map(c => {
+_CELLS_JS = """() => Array.from(document.querySelectorAll(
+    '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-CodeCell')).map(c => {
   const outputs = Array.from(c.querySelectorAll('.jp-OutputArea-output'));
   return {
     source: c.querySelector('.jp-InputArea-editor').textContent,
@@ -68,6 +69,8 @@ class Notebook:
         self.page.goto(self.server.lab_url(self.name))
         self.page.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-Cell",
                                     timeout=timeout * 1000)
+        tabs = self.page.locator("#jp-main-dock-panel .lm-TabBar-tab").all_inner_texts()
+        assert [t.strip() for t in tabs] == [self.name], f"open tabs: {tabs}"
         self.wait_kernel_idle(timeout)
         # a wider notebook, as a user with a small screen would do: hide the file browser
         if self.page.locator(".jp-FileBrowser").is_visible():
@@ -111,7 +114,11 @@ class Notebook:
     def cell(self, contains: str):
         """The code cell whose source contains ``contains`` (a Playwright locator)."""
         editor = self.page.locator(".jp-InputArea-editor", has_text=contains)
-        return self.page.locator(".jp-Notebook .jp-CodeCell").filter(has=editor)
+        return self.panel().locator(".jp-Notebook .jp-CodeCell").filter(has=editor)
+
+    def panel(self):
+        """The notebook shown (the current tab's panel)."""
+        return self.page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
 
     def problems(self) -> list[str]:
         """What a user would read as an error: stderr or error outputs, broken widgets."""
@@ -121,8 +128,8 @@ class Notebook:
             for marker in ("Traceback", "Error displaying widget", "Model not found"):
                 if marker in c["text"]:
                     found.append(f"{marker!r} in cell {c['source'][:40]!r}")
-        errors = self.page.locator(".jp-OutputArea-output[data-mime-type="
-                                   "'application/vnd.jupyter.error']")
+        errors = self.panel().locator(".jp-OutputArea-output[data-mime-type="
+                                      "'application/vnd.jupyter.error']")
         found += [f"error output: {t[:300]}" for t in errors.all_inner_texts()]
         return found
 
