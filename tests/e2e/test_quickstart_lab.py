@@ -73,8 +73,10 @@ def test_quickstart_in_jupyterlab(lab_server, page, screenshots_dir):
     while time.monotonic() - started < BUDGET + 90:
         state = _panel(search)
         seen.append(state)
+        # a picture worth showing: a few trials in the table, the bar clearly under way
         if (state["bar"] and state["info"] and "running" in state["info"]
-                and state["live_rows"] >= 2 and 0 < state["width"] < 100):
+                and state["live_rows"] >= 2 and 0 < state["width"] < 100
+                and (state["live_rows"] >= 5 or state["width"] >= 40)):
             mid = state
             nb.screenshot(search, screenshots_dir / "panel-running.png")
             break
