@@ -39,7 +39,7 @@ def test_auto_retrain_collects_labelled_batches_then_promotes(ip, shown, period,
     reg.register(period.result, NAME, stage="production", reason="first model")
     set_policy(NAME, RetrainPolicy(time_budget=40, max_evals=2))
     ip.push({"calm": period.batch(0), "small": period.batch(1, shifted=True).head(60),
-             "shifted": period.batch(2, shifted=True)})
+             "shifted": period.batch(2, shifted=True).head(500)})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert ip.run_line_magic("automl_monitor", f"{NAME}@production calm --auto-retrain") is None
@@ -51,7 +51,7 @@ def test_auto_retrain_collects_labelled_batches_then_promotes(ip, shown, period,
         ip.run_line_magic("automl_monitor", f"{NAME}@production shifted --auto-retrain -o week")
     result = ip.user_ns["week_retrain"]
     assert ip.user_ns["week"].action == "retrain"
-    assert result.promoted and result.n_holdout == 318  # 30 % of the 60 + 1,000 rows since the alert
+    assert result.promoted and result.n_holdout == 168  # 30 % of the 60 + 500 rows since the alert
     assert reg.get(f"{NAME}@production").version == 2
     texts = [b.get("text/plain", "") for b in shown]
     assert any(t.startswith("MonitorReport: ALERT") for t in texts)
