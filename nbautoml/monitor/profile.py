@@ -398,6 +398,10 @@ def _prediction_profile(result, sample: pd.DataFrame) -> dict:
     if result.best_trial_.trial_id in oof_store:
         _, prediction = result.oof_predictions()
         source = "oof"
+        if metric.needs == "label" and result.task_ != "regression" and np.ndim(prediction) == 2:
+            # out-of-fold predictions are kept as probabilities; a label model is
+            # monitored on the class codes it predicts
+            prediction = np.asarray(prediction).argmax(axis=1)
     else:
         prediction, source = in_sample(sample), "in-sample"
     kind = prediction_kind(result.task_, metric.needs, prediction)
