@@ -43,7 +43,8 @@ def printed_score(output: str, metric: str) -> float:
     "name, rows, options, roles",
     [
         # text (Name), categoricals (Sex, Ticket, ...), an ID dropped; binary roc_auc, stratified
-        ("titanic", 400, {"models": ["logistic_regression", "linear_svm"]},
+        ("titanic", 400, {"models": ["logistic_regression", "linear_svm"],
+                          "roles": {"Name": "text"}},
          {"Name": "text", "Sex": "categorical", "PassengerId": "dropped"}),
         # dates as text ("1/1/2011") expanded by DatetimeFeatures; regression r2, k-fold
         ("bike", 600, {"models": ["ridge", "decision_tree"]},
@@ -74,7 +75,7 @@ def test_what_the_code_contains(datasets_dir):
     )
     code = pipeline_code(result, data_var="bikes")
     assert "class DatetimeFeatures(TransformerMixin, BaseEstimator):" in code
-    assert "DATETIME_PARTS = ('year', 'month', 'day', 'dayofweek', 'dayofyear', 'hour')" in code
+    assert "DATETIME_PARTS = ('year', 'month', 'day', 'day_of_week', 'day_of_year', 'hour')" in code
     assert "folds = list(TimeSeriesSplit(n_splits=3).split(rows))" in code
     assert "data = bikes[bikes[target].notna()]" in code
     assert "scores.append(mean_absolute_error(y_values[test], prediction))" in code

@@ -18,9 +18,9 @@ NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 FORBIDDEN = ("HBox(", "VBox(", "Widget", "/work/", "/home/", "/tmp/", "Traceback")
 
 
-def test_the_four_notebooks_exist():
-    assert [p.name for p in NOTEBOOKS] == ["01_quickstart.ipynb", "02_classification.ipynb",
-                                           "03_regression.ipynb", "04_custom_search_space.ipynb"]
+def test_the_teaching_notebooks_exist():
+    assert [p.name for p in NOTEBOOKS][:4] == ["01_quickstart.ipynb", "02_classification.ipynb",
+                                               "03_regression.ipynb", "04_custom_search_space.ipynb"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -34,8 +34,9 @@ def test_stored_notebook_is_executed_and_readable(path):
     assert not [o for o in outputs if o.output_type == "error"]
     assert not [o for o in outputs if o.output_type == "stream" and o.name == "stderr"], "warnings"
     html = [o.data["text/html"] for o in outputs if "text/html" in o.get("data", {})]
-    assert any("nbautoml-result" in h and "<table" in h for h in html)
-    assert any("image/png" in o.get("data", {}) for o in outputs)
+    assert any(("nbautoml-result" in h or "nbautoml-retrain" in h) and "<table" in h for h in html)
+    if "nbautoml-result" in " ".join(html):  # a search shown: its plots come as PNG
+        assert any("image/png" in o.get("data", {}) for o in outputs)
     assert not any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
     for output in outputs:
         for text in (output.get("text", ""), output.get("data", {}).get("text/plain", "")):
