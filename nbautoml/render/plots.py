@@ -323,8 +323,9 @@ def draw_convergence(info: ConvergenceInfo, ax=None, compact: bool = False):
     """Draw a :class:`ConvergenceInfo` (used by the live panel as well)."""
     ax = _new_axes(ax)
     ok = ~np.isnan(info.scores)
-    ax.scatter(info.x[ok], info.scores[ok], s=14 if not compact else 9, color="#90a4ae", alpha=0.8,
-               label="trial score", zorder=2)
+    # the dots sit above the best-so-far line (a white rim keeps them apart from it)
+    ax.scatter(info.x[ok], info.scores[ok], s=22 if not compact else 20, color="#78909c", alpha=0.9,
+               edgecolors="white", linewidths=0.6, label="trial score", zorder=3.5)
     if ok.any():
         ax.step(info.x, info.best_so_far, where="post", color="#1565c0", lw=2, label="best so far",
                 zorder=3)
@@ -341,13 +342,22 @@ def draw_convergence(info: ConvergenceInfo, ax=None, compact: bool = False):
     ax.set_title(f"Convergence: best {info.metric} so far", fontsize=10 if compact else 12)
     ax.set_xlabel(info.xlabel)
     ax.set_ylabel(f"CV {info.metric} ({_better_word(info.greater_is_better)})")
-    limits = _robust_limits(info.scores[ok], info.greater_is_better)
-    if limits is not None:  # keep a far-off score (an r2 of -50) from squashing the curve
-        ax.set_ylim(*limits)
-    if info.by == "trial":
-        from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import MaxNLocator, ScalarFormatter
 
+    # keep a far-off score (an r2 of -50) from squashing the curve, and a few close scores
+    # from spreading over the whole axis with five-decimal ticks
+    limits = (_robust_limits(info.scores[ok], info.greater_is_better)
+              or _min_span_limits(info.scores[ok]))
+    if limits is not None:
+        ax.set_ylim(*limits)
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 5, 10]))
+    ax.yaxis.set_major_formatter(ScalarFormatter(useOffset=False))
+    if info.by == "trial":
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if len(info.x):
+            last = float(np.max(info.x))
+            margin = max(0.5, 0.03 * last)
+            ax.set_xlim(1 - margin, max(last, 2) + margin)
     ax.grid(alpha=0.3)
     if len(info.x):
         ax.legend(fontsize=7 if compact else 8, loc="best")
@@ -368,6 +378,21 @@ def _robust_limits(scores: np.ndarray, greater_is_better: bool):
     else:
         return None
     pad = 0.08 * (hi - lo or abs(hi) or 1.0)
+    return lo - pad, hi + pad
+
+
+def _min_span_limits(scores: np.ndarray, relative: float = 0.02):
+    """y limits spanning at least ``relative`` of the scores' magnitude (0.01 at least for
+    scores under 0.5), centred on them, or None when they spread wider already."""
+    if not len(scores):
+        return None
+    lo, hi = float(np.min(scores)), float(np.max(scores))
+    min_span = relative * max(abs(lo), abs(hi), 0.5)
+    if hi - lo >= min_span:
+        return None
+    middle = (lo + hi) / 2
+    lo, hi = middle - min_span / 2, middle + min_span / 2
+    pad = 0.1 * min_span
     return lo - pad, hi + pad
 
 

@@ -104,6 +104,33 @@ def test_convergence_marks_failures_and_lower_is_better():
     assert "failed or timed out (2)" in labels and ax.get_ylabel() == "CV rmse (lower is better)"
 
 
+def test_convergence_of_two_close_trials_reads_well():
+    """Two scores 0.0001 apart: a readable y-axis (no five-decimal ticks) and both dots shown."""
+    trials = [_trial(0, "ok", 0.86070, 1), _trial(1, "ok", 0.86083, 2)]
+    state = SimpleNamespace(trials_=trials, metric_="roc_auc", greater_is_better_=True)
+    fig = Figure(figsize=(5.4, 3.4), layout="constrained")
+    ax = P.draw_convergence(P._convergence_info(state), fig.add_subplot(), compact=True)
+    low, high = ax.get_ylim()
+    assert high - low >= 0.02 * 0.86 and low < 0.8607 and high > 0.8608
+    fig.canvas.draw()
+    labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+    assert len(labels) >= 3 and all(len(label.split(".")[-1]) <= 3 for label in labels), labels
+    assert not ax.yaxis.get_offset_text().get_text()  # no "+8.6e-1" offset
+    # the trial dots are drawn over the best-so-far line, the x-axis leaves room at both ends
+    dots = next(c for c in ax.collections if c.get_label() == "trial score")
+    line = next(line for line in ax.get_lines() if line.get_label() == "best so far")
+    assert dots.get_zorder() > line.get_zorder() and len(dots.get_offsets()) == 2
+    assert ax.get_xlim()[0] < 1 and ax.get_xlim()[1] > 2
+
+
+def test_convergence_keeps_a_wide_spread_as_it_is():
+    trials = [_trial(i, "ok", s, i + 1) for i, s in enumerate([0.70, 0.80, 0.75])]
+    state = SimpleNamespace(trials_=trials, metric_="roc_auc", greater_is_better_=True)
+    ax = P.plot_convergence(state)
+    low, high = ax.get_ylim()
+    assert 0.68 < low < 0.70 and 0.80 < high < 0.82  # matplotlib's own margins
+
+
 def test_leaderboard_info_marks_ties_from_the_leaderboard(searches):
     result = searches["binary"]
     info = P._leaderboard_info(result, top=4)
