@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 
 from .live import LiveState
-from .text import STATUS_WORDS, budget_text, fmt_score
+from .text import STATUS_WORDS, budget_text, fmt_score, fmt_seconds
 
 STATUS_COLORS = {
     "waiting": "#546e7a",
@@ -23,6 +23,11 @@ _TABLE = "border-collapse:collapse;font-size:12px;margin-top:4px"
 _CELL = "padding:2px 8px;text-align:left;border-bottom:1px solid #e0e0e0"
 _TIE_NOTE = ("≈ = not significantly different from the best: a paired t-test over the same CV folds "
              "(corrected for overlapping training sets) gives p ≥ 0.05.")
+_LIVE_TIE_NOTE = ("≈ = not significantly different from the best (paired t-test over the CV folds, "
+                  "p ≥ 0.05)")
+_INTERRUPTED = "Interrupted: the trials finished so far are kept and the best of them is the model."
+LIVE_PIPELINE_WIDTH = 45  # characters of a pipeline in the live table (all of it on hover)
+RUNNING_LINE_PX = 16  # the "Running: ..." line keeps this height, also between trials
 
 
 def _e(value) -> str:
@@ -50,43 +55,93 @@ def progress_bar_html(fraction: float, status: str, width: int = 260) -> str:
             f"<div style='width:{pct:.1f}%;height:100%;background:{color}'></div></div>")
 
 
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _score_cell(score: str, tied: bool) -> str:
+    mark = " <b title='tied with the best'>≈</b>" if tied else ""
+    return f"<span style='white-space:nowrap'>{_e(score)}{mark}</span>"
+
+
 def live_leaderboard_html(state: LiveState, top: int = 10) -> str:
+    """The live top of the leaderboard: pipelines cut to ``LIVE_PIPELINE_WIDTH`` characters
+    (the full text shows on hover), so the table leaves room for the plot beside it."""
     rows = state.leaderboard(top)
     if not rows:
         return "<div style='color:#777;font-size:12px'>No successful trial yet.</div>"
     body = []
     for r in rows:
-        score = _e(fmt_score(r.score, r.score_std)) + (" <b title='tied with the best'>≈</b>" if r.tied else "")
-        pipeline = r.pipeline if len(r.pipeline) <= 90 else r.pipeline[:89] + "…"
-        body.append([str(r.rank), _e(r.model), score, f"{r.fit_time:.2f}", f"<code>{_e(pipeline)}</code>"])
-    note = f"<div style='color:#777;font-size:11px'>{_e(_TIE_NOTE)}</div>" if any(r.tied for r in rows) else ""
+        pipeline = (f"<code title='{_e(r.pipeline)}' style='white-space:nowrap'>"
+                    f"{_e(_cut(r.pipeline, LIVE_PIPELINE_WIDTH))}</code>")
+        body.append([str(r.rank), _e(r.model), _score_cell(fmt_score(r.score, r.score_std), r.tied),
+                     fmt_seconds(r.fit_time), pipeline])
+    # the note keeps its line while no row is tied, so the panel does not jump
+    shown = "visible" if any(r.tied for r in rows) else "hidden"
+    note = f"<div style='color:#777;font-size:11px;visibility:{shown}'>{_e(_LIVE_TIE_NOTE)}</div>"
     return _table(["rank", "model", _e(state.metric_), "fit s", "pipeline"], body) + note
+
+
+def _running_html(state: LiveState) -> str:
+    """The trials running now, on a line that is always there (empty between trials)."""
+    running = state.running()
+    now = ", ".join(f"{_e(t.family)} (trial {t.trial_id})" for t in running[:4])
+    if len(running) > 4:
+        now += f" and {len(running) - 4} more"
+    text = f"Running: {now}" if now else "&nbsp;"
+    return (f"<div class='nbautoml-running' style='font-size:11px;color:#777;"
+            f"height:{RUNNING_LINE_PX}px;line-height:{RUNNING_LINE_PX}px;max-width:640px;"
+            f"overflow:hidden;white-space:nowrap;text-overflow:ellipsis'>{text}</div>")
+
+
+def _best_html(state: LiveState) -> str:
+    best = f"<b>{_e(fmt_score(state.best_score))}</b>"
+    if state.best is not None:
+        best += f" ({_e(state.best.family)}, trial {state.best.trial_id})"
+    return best
 
 
 def progress_html(state: LiveState, title: str | None = None, top: int = 10, bar: bool = True,
                   leaderboard: bool = True) -> str:
-    """The live view of a search: status, progress bar, best score, top of the leaderboard."""
+    """The live view of a search: status, progress bar, best score, top of the leaderboard.
+
+    With ``leaderboard=False`` and a finished search, the compact final status
+    (:func:`final_status_html`): the static result that follows carries the rest.
+    """
+    if state.finished and not leaderboard:
+        return final_status_html(state, title, bar=bar)
     name = f" <code>{_e(title)}</code>" if title else ""
-    parts = [f"<div style='font-size:13px'><b>nbautoml search</b>{name} {_status_badge(state.status)}</div>"]
+    parts = [f"<div style='font-size:13px'><b>nbautoml search</b>{name} "
+             f"{_status_badge(state.status)}</div>"]
     line = (progress_bar_html(state.fraction(), state.status) + " ") if bar else ""
-    parts.append(f"<div style='margin:3px 0'>{line}<span style='font-size:12px'>{_e(budget_text(state))}"
-                 "</span></div>")
-    best = f"<b>{_e(fmt_score(state.best_score))}</b>"
-    if state.best is not None:
-        best += f" ({_e(state.best.family)}, trial {state.best.trial_id})"
-    parts.append(f"<div style='font-size:12px'>Best CV {_e(state.metric_)} so far: {best}</div>")
-    running = state.running()
-    if running and not state.finished:
-        now = ", ".join(f"{_e(t.family)} (trial {t.trial_id})" for t in running[:4])
-        parts.append(f"<div style='font-size:11px;color:#777'>Running: {now}</div>")
+    parts.append(f"<div style='margin:3px 0'>{line}<span style='font-size:12px'>"
+                 f"{_e(budget_text(state))}</span></div>")
+    parts.append(f"<div style='font-size:12px'>Best CV {_e(state.metric_)} so far: "
+                 f"{_best_html(state)}</div>")
+    if not state.finished:
+        parts.append(_running_html(state))
     if state.finished and state.reason:
         parts.append(f"<div style='font-size:12px'>Stopped: {_e(state.reason)}</div>")
     if state.status == "interrupted":
-        parts.append("<div style='font-size:12px;color:#e65100'>Interrupted: the trials finished so far "
-                     "are kept and the best of them is the model.</div>")
+        parts.append(f"<div style='font-size:12px;color:#e65100'>{_e(_INTERRUPTED)}</div>")
     if leaderboard:
         parts.append(live_leaderboard_html(state, top))
     return "<div class='nbautoml-progress'>" + "".join(parts) + "</div>"
+
+
+def final_status_html(state: LiveState, title: str | None = None, bar: bool = True) -> str:
+    """The end of a search in one line: status, trials and time, best score, why it stopped."""
+    name = f" <code>{_e(title)}</code>" if title else ""
+    facts = [_e(budget_text(state)), f"best CV {_e(state.metric_)} {_best_html(state)}"]
+    if state.reason:
+        facts.append(f"stopped: {_e(state.reason)}")
+    line = (progress_bar_html(state.fraction(), state.status, width=160) + " ") if bar else ""
+    parts = [f"<div style='font-size:13px;line-height:20px'>{line}<b>nbautoml search</b>{name} "
+             f"{_status_badge(state.status)} <span style='font-size:12px'>{' · '.join(facts)}</span>"
+             "</div>"]
+    if state.status == "interrupted":
+        parts.append(f"<div style='font-size:12px;color:#e65100'>{_e(_INTERRUPTED)}</div>")
+    return "<div class='nbautoml-progress nbautoml-final'>" + "".join(parts) + "</div>"
 
 
 def leaderboard_html(result, top: int | None = 10) -> str:
@@ -96,6 +151,7 @@ def leaderboard_html(result, top: int | None = 10) -> str:
         board = board.drop(columns=["error"])
     if board.empty:
         return "<div style='color:#777;font-size:12px'>No trial finished.</div>"
+    metric = getattr(result, "metric_", None)
     header = [_e(c) for c in board.columns]
     rows = []
     for _, row in board.iterrows():
@@ -104,8 +160,10 @@ def leaderboard_html(result, top: int | None = 10) -> str:
             text = "" if value is None or (isinstance(value, float) and value != value) else str(value)
             if column == "pipeline":
                 cells.append(f"<code>{_e(text)}</code>")
-            elif text.endswith(" ≈"):
-                cells.append(_e(text[:-2]) + " <b title='tied with the best'>≈</b>")
+            elif column == "fit_time" and text:
+                cells.append(fmt_seconds(value))
+            elif column == metric and text:  # "0.8695 ± 0.0272 ≈" on one line
+                cells.append(_score_cell(text.removesuffix(" ≈"), text.endswith(" ≈")))
             else:
                 cells.append(_e(text))
         rows.append(cells)

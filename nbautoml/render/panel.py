@@ -34,6 +34,7 @@ from __future__ import annotations
 import base64
 import logging
 import os
+import re
 import sys
 import time
 
@@ -43,8 +44,19 @@ from .text import progress_text, status_line
 log = logging.getLogger("nbautoml")
 
 ENV_VAR = "NBAUTOML_WIDGETS"
-_HEADLESS_RUNNERS = ("nbconvert", "jupyter-nbconvert", "nbclient", "papermill", "jupyter-execute",
-                     "pytest", "py.test", "nbmake", "testbook")
+# program or module name -> the headless runner it is (the kernel's outputs only go to a file)
+_HEADLESS_RUNNERS = {
+    "nbconvert": "nbconvert", "jupyter-nbconvert": "nbconvert",
+    "jupyter-execute": "nbclient", "nbclient": "nbclient",
+    "papermill": "papermill",
+    "pytest": "pytest", "py.test": "pytest",
+}
+# programs that serve a front end: the kernel belongs to them, whatever started them
+_FRONT_ENDS = ("jupyter-lab", "jupyterlab", "jupyter-notebook", "notebook", "jupyter-server",
+               "jupyter_server", "jupyter-nbclassic", "nbclassic", "voila", "jupyter-voila")
+_PYTHON = re.compile(r"(python|pythonw|pypy)[0-9.]*[tw]?")
+_PYTHON_OPTIONS_WITH_VALUE = ("-W", "-X", "-Q")
+_WRAPPERS = {"coverage": "run"}  # coverage run [-m module | script]: the program is the module
 
 __all__ = ["make_panel", "widgets_supported", "SearchPanel", "TextPanel", "show_result",
            "result_figure", "ENV_VAR"]
@@ -68,7 +80,9 @@ def _headless_runner(max_depth: int = 4) -> str | None:
 
     A kernel started by nbconvert, nbclient, papermill or nbval (pytest) has no front end to
     draw widgets: its outputs only go to a file. The runner is the process that started the
-    kernel, so its command line names it.
+    kernel, so its program name says what it is (see :func:`_runner_in`). The walk up stops
+    at a front-end server (``jupyter lab``, ``jupyter notebook``, ...): a JupyterLab started
+    from a test run or a script still draws widgets.
     """
     try:
         import psutil
@@ -79,7 +93,10 @@ def _headless_runner(max_depth: int = 4) -> str | None:
         for _ in range(max_depth):
             if process is None:
                 break
-            found = _runner_in(process.cmdline())
+            cmdline = process.cmdline()
+            if _program(cmdline) in _FRONT_ENDS:
+                return None
+            found = _runner_in(cmdline)
             if found:
                 return found
             process = process.parent()
@@ -88,20 +105,72 @@ def _headless_runner(max_depth: int = 4) -> str | None:
     return None
 
 
-def _runner_in(cmdline: list[str]) -> str | None:
-    """The runner named by a command line: a program or module name, or an ``--nbval`` flag.
+def _base_name(arg: str) -> str:
+    """A program's name from its path: POSIX or Windows, without .exe / .py / -script.py."""
+    name = arg.replace("\\", "/").rsplit("/", 1)[-1].lower()
+    for suffix in ("-script.py", ".exe", ".py"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
 
-    Whole names are compared (``jupyter nbconvert``, ``python -m pytest``, ``papermill``), so a
-    directory that merely contains such a word does not count.
+
+def _program(cmdline: list[str]) -> str | None:
+    """What a command line runs: argv[0]'s name; for a Python interpreter the ``-m`` module
+    or the script's name; ``jupyter-<sub>`` for ``jupyter <sub>``; for ``coverage run`` the
+    program it runs.
+
+    >>> _program(["/venv/bin/python3.11", "-u", "-m", "pytest", "tests"])
+    'pytest'
+    >>> _program(["jupyter", "nbconvert", "--execute", "a.ipynb"])
+    'jupyter-nbconvert'
+    >>> _program(["/home/me/pytest-tutorial/.venv/bin/jupyter-lab"])
+    'jupyter-lab'
     """
-    for arg in cmdline:
-        if arg.startswith("--nbval"):
-            return "nbval"
-        name = arg.replace("\\", "/").rsplit("/", 1)[-1].lower()  # POSIX or Windows paths
-        for suffix in (".exe", ".py", "-script.py"):
-            name = name.removesuffix(suffix)
-        if name in _HEADLESS_RUNNERS:
+    args = [str(a) for a in cmdline]
+    if not args:
+        return None
+    name, rest = _base_name(args[0]), args[1:]
+    if _PYTHON.fullmatch(name):
+        i = 0
+        while i < len(rest):
+            arg = rest[i]
+            if arg.startswith("-m"):  # -m module, or -mmodule
+                module = arg[2:] or (rest[i + 1] if i + 1 < len(rest) else "")
+                name = module.removesuffix(".__main__").lower()
+                rest = rest[i + 1:] if arg[2:] else rest[i + 2:]
+                break
+            if arg in ("-c", "-"):  # code on the command line or stdin: no program name
+                return name
+            if arg in _PYTHON_OPTIONS_WITH_VALUE:
+                i += 2
+                continue
+            if arg.startswith("-"):
+                i += 1
+                continue
+            name, rest = _base_name(arg), rest[i + 1:]
+            break
+        else:
             return name
+    if name in _WRAPPERS and rest[:1] == [_WRAPPERS[name]]:
+        inner = _program(["python", *rest[1:]])
+        return name if inner == "python" else inner
+    if name == "jupyter" and rest and not rest[0].startswith("-"):
+        return f"jupyter-{rest[0].lower()}"
+    return name
+
+
+def _runner_in(cmdline: list[str]) -> str | None:
+    """The headless runner a command line runs, by its program or module name, or None.
+
+    Only the program counts (``jupyter nbconvert``, ``python -m pytest``, ``papermill``), not
+    the other arguments: ``jupyter lab ~/pytest-tutorial`` is a front end. A pytest run is
+    also recognised by nbval's ``--nbval`` / ``--nbval-lax`` options.
+    """
+    program = _program(cmdline)
+    if program in _HEADLESS_RUNNERS:
+        return _HEADLESS_RUNNERS[program]
+    if any(str(arg) in ("--nbval", "--nbval-lax") for arg in cmdline):
+        return "nbval"
     return None
 
 

@@ -19,6 +19,14 @@ def fmt_score(score, std=None) -> str:
     return f"{score:.4f}" if std is None else f"{score:.4f} ± {std:.4f}"
 
 
+def fmt_seconds(seconds) -> str:
+    """Fit times in the live and final tables: always two decimals ("0.20", "12.35")."""
+    try:
+        return f"{float(seconds):.2f}"
+    except (TypeError, ValueError):
+        return str(seconds)
+
+
 def budget_text(state: LiveState) -> str:
     """"12 trials (2 failed: 1 timeout, 1 failed) · 5.1 / 10 s"."""
     trials = f"{state.n_done}/{state.max_evals} trials" if state.max_evals else f"{state.n_done} trials"
@@ -57,7 +65,7 @@ def leaderboard_text(state: LiveState, top: int = 10, width: int = 60) -> str:
     for r in rows:
         score = fmt_score(r.score, r.score_std) + (" ≈" if r.tied else "  ")
         pipeline = r.pipeline if len(r.pipeline) <= width else r.pipeline[: width - 1] + "…"
-        lines.append(f"{r.rank:>4}  {r.model:<24}{score:>20}  {r.fit_time:>6.2f}  {pipeline}")
+        lines.append(f"{r.rank:>4}  {r.model:<24}{score:>20}  {fmt_seconds(r.fit_time):>6}  {pipeline}")
     if any(r.tied for r in rows):
         lines.append("≈ = not significantly different from the best (paired t-test over the folds)")
     return "\n".join(lines)
@@ -80,6 +88,8 @@ def result_board_text(result, top: int = 10, width: int = 60) -> str:
             board = board.drop(columns=["error"])
         else:
             board["error"] = errors.map(lambda e: e if len(e) <= 40 else e[:39] + "…")
+    if "fit_time" in board.columns:
+        board["fit_time"] = board["fit_time"].map(lambda t: "" if pd.isna(t) else fmt_seconds(t))
     if "pipeline" in board.columns:
         board["pipeline"] = board["pipeline"].astype(str).map(
             lambda p: p if len(p) <= width else p[: width - 1] + "…")

@@ -7,6 +7,10 @@ Colab, and writing to it from another thread lands in the wrong cell
 (jupyter-widgets/ipywidgets#2358, #2279). A redraw sends at most two comm messages (bar, HTML),
 at most four times a second, plus one image every two seconds at most.
 
+When the search ends and the static result follows, the panel shrinks to its bar and one
+status line (the live leaderboard and plot are hidden), so nothing shows twice; without a
+static result it keeps them.
+
 The panel is displayed as a MIME bundle that carries, next to the widget view, a text/plain
 and text/html fallback: a front end without the widget manager shows a short note instead of
 ``HBox(children=...)`` (EpistasisLab/tpot#909). The static results that follow the panel carry
@@ -28,6 +32,7 @@ class WidgetPanel(SearchPanel):
     update_interval = 0.25
     plot_interval = 2.0
     plot_dpi = 80
+    plot_width = 440  # px, as shown
 
     def __init__(self, *args, display=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -44,18 +49,23 @@ class WidgetPanel(SearchPanel):
         self.bar = w.FloatProgress(value=self.state.fraction(), min=0.0, max=1.0, bar_style="info",
                                    description="search", layout=w.Layout(width="320px"))
         self.info = w.HTML(value=self._info_html(), layout=w.Layout(min_width="420px"))
-        self.image = w.Image(format="png", layout=w.Layout(width="440px", visibility="hidden"))
+        self.image = w.Image(format="png", layout=w.Layout(width=f"{self.plot_width}px",
+                                                           visibility="hidden",
+                                                           margin="4px 0 0 12px"))
+        # side by side when the notebook is wide enough (the table is ~750 px), else wrapped;
+        # top-aligned, so the image keeps its proportions next to a taller table
         self.box = w.VBox([self.bar, w.HBox([self.info, self.image],
-                                            layout=w.Layout(flex_flow="row wrap"))])
+                                            layout=w.Layout(flex_flow="row wrap",
+                                                            align_items="flex-start"))])
         bundle = dict(self.box._repr_mimebundle_())
         bundle["text/plain"] = _FALLBACK_TEXT
         bundle["text/html"] = f"<div style='color:#777;font-size:12px'>{_FALLBACK_TEXT}</div>"
         self._display(bundle)
 
-    def _info_html(self) -> str:
+    def _info_html(self, leaderboard: bool = True) -> str:
         from .html import progress_html
 
-        return progress_html(self.state, self.title, self.top, bar=False)
+        return progress_html(self.state, self.title, self.top, bar=False, leaderboard=leaderboard)
 
     def _plot_png(self) -> bytes:
         from .plots import NbFigure, _convergence_info, draw_convergence, figure_png
@@ -90,6 +100,12 @@ class WidgetPanel(SearchPanel):
                 self.bar.value = self.state.fraction()
                 self.bar.bar_style = "danger"
             self.bar.description = {"completed": "done", "interrupted": "interrupted"}.get(status, status)
-        self.info.value = self._info_html()
-        self._set_plot(force=True)
+        if self.show_result and self.result is not None:
+            # the static result follows with the leaderboard and the plots: the panel keeps
+            # only its bar and one status line, so nothing shows twice
+            self.info.value = self._info_html(leaderboard=False)
+            self.image.layout.display = "none"
+        else:  # nothing follows: the panel keeps the last leaderboard and plot
+            self.info.value = self._info_html()
+            self._set_plot(force=True)
         self.n_updates += 1

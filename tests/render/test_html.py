@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import copy
+import re
+from html import escape
 
-from nbautoml.render.html import leaderboard_html, progress_html, result_html
+from nbautoml.engine.records import SearchEvent, TrialRecord
+from nbautoml.render.html import (
+    LIVE_PIPELINE_WIDTH,
+    final_status_html,
+    leaderboard_html,
+    live_leaderboard_html,
+    progress_html,
+    result_html,
+)
 from nbautoml.render.live import LiveState
-from nbautoml.render.text import leaderboard_text, status_line
+from nbautoml.render.text import leaderboard_text, result_board_text, status_line
 
 from .test_panel import synthetic_events
 
@@ -71,3 +81,86 @@ def test_fraction_uses_the_binding_budget():
     state.elapsed = 9.0
     assert state.fraction() == 0.9
     assert LiveState(elapsed=5.0).fraction() == 0.0
+
+
+def _state_with_long_pipelines(n=4):
+    """A running search whose pipelines describe long configs (like hist_gradient_boosting's)."""
+    state = LiveState()
+    state.update(SearchEvent("search_started", {"metric": "roc_auc", "time_budget": 30.0,
+                                                "elapsed": 0.0, "n_done": 0}))
+    for i in range(n):
+        params = {"l2_regularization": 1e-08, "learning_rate": 0.1 + i, "max_features": 1.0,
+                  "max_iter": 100, "max_leaf_nodes": 31, "min_samples_leaf": 20}
+        config = {"family": "hist_gradient_boosting", "params": params,
+                  "pre": {"cat_encoding": "ordinal"}}
+        score = 0.86 - 0.01 * i
+        trial = TrialRecord(trial_id=i, config=config, status="ok", score=score, score_std=0.0165,
+                            fold_scores=[score - 0.02, score, score + 0.02], fit_time=0.5 * i,
+                            finished=float(i))
+        best = state.best or trial
+        state.update(SearchEvent("trial_finished", {"elapsed": float(i + 1), "n_done": i + 1,
+                                                    "trial": trial, "best": best,
+                                                    "best_score": best.score}))
+    return state
+
+
+def test_live_table_cuts_pipelines_and_keeps_them_on_hover():
+    state = _state_with_long_pipelines()
+    html = live_leaderboard_html(state)
+    rows = state.leaderboard()
+    assert all(len(r.pipeline) > 80 for r in rows)
+    for r in rows:
+        cut = r.pipeline[: LIVE_PIPELINE_WIDTH - 1] + "…"
+        assert f"<code title='{escape(r.pipeline)}' style='white-space:nowrap'>{escape(cut)}</code>" \
+            in html
+        assert f">{escape(r.pipeline)}<" not in html  # the full text only in the title
+    shown = re.findall(r"<code[^>]*>([^<]*)</code>", html)
+    assert len(shown) == len(rows) and max(map(len, shown)) == LIVE_PIPELINE_WIDTH
+    # scores on one line; fit times with two decimals in every row
+    assert html.count("<span style='white-space:nowrap'>0.") == len(rows)
+    assert [m for m in re.findall(r"<td[^>]*>(\d+\.\d+)</td>", html)] == \
+        ["0.00", "0.50", "1.00", "1.50"]
+
+
+def test_running_line_keeps_its_place_between_trials():
+    """The "Running: ..." line is there during a trial and between trials: no 28 px jump."""
+    state = _state_with_long_pipelines(2)
+    between = progress_html(state, "demo")
+    assert not state.running() and "Running:" not in between
+    state.update(SearchEvent("trial_started", {"elapsed": 2.5, "n_done": 2, "trial": TrialRecord(
+        trial_id=2, config={"family": "knn", "params": {}, "pre": {}}, started=2.5)}))
+    during = progress_html(state, "demo")
+    assert "Running: knn (trial 2)" in during
+
+    def line(html):
+        return re.search(r"<div class='nbautoml-running' style='([^']*)'>", html).group(1)
+
+    assert line(between) == line(during) and "height:16px" in line(during)
+    # the tie note keeps its line too, hidden while no row is tied
+    assert during.count("≈ = not significantly different") == 1
+
+
+def test_final_status_is_one_line():
+    state = _state_with_long_pipelines(3)
+    state.update(SearchEvent("search_finished", {"status": "completed", "elapsed": 30.1,
+                                                 "reason": "time_budget=30s used"}))
+    html = final_status_html(state, "titanic")
+    assert html == progress_html(state, "titanic", leaderboard=False)
+    assert "<table" not in html and "Running" not in html
+    text = re.sub(r"<[^>]+>", "", html).strip()
+    assert text == ("nbautoml search titanic finished 3 trials · 30.1 / 30 s · best CV roc_auc "
+                    "0.8600 (hist_gradient_boosting, trial 0) · stopped: time_budget=30s used")
+    assert "<table" in progress_html(state, "titanic")  # the full view, when nothing follows
+
+
+def test_result_leaderboard_scores_do_not_wrap_and_fit_times_align(searches):
+    result = searches["binary"]
+    board = leaderboard_html(result)
+    n = min(10, len(result.leaderboard))
+    assert board.count("<span style='white-space:nowrap'>") == sum(
+        result.leaderboard["score"].head(n).notna())
+    times = re.findall(r"<td[^>]*>(\d+\.\d+)</td>", board)
+    assert len(times) == n and all(re.fullmatch(r"\d+\.\d\d", t) for t in times)
+    text = result_board_text(result)
+    for t in result.leaderboard["fit_time"].head(n):
+        assert f"{t:.2f}" in text

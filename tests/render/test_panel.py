@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from html import escape as html_escape
 
 import comm
 import pytest
@@ -126,8 +127,55 @@ def test_widget_panel_state_from_a_real_search(binary_search, comms):
     assert panel.finished and panel.bar.bar_style == "success" and panel.bar.value == 1.0
     assert "finished" in panel.info.value and result.stop_reason_ in panel.info.value
     assert panel.image.value[:4] == b"\x89PNG" and panel.image.layout.visibility == "visible"
+    # no static result follows (show_result=False): the leaderboard and plot stay
+    assert panel.info.value.count("<tr>") == 1 + min(10, n_ok)
+    assert panel.image.layout.display != "none"
     panel.finish(result)  # idempotent
     assert len(shown.calls) == 1
+
+
+def test_widget_panel_shrinks_to_a_status_line_when_the_result_follows(binary_search, comms):
+    """At the end the static result repeats the leaderboard and plot: the panel hides its own."""
+    result, events = binary_search
+    shown = Displays()
+    clock = FakeClock()
+    panel = WidgetPanel(title="blood", display=shown, clock=clock)
+    replay(panel, events[:-1], clock, step=3.0)  # every redraw and plot passes the throttles
+    assert "<table" in panel.info.value and panel.image.layout.visibility == "visible"
+    n_plots = panel.n_plots
+    panel(events[-1])  # search_finished -> the final state, then the static result
+
+    info = panel.info.value
+    assert "<table" not in info and "Running:" not in info  # no live leaderboard any more
+    assert panel.image.layout.display == "none" and panel.n_plots == n_plots  # no new plot sent
+    assert panel.bar.description == "done" and panel.bar.bar_style == "success"
+    # one line: status, trials and time, best score, why it stopped
+    assert "finished" in info and f"{len(result.trials_)}/6 trials" in info
+    assert f"{result.elapsed_:.1f} / 120 s" in info
+    assert f"best CV roc_auc <b>{result.best_score_:.4f}</b>" in info
+    assert f"stopped: {result.stop_reason_}" in info and "blood" in info
+    # the static outputs come after the panel and carry everything
+    kinds = [sorted(c["bundle"]) for c in shown.calls]
+    assert "application/vnd.jupyter.widget-view+json" in kinds[0]
+    assert kinds[1:] == [["text/html", "text/plain"], ["image/png", "text/plain"]]
+    static = shown.calls[1]["bundle"]["text/html"]
+    assert "nbautoml-result" in static
+    n_ok = sum(t.status == "ok" for t in result.trials_)
+    board = static[static.index("Leaderboard"):]
+    assert board.count("<tr>") == 1 + min(10, len(result.trials_)) and n_ok >= 3
+    longest = max(result.leaderboard["pipeline"], key=len)
+    assert html_escape(longest) in static  # the pipelines in full
+
+
+def test_widget_panel_keeps_the_board_after_a_failure(comms):
+    """A search that failed has no result to show below: the panel keeps what it had."""
+    events = synthetic_events(12)
+    panel = WidgetPanel(display=Displays())
+    replay(panel, events)
+    panel.finish(error=RuntimeError("out of memory"))
+    assert panel.bar.description == "failed" and panel.bar.bar_style == "danger"
+    assert "FAILED" in panel.info.value and "<table" in panel.info.value
+    assert panel.image.layout.display != "none"
 
 
 def test_widget_panel_counts_failures(comms):
@@ -204,6 +252,7 @@ def test_interrupted_search_shows_interrupted_state_and_best_model(datasets_dir,
     assert panel.bar.bar_style == "danger" and panel.bar.description == "interrupted"
     assert panel.bar.value < 1.0
     assert "INTERRUPTED" in panel.info.value and "best of them is the model" in panel.info.value
+    assert "<table" not in panel.info.value and panel.image.layout.display == "none"
     html = [c["bundle"]["text/html"] for c in shown.calls if "text/html" in c["bundle"]
             and "nbautoml-result" in c["bundle"]["text/html"]]
     assert len(html) == 1 and "interrupted" in html[0] and f"{result.best_score_:.4f}" in html[0]
@@ -233,6 +282,9 @@ def test_text_panel_updates_one_html_block_in_ipython(binary_search, shell):
     assert all("text/plain" in o.data for o in outputs)
     final_block = updates[-1].data
     assert "finished" in final_block["text/plain"] and result.stop_reason_ in final_block["text/plain"]
+    # the result follows: the block keeps one status line, not a second leaderboard
+    assert "<table" not in final_block["text/html"] and "nbautoml-final" in final_block["text/html"]
+    assert f"{result.best_score_:.4f}" in final_block["text/html"]
     static = [o for o in outputs if not o.update][1:]
     assert [sorted(o.data) for o in static] == [["text/html", "text/plain"], ["image/png", "text/plain"]]
     assert "<table" in static[0].data["text/html"] and "nbautoml-result" in static[0].data["text/html"]
@@ -280,35 +332,89 @@ def test_no_widgets_outside_a_kernel(monkeypatch, shell):
     assert isinstance(panel, TextPanel) and panel.reason == reason
 
 
-def test_headless_runner_found_among_ancestors(monkeypatch):
-    class Process:
-        def __init__(self, cmd, parent=None):
-            self.cmd, self._parent = cmd, parent
+class Process:
+    """A stand-in for psutil.Process: a command line and a parent."""
 
-        def cmdline(self):
-            return self.cmd
+    def __init__(self, cmd, parent=None):
+        self.cmd, self._parent = cmd, parent
 
-        def parent(self):
-            return self._parent
+    def cmdline(self):
+        return self.cmd
 
-    runner = Process(["/usr/bin/python", "-m", "jupyter", "nbconvert", "--execute", "x.ipynb"])
-    kernel = Process(["python", "-m", "ipykernel_launcher"], parent=runner)
+    def parent(self):
+        return self._parent
+
+
+def _ancestors(monkeypatch, *cmdlines):
+    """Make this process's parent, grandparent, ... run the given command lines."""
     import psutil
 
-    monkeypatch.setattr(psutil, "Process", lambda pid: Process([], parent=kernel.parent()))
+    parent = None
+    for cmd in reversed(cmdlines):
+        parent = Process(cmd, parent=parent)
+    monkeypatch.setattr(psutil, "Process", lambda pid: Process([], parent=parent))
+
+
+def test_headless_runner_found_among_ancestors(monkeypatch):
+    _ancestors(monkeypatch, ["/usr/bin/python", "-m", "jupyter", "nbconvert", "--execute", "x.ipynb"])
     assert panel_mod._headless_runner() == "nbconvert"
-    lab = Process(["/home/me/pytest-course/.venv/bin/python", "/home/me/pytest-course/.venv/bin/jupyter-lab"])
-    monkeypatch.setattr(psutil, "Process", lambda pid: Process([], parent=lab))
-    assert panel_mod._headless_runner() is None  # a word inside a path does not count
+    # a kernel started by nbval: the kernel launcher's parent is pytest
+    _ancestors(monkeypatch, ["/usr/bin/python3", "-m", "ipykernel_launcher", "-f", "k.json"],
+               ["/venv/bin/python", "-m", "pytest", "--nbval-lax", "notebooks"])
+    assert panel_mod._headless_runner() == "pytest"
+    # JupyterLab started in a folder named after a runner: the words are in paths, not programs
+    _ancestors(monkeypatch, ["/home/me/pytest-tutorial/.venv/bin/python",
+                             "/home/me/pytest-tutorial/.venv/bin/jupyter-lab", "/home/me/pytest"],
+               ["/bin/bash", "/home/me/nbconvert/start-lab.sh"])
+    assert panel_mod._headless_runner() is None
+    # JupyterLab started by a test run (tests/e2e): the front end owns the kernel
+    _ancestors(monkeypatch, ["/venv/bin/python", "-m", "jupyterlab", "--no-browser"],
+               ["/venv/bin/python", "-m", "pytest", "tests/e2e"])
+    assert panel_mod._headless_runner() is None
 
 
-@pytest.mark.parametrize("cmdline,runner", [
-    (["python", "-m", "pytest", "--nbval-lax", "notebooks/"], "pytest"),
-    ([r"C:\venv\Scripts\papermill.exe", "in.ipynb", "out.ipynb"], "papermill"),
-    (["/venv/bin/jupyter-nbconvert", "--execute", "a.ipynb"], "jupyter-nbconvert"),
-    (["python", "run.py", "--nbval"], "nbval"),
-    (["/usr/bin/python", "-m", "jupyterlab"], None),
-    (["node", "/usr/lib/code/out/bootstrap-fork", "--type=extensionHost"], None),
+@pytest.mark.parametrize("cmdline,program,runner", [
+    (["python", "-m", "pytest", "--nbval-lax", "notebooks/"], "pytest", "pytest"),
+    (["/venv/bin/python3.11", "-u", "-X", "dev", "-mpytest", "tests"], "pytest", "pytest"),
+    (["/venv/bin/pytest", "--nbval", "nb.ipynb"], "pytest", "pytest"),
+    (["/venv/bin/py.test", "x"], "py.test", "pytest"),
+    (["coverage", "run", "-m", "pytest", "--nbval"], "pytest", "pytest"),
+    ([r"C:\venv\Scripts\papermill.exe", "in.ipynb", "out.ipynb"], "papermill", "papermill"),
+    (["/venv/bin/jupyter-nbconvert", "--execute", "a.ipynb"], "jupyter-nbconvert", "nbconvert"),
+    (["/usr/bin/python3", "/usr/bin/jupyter", "nbconvert", "--to", "html"], "jupyter-nbconvert",
+     "nbconvert"),
+    (["python", "-m", "nbconvert", "--execute", "a.ipynb"], "nbconvert", "nbconvert"),
+    ([r"C:\py\python.exe", r"C:\py\Scripts\jupyter-execute-script.py", "a.ipynb"],
+     "jupyter-execute", "nbclient"),
+    (["python", "run.py", "--nbval"], "run", "nbval"),  # nbval's option on a wrapper script
+    # front ends and others, whatever their paths and arguments say
+    (["/usr/bin/python", "-m", "jupyterlab"], "jupyterlab", None),
+    (["/home/me/pytest-tutorial/.venv/bin/jupyter-lab", "--notebook-dir", "/home/me/pytest"],
+     "jupyter-lab", None),
+    (["/srv/papermill/bin/python", "/srv/papermill/bin/jupyter", "lab", "papermill/"],
+     "jupyter-lab", None),
+    (["python", "/home/me/pytest/serve.py", "--config", "nbconvert.json"], "serve", None),
+    (["python", "-c", "import pytest"], "python", None),
+    (["node", "/usr/lib/code/out/bootstrap-fork", "--type=extensionHost"], "node", None),
+    ([], None, None),
 ])
-def test_runner_names_are_whole_words(cmdline, runner):
+def test_runner_is_matched_by_program_or_module_name(cmdline, program, runner):
+    assert panel_mod._program(cmdline) == program
     assert panel_mod._runner_in(cmdline) == runner
+
+
+def test_widgets_off_under_a_runner_with_a_reason(monkeypatch):
+    """In a kernel with comms, the runner decides; NBAUTOML_WIDGETS=1 still overrides it."""
+    from types import SimpleNamespace
+
+    shell = SimpleNamespace(kernel=SimpleNamespace(comm_manager=object()),
+                            config={"IPKernelApp": {}})
+    monkeypatch.setattr(panel_mod, "_shell", lambda: shell)
+    monkeypatch.delenv("NBAUTOML_WIDGETS", raising=False)
+    monkeypatch.setattr(panel_mod, "_headless_runner", lambda: "papermill")
+    assert widgets_supported() == (False, "the notebook runs headless under papermill")
+    monkeypatch.setattr(panel_mod, "_headless_runner", lambda: None)
+    assert widgets_supported() == (True, "Jupyter kernel with ipywidgets")
+    monkeypatch.setattr(panel_mod, "_headless_runner", lambda: "pytest")
+    monkeypatch.setenv("NBAUTOML_WIDGETS", "1")
+    assert widgets_supported() == (True, "NBAUTOML_WIDGETS=1")
