@@ -141,7 +141,8 @@ def final_status_html(state: LiveState, title: str | None = None, bar: bool = Tr
              "</div>"]
     if state.status == "interrupted":
         parts.append(f"<div style='font-size:12px;color:#e65100'>{_e(_INTERRUPTED)}</div>")
-    return "<div class='nbautoml-progress nbautoml-final'>" + "".join(parts) + "</div>"
+    return ("<div class='nbautoml-progress nbautoml-final' style='margin-bottom:8px'>"
+            + "".join(parts) + "</div>")
 
 
 def leaderboard_html(result, top: int | None = 10) -> str:

@@ -9,7 +9,9 @@ occasional text lines where there is no rich display at all.
 Whatever the front end, when the search ends the panel is followed by static outputs: the
 result summary and leaderboard as HTML (with a text/plain twin) and the convergence and main
 diagnostic plots as PNG, so a notebook saved to disk shows the results without a kernel or
-widget state.
+widget state. Once they are shown, the live view is cut down to its bar and one status line
+(status, trials, time, best score, why it stopped), so the leaderboard and plot do not show
+twice; without a static result (``show_result=False``, a failed search) it keeps them.
 
 Rules the panel keeps (see RELIABILITY.md U-01..U-04):
 
@@ -338,8 +340,9 @@ def _print_bundle(bundle: dict, display_id=None, update: bool = False):
 class SearchPanel:
     """Base listener: keeps a :class:`LiveState`, throttles redraws, writes the final outputs.
 
-    Subclasses implement ``_start`` (first display), ``_update`` (a live redraw) and
-    ``_final`` (the last redraw of the live view).
+    Subclasses implement ``_start`` (first display), ``_update`` (a live redraw), ``_final``
+    (the last redraw of the live view) and ``_compact`` (after the static result was shown
+    below: cut the live view down to a status line, so nothing shows twice).
     """
 
     update_interval = 0.25
@@ -419,12 +422,14 @@ class SearchPanel:
             self.state.reason = f"{type(error).__name__}: {error}"
         elif result is None and self.state.status == "running":
             self.state.status = "failed"
+        panel_up = False
         if self.started or result is not None:
             try:
                 if not self.started:
                     self.started = True
                     self._start()
                 self._final()
+                panel_up = True
             except Exception as exc:  # noqa: BLE001
                 if not self.render_failed:
                     log.warning("nbautoml: the panel's final update failed (%s: %s).",
@@ -435,6 +440,17 @@ class SearchPanel:
             except Exception as exc:  # noqa: BLE001
                 log.warning("nbautoml: showing the result failed (%s: %s); the result is intact.",
                             type(exc).__name__, exc)
+                if panel_up:  # the panel stays the only view of the search
+                    self._guard(self._result_missing)
+                return
+            # the result below repeats the leaderboard and the plot: the panel keeps one status
+            # line. Only now, so the output area never shrinks before the result is there.
+            if panel_up:
+                try:
+                    self._compact()
+                except Exception as exc:  # noqa: BLE001
+                    log.warning("nbautoml: the panel's final update failed (%s: %s).",
+                                type(exc).__name__, exc)
 
     def _result_display(self):
         return getattr(self, "_display", None)
@@ -448,6 +464,17 @@ class SearchPanel:
 
     def _final(self) -> None:
         self._update()
+
+    def _compact(self) -> None:
+        raise NotImplementedError
+
+    def _result_missing(self) -> None:
+        """The static result could not be shown: complete the live view instead."""
+
+    @property
+    def result_follows(self) -> bool:
+        """A static result will be shown below the panel when the search ends."""
+        return self.show_result and self.result is not None
 
 
 class TextPanel(SearchPanel):
@@ -494,10 +521,14 @@ class TextPanel(SearchPanel):
             self._display({"text/plain": status_line(self.state, self.title)})
 
     def _final(self) -> None:
-        # the static result (with its leaderboard) follows, so the block keeps only the status
-        leaderboard = not (self.show_result and self.result is not None)
         if self.rich:
-            self._display(self._bundle(leaderboard), display_id=self._display_id, update=True)
-        elif not (self.show_result and self.result is not None):
+            self._display(self._bundle(), display_id=self._display_id, update=True)
+        elif not self.result_follows:  # the result's own text carries the leaderboard
             self._display({"text/plain": progress_text(self.state, self.title, self.top)})
         self.n_updates += 1
+
+    def _compact(self) -> None:
+        if self.rich:
+            self._display(self._bundle(leaderboard=False), display_id=self._display_id,
+                          update=True)
+            self.n_updates += 1

@@ -100,12 +100,17 @@ class WidgetPanel(SearchPanel):
                 self.bar.value = self.state.fraction()
                 self.bar.bar_style = "danger"
             self.bar.description = {"completed": "done", "interrupted": "interrupted"}.get(status, status)
-        if self.show_result and self.result is not None:
-            # the static result follows with the leaderboard and the plots: the panel keeps
-            # only its bar and one status line, so nothing shows twice
-            self.info.value = self._info_html(leaderboard=False)
-            self.image.layout.display = "none"
-        else:  # nothing follows: the panel keeps the last leaderboard and plot
-            self.info.value = self._info_html()
+        self.info.value = self._info_html()
+        if not self.result_follows:  # the last plot; else the result's own plot comes below
             self._set_plot(force=True)
         self.n_updates += 1
+
+    def _compact(self) -> None:
+        # the static result below has the leaderboard and the plots: the panel keeps its bar
+        # and one status line, so nothing shows twice
+        self.info.value = self._info_html(leaderboard=False)
+        self.image.layout.display = "none"
+        self.n_updates += 1
+
+    def _result_missing(self) -> None:
+        self._set_plot(force=True)  # the last plot, skipped in _final for the result's own

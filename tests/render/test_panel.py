@@ -137,7 +137,16 @@ def test_widget_panel_state_from_a_real_search(binary_search, comms):
 def test_widget_panel_shrinks_to_a_status_line_when_the_result_follows(binary_search, comms):
     """At the end the static result repeats the leaderboard and plot: the panel hides its own."""
     result, events = binary_search
-    shown = Displays()
+    panel = None
+    while_shown = []  # the panel's state when each static output was displayed
+
+    class Snapshots(Displays):
+        def __call__(self, bundle, display_id=None, update=False):
+            super().__call__(bundle, display_id, update)
+            if panel is not None and panel.info is not None:
+                while_shown.append((panel.info.value, panel.image.layout.display))
+
+    shown = Snapshots()
     clock = FakeClock()
     panel = WidgetPanel(title="blood", display=shown, clock=clock)
     replay(panel, events[:-1], clock, step=3.0)  # every redraw and plot passes the throttles
@@ -165,6 +174,24 @@ def test_widget_panel_shrinks_to_a_status_line_when_the_result_follows(binary_se
     assert board.count("<tr>") == 1 + min(10, len(result.trials_)) and n_ok >= 3
     longest = max(result.leaderboard["pipeline"], key=len)
     assert html_escape(longest) in static  # the pipelines in full
+    # the panel shrank only after the result was there (the output area never collapses)
+    assert all("<table" in info and display != "none" for info, display in while_shown[1:])
+
+
+def test_widget_panel_keeps_the_board_when_the_result_cannot_be_shown(binary_search, comms,
+                                                                      monkeypatch, caplog):
+    result, events = binary_search
+
+    def broken(*args, **kwargs):
+        raise ValueError("no room for the figure")
+
+    monkeypatch.setattr(panel_mod, "show_result", broken)
+    panel = WidgetPanel(display=Displays())
+    with caplog.at_level(logging.WARNING, logger="nbautoml"):
+        replay(panel, events)
+    assert any("showing the result failed" in r.getMessage() for r in caplog.records)
+    assert panel.bar.description == "done" and "<table" in panel.info.value
+    assert panel.image.layout.display != "none" and panel.image.value[:4] == b"\x89PNG"
 
 
 def test_widget_panel_keeps_the_board_after_a_failure(comms):
