@@ -324,7 +324,7 @@ def draw_convergence(info: ConvergenceInfo, ax=None, compact: bool = False):
     ax = _new_axes(ax)
     ok = ~np.isnan(info.scores)
     # the dots sit above the best-so-far line (a white rim keeps them apart from it)
-    ax.scatter(info.x[ok], info.scores[ok], s=22 if not compact else 20, color="#78909c", alpha=0.9,
+    ax.scatter(info.x[ok], info.scores[ok], s=22 if not compact else 28, color="#78909c", alpha=0.9,
                edgecolors="white", linewidths=0.6, label="trial score", zorder=3.5)
     if ok.any():
         ax.step(info.x, info.best_so_far, where="post", color="#1565c0", lw=2, label="best so far",
