@@ -1133,8 +1133,8 @@ class LoadedModel:
         import numpy as np
         import pandas as pd
 
-        from .engine.evaluate import _predictions
-        from .engine.metrics import get_metric, score
+        from .engine.evaluate import score_fitted
+        from .engine.metrics import get_metric
 
         if self.task_ is None:
             raise NotFittedError("This model's card has no task; score() cannot pick a metric.")
@@ -1146,19 +1146,8 @@ class LoadedModel:
         y = pd.Series(np.asarray(y).ravel())
         keep = y.notna().to_numpy()
         frame, _ = self.check_input(X)
-        frame, y = frame[keep], y[keep]
         metric = get_metric(self.metric_ or "auto", self.task_)
-        if self.task_ == "regression":
-            return score(metric, y.to_numpy(dtype=float), self.best_pipeline_.predict(frame))
-        unknown = set(y.unique()) - set(self.classes_.tolist())
-        if unknown:
-            raise DataError(f"The target has classes not seen in training: {sorted(map(str, unknown))}.",
-                            code="unknown_classes")
-        codes = np.searchsorted(self.classes_, y.to_numpy())
-        prediction, _ = _predictions(self.best_pipeline_, frame, metric, self.task_)
-        if metric.needs == "label":
-            prediction = np.searchsorted(self.classes_, prediction)
-        return score(metric, codes, np.asarray(prediction), len(self.classes_))
+        return score_fitted(self.best_pipeline_, frame[keep], y[keep], metric, self.task_, self.classes_)
 
     # ------------------------------------------------------------ display
     def summary(self) -> dict:

@@ -16,9 +16,9 @@ from sklearn.base import BaseEstimator
 
 from ..exceptions import ConfigError, DataError, NotFittedError, SearchFailedError, unknown_choice
 from . import data as data_mod
-from .evaluate import EvalContext, _predictions
+from .evaluate import EvalContext, score_fitted
 from .leaderboard import build_leaderboard, format_leaderboard
-from .metrics import get_metric, score
+from .metrics import get_metric
 from .prefer import check_preference, choose_trial
 from .records import TrialRecord
 from .search import Budget, Search, emit_finished, get_algorithm
@@ -538,19 +538,8 @@ class AutoML(BaseEstimator):
         y = pd.Series(np.asarray(y).ravel())
         keep = y.notna().to_numpy()
         frame = self._input_frame(X)[keep]
-        y = y[keep]
         metric = get_metric(self.metric_, self.task_)
-        if self.task_ == "regression":
-            return score(metric, y.to_numpy(dtype=float), self.best_pipeline_.predict(frame))
-        unknown = set(y.unique()) - set(self.classes_.tolist())
-        if unknown:
-            raise DataError(f"The target has classes not seen in training: {sorted(map(str, unknown))}.",
-                            code="unknown_classes")
-        codes = np.searchsorted(self.classes_, y.to_numpy())
-        prediction, _ = _predictions(self.best_pipeline_, frame, metric, self.task_)
-        if metric.needs == "label":
-            prediction = np.searchsorted(self.classes_, prediction)
-        return score(metric, codes, np.asarray(prediction), len(self.classes_))
+        return score_fitted(self.best_pipeline_, frame, y[keep], metric, self.task_, self.classes_)
 
     def oof_predictions(self, trial=None):
         """Out-of-fold predictions of a trial (default: the best) and the matching true values.

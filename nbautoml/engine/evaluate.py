@@ -71,6 +71,25 @@ def _predictions(pipeline, X, metric, task: str, n_classes: int | None = None):
     return prediction, prediction
 
 
+def score_fitted(pipeline, frame, y, metric, task: str, classes) -> float:
+    """The metric of a fitted pipeline on ``frame`` with true values ``y`` (original labels)."""
+    from ..exceptions import DataError
+    from .metrics import score
+
+    y = np.asarray(y)
+    if task == "regression":
+        return score(metric, y.astype(float), pipeline.predict(frame))
+    unknown = set(np.unique(y).tolist()) - set(np.asarray(classes).tolist())
+    if unknown:
+        raise DataError(f"The target has classes not seen in training: {sorted(map(str, unknown))}.",
+                        code="unknown_classes")
+    codes = np.searchsorted(classes, y)
+    prediction = _metric_prediction(pipeline, frame, metric, task)
+    if metric.needs == "label":
+        prediction = np.searchsorted(classes, prediction)
+    return score(metric, codes, np.asarray(prediction), len(classes))
+
+
 def evaluate_config(config: dict, ctx: EvalContext) -> dict:
     """Cross-validate one config.
 
