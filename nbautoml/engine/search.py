@@ -8,9 +8,12 @@ the trial records and their storage.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import logging
+import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -252,33 +255,37 @@ class Search:
         pool = WorkerPool(self.ctx, self.n_jobs, self.start_method)
         self._emit("search_started")
         running: dict[int, TrialRecord] = {}
-        try:
-            while True:
-                while pool.idle_slots() and self._may_start():
-                    tid, vals, config, source = self._ask()
-                    record = TrialRecord(trial_id=tid, config=config, vals=vals, source=source,
-                                         started=self.elapsed())
-                    timeout = self.budget.trial_timeout
-                    pool.submit(pool.idle_slots()[0], tid, config, timeout)
-                    running[tid] = record
-                    self.state.trials.append(record)
-                    if self.store is not None:
-                        self.store.write_trial(record)
-                    self._emit("trial_started", trial=record)
-                if not running:
-                    break
-                pool.set_deadline(self._deadline())
-                for outcome in pool.wait(0.5):
-                    self._finish(running.pop(outcome.trial_id), outcome)
-        except KeyboardInterrupt:
-            for outcome in pool.interrupt():
-                record = running.pop(outcome.trial_id)
-                record.status, record.error = "interrupted", "the search was interrupted during this trial"
-                record.finished = self.elapsed()
-            self.state.status = "interrupted"
-            self.state.stop_reason = "interrupted by the user"
-        finally:
-            pool.close()
+        with _deferred_sigint() as stop:
+            try:
+                while not stop.is_set():
+                    while pool.idle_slots() and self._may_start() and not stop.is_set():
+                        tid, vals, config, source = self._ask()
+                        record = TrialRecord(trial_id=tid, config=config, vals=vals, source=source,
+                                             started=self.elapsed())
+                        running[tid] = record
+                        self.state.trials.append(record)
+                        pool.submit(pool.idle_slots()[0], tid, config, self.budget.trial_timeout)
+                        if self.store is not None:
+                            self.store.write_trial(record)
+                        self._emit("trial_started", trial=record)
+                    if not running:
+                        break
+                    pool.set_deadline(self._deadline())
+                    for outcome in pool.wait(0.5):
+                        self._finish(running.pop(outcome.trial_id), outcome)
+                if stop.is_set():
+                    raise KeyboardInterrupt
+            except KeyboardInterrupt:
+                for outcome in pool.interrupt():
+                    record = running.pop(outcome.trial_id, None)
+                    if record is not None:
+                        record.status = "interrupted"
+                        record.error = "the search was interrupted during this trial"
+                        record.finished = self.elapsed()
+                self.state.status = "interrupted"
+                self.state.stop_reason = "interrupted by the user"
+            finally:
+                pool.close()
         return self.state
 
     def _finish(self, record: TrialRecord, outcome: Outcome) -> None:
@@ -319,6 +326,32 @@ class Search:
             sign = 1 if self.metric.greater_is_better else -1
             worst = min(self.state.oof, key=lambda k: sign * self.state.oof[k][0])
             del self.state.oof[worst]
+
+
+@contextlib.contextmanager
+def _deferred_sigint():
+    """During the loop, Ctrl-C (SIGINT) sets a flag that the loop checks at least every 0.5 s.
+
+    A KeyboardInterrupt raised at an arbitrary point (inside hyperopt, SQLite or a
+    pipe write) could leave the bookkeeping half done; a flag stops the loop
+    between steps. A second Ctrl-C raises at once. Outside the main thread,
+    where no handler can be set, the default behaviour stays.
+    """
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def on_sigint(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def apply_result(record: TrialRecord, result: dict) -> None:
