@@ -5,25 +5,13 @@ from __future__ import annotations
 from IPython.core.error import UsageError
 from IPython.display import display
 
+from ..monitor.history import BATCH_COLUMNS
 from .models import find_model
 from .parsing import resolve_data
 from .results import Table, show_figure
 
 #: the history columns shown (``name`` is the model's, the same on every row)
-HISTORY_COLUMNS = [
-    "batch",
-    "version",
-    "time",
-    "n_rows",
-    "status",
-    "metric",
-    "metric_value",
-    "cv_score",
-    "prediction_psi",
-    "anomaly_rate",
-    "n_alert",
-    "n_warn",
-]
+HISTORY_COLUMNS = [c for c in BATCH_COLUMNS if c != "name"]
 
 
 def monitor(magics, args):

@@ -182,35 +182,16 @@ def history(name: str | None = None, detail: bool = False, path=None) -> pd.Data
     return frame
 
 
+#: the columns of ``history(name)``: one row per monitored batch
+BATCH_COLUMNS = ["batch", "name", "version", "time", "n_rows", "status", "metric", "metric_value",
+                 "cv_score", "prediction_psi", "anomaly_rate", "n_alert", "n_warn"]
+#: the columns of ``history(name, detail=True)``: one row per finding
+FINDING_COLUMNS = ["batch", "name", "version", "time", "feature", "check", "severity", "statistic",
+                   "p_value", "q_value", "psi", "wasserstein", "value", "detail"]
+
+
 def _empty(detail: bool) -> pd.DataFrame:
-    base = ["batch", "name", "version", "time"]
-    more = (
-        [
-            "feature",
-            "check",
-            "severity",
-            "statistic",
-            "p_value",
-            "q_value",
-            "psi",
-            "wasserstein",
-            "value",
-            "detail",
-        ]
-        if detail
-        else [
-            "n_rows",
-            "status",
-            "metric",
-            "metric_value",
-            "cv_score",
-            "prediction_psi",
-            "anomaly_rate",
-            "n_alert",
-            "n_warn",
-        ]
-    )
-    return pd.DataFrame(columns=base + more)
+    return pd.DataFrame(columns=FINDING_COLUMNS if detail else BATCH_COLUMNS)
 
 
 def names(path=None) -> list[str]:
