@@ -110,6 +110,9 @@ _SKLEARN = {f"sklearn.{t}" for t in (
     # pipelines and preprocessing (engine/space.py build_pipeline)
     "pipeline.Pipeline",
     "compose._column_transformer.ColumnTransformer",
+    # what ColumnTransformer makes of "passthrough" (gradient boosting's numeric columns): an
+    # identity FunctionTransformer; a function in it would be a type of its own, not allowed
+    "preprocessing._function_transformer.FunctionTransformer",
     "impute._base.SimpleImputer",
     "preprocessing._data.StandardScaler", "preprocessing._data.RobustScaler",
     "preprocessing._data.MinMaxScaler",

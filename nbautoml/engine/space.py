@@ -501,7 +501,13 @@ def build_pipeline(config: dict, plan, task: str, random_state: int | None = 0, 
     scaler_name = pre.get("scaler", "standard" if scale else "none")
     scalers = {"standard": StandardScaler, "robust": RobustScaler, "minmax": MinMaxScaler}
 
+    # gradient boosting handles missing values itself (and better than an imputer);
+    # leaving them saves a copy of the numeric data per fit
+    native_missing = config["family"] == "hist_gradient_boosting"
+
     def numeric_steps():
+        if native_missing:
+            return []
         steps = [("impute", SimpleImputer(strategy=pre.get("num_impute", "median"), keep_empty_features=True))]
         if scale and scaler_name in scalers:
             steps.append(("scale", scalers[scaler_name]()))
@@ -510,7 +516,8 @@ def build_pipeline(config: dict, plan, task: str, random_state: int | None = 0, 
     transformers = []
     numeric = plan.names("numeric")
     if numeric:
-        transformers.append(("num", Pipeline(numeric_steps()), numeric))
+        steps = numeric_steps()
+        transformers.append(("num", Pipeline(steps) if steps else "passthrough", numeric))
     categorical = plan.names("categorical")
     if categorical:
         cap = int(pre.get("max_categories", 20))
