@@ -10,6 +10,10 @@ from IPython.core.error import UsageError
 from .parsing import closest_hint
 from .results import Table
 
+#: the columns of ``%automl_history``
+HISTORY_COLUMNS = ["variable", "search", "target", "task", "metric", "best_score", "trials", "status",
+                   "created"]
+
 
 def save(magics, args):
     """Save a result with :func:`nbautoml.save` (``registry:NAME`` registers a version)."""
@@ -104,34 +108,10 @@ def history(magics, args):
             }
         )
     rows += [
-        {
-            k: r[k]
-            for k in (
-                "variable",
-                "search",
-                "target",
-                "task",
-                "metric",
-                "best_score",
-                "trials",
-                "status",
-                "created",
-            )
-        }
+        {k: r[k] for k in HISTORY_COLUMNS}
         for r in kernel.values()
     ]
-    columns = [
-        "variable",
-        "search",
-        "target",
-        "task",
-        "metric",
-        "best_score",
-        "trials",
-        "status",
-        "created",
-    ]
-    frame = pd.DataFrame(rows, columns=columns)
+    frame = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
     if len(frame):
         frame = frame.sort_values("created", ascending=False, kind="stable")
         frame["created"] = pd.to_datetime(frame["created"], unit="s").dt.strftime(
