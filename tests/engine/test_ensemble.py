@@ -1,0 +1,34 @@
+"""Greedy ensemble selection on out-of-fold predictions (AutoML(ensemble=...))."""
+
+import numpy as np
+import pandas as pd
+
+from nbautoml import AutoML
+from nbautoml.engine.ensemble import select_ensemble
+from nbautoml.engine.metrics import get_metric
+
+
+def test_selection_adds_a_member_only_when_it_helps():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 400)
+    noisy_a = np.clip(y + rng.normal(0, 0.6, 400), 0, 1)
+    noisy_b = np.clip(y + rng.normal(0, 0.6, 400), 0, 1)  # independent errors: averaging helps
+    proba = lambda p: np.column_stack([1 - p, p])  # noqa: E731
+    metric = get_metric("roc_auc", "binary")
+    choice = select_ensemble({0: proba(noisy_a), 1: proba(noisy_b)}, 0, y, metric, "binary", 2)
+    assert set(choice.weights) == {0, 1} and choice.score > choice.single_score
+    same = select_ensemble({0: proba(noisy_a), 1: proba(noisy_a)}, 0, y, metric, "binary", 2)
+    assert same.weights == {0: 1} and same.score == same.single_score
+
+
+def test_forced_ensemble_is_a_fitted_soft_vote_on_real_data(datasets_dir):
+    df = pd.read_csv(datasets_dir / "diabetes.csv")
+    result = AutoML(max_evals=6, time_budget=None, ensemble=True, seed=0,
+                    models=["logistic_regression", "random_forest", "knn"]).fit(df, target="Class variable")
+    assert result.ensemble_ is not None and result.ensemble_.size >= 2
+    assert result.ensemble_.score > result.ensemble_.single_score
+    voter = result.best_pipeline.steps[-1][1]
+    assert type(voter).__name__ == "VotingClassifier" and len(voter.estimators_) == result.ensemble_.size
+    proba = result.predict_proba(df.head(20))
+    assert proba.shape == (20, 2) and np.allclose(proba.sum(axis=1), 1)
+    assert 0.75 < result.score(df) <= 1.0
