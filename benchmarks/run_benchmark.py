@@ -187,8 +187,8 @@ def _predict(model, task, X_test, y_train, classes=None):
     return model.predict(X_test)
 
 
-def run_nbautoml(task, X_train, y_train, X_test, budget, target):
-    """``nbautoml.AutoML(time_budget=B, seed=0, metric=<protocol metric>)``."""
+def run_nbautoml(task, X_train, y_train, X_test, budget, target, options=None):
+    """``nbautoml.AutoML(time_budget=B, seed=0, metric=<protocol metric>, **options)``."""
     import collections
 
     import nbautoml
@@ -197,7 +197,7 @@ def run_nbautoml(task, X_train, y_train, X_test, budget, target):
     train[target] = y_train
     with tempfile.TemporaryDirectory(prefix="nbautoml-bench-") as tmp:
         automl = nbautoml.AutoML(time_budget=budget, seed=SEED, metric=METRIC_OF_TASK[task],
-                                 search_dir=tmp)
+                                 search_dir=tmp, **(options or {}))
         t0 = time.perf_counter()
         automl.fit(train, target=target)
         t1 = time.perf_counter()
@@ -218,6 +218,9 @@ def run_nbautoml(task, X_train, y_train, X_test, budget, target):
     board = automl.leaderboard.head(5)
     extra = {
         "version": f"nbautoml {getattr(nbautoml, '__version__', '?')} ({_git_head()})",
+        "options": options or {},
+        "ensemble": (None if getattr(automl, "ensemble_", None) is None
+                     else {str(k): v for k, v in automl.ensemble_.weights.items()}),
         "n_trials": len(trials),
         "statuses": dict(statuses),
         "stop_reason": automl.stop_reason_,
@@ -416,7 +419,8 @@ def child_main(spec: dict) -> int:
         record.update(n_train=len(train), n_test=len(test), split_sha=digest)
         system = spec["system"]
         if system == "nbautoml":
-            out = run_nbautoml(task, X_train, y_train, X_test, budget, target)
+            out = run_nbautoml(task, X_train, y_train, X_test, budget, target,
+                               spec.get("nbautoml_options"))
         elif system == "flaml":
             out = run_flaml(task, X_train, y_train, X_test, budget, spec.get("threads"))
         elif system == "hyperopt_sklearn":
@@ -634,6 +638,9 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int,
                         help="cap native threads in the children (OMP/BLAS env, FLAML n_jobs); "
                              "default: each library's own default")
+    parser.add_argument("--nbautoml-options", type=json.loads, default=None,
+                        help='extra AutoML keyword arguments as JSON, e.g. \'{"ensemble": false}\' '
+                             "(an A/B of a default)")
     parser.add_argument("--log-dir", type=Path, help="children's stderr (default: a temp dir)")
     parser.add_argument("--python", type=Path, default=PROJECT_PYTHON,
                         help="interpreter for nbautoml and the defaults (default: .venv)")
@@ -691,7 +698,8 @@ def main(argv=None) -> int:
                 continue
             spec = {"system": system, "dataset": row["dataset"], "task": row["task"],
                     "target": row["target"], "file": str(args.datasets_dir / row["file"]),
-                    "budget": args.budget, "threads": args.threads}
+                    "budget": args.budget, "threads": args.threads,
+                    "nbautoml_options": args.nbautoml_options}
             interpreter = args.compare_python if system in COMPARE_SYSTEMS else python
             record = run_one(interpreter, spec, log_dir)
             with open(args.out, "a") as fh:

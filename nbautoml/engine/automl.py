@@ -262,7 +262,8 @@ class AutoML(BaseEstimator):
         search = search_class(space, ctx, metric, budget, algo=self.algo, seed=self.seed, n_jobs=n_jobs,
                         store=store, callbacks=callbacks, points=points, refit_factor=refit_factor,
                         spent=spent + (time.perf_counter() - t_start), previous=previous, rerun=rerun,
-                        start_method=self.start_method)
+                        start_method=self.start_method,
+                        ensemble_reserve=3 if self.ensemble and self.prefer == "accurate" else 0)
         # fitted attributes known before the search, so listeners can use them
         self.task_, self.metric_, self.classes_ = task, metric.name, classes
         self.greater_is_better_ = metric.greater_is_better

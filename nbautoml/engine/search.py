@@ -114,7 +114,7 @@ class Search:
 
     def __init__(self, space, ctx, metric, budget: Budget, *, algo="tpe", seed=0, n_jobs=1, store=None,
                  callbacks=(), points=(), refit_factor=1.0, spent=0.0, previous=(), rerun=(),
-                 start_method=None, keep_oof=10):
+                 start_method=None, keep_oof=10, ensemble_reserve=0):
         from hyperopt import Trials
         from hyperopt.base import Domain
 
@@ -133,6 +133,7 @@ class Search:
         self.spent = spent
         self.start_method = start_method
         self.keep_oof = keep_oof
+        self.ensemble_reserve = ensemble_reserve
         self.domain = Domain(lambda config: 0.0, space)
         self.hp_trials = Trials()
         self.state = SearchState()
@@ -223,9 +224,17 @@ class Search:
         best = self.state.best
         if best is None:
             return 0.0
+        fit_time = best.fit_time
+        if self.ensemble_reserve > 1 and len(self.state.oof) > 1:
+            # an ensemble refits several members: keep time for the best few
+            sign = 1.0 if self.metric.greater_is_better else -1.0
+            by_id = {t.trial_id: t for t in self.state.trials}
+            top = sorted(self.state.oof, key=lambda tid: -sign * self.state.oof[tid][0])
+            fit_time = max(fit_time, sum(by_id[tid].fit_time or 0.0 for tid in top[:self.ensemble_reserve]
+                                         if tid in by_id))
         # the refit (single-threaded, like the trials) with a margin for a loaded machine,
         # plus the monitoring profile built after it
-        return best.fit_time * self.refit_factor * 1.5 + 0.8
+        return fit_time * self.refit_factor * 1.5 + 0.8
 
     def _deadline(self) -> float:
         """perf_counter time by which trials must end, keeping time for the refit."""
