@@ -88,6 +88,8 @@ def pipeline_code(result, data_var: str = "df", trial: int | None = None) -> str
     """
     from .engine.space import build_pipeline, describe
 
+    if trial is None and getattr(result, "ensemble_", None) is not None:
+        return _ensemble_code(result, data_var)
     record = _trial(result, trial)
     pipeline = build_pipeline(
         record.config, result.plan_, result.task_, random_state=result.seed, n_jobs=-1
@@ -138,6 +140,131 @@ def pipeline_code(result, data_var: str = "df", trial: int | None = None) -> str
         "model = build_pipeline().fit(X, y.to_numpy())",
     ]
     return "\n".join(head + writer.header() + ["", ""] + body) + "\n"
+
+
+def _data_lines(result, writer: _Writer, data_var: str) -> list[str]:
+    """Select the columns and rows the search used; encode the target as the engine does."""
+    dropped = "; ".join(f"{k} ({v})" for k, v in result.plan_.dropped.items()) or "none"
+    lines = [
+        "# The data: the columns the search used, and the rows that have a target.",
+        f"# Dropped columns: {dropped}.",
+        f"target = {result.target_!r}",
+        f"feature_columns = {writer.expr(list(result.plan_.used), 0)}",
+        f"data = {data_var}[{data_var}[target].notna()]",
+        "X = data[feature_columns]",
+        "y = data[target]",
+    ]
+    if result.task_ != "regression":
+        lines += [
+            "classes = np.unique(y.to_numpy())  # sorted; class code i is classes[i], "
+            "the positive class is classes[1]",
+            "y_codes = np.searchsorted(classes, y.to_numpy())",
+        ]
+    else:
+        lines += ["y_values = pd.to_numeric(y).to_numpy(dtype=float)"]
+    return lines
+
+
+def _ensemble_code(result, data_var: str) -> str:
+    """Code for a soft-voting ensemble: one builder per member, CV on pooled out-of-fold predictions."""
+    from .engine.ensemble import describe_ensemble
+    from .engine.space import build_pipeline, describe
+
+    choice = result.ensemble_
+    by_id = {t.trial_id: t for t in result.trials_}
+    writer = _Writer()
+    classification = result.task_ != "regression"
+    y = "y_codes" if classification else "y_values"
+    members, builders = [], []
+    for tid, weight in choice.weights.items():
+        pipeline = build_pipeline(by_id[tid].config, result.plan_, result.task_,
+                                  random_state=result.seed, n_jobs=-1)
+        builders += [f"def build_trial_{tid}():", f"    # {describe(by_id[tid].config)}"]
+        builders += [f"    {line}" for line in writer.builder(pipeline)] + ["", ""]
+        members.append((tid, weight))
+    voter = "VotingClassifier" if classification else "VotingRegressor"
+    writer.use("sklearn.ensemble", voter)
+    writer.use("sklearn.pipeline", "Pipeline")
+    writer.use_module("numpy", "np")
+    writer.use_module("pandas", "pd")
+    estimators = ", ".join(f'("trial_{tid}", build_trial_{tid}())' for tid, _ in members)
+    weights = ", ".join(str(w) for _, w in members)
+    soft = ', voting="soft"' if classification else ""
+    builders += [
+        "def build_pipeline():",
+        f"    voter = {voter}([{estimators}]{soft}, weights=[{weights}])",
+        '    return Pipeline([("ensemble", voter)])',
+        "",
+        "",
+    ]
+    cv_lines = _cv_lines(result, writer, y, data_var)
+    head = [
+        "# scikit-learn code for the model of an nbautoml search: a weighted average of the",
+        "# predictions of the best trials, chosen by greedy ensemble selection:",
+        f"#   {describe_ensemble(choice.weights, {t: by_id[t].config for t in choice.weights})}",
+        f"#   CV {result.metric_} of the out-of-fold predictions: {choice.score:.6f} "
+        f"(best single trial {choice.single_score:.6f}; {result.validation_.description}, "
+        f"seed {result.seed})",
+        f"# Input: `{data_var}`, a DataFrame with the feature columns and {result.target_!r}.",
+        "# It prints the same CV score and leaves the ensemble fitted on all the rows in `model`.",
+        "",
+    ]
+    body = _data_lines(result, writer, data_var) + ["", ""] + builders + cv_lines
+    body += _pooled_score_lines(result, writer, y)
+    body += [
+        "",
+        "# The final model, fitted on all the rows; it predicts the original labels:",
+        "# model.predict(new_data[feature_columns])",
+        "model = build_pipeline().fit(X, y.to_numpy())",
+    ]
+    return "\n".join(head + writer.header() + ["", ""] + body) + "\n"
+
+
+def _pooled_score_lines(result, writer: _Writer, y: str) -> list[str]:
+    """Score the ensemble on its out-of-fold predictions pooled over the folds (as the selection does)."""
+    name = result.metric_
+    if name not in _METRICS:
+        raise ValueError(
+            f"Cannot write code for the metric {name!r}; known: {', '.join(_METRICS)}."
+        )
+    func, extra, needs = _METRICS[name]
+    writer.use("sklearn.metrics", func)
+    classification = result.task_ != "regression"
+    if classification:
+        lines = [
+            "oof = np.full((len(X), len(classes)), np.nan)",
+            "for train, test in folds:",
+            f"    pipeline = build_pipeline().fit(X.iloc[train], {y}[train])",
+            "    oof[test] = pipeline.predict_proba(X.iloc[test])",
+            "scored = ~np.isnan(oof[:, 0])  # the rows some fold validated",
+        ]
+    else:
+        lines = [
+            "oof = np.full(len(X), np.nan)",
+            "for train, test in folds:",
+            f"    pipeline = build_pipeline().fit(X.iloc[train], {y}[train])",
+            "    oof[test] = pipeline.predict(X.iloc[test])",
+            "scored = ~np.isnan(oof)  # the rows some fold validated",
+        ]
+    truth, prediction = f"{y}[scored]", "oof[scored]"
+    if name == "roc_auc" and result.task_ == "multiclass":
+        writer.helpers.append(_ROC_AUC_OVR.strip("\n"))
+        score = f"roc_auc_ovr({truth}, {prediction})"
+    elif name == "roc_auc":
+        score = f"roc_auc_score({truth}, {prediction}[:, 1])"
+    elif name == "log_loss":
+        score = f"log_loss({truth}, np.clip({prediction}, 1e-15, 1), labels=np.arange(len(classes)))"
+    elif name == "rmse":
+        score = f"np.sqrt(mean_squared_error({truth}, {prediction}))"
+    elif classification and needs == "label":
+        score = f"{func}({truth}, {prediction}.argmax(axis=1){extra})"
+    else:
+        score = f"{func}({truth}, {prediction}{extra})"
+    return lines + [
+        f"score = {score}",
+        f'print(f"CV {name} of the ensemble (out-of-fold, pooled): {{score:.10f}} '
+        f'({result.validation_.description})")',
+    ]
 
 
 def _trial(result, trial):
@@ -334,6 +461,8 @@ class _Writer:
         from sklearn.compose import ColumnTransformer
         from sklearn.pipeline import Pipeline
 
+        self.names = {}  # variables are local to each builder function
+        self._alive = getattr(self, "_alive", []) + [pipeline]  # ids stay unique while writing
         if not isinstance(pipeline, Pipeline):
             return [f"return {self.expr(pipeline, 4)}"]
         lines, taken = [], set()

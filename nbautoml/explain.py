@@ -434,7 +434,7 @@ def summarize(result, importance: pd.DataFrame, row: pd.DataFrame | None = None)
     number of fitted models, a conservative count); the leading group is the fewest columns (at most three) holding
     60 % of the positive importance.
     """
-    from .engine.space import describe
+    from .engine.ensemble import model_kind
 
     metric = importance.attrs.get("metric", result.metric_)
     # the repeats on one fitted model are not independent: count the fitted models only
@@ -443,8 +443,10 @@ def summarize(result, importance: pd.DataFrame, row: pd.DataFrame | None = None)
     matters = importance[importance["importance"] > 2 * se]
     noise = importance[importance["importance"] <= 2 * se]
     harmful = importance[importance["importance"] < -2 * se]
-    model = describe(result.best_config_).split("(")[0].split("] ")[-1]
-    score = f"{metric} {result.best_score_:.3f} ± {result.best_score_std_:.3f}"
+    model = model_kind(result)
+    choice = getattr(result, "ensemble_", None)
+    score = (f"{metric} {result.best_score_:.3f} ± {result.best_score_std_:.3f}" if choice is None
+             else f"{metric} {choice.score:.3f} out-of-fold")
     sentences = []
     if matters.empty:
         sentences.append(f"The model ({model}, {score}) relies on no single column measurably: "
@@ -629,7 +631,7 @@ def explain(result, data=None, row=None, *, top: int = 5, n_repeats: int = 5, n_
     -------
     Explanation
     """
-    from .engine.space import describe
+    from .engine.ensemble import describe_model
 
     result._check_fitted()
     if getattr(result, "_X", None) is None:
@@ -647,7 +649,7 @@ def explain(result, data=None, row=None, *, top: int = 5, n_repeats: int = 5, n_
     dependence = partial_dependence(result, list(usable["feature"][:top]), data, grid_size=grid_size,
                                     target_class=target_class, seed=seed)
     summary = summarize(result, importance, row_frame)
-    return Explanation(importance, dependence, row_frame, summary, describe(result.best_config_))
+    return Explanation(importance, dependence, row_frame, summary, describe_model(result))
 
 
 # --------------------------------------------------------------------------- drawing

@@ -284,9 +284,9 @@ def _card_for_result(result) -> dict:
 
     config = getattr(result, "best_config_", None)
     try:
-        from .engine.space import describe
+        from .engine.ensemble import describe_model
 
-        description = describe(config) if config else None
+        description = describe_model(result) if config else None
     except Exception:  # a custom space may give configs describe() cannot read
         description = None
     classes = getattr(result, "classes_", None)

@@ -59,7 +59,9 @@ def test_code_reproduces_the_cv_score_in_a_fresh_interpreter(
 ):
     frame, target, _ = load_dataset(name)
     frame = frame.head(rows) if rows else frame  # the first rows: IDs stay increasing
-    result = AutoML(max_evals=2, time_budget=120, seed=0, **options).fit(frame, target=target)
+    result = AutoML(max_evals=2, time_budget=120, seed=0, ensemble=False, **options).fit(
+        frame, target=target
+    )
     plan = {c.name: c.role for c in result.plan_.columns}
     assert {column: plan.get(column) for column in roles} == roles  # what the data exercises
     code = pipeline_code(result)
@@ -70,7 +72,8 @@ def test_code_reproduces_the_cv_score_in_a_fresh_interpreter(
 
 def test_what_the_code_contains(datasets_dir):
     frame, target, _ = load_dataset("bike", rows=300)
-    result = AutoML(max_evals=1, models=["ridge"], cv="timeseries:3", metric="mae", seed=3).fit(
+    result = AutoML(max_evals=1, models=["ridge"], cv="timeseries:3", metric="mae", seed=3,
+                    ensemble=False).fit(
         frame, target=target
     )
     code = pipeline_code(result, data_var="bikes")
@@ -88,7 +91,8 @@ def test_what_the_code_contains(datasets_dir):
 
 def test_trial_choice_and_errors(datasets_dir):
     frame, target, _ = load_dataset("iris")
-    result = AutoML(max_evals=2, models=["logistic_regression", "decision_tree"], cv=3).fit(
+    result = AutoML(max_evals=2, models=["logistic_regression", "decision_tree"], cv=3,
+                    ensemble=False).fit(
         frame, target=target
     )
     other = next(t for t in result.trials_ if t.trial_id != result.best_trial_.trial_id)
@@ -99,3 +103,36 @@ def test_trial_choice_and_errors(datasets_dir):
     assert abs(sum(namespace["scores"]) / 3 - other.score) < 1e-9
     with pytest.raises(ValueError, match=r"No trial 99; the trials are \[0, 1\]"):
         pipeline_code(result, trial=99)
+
+
+@pytest.mark.parametrize(
+    "name, rows, options",
+    [
+        # binary roc_auc on probabilities; a scaled linear model next to tree ensembles
+        ("diabetes", None, {"models": ["logistic_regression", "random_forest", "knn"]}),
+        # regression r2; one-hot categoricals (sex, smoker, region)
+        ("insurance", None, {"models": ["ridge", "hist_gradient_boosting", "knn"]}),
+        # accuracy: the vote is the argmax of the averaged probabilities (text Name, categoricals)
+        ("titanic", None, {"models": ["random_forest", "logistic_regression", "knn"],
+                           "metric": "accuracy"}),
+        # multiclass log loss on the averaged probabilities
+        ("glass", None, {"models": ["random_forest", "logistic_regression", "knn"],
+                         "metric": "log_loss"}),
+    ],
+)  # fmt: skip
+def test_ensemble_code_reproduces_the_ensembles_score(datasets_dir, tmp_path, name, rows, options):
+    frame, target, _ = load_dataset(name)
+    result = AutoML(max_evals=8, time_budget=None, seed=0, ensemble=True, **options).fit(
+        frame, target=target
+    )
+    assert result.ensemble_ is not None and result.ensemble_.size >= 2
+    code = pipeline_code(result)
+    assert "ensemble of" in code and f"weights=[{', '.join(map(str, result.ensemble_.weights.values()))}]" in code
+    assert code.count("def build_trial_") == result.ensemble_.size
+    output = run_fresh(code, frame, tmp_path)
+    printed = float(re.search(rf"CV {result.metric_} of the ensemble \(out-of-fold, pooled\): "
+                              r"(-?[0-9.]+)", output).group(1))
+    assert abs(printed - result.ensemble_.score) < 1e-6, output
+    # the single best trial is still written on request
+    single = pipeline_code(result, trial=result.best_trial_.trial_id)
+    assert "VotingClassifier" not in single and "VotingRegressor" not in single

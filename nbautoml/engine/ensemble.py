@@ -108,3 +108,31 @@ def build_ensemble(members: list[tuple[str, object, int]], task: str):
     else:
         voter = VotingClassifier(estimators, voting="soft", weights=weights)
     return Pipeline([("ensemble", voter)])
+
+
+def describe_ensemble(weights: dict[int, int], configs: dict[int, dict]) -> str:
+    """A one-line summary: ``"ensemble of 3 (weights 2/1/1): trial 4 ridge(...) + ..."``."""
+    from .space import describe
+
+    parts = [f"trial {tid} {describe(configs[tid])}" for tid in weights]
+    shares = "/".join(str(w) for w in weights.values())
+    return f"ensemble of {len(weights)} (weights {shares}): " + " + ".join(parts)
+
+
+def describe_model(result) -> str:
+    """What a fitted search's model is: the ensemble's summary, or the best pipeline's."""
+    from .space import describe
+
+    choice = getattr(result, "ensemble_", None)
+    if choice is not None:
+        configs = {t.trial_id: t.config for t in result.trials_ if t.trial_id in choice.weights}
+        return describe_ensemble(choice.weights, configs)
+    return describe(result.best_config_)
+
+
+def model_kind(result) -> str:
+    """A short name for sentences: ``"ensemble of 3"`` or the best pipeline's family."""
+    choice = getattr(result, "ensemble_", None)
+    if choice is not None:
+        return f"ensemble of {choice.size}"
+    return str(result.best_config_["family"])
