@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--algo", default="tpe", choices=["tpe", "random", "anneal", "atpe"])
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--jobs", type=int, default=1, help="trials in parallel (-1: one per CPU)")
+    run.add_argument("--no-ensemble", action="store_true",
+                     help="refit the best single pipeline only (default: an ensemble of the best "
+                          "trials when it beats it)")
     run.add_argument("--encoding", help="text encoding of the CSV (default: UTF-8, then detected)")
     run.add_argument("--search-dir", help="where search directories go (default ./nbautoml_runs)")
     run.add_argument("--name", help="name of the search directory")
@@ -87,7 +90,7 @@ def cmd_run(args) -> int:
                     max_evals=args.max_evals, trial_timeout=args.trial_timeout, early_stop=args.early_stop,
                     cv=args.cv, models=args.models, exclude=args.exclude, algo=args.algo, seed=args.seed,
                     n_jobs=args.jobs, search_dir=args.search_dir, name=args.name, resume=args.resume,
-                    callbacks=[progress])
+                    ensemble=False if args.no_ensemble else "auto", callbacks=[progress])
     started = time.perf_counter()
     automl.fit(frame, target=args.target)
     wall = time.perf_counter() - started
@@ -99,7 +102,7 @@ def cmd_run(args) -> int:
     with pd.option_context("display.width", 200, "display.max_colwidth", 90):
         print(automl.leaderboard_display(10).to_string(index=False))
     print()
-    print("Best pipeline:")
+    print("Model:" if automl.ensemble_ is not None else "Best pipeline:")
     print(automl.best_pipeline)
     if args.out:
         from .persist import save

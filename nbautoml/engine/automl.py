@@ -16,7 +16,8 @@ from sklearn.base import BaseEstimator
 
 from ..exceptions import ConfigError, DataError, NotFittedError, SearchFailedError, unknown_choice
 from . import data as data_mod
-from .evaluate import EvalContext, score_fitted
+from .ensemble import describe_model
+from .evaluate import EvalContext, fit_pipeline, score_fitted
 from .leaderboard import build_leaderboard, format_leaderboard
 from .metrics import get_metric
 from .prefer import check_preference, choose_trial
@@ -74,10 +75,13 @@ class AutoML(BaseEstimator):
     seed : int, default=0
     n_jobs : int, default=1
         Trials run in parallel (-1: one per CPU).
-    ensemble : {False, "auto", True}, default=False
+    ensemble : {"auto", True, False}, default="auto"
         Greedy ensemble selection over the best trials' out-of-fold
         predictions: "auto" keeps the ensemble only when it beats the best
-        single pipeline (and its refit fits the budget); True keeps it always.
+        single pipeline by more than 0.1 % (and its refit fits the budget);
+        True keeps it whenever two or more trials average better; False never
+        ensembles. With ``prefer`` other than "accurate" there is no ensemble.
+        The search keeps time for refitting the best three trials.
     backend : {"local", "spark"}, default="local"
         "local" runs trials in worker processes on this machine; "spark" runs
         them as Spark tasks through hyperopt's SparkTrials (``n_jobs`` tasks at
@@ -126,7 +130,7 @@ class AutoML(BaseEstimator):
                  early_stop=None, cv="auto", models=None, exclude=None, space=None, algo="tpe", seed=0,
                  n_jobs=1, search_dir=None, name=None, resume=None, roles=None, callbacks=None,
                  n_default_points=8, warm_start=None, start_method=None, prefer="accurate",
-                 prefer_tolerance=None, backend="local", ensemble=False):
+                 prefer_tolerance=None, backend="local", ensemble="auto"):
         self.task = task
         self.metric = metric
         self.time_budget = time_budget
@@ -180,6 +184,9 @@ class AutoML(BaseEstimator):
         get_algorithm(self.algo)
         if self.backend not in ("local", "spark"):
             raise unknown_choice("backend", self.backend, ("local", "spark"), code="unknown_backend")
+        if not any(self.ensemble is v for v in (True, False)) and self.ensemble != "auto":
+            raise ConfigError(f"ensemble={self.ensemble!r}: use 'auto' (ensemble when it beats the best "
+                              "single pipeline), True or False.", code="bad_ensemble")
         check_preference(self.prefer, self.prefer_tolerance)
         for name in ("models", "exclude"):
             value = getattr(self, name)
@@ -310,6 +317,8 @@ class AutoML(BaseEstimator):
         self.ensemble_ = None
         if self.ensemble and self.prefer == "accurate" and state.status != "interrupted":
             self.ensemble_ = self._choose_ensemble(state, best, metric, y_codes, search, refit_factor)
+        if self.ensemble_ is None:
+            _keep_oof_of(state.oof, {best.trial_id, preference.best.trial_id})
         try:
             if self.ensemble_ is not None:
                 self.best_pipeline_ = self._refit_ensemble(self.ensemble_)
@@ -445,7 +454,7 @@ class AutoML(BaseEstimator):
 
         with warnings.catch_warnings(), threadpool_limits(1):
             warnings.simplefilter("ignore")
-            pipeline.fit(self._X, self._y.to_numpy())
+            fit_pipeline(pipeline, self._X, self._y.to_numpy())
         return pipeline
 
     def refit(self, trial=None):
@@ -543,13 +552,20 @@ class AutoML(BaseEstimator):
         return score_fitted(self.best_pipeline_, frame, y[keep], metric, self.task_, self.classes_)
 
     def oof_predictions(self, trial=None):
-        """Out-of-fold predictions of a trial (default: the best) and the matching true values.
+        """Out-of-fold predictions of a trial (default: the model) and the matching true values.
 
         Returns ``(y_true, prediction)``: class codes and probabilities (or
         decision values, or labels) for classification, values for regression.
-        Rows never used for validation (holdout) are left out.
+        Rows never used for validation (holdout) are left out. When the model
+        is an ensemble, the default is the ensemble's weighted average of its
+        members' out-of-fold predictions.
         """
         self._check_fitted(pipeline=False)
+        if trial is None and getattr(self, "ensemble_", None) is not None:
+            weights = self.ensemble_.weights
+            parts = [self.oof_predictions(tid) for tid in weights]  # same rows for every member
+            total = sum(w * prediction for w, (_, prediction) in zip(weights.values(), parts))
+            return parts[0][0], total / sum(weights.values())
         trial_id = self.best_trial_.trial_id if trial is None else trial
         if trial_id not in self._oof:
             from .evaluate import evaluate_config
@@ -576,6 +592,10 @@ class AutoML(BaseEstimator):
             "task": self.task_, "target": self.target_, "metric": self.metric_,
             "best_score": getattr(self, "best_score_", None), "best_score_std": getattr(self, "best_score_std_", None),
             "best_pipeline": describe(self.best_config_) if hasattr(self, "best_config_") else None,
+            "model": describe_model(self) if hasattr(self, "best_config_") else None,
+            "ensemble": None if getattr(self, "ensemble_", None) is None else {
+                "weights": dict(self.ensemble_.weights), "oof_score": self.ensemble_.score,
+                "best_single_oof_score": self.ensemble_.single_score},
             "trials": len(self.trials_), "statuses": counts, "status": self.status_,
             "stop_reason": self.stop_reason_, "elapsed": round(getattr(self, "elapsed_", 0.0), 2),
             "time_budget": self.time_budget, "validation": self.validation_.description,
@@ -593,6 +613,12 @@ class AutoML(BaseEstimator):
             f"AutoML result ({s['status']}): {s['task']} on {s['target']!r}",
             f"  best {s['metric']}: {score_text} ({s['validation']})",
             f"  best pipeline: {s['best_pipeline']}",
+        ]
+        if s["ensemble"]:
+            e = s["ensemble"]
+            lines.append(f"  model: {s['model']}; out-of-fold {s['metric']} {e['oof_score']:.4f} "
+                         f"(best single {e['best_single_oof_score']:.4f})")
+        lines += [
             f"  {s['trials']} trials in {s['elapsed']:.1f} s; {s['stop_reason']}",
         ]
         if s["dropped_columns"]:
@@ -636,6 +662,19 @@ class AutoML(BaseEstimator):
 def _total_cpu_time(trials, cpu_start: float) -> float:
     """CPU seconds: the trials' (measured in their workers) and this process's since ``cpu_start``."""
     return float(sum(t.cpu_time or 0.0 for t in trials) + time.process_time() - cpu_start)
+
+
+def _keep_oof_of(oof: dict, trial_ids: set) -> None:
+    """Drop the out-of-fold predictions of the other trials, before the refit.
+
+    The search keeps the top trials' predictions (rows x classes floats each,
+    about the size of the data together on a large binary task) for ensemble
+    selection. Without an ensemble only the refitted (and the best) trial's are
+    used afterwards (monitoring profile, plots); ``oof_predictions`` recomputes
+    any other trial's on demand.
+    """
+    for trial_id in [t for t in oof if t not in trial_ids]:
+        del oof[trial_id]
 
 
 def _warm_start_configs(warm_start, top: int = 5) -> list[dict]:

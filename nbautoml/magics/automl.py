@@ -94,7 +94,9 @@ class AutoMLMagics(Magics):
     prefer = Enum(
         ["accurate", "fast", "small"], "accurate", help="Which pipeline to refit (--prefer)."
     ).tag(config=True)
-    ensemble = Bool(False, help="Try an ensemble of the best trials (--ensemble).").tag(config=True)
+    ensemble = Bool(
+        True, help="End with an ensemble of the best trials when it helps (False: --no-ensemble)."
+    ).tag(config=True)
     backend = Enum(["local", "spark"], "local", help="Where trials run (--backend).").tag(
         config=True
     )

@@ -119,8 +119,8 @@ class Option:
 
 
 def _ensemble_from_trait(value: bool):
-    """``AutoMLMagics.ensemble = True`` means ``AutoML(ensemble="auto")``."""
-    return "auto" if value else None
+    """``AutoMLMagics.ensemble = False`` means ``AutoML(ensemble=False)``; True, AutoML's default ("auto")."""
+    return None if value else False
 
 
 SEARCH_OPTIONS: tuple[Option, ...] = (
@@ -245,8 +245,19 @@ SEARCH_OPTIONS: tuple[Option, ...] = (
         kwargs={
             "action": "store_const",
             "const": "auto",
-            "help": "Also try a weighted ensemble of the best trials (kept when it beats the "
-            "best single pipeline; needs --prefer accurate).",
+            "help": "Try a weighted ensemble of the best trials, kept when it beats the best "
+            "single pipeline (the default; needs --prefer accurate).",
+        },
+    ),
+    Option(
+        ("--no-ensemble",),
+        "ensemble",
+        "ensemble",
+        trait=False,
+        kwargs={
+            "action": "store_const",
+            "const": False,
+            "help": "Refit the best single pipeline only, never an ensemble.",
         },
     ),
     Option(

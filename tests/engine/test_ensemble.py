@@ -32,3 +32,28 @@ def test_forced_ensemble_is_a_fitted_soft_vote_on_real_data(datasets_dir):
     proba = result.predict_proba(df.head(20))
     assert proba.shape == (20, 2) and np.allclose(proba.sum(axis=1), 1)
     assert 0.75 < result.score(df) <= 1.0
+    # what the model is, and its out-of-fold predictions (the monitoring reference) are the ensemble's
+    from sklearn.metrics import roc_auc_score
+
+    assert result.summary()["model"].startswith(f"ensemble of {result.ensemble_.size} (weights ")
+    assert result.summary()["ensemble"]["oof_score"] == result.ensemble_.score
+    assert "model: ensemble of" in repr(result)
+    y, oof = result.oof_predictions()
+    assert abs(roc_auc_score(y, oof[:, 1]) - result.ensemble_.score) < 1e-12
+    assert result.reference_profile_.prediction["source"] == "oof"
+    best_y, best_oof = result.oof_predictions(result.best_trial_.trial_id)
+    assert abs(roc_auc_score(best_y, best_oof[:, 1]) - result.ensemble_.single_score) < 1e-12
+
+
+def test_ensemble_is_the_default_and_checked(datasets_dir):
+    import pytest
+
+    from nbautoml.exceptions import ConfigError
+
+    assert AutoML().ensemble == "auto"
+    df = pd.read_csv(datasets_dir / "blood.csv")
+    with pytest.raises(ConfigError, match=r"ensemble='yes': use 'auto'.*True or False"):
+        AutoML(ensemble="yes", max_evals=1).fit(df, target="Class")
+    single = AutoML(max_evals=4, time_budget=None, ensemble=False, seed=0).fit(df, target="Class")
+    assert single.ensemble_ is None and single.summary()["ensemble"] is None
+    assert single.summary()["model"] == single.summary()["best_pipeline"]

@@ -99,11 +99,14 @@ def test_config_traits_are_the_defaults_of_the_new_options(ip, caplog):
     ip.run_line_magic("config", "AutoMLMagics.backend = 'cloud'")  # %config logs the refusal
     assert "cloud" in caplog.text and magics.backend == "local"
     parse = ip.find_cell_magic("automl").parser.parse_args
-    assert "ensemble" not in search_options(magics, parse([]))  # AutoML's default: no ensemble
-    ip.run_line_magic("config", "AutoMLMagics.ensemble = True")
+    assert "ensemble" not in search_options(magics, parse([]))  # AutoML's default: "auto"
+    assert search_options(magics, parse(["--no-ensemble"]))["ensemble"] is False
+    assert search_options(magics, parse(["--ensemble"]))["ensemble"] == "auto"
+    ip.run_line_magic("config", "AutoMLMagics.ensemble = False")
     ip.run_line_magic("config", "AutoMLMagics.prefer = 'small'")
     options = search_options(magics, parse([]))
-    assert (options["ensemble"], options["prefer"], options["backend"]) == ("auto", "small", "local")
+    assert (options["ensemble"], options["prefer"], options["backend"]) == (False, "small", "local")
+    assert search_options(magics, parse(["--ensemble"]))["ensemble"] == "auto"
     assert search_options(magics, parse(["--prefer", "fast"]))["prefer"] == "fast"
 
 
@@ -129,7 +132,7 @@ def test_leaderboard_shows_the_measured_costs(ip, searched):
 
 
 def test_prefer_reaches_automl_and_the_result_html(searched):
-    assert searched.prefer == "fast" and searched.ensemble is False
+    assert searched.prefer == "fast" and searched.ensemble == "auto" and searched.ensemble_ is None
     assert searched.backend == "local"
     html = searched._repr_html_()
     assert f"Preference (fast)</th><td style='{_CELL}'>{escape(searched.preference_)}<" in html

@@ -31,7 +31,7 @@ class Split:
         ]
 
 
-def fit_split(name: str, models: list[str], n_ref: int, search_dir) -> Split:
+def fit_split(name: str, models: list[str], n_ref: int, search_dir, **options) -> Split:
     """One small real search (3 trials of the given families) on ``n_ref`` random rows."""
     from nbautoml import AutoML
 
@@ -39,7 +39,7 @@ def fit_split(name: str, models: list[str], n_ref: int, search_dir) -> Split:
     order = np.random.default_rng(0).permutation(len(frame))
     ref = frame.iloc[order[:n_ref]].reset_index(drop=True)
     rest = frame.iloc[order[n_ref:]].reset_index(drop=True)
-    result = AutoML(max_evals=3, time_budget=60, seed=0, models=models, search_dir=search_dir).fit(
-        ref, target=target
-    )
+    result = AutoML(
+        max_evals=3, time_budget=60, seed=0, models=models, search_dir=search_dir, **options
+    ).fit(ref, target=target)
     return Split(name, result, ref, rest, target, task)

@@ -52,8 +52,10 @@ SHIFT_BATCHES = 12
 @pytest.fixture(scope="module")
 def splits(datasets_dir, tmp_path_factory):
     runs = tmp_path_factory.mktemp("monitor_runs")
+    # credit stays one tree (no ensemble of trees): its case is the single-tree reference
     return {
-        name: fit_split(name, models, n_ref, runs) for name, (models, n_ref, _, _) in CASES.items()
+        name: fit_split(name, models, n_ref, runs, ensemble=name != "credit" and "auto")
+        for name, (models, n_ref, _, _) in CASES.items()
     }
 
 
