@@ -10,6 +10,7 @@ import os
 import time
 import traceback
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,67 @@ class EvalContext:
     estimator_jobs: int = 1
     keep_oof: bool = True
     custom_builder: Any = None  # callable(config) -> estimator, for user spaces
+
+
+def fit_pipeline(pipeline, X, y):
+    """``pipeline.fit(X, y)`` without the copy a ColumnTransformer makes of a single dense block.
+
+    A ColumnTransformer stacks its transformers' outputs with ``np.hstack``,
+    which copies even when there is one block. For gradient boosting on
+    all-numeric data the block is the ``'passthrough'`` of the caller's frame,
+    so the stack is a full copy of the data, held through the whole fit (with
+    boosting's own train/validation split on top); after an imputer or scaler it
+    is a second copy of their output. Here a single dense, contiguous block is
+    handed on as it is: what ``np.hstack`` gives (values, dtype, shape and memory
+    layout: ``np.hstack`` keeps a C- or F-contiguous block's order), without the
+    copy; for a frame of one numeric dtype that is a (read-only) view of it.
+    Anything else is stacked as usual. The override lives on the instance only
+    during ``fit``: the fitted pipeline is the plain scikit-learn object, and its
+    ``transform``/``predict`` are unchanged.
+    """
+    with _single_block_unstacked(pipeline):
+        return pipeline.fit(X, y)
+
+
+@contextmanager
+def _single_block_unstacked(pipeline):
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+
+    features = pipeline.steps[0][1] if isinstance(pipeline, Pipeline) and pipeline.steps else None
+    if not isinstance(features, ColumnTransformer) or "_hstack" in vars(features):
+        yield
+        return
+
+    def stack(Xs, *, n_samples):
+        block = _unstacked(features, Xs, n_samples)
+        return ColumnTransformer._hstack(features, Xs, n_samples=n_samples) if block is None else block
+
+    features._hstack = stack
+    try:
+        yield
+    finally:
+        del features._hstack
+
+
+def _unstacked(features, Xs, n_samples):
+    """The one dense block of ``Xs`` as ``np.hstack`` would give it, without the copy; else None."""
+    import pandas as pd
+    from scipy import sparse
+    from sklearn.utils._set_output import _get_output_config
+
+    if len(Xs) != 1 or getattr(features, "sparse_output_", True) or sparse.issparse(Xs[0]):
+        return None
+    if _get_output_config("transform", features)["dense"] != "default":
+        return None  # a pandas/polars output is concatenated as a frame
+    if not isinstance(Xs[0], (np.ndarray, pd.DataFrame)):
+        return None
+    values = np.asarray(Xs[0])
+    if values.ndim != 2 or values.shape[0] != n_samples:
+        return None
+    if not (values.flags.c_contiguous or values.flags.f_contiguous):
+        return None  # np.hstack would give it another layout
+    return values
 
 
 def _full_proba(pipeline, X, n_classes: int | None):
@@ -130,7 +192,7 @@ def evaluate_config(config: dict, ctx: EvalContext) -> dict:
                 X_train = ctx.X.iloc[train_idx]
                 X_val = ctx.X.iloc[val_idx]
                 t0 = time.perf_counter()
-                pipeline.fit(X_train, ctx.y[train_idx])
+                fit_pipeline(pipeline, X_train, ctx.y[train_idx])
                 t1 = time.perf_counter()
                 prediction = _metric_prediction(pipeline, X_val, ctx.metric, ctx.task, ctx.n_classes)
                 t2 = time.perf_counter()
