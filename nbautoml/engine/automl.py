@@ -317,8 +317,8 @@ class AutoML(BaseEstimator):
         self.ensemble_ = None
         if self.ensemble and self.prefer == "accurate" and state.status != "interrupted":
             self.ensemble_ = self._choose_ensemble(state, best, metric, y_codes, search, refit_factor)
-        if self.ensemble_ is None:
-            _keep_oof_of(state.oof, {best.trial_id, preference.best.trial_id})
+        members = set(self.ensemble_.weights) if self.ensemble_ is not None else set()
+        _keep_oof_of(state.oof, {best.trial_id, preference.best.trial_id} | members)
         try:
             if self.ensemble_ is not None:
                 self.best_pipeline_ = self._refit_ensemble(self.ensemble_)
@@ -669,9 +669,10 @@ def _keep_oof_of(oof: dict, trial_ids: set) -> None:
 
     The search keeps the top trials' predictions (rows x classes floats each,
     about the size of the data together on a large binary task) for ensemble
-    selection. Without an ensemble only the refitted (and the best) trial's are
-    used afterwards (monitoring profile, plots); ``oof_predictions`` recomputes
-    any other trial's on demand.
+    selection. Afterwards only the refitted trial's (or the ensemble members',
+    which ``oof_predictions`` averages) and the best trial's are used
+    (monitoring profile, plots); ``oof_predictions`` recomputes any other
+    trial's on demand.
     """
     for trial_id in [t for t in oof if t not in trial_ids]:
         del oof[trial_id]

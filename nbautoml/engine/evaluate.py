@@ -7,6 +7,7 @@ the failure becomes part of the returned record.
 from __future__ import annotations
 
 import os
+import threading
 import time
 import traceback
 import warnings
@@ -42,37 +43,55 @@ def fit_pipeline(pipeline, X, y):
     all-numeric data the block is the ``'passthrough'`` of the caller's frame,
     so the stack is a full copy of the data, held through the whole fit (with
     boosting's own train/validation split on top); after an imputer or scaler it
-    is a second copy of their output. Here a single dense, contiguous block is
-    handed on as it is: what ``np.hstack`` gives (values, dtype, shape and memory
-    layout: ``np.hstack`` keeps a C- or F-contiguous block's order), without the
-    copy; for a frame of one numeric dtype that is a (read-only) view of it.
-    Anything else is stacked as usual. The override lives on the instance only
-    during ``fit``: the fitted pipeline is the plain scikit-learn object, and its
-    ``transform``/``predict`` are unchanged.
+    is a second copy of their output. During this fit a single dense, contiguous
+    block is handed on as it is: what ``np.hstack`` gives (values, dtype, shape
+    and memory layout: ``np.hstack`` keeps a C- or F-contiguous block's order),
+    without the copy; for a frame of one numeric dtype that is a (read-only)
+    view of it. Anything else is stacked as usual.
+
+    This holds for every ColumnTransformer fitted in this thread during the
+    call, so also for the members of an ensemble (which ``VotingClassifier``
+    clones before fitting). The fitted pipeline is the plain scikit-learn
+    object, and its ``transform``/``predict`` are unchanged; other threads are
+    not affected.
     """
-    with _single_block_unstacked(pipeline):
+    with _single_blocks_unstacked():
         return pipeline.fit(X, y)
 
 
+_UNSTACKING = threading.local()  # .depth > 0: inside fit_pipeline in this thread
+_PATCH_LOCK = threading.Lock()
+_PATCH = {"users": 0, "original": None}
+
+
 @contextmanager
-def _single_block_unstacked(pipeline):
+def _single_blocks_unstacked():
     from sklearn.compose import ColumnTransformer
-    from sklearn.pipeline import Pipeline
 
-    features = pipeline.steps[0][1] if isinstance(pipeline, Pipeline) and pipeline.steps else None
-    if not isinstance(features, ColumnTransformer) or "_hstack" in vars(features):
-        yield
-        return
+    with _PATCH_LOCK:
+        if _PATCH["users"] == 0:
+            original = ColumnTransformer.__dict__["_hstack"]
 
-    def stack(Xs, *, n_samples):
-        block = _unstacked(features, Xs, n_samples)
-        return ColumnTransformer._hstack(features, Xs, n_samples=n_samples) if block is None else block
+            def _hstack(self, Xs, *, n_samples):
+                if getattr(_UNSTACKING, "depth", 0):
+                    block = _unstacked(self, Xs, n_samples)
+                    if block is not None:
+                        return block
+                return original(self, Xs, n_samples=n_samples)
 
-    features._hstack = stack
+            _PATCH["original"] = original
+            ColumnTransformer._hstack = _hstack
+        _PATCH["users"] += 1
+    _UNSTACKING.depth = getattr(_UNSTACKING, "depth", 0) + 1
     try:
         yield
     finally:
-        del features._hstack
+        _UNSTACKING.depth -= 1
+        with _PATCH_LOCK:
+            _PATCH["users"] -= 1
+            if _PATCH["users"] == 0:
+                ColumnTransformer._hstack = _PATCH["original"]
+                _PATCH["original"] = None
 
 
 def _unstacked(features, Xs, n_samples):
