@@ -102,7 +102,8 @@ def cmd_run(args) -> int:
     with pd.option_context("display.width", 200, "display.max_colwidth", 90):
         print(automl.leaderboard_display(10).to_string(index=False))
     print()
-    print("Model:" if automl.ensemble_ is not None else "Best pipeline:")
+    print(f"Model (an ensemble of {automl.ensemble_.size} pipelines):" if automl.ensemble_ is not None
+          else "Best pipeline:")
     print(automl.best_pipeline)
     if args.out:
         from .persist import save

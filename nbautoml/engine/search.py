@@ -224,17 +224,20 @@ class Search:
         best = self.state.best
         if best is None:
             return 0.0
-        fit_time = best.fit_time
-        if self.ensemble_reserve > 1 and len(self.state.oof) > 1:
-            # an ensemble refits several members: keep time for the best few
+        reserve = best.fit_time * self.refit_factor * 1.5
+        if self.ensemble_reserve > 1 and len(self.state.oof) > 1 and self.budget.time_budget is not None:
+            # an ensemble refits more members: keep time for the next best few, at most a
+            # fifth of the budget (a member that would not fit in the time left is left out
+            # of the ensemble at the end)
             sign = 1.0 if self.metric.greater_is_better else -1.0
             by_id = {t.trial_id: t for t in self.state.trials}
-            top = sorted(self.state.oof, key=lambda tid: -sign * self.state.oof[tid][0])
-            fit_time = max(fit_time, sum(by_id[tid].fit_time or 0.0 for tid in top[:self.ensemble_reserve]
-                                         if tid in by_id))
+            top = [tid for tid in sorted(self.state.oof, key=lambda tid: -sign * self.state.oof[tid][0])
+                   if tid in by_id and tid != best.trial_id][:self.ensemble_reserve - 1]
+            others = sum(by_id[tid].fit_time or 0.0 for tid in top) * self.refit_factor * 1.2
+            reserve += min(others, 0.2 * self.budget.time_budget)
         # the refit (single-threaded, like the trials) with a margin for a loaded machine,
         # plus the monitoring profile built after it
-        return fit_time * self.refit_factor * 1.5 + 0.8
+        return reserve + 0.8
 
     def _deadline(self) -> float:
         """perf_counter time by which trials must end, keeping time for the refit."""

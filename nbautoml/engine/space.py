@@ -97,6 +97,11 @@ FAMILIES: dict[str, Family] = {
             defaults=(
                 {"learning_rate": 0.05, "max_iter": 400, "max_leaf_nodes": 15, "min_samples_leaf": 10,
                  "l2_regularization": 1e-8, "max_features": 0.6},
+                # shallow and slow: few interactions (3-fold CV on the training splits of the
+                # benchmark: insurance 0.835 vs 0.823, juice 0.885 vs 0.877, credit 0.777 vs 0.771
+                # for the first default)
+                {"learning_rate": 0.03, "max_iter": 600, "max_leaf_nodes": 6, "min_samples_leaf": 20,
+                 "l2_regularization": 1e-8, "max_features": 1.0},
             ),
         ),
         Family(
@@ -227,6 +232,7 @@ DEFAULT_ORDER = (
     "random_forest",
     "extra_trees",
     "hist_gradient_boosting#1",
+    "hist_gradient_boosting#2",
     "knn",
     "logistic_regression#1",
 )

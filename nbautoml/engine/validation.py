@@ -54,13 +54,23 @@ def parse_cv(cv) -> tuple[str, float | None]:
     return scheme, value
 
 
+# cv="auto" uses a holdout when the data is large for the time budget: more cells
+# (rows x columns) than this many per second of budget, from HOLDOUT_MIN_ROWS rows on
+HOLDOUT_CELLS_PER_SECOND = 5_000
+HOLDOUT_MIN_ROWS = 5_000
+
+
 def make_validation(cv, task: str, y_codes: np.ndarray, groups=None, seed: int | None = 0,
-                    y_for_checks=None, time_budget: float | None = None) -> Validation:
+                    y_for_checks=None, time_budget: float | None = None,
+                    n_features: int | None = None) -> Validation:
     """Choose and build the folds.
 
-    ``cv="auto"`` gives stratified k-fold for classification and k-fold for
-    regression (5 folds under 10,000 rows, 3 under 50,000 or with a time
-    budget under 20 s above 2,000 rows) and a 20 % holdout from 50,000 rows on.
+    ``cv="auto"`` gives a 20 % holdout from 50,000 rows on, and from 5,000 rows
+    on when rows x columns exceed 5,000 per second of ``time_budget`` (one fit
+    per trial instead of k: three times the trials where each fit is slow);
+    otherwise stratified k-fold for classification and k-fold for regression
+    (5 folds under 10,000 rows, 3 above, or with a time budget under 20 s
+    above 2,000 rows).
     """
     from sklearn import model_selection as ms
 
@@ -72,7 +82,9 @@ def make_validation(cv, task: str, y_codes: np.ndarray, groups=None, seed: int |
         folds = list(cv.split(rows.reshape(-1, 1), y_codes, groups))
         return Validation("custom", folds, f"custom splitter {type(cv).__name__} ({len(folds)} folds)")
     if scheme == "auto":
-        if n >= 50_000:
+        large_for_budget = (time_budget is not None and n >= HOLDOUT_MIN_ROWS
+                            and n * (n_features or 1) > HOLDOUT_CELLS_PER_SECOND * time_budget)
+        if n >= 50_000 or large_for_budget:
             scheme, value = "holdout", 0.2
         else:
             # 5 folds for small data, 3 when rows are many or the budget is short

@@ -208,6 +208,28 @@ def test_validation_schemes(titanic):
         AutoML(cv="stratified", **kw).fit(titanic.drop(columns=["Survived"]), target="Fare")
 
 
+def test_auto_validation_takes_a_holdout_when_the_data_is_large_for_the_budget(datasets_dir):
+    from nbautoml.engine.validation import make_validation
+
+    def scheme(n, p, budget, task="binary"):
+        y = np.arange(n) % 2
+        return make_validation("auto", task, y, y_for_checks=pd.Series(y), time_budget=budget,
+                               n_features=p).description
+
+    # bike: 13,034 rows x 14 columns = 182k cells, more than 5,000 per second of 10 or 30 s
+    assert scheme(13_034, 14, 10, "regression") == "holdout: 20% of the rows (2607) for validation"
+    assert scheme(13_034, 14, 60, "regression") == "3-fold"  # 182k cells < 300k at 60 s
+    assert scheme(11_249, 9, 30) == "stratified 3-fold"  # employee at 30 s: 101k cells < 150k
+    assert scheme(11_249, 9, 10).startswith("holdout")  # ... and at 10 s
+    assert scheme(1_095, 80, 10, "regression") == "5-fold"  # house: too few rows for a holdout
+    assert scheme(13_034, 14, None, "regression") == "3-fold"  # no time budget: k-fold below 50k rows
+    assert scheme(60_000, 3, None).startswith("holdout")
+    # end to end: 6,000 rows of credit (23 columns) with a 5 s budget validate on one holdout
+    frame, target, _ = load_dataset("credit", rows=6000)
+    result = AutoML(max_evals=1, time_budget=5, models=["logistic_regression"]).fit(frame, target=target)
+    assert result.validation_.scheme == "holdout" and len(result.validation_.folds[0][1]) == 1200
+
+
 def test_no_leak_permuted_target_scores_at_chance(datasets_dir):
     df = pd.read_csv(datasets_dir / "diabetes.csv")
     df["Class variable"] = np.random.default_rng(0).permutation(df["Class variable"].to_numpy())
@@ -236,3 +258,24 @@ def test_predict_enforces_the_training_schema(titanic_result):
         assert (result.predict(new) == first).all()
     with pytest.raises(Exception, match="lacks 1 column.*Sex"):
         result.predict(df.drop(columns=["Sex"]).head())
+
+
+def test_small_predictions_run_on_one_native_thread(titanic_result, monkeypatch):
+    from threadpoolctl import threadpool_info
+
+    from nbautoml.engine import automl as automl_mod
+
+    titanic, result, _ = titanic_result
+    seen = []
+    pipeline = result.best_pipeline_
+    original = type(pipeline).predict
+
+    def spy(self, X, **kw):
+        seen.append(max(p["num_threads"] for p in threadpool_info()))
+        return original(self, X, **kw)
+
+    monkeypatch.setattr(type(pipeline), "predict", spy)
+    result.predict(titanic.head(100))
+    monkeypatch.setattr(automl_mod, "SINGLE_THREAD_PREDICT_ROWS", 50)  # 100 rows are "many" now
+    result.predict(titanic.head(100))
+    assert seen[0] == 1 and seen[1] == max(p["num_threads"] for p in threadpool_info())

@@ -182,7 +182,9 @@ def test_regression_info(searches):
     result = searches["regression"]
     info = P._regression_info(result)
     assert np.allclose(info.residuals, info.actual - info.predicted)
-    assert info.r2 == pytest.approx(result.best_score_, abs=0.05)
+    # the model's out-of-fold predictions: the ensemble's (pooled score) when there is one
+    expected = result.best_score_ if result.ensemble_ is None else result.ensemble_.score
+    assert info.r2 == pytest.approx(expected, abs=0.05)
     assert info.target == "strength" and len(info.bin_centers) > 5
 
 
