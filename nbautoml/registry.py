@@ -156,7 +156,11 @@ class Registry:
         try:
             conn.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
             if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
-                self._init(conn)
+                with _exclusive_file_lock(self.root / ".init.lock", self.timeout):
+                    # one process at a time: two processes switching a new database to WAL
+                    # at once deadlocked until the busy timeout (about one run in four)
+                    if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+                        self._init(conn)
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
@@ -536,3 +540,29 @@ def register(model, name: str, *, stage: str | None = None, reason: str = "", re
 
 
 __all__ = ["ModelVersion", "Registry", "RegistryError", "check_name", "parse_ref", "project_dir", "register"]
+
+
+@contextmanager
+def _exclusive_file_lock(path: Path, timeout: float):
+    """An OS-level lock on ``path`` (``fcntl.flock``) for one process at a time; a no-op without fcntl."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: SQLite's own locking only
+        yield
+        return
+    with open(path, "a+b") as handle:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise RegistryError(f"The registry {str(path.parent)!r} is being created by another "
+                                        f"program and stayed locked for {timeout:g} s; retry.",
+                                        code="registry_busy") from None
+                time.sleep(0.02)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
