@@ -103,8 +103,6 @@ def pipeline_code(result, data_var: str = "df", trial: int | None = None) -> str
     )
     writer.use_module("numpy", "np")
     writer.use_module("pandas", "pd")
-
-    dropped = "; ".join(f"{k} ({v})" for k, v in result.plan_.dropped.items()) or "none"
     head = [
         f"# scikit-learn code for the pipeline of trial {record.trial_id} of an nbautoml search:",
         f"#   {describe(record.config)}",
@@ -114,23 +112,7 @@ def pipeline_code(result, data_var: str = "df", trial: int | None = None) -> str
         "# It prints the same CV score and leaves the pipeline fitted on all the rows in `model`.",
         "",
     ]
-    body = [
-        "# The data: the columns the search used, and the rows that have a target.",
-        f"# Dropped columns: {dropped}.",
-        f"target = {result.target_!r}",
-        f"feature_columns = {writer.expr(list(result.plan_.used), 0)}",
-        f"data = {data_var}[{data_var}[target].notna()]",
-        "X = data[feature_columns]",
-        "y = data[target]",
-    ]
-    if classification:
-        body += [
-            "classes = np.unique(y.to_numpy())  # sorted; class code i is classes[i], "
-            "the positive class is classes[1]",
-            "y_codes = np.searchsorted(classes, y.to_numpy())",
-        ]
-    else:
-        body += ["y_values = pd.to_numeric(y).to_numpy(dtype=float)"]
+    body = _data_lines(result, writer, data_var)
     body += ["", "", "def build_pipeline():"] + [f"    {line}" for line in builder] + ["", ""]
     body += cv_lines + score_lines
     body += [
