@@ -115,13 +115,27 @@ def pipeline_code(result, data_var: str = "df", trial: int | None = None) -> str
     body = _data_lines(result, writer, data_var)
     body += ["", "", "def build_pipeline():"] + [f"    {line}" for line in builder] + ["", ""]
     body += cv_lines + score_lines
-    body += [
+    return _script(head, writer, body)
+
+
+def _script(head: list[str], writer: _Writer, body: list[str]) -> str:
+    """The comment head, the imports and helpers, the body, then the final fit on all the rows."""
+    final = [
         "",
         "# The final model, fitted on all the rows; it predicts the original labels:",
         "# model.predict(new_data[feature_columns])",
         "model = build_pipeline().fit(X, y.to_numpy())",
     ]
-    return "\n".join(head + writer.header() + ["", ""] + body) + "\n"
+    return "\n".join(head + writer.header() + ["", ""] + body + final) + "\n"
+
+
+def _metric_entry(name: str):
+    """``(scikit-learn function, extra arguments, what the model must give)`` for a metric."""
+    if name not in _METRICS:
+        raise ValueError(
+            f"Cannot write code for the metric {name!r}; known: {', '.join(_METRICS)}."
+        )
+    return _METRICS[name]
 
 
 def _data_lines(result, writer: _Writer, data_var: str) -> list[str]:
@@ -193,23 +207,13 @@ def _ensemble_code(result, data_var: str) -> str:
     ]
     body = _data_lines(result, writer, data_var) + ["", ""] + builders + cv_lines
     body += _pooled_score_lines(result, writer, y)
-    body += [
-        "",
-        "# The final model, fitted on all the rows; it predicts the original labels:",
-        "# model.predict(new_data[feature_columns])",
-        "model = build_pipeline().fit(X, y.to_numpy())",
-    ]
-    return "\n".join(head + writer.header() + ["", ""] + body) + "\n"
+    return _script(head, writer, body)
 
 
 def _pooled_score_lines(result, writer: _Writer, y: str) -> list[str]:
     """Score the ensemble on its out-of-fold predictions pooled over the folds (as the selection does)."""
     name = result.metric_
-    if name not in _METRICS:
-        raise ValueError(
-            f"Cannot write code for the metric {name!r}; known: {', '.join(_METRICS)}."
-        )
-    func, extra, needs = _METRICS[name]
+    func, extra, needs = _metric_entry(name)
     writer.use("sklearn.metrics", func)
     classification = result.task_ != "regression"
     if classification:
@@ -318,11 +322,7 @@ def _cv_lines(result, writer: _Writer, y: str, data_var: str) -> list[str]:
 
 def _score_lines(result, pipeline, writer: _Writer, y: str) -> list[str]:
     name = result.metric_
-    if name not in _METRICS:
-        raise ValueError(
-            f"Cannot write code for the metric {name!r}; known: {', '.join(_METRICS)}."
-        )
-    func, extra, needs = _METRICS[name]
+    func, extra, needs = _metric_entry(name)
     writer.use("sklearn.metrics", func)
     if result.task_ == "regression" or needs == "label":
         predict = "pipeline.predict(X.iloc[test])"
