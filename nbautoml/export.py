@@ -11,7 +11,11 @@ Examples
 >>> report = nbautoml.export_onnx(result, "model.onnx", check_rows=X_test)   # doctest: +SKIP
 >>> import onnxruntime as ort                                                 # doctest: +SKIP
 >>> sess = ort.InferenceSession("model.onnx")                                 # doctest: +SKIP
->>> sess.run(None, {c: X_test[[c]].to_numpy("float32") for c in report.inputs})  # doctest: +SKIP
+>>> sess.run(None, report.feeds(X_test))                                       # doctest: +SKIP
+
+skl2onnx makes each input name a valid identifier (``"Age (day)"`` becomes
+``"Age__day_"``); ``report.input_names`` maps column names to ONNX names and
+``report.feeds(frame)`` builds the input dict.
 """
 
 from __future__ import annotations
@@ -40,6 +44,10 @@ class OnnxReport:
     size : int
         Bytes.
     inputs, outputs : list of str
+        ``inputs`` are the model's column names, in order.
+    input_names : dict
+        Column name -> the ONNX graph's input name (skl2onnx turns characters
+        other than letters, digits and ``_`` into ``_``).
     rows_checked : int
         Rows compared between ONNX Runtime and scikit-learn (0: not checked).
     label_agreement : float or None
@@ -56,11 +64,16 @@ class OnnxReport:
     size: int
     inputs: list[str] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
+    input_names: dict[str, str] = field(default_factory=dict)
     rows_checked: int = 0
     label_agreement: float | None = None
     max_abs_diff: float | None = None
     max_rel_diff: float | None = None
     passed: bool | None = None
+
+    def feeds(self, frame) -> dict:
+        """The ONNX Runtime input dict for ``frame`` (``float32`` columns of shape ``[N, 1]``)."""
+        return _feeds(frame, self.inputs, self.input_names)
 
     def __repr__(self) -> str:
         check = "not checked"
@@ -101,10 +114,11 @@ def _step_for_class(pipeline, class_name: str) -> str | None:
     return None
 
 
-def _feeds(frame, columns):
+def _feeds(frame, columns, names=None):
     import numpy as np
 
-    return {c: frame[[c]].to_numpy(dtype=np.float32, na_value=np.nan) for c in columns}
+    names = names or {}
+    return {names.get(c, c): frame[[c]].to_numpy(dtype=np.float32, na_value=np.nan) for c in columns}
 
 
 def export_onnx(model, path, check_rows=None, *, target_opset: int | None = None, atol: float = 1e-3,
@@ -187,7 +201,9 @@ def export_onnx(model, path, check_rows=None, *, target_opset: int | None = None
                           "serve the model with nbautoml serve.", code="onnx_unsupported",
                           steps=[step] if step else []) from err
     data = onx.SerializeToString()
-    report = OnnxReport(Path(path), len(data), inputs=columns, outputs=[o.name for o in onx.graph.output])
+    graph_inputs = [i.name for i in onx.graph.input]
+    report = OnnxReport(Path(path), len(data), inputs=columns, outputs=[o.name for o in onx.graph.output],
+                        input_names=dict(zip(columns, graph_inputs)))
 
     if check_rows is None and getattr(model, "_X", None) is not None:
         warnings.warn("export_onnx: no check_rows given; checking 200 training rows. Pass held-out rows "
@@ -198,7 +214,7 @@ def export_onnx(model, path, check_rows=None, *, target_opset: int | None = None
 
         frame, _ = loaded.check_input(check_rows, warn=False)
         session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
-        outputs = dict(zip([o.name for o in session.get_outputs()], session.run(None, _feeds(frame, columns))))
+        outputs = dict(zip([o.name for o in session.get_outputs()], session.run(None, report.feeds(frame))))
         report.rows_checked = len(frame)
         if classifier:
             labels = np.asarray(outputs.get("label")).ravel()

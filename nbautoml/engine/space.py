@@ -250,6 +250,7 @@ def pre_params(family: Family, has_categorical: bool, has_text: bool) -> tuple[P
     params = list(_PRE_COMMON)
     if family.scale:
         params.append(Param("scaler", "choice", ("standard", "robust", "minmax"), "standard"))
+        params.append(Param("clip", "choice", (True, False), True))
     if has_categorical:
         default = "onehot" if family.scale else "ordinal"
         other = "ordinal" if family.scale else "onehot"
@@ -511,11 +512,18 @@ def build_pipeline(config: dict, plan, task: str, random_state: int | None = 0, 
     # leaving them saves a copy of the numeric data per fit
     native_missing = config["family"] == "hist_gradient_boosting"
 
+    # numbers clipped to the range seen in training: a linear model, a kernel or a neural
+    # net then does not extrapolate on an out-of-range row (trees never do). Configs
+    # written before the option existed have no "clip" key and are rebuilt unclipped.
+    clip = bool(pre.get("clip", False)) and scale
+
     def numeric_steps():
         if native_missing:
             return []
         steps = [("impute", SimpleImputer(strategy=pre.get("num_impute", "median"), keep_empty_features=True))]
-        if scale and scaler_name in scalers:
+        if clip:
+            steps.append(("clip", MinMaxScaler(clip=True)))
+        if scale and scaler_name in scalers and not (clip and scaler_name == "minmax"):
             steps.append(("scale", scalers[scaler_name]()))
         return steps
 
@@ -575,6 +583,8 @@ def describe(config: dict) -> str:
         bits.append(pre["cat_encoding"])
     if pre.get("scaler") and pre["scaler"] != "none":
         bits.append(pre["scaler"])
+    if pre.get("clip"):
+        bits.append("clipped")
     if int(pre.get("select_percentile", 100)) < 100:
         bits.append(f"top {pre['select_percentile']}%")
     prefix = ("[" + ", ".join(bits) + "] ") if bits else ""

@@ -70,6 +70,11 @@ def export(magics, args):
     return onnx_table(report, trained=check_rows is not None)
 
 
+def _onnx_input(report, column: str) -> str:
+    name = report.input_names.get(column, column)
+    return column if name == column else f"{name} (column {column!r})"
+
+
 def onnx_table(report, trained: bool) -> Table:
     """The export report as a two-column table, with the parity check in words."""
     import pandas as pd
@@ -77,7 +82,8 @@ def onnx_table(report, trained: bool) -> Table:
     rows = [
         ("file", str(report.path)),
         ("size", _size(report.size)),
-        ("inputs", f"{len(report.inputs)} float32 columns [N, 1]: {', '.join(report.inputs)}"),
+        ("inputs", f"{len(report.inputs)} float32 columns [N, 1]: "
+                   + ", ".join(_onnx_input(report, c) for c in report.inputs)),
         ("outputs", ", ".join(report.outputs)),
     ]
     if report.rows_checked:

@@ -1,0 +1,87 @@
+"""The search space's pipelines: clipping numbers to the training range for scale-sensitive models."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import nbautoml
+from nbautoml.engine.data import plan_columns
+from nbautoml.engine.space import FAMILIES, build_pipeline, default_points, describe, pre_params
+from tests.conftest import load_dataset
+
+
+@pytest.fixture(scope="module")
+def house():
+    frame, target, _ = load_dataset("house")
+    return frame.drop(columns=[target]), frame[target]
+
+
+def _ridge(clip):
+    config = default_points(["ridge"], True, False, 1)[0]
+    if clip is None:
+        del config["pre"]["clip"]
+    else:
+        config["pre"]["clip"] = clip
+    return config
+
+
+def test_scale_sensitive_defaults_clip_and_tree_defaults_do_not():
+    for name, family in FAMILIES.items():
+        names = [p.name for p in pre_params(family, True, False)]
+        assert ("clip" in names) == family.scale, name
+    config = _ridge(True)
+    assert config["pre"]["clip"] is True and "clipped" in describe(config)
+
+
+def test_a_linear_model_does_not_extrapolate_beyond_the_training_range(house):
+    X, y = house
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clipped = build_pipeline(_ridge(True), plan_columns(X), "regression").fit(X, y)
+        unclipped = build_pipeline(_ridge(False), plan_columns(X), "regression").fit(X, y)
+    row = X.iloc[[0]].copy()
+    at_max, far_out = row.copy(), row.copy()
+    at_max["GrLivArea"] = X["GrLivArea"].max()
+    far_out["GrLivArea"] = 10 * X["GrLivArea"].max()  # a typo a user makes: 56,420 sq ft
+    assert clipped.predict(far_out)[0] == pytest.approx(clipped.predict(at_max)[0])
+    # unclipped, the slope runs on: the same row costs millions more
+    assert unclipped.predict(far_out)[0] - unclipped.predict(at_max)[0] > 1e6
+    # inside the range both agree closely (clipping changes nothing there but the fit's tail rows)
+    inside = X.iloc[:200]
+    relative = np.abs(clipped.predict(inside) - unclipped.predict(inside)) / y.iloc[:200]
+    assert np.median(relative) < 0.05
+
+
+def test_configs_written_before_the_clip_option_rebuild_unclipped(house):
+    X, _ = house
+    old = build_pipeline(_ridge(None), plan_columns(X), "regression")
+    numeric = old.named_steps["features"].transformers[0][1]
+    assert [name for name, _ in numeric.steps] == ["impute", "scale"]
+    new = build_pipeline(_ridge(True), plan_columns(X), "regression")
+    assert [name for name, _ in new.named_steps["features"].transformers[0][1].steps] == ["impute", "clip", "scale"]
+    minmax = build_pipeline({**_ridge(True), "pre": {**_ridge(True)["pre"], "scaler": "minmax"}},
+                            plan_columns(X), "regression")
+    assert [name for name, _ in minmax.named_steps["features"].transformers[0][1].steps] == ["impute", "clip"]
+
+
+def test_onnx_export_keeps_the_clip(tmp_path):
+    pytest.importorskip("skl2onnx", reason="ONNX export needs the 'onnx' extra (skl2onnx, onnxruntime)")
+    pytest.importorskip("onnxruntime", reason="ONNX export needs onnxruntime")
+    frame, target, _ = load_dataset("concrete")
+    automl = nbautoml.AutoML(models=["ridge"], max_evals=1, time_budget=None, cv=3, ensemble=False)
+    automl.fit(frame, target=target)
+    assert automl.best_config_["pre"]["clip"] is True
+    rows = frame.drop(columns=[target]).iloc[:50].copy()
+    rows.iloc[:25] = rows.iloc[:25] * 20  # far outside the training range
+    report = nbautoml.export_onnx(automl, tmp_path / "concrete.onnx", check_rows=rows)
+    assert report.passed and report.rows_checked == 50
+    # column names that are not identifiers ("Age (day)") get ONNX input names skl2onnx can use
+    assert report.input_names["Age (day)"] == "Age__day_"
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(tmp_path / "concrete.onnx"), providers=["CPUExecutionProvider"])
+    (got,) = session.run(None, report.feeds(rows))
+    np.testing.assert_allclose(got.ravel(), automl.predict(rows), rtol=1e-4)
