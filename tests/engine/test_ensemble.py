@@ -57,3 +57,54 @@ def test_ensemble_is_the_default_and_checked(datasets_dir):
     single = AutoML(max_evals=4, time_budget=None, ensemble=False, seed=0).fit(df, target="Class")
     assert single.ensemble_ is None and single.summary()["ensemble"] is None
     assert single.summary()["model"] == single.summary()["best_pipeline"]
+
+
+def test_members_too_slow_to_refit_in_the_time_left_are_dropped(datasets_dir, monkeypatch):
+    """With the budget nearly used, the selection runs again without the slowest member until the refit fits."""
+    df = pd.read_csv(datasets_dir / "diabetes.csv")
+    original = AutoML._choose_ensemble
+    seen = {}
+
+    def squeezed(self, state, best, metric, y_codes, search, refit_factor):
+        unconstrained = original(self, state, best, metric, y_codes, search, refit_factor)
+        others = [tid for tid in unconstrained.weights if tid != best.trial_id]
+        by_id = {t.trial_id: t for t in state.trials}
+        for tid in others:  # every other member: 10 s to refit; the best: nothing
+            by_id[tid].fit_time = 10.0 / (refit_factor * 1.2)
+        by_id[best.trial_id].fit_time = 0.0
+        # time left for the best plus one and a half other members
+        self.time_budget = search.elapsed() + 0.3 + 15.0
+        try:
+            chosen = original(self, state, best, metric, y_codes, search, refit_factor)
+        finally:
+            self.time_budget = None
+        seen.update(unconstrained=unconstrained, chosen=chosen, others=others)
+        return chosen
+
+    monkeypatch.setattr(AutoML, "_choose_ensemble", squeezed)
+    result = AutoML(max_evals=10, time_budget=None, ensemble=True, seed=0,
+                    models=["logistic_regression", "random_forest", "knn", "naive_bayes"]).fit(
+        df, target="Class variable")
+    assert len(seen["others"]) >= 2, seen["unconstrained"]  # the unconstrained choice had 3+ members
+    chosen = seen["chosen"]
+    assert chosen is not None and chosen.size == 2 and result.best_trial_.trial_id in chosen.weights
+    assert result.ensemble_ is chosen and len(result.best_pipeline.steps[-1][1].estimators_) == 2
+
+
+def test_a_member_that_cannot_refit_next_to_the_best_is_no_candidate(datasets_dir, monkeypatch):
+    df = pd.read_csv(datasets_dir / "diabetes.csv")
+    original = AutoML._choose_ensemble
+
+    def squeezed(self, state, best, metric, y_codes, search, refit_factor):
+        for t in state.trials:  # every trial but the best: an hour to refit
+            t.fit_time = 0.0 if t.trial_id == best.trial_id else 3600.0
+        self.time_budget = search.elapsed() + 60.0
+        try:
+            return original(self, state, best, metric, y_codes, search, refit_factor)
+        finally:
+            self.time_budget = None
+
+    monkeypatch.setattr(AutoML, "_choose_ensemble", squeezed)
+    result = AutoML(max_evals=6, time_budget=None, ensemble=True, seed=0,
+                    models=["logistic_regression", "random_forest", "knn"]).fit(df, target="Class variable")
+    assert result.ensemble_ is None and result.summary()["ensemble"] is None
