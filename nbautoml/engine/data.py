@@ -389,6 +389,12 @@ def plan_columns(X: pd.DataFrame, roles: dict[str, str] | None = None) -> DataPl
     return plan
 
 
+def _named_like_an_id(name) -> bool:
+    """True for names whose first or last word is "id" (``PassengerId``, ``customer_id``, ``ID``)."""
+    words = re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", str(name))
+    return bool(words) and "id" in (words[0].lower(), words[-1].lower())
+
+
 def _infer_role(col: pd.Series, info: ColumnInfo, n: int) -> tuple[str, str]:
     if info.n_unique == 0:
         return "dropped", "all values missing"
@@ -407,6 +413,8 @@ def _infer_role(col: pd.Series, info: ColumnInfo, n: int) -> tuple[str, str]:
             values = col.dropna().to_numpy()
             if np.all(np.diff(values) > 0) or np.all(np.diff(values) < 0):
                 return "dropped", "ID-like: a distinct, increasing integer per row"
+            if _named_like_an_id(col.name):  # shuffled rows (a train/test split) keep their IDs
+                return "dropped", f"ID-like: a distinct integer per row, named {col.name!r}"
         return "numeric", ""
     # strings / objects
     if _looks_like_dates(col):

@@ -61,6 +61,23 @@ def test_titanic_plan_drops_ids_names_and_keeps_categories(titanic):
     assert set(plan.names("numeric")) == {"Pclass", "Age", "SibSp", "Parch", "Fare"}
 
 
+def test_shuffled_integer_ids_are_dropped_by_their_name(datasets_dir):
+    """After a train/test split the IDs are no longer increasing; their name still says what they are."""
+    from sklearn.model_selection import train_test_split
+
+    for name, id_column in [("titanic", "PassengerId"), ("house", "Id"), ("juice", "Id")]:
+        frame, target, _ = load_dataset(name)
+        train, _ = train_test_split(frame, test_size=0.25, random_state=0)
+        plan = D.plan_columns(train.drop(columns=[target]))
+        assert plan.dropped[id_column] == f"ID-like: a distinct integer per row, named {id_column!r}", name
+    juice_plan = D.plan_columns(train.drop(columns=[target]))
+    assert "StoreID" in juice_plan.used  # 5 stores: a category, not a row ID
+    # a distinct integer per row with another name is a number (house's lot areas, shuffled, made distinct)
+    house, _, _ = load_dataset("house")
+    areas = house[["LotArea"]].drop_duplicates().sample(frac=1, random_state=0)
+    assert areas["LotArea"].is_unique and D.plan_columns(areas).names("numeric") == ["LotArea"]
+
+
 def test_constant_and_all_missing_columns_are_dropped_and_reported(titanic):
     X, _ = D.split_target(titanic.assign(const=1, empty=np.nan), target="Survived")
     dropped = D.plan_columns(X).dropped
