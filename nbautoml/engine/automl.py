@@ -263,6 +263,8 @@ class AutoML(BaseEstimator):
         n_train = np.mean([len(tr) for tr, _ in validation.folds])
         n_test = np.mean([len(te) for _, te in validation.folds])
         refit_factor = len(X_used) / n_train / max(1, validation.n_splits)
+        if store is not None:  # what a leaderboard read back from disk needs (stored_leaderboard)
+            store.set_meta(validation=validation.description, test_fraction=float(n_test / n_train))
         budget = Budget(self.max_evals, self.time_budget, self.trial_timeout, self.early_stop)
         callbacks = list(self.callbacks or [])
         search_class = Search

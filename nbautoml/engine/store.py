@@ -127,6 +127,44 @@ def list_runs(base: str | Path) -> list[dict]:
             "status": meta.get("status", "unknown"),
             "created": meta.get("created"),
             "elapsed": meta.get("elapsed"),
+            "variable": meta.get("variable"),
         })
     runs.sort(key=lambda r: r.get("created") or 0, reverse=True)
     return runs
+
+
+def find_run(base: str | Path, name: str) -> Path | None:
+    """The search directory ``name`` refers to: a path, a search under ``base``, or the newest
+    search whose result was bound to the notebook variable ``name`` (see ``RunStore`` meta
+    ``variable``); None when there is none."""
+    for path in (Path(name), Path(base) / name):
+        if RunStore.exists(path):
+            return path
+    for run in list_runs(base):
+        if run.get("variable") == name:
+            return Path(run["path"])
+    return None
+
+
+def stored_leaderboard(run_dir: str | Path):
+    """The leaderboard of a stored search, read from its directory alone (no model, no data).
+
+    Returns
+    -------
+    leaderboard : DataFrame
+        As ``AutoML.leaderboard``.
+    meta : dict
+        The search's stored settings (``target``, ``task``, ``metric``, ``validation``, ...).
+    """
+    from .leaderboard import build_leaderboard
+    from .metrics import get_metric
+
+    store = RunStore(run_dir)
+    try:
+        meta, trials = store.meta(), store.trials()
+    finally:
+        store.close()
+    metric = get_metric(meta.get("metric", "auto"), meta.get("task", "binary"))
+    # searches written before test_fraction was stored: 5-fold's 1/4
+    board = build_leaderboard(trials, metric.greater_is_better, float(meta.get("test_fraction", 0.25)))
+    return board, meta

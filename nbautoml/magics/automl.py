@@ -585,9 +585,17 @@ class AutoMLMagics(Magics):
             listing = (
                 f" Searches in this kernel: {', '.join(dict.fromkeys(known))}." if known else ""
             )
+            stored = self.stored_search(name)
+            on_disk = (
+                f" A stored search is on disk for it ({stored.name}): %automl_leaderboard {name} "
+                f"reads its leaderboard, and %%automl --resume {stored.name} --name {name} with the "
+                "same data in the cell reopens it with its model."
+                if stored is not None
+                else ""
+            )
             raise UsageError(
                 f"No search named {name!r} in this kernel; run %%automl --name {name} first."
-                f"{parsing.closest_hint(name, known)}{listing}"
+                f"{parsing.closest_hint(name, known)}{listing}{on_disk}"
             )
         value = ns[name]
         if search and not hasattr(value, "leaderboard_display"):
@@ -598,6 +606,17 @@ class AutoMLMagics(Magics):
         if not search and not hasattr(value, "predict"):
             raise UsageError(f"{name!r} is a {type(value).__name__}, not a model or search result.")
         return value
+
+    def stored_search(self, name: str | None):
+        """The directory of the stored search ``name`` refers to when the kernel holds no such
+        variable (after a restart): a search name, a path, or the variable a search was bound to.
+        None otherwise."""
+        from ..engine.store import find_run
+
+        name = name or self.default_name()
+        if name in self.shell.user_ns:
+            return None
+        return find_run(self.search_base(), name)
 
     def remember(self, name: str, result) -> None:
         """Record a search of this kernel (for ``%automl_history`` and the default NAME)."""

@@ -96,17 +96,37 @@ def _three_digits(value):
 
 
 def leaderboard(magics, args):
-    """The leaderboard of a search: score as mean ± fold std, ≈ for ties, and measured costs."""
-    result = magics.result(args.name)
+    """The leaderboard of a search: score as mean ± fold std, ≈ for ties, and measured costs.
+
+    A name the kernel does not hold (after a restart) is looked up among the stored
+    searches, and their leaderboard is read from disk.
+    """
+    from ..engine.leaderboard import format_leaderboard
+
     top = None if args.all else args.top
-    frame, costs = with_costs(result.leaderboard_display(top), result.leaderboard)
-    n = len(result.leaderboard)
+    stored = magics.stored_search(args.name)
+    if stored is not None:
+        from ..engine.store import stored_leaderboard
+
+        board, meta = stored_leaderboard(stored)
+        metric, validation = meta.get("metric"), meta.get("validation", "CV")
+        source = (
+            f"; read from the stored search {stored.name} (this kernel holds no result named "
+            f"{args.name or magics.default_name()!r}; %%automl --resume {stored.name} on the same "
+            "data reopens it with its model)"
+        )
+    else:
+        result = magics.result(args.name)
+        board, metric, validation = result.leaderboard, result.metric_, result.validation_.description
+        source = ""
+    frame, costs = with_costs(format_leaderboard(board, metric, top), board)
+    n = len(board)
     shown = f"top {min(top, n)} of {n} trials" if top else f"all {n} trials"
     legend = "; ".join(f"{COST_COLUMNS[c][0]} = {COST_COLUMNS[c][1]}" for c in costs)
     caption = (
-        f"{result.metric_} ({result.validation_.description}), {shown}; score = mean ± std over "
+        f"{metric} ({validation}), {shown}; score = mean ± std over "
         "the folds; ≈ = not significantly different from the best (paired corrected t-test)"
-        + (f"; {legend}." if legend else ".")
+        + (f"; {legend}" if legend else "") + source + "."
     )
     return Table(frame, caption)
 

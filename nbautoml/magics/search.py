@@ -49,7 +49,21 @@ def run(magics, args, cell):
         raise
     magics.shell.user_ns[name] = automl
     magics.remember(name, automl)
+    _record_variable(automl, name)
     return finish(listener, automl)
+
+
+def _record_variable(automl, name: str) -> None:
+    """Note in the stored search which variable holds it, so the name still finds it after a restart."""
+    from ..engine.store import RunStore
+
+    if getattr(automl, "run_dir_", None) is None:
+        return
+    store = RunStore(automl.run_dir_)
+    try:
+        store.set_meta(variable=name)
+    finally:
+        store.close()
 
 
 def search_options(magics, args) -> dict:

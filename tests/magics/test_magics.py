@@ -291,6 +291,28 @@ def test_resume_after_a_kernel_restart(ip, iris):
     assert history.loc[history["search"] == search, "trials"].tolist() == [2]
 
 
+def test_leaderboard_of_a_stored_search_after_a_kernel_restart(ip, iris):
+    ip.push({"df": iris})
+    ip.run_cell_magic("automl", f"--target target {FAST} --name before", "df")
+    before = ip.user_ns["before"]
+    live = ip.run_line_magic("automl_leaderboard", "before --all")
+    fresh(ip)  # restart: nothing in memory, the search directory is still on disk
+    assert "before" not in ip.user_ns
+    stored = ip.run_line_magic("automl_leaderboard", "before --all")  # the variable's name still works
+    pd.testing.assert_frame_equal(stored.frame, live.frame)
+    run = Path(before.run_dir_).name
+    assert f"read from the stored search {run}" in stored.caption
+    assert stored.caption.startswith(live.caption[:-1])  # the same metric, validation and legend
+    top = ip.run_line_magic("automl_leaderboard", "before --top 1")
+    assert len(top.frame) == 1 and top.frame.iloc[0]["model"] == live.frame.iloc[0]["model"]
+    # what needs the model says how to get it back
+    with pytest.raises(UsageError, match=rf"A stored search is on disk for it \({run}\).*--resume {run}"):
+        ip.run_line_magic("automl_plot", "before convergence")
+    with pytest.raises(UsageError, match=r"No search named 'never_ran' in this kernel") as err:
+        ip.run_line_magic("automl_leaderboard", "never_ran")
+    assert "stored search" not in str(err.value)
+
+
 # --------------------------------------------------------------------------- working with a result
 
 
