@@ -70,6 +70,11 @@ def test_shuffled_integer_ids_are_dropped_by_their_name(datasets_dir):
         train, _ = train_test_split(frame, test_size=0.25, random_state=0)
         plan = D.plan_columns(train.drop(columns=[target]))
         assert plan.dropped[id_column] == f"ID-like: a distinct integer per row, named {id_column!r}", name
+    # names whose first or last word is "id"; not words that merely contain it
+    for name in ("PassengerId", "Id", "ID", "customer_id", "CustomerID", "id_number", "user id"):
+        assert D._named_like_an_id(name), name
+    for name in ("Idle", "paid", "Width", "Identity", "idx", "holiday"):
+        assert not D._named_like_an_id(name), name
     juice_plan = D.plan_columns(train.drop(columns=[target]))
     assert "StoreID" in juice_plan.used  # 5 stores: a category, not a row ID
     # a distinct integer per row with another name is a number (house's lot areas, shuffled, made distinct)
