@@ -128,22 +128,21 @@ def resolve_resume(magics, name: str) -> tuple[str, dict]:
     """The search directory to resume and its stored settings.
 
     ``name`` is a result variable of this kernel, a search name from
-    ``%automl_history`` or the path of a search directory.
+    ``%automl_history``, the path of a search directory, or the variable a
+    search was bound to before a kernel restart.
     """
-    from ..engine.store import RunStore, list_runs
+    from ..engine.store import RunStore, find_run, list_runs
 
-    candidates = []
     value = magics.shell.user_ns.get(name) if name.isidentifier() else None
-    if getattr(value, "run_dir_", None) is not None:
-        candidates.append(Path(value.run_dir_))
-    candidates += [Path(name), magics.search_base() / name]
-    for path in candidates:
-        if RunStore.exists(path):
-            store = RunStore(path)
-            try:
-                return str(path), store.meta()
-            finally:
-                store.close()
+    path = Path(value.run_dir_) if getattr(value, "run_dir_", None) is not None else None
+    if path is None or not RunStore.exists(path):
+        path = find_run(magics.search_base(), name)  # a path, a search name, or a variable's stored search
+    if path is not None:
+        store = RunStore(path)
+        try:
+            return str(path), store.meta()
+        finally:
+            store.close()
     known = [r["name"] for r in list_runs(magics.search_base())]
     listing = (
         f" Known searches: {', '.join(known[:20])}."

@@ -311,6 +311,12 @@ def test_leaderboard_of_a_stored_search_after_a_kernel_restart(ip, iris):
     with pytest.raises(UsageError, match=r"No search named 'never_ran' in this kernel") as err:
         ip.run_line_magic("automl_leaderboard", "never_ran")
     assert "stored search" not in str(err.value)
+    # and --resume takes the variable's name too: same search directory, same trials
+    ip.push({"df": iris})
+    ip.run_cell_magic("automl", f"--resume before {FAST} --name before", "df")
+    reopened = ip.user_ns["before"]
+    assert Path(reopened.run_dir_) == Path(before.run_dir_)
+    assert [t.score for t in reopened.trials_] == [t.score for t in before.trials_]
 
 
 # --------------------------------------------------------------------------- working with a result
