@@ -192,10 +192,13 @@ def result_html(result, top: int = 10) -> str:
     ensemble = getattr(result, "ensemble_", None)
     if ensemble is not None:
         members = ", ".join(f"trial {tid} ×{weight}" for tid, weight in ensemble.weights.items())
+        # pooled: one score over all the out-of-fold predictions, which is how the selection
+        # compares them; it differs from the fold mean shown as the best CV score
         rows.append(("Ensemble", f"the model averages {len(ensemble.weights)} pipelines "
-                                 f"({_e(members)}): out-of-fold {_e(s['metric'])} "
-                                 f"{ensemble.score:.4f} against {ensemble.single_score:.4f} "
-                                 "for the best single pipeline"))
+                                 f"({_e(members)}): {_e(s['metric'])} {ensemble.score:.4f} on the "
+                                 f"out-of-fold predictions of all rows pooled, against "
+                                 f"{ensemble.single_score:.4f} for the best single pipeline scored "
+                                 "the same way"))
     if status == "interrupted":
         has_model = getattr(result, "best_pipeline_", None) is not None
         note = ("The search was interrupted; the best pipeline found so far was refitted and is the model."
