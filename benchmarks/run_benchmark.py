@@ -401,6 +401,8 @@ def run_hpsklearn(task, X_train, y_train, X_test, budget):
 
 def child_main(spec: dict) -> int:
     """Run one (system, data set) and print one JSON line with the result."""
+    global SEED
+    SEED = int(spec.get("split_seed", 0))  # the split's and the defaults' random_state
     # Libraries print to stdout (hpsklearn, FLAML); keep fd 1 for the result line only.
     t_child = time.perf_counter()
     real_stdout = os.dup(1)
@@ -409,7 +411,7 @@ def child_main(spec: dict) -> int:
     _quiet_warnings()
     record = {"system": spec["system"], "dataset": spec["dataset"], "task": spec["task"],
               "metric": METRIC_OF_TASK[spec["task"]], "budget": spec["budget"],
-              "threads": spec.get("threads"), "score": None,
+              "threads": spec.get("threads"), "split_seed": SEED, "score": None,
               "fit_time": None, "predict_time": None, "wall_time": None, "error": None, "extra": {}}
     try:
         train, test, digest = load_split(spec["file"], spec["target"], spec["task"])
@@ -638,6 +640,9 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int,
                         help="cap native threads in the children (OMP/BLAS env, FLAML n_jobs); "
                              "default: each library's own default")
+    parser.add_argument("--split-seed", type=int, default=0,
+                        help="random_state of the 75/25 split and of the defaults (the protocol's is 0; "
+                             "others show how much one split decides)")
     parser.add_argument("--nbautoml-options", type=json.loads, default=None,
                         help='extra AutoML keyword arguments as JSON, e.g. \'{"ensemble": false}\' '
                              "(an A/B of a default)")
@@ -699,7 +704,7 @@ def main(argv=None) -> int:
             spec = {"system": system, "dataset": row["dataset"], "task": row["task"],
                     "target": row["target"], "file": str(args.datasets_dir / row["file"]),
                     "budget": args.budget, "threads": args.threads,
-                    "nbautoml_options": args.nbautoml_options}
+                    "nbautoml_options": args.nbautoml_options, "split_seed": args.split_seed}
             interpreter = args.compare_python if system in COMPARE_SYSTEMS else python
             record = run_one(interpreter, spec, log_dir)
             with open(args.out, "a") as fh:

@@ -1,16 +1,20 @@
-"""Would another rule for choosing the final pipeline score better on held-out data?
+"""Which final choice scores best on held-out data: the best CV trial, a tied default, or the ensemble?
 
-Runs nbautoml (``ensemble=False``) under the benchmark's protocol on one data set and
-several split seeds. For each rule it refits the pipeline the rule picks and prints that
-pipeline's held-out score:
+Runs nbautoml (default options) under the benchmark's protocol on one data set and
+several split seeds, then refits each candidate on the training rows and prints its
+held-out score:
 
-- ``best``: the best mean CV score (nbautoml's single-pipeline choice today);
-- ``default``: among the trials the leaderboard marks as tied with the best (paired
-  corrected t-test, p >= 0.05), the best-scoring default point; ``best`` when none is tied.
+- ``best``: the trial with the best mean CV score;
+- ``chosen``: the single trial nbautoml anchors on (``best_trial_``): ``best``, or the
+  best default point the leaderboard's paired test ties with it;
+- ``model``: what nbautoml returned (``chosen``, or an ensemble built from it).
+
+For an ensemble it also prints its per-fold scores against the anchor's and their
+paired p-value (corrected resampled t-test), the data for gating the ensemble.
 
 Example::
 
-    .venv/bin/python benchmarks/selection_rules.py glass Type multiclass --budget 30 --seeds 0,1,2,3,4,5
+    .venv/bin/python benchmarks/selection_rules.py glass Type multiclass --budget 30 --seeds 0,1,2
 """
 
 from __future__ import annotations
@@ -22,33 +26,44 @@ import tempfile
 import warnings
 from pathlib import Path
 
+import numpy as np
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import run_benchmark as bench  # noqa: E402
 
 
-def choices(automl) -> dict[str, int]:
-    """Trial id chosen by each rule."""
-    board = automl.leaderboard
-    ok = board[board["status"] == "ok"]
-    by_id = {t.trial_id: t for t in automl.trials_}
-    best = int(ok.iloc[0]["trial"])
-    tied_defaults = [int(r.trial) for r in ok.itertuples()
-                     if r.tied_with_best and by_id[int(r.trial)].source == "default"]
-    return {"best": best, "default": tied_defaults[0] if tied_defaults else best}
-
-
-def held_out(automl, trial_id: int, task: str, X_test, y_test) -> float:
-    """Refit one trial's pipeline on the training rows and score it on the test rows."""
+def held_out(automl, trial_id: int | None, task: str, X_test, y_test) -> float:
+    """Held-out score of one trial's pipeline refit on the training rows (None: the returned model)."""
     from nbautoml.engine.space import build_pipeline
 
-    config = next(t.config for t in automl.trials_ if t.trial_id == trial_id)
-    pipeline = build_pipeline(config, automl.plan_, automl.task_, random_state=0)
-    pipeline.fit(automl._X, automl._y.to_numpy())
     X = X_test[automl.plan_.used]
-    prediction = pipeline.predict_proba(X)[:, 1] if task == "binary" else pipeline.predict(X)
+    if trial_id is None:
+        pipeline = automl.best_pipeline_
+    else:
+        config = next(t.config for t in automl.trials_ if t.trial_id == trial_id)
+        pipeline = build_pipeline(config, automl.plan_, automl.task_, random_state=0)
+        pipeline.fit(automl._X, automl._y.to_numpy())
+    if task == "binary":
+        prediction = pipeline.predict_proba(X)[:, 1]
+    else:
+        prediction = pipeline.predict(X)
     return bench.held_out_score(task, y_test, prediction)
+
+
+def fold_scores(automl, trial=None) -> list[float]:
+    """Per-fold scores of a trial's (or the model's) out-of-fold predictions."""
+    from nbautoml.engine.ensemble import _score
+    from nbautoml.engine.metrics import get_metric
+
+    metric = get_metric(automl.metric_, automl.task_)
+    y, oof = automl.oof_predictions(trial)
+    n_classes = 0 if automl.classes_ is None else len(automl.classes_)
+    if automl.validation_.n_splits == 1:  # holdout: the rows returned are the validation rows
+        return [_score(metric, y, oof, automl.task_, n_classes)]
+    return [_score(metric, y[test], oof[test], automl.task_, n_classes)
+            for _, test in automl.validation_.folds]
 
 
 def main(argv=None) -> int:
@@ -62,6 +77,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     import nbautoml
+    from nbautoml.engine.leaderboard import paired_p_value
+    from nbautoml.engine.metrics import get_metric
 
     for seed in (int(s) for s in args.seeds.split(",")):
         bench.SEED = seed
@@ -69,14 +86,26 @@ def main(argv=None) -> int:
                                           args.task)
         X_test, y_test = test.drop(columns=[args.target]), test[args.target]
         with tempfile.TemporaryDirectory() as tmp:
-            automl = nbautoml.AutoML(time_budget=args.budget, seed=0, metric=bench.METRIC_OF_TASK[args.task],
-                                     search_dir=tmp, ensemble=False).fit(train, target=args.target)
-        row = {"seed": seed, "trials": len(automl.trials_),
-               "tied": int(automl.leaderboard["tied_with_best"].sum())}
-        by_id = {t.trial_id: t for t in automl.trials_}
-        for rule, trial_id in choices(automl).items():
-            row[rule] = round(held_out(automl, trial_id, args.task, X_test, y_test), 4)
-            row[f"{rule}_trial"] = f"{trial_id} {by_id[trial_id].family} ({by_id[trial_id].source})"
+            automl = nbautoml.AutoML(time_budget=args.budget, seed=seed, metric=bench.METRIC_OF_TASK[args.task],
+                                     search_dir=tmp).fit(train, target=args.target)
+        best, chosen = automl.overall_best_trial_, automl.best_trial_
+        row = {"dataset": args.dataset, "seed": seed, "trials": len(automl.trials_),
+               "best": round(held_out(automl, best.trial_id, args.task, X_test, y_test), 4),
+               "best_trial": f"{best.trial_id} {best.family} ({best.source})",
+               "chosen": round(held_out(automl, chosen.trial_id, args.task, X_test, y_test), 4),
+               "chosen_trial": f"{chosen.trial_id} {chosen.family} ({chosen.source})",
+               "model": round(held_out(automl, None, args.task, X_test, y_test), 4),
+               "ensemble": None}
+        if automl.ensemble_ is not None:
+            sign = 1 if get_metric(automl.metric_, automl.task_).greater_is_better else -1
+            ens, single = fold_scores(automl), fold_scores(automl, chosen.trial_id)
+            n_test = np.mean([len(te) for _, te in automl.validation_.folds])
+            row["ensemble"] = {
+                "weights": {str(k): v for k, v in automl.ensemble_.weights.items()},
+                "pooled_gain": round(automl.ensemble_.score - automl.ensemble_.single_score, 5),
+                "fold_gain": round(float(np.mean(ens) - np.mean(single)) * sign, 5),
+                "folds_better": int(sum(e > s for e, s in zip(ens, single))),
+                "p": round(paired_p_value(ens, single, n_test / (len(train) - n_test)), 4)}
         print(json.dumps(row), flush=True)
     return 0
 

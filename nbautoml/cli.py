@@ -103,7 +103,7 @@ def cmd_run(args) -> int:
         print(automl.leaderboard_display(10).to_string(index=False))
     print()
     print(f"Model (an ensemble of {automl.ensemble_.size} pipelines):" if automl.ensemble_ is not None
-          else "Best pipeline:")
+          else f"Model (trial {automl.best_trial_.trial_id}):")
     print(automl.best_pipeline)
     if args.out:
         from .persist import save

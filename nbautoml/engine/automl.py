@@ -78,7 +78,8 @@ class AutoML(BaseEstimator):
     ensemble : {"auto", True, False}, default="auto"
         Greedy ensemble selection over the best trials' out-of-fold
         predictions: "auto" keeps the ensemble only when it beats the best
-        single pipeline by more than 0.1 % (and its refit fits the budget);
+        single pipeline by more than 0.1 % pooled over all rows and on most
+        of the validation folds (and its refit fits the budget);
         True keeps it whenever two or more trials average better; False never
         ensembles. With ``prefer`` other than "accurate" there is no ensemble.
         The search keeps time (at most a fifth of the budget) for refitting the
@@ -104,9 +105,12 @@ class AutoML(BaseEstimator):
         Configs (``{"family", "params", "pre"}``) tried first, before the
         defaults; a fitted AutoML (or loaded model) gives its top configs.
     prefer : {"accurate", "fast", "small"}, default="accurate"
-        Which pipeline to refit: the best CV score, or among the pipelines
-        within ``prefer_tolerance`` of it the one with the lowest prediction
-        latency ("fast") or the smallest pickled model ("small").
+        Which pipeline to refit. "accurate": the best CV score, or a default
+        point (tried before the search tuned anything) that the leaderboard's
+        paired test ties with it, whose score is not inflated by being the
+        best of many. "fast" / "small": among the pipelines within
+        ``prefer_tolerance`` of the best, the one with the lowest prediction
+        latency or the smallest pickled model.
     prefer_tolerance : float, optional
         How much score to give up, in the metric's units (default: one
         standard error of the best pipeline's fold scores).
@@ -309,7 +313,7 @@ class AutoML(BaseEstimator):
                 return self
             self._raise_all_failed(state.trials)
         preference = choose_trial(state.trials, self.prefer, metric.greater_is_better,
-                                  self.prefer_tolerance, metric.name)
+                                  self.prefer_tolerance, metric.name, test_fraction=n_test / n_train)
         self.overall_best_trial_ = preference.best
         self.preference_ = preference.note
         best = preference.chosen  # the trial refitted: the best, or a faster/smaller near-best one
@@ -431,11 +435,14 @@ class AutoML(BaseEstimator):
                       if tid in by_id and (tid == best.trial_id or refit_cost(best.trial_id) + refit_cost(tid) <= left)}
         n_classes = 0 if self.classes_ is None else len(self.classes_)
         while len(candidates) >= 2:
-            choice = select_ensemble(candidates, best.trial_id, y_codes, metric, self.task_, n_classes)
+            choice = select_ensemble(candidates, best.trial_id, y_codes, metric, self.task_, n_classes,
+                                     folds=self.validation_.folds)
             if choice is None or choice.size < 2:
                 return None
             gain = (choice.score - choice.single_score) * (1 if metric.greater_is_better else -1)
-            if self.ensemble == "auto" and gain <= 0.001 * max(1.0, abs(choice.single_score)):
+            # "auto": a pooled gain carried by a few rows of a minority of folds is noise
+            if self.ensemble == "auto" and (gain <= 0.001 * max(1.0, abs(choice.single_score))
+                                            or not choice.consistent):
                 return None
             if sum(refit_cost(tid) for tid in choice.weights) <= left:
                 return choice
@@ -615,13 +622,16 @@ class AutoML(BaseEstimator):
             "model": describe_model(self) if hasattr(self, "best_config_") else None,
             "ensemble": None if getattr(self, "ensemble_", None) is None else {
                 "weights": dict(self.ensemble_.weights), "oof_score": self.ensemble_.score,
-                "best_single_oof_score": self.ensemble_.single_score},
+                "best_single_oof_score": self.ensemble_.single_score,
+                "folds_better": getattr(self.ensemble_, "folds_better", None),
+                "n_folds": getattr(self.ensemble_, "n_folds", None)},
             "trials": len(self.trials_), "statuses": counts, "status": self.status_,
             "stop_reason": self.stop_reason_, "elapsed": round(getattr(self, "elapsed_", 0.0), 2),
             "time_budget": self.time_budget, "validation": self.validation_.description,
             "dropped_columns": self.plan_.dropped, "run_dir": str(self.run_dir_),
             "total_cpu_time": round(getattr(self, "total_cpu_time_", 0.0), 2),
             "prefer": self.prefer, "preference": getattr(self, "preference_", None),
+            "traded": _traded(self),
         }
 
     def __repr__(self) -> str:
@@ -631,8 +641,8 @@ class AutoML(BaseEstimator):
         score_text = "n/a" if s["best_score"] is None else f"{s['best_score']:.4f} ± {s['best_score_std']:.4f}"
         lines = [
             f"AutoML result ({s['status']}): {s['task']} on {s['target']!r}",
-            f"  best {s['metric']}: {score_text} ({s['validation']})",
-            f"  best pipeline: {s['best_pipeline']}",
+            f"  {'chosen' if s['traded'] else 'best'} {s['metric']}: {score_text} ({s['validation']})",
+            f"  {'chosen' if s['traded'] else 'best'} pipeline: {s['best_pipeline']}",
         ]
         if s["ensemble"]:
             e = s["ensemble"]
@@ -643,7 +653,7 @@ class AutoML(BaseEstimator):
         ]
         if s["dropped_columns"]:
             lines.append("  dropped: " + "; ".join(f"{k} ({v})" for k, v in s["dropped_columns"].items()))
-        if self.prefer != "accurate" and s["preference"]:
+        if (self.prefer != "accurate" or s["traded"]) and s["preference"]:
             lines.append(f"  prefer={self.prefer!r}: {s['preference']}")
         return "\n".join(lines)
 
@@ -677,6 +687,12 @@ class AutoML(BaseEstimator):
         from ..render.html import result_html
 
         return result_html(self)
+
+
+def _traded(result) -> bool:
+    """True when the refitted trial is not the one with the best CV score (see ``choose_trial``)."""
+    chosen, best = getattr(result, "best_trial_", None), getattr(result, "overall_best_trial_", None)
+    return chosen is not None and best is not None and chosen.trial_id != best.trial_id
 
 
 def _total_cpu_time(trials, cpu_start: float) -> float:

@@ -18,11 +18,23 @@ from .metrics import Metric, score
 
 @dataclass
 class EnsembleChoice:
-    """Members (trial id -> weight), the ensemble's OOF score and the best single score."""
+    """Members (trial id -> weight), the ensemble's OOF score and the best single score.
+
+    ``folds_better`` counts the validation folds on which the ensemble's
+    out-of-fold predictions score better than the single pipeline's (of
+    ``n_folds``; None when not computed).
+    """
 
     weights: dict[int, int]
     score: float
     single_score: float
+    folds_better: int | None = None
+    n_folds: int | None = None
+
+    @property
+    def consistent(self) -> bool:
+        """True when the ensemble is better on most folds (or the folds were not counted)."""
+        return self.folds_better is None or 2 * self.folds_better > self.n_folds
 
     @property
     def size(self) -> int:
@@ -42,7 +54,7 @@ def _score(metric: Metric, y, prediction, task: str, n_classes: int) -> float:
 
 
 def select_ensemble(candidates: dict[int, np.ndarray], best_id: int, y: np.ndarray, metric: Metric,
-                    task: str, n_classes: int, rounds: int = 25) -> EnsembleChoice | None:
+                    task: str, n_classes: int, rounds: int = 25, folds=None) -> EnsembleChoice | None:
     """Choose ensemble weights greedily on out-of-fold predictions.
 
     Parameters
@@ -56,6 +68,9 @@ def select_ensemble(candidates: dict[int, np.ndarray], best_id: int, y: np.ndarr
         Encoded targets.
     rounds : int
         Additions (with replacement) after the first member.
+    folds : list of (train, test) index arrays, optional
+        The search's validation folds; when given, the choice counts the folds
+        on which the ensemble beats the best single trial (``folds_better``).
 
     Returns
     -------
@@ -90,7 +105,28 @@ def select_ensemble(candidates: dict[int, np.ndarray], best_id: int, y: np.ndarr
         total = best_total
         weights[best_tid] = weights.get(best_tid, 0) + 1
         current = _score(metric, target, total / sum(weights.values()), task, n_classes)
-    return EnsembleChoice(weights=weights, score=current, single_score=single)
+    choice = EnsembleChoice(weights=weights, score=current, single_score=single)
+    if folds is not None and len(weights) > 1:
+        average = sum(w * usable[tid] for tid, w in weights.items()) / sum(weights.values())
+        choice.folds_better, choice.n_folds = _folds_better(average, usable[best_id], y, folds, metric,
+                                                            task, n_classes)
+    return choice
+
+
+def _folds_better(ensemble: np.ndarray, single: np.ndarray, y: np.ndarray, folds, metric: Metric, task: str,
+                  n_classes: int) -> tuple[int, int]:
+    """On how many folds the ensemble's out-of-fold predictions beat the single trial's (ties do not count)."""
+    sign = 1.0 if metric.greater_is_better else -1.0
+    better, counted = 0, 0
+    for _, test in folds:
+        rows = test[~np.isnan(ensemble[test] if ensemble.ndim == 1 else ensemble[test, 0])]
+        if len(rows) == 0:
+            continue
+        counted += 1
+        gain = sign * (_score(metric, y[rows], ensemble[rows], task, n_classes)
+                       - _score(metric, y[rows], single[rows], task, n_classes))
+        better += bool(gain > 1e-12)
+    return better, counted
 
 
 def build_ensemble(members: list[tuple[str, object, int]], task: str):

@@ -1,10 +1,15 @@
-"""Trade a little accuracy for speed or size: choosing among near-best pipelines.
+"""Choosing the pipeline to refit among the near-best ones.
 
-``choose_trial`` is a pure function of the trial records: it takes the best
-CV score, keeps every pipeline within a tolerance of it (by default one
-standard error of the best's fold scores), and picks among those the one with
-the lowest prediction latency (``prefer="fast"``) or the smallest model
-(``prefer="small"``). ``pareto_front`` and ``pareto_info`` give the data of a
+``choose_trial`` is a pure function of the trial records. With
+``prefer="accurate"`` it takes the best CV score, unless a default point (a
+config fixed before the search, not picked from many tuned ones) is tied with
+it by the paired test; then it takes that default point, because the best of
+many noisy CV scores is biased upwards and the default's is not (on small data
+the search's winner often does worse on new rows than a default it barely
+beat). With ``prefer="fast"`` or ``"small"`` it keeps every pipeline within a
+tolerance of the best (by default one standard error of the best's fold
+scores) and picks the one with the lowest prediction latency or the smallest
+model. ``pareto_front`` and ``pareto_info`` give the data of a
 score-against-cost plot.
 """
 
@@ -16,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import ConfigError, unknown_choice
+from .leaderboard import paired_p_value
 from .records import TrialRecord
 
 PREFERENCES = ("accurate", "fast", "small")
@@ -82,8 +88,9 @@ def check_preference(prefer, tolerance) -> None:
 
 
 def choose_trial(trials: list[TrialRecord], prefer: str = "accurate", greater_is_better: bool = True,
-                 tolerance: float | None = None, metric: str = "score") -> Preference | None:
-    """Choose the trial to refit: the best, or the fastest / smallest close to it.
+                 tolerance: float | None = None, metric: str = "score",
+                 test_fraction: float | None = None, alpha: float = 0.05) -> Preference | None:
+    """Choose the trial to refit: the best, a default point tied with it, or the fastest / smallest close to it.
 
     Parameters
     ----------
@@ -92,13 +99,20 @@ def choose_trial(trials: list[TrialRecord], prefer: str = "accurate", greater_is
     prefer : {"accurate", "fast", "small"}, default="accurate"
         "fast": the lowest ``predict_time`` among the trials within ``tolerance``
         of the best score; "small": the smallest ``model_size``; "accurate":
-        the best score.
+        the best score, or the best-scoring default point (``source ==
+        "default"``) when the paired test finds it tied with the best.
     greater_is_better : bool, default=True
     tolerance : float, optional
         In the metric's units. Default: one standard error of the best trial's
         fold scores (the "one standard error rule").
     metric : str, default="score"
         The metric's name, for the note.
+    test_fraction : float, optional
+        n_test / n_train of a fold, for the paired test of "accurate" (see
+        :func:`~nbautoml.engine.leaderboard.paired_p_value`). None: no test,
+        "accurate" keeps the best score.
+    alpha : float, default=0.05
+        The paired test's level: a default point with ``p >= alpha`` is tied.
 
     Returns
     -------
@@ -127,8 +141,7 @@ def choose_trial(trials: list[TrialRecord], prefer: str = "accurate", greater_is
         tol, tol_text = float(tolerance), f"prefer_tolerance={tolerance:g}"
     close = [t for t in ok if sign * (best.score - t.score) <= tol + 1e-12]
     if prefer == "accurate":
-        note = f"kept the best CV {metric}: {_name(best)} ({best.score:.4f}) (prefer='accurate')"
-        return Preference(prefer, best, best, tol, tol_text, [t.trial_id for t in close], note)
+        return _prefer_default(ok, best, sign, tol, tol_text, close, metric, test_fraction, alpha)
     attr, gain, _ = _COST[prefer]
     priced = [t for t in close if getattr(t, attr) is not None]
     if not priced:
@@ -156,6 +169,28 @@ def choose_trial(trials: list[TrialRecord], prefer: str = "accurate", greater_is
                 f"{_name(best, same)} ({best.score:.4f}, {_cost_text(best, prefer)}): "
                 f"{delta_text} {metric} for {ratio} (within {tol_text} = {tol:.4f})")
     return Preference(prefer, chosen, best, tol, tol_text, [t.trial_id for t in close], note)
+
+
+def _prefer_default(ok, best, sign, tol, tol_text, close, metric, test_fraction, alpha) -> Preference:
+    """prefer="accurate": the best trial, or the best default point the paired test ties with it."""
+    tied = []
+    if test_fraction is not None and best.source != "default":
+        for t in ok:
+            if t.source == "default" and len(t.fold_scores) == len(best.fold_scores):
+                p = paired_p_value(best.fold_scores, t.fold_scores, test_fraction)
+                if p >= alpha:  # NaN (one fold) is never tied
+                    tied.append((t, p))
+    candidates = [t.trial_id for t in close]
+    if not tied:
+        note = f"kept the best CV {metric}: {_name(best)} ({best.score:.4f}) (prefer='accurate')"
+        return Preference("accurate", best, best, tol, tol_text, candidates, note)
+    chosen, p = min(tied, key=lambda tp: (-sign * tp[0].score, tp[0].trial_id))
+    n_tuned = sum(t.source != "default" for t in ok)
+    note = (f"chose {_name(chosen, True)} (default settings, {chosen.score:.4f}) over "
+            f"{_name(best, True)} ({best.score:.4f}), the best CV {metric}: the paired test finds no "
+            f"difference (p = {p:.2f}), and the best of {n_tuned} tuned scores is biased upwards "
+            f"while a default's is not")
+    return Preference("accurate", chosen, best, tol, tol_text, candidates, note)
 
 
 def _name(t: TrialRecord, with_trial: bool = False) -> str:

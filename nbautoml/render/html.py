@@ -181,24 +181,27 @@ def result_html(result, top: int = 10) -> str:
     budget = f" of a {s['time_budget']:g} s budget" if s.get("time_budget") else ""
     rows = [
         ("Task", f"{_e(s['task'])} on <code>{_e(s['target'])}</code>"),
-        (f"Best CV {_e(s['metric'])}", f"<b>{_e(score_text)}</b> (mean ± std over the folds; "
-                                       f"{_e(s['validation'])})"),
+        (f"{'CV' if s.get('traded') else 'Best CV'} {_e(s['metric'])}",
+         f"<b>{_e(score_text)}</b> (mean ± std over the folds; {_e(s['validation'])})"),
         ("Best pipeline", f"<code>{_e(s['best_pipeline'] or 'none')}</code>"),
         ("Trials", f"{s['trials']} ({_e(breakdown)}) in {s['elapsed']:.1f} s{budget}"),
         ("Stopped", _e(s["stop_reason"] or "")),
     ]
-    if s.get("prefer", "accurate") != "accurate" and s.get("preference"):
+    if (s.get("prefer", "accurate") != "accurate" or s.get("traded")) and s.get("preference"):
         rows.append((f"Preference ({_e(s['prefer'])})", _e(s["preference"])))
     ensemble = getattr(result, "ensemble_", None)
     if ensemble is not None:
         members = ", ".join(f"trial {tid} ×{weight}" for tid, weight in ensemble.weights.items())
         # pooled: one score over all the out-of-fold predictions, which is how the selection
         # compares them; it differs from the fold mean shown as the best CV score
+        folds = ""
+        if getattr(ensemble, "folds_better", None) is not None:
+            folds = f", and better on {ensemble.folds_better} of its {ensemble.n_folds} validation folds"
         rows.append(("Ensemble", f"the model averages {len(ensemble.weights)} pipelines "
                                  f"({_e(members)}): {_e(s['metric'])} {ensemble.score:.4f} on the "
                                  f"out-of-fold predictions of all rows pooled, against "
-                                 f"{ensemble.single_score:.4f} for the best single pipeline scored "
-                                 "the same way"))
+                                 f"{ensemble.single_score:.4f} for the chosen single pipeline scored "
+                                 f"the same way{folds}"))
     if status == "interrupted":
         has_model = getattr(result, "best_pipeline_", None) is not None
         note = ("The search was interrupted; the best pipeline found so far was refitted and is the model."

@@ -21,6 +21,28 @@ def test_selection_adds_a_member_only_when_it_helps():
     assert same.weights == {0: 1} and same.score == same.single_score
 
 
+def test_fold_count_tells_a_consistent_gain_from_one_carried_by_a_few_rows():
+    rng = np.random.default_rng(1)
+    n, k = 500, 5
+    y = rng.integers(0, 3, n)
+    folds = [(np.setdiff1d(np.arange(n), test), test) for test in np.array_split(rng.permutation(n), k)]
+    metric = get_metric("accuracy", "multiclass")
+    onehot = np.eye(3)[y]
+    single = 0.3 * onehot + 0.7 * rng.dirichlet(np.ones(3), n)  # right on most rows, not all
+    # a partner that differs from it only on the rows of fold 0, where it is always right
+    partner = single.copy()
+    partner[folds[0][1]] = onehot[folds[0][1]]
+    local = select_ensemble({0: single, 1: partner}, 0, y, metric, "multiclass", 3, folds=folds)
+    assert local.size == 2 and local.score > local.single_score
+    assert local.n_folds == k and local.folds_better == 1 and not local.consistent
+    # a partner with independent errors everywhere helps on most folds
+    other = 0.3 * onehot + 0.7 * rng.dirichlet(np.ones(3), n)
+    broad = select_ensemble({0: single, 1: other}, 0, y, metric, "multiclass", 3, folds=folds)
+    assert broad.size == 2 and 2 * broad.folds_better > k and broad.consistent
+    # without folds nothing is counted, and nothing is refused
+    assert select_ensemble({0: single, 1: partner}, 0, y, metric, "multiclass", 3).consistent
+
+
 def test_forced_ensemble_is_a_fitted_soft_vote_on_real_data(datasets_dir):
     df = pd.read_csv(datasets_dir / "diabetes.csv")
     result = AutoML(max_evals=6, time_budget=None, ensemble=True, seed=0,

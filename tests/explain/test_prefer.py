@@ -105,3 +105,57 @@ def test_prefer_is_checked_before_the_search(titanic):
 
     with pytest.raises(ConfigError, match="Did you mean 'small'"):
         AutoML(max_evals=1, prefer="smal").fit(titanic, target="Survived")
+
+
+def test_accurate_prefers_a_default_point_the_paired_test_ties_with_the_best():
+    from nbautoml.engine.leaderboard import paired_p_value
+
+    def scored(i, source, folds):
+        folds = np.asarray(folds, dtype=float)
+        return TrialRecord(i, {"family": "random_forest", "params": {}, "pre": {}}, "ok", float(folds.mean()),
+                           float(folds.std()), list(folds), source=source)
+
+    tuned_best = scored(7, "tpe", [0.80, 0.74, 0.78, 0.70, 0.83])  # 0.770, the best of many tuned
+    tied_default = scored(2, "default", [0.78, 0.72, 0.77, 0.70, 0.79])  # 0.752
+    worse_default = scored(0, "default", [0.60, 0.55, 0.60, 0.50, 0.62])  # 0.574
+    other_tuned = scored(9, "tpe", [0.79, 0.73, 0.78, 0.70, 0.82])
+    trials = [worse_default, tied_default, tuned_best, other_tuned]
+    p = paired_p_value(tuned_best.fold_scores, tied_default.fold_scores, 0.25)
+    assert 0.05 <= p < 0.5 and paired_p_value(tuned_best.fold_scores, worse_default.fold_scores, 0.25) < 0.05
+
+    choice = choose_trial(trials, "accurate", True, metric="accuracy", test_fraction=0.25)
+    assert choice.best.trial_id == 7 and choice.chosen.trial_id == 2 and choice.traded
+    assert f"p = {p:.2f}" in choice.note and "best of 2 tuned scores" in choice.note
+    assert "random_forest #2 (default settings, 0.7520)" in choice.note
+    # without the fold geometry there is no test: the best is kept, as before
+    assert choose_trial(trials, "accurate", True).chosen.trial_id == 7
+    # a stricter level no longer ties them; a best that is itself a default is kept
+    assert choose_trial(trials, "accurate", True, test_fraction=0.25, alpha=p + 0.01).chosen.trial_id == 7
+    assert choose_trial([worse_default, tied_default], "accurate", test_fraction=0.25).chosen.trial_id == 2
+    # lower is better: the same rule on losses
+    losses = [scored(t.trial_id, t.source, 1 - np.asarray(t.fold_scores)) for t in trials]
+    assert choose_trial(losses, "accurate", False, test_fraction=0.25).chosen.trial_id == 2
+    # one fold (holdout) gives no p-value, so no tie
+    holdout = [scored(7, "tpe", [0.77]), scored(2, "default", [0.76])]
+    assert choose_trial(holdout, "accurate", test_fraction=0.25).chosen.trial_id == 7
+
+
+def test_accurate_refits_a_tied_default_on_real_data(tmp_path):
+    """diabetes (768 rows): a tuned forest edges out the default forest by CV noise; the default is refit."""
+    from nbautoml import AutoML
+    from tests.conftest import load_dataset
+
+    frame, target, _ = load_dataset("diabetes")
+    result = AutoML(max_evals=16, time_budget=None, models=["random_forest"], n_default_points=1,
+                    ensemble=False, seed=0, search_dir=tmp_path).fit(frame, target=target)
+    best, chosen = result.overall_best_trial_, result.best_trial_
+    assert best.source == "tpe" and best.score > chosen.score
+    assert chosen.source == "default" and chosen.trial_id == 0
+    board = result.leaderboard.set_index("trial")
+    assert board.loc[chosen.trial_id, "tied_with_best"]  # the leaderboard's ≈ and the choice agree
+    assert result.best_score_ == chosen.score and result.best_config_ == chosen.config
+    assert result.best_pipeline_[-1].get_params()["n_estimators"] == chosen.config["params"]["n_estimators"]
+    assert "default settings" in result.preference_ and "paired test" in result.preference_
+    assert result.summary()["traded"] and "prefer='accurate': chose random_forest #0" in repr(result)
+    html = result._repr_html_()
+    assert "CV roc_auc" in html and "Best CV roc_auc" not in html and "Preference (accurate)" in html

@@ -156,7 +156,9 @@ def test_ensemble_and_backend_options_and_an_unconvertible_export(ip, blood):
     assert f"the model averages {result.ensemble_.size} pipelines" in html
     # the two scores are named as pooled, not confused with the fold mean of the best CV score
     assert (f"{result.ensemble_.score:.4f} on the out-of-fold predictions of all rows pooled, against "
-            f"{result.ensemble_.single_score:.4f} for the best single pipeline scored the same way") in html
+            f"{result.ensemble_.single_score:.4f} for the chosen single pipeline scored the same way, "
+            f"and better on {result.ensemble_.folds_better} of its 3 validation folds") in html
+    assert 2 * result.ensemble_.folds_better > 3  # "auto" keeps only an ensemble better on most folds
     assert "Preference" not in html
     with pytest.raises(UsageError, match=r"Cannot export 'ens' to ONNX: .*AsString.*donor"):
         ip.run_line_magic("automl_export", "ens model.onnx")
