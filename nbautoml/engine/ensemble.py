@@ -18,7 +18,7 @@ from .metrics import Metric, score
 
 @dataclass
 class EnsembleChoice:
-    """Members (trial id -> weight), the ensemble's OOF score and the best single score.
+    """Members (trial id -> weight), the ensemble's OOF score and its starting trial's.
 
     ``folds_better`` counts the validation folds on which the ensemble's
     out-of-fold predictions score better than the single pipeline's (of
@@ -63,14 +63,15 @@ def select_ensemble(candidates: dict[int, np.ndarray], best_id: int, y: np.ndarr
         Trial id -> out-of-fold predictions (probabilities for classification;
         NaN rows are those never used for validation).
     best_id : int
-        The best single trial, the selection's starting point.
+        The single trial the selection starts from: the one ``choose_trial``
+        chose (the best, or a default point tied with it).
     y : ndarray
         Encoded targets.
     rounds : int
         Additions (with replacement) after the first member.
     folds : list of (train, test) index arrays, optional
         The search's validation folds; when given, the choice counts the folds
-        on which the ensemble beats the best single trial (``folds_better``).
+        on which the ensemble beats the starting trial (``folds_better``).
 
     Returns
     -------
