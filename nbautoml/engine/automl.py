@@ -414,9 +414,12 @@ class AutoML(BaseEstimator):
     def _finish_store(self, store, state, best):
         if store is None:
             return
+        from .ensemble import model_trials
+
         store.set_meta(status=state.status if self.status_ != "interrupted" else "interrupted",
                        best_score=None if best is None else best.score,
                        best_trial=None if best is None else best.trial_id,
+                       model_trials={str(k): v for k, v in model_trials(self).items()},
                        stop_reason=self.stop_reason_)
         store.close()
 
@@ -513,8 +516,11 @@ class AutoML(BaseEstimator):
         return self.leaderboard_
 
     def leaderboard_display(self, top: int | None = 10) -> pd.DataFrame:
-        """The leaderboard formatted for reading (score as mean ± std, ties marked ≈)."""
-        return format_leaderboard(self.leaderboard, self.metric_, top)
+        """The leaderboard formatted for reading (score as mean ± std, ties marked ≈, the
+        model's trials marked in ``in_model``)."""
+        from .ensemble import model_trials
+
+        return format_leaderboard(self.leaderboard, self.metric_, top, model_trials(self))
 
     def _input_frame(self, X) -> pd.DataFrame:
         if isinstance(X, (str, Path)):

@@ -167,6 +167,16 @@ def describe_model(result) -> str:
     return describe(result.best_config_)
 
 
+def model_trials(result) -> dict[int, int]:
+    """The trials the model is made of, as trial id -> weight: an ensemble's members, or the
+    refitted trial alone ({} before a model exists)."""
+    choice = getattr(result, "ensemble_", None)
+    if choice is not None:
+        return dict(choice.weights)
+    best = getattr(result, "best_trial_", None)
+    return {} if best is None else {best.trial_id: 1}
+
+
 def model_kind(result) -> str:
     """A short name for sentences: ``"ensemble of 3"`` or the best pipeline's family."""
     choice = getattr(result, "ensemble_", None)

@@ -8,6 +8,9 @@ import pandas as pd
 from .records import TrialRecord
 from .space import describe
 
+#: what the in_model marks of format_leaderboard mean, for captions and notes
+IN_MODEL_NOTE = "in_model: ✓ = the refitted pipeline; ×w = an ensemble member and its weight"
+
 COLUMNS = ["rank", "trial", "model", "pipeline", "score", "score_std", "p_value", "tied_with_best",
            "fit_time", "cpu_time", "predict_ms_per_1k", "peak_memory_mb", "model_size_kb", "status",
            "error"]
@@ -80,8 +83,15 @@ def _row(t: TrialRecord, rank, p_value, tied) -> dict:
     }
 
 
-def format_leaderboard(frame: pd.DataFrame, metric: str, top: int | None = 10) -> pd.DataFrame:
-    """A display copy: ``score`` as "mean ± std", a ≈ mark for ties, short errors."""
+def format_leaderboard(frame: pd.DataFrame, metric: str, top: int | None = 10,
+                       model_trials: dict | None = None) -> pd.DataFrame:
+    """A display copy: ``score`` as "mean ± std", a ≈ mark for ties, short errors.
+
+    ``model_trials`` (trial id -> weight, see
+    :func:`~nbautoml.engine.ensemble.model_trials`) adds an ``in_model`` column
+    after ``rank``: ✓ for the refitted pipeline, ``×w`` for an ensemble's
+    members, since the model is not always the first row.
+    """
     shown = frame.head(top).copy() if top else frame.copy()
     scores = []
     for _, row in shown.iterrows():
@@ -93,4 +103,10 @@ def format_leaderboard(frame: pd.DataFrame, metric: str, top: int | None = 10) -
             scores.append(f"{row['score']:.4f}{std}{mark}")
     shown[metric] = scores
     shown["error"] = shown["error"].fillna("").astype(str).str.slice(0, 80)
-    return shown[["rank", "model", metric, "fit_time", "status", "pipeline", "error"]]
+    columns = ["rank", "model", metric, "fit_time", "status", "pipeline", "error"]
+    if model_trials:
+        mark = "✓" if len(model_trials) == 1 else None
+        shown["in_model"] = [(mark or f"×{model_trials[t]}") if t in model_trials else ""
+                             for t in shown["trial"]]
+        columns.insert(1, "in_model")
+    return shown[columns]

@@ -101,7 +101,7 @@ def leaderboard(magics, args):
     A name the kernel does not hold (after a restart) is looked up among the stored
     searches, and their leaderboard is read from disk.
     """
-    from ..engine.leaderboard import format_leaderboard
+    from ..engine.leaderboard import IN_MODEL_NOTE, format_leaderboard
 
     top = None if args.all else args.top
     stored = magics.stored_search(args.name)
@@ -110,23 +110,27 @@ def leaderboard(magics, args):
 
         board, meta = stored_leaderboard(stored)
         metric, validation = meta.get("metric"), meta.get("validation", "CV")
+        in_model = {int(k): v for k, v in (meta.get("model_trials") or {}).items()}
         source = (
             f"; read from the stored search {stored.name} (this kernel holds no result named "
             f"{args.name or magics.default_name()!r}; %%automl --resume {stored.name} on the same "
             "data reopens it with its model)"
         )
     else:
+        from ..engine.ensemble import model_trials
+
         result = magics.result(args.name)
         board, metric, validation = result.leaderboard, result.metric_, result.validation_.description
+        in_model = model_trials(result)
         source = ""
-    frame, costs = with_costs(format_leaderboard(board, metric, top), board)
+    frame, costs = with_costs(format_leaderboard(board, metric, top, in_model), board)
     n = len(board)
     shown = f"top {min(top, n)} of {n} trials" if top else f"all {n} trials"
     legend = "; ".join(f"{COST_COLUMNS[c][0]} = {COST_COLUMNS[c][1]}" for c in costs)
     caption = (
         f"{metric} ({validation}), {shown}; score = mean ± std over "
         "the folds; ≈ = not significantly different from the best (paired corrected t-test)"
-        + (f"; {legend}" if legend else "") + source + "."
+        + (f"; {IN_MODEL_NOTE}" if in_model else "") + (f"; {legend}" if legend else "") + source + "."
     )
     return Table(frame, caption)
 

@@ -183,7 +183,7 @@ def result_html(result, top: int = 10) -> str:
         ("Task", f"{_e(s['task'])} on <code>{_e(s['target'])}</code>"),
         (f"{'CV' if s.get('traded') else 'Best CV'} {_e(s['metric'])}",
          f"<b>{_e(score_text)}</b> (mean ± std over the folds; {_e(s['validation'])})"),
-        ("Best pipeline", f"<code>{_e(s['best_pipeline'] or 'none')}</code>"),
+        ("Pipeline" if s.get("traded") else "Best pipeline", f"<code>{_e(s['best_pipeline'] or 'none')}</code>"),
         ("Trials", f"{s['trials']} ({_e(breakdown)}) in {s['elapsed']:.1f} s{budget}"),
         ("Stopped", _e(s["stop_reason"] or "")),
     ]
@@ -216,6 +216,10 @@ def result_html(result, top: int = 10) -> str:
     board = leaderboard_html(result, top)
     tied = result.leaderboard["tied_with_best"].head(top).iloc[1:].any() if len(result.leaderboard) else False
     note = f"<div style='color:#777;font-size:11px'>{_e(_TIE_NOTE)}</div>" if tied else ""
+    if "in_model" in result.leaderboard_display(top).columns:
+        from ..engine.leaderboard import IN_MODEL_NOTE
+
+        note += f"<div style='color:#777;font-size:11px'>{_e(IN_MODEL_NOTE)}</div>"
     return (f"<div class='nbautoml-result'><div style='font-size:14px'><b>nbautoml search result</b> "
             f"{_status_badge(status)}</div><table style='{_TABLE}'>{summary}</table>"
             f"<div style='margin-top:8px;font-size:13px'><b>Leaderboard</b> (top {min(top, s['trials'])} "

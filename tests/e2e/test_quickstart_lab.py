@@ -111,7 +111,7 @@ def test_quickstart_in_jupyterlab(lab_server, page, screenshots_dir):
     result = search.locator(".nbautoml-result")
     assert result.count() == 1
     summary = result.inner_text()
-    assert "Best CV roc_auc" in summary and "Survived" in summary
+    assert "CV roc_auc" in summary and "Survived" in summary  # "Best CV", or "CV" when a tied default is chosen
     trials = int(re.search(r"Trials\s+(\d+)", summary).group(1))
     board = result.locator(":scope > table").last
     rows = board.locator("tbody tr").count()

@@ -60,6 +60,9 @@ def test_forced_ensemble_is_a_fitted_soft_vote_on_real_data(datasets_dir):
     assert result.summary()["model"].startswith(f"ensemble of {result.ensemble_.size} (weights ")
     assert result.summary()["ensemble"]["oof_score"] == result.ensemble_.score
     assert "model: ensemble of" in repr(result)
+    display = result.leaderboard_display(None)  # members marked with their weights
+    marks = {t: m for t, m in zip(result.leaderboard["trial"], display["in_model"]) if m}
+    assert marks == {t: f"×{w}" for t, w in result.ensemble_.weights.items()}
     y, oof = result.oof_predictions()
     assert abs(roc_auc_score(y, oof[:, 1]) - result.ensemble_.score) < 1e-12
     assert result.reference_profile_.prediction["source"] == "oof"

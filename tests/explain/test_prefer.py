@@ -159,3 +159,8 @@ def test_accurate_refits_a_tied_default_on_real_data(tmp_path):
     assert result.summary()["traded"] and "prefer='accurate': chose random_forest #0" in repr(result)
     html = result._repr_html_()
     assert "CV roc_auc" in html and "Best CV roc_auc" not in html and "Preference (accurate)" in html
+    # the leaderboard marks the refitted pipeline, which is not its first row
+    display = result.leaderboard_display(None)
+    marks = dict(zip(result.leaderboard["trial"], display["in_model"]))
+    assert marks.pop(chosen.trial_id) == "✓" and set(marks.values()) == {""}
+    assert display["in_model"].iloc[0] == "" and "in_model: ✓ = the refitted pipeline" in html
