@@ -216,7 +216,9 @@ def result_html(result, top: int = 10) -> str:
     board = leaderboard_html(result, top)
     tied = result.leaderboard["tied_with_best"].head(top).iloc[1:].any() if len(result.leaderboard) else False
     note = f"<div style='color:#777;font-size:11px'>{_e(_TIE_NOTE)}</div>" if tied else ""
-    if "in_model" in result.leaderboard_display(top).columns:
+    from ..engine.ensemble import model_trials
+
+    if model_trials(result):  # the board has an in_model column
         from ..engine.leaderboard import IN_MODEL_NOTE
 
         note += f"<div style='color:#777;font-size:11px'>{_e(IN_MODEL_NOTE)}</div>"
