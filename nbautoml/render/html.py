@@ -195,7 +195,7 @@ def result_html(result, top: int = 10) -> str:
         # pooled: one score over all the out-of-fold predictions, which is how the selection
         # compares them; it differs from the fold mean shown as the best CV score
         folds = ""
-        if getattr(ensemble, "folds_better", None) is not None:
+        if ensemble.folds_better is not None:  # None in models saved before the folds were counted
             folds = f", and better on {ensemble.folds_better} of its {ensemble.n_folds} validation folds"
         rows.append(("Ensemble", f"the model averages {len(ensemble.weights)} pipelines "
                                  f"({_e(members)}): {_e(s['metric'])} {ensemble.score:.4f} on the "

@@ -133,3 +133,21 @@ def test_a_member_that_cannot_refit_next_to_the_best_is_no_candidate(datasets_di
     result = AutoML(max_evals=6, time_budget=None, ensemble=True, seed=0,
                     models=["logistic_regression", "random_forest", "knn"]).fit(df, target="Class variable")
     assert result.ensemble_ is None and result.summary()["ensemble"] is None
+
+
+def test_auto_keeps_an_ensemble_only_when_it_wins_most_folds(datasets_dir, monkeypatch):
+    """glass: an ensemble 0.014 better pooled and on 3 of 5 folds is kept; the same gain on 2 of 5 is not."""
+    from nbautoml.engine import ensemble as ensemble_mod
+
+    df = pd.read_csv(datasets_dir / "glass.csv")
+    options = dict(max_evals=14, time_budget=None, seed=0, models=["knn", "random_forest", "extra_trees"])
+    kept = AutoML(**options).fit(df, target="Type")
+    assert kept.ensemble_ is not None and kept.ensemble_.score - kept.ensemble_.single_score > 0.001
+    assert (kept.ensemble_.folds_better, kept.ensemble_.n_folds) == (3, 5)
+    assert kept.summary()["ensemble"]["folds_better"] == 3
+
+    real = ensemble_mod._folds_better
+    monkeypatch.setattr(ensemble_mod, "_folds_better", lambda *a: (2, real(*a)[1]))
+    dropped = AutoML(**options).fit(df, target="Type")
+    assert dropped.ensemble_ is None  # a pooled gain carried by a minority of folds
+    assert dropped.best_trial_.trial_id == kept.best_trial_.trial_id
