@@ -347,8 +347,9 @@ class AutoML(BaseEstimator):
         self._finish_store(store, state, best)
         emit_finished(callbacks, {
             "status": self.status_, "reason": self.stop_reason_, "elapsed": self.elapsed_,
-            "n_done": state.n_finished, "n_failed": state.n_failed, "best_score": self.best_score_,
-            "best": best, "result": self, "metric": metric.name, "time_budget": self.time_budget,
+            # the best CV score, as during the search; the result says which trial the model is
+            "n_done": state.n_finished, "n_failed": state.n_failed, "best_score": preference.best.score,
+            "best": preference.best, "result": self, "metric": metric.name, "time_budget": self.time_budget,
             "max_evals": self.max_evals,
         })
         return self
@@ -629,8 +630,7 @@ class AutoML(BaseEstimator):
             "ensemble": None if getattr(self, "ensemble_", None) is None else {
                 "weights": dict(self.ensemble_.weights), "oof_score": self.ensemble_.score,
                 "best_single_oof_score": self.ensemble_.single_score,
-                "folds_better": getattr(self.ensemble_, "folds_better", None),
-                "n_folds": getattr(self.ensemble_, "n_folds", None)},
+                "folds_better": self.ensemble_.folds_better, "n_folds": self.ensemble_.n_folds},
             "trials": len(self.trials_), "statuses": counts, "status": self.status_,
             "stop_reason": self.stop_reason_, "elapsed": round(getattr(self, "elapsed_", 0.0), 2),
             "time_budget": self.time_budget, "validation": self.validation_.description,

@@ -106,9 +106,12 @@ class LiveState:
             self.n_done = sum(t.status not in ("running", "interrupted") for t in trials)
             self.n_failed = sum(t.status in FAILED_STATUSES for t in trials)
         self.elapsed = float(getattr(result, "elapsed_", self.elapsed) or self.elapsed)
-        if getattr(result, "best_score_", None) is not None:
+        best = getattr(result, "overall_best_trial_", None) or getattr(result, "best_trial_", None)
+        if best is not None and best.score is not None:  # the best CV score, not the chosen trial's
+            self.best_score = float(best.score)
+            self.best = best
+        elif getattr(result, "best_score_", None) is not None:
             self.best_score = float(result.best_score_)
-            self.best = getattr(result, "best_trial_", self.best)
         self.status = getattr(result, "status_", None) or self.status
         self.reason = getattr(result, "stop_reason_", None) or self.reason
         self.version += 1

@@ -159,6 +159,14 @@ def test_accurate_refits_a_tied_default_on_real_data(tmp_path):
     assert result.summary()["traded"] and "prefer='accurate': chose random_forest #0" in repr(result)
     html = result._repr_html_()
     assert "CV roc_auc" in html and "Best CV roc_auc" not in html and "Preference (accurate)" in html
+    assert ">Pipeline<" in html and "Best pipeline" not in html  # it is the chosen one, not the best
+    # the search's own status keeps reporting the best CV score, as it did while running
+    from nbautoml.render.live import LiveState
+    from nbautoml.render.text import status_line
+
+    state = LiveState()
+    state.update_from_result(result)
+    assert f"best roc_auc {best.score:.4f} (random_forest, trial {best.trial_id})" in status_line(state)
     # the leaderboard marks the refitted pipeline, which is not its first row
     display = result.leaderboard_display(None)
     marks = dict(zip(result.leaderboard["trial"], display["in_model"]))
