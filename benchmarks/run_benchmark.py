@@ -235,6 +235,7 @@ def run_nbautoml(task, X_train, y_train, X_test, budget, target, options=None):
         "default_points_time": round(sum(t.wall_time or 0.0 for t in defaults), 2),
         "first_tpe_trial_at": round(min(tpe_starts), 2) if tpe_starts else None,
         "families": families,
+        "families_left": dict(getattr(automl, "families_left_", {})),
         "top5": [{"model": str(r.model), "score": None if r.score != r.score else round(r.score, 4),
                   "fit_time": round(float(r.fit_time or 0.0), 2)} for r in board.itertuples()],
     }

@@ -51,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-ensemble", action="store_true",
                      help="refit the best single pipeline only (default: an ensemble of the best "
                           "trials when it beats it)")
+    run.add_argument("--no-prune", action="store_true",
+                     help="keep every model family in the search (default: a family far behind the "
+                          "best one gets no more trials)")
     run.add_argument("--encoding", help="text encoding of the CSV (default: UTF-8, then detected)")
     run.add_argument("--search-dir", help="where search directories go (default ./nbautoml_runs)")
     run.add_argument("--name", help="name of the search directory")
@@ -90,7 +93,8 @@ def cmd_run(args) -> int:
                     max_evals=args.max_evals, trial_timeout=args.trial_timeout, early_stop=args.early_stop,
                     cv=args.cv, models=args.models, exclude=args.exclude, algo=args.algo, seed=args.seed,
                     n_jobs=args.jobs, search_dir=args.search_dir, name=args.name, resume=args.resume,
-                    ensemble=False if args.no_ensemble else "auto", callbacks=[progress])
+                    ensemble=False if args.no_ensemble else "auto", prune_families=not args.no_prune,
+                    callbacks=[progress])
     started = time.perf_counter()
     automl.fit(frame, target=args.target)
     wall = time.perf_counter() - started

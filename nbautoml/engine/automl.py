@@ -114,6 +114,12 @@ class AutoML(BaseEstimator):
     prefer_tolerance : float, optional
         How much score to give up, in the metric's units (default: one
         standard error of the best pipeline's fold scores).
+    prune_families : bool, default=True
+        Stop trying estimator families far behind the best one: a family
+        leaves once its best error (distance from the metric's ideal score)
+        exceeds ``(1 + 2/n)`` times the best error plus 0.01 after ``n`` of
+        its trials, or its first two trials failed. ``families_left_`` says
+        which left and why. The local backend only.
 
     Attributes
     ----------
@@ -124,6 +130,8 @@ class AutoML(BaseEstimator):
         What ``prefer`` chose and what it traded; ``best_trial_`` and
         ``best_score_`` are the chosen trial's, ``overall_best_trial_`` the
         best-scoring one.
+    families_left_ : dict
+        Family -> why it left the search early (see ``prune_families``).
     total_cpu_time_ : float
         CPU seconds of the search: every trial (in its worker) plus this
         process (hyperopt, the final refit). Trials stopped by a timeout are
@@ -136,7 +144,7 @@ class AutoML(BaseEstimator):
                  early_stop=None, cv="auto", models=None, exclude=None, space=None, algo="tpe", seed=0,
                  n_jobs=1, search_dir=None, name=None, resume=None, roles=None, callbacks=None,
                  n_default_points=8, warm_start=None, start_method=None, prefer="accurate",
-                 prefer_tolerance=None, backend="local", ensemble="auto"):
+                 prefer_tolerance=None, backend="local", ensemble="auto", prune_families=True):
         self.task = task
         self.metric = metric
         self.time_budget = time_budget
@@ -162,6 +170,7 @@ class AutoML(BaseEstimator):
         self.start_method = start_method
         self.prefer = prefer
         self.prefer_tolerance = prefer_tolerance
+        self.prune_families = prune_families
 
     # ------------------------------------------------------------------ checks
     def _check_params(self) -> None:
@@ -278,7 +287,11 @@ class AutoML(BaseEstimator):
                         store=store, callbacks=callbacks, points=points, refit_factor=refit_factor,
                         spent=spent + (time.perf_counter() - t_start), previous=previous, rerun=rerun,
                         start_method=self.start_method,
-                        ensemble_reserve=3 if self.ensemble and self.prefer == "accurate" else 0)
+                        ensemble_reserve=3 if self.ensemble and self.prefer == "accurate" else 0,
+                        families=None if self.space is not None else families,
+                        space_for=None if self.space is not None else
+                        (lambda active: build_space(active, has_cat, has_text)),
+                        prune_families=bool(self.prune_families))
         # fitted attributes known before the search, so listeners can use them
         self.task_, self.metric_, self.classes_ = task, metric.name, classes
         self.greater_is_better_ = metric.greater_is_better
@@ -300,6 +313,7 @@ class AutoML(BaseEstimator):
         self.trials_ = state.trials
         self.status_ = state.status
         self.stop_reason_ = state.stop_reason
+        self.families_left_ = dict(state.families_left)
         self._oof = state.oof
         self.leaderboard_ = build_leaderboard(state.trials, metric.greater_is_better, n_test / n_train)
         self.total_cpu_time_ = _total_cpu_time(state.trials, cpu_start)
@@ -635,6 +649,7 @@ class AutoML(BaseEstimator):
             "stop_reason": self.stop_reason_, "elapsed": round(getattr(self, "elapsed_", 0.0), 2),
             "time_budget": self.time_budget, "validation": self.validation_.description,
             "dropped_columns": self.plan_.dropped, "run_dir": str(self.run_dir_),
+            "families_left": dict(getattr(self, "families_left_", {})),
             "total_cpu_time": round(getattr(self, "total_cpu_time_", 0.0), 2),
             "prefer": self.prefer, "preference": getattr(self, "preference_", None),
             "traded": _traded(self),
@@ -657,6 +672,8 @@ class AutoML(BaseEstimator):
         lines += [
             f"  {s['trials']} trials in {s['elapsed']:.1f} s; {s['stop_reason']}",
         ]
+        if s["families_left"]:
+            lines.append("  left the search early (far behind the best): " + ", ".join(s["families_left"]))
         if s["dropped_columns"]:
             lines.append("  dropped: " + "; ".join(f"{k} ({v})" for k, v in s["dropped_columns"].items()))
         if (self.prefer != "accurate" or s["traded"]) and s["preference"]:

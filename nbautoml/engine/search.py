@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..exceptions import ConfigError, unknown_choice
+from .race import FamilyRace
 from .records import SearchEvent, TrialRecord
 from .space import config_from_vals, normalize_config, to_python
 from .workers import Outcome, WorkerPool
@@ -76,6 +77,7 @@ class SearchState:
     status: str = "completed"
     stop_reason: str = ""
     oof: dict = field(default_factory=dict)  # trial_id -> out-of-fold predictions (top trials)
+    families_left: dict = field(default_factory=dict)  # family -> why it left the race (race.py)
 
     @property
     def n_finished(self) -> int:
@@ -110,14 +112,14 @@ class Search:
         Seconds spent by earlier sessions of a resumed search.
     previous : list of TrialRecord
         Finished trials of a resumed search; ``rerun`` are configs re-run first.
+    prune_families : bool
+        Stop suggesting families far behind the best one (see ``race.py``).
     """
 
     def __init__(self, space, ctx, metric, budget: Budget, *, algo="tpe", seed=0, n_jobs=1, store=None,
                  callbacks=(), points=(), refit_factor=1.0, spent=0.0, previous=(), rerun=(),
-                 start_method=None, keep_oof=10, ensemble_reserve=0):
-        from hyperopt import Trials
-        from hyperopt.base import Domain
-
+                 start_method=None, keep_oof=10, ensemble_reserve=0, families=None, space_for=None,
+                 prune_families=True):
         self.space = space
         self.ctx = ctx
         self.metric = metric
@@ -134,14 +136,72 @@ class Search:
         self.start_method = start_method
         self.keep_oof = keep_oof
         self.ensemble_reserve = ensemble_reserve
-        self.domain = Domain(lambda config: 0.0, space)
-        self.hp_trials = Trials()
-        self.state = SearchState()
+        # The family race needs the built-in space, rebuilt over the families still in it.
+        self.families = list(families) if families else None
+        self.space_for = space_for
+        self.active = self.families
+        self.race = FamilyRace(metric.greater_is_better,
+                               enabled=bool(prune_families and self.families and space_for is not None))
+        self.state = SearchState(families_left=self.race.left)
         self._callback_failed = False
+        self._next_id = 0
+        self._new_hp_trials(space)
         for record in previous:
             self._register_previous(record)
+        # a resumed search does not run its starting points again
+        tried = [record.config for record in self.state.trials]
+        self.queue = [(v, c, source) for v, c, source in self.queue
+                      if source == "resume" or normalize_config(c) not in tried]
+        self._update_race()
 
     # ------------------------------------------------------------------ hyperopt glue
+    #
+    # Records keep hyperopt's values of the full space (``vals["family"]`` indexes
+    # ``families``); hyperopt's Trials hold them translated to the active space, the
+    # families still in the race, with the record's trial id as hyperopt's tid.
+    def _new_hp_trials(self, space) -> None:
+        from hyperopt import Trials
+        from hyperopt.base import Domain
+
+        self.active_space = space
+        self.domain = Domain(lambda config: 0.0, space)
+        self.hp_trials = Trials()
+
+    def _to_active(self, vals: dict) -> dict | None:
+        """Full-space values in the active space's indexing; None if the family left the race."""
+        if not vals or self.active is self.families or "family" not in vals:
+            return vals
+        family = self.families[int(vals["family"])]
+        if family not in self.active:
+            return None
+        return {**vals, "family": self.active.index(family)}
+
+    def _to_full(self, vals: dict) -> dict:
+        if self.active is self.families or "family" not in vals:
+            return vals
+        return {**vals, "family": self.families.index(self.active[int(vals["family"])])}
+
+    def _update_race(self) -> None:
+        """Recompute the race; when a family left it, suggest from the families still in it."""
+        if not self.race.enabled:
+            return
+        self.race.update(self.state.trials, self.metric.name)
+        active = [f for f in self.families if self.race.allows(f)]
+        if not active or len(active) == len(self.active):
+            return
+        self.active = active
+        self._new_hp_trials(self.space_for(active))
+        for record in self.state.trials:
+            vals = self._to_active(record.vals)
+            if not vals:
+                continue
+            if record.status == "running":
+                self._insert(record.trial_id, vals, None)
+            elif record.status != "interrupted":
+                loss = self.metric.loss(record.score) if record.status == "ok" else None
+                self._insert(record.trial_id, vals, {"status": "ok", "loss": loss} if loss is not None
+                             else {"status": "fail"})
+
     def _insert(self, tid: int, vals: dict, result: dict | None) -> None:
         from hyperopt import JOB_STATE_DONE, JOB_STATE_NEW
 
@@ -168,23 +228,30 @@ class Search:
                 break
         self.hp_trials.refresh()
 
+    def _new_id(self) -> int:
+        tid, self._next_id = self._next_id, self._next_id + 1
+        return tid
+
     def _ask(self) -> tuple[int, dict, dict, str]:
-        """The next trial: its id, hyperopt values, config and where it came from."""
-        tid = self.hp_trials.new_trial_ids(1)[0]
+        """The next trial: its id, hyperopt values (full space), config and where it came from."""
+        tid = self._new_id()
         if self.queue:
             vals, config, source = self.queue.pop(0)
             if vals:
-                self._insert(tid, vals, None)
+                active_vals = self._to_active(vals)
+                if active_vals:
+                    self._insert(tid, active_vals, None)
                 config = config_from_vals(self.space, vals)
             return tid, vals or {}, normalize_config(config), source
         docs = self.suggest([tid], self.domain, self.hp_trials, int(self.rng.integers(2**31 - 1)))
         self.hp_trials.insert_trial_docs(docs)
         self.hp_trials.refresh()
         vals = {k: to_python(v[0]) for k, v in docs[0]["misc"]["vals"].items() if len(v)}
-        return tid, vals, config_from_vals(self.space, vals), self.algo_name
+        return tid, self._to_full(vals), config_from_vals(self.active_space, vals), self.algo_name
 
     def _register_previous(self, record: TrialRecord) -> None:
-        tid = self.hp_trials.new_trial_ids(1)[0]
+        tid = record.trial_id
+        self._next_id = max(self._next_id, tid + 1)
         loss = self.metric.loss(record.score) if record.status == "ok" else None
         if record.vals:
             result = {"status": "ok", "loss": loss} if loss is not None else {"status": "fail"}
@@ -325,6 +392,7 @@ class Search:
             self.state.since_best += 1
         if record.status == "ok" and outcome.result.get("oof") is not None:
             self._keep_oof(record, outcome.result["oof"])
+        self._update_race()
         if self.store is not None:
             self.store.write_trial(record, elapsed=self.elapsed())
         self._emit("trial_finished", trial=record)

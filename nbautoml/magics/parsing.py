@@ -261,6 +261,18 @@ SEARCH_OPTIONS: tuple[Option, ...] = (
         },
     ),
     Option(
+        ("--no-prune",),
+        "prune_families",
+        "prune_families",
+        trait=False,
+        kwargs={
+            "action": "store_const",
+            "const": False,
+            "help": "Keep every model family in the search (default: a family far behind the "
+            "best one gets no more trials).",
+        },
+    ),
+    Option(
         ("--backend",),
         "backend",
         "backend",

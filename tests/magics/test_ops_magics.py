@@ -102,6 +102,8 @@ def test_config_traits_are_the_defaults_of_the_new_options(ip, caplog):
     assert "ensemble" not in search_options(magics, parse([]))  # AutoML's default: "auto"
     assert search_options(magics, parse(["--no-ensemble"]))["ensemble"] is False
     assert search_options(magics, parse(["--ensemble"]))["ensemble"] == "auto"
+    assert "prune_families" not in search_options(magics, parse([]))  # AutoML's default: True
+    assert search_options(magics, parse(["--no-prune"]))["prune_families"] is False
     ip.run_line_magic("config", "AutoMLMagics.ensemble = False")
     ip.run_line_magic("config", "AutoMLMagics.prefer = 'small'")
     options = search_options(magics, parse([]))
