@@ -673,7 +673,7 @@ class AutoML(BaseEstimator):
             f"  {s['trials']} trials in {s['elapsed']:.1f} s; {s['stop_reason']}",
         ]
         if s["families_left"]:
-            lines.append("  left the search early (far behind the best): " + ", ".join(s["families_left"]))
+            lines.append("  left the search early (well behind the best): " + ", ".join(s["families_left"]))
         if s["dropped_columns"]:
             lines.append("  dropped: " + "; ".join(f"{k} ({v})" for k, v in s["dropped_columns"].items()))
         if (self.prefer != "accurate" or s["traded"]) and s["preference"]:

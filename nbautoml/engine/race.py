@@ -79,9 +79,9 @@ class FamilyRace:
                 continue
             error, score = family_best[family]
             limit = (1.0 + 2.0 / n) * best_error + ABSOLUTE_MARGIN
-            if error > limit:
+            if error > limit + 1e-9:  # not on a rounding error at the limit
                 self.left[family] = (f"best {metric_name} {score:.4g} in {n} trial{'s' * (n > 1)}, "
-                                     f"far behind {best_score:.4g} ({best_family})")
+                                     f"the best is {best_score:.4g} ({best_family})")
 
     def allows(self, family: str) -> bool:
         """Whether a new trial of ``family`` is worth running."""

@@ -209,7 +209,7 @@ def result_html(result, top: int = 10) -> str:
         rows.append(("Interrupted", f"<span style='color:#e65100'>{_e(note)}</span>"))
     if s.get("families_left"):
         left = "; ".join(f"<code>{_e(k)}</code> ({_e(v)})" for k, v in s["families_left"].items())
-        rows.append(("Left early", f"families far behind the best got no more trials: {left}"))
+        rows.append(("Left early", f"families well behind the best got no more trials: {left}"))
     if s["dropped_columns"]:
         dropped = "; ".join(f"<code>{_e(k)}</code> ({_e(v)})" for k, v in s["dropped_columns"].items())
         rows.append(("Dropped columns", dropped))
