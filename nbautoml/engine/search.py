@@ -112,6 +112,11 @@ class Search:
         Seconds spent by earlier sessions of a resumed search.
     previous : list of TrialRecord
         Finished trials of a resumed search; ``rerun`` are configs re-run first.
+    families : list of str, optional
+        The families of the built-in space, in its ``hp.choice`` order.
+    space_for : callable, optional
+        ``space_for(families)`` builds the space over a subset of ``families``;
+        with ``families``, it lets the family race narrow the search.
     prune_families : bool
         Stop suggesting families far behind the best one (see ``race.py``).
     """
@@ -198,9 +203,13 @@ class Search:
             if record.status == "running":
                 self._insert(record.trial_id, vals, None)
             elif record.status != "interrupted":
-                loss = self.metric.loss(record.score) if record.status == "ok" else None
-                self._insert(record.trial_id, vals, {"status": "ok", "loss": loss} if loss is not None
-                             else {"status": "fail"})
+                self._insert(record.trial_id, vals, self._hp_result(record))
+
+    def _hp_result(self, record: TrialRecord) -> dict:
+        """A finished record's result as hyperopt stores it."""
+        if record.status == "ok" and record.score is not None:
+            return {"status": "ok", "loss": self.metric.loss(record.score)}
+        return {"status": "fail"}
 
     def _insert(self, tid: int, vals: dict, result: dict | None) -> None:
         from hyperopt import JOB_STATE_DONE, JOB_STATE_NEW
@@ -254,8 +263,7 @@ class Search:
         self._next_id = max(self._next_id, tid + 1)
         loss = self.metric.loss(record.score) if record.status == "ok" else None
         if record.vals:
-            result = {"status": "ok", "loss": loss} if loss is not None else {"status": "fail"}
-            self._insert(tid, record.vals, result)
+            self._insert(tid, record.vals, self._hp_result(record))
         self.state.trials.append(record)
         if loss is not None and loss < self.state.best_loss:
             self.state.best, self.state.best_loss = record, loss

@@ -100,3 +100,16 @@ def test_a_resumed_search_keeps_the_families_that_left_out(bike):
     after = {f: sum(t.family == f for t in resumed.trials_) for f in first.families_left_}
     assert after == before  # no new trial of a family that had left
     assert len({t.trial_id for t in resumed.trials_}) == 14
+
+
+def test_the_race_with_parallel_trials(bike):
+    """Two workers: a family can leave while a trial runs; the rebuilt history keeps the
+    running trial and the search ends with every trial recorded once."""
+    frame, target = bike
+    result = AutoML(time_budget=None, max_evals=12, seed=0, cv=3, n_jobs=2, n_default_points=4,
+                    models=["hist_gradient_boosting", "ridge", "lasso", "knn"]).fit(frame, target=target)
+    assert {"ridge", "lasso"} <= set(result.families_left_)
+    assert sorted(t.trial_id for t in result.trials_) == list(range(12))
+    assert {t.status for t in result.trials_} == {"ok"}
+    # at most one trial of a family started after it left: the one already asked for
+    assert sum(t.family in ("ridge", "lasso") for t in result.trials_) <= 4
