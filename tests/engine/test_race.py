@@ -57,12 +57,12 @@ def _replay(result):
 
 @pytest.fixture(scope="module")
 def bike():
-    frame, target, _ = load_dataset("bike", rows=1500, seed=1)
+    frame, target, _ = load_dataset("bike", rows=800, seed=1)
     return frame, target
 
 
 def test_the_search_stops_trying_families_far_behind_on_real_data(bike):
-    """bike (1,500 rows): linear models and k-NN score far below boosting; out of the race,
+    """bike (800 rows): linear models and k-NN score far below boosting; out of the race,
     they get fewer trials than TPE gives them without it."""
     frame, target = bike
     kw = dict(time_budget=None, max_evals=16, seed=0, cv=3, n_default_points=3,
