@@ -85,3 +85,22 @@ def test_sigint_ends_the_search_with_the_best_so_far(datasets_dir, tmp_path):
     time.sleep(0.5)
     leftover = subprocess.run(["pgrep", "-f", "nbautoml-worker"], capture_output=True, text=True).stdout
     assert str(proc.pid) not in leftover
+
+
+@pytest.mark.parametrize("flag, expected", [([], True), (["--no-prune"], False)])
+def test_cli_no_prune_keeps_every_family(datasets_dir, tmp_path, monkeypatch, capsys, flag, expected):
+    from nbautoml.cli import main
+    from nbautoml.engine.automl import AutoML
+
+    seen = []
+    fit = AutoML.fit
+
+    def recording_fit(self, *args, **kwargs):
+        seen.append(self.prune_families)
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(AutoML, "fit", recording_fit)
+    code = main(["run", str(datasets_dir / "blood.csv"), "--target", "Class", "--max-evals", "2",
+                 "--quiet", "--search-dir", str(tmp_path), *flag])
+    assert code == 0 and seen == [expected]
+    assert "2 trials" in capsys.readouterr().out
