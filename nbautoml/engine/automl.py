@@ -449,8 +449,13 @@ class AutoML(BaseEstimator):
 
         left = float("inf") if self.time_budget is None else self.time_budget - search.elapsed() - 0.3
         # members whose refit cannot fit next to the best one's are not candidates
-        candidates = {tid: oof for tid, (_, oof) in state.oof.items()
-                      if tid in by_id and (tid == best.trial_id or refit_cost(best.trial_id) + refit_cost(tid) <= left)}
+        # the best few trials (the search also keeps every default point's predictions,
+        # for a chosen default point tied with the best)
+        sign = 1 if metric.greater_is_better else -1
+        top = sorted(state.oof, key=lambda tid: -sign * state.oof[tid][0])[:search.keep_oof]
+        candidates = {tid: state.oof[tid][1] for tid in state.oof
+                      if (tid in top or tid == best.trial_id) and tid in by_id
+                      and (tid == best.trial_id or refit_cost(best.trial_id) + refit_cost(tid) <= left)}
         n_classes = 0 if self.classes_ is None else len(self.classes_)
         while len(candidates) >= 2:
             choice = select_ensemble(candidates, best.trial_id, y_codes, metric, self.task_, n_classes,

@@ -140,6 +140,7 @@ class Search:
         self.spent = spent
         self.start_method = start_method
         self.keep_oof = keep_oof
+        self._default_ids: set[int] = set()  # default points: out-of-fold predictions always kept
         self.ensemble_reserve = ensemble_reserve
         # The family race needs the built-in space, rebuilt over the families still in it.
         self.families = list(families) if families else None
@@ -408,12 +409,21 @@ class Search:
             self._emit("new_best", trial=record)
 
     def _keep_oof(self, record: TrialRecord, oof) -> None:
-        """Keep out-of-fold predictions of the best few trials (for plots and ensembles)."""
+        """Keep out-of-fold predictions of the best few trials and of the default points.
+
+        The best ``keep_oof`` trials are the ensemble's candidates. A default
+        point's are kept too, whatever its rank: the final model may be a default
+        point tied with the best (``prefer.choose_trial``), and the ensemble
+        selection starts from the chosen trial's predictions.
+        """
         self.state.oof[record.trial_id] = (record.score, oof)
-        if len(self.state.oof) > self.keep_oof:
-            sign = 1 if self.metric.greater_is_better else -1
-            worst = min(self.state.oof, key=lambda k: sign * self.state.oof[k][0])
-            del self.state.oof[worst]
+        if record.source == "default":
+            self._default_ids.add(record.trial_id)
+        sign = 1 if self.metric.greater_is_better else -1
+        ranked = sorted(self.state.oof, key=lambda k: -sign * self.state.oof[k][0])
+        for trial_id in ranked[self.keep_oof:]:
+            if trial_id not in self._default_ids:
+                del self.state.oof[trial_id]
 
 
 @contextlib.contextmanager

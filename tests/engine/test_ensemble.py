@@ -153,3 +153,35 @@ def test_auto_keeps_an_ensemble_only_when_it_wins_most_folds(datasets_dir, monke
     dropped = AutoML(**options).fit(df, target="Type")
     assert dropped.ensemble_ is None  # a pooled gain carried by a minority of folds
     assert dropped.best_trial_.trial_id == kept.best_trial_.trial_id
+
+
+def test_a_chosen_default_point_below_the_top_trials_still_starts_the_selection(datasets_dir, monkeypatch):
+    """juice: the chosen trial is a default point tied with the best but ranked 3rd; with
+    predictions kept for only the top 2 it must still be a candidate (it was dropped before,
+    and with it the ensemble: ``select_ensemble`` needs the starting trial's predictions)."""
+    from nbautoml.engine import automl as automl_mod
+    from nbautoml.engine import ensemble as ensemble_mod
+
+    class TopTwo(automl_mod.Search):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.keep_oof = 2
+
+    seen = {}
+    real = ensemble_mod.select_ensemble
+
+    def spy(candidates, best_id, *args, **kwargs):
+        seen.update(candidates=list(candidates), best_id=best_id)
+        return real(candidates, best_id, *args, **kwargs)
+
+    monkeypatch.setattr(automl_mod, "Search", TopTwo)
+    monkeypatch.setattr(ensemble_mod, "select_ensemble", spy)
+    df = pd.read_csv(datasets_dir / "juice.csv")
+    result = AutoML(max_evals=14, time_budget=None, seed=0).fit(df, target="Purchase")
+    chosen = result.best_trial_
+    rank = list(result.leaderboard["trial"]).index(chosen.trial_id)
+    assert chosen.source == "default" and rank >= 2, (chosen.trial_id, rank)  # the case under test
+    assert seen["best_id"] == chosen.trial_id and chosen.trial_id in seen["candidates"]
+    assert len(seen["candidates"]) == 3  # the top two and the chosen one
+    # after the choice only the predictions in use are kept
+    assert set(result._oof) <= {chosen.trial_id, result.overall_best_trial_.trial_id}
