@@ -245,8 +245,10 @@ class Search:
     def _ask(self) -> tuple[int, dict, dict, str]:
         """The next trial: its id, hyperopt values (full space), config and where it came from."""
         tid = self._new_id()
-        if self.queue:
+        while self.queue:
             vals, config, source = self.queue.pop(0)
+            if source == "default" and config.get("family") in self.race.left:
+                continue  # its family left the race while this starting point waited
             if vals:
                 active_vals = self._to_active(vals)
                 if active_vals:
