@@ -1,0 +1,192 @@
+"""Which rule for building the final ensemble scores best on held-out data?
+
+For each data set and split seed, runs nbautoml (default options) under the benchmark's
+protocol, keeps the candidates its ensemble selection saw (out-of-fold predictions of
+the best trials), refits every candidate on the training rows and predicts the test
+rows. Every rule below then picks weights from the *same* candidates, so the comparison
+is paired: the search's timing noise is the same for all rules.
+
+Rules:
+
+- ``single``: the chosen trial alone (no ensemble);
+- ``auto``: nbautoml's default (``ensemble="auto"``): greedy selection, kept when it
+  gains more than 0.001 pooled and wins most folds;
+- ``always``: greedy selection, always kept;
+- ``step-folds``: greedy selection where each added member must improve the averaged
+  predictions on most folds (not only pooled), then the ``auto`` check;
+- ``bagged``: greedy selection on 20 random halves of the candidates, weights summed
+  (Caruana et al., 2004, section 2.3).
+
+It prints the held-out score per data set and rule and, per rule, the sum of its
+differences to ``auto``. Example::
+
+    .venv/bin/python benchmarks/ensemble_rules.py --only house,glass --seeds 0,1 --budget 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import run_benchmark as bench  # noqa: E402
+
+
+def capture(entry: dict, datasets_dir: Path, seed: int, budget: float) -> dict | None:
+    """Run nbautoml on one split; return its ensemble candidates with their test predictions."""
+    import nbautoml
+    from nbautoml.engine import ensemble as ensemble_mod
+
+    task, target = entry["task"], entry["target"]
+    seen = {}
+    real = ensemble_mod.select_ensemble
+
+    def spy(candidates, best_id, y, metric, task_, n_classes, **kwargs):
+        seen.update(candidates=dict(candidates), best_id=best_id, y=y, metric=metric,
+                    n_classes=n_classes, folds=kwargs.get("folds"))
+        return real(candidates, best_id, y, metric, task_, n_classes, **kwargs)
+
+    bench.SEED = seed
+    train, test, _ = bench.load_split(str(datasets_dir / entry["file"]), target, task)
+    ensemble_mod.select_ensemble = spy
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            automl = nbautoml.AutoML(time_budget=budget, seed=0, metric=bench.METRIC_OF_TASK[task],
+                                     search_dir=tmp)
+            automl.fit(train, target=target)
+    finally:
+        ensemble_mod.select_ensemble = real
+    if not seen:
+        return None
+    X_test = automl._input_frame(test.drop(columns=target))
+    configs = {t.trial_id: t.config for t in automl.trials_}
+    test_pred = {}
+    for tid in seen["candidates"]:
+        pipeline = automl._refit(configs[tid])
+        test_pred[tid] = pipeline.predict(X_test) if task == "regression" else pipeline.predict_proba(X_test)
+    return dict(seen, task=task, test_pred=test_pred, y_test=test[target].to_numpy(),
+                classes=None if automl.classes_ is None else list(automl.classes_))
+
+
+def test_score(c: dict, weights: dict) -> float:
+    """The protocol's held-out score of the weighted average of the candidates' test predictions."""
+    p = sum(w * c["test_pred"][t] for t, w in weights.items()) / sum(weights.values())
+    task, y_test = c["task"], c["y_test"]
+    if task == "regression":
+        return bench.held_out_score(task, y_test, p)
+    names = [str(x) for x in c["classes"]]
+    if task == "binary":
+        positive = str(np.unique(y_test)[1])
+        return bench.held_out_score(task, y_test, p[:, names.index(positive)])
+    return bench.held_out_score(task, y_test, np.asarray(c["classes"])[p.argmax(axis=1)])
+
+
+def _auto_check(c: dict, choice) -> dict:
+    if choice is None or choice.size < 2:
+        return {c["best_id"]: 1}
+    gain = (choice.score - choice.single_score) * (1 if c["metric"].greater_is_better else -1)
+    if gain <= 0.001 * max(1.0, abs(choice.single_score)) or not choice.consistent:
+        return {c["best_id"]: 1}
+    return choice.weights
+
+
+def _select(c: dict, candidates=None):
+    from nbautoml.engine.ensemble import select_ensemble
+
+    return select_ensemble(candidates or c["candidates"], c["best_id"], c["y"], c["metric"], c["task"],
+                           c["n_classes"], folds=c["folds"])
+
+
+def _step_folds(c: dict, rounds: int = 25) -> dict:
+    """Greedy selection where an addition must improve most folds, then the auto check."""
+    from nbautoml.engine.ensemble import EnsembleChoice, _averageable, _score
+
+    y, metric, task, k = c["y"], c["metric"], c["task"], c["n_classes"]
+    cand = {t: o for t, o in c["candidates"].items() if _averageable(o, task, k)}
+    rows = np.ones(len(y), bool)
+    for o in cand.values():
+        rows &= ~np.isnan(o if o.ndim == 1 else o[:, 0])
+    folds = [test[rows[test]] for _, test in c["folds"]]
+    sign = 1 if metric.greater_is_better else -1
+    total, weights = cand[c["best_id"]].copy(), {c["best_id"]: 1}
+    single = current = _score(metric, y[rows], total[rows], task, k)
+    for step in range(2, rounds + 2):
+        best_gain, best_tid = 0.0, None
+        for tid, pred in cand.items():
+            new = total + pred
+            gain = sign * (_score(metric, y[rows], new[rows] / step, task, k) - current)
+            if gain <= best_gain + 1e-12:
+                continue
+            if len(folds) > 1:
+                wins = sum(sign * (_score(metric, y[f], new[f] / step, task, k)
+                                   - _score(metric, y[f], total[f] / (step - 1), task, k)) > 1e-12 for f in folds)
+                if 2 * wins <= len(folds):
+                    continue
+            best_gain, best_tid = gain, tid
+        if best_tid is None:
+            break
+        total += cand[best_tid]
+        weights[best_tid] = weights.get(best_tid, 0) + 1
+        current = _score(metric, y[rows], total[rows] / sum(weights.values()), task, k)
+    choice = EnsembleChoice(weights=weights, score=current, single_score=single)
+    return _auto_check(c, choice)
+
+
+def _bagged(c: dict, bags: int = 20, seed: int = 0) -> dict:
+    rng = np.random.default_rng(seed)
+    total: dict = {}
+    for _ in range(bags):
+        subset = {t: o for t, o in c["candidates"].items() if t == c["best_id"] or rng.random() < 0.5}
+        choice = _select(c, subset)
+        weights = {c["best_id"]: 1} if choice is None else choice.weights
+        for tid, w in weights.items():
+            total[tid] = total.get(tid, 0.0) + w / sum(weights.values())
+    return total
+
+
+RULES = {
+    "single": lambda c: {c["best_id"]: 1},
+    "auto": lambda c: _auto_check(c, _select(c)),
+    "always": lambda c: (lambda ch: {c["best_id"]: 1} if ch is None else ch.weights)(_select(c)),
+    "step-folds": _step_folds,
+    "bagged": _bagged,
+}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--datasets-dir", type=Path, default=bench.DEFAULT_DATASETS)
+    parser.add_argument("--only", default="", help="comma-separated data set names (default: all)")
+    parser.add_argument("--seeds", default="0", help="split seeds, comma-separated")
+    parser.add_argument("--budget", type=float, default=30.0)
+    args = parser.parse_args(argv)
+    warnings.filterwarnings("ignore")
+    entries = bench.read_index(args.datasets_dir)
+    if args.only:
+        wanted = {n.strip() for n in args.only.split(",")}
+        entries = [e for e in entries if e["dataset"] in wanted]
+    totals = dict.fromkeys(RULES, 0.0)
+    print(f"{'data set':12s}{'seed':>5s}" + "".join(f"{r:>12s}" for r in RULES), flush=True)
+    for seed in [int(s) for s in args.seeds.split(",")]:
+        for entry in entries:
+            c = capture(entry, args.datasets_dir, seed, args.budget)
+            if c is None:
+                print(f"{entry['dataset']:12s}{seed:5d}  (no ensemble selection: fewer than two candidates)")
+                continue
+            scores = {name: test_score(c, rule(c)) for name, rule in RULES.items()}
+            for name in RULES:
+                totals[name] += scores[name] - scores["auto"]
+            print(f"{entry['dataset']:12s}{seed:5d}" + "".join(f"{scores[r]:12.4f}" for r in RULES), flush=True)
+    print(f"{'sum - auto':17s}" + "".join(f"{totals[r]:12.4f}" for r in RULES))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
