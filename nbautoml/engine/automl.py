@@ -451,8 +451,7 @@ class AutoML(BaseEstimator):
         # members whose refit cannot fit next to the best one's are not candidates
         # the best few trials (the search also keeps every default point's predictions,
         # for a chosen default point tied with the best)
-        sign = 1 if metric.greater_is_better else -1
-        top = sorted(state.oof, key=lambda tid: -sign * state.oof[tid][0])[:search.keep_oof]
+        top = search.ranked_oof()[:search.keep_oof]
         candidates = {tid: state.oof[tid][1] for tid in state.oof
                       if (tid in top or tid == best.trial_id) and tid in by_id
                       and (tid == best.trial_id or refit_cost(best.trial_id) + refit_cost(tid) <= left)}

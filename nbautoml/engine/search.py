@@ -307,9 +307,8 @@ class Search:
             # an ensemble refits more members: keep time for the next best few, at most a
             # fifth of the budget (a member that would not fit in the time left is left out
             # of the ensemble at the end)
-            sign = 1.0 if self.metric.greater_is_better else -1.0
             by_id = {t.trial_id: t for t in self.state.trials}
-            top = [tid for tid in sorted(self.state.oof, key=lambda tid: -sign * self.state.oof[tid][0])
+            top = [tid for tid in self.ranked_oof()
                    if tid in by_id and tid != best.trial_id][:self.ensemble_reserve - 1]
             others = sum(by_id[tid].fit_time or 0.0 for tid in top) * self.refit_factor * 1.2
             reserve += min(others, 0.2 * self.budget.time_budget)
@@ -421,11 +420,14 @@ class Search:
         self.state.oof[record.trial_id] = (record.score, oof)
         if record.source == "default":
             self._default_ids.add(record.trial_id)
-        sign = 1 if self.metric.greater_is_better else -1
-        ranked = sorted(self.state.oof, key=lambda k: -sign * self.state.oof[k][0])
-        for trial_id in ranked[self.keep_oof:]:
+        for trial_id in self.ranked_oof()[self.keep_oof:]:
             if trial_id not in self._default_ids:
                 del self.state.oof[trial_id]
+
+    def ranked_oof(self) -> list[int]:
+        """The trials whose out-of-fold predictions are kept, best score first."""
+        sign = 1 if self.metric.greater_is_better else -1
+        return sorted(self.state.oof, key=lambda tid: -sign * self.state.oof[tid][0])
 
 
 @contextlib.contextmanager
