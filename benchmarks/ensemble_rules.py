@@ -13,7 +13,8 @@ Rules:
   gains more than 0.001 pooled and wins most folds;
 - ``always``: greedy selection, always kept;
 - ``step-folds``: greedy selection where each added member must improve the averaged
-  predictions on most folds (not only pooled), then the ``auto`` check;
+  predictions on most folds (not only pooled), kept when the pooled gain passes ``auto``'s
+  threshold (every member already won most folds);
 - ``bagged``: greedy selection on 20 random halves of the candidates, weights summed
   (Caruana et al., 2004, section 2.3).
 
@@ -89,10 +90,8 @@ def test_score(c: dict, weights: dict) -> float:
 
 
 def _auto_check(c: dict, choice) -> dict:
-    if choice is None or choice.size < 2:
-        return {c["best_id"]: 1}
-    gain = (choice.score - choice.single_score) * (1 if c["metric"].greater_is_better else -1)
-    if gain <= 0.001 * max(1.0, abs(choice.single_score)) or not choice.consistent:
+    """The engine's ``ensemble="auto"`` rule: the choice's weights, or the chosen trial alone."""
+    if choice is None or not choice.worth_keeping(c["metric"].greater_is_better):
         return {c["best_id"]: 1}
     return choice.weights
 
@@ -105,7 +104,7 @@ def _select(c: dict, candidates=None):
 
 
 def _step_folds(c: dict, rounds: int = 25) -> dict:
-    """Greedy selection where an addition must improve most folds, then the auto check."""
+    """Greedy selection where an addition must improve most folds, then auto's pooled-gain threshold."""
     from nbautoml.engine.ensemble import EnsembleChoice, _averageable, _score
 
     y, metric, task, k = c["y"], c["metric"], c["task"], c["n_classes"]

@@ -461,10 +461,7 @@ class AutoML(BaseEstimator):
                                      folds=self.validation_.folds)
             if choice is None or choice.size < 2:
                 return None
-            gain = (choice.score - choice.single_score) * (1 if metric.greater_is_better else -1)
-            # "auto": a pooled gain carried by a few rows of a minority of folds is noise
-            if self.ensemble == "auto" and (gain <= 0.001 * max(1.0, abs(choice.single_score))
-                                            or not choice.consistent):
+            if self.ensemble == "auto" and not choice.worth_keeping(metric.greater_is_better):
                 return None
             if sum(refit_cost(tid) for tid in choice.weights) <= left:
                 return choice

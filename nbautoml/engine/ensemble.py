@@ -40,6 +40,13 @@ class EnsembleChoice:
     def size(self) -> int:
         return len(self.weights)
 
+    def worth_keeping(self, greater_is_better: bool, min_gain: float = 0.001) -> bool:
+        """The ``ensemble="auto"`` rule: two or more members, a pooled gain over the
+        starting trial above ``min_gain`` (relative to scores above 1), and better on
+        most folds (a pooled gain carried by a few rows of a minority of folds is noise)."""
+        gain = (self.score - self.single_score) * (1 if greater_is_better else -1)
+        return self.size >= 2 and gain > min_gain * max(1.0, abs(self.single_score)) and self.consistent
+
 
 def _averageable(oof: np.ndarray, task: str, n_classes: int) -> bool:
     if task == "regression":
