@@ -50,19 +50,15 @@ class Table:
 
 
 def show_figure(figure, label: str = "") -> None:
-    """Display a matplotlib Figure as a PNG, also without ``%matplotlib inline``.
+    """Display a matplotlib Figure as a PNG with alternative text, also without ``%matplotlib inline``.
 
     Its text form is ``<Figure: label>`` (default: its first title). A figure that
     pyplot manages is closed, so the inline backend does not show it twice.
     """
-    import io
+    from ..render.plots import png_display_bundle
 
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-    suptitle = getattr(figure, "get_suptitle", lambda: "")()  # matplotlib >= 3.8
-    titles = [suptitle, *(ax.get_title() for ax in figure.get_axes())]
-    label = label or next((t for t in titles if t), "")
-    display({"image/png": buffer.getvalue(), "text/plain": f"<Figure: {label}>"}, raw=True)
+    data, metadata = png_display_bundle(figure, label)
+    display(data, metadata=metadata, raw=True)
     if "matplotlib.pyplot" in sys.modules:
         sys.modules["matplotlib.pyplot"].close(figure)
 

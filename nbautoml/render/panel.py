@@ -33,7 +33,6 @@ Examples
 
 from __future__ import annotations
 
-import base64
 import logging
 import os
 import re
@@ -265,18 +264,17 @@ def _rich_display() -> bool:
     return shell is not None and type(shell).__name__ != "TerminalInteractiveShell"
 
 
-def ipython_display(bundle: dict, display_id=None, update: bool = False):
-    """Display (or update) a raw MIME bundle; returns the DisplayHandle when one is asked for."""
+def ipython_display(bundle: dict, display_id=None, update: bool = False, metadata=None):
+    """Display (or update) a raw MIME bundle; returns the DisplayHandle when one is asked for.
+
+    ``metadata`` is the output's metadata per MIME type (``{"image/png": {"alt": ...}}``).
+    """
     from IPython.display import display, update_display
 
     if update:
-        update_display(bundle, raw=True, display_id=display_id)
+        update_display(bundle, raw=True, display_id=display_id, metadata=metadata)
         return None
-    return display(bundle, raw=True, display_id=display_id)
-
-
-def png_bundle(png: bytes, description: str) -> dict:
-    return {"image/png": base64.b64encode(png).decode("ascii"), "text/plain": f"<{description}>"}
+    return display(bundle, raw=True, display_id=display_id, metadata=metadata)
 
 
 def result_text(result, top: int = 10) -> str:
@@ -317,17 +315,19 @@ def show_result(result, top: int = 10, display=None) -> None:
     the text/plain part outside IPython.
     """
     from .html import result_html
-    from .plots import figure_png
+    from .plots import png_display_bundle
 
     if display is None:
         display = ipython_display if _rich_display() else _print_bundle
     display({"text/html": result_html(result, top), "text/plain": result_text(result, top)})
     fig = result_figure(result)
     what = "confusion matrix" if getattr(result, "task_", "") != "regression" else "residuals"
-    display(png_bundle(figure_png(fig), f"nbautoml plots: convergence and {what} (PNG)"))
+    data, metadata = png_display_bundle(fig)
+    data["text/plain"] = f"<nbautoml plots: convergence and {what} (PNG)>"
+    display(data, metadata=metadata)
 
 
-def _print_bundle(bundle: dict, display_id=None, update: bool = False):
+def _print_bundle(bundle: dict, display_id=None, update: bool = False, metadata=None):
     text = bundle.get("text/plain")
     if text and not bundle.get("image/png"):
         print(text, flush=True)

@@ -25,7 +25,8 @@ from matplotlib.figure import Figure
 
 __all__ = ["PLOT_KINDS", "plot", "plot_kinds", "plot_calibration", "plot_confusion",
            "plot_convergence", "plot_hyperparameters", "plot_importance", "plot_leaderboard",
-           "plot_pr", "plot_prediction", "plot_residuals", "plot_roc", "figure_png", "NbFigure"]
+           "plot_pr", "plot_prediction", "plot_residuals", "plot_roc", "figure_png", "figure_alt_text",
+           "png_display_bundle", "NbFigure"]
 
 CLASSIFICATION = ("binary", "multiclass")
 REGRESSION = ("regression",)
@@ -57,10 +58,68 @@ _MAX_CLASS_CURVES = 10  # one-vs-rest curves drawn for at most this many classes
 
 
 class NbFigure(Figure):
-    """A matplotlib Figure that IPython shows as PNG even without ``%matplotlib inline``."""
+    """A matplotlib Figure that IPython shows as PNG even without ``%matplotlib inline``.
+
+    The PNG carries alternative text (:func:`figure_alt_text`) in its output metadata, which
+    nbconvert and JupyterLab put in the image's ``alt`` attribute for screen readers.
+    """
 
     def _repr_png_(self) -> bytes:
         return figure_png(self)
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return png_display_bundle(self)
+
+
+def figure_alt_text(fig: Figure) -> str:
+    """A sentence per panel of ``fig`` for a screen reader: its title, axes and legend.
+
+    Written from what the figure shows, so it stays true for any plot: for example
+    "Convergence: best roc_auc so far. x axis: Trial (in the order the trials finished);
+    y axis: CV roc_auc (higher is better); legend: trial score, best so far, best: 0.8779."
+    """
+    sentences = []
+    suptitle = getattr(fig, "get_suptitle", lambda: "")()  # matplotlib >= 3.8
+    if suptitle:
+        sentences.append(f"{suptitle}.")
+    visible = [ax for ax in fig.get_axes() if ax.get_visible() and (ax.axison or ax.texts)]
+    panels = [ax for ax in visible if ax.get_label() != "<colorbar>"]
+    for ax in visible:
+        if ax.get_label() == "<colorbar>":
+            scale = ax.get_ylabel() or ax.get_xlabel()
+            if scale:
+                sentences.append(f"Colour scale: {scale}.")
+            continue
+        number = panels.index(ax) + 1
+        parts = []
+        if ax.axison:
+            for axis, label in (("x", ax.get_xlabel()), ("y", ax.get_ylabel())):
+                if label:
+                    parts.append(f"{axis} axis: {label}")
+        legend = ax.get_legend()
+        if legend is not None:
+            parts.append("legend: " + ", ".join(t.get_text() for t in legend.get_texts()))
+        notes = [" ".join(t.get_text().split()) for t in ax.texts if not ax.axison]
+        parts.extend(n for n in notes if n)
+        title = ax.get_title() or ax.get_title("left") or f"Panel {number} of {len(panels)}"
+        sentences.append(f"{title.rstrip('.')}. " + "; ".join(parts) + ("." if parts else ""))
+    text = " ".join(s.strip() for s in sentences if s.strip())
+    return text or "A matplotlib figure with no titled panels."
+
+
+def png_display_bundle(fig: Figure, label: str = "", dpi: int = 100) -> tuple[dict, dict]:
+    """``(data, metadata)`` to display ``fig`` as a PNG with alternative text.
+
+    ``label`` names the figure in its text/plain form (default: its first title).
+    """
+    import base64
+
+    suptitle = getattr(fig, "get_suptitle", lambda: "")()
+    titles = [suptitle, *(ax.get_title() for ax in fig.get_axes())]
+    label = label or next((t for t in titles if t), "figure")
+    data = {"image/png": base64.b64encode(figure_png(fig, dpi=dpi)).decode("ascii"),
+            "text/plain": f"<Figure: {label}>"}
+    return data, {"image/png": {"alt": figure_alt_text(fig)}}
 
 
 def figure_png(fig: Figure, dpi: int = 100) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import subprocess
@@ -367,7 +368,7 @@ def test_code_is_printed_and_reproduces_the_score(ip, fitted, iris, capsys):
     assert "data = frame[frame[target].notna()]" in Path("out/code.py").read_text()
 
 
-def test_plot_kinds(ip, fitted):
+def test_plot_kinds(ip, fitted, monkeypatch):
     ip.push({"fitted": fitted})
     with pytest.raises(
         UsageError, match=r"Unknown plot kind 'rocc'. Did you mean 'roc'\? Valid kinds: conv"
@@ -380,8 +381,14 @@ def test_plot_kinds(ip, fitted):
     pytest.importorskip("nbautoml.render.plots")
     from matplotlib.figure import Figure
 
+    published = []
+    monkeypatch.setattr(ip.display_pub, "publish",
+                        lambda data, metadata=None, **kw: published.append((data, metadata)))
     ip.run_line_magic("automl_plot", "fitted convergence --out fig")
     assert isinstance(ip.user_ns["fig"], Figure)
+    (data, metadata), = published
+    assert base64.b64decode(data["image/png"])[:4] == b"\x89PNG"
+    assert metadata["image/png"]["alt"].startswith("Convergence: best accuracy so far. x axis: Trial")
 
 
 def test_save_and_load(ip, fitted, iris, capsys):

@@ -42,10 +42,19 @@ def searched(shell, blood):
 @pytest.fixture
 def shown(ip, monkeypatch):
     """The MIME bundles the magics display (IPython's display() goes through display_pub)."""
-    bundles = []
-    monkeypatch.setattr(
-        ip.display_pub, "publish", lambda data, metadata=None, **kw: bundles.append(data)
-    )
+    class Bundles(list):
+        """The data of each output; ``.metadata`` holds their output metadata, in order."""
+
+        metadata: list = []
+
+    bundles = Bundles()
+    bundles.metadata = []
+
+    def publish(data, metadata=None, **kw):
+        bundles.append(data)
+        bundles.metadata.append(metadata or {})
+
+    monkeypatch.setattr(ip.display_pub, "publish", publish)
     return bundles
 
 
@@ -260,6 +269,10 @@ def test_explain_shows_the_summary_plots_and_one_row(ip, searched, shown):
         f"<Figure: {why.row.attrs['prediction']:.4g} vs {why.row.attrs['baseline']:.4g} "
         "on average>",
     ]
+    # each plot carries alternative text (a screen reader's view of it), from its own labels
+    alts = [m["image/png"]["alt"] for b, m in zip(shown, shown.metadata) if "image/png" in b]
+    assert len(alts) == 3 and alts[0].startswith("Permutation importance")
+    assert all("x axis:" in alt for alt in alts), alts
 
 
 def test_explain_errors(ip, searched):

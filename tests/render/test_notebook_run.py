@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 
 import nbformat
 import pytest
@@ -60,6 +61,23 @@ def test_search_cell_has_static_html_and_png(executed):
     assert len(pngs) == 1 and base64.b64decode(pngs[0])[:4] == b"\x89PNG"
     assert all("text/plain" in o.data for o in outputs)
     assert not any("application/vnd.jupyter.widget-view+json" in o.data for o in outputs)
+
+
+def test_the_result_plot_has_alternative_text_in_the_saved_notebook_and_its_html(executed):
+    """The plot's output carries alternative text for a screen reader, as IPython's API puts it."""
+    from nbconvert import HTMLExporter
+
+    outputs = [o for o in _displays(executed.cells[1]) if "image/png" in o.data]
+    alt = outputs[0].metadata["image/png"]["alt"]
+    assert alt.startswith("Convergence: best roc_auc so far.") and "Confusion matrix" in alt
+    assert "legend: trial score, best so far, best: 0." in alt  # the figure's own figures
+
+    # nbconvert's classic template writes the output's alt metadata into the <img> tag (its
+    # default lab template, 7.17, does not read it yet and warns)
+    body, _ = HTMLExporter(template_name="classic").from_notebook_node(executed)
+    images = re.findall(r"<img [^>]*>", body)
+    assert len(images) == 2  # one result plot per search cell
+    assert all('alt="Convergence: best roc_auc so far.' in tag for tag in images), images
 
 
 def test_no_widget_reprs_in_text_outputs(executed):

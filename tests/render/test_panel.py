@@ -54,8 +54,9 @@ class Displays:
     def __init__(self):
         self.calls = []
 
-    def __call__(self, bundle, display_id=None, update=False):
-        self.calls.append({"bundle": bundle, "display_id": display_id, "update": update})
+    def __call__(self, bundle, display_id=None, update=False, metadata=None):
+        self.calls.append({"bundle": bundle, "display_id": display_id, "update": update,
+                           "metadata": metadata})
 
 
 def replay(panel, events, clock=None, step=0.0):
@@ -141,8 +142,8 @@ def test_widget_panel_shrinks_to_a_status_line_when_the_result_follows(binary_se
     while_shown = []  # the panel's state when each static output was displayed
 
     class Snapshots(Displays):
-        def __call__(self, bundle, display_id=None, update=False):
-            super().__call__(bundle, display_id, update)
+        def __call__(self, bundle, display_id=None, update=False, metadata=None):
+            super().__call__(bundle, display_id, update, metadata)
             if panel is not None and panel.info is not None:
                 while_shown.append((panel.info.value, panel.image.layout.display))
 

@@ -48,6 +48,24 @@ def test_every_plot_has_title_labels_and_saves_as_png(searches, task, kind):
     fig.savefig(buffer, format="png")
     assert buffer.getvalue()[:8] == b"\x89PNG\r\n\x1a\n"
     assert fig._repr_png_()[:4] == b"\x89PNG"  # IPython shows it without %matplotlib inline
+    # the output IPython keeps: PNG plus alternative text written from the figure's labels
+    data, metadata = fig._repr_mimebundle_()
+    alt = metadata["image/png"]["alt"]
+    assert alt.startswith(shown_title.rstrip(".")) and f"y axis: {ax.get_ylabel()}" in alt, alt
+    assert data["text/plain"].startswith("<Figure: ") and data["image/png"].startswith("iVBOR")
+
+
+def test_alt_text_names_untitled_panels_colour_scales_and_notes():
+    fig = P.NbFigure()
+    left, right = fig.subplots(1, 2)
+    image = left.imshow(np.eye(3))
+    fig.colorbar(image, ax=left, label="Share of the true class")
+    left.set_xlabel("Predicted class")
+    right.set_axis_off()
+    right.text(0.5, 0.5, "diagnostic plot unavailable:\nValueError")
+    assert P.figure_alt_text(fig) == (
+        "Panel 1 of 2. x axis: Predicted class. Panel 2 of 2. "
+        "diagnostic plot unavailable: ValueError. Colour scale: Share of the true class.")
 
 
 def test_unknown_kind_lists_valid_kinds(searches):
