@@ -1,0 +1,81 @@
+"""The benchmark script's protocol, run for real on two small data sets (a few seconds each)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import train_test_split
+
+from tests.conftest import DATASETS
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "run_benchmark.py"
+
+
+def _run(tmp_path, *args) -> tuple[list[dict], str]:
+    out = tmp_path / f"results-{len(list(tmp_path.iterdir()))}.jsonl"
+    done = subprocess.run([sys.executable, str(SCRIPT), "--datasets-dir", str(DATASETS),
+                           "--python", sys.executable, "--out", str(out), *args],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return [json.loads(line) for line in out.read_text().splitlines()], done.stdout
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    if not DATASETS.exists():
+        pytest.skip(f"the shared data sets are not at {DATASETS}")
+    tmp = tmp_path_factory.mktemp("bench")
+    common = ["--only", "blood", "--budget", "3"]
+    seed0 = _run(tmp, *common, "--systems", "random_forest")
+    seed1 = _run(tmp, *common, "--systems", "random_forest,hist_gradient_boosting,nbautoml",
+                 "--split-seed", "1")
+    return seed0, seed1
+
+
+def test_split_seed_changes_the_split_and_the_default_models_seed(runs):
+    (seed0, _), (seed1, _) = runs
+    forest0, = seed0
+    forest1 = next(r for r in seed1 if r["system"] == "random_forest")
+    assert (forest0["split_seed"], forest1["split_seed"]) == (0, 1)
+    assert forest0["split_sha"] != forest1["split_sha"]  # other test rows
+    assert {r["split_sha"] for r in seed1} == {forest1["split_sha"]}  # one split for all systems
+    assert (forest0["n_train"], forest0["n_test"]) == (forest1["n_train"], forest1["n_test"]) == (561, 187)
+
+    # the recorded score is the protocol's: stratified 75/25 split and a default forest, both
+    # with random_state=1, scored by held-out ROC AUC
+    frame = pd.read_csv(DATASETS / "blood.csv")
+    train, test = train_test_split(frame, test_size=0.25, random_state=1, stratify=frame["Class"])
+    forest = RandomForestClassifier(random_state=1).fit(train.drop(columns="Class"), train["Class"])
+    positive = np.unique(train["Class"])[1]
+    proba = forest.predict_proba(test.drop(columns="Class"))[:, list(forest.classes_).index(positive)]
+    assert forest1["score"] == pytest.approx(roc_auc_score(test["Class"] == positive, proba), abs=1e-12)
+
+
+def test_every_system_scores_and_the_report_ranks_them(runs, tmp_path):
+    _, (records, stdout) = runs
+    assert [r["system"] for r in records] == ["random_forest", "hist_gradient_boosting", "nbautoml"]
+    assert all(r.get("error") is None and 0.5 < r["score"] <= 1.0 for r in records), records
+    nb = records[-1]
+    assert nb["extra"]["n_trials"] >= 1 and nb["wall_time"] < 3 * 1.5  # its budget, and some slack
+    assert "mean rank" in stdout and "nbautoml below the better default by > 0.005:" in stdout
+
+    path = tmp_path / "again.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    report = subprocess.run([sys.executable, str(SCRIPT), "--report", str(path)],
+                            capture_output=True, text=True, timeout=60, check=True).stdout
+    lines = report.splitlines()
+    header = lines[next(i for i, line in enumerate(lines) if line.startswith("mean rank")) - 1].split()
+    ranks = dict(zip(header, map(float, next(
+        line for line in report.splitlines() if line.startswith("mean rank")).split()[2:])))
+    short = {"random_forest": "RF-default", "hist_gradient_boosting": "HGB-default", "nbautoml": "nbautoml"}
+    expected = {short[r["system"]]: 1.0 + sum(o["score"] > r["score"] for o in records)
+                + sum(o["score"] == r["score"] for o in records if o is not r) / 2 for r in records}
+    assert ranks == expected, report
