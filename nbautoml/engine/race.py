@@ -80,8 +80,9 @@ class FamilyRace:
             error, score = family_best[family]
             limit = (1.0 + 2.0 / n) * best_error + ABSOLUTE_MARGIN
             if error > limit + 1e-9:  # not on a rounding error at the limit
+                # the leader's score at the moment the family left (it may improve later)
                 self.left[family] = (f"best {metric_name} {score:.4g} in {n} trial{'s' * (n > 1)}, "
-                                     f"the best is {best_score:.4g} ({best_family})")
+                                     f"when {best_family} had {best_score:.4g}")
 
     def allows(self, family: str) -> bool:
         """Whether a new trial of ``family`` is worth running."""

@@ -21,7 +21,7 @@ def test_a_family_leaves_when_its_error_is_far_behind_and_sooner_the_further_beh
     # one trial: the limit is 3 x 0.05 + 0.01 = 0.16 (score 0.84)
     race.update([best, _trial(1, "forest", 0.85), _trial(2, "ridge", 0.83)], "r2")
     assert race.allows("hgb") and race.allows("forest") and not race.allows("ridge")
-    assert race.left["ridge"] == "best r2 0.83 in 1 trial, the best is 0.95 (hgb)"
+    assert race.left["ridge"] == "best r2 0.83 in 1 trial, when hgb had 0.95"
     # two trials: the limit is 2 x 0.05 + 0.01 = 0.11 (score 0.89)
     race.update([best, _trial(1, "forest", 0.85), _trial(3, "forest", 0.88)], "r2")
     assert not race.allows("forest")
