@@ -72,7 +72,8 @@ def run_nbautoml(df, target, n_trials, profile=None):
             marks["last"] = now
 
     with tempfile.TemporaryDirectory(prefix="nbautoml-overhead-") as tmp:
-        automl = nbautoml.AutoML(space=trivial_space(), max_evals=n_trials, time_budget=None,
+        # one worker, as raw fmin evaluates one trial at a time
+        automl = nbautoml.AutoML(space=trivial_space(), max_evals=n_trials, time_budget=None, n_jobs=1,
                                  seed=0, metric="roc_auc", search_dir=tmp, callbacks=[on_event])
         profiler = cProfile.Profile() if profile else None
         t0 = time.perf_counter()

@@ -22,6 +22,19 @@ def _positive(kind):
     return parse
 
 
+def jobs_value(text):
+    """``--jobs``: ``auto``, -1 or an int >= 1."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an int or 'auto'") from None
+    if value < 1 and value != -1:
+        raise argparse.ArgumentTypeError(f"must be an int >= 1, -1 (one per CPU) or auto; got {text}")
+    return value
+
+
 def _csv_list(text):
     return [t.strip() for t in text.split(",") if t.strip()]
 
@@ -47,7 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--exclude", type=_csv_list, help="comma-separated families to leave out")
     run.add_argument("--algo", default="tpe", choices=["tpe", "random", "anneal", "atpe"])
     run.add_argument("--seed", type=int, default=0)
-    run.add_argument("--jobs", type=int, default=1, help="trials in parallel (-1: one per CPU)")
+    run.add_argument("--jobs", type=jobs_value, default="auto",
+                     help="trials in parallel: an int, -1 for one per CPU, or auto (default: one per "
+                          "CPU up to 10 million data cells, else 1)")
     run.add_argument("--no-ensemble", action="store_true",
                      help="refit the best single pipeline only (default: an ensemble of the best "
                           "trials when it beats it)")

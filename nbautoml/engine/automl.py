@@ -34,7 +34,7 @@ from .space import (
 )
 from .store import RunStore
 from .validation import make_validation
-from .workers import cpu_count
+from .workers import cpu_count, resolve_n_jobs
 
 log = logging.getLogger("nbautoml")
 
@@ -73,8 +73,12 @@ class AutoML(BaseEstimator):
         Your own space; it must sample dicts ``{"family", "params", "pre"}``.
     algo : {"tpe", "random", "anneal", "atpe"}, default="tpe"
     seed : int, default=0
-    n_jobs : int, default=1
-        Trials run in parallel (-1: one per CPU).
+    n_jobs : int or "auto", default="auto"
+        Trials run in parallel: an int, -1 for one per CPU, or "auto" for one
+        per CPU on data up to 10 million cells (rows x columns) and one at a
+        time above (each trial's estimator then uses the cores). The number
+        used is ``n_jobs_``. Trials finish in an order that timing decides, so
+        for a search that repeats exactly give ``max_evals`` and ``n_jobs=1``.
     ensemble : {"auto", True, False}, default="auto"
         Greedy ensemble selection over the best trials' out-of-fold
         predictions: "auto" keeps the ensemble only when it beats the best
@@ -132,6 +136,8 @@ class AutoML(BaseEstimator):
         best-scoring one.
     families_left_ : dict
         Family -> why it left the search early (see ``prune_families``).
+    n_jobs_ : int
+        Trials that ran at a time (``n_jobs`` resolved).
     total_cpu_time_ : float
         CPU seconds of the search: every trial (in its worker) plus this
         process (hyperopt, the final refit). Trials stopped by a timeout are
@@ -142,7 +148,7 @@ class AutoML(BaseEstimator):
 
     def __init__(self, task="auto", metric="auto", time_budget=60, max_evals=None, trial_timeout=None,
                  early_stop=None, cv="auto", models=None, exclude=None, space=None, algo="tpe", seed=0,
-                 n_jobs=1, search_dir=None, name=None, resume=None, roles=None, callbacks=None,
+                 n_jobs="auto", search_dir=None, name=None, resume=None, roles=None, callbacks=None,
                  n_default_points=8, warm_start=None, start_method=None, prefer="accurate",
                  prefer_tolerance=None, backend="local", ensemble="auto", prune_families=True):
         self.task = task
@@ -192,8 +198,10 @@ class AutoML(BaseEstimator):
         if self.time_budget is None and self.max_evals is None and self.early_stop is None:
             raise ConfigError("Give a time_budget, max_evals or early_stop, or the search never ends.",
                               code="no_budget")
-        if not (self.n_jobs == -1 or (isinstance(self.n_jobs, Integral) and self.n_jobs >= 1)):
-            raise ConfigError(f"n_jobs must be a positive int or -1; got {self.n_jobs!r}.", code="bad_option")
+        if not (self.n_jobs in ("auto", -1)
+                or (isinstance(self.n_jobs, Integral) and not isinstance(self.n_jobs, bool) and self.n_jobs >= 1)):
+            raise ConfigError(f"n_jobs must be a positive int, -1 (one per CPU) or 'auto'; got {self.n_jobs!r}.",
+                              code="bad_option")
         if self.seed is not None and not isinstance(self.seed, Integral):
             raise ConfigError(f"seed must be an int or None; got {self.seed!r}.", code="bad_option")
         get_algorithm(self.algo)
@@ -264,8 +272,8 @@ class AutoML(BaseEstimator):
             space = build_space(families, has_cat, has_text)
             starts += default_points(families, has_cat, has_text, self.n_default_points or 0)
             points = [(vals_from_config(c, families, has_cat, has_text), c) for c in starts]
-        n_jobs = cpu_count() if self.n_jobs == -1 else int(self.n_jobs)
         X_used = X[plan.used]
+        n_jobs = self.n_jobs_ = resolve_n_jobs(self.n_jobs, n_cells=X_used.size)
 
         store, previous, rerun, spent, run_dir = self._open_store(task, metric, plan, X_used, y)
         ctx = EvalContext(
@@ -652,6 +660,7 @@ class AutoML(BaseEstimator):
             "dropped_columns": self.plan_.dropped, "run_dir": str(self.run_dir_),
             "families_left": dict(getattr(self, "families_left_", {})),
             "total_cpu_time": round(getattr(self, "total_cpu_time_", 0.0), 2),
+            "n_jobs": getattr(self, "n_jobs_", None),
             "prefer": self.prefer, "preference": getattr(self, "preference_", None),
             "traded": _traded(self),
         }
@@ -671,7 +680,8 @@ class AutoML(BaseEstimator):
             lines.append(f"  model: {s['model']}; out-of-fold {s['metric']} {e['oof_score']:.4f} "
                          f"(best single {e['best_single_oof_score']:.4f})")
         lines += [
-            f"  {s['trials']} trials in {s['elapsed']:.1f} s; {s['stop_reason']}",
+            f"  {s['trials']} trials in {s['elapsed']:.1f} s"
+            + (f" ({s['n_jobs']} at a time)" if (s["n_jobs"] or 1) > 1 else "") + f"; {s['stop_reason']}",
         ]
         if s["families_left"]:
             lines.append("  left the search early (well behind the best): " + ", ".join(s["families_left"]))

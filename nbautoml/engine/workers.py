@@ -247,3 +247,23 @@ def cpu_count() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:
         return os.cpu_count() or 1
+
+
+#: ``n_jobs="auto"`` runs one trial per CPU up to this many data cells (rows x columns);
+#: above it, one trial at a time. Workers run their estimators on one thread (see
+#: ``_worker_main``), so on small and medium data parallel trials are how the search uses
+#: every core (2 jobs vs 1: 1.96x the trials per minute, ``benchmarks/parallel.py``). On
+#: large data each trial's working copies of the data are large and a fit is long: there
+#: one trial at a time keeps peak memory to one trial's copies (``benchmarks/memory.py``).
+PARALLEL_TRIALS_MAX_CELLS = 10_000_000
+
+
+def resolve_n_jobs(n_jobs, n_cells: int) -> int:
+    """Trials at a time for ``n_jobs`` (an int, -1 for one per CPU, or "auto").
+
+    "auto" is one per CPU for data up to :data:`PARALLEL_TRIALS_MAX_CELLS` cells, else 1.
+    """
+    if n_jobs == "auto":
+        return cpu_count() if n_cells <= PARALLEL_TRIALS_MAX_CELLS else 1
+    return cpu_count() if n_jobs == -1 else int(n_jobs)
+

@@ -14,7 +14,7 @@ from pathlib import Path
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument
-from traitlets import Bool, Enum, Float, Int, List, TraitError, Unicode, validate
+from traitlets import Bool, Enum, Float, Int, List, TraitError, Unicode, Union, validate
 
 from . import parsing
 from .parsing import parse, search_arguments, strict_magic_arguments
@@ -90,7 +90,8 @@ class AutoMLMagics(Magics):
     models = List(Unicode(), help="Only these model families (--models).").tag(config=True)
     exclude = List(Unicode(), help="Leave these model families out (--exclude).").tag(config=True)
     seed = Int(0, help="Random seed (--seed).").tag(config=True)
-    jobs = Int(1, help="Trials in parallel, -1 for one per CPU (--jobs).").tag(config=True)
+    jobs = Union([Int(), Unicode()], default_value="auto",
+                 help="Trials in parallel: an int, -1 for one per CPU, or 'auto' (--jobs).").tag(config=True)
     prefer = Enum(
         ["accurate", "fast", "small"], "accurate", help="Which pipeline to refit (--prefer)."
     ).tag(config=True)

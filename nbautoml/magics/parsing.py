@@ -43,7 +43,18 @@ def _number(kind, check, expected):
 positive_float = _number(float, lambda v: v > 0 and v != float("inf"), "a number > 0")
 positive_int = _number(int, lambda v: v > 0, "an int >= 1")
 seed_int = _number(int, lambda v: 0 <= v < 2**32, "an int in [0, 2**32 - 1]")
-jobs_int = _number(int, lambda v: v >= 1 or v == -1, "an int >= 1, or -1 for one per CPU")
+_jobs_int = _number(int, lambda v: v >= 1 or v == -1, "an int >= 1, -1 for one per CPU, or auto")
+
+
+def jobs_int(text):
+    """``auto`` or an int >= 1 or -1 (the ``n_jobs`` values)."""
+    if str(text).strip().lower() == "auto":
+        return "auto"
+    return _jobs_int(text)
+
+
+jobs_int.__name__ = "int"
+jobs_int.expected = _jobs_int.expected
 
 
 def name_list(text: str) -> list[str]:
@@ -213,7 +224,8 @@ SEARCH_OPTIONS: tuple[Option, ...] = (
         kwargs={
             "type": jobs_int,
             "metavar": "N",
-            "help": "Trials in parallel; -1: one per CPU (default 1).",
+            "help": "Trials in parallel: N, -1 for one per CPU, or auto (default: one per CPU "
+            "up to 10 million data cells, else 1).",
         },
     ),
     Option(

@@ -179,6 +179,8 @@ def result_html(result, top: int = 10) -> str:
     statuses = s.get("statuses") or {}
     breakdown = ", ".join(f"{n} {k}" for k, n in sorted(statuses.items()))
     budget = f" of a {s['time_budget']:g} s budget" if s.get("time_budget") else ""
+    if (s.get("n_jobs") or 1) > 1:
+        budget += f", {s['n_jobs']} at a time"
     rows = [
         ("Task", f"{_e(s['task'])} on <code>{_e(s['target'])}</code>"),
         (f"{'CV' if s.get('traded') else 'Best CV'} {_e(s['metric'])}",

@@ -26,7 +26,7 @@ def test_cli_run_prints_leaderboard_and_saves(datasets_dir, tmp_path):
     assert proc.returncode == 0, proc.stderr
     wall = float(proc.stdout.split("wall time:")[1].split()[0])
     assert wall <= 8 * 1.1
-    assert "best roc_auc" in proc.stdout
+    assert re.search(r"(best|chosen) roc_auc: 0\.\d{4} ± ", proc.stdout)  # chosen: a tied default point
     assert re.search(r"Model \(trial \d+\):|Model \(an ensemble of ", proc.stdout)
     assert "rank" in proc.stdout and "logistic_regression" in proc.stdout
     assert "nbautoml:" in proc.stderr  # the tqdm bar
@@ -39,10 +39,13 @@ def test_cli_misspelled_target_is_a_short_error(datasets_dir):
     assert "Did you mean 'Survived'" in proc.stderr and "Traceback" not in proc.stderr
 
 
-@pytest.mark.parametrize("bad", [["--time-budget", "-3"], ["--bud", "3"], ["--max-evals", "0"]])
+@pytest.mark.parametrize("bad", [["--time-budget", "-3"], ["--bud", "3"], ["--max-evals", "0"],
+                                 ["--jobs", "0"], ["--jobs", "many"]])
 def test_cli_refuses_bad_and_abbreviated_options(datasets_dir, bad):
     proc = run(["run", str(datasets_dir / "titanic.csv"), "--target", "Survived", *bad])
     assert proc.returncode == 2 and "error" in proc.stderr
+    if bad[0] == "--jobs":
+        assert "argument --jobs:" in proc.stderr and "auto" in proc.stderr
 
 
 def test_import_is_light():
@@ -104,3 +107,26 @@ def test_cli_no_prune_keeps_every_family(datasets_dir, tmp_path, monkeypatch, ca
                  "--quiet", "--search-dir", str(tmp_path), *flag])
     assert code == 0 and seen == [expected]
     assert "2 trials" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("jobs, expected", [(None, "auto"), ("auto", "auto"), ("1", 1), ("-1", -1)])
+def test_cli_jobs(datasets_dir, tmp_path, monkeypatch, capsys, jobs, expected):
+    from nbautoml.cli import main
+    from nbautoml.engine.automl import AutoML
+
+    seen = []
+    fit = AutoML.fit
+
+    def recording_fit(self, *args, **kwargs):
+        result = fit(self, *args, **kwargs)
+        seen.append((self.n_jobs, self.n_jobs_))
+        return result
+
+    monkeypatch.setattr(AutoML, "fit", recording_fit)
+    flag = [] if jobs is None else ["--jobs", jobs]
+    code = main(["run", str(datasets_dir / "blood.csv"), "--target", "Class", "--max-evals", "2",
+                 "--quiet", "--search-dir", str(tmp_path), *flag])
+    from nbautoml.engine.workers import cpu_count
+
+    assert code == 0 and seen == [(expected, 1 if expected == 1 else cpu_count())]
+

@@ -65,7 +65,7 @@ def test_the_search_stops_trying_families_far_behind_on_real_data(bike):
     """bike (800 rows): linear models and k-NN score far below boosting; out of the race,
     they get fewer trials than TPE gives them without it."""
     frame, target = bike
-    kw = dict(time_budget=None, max_evals=16, seed=0, cv=3, n_default_points=3,
+    kw = dict(time_budget=None, max_evals=16, seed=0, cv=3, n_default_points=3, n_jobs=1,  # for _replay
               models=["hist_gradient_boosting", "ridge", "lasso", "knn", "decision_tree"])
     raced = AutoML(**kw).fit(frame, target=target)
     left = raced.families_left_
@@ -89,7 +89,7 @@ def test_a_waiting_starting_point_of_a_family_that_left_is_skipped():
     """employee (1,500 rows): logistic regression (AUC ~0.83) leaves after the first boosting
     trial (~0.98); its second starting point, queued last, is not run."""
     frame, target, _ = load_dataset("employee", rows=1500, seed=0)
-    kw = dict(time_budget=None, max_evals=6, seed=0, cv=3, n_default_points=5,
+    kw = dict(time_budget=None, max_evals=6, seed=0, cv=3, n_default_points=5, n_jobs=1,  # for _replay
               models=["logistic_regression", "hist_gradient_boosting"])
     result = AutoML(**kw).fit(frame, target=target)
     assert "logistic_regression" in result.families_left_

@@ -97,7 +97,8 @@ def test_sklearn_api_clone_params_cross_val_and_pipeline(datasets_dir):
 
 def test_max_evals_and_reproducibility(datasets_dir):
     df = pd.read_csv(datasets_dir / "diabetes.csv")
-    kw = dict(max_evals=12, time_budget=None, seed=3, n_default_points=2,
+    # the documented recipe for a search that repeats exactly: max_evals and one trial at a time
+    kw = dict(max_evals=12, time_budget=None, seed=3, n_default_points=2, n_jobs=1,
               models=["logistic_regression", "decision_tree", "knn"])
     a = AutoML(**kw).fit(df, target="Class variable")
     b = AutoML(**kw).fit(df, target="Class variable")
@@ -167,7 +168,9 @@ def test_resume_keeps_finished_trials_and_reruns_the_in_flight_one(titanic):
         if event.kind == "trial_started" and event["trial"].trial_id == 3:
             raise KeyboardInterrupt
 
-    kw = dict(time_budget=None, models=["logistic_regression", "ridge", "decision_tree"], seed=5, name="resumable")
+    # one trial at a time, so exactly one trial (3) is in flight when the search stops
+    kw = dict(time_budget=None, models=["logistic_regression", "ridge", "decision_tree"], seed=5, name="resumable",
+              n_jobs=1)
     first = AutoML(max_evals=6, callbacks=[stop_at_trial_3], **kw).fit(titanic, target="Survived")
     assert first.status_ == "interrupted"
     stored = {t.trial_id: t.status for t in RunStore(first.run_dir_).trials()}
@@ -279,3 +282,45 @@ def test_small_predictions_run_on_one_native_thread(titanic_result, monkeypatch)
     monkeypatch.setattr(automl_mod, "SINGLE_THREAD_PREDICT_ROWS", 50)  # 100 rows are "many" now
     result.predict(titanic.head(100))
     assert seen[0] == 1 and seen[1] == max(p["num_threads"] for p in threadpool_info())
+
+
+# --------------------------------------------------------------------------- n_jobs="auto"
+
+
+def _overlapping_pairs(trials) -> int:
+    spans = sorted((t.started, t.finished) for t in trials)
+    return sum(1 for (s1, f1), (s2, _) in zip(spans, spans[1:]) if s2 < f1)
+
+
+def test_auto_jobs_runs_one_trial_per_cpu_on_small_data_and_one_at_a_time_on_large(datasets_dir, monkeypatch):
+    from nbautoml.engine import workers
+
+    blood = pd.read_csv(datasets_dir / "blood.csv")  # 748 rows x 4 columns
+    parallel = AutoML(max_evals=6, time_budget=None, seed=0, ensemble=False).fit(blood, target="Class")
+    assert parallel.n_jobs == "auto" and parallel.n_jobs_ == workers.cpu_count()
+    if workers.cpu_count() > 1:
+        assert _overlapping_pairs(parallel.trials_) >= 2  # trials really ran side by side
+        assert f"6 trials in {parallel.elapsed_:.1f} s ({workers.cpu_count()} at a time)" in repr(parallel)
+
+    # the same data counted as large: one trial at a time, none overlapping
+    monkeypatch.setattr(workers, "PARALLEL_TRIALS_MAX_CELLS", blood.shape[0] * 3)
+    serial = AutoML(max_evals=6, time_budget=None, seed=0, ensemble=False).fit(blood, target="Class")
+    assert serial.n_jobs_ == 1 and _overlapping_pairs(serial.trials_) == 0
+    assert "at a time" not in repr(serial)
+    # the first trials are the same default points either way, so the best one is too
+    assert serial.best_score_ == pytest.approx(parallel.best_score_)
+
+
+def test_resolve_n_jobs():
+    from nbautoml.engine.workers import PARALLEL_TRIALS_MAX_CELLS, cpu_count, resolve_n_jobs
+
+    assert resolve_n_jobs("auto", PARALLEL_TRIALS_MAX_CELLS) == cpu_count()
+    assert resolve_n_jobs("auto", PARALLEL_TRIALS_MAX_CELLS + 1) == 1
+    assert resolve_n_jobs(-1, 10**9) == cpu_count() and resolve_n_jobs(3, 10) == 3
+
+
+@pytest.mark.parametrize("bad", [0, -2, "many", True, 1.5])
+def test_bad_n_jobs_is_named(bad):
+    frame = pd.DataFrame({"x": range(20), "y": [0, 1] * 10})
+    with pytest.raises(ConfigError, match=r"n_jobs must be a positive int, -1 \(one per CPU\) or 'auto'"):
+        AutoML(n_jobs=bad, max_evals=1).fit(frame, target="y")
