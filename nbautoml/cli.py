@@ -24,15 +24,12 @@ def _positive(kind):
 
 def jobs_value(text):
     """``--jobs``: ``auto``, -1 or an int >= 1."""
-    if text.strip().lower() == "auto":
-        return "auto"
+    from .engine.workers import parse_n_jobs
+
     try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an int or 'auto'") from None
-    if value < 1 and value != -1:
-        raise argparse.ArgumentTypeError(f"must be an int >= 1, -1 (one per CPU) or auto; got {text}")
-    return value
+        return parse_n_jobs(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _csv_list(text):

@@ -258,6 +258,28 @@ def cpu_count() -> int:
 PARALLEL_TRIALS_MAX_CELLS = 10_000_000
 
 
+N_JOBS_VALUES = "an int >= 1, -1 for one per CPU, or auto"
+
+
+def parse_n_jobs(text) -> int | str:
+    """An ``n_jobs`` value from text (``--jobs``): "auto", -1 or an int >= 1.
+
+    Raises
+    ------
+    ValueError
+        Saying what the valid values are.
+    """
+    if str(text).strip().lower() == "auto":
+        return "auto"
+    try:
+        value = int(text)
+    except (TypeError, ValueError):
+        raise ValueError(f"must be {N_JOBS_VALUES}; got {text!r}") from None
+    if value < 1 and value != -1:
+        raise ValueError(f"must be {N_JOBS_VALUES}; got {text}")
+    return value
+
+
 def resolve_n_jobs(n_jobs, n_cells: int) -> int:
     """Trials at a time for ``n_jobs`` (an int, -1 for one per CPU, or "auto").
 
@@ -266,4 +288,3 @@ def resolve_n_jobs(n_jobs, n_cells: int) -> int:
     if n_jobs == "auto":
         return cpu_count() if n_cells <= PARALLEL_TRIALS_MAX_CELLS else 1
     return cpu_count() if n_jobs == -1 else int(n_jobs)
-

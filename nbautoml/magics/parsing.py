@@ -43,18 +43,20 @@ def _number(kind, check, expected):
 positive_float = _number(float, lambda v: v > 0 and v != float("inf"), "a number > 0")
 positive_int = _number(int, lambda v: v > 0, "an int >= 1")
 seed_int = _number(int, lambda v: 0 <= v < 2**32, "an int in [0, 2**32 - 1]")
-_jobs_int = _number(int, lambda v: v >= 1 or v == -1, "an int >= 1, -1 for one per CPU, or auto")
-
-
 def jobs_int(text):
-    """``auto`` or an int >= 1 or -1 (the ``n_jobs`` values)."""
-    if str(text).strip().lower() == "auto":
-        return "auto"
-    return _jobs_int(text)
+    """``auto``, -1 or an int >= 1 (the ``n_jobs`` values; checked by the engine's parser)."""
+    from ..engine.workers import (
+        parse_n_jobs,  # imported here: the engine package loads scikit-learn
+    )
+
+    try:
+        return parse_n_jobs(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 jobs_int.__name__ = "int"
-jobs_int.expected = _jobs_int.expected
+jobs_int.expected = "an int >= 1, -1 for one per CPU, or auto"  # = engine.workers.N_JOBS_VALUES
 
 
 def name_list(text: str) -> list[str]:

@@ -147,7 +147,7 @@ def test_accurate_refits_a_tied_default_on_real_data(tmp_path):
 
     frame, target, _ = load_dataset("diabetes")
     result = AutoML(max_evals=16, time_budget=None, models=["random_forest"], n_default_points=1,
-                    ensemble=False, seed=0, search_dir=tmp_path).fit(frame, target=target)
+                    ensemble=False, seed=0, n_jobs=1, search_dir=tmp_path).fit(frame, target=target)
     best, chosen = result.overall_best_trial_, result.best_trial_
     assert best.source == "tpe" and best.score > chosen.score
     assert chosen.source == "default" and chosen.trial_id == 0

@@ -97,7 +97,7 @@ def test_help_pages_show_the_options_and_an_example(ip, capsys):
         ("--target target --max-evals 0", r"--max-evals: must be an int >= 1; got 0"),
         ("--target target --trial-timeout -1", r"--trial-timeout: must be a number > 0; got -1"),
         ("--target target --jobs 0", r"--jobs: must be an int >= 1, -1 for one per CPU, or auto; got 0"),
-        ("--target target --jobs some", r"argument -j/--jobs: invalid int value: 'some'"),
+        ("--target target --jobs some", r"argument -j/--jobs: must be an int >= 1, -1 for one per CPU, or auto; got 'some'"),
         ("--target target --seed -1", r"--seed: must be an int in \[0, 2\*\*32 - 1\]; got -1"),
         ("--target target --seed 1.5", r"--seed: invalid int value: '1.5'"),
         (
