@@ -16,7 +16,10 @@ Rules:
   predictions on most folds (not only pooled), kept when the pooled gain passes ``auto``'s
   threshold (every member already won most folds);
 - ``bagged``: greedy selection on 20 random halves of the candidates, weights summed
-  (Caruana et al., 2004, section 2.3).
+  (Caruana et al., 2004, section 2.3);
+- ``diverse``: ``auto`` on its candidates plus the best kept trial of every model family
+  (the search keeps the predictions of its top trials and of every default point), so a
+  search whose top trials are all one family can still mix in another.
 
 It prints the held-out score per data set and rule and, per rule, the sum of its
 differences to ``auto``. Example::
@@ -44,36 +47,57 @@ def capture(entry: dict, datasets_dir: Path, seed: int, budget: float) -> dict |
     """Run nbautoml on one split; return its ensemble candidates with their test predictions."""
     import nbautoml
     from nbautoml.engine import ensemble as ensemble_mod
+    from nbautoml.engine.automl import AutoML
 
     task, target = entry["task"], entry["target"]
-    seen = {}
-    real = ensemble_mod.select_ensemble
+    seen, kept = {}, {}
+    real, real_choose = ensemble_mod.select_ensemble, AutoML._choose_ensemble
 
     def spy(candidates, best_id, y, metric, task_, n_classes, **kwargs):
         seen.update(candidates=dict(candidates), best_id=best_id, y=y, metric=metric,
                     n_classes=n_classes, folds=kwargs.get("folds"))
         return real(candidates, best_id, y, metric, task_, n_classes, **kwargs)
 
+    def choose_spy(self, state, best, metric, *args, **kwargs):
+        # every out-of-fold prediction the search kept (the top trials and each default point)
+        kept.update(oof={tid: o[1] for tid, o in state.oof.items()},
+                    trials={t.trial_id: t for t in state.trials})
+        return real_choose(self, state, best, metric, *args, **kwargs)
+
     bench.SEED = seed
     train, test, _ = bench.load_split(str(datasets_dir / entry["file"]), target, task)
-    ensemble_mod.select_ensemble = spy
+    ensemble_mod.select_ensemble, AutoML._choose_ensemble = spy, choose_spy
     try:
         with tempfile.TemporaryDirectory() as tmp:
             automl = nbautoml.AutoML(time_budget=budget, seed=0, metric=bench.METRIC_OF_TASK[task],
                                      search_dir=tmp)
             automl.fit(train, target=target)
     finally:
-        ensemble_mod.select_ensemble = real
+        ensemble_mod.select_ensemble, AutoML._choose_ensemble = real, real_choose
     if not seen:
         return None
+    seen["family_best"] = family_best(kept, seen["metric"].greater_is_better)
     X_test = automl._input_frame(test.drop(columns=target))
     configs = {t.trial_id: t.config for t in automl.trials_}
     test_pred = {}
-    for tid in seen["candidates"]:
+    for tid in set(seen["candidates"]) | set(seen["family_best"]):
         pipeline = automl._refit(configs[tid])
         test_pred[tid] = pipeline.predict(X_test) if task == "regression" else pipeline.predict_proba(X_test)
     return dict(seen, task=task, test_pred=test_pred, y_test=test[target].to_numpy(),
                 classes=None if automl.classes_ is None else list(automl.classes_))
+
+
+def family_best(kept: dict, greater_is_better: bool) -> dict:
+    """Trial id -> out-of-fold predictions of the best kept trial of each model family."""
+    best: dict = {}
+    for tid, oof in kept.get("oof", {}).items():
+        trial = kept["trials"].get(tid)
+        if trial is None or trial.score is None:
+            continue
+        current = best.get(trial.family)
+        if current is None or (trial.score > current[0]) == greater_is_better:
+            best[trial.family] = (trial.score, tid, oof)
+    return {tid: oof for _, tid, oof in best.values()}
 
 
 def test_score(c: dict, weights: dict) -> float:
@@ -150,12 +174,19 @@ def _bagged(c: dict, bags: int = 20, seed: int = 0) -> dict:
     return total
 
 
+def _diverse(c: dict) -> dict:
+    """auto's rule on auto's candidates plus the best kept trial of every model family."""
+    candidates = {**c["family_best"], **c["candidates"]}
+    return _auto_check(c, _select(c, candidates))
+
+
 RULES = {
     "single": lambda c: {c["best_id"]: 1},
     "auto": lambda c: _auto_check(c, _select(c)),
     "always": lambda c: (lambda ch: {c["best_id"]: 1} if ch is None else ch.weights)(_select(c)),
     "step-folds": _step_folds,
     "bagged": _bagged,
+    "diverse": _diverse,
 }
 
 

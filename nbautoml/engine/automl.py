@@ -456,12 +456,18 @@ class AutoML(BaseEstimator):
             return (by_id[tid].fit_time or 0.0) * refit_factor * 1.2
 
         left = float("inf") if self.time_budget is None else self.time_budget - search.elapsed() - 0.3
-        # members whose refit cannot fit next to the best one's are not candidates
-        # the best few trials (the search also keeps every default point's predictions,
-        # for a chosen default point tied with the best)
-        top = search.ranked_oof()[:search.keep_oof]
+        # the candidates: the best few trials and the best kept trial of each model family (the
+        # search also keeps every default point's predictions), so that a search whose top
+        # trials are all one family can still mix in another; members whose refit cannot fit
+        # next to the best one's are left out
+        ranked = search.ranked_oof()
+        family_best = {}
+        for tid in ranked:
+            if tid in by_id:
+                family_best.setdefault(by_id[tid].family, tid)
+        pool = set(ranked[:search.keep_oof]) | set(family_best.values()) | {best.trial_id}
         candidates = {tid: state.oof[tid][1] for tid in state.oof
-                      if (tid in top or tid == best.trial_id) and tid in by_id
+                      if tid in pool and tid in by_id
                       and (tid == best.trial_id or refit_cost(best.trial_id) + refit_cost(tid) <= left)}
         n_classes = 0 if self.classes_ is None else len(self.classes_)
         while len(candidates) >= 2:
