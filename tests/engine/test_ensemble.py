@@ -156,10 +156,9 @@ def test_auto_keeps_an_ensemble_only_when_it_wins_most_folds(datasets_dir, monke
     assert dropped.best_trial_.trial_id == kept.best_trial_.trial_id
 
 
-def test_a_chosen_default_point_below_the_top_trials_still_starts_the_selection(datasets_dir, monkeypatch):
-    """juice: the chosen trial is a default point tied with the best but ranked 3rd; with
-    predictions kept for only the top 2 it must still be a candidate (it was dropped before,
-    and with it the ensemble: ``select_ensemble`` needs the starting trial's predictions)."""
+def _keep_top_two_and_watch_the_selection(monkeypatch) -> dict:
+    """The search keeps out-of-fold predictions for its top 2 trials only (and its default
+    points); returns the dict where ``select_ensemble``'s candidates and start are recorded."""
     from nbautoml.engine import automl as automl_mod
     from nbautoml.engine import ensemble as ensemble_mod
 
@@ -177,6 +176,14 @@ def test_a_chosen_default_point_below_the_top_trials_still_starts_the_selection(
 
     monkeypatch.setattr(automl_mod, "Search", TopTwo)
     monkeypatch.setattr(ensemble_mod, "select_ensemble", spy)
+    return seen
+
+
+def test_a_chosen_default_point_below_the_top_trials_still_starts_the_selection(datasets_dir, monkeypatch):
+    """juice: the chosen trial is a default point tied with the best but ranked 3rd; with
+    predictions kept for only the top 2 it must still be a candidate (it was dropped before,
+    and with it the ensemble: ``select_ensemble`` needs the starting trial's predictions)."""
+    seen = _keep_top_two_and_watch_the_selection(monkeypatch)
     df = pd.read_csv(datasets_dir / "juice.csv")
     result = AutoML(max_evals=14, time_budget=None, seed=0, n_jobs=1).fit(df, target="Purchase")  # the measured case
     chosen = result.best_trial_
@@ -202,23 +209,7 @@ def test_the_best_kept_trial_of_each_family_is_a_candidate(datasets_dir, monkeyp
     with the top trials only, 0.828 with each family's best, ``ensemble_rules.py``)."""
     from sklearn.model_selection import train_test_split
 
-    from nbautoml.engine import automl as automl_mod
-    from nbautoml.engine import ensemble as ensemble_mod
-
-    class TopTwo(automl_mod.Search):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            self.keep_oof = 2
-
-    seen = {}
-    real = ensemble_mod.select_ensemble
-
-    def spy(candidates, best_id, *args, **kwargs):
-        seen.update(candidates=list(candidates), best_id=best_id)
-        return real(candidates, best_id, *args, **kwargs)
-
-    monkeypatch.setattr(automl_mod, "Search", TopTwo)
-    monkeypatch.setattr(ensemble_mod, "select_ensemble", spy)
+    seen = _keep_top_two_and_watch_the_selection(monkeypatch)
     train, _ = train_test_split(pd.read_csv(datasets_dir / "house.csv"), test_size=0.25, random_state=0)
     result = AutoML(max_evals=10, time_budget=None, seed=0, n_jobs=1,
                     models=["ridge", "lasso", "hist_gradient_boosting", "random_forest"]).fit(train, target="SalePrice")
