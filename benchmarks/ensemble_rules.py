@@ -9,17 +9,19 @@ is paired: the search's timing noise is the same for all rules.
 Rules:
 
 - ``single``: the chosen trial alone (no ensemble);
-- ``auto``: nbautoml's default (``ensemble="auto"``): greedy selection, kept when it
-  gains more than 0.001 pooled and wins most folds;
+- ``auto``: nbautoml's default (``ensemble="auto"``): greedy selection over the top trials
+  and the best kept trial of each model family, kept when it gains more than 0.001 pooled
+  and wins most folds;
 - ``always``: greedy selection, always kept;
 - ``step-folds``: greedy selection where each added member must improve the averaged
   predictions on most folds (not only pooled), kept when the pooled gain passes ``auto``'s
   threshold (every member already won most folds);
 - ``bagged``: greedy selection on 20 random halves of the candidates, weights summed
   (Caruana et al., 2004, section 2.3);
-- ``diverse``: ``auto`` on its candidates plus the best kept trial of every model family
-  (the search keeps the predictions of its top trials and of every default point), so a
-  search whose top trials are all one family can still mix in another.
+- ``top``: ``auto``'s rule on the top trials and the chosen one only, without the best kept
+  trial of each model family that the engine adds to the candidates (its rule before cec227c;
+  ``results/ensemble-rules-diverse-30.txt`` is the run that compared the two, where the
+  engine's pool was still the top trials and the per-family one was the ``diverse`` rule).
 
 It prints the held-out score per data set and rule and, per rule, the sum of its
 differences to ``auto``. Example::
@@ -48,6 +50,7 @@ def capture(entry: dict, datasets_dir: Path, seed: int, budget: float) -> dict |
     import nbautoml
     from nbautoml.engine import ensemble as ensemble_mod
     from nbautoml.engine.automl import AutoML
+    from nbautoml.engine.ensemble import candidate_pool
 
     task, target = entry["task"], entry["target"]
     seen, kept = {}, {}
@@ -58,11 +61,11 @@ def capture(entry: dict, datasets_dir: Path, seed: int, budget: float) -> dict |
                     n_classes=n_classes, folds=kwargs.get("folds"))
         return real(candidates, best_id, y, metric, task_, n_classes, **kwargs)
 
-    def choose_spy(self, state, best, metric, *args, **kwargs):
+    def choose_spy(self, state, best, metric, y_codes, search, *args, **kwargs):
         # every out-of-fold prediction the search kept (the top trials and each default point)
-        kept.update(oof={tid: o[1] for tid, o in state.oof.items()},
-                    trials={t.trial_id: t for t in state.trials})
-        return real_choose(self, state, best, metric, *args, **kwargs)
+        kept.update(oof={tid: o[1] for tid, o in state.oof.items()}, ranked=search.ranked_oof(),
+                    keep=search.keep_oof, families={t.trial_id: t.family for t in state.trials})
+        return real_choose(self, state, best, metric, y_codes, search, *args, **kwargs)
 
     bench.SEED = seed
     train, test, _ = bench.load_split(str(datasets_dir / entry["file"]), target, task)
@@ -76,28 +79,17 @@ def capture(entry: dict, datasets_dir: Path, seed: int, budget: float) -> dict |
         ensemble_mod.select_ensemble, AutoML._choose_ensemble = real, real_choose
     if not seen:
         return None
-    seen["family_best"] = family_best(kept, seen["metric"].greater_is_better)
+    # the engine's pool without the best trial of each family: the top trials and the chosen one
+    top = candidate_pool(kept["ranked"], kept["families"], seen["best_id"], kept["keep"], per_family=False)
+    seen["top"] = {tid: kept["oof"][tid] for tid in top}
     X_test = automl._input_frame(test.drop(columns=target))
     configs = {t.trial_id: t.config for t in automl.trials_}
     test_pred = {}
-    for tid in set(seen["candidates"]) | set(seen["family_best"]):
+    for tid in set(seen["candidates"]) | set(seen["top"]):
         pipeline = automl._refit(configs[tid])
         test_pred[tid] = pipeline.predict(X_test) if task == "regression" else pipeline.predict_proba(X_test)
     return dict(seen, task=task, test_pred=test_pred, y_test=test[target].to_numpy(),
                 classes=None if automl.classes_ is None else list(automl.classes_))
-
-
-def family_best(kept: dict, greater_is_better: bool) -> dict:
-    """Trial id -> out-of-fold predictions of the best kept trial of each model family."""
-    best: dict = {}
-    for tid, oof in kept.get("oof", {}).items():
-        trial = kept["trials"].get(tid)
-        if trial is None or trial.score is None:
-            continue
-        current = best.get(trial.family)
-        if current is None or (trial.score > current[0]) == greater_is_better:
-            best[trial.family] = (trial.score, tid, oof)
-    return {tid: oof for _, tid, oof in best.values()}
 
 
 def test_score(c: dict, weights: dict) -> float:
@@ -174,10 +166,9 @@ def _bagged(c: dict, bags: int = 20, seed: int = 0) -> dict:
     return total
 
 
-def _diverse(c: dict) -> dict:
-    """auto's rule on auto's candidates plus the best kept trial of every model family."""
-    candidates = {**c["family_best"], **c["candidates"]}
-    return _auto_check(c, _select(c, candidates))
+def _top(c: dict) -> dict:
+    """auto's rule on the top trials and the chosen one only (no best trial per family)."""
+    return _auto_check(c, _select(c, c["top"]))
 
 
 RULES = {
@@ -186,7 +177,7 @@ RULES = {
     "always": lambda c: (lambda ch: {c["best_id"]: 1} if ch is None else ch.weights)(_select(c)),
     "step-folds": _step_folds,
     "bagged": _bagged,
-    "diverse": _diverse,
+    "top": _top,
 }
 
 

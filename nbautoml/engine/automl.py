@@ -448,7 +448,7 @@ class AutoML(BaseEstimator):
 
     def _choose_ensemble(self, state, best, metric, y_codes, search, refit_factor):
         """An ensemble of the best trials when it beats the best single one (and its refit fits the budget)."""
-        from .ensemble import select_ensemble
+        from .ensemble import candidate_pool, select_ensemble
 
         by_id = {t.trial_id: t for t in state.trials}
 
@@ -456,16 +456,11 @@ class AutoML(BaseEstimator):
             return (by_id[tid].fit_time or 0.0) * refit_factor * 1.2
 
         left = float("inf") if self.time_budget is None else self.time_budget - search.elapsed() - 0.3
-        # the candidates: the best few trials and the best kept trial of each model family (the
-        # search also keeps every default point's predictions), so that a search whose top
-        # trials are all one family can still mix in another; members whose refit cannot fit
-        # next to the best one's are left out
-        ranked = search.ranked_oof()
-        family_best = {}
-        for tid in ranked:
-            if tid in by_id:
-                family_best.setdefault(by_id[tid].family, tid)
-        pool = set(ranked[:search.keep_oof]) | set(family_best.values()) | {best.trial_id}
+        # the best few trials and the best kept trial of each model family (the search also
+        # keeps every default point's predictions); members whose refit cannot fit next to the
+        # best one's are left out
+        pool = candidate_pool(search.ranked_oof(), {tid: t.family for tid, t in by_id.items()},
+                              best.trial_id, search.keep_oof)
         candidates = {tid: state.oof[tid][1] for tid in state.oof
                       if tid in pool and tid in by_id
                       and (tid == best.trial_id or refit_cost(best.trial_id) + refit_cost(tid) <= left)}

@@ -48,6 +48,21 @@ class EnsembleChoice:
         return self.size >= 2 and gain > min_gain * max(1.0, abs(self.single_score)) and self.consistent
 
 
+def candidate_pool(ranked: list[int], family_of: dict[int, str], best_id: int, keep: int,
+                   per_family: bool = True) -> set[int]:
+    """The trials an ensemble may draw on: the ``keep`` best, the chosen one and (with
+    ``per_family``) the best of each model family among ``ranked`` (kept trial ids, best
+    first), so that a search whose top trials are all one family can still mix in another."""
+    pool = set(ranked[:keep]) | {best_id}
+    if per_family:
+        firsts: dict[str, int] = {}
+        for tid in ranked:
+            if tid in family_of:
+                firsts.setdefault(family_of[tid], tid)
+        pool |= set(firsts.values())
+    return pool
+
+
 def _averageable(oof: np.ndarray, task: str, n_classes: int) -> bool:
     if task == "regression":
         return oof.ndim == 1

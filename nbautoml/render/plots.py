@@ -60,8 +60,9 @@ _MAX_CLASS_CURVES = 10  # one-vs-rest curves drawn for at most this many classes
 class NbFigure(Figure):
     """A matplotlib Figure that IPython shows as PNG even without ``%matplotlib inline``.
 
-    The PNG carries alternative text (:func:`figure_alt_text`) in its output metadata, which
-    nbconvert and JupyterLab put in the image's ``alt`` attribute for screen readers.
+    The PNG carries alternative text (:func:`figure_alt_text`) in its output metadata
+    (``{"image/png": {"alt": ...}}``, as ``IPython.display`` puts it); nbconvert's classic
+    template writes it into the ``<img>`` tag.
     """
 
     def _repr_png_(self) -> bytes:
@@ -69,6 +70,10 @@ class NbFigure(Figure):
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         return png_display_bundle(self)
+
+
+def _suptitle(fig: Figure) -> str:
+    return getattr(fig, "get_suptitle", lambda: "")()  # matplotlib >= 3.8
 
 
 def figure_alt_text(fig: Figure) -> str:
@@ -79,7 +84,7 @@ def figure_alt_text(fig: Figure) -> str:
     y axis: CV roc_auc (higher is better); legend: trial score, best so far, best: 0.8779."
     """
     sentences = []
-    suptitle = getattr(fig, "get_suptitle", lambda: "")()  # matplotlib >= 3.8
+    suptitle = _suptitle(fig)
     if suptitle:
         sentences.append(f"{suptitle}.")
     visible = [ax for ax in fig.get_axes() if ax.get_visible() and (ax.axison or ax.texts)]
@@ -114,8 +119,7 @@ def png_display_bundle(fig: Figure, label: str = "", dpi: int = 100) -> tuple[di
     """
     import base64
 
-    suptitle = getattr(fig, "get_suptitle", lambda: "")()
-    titles = [suptitle, *(ax.get_title() for ax in fig.get_axes())]
+    titles = [_suptitle(fig), *(ax.get_title() for ax in fig.get_axes())]
     label = label or next((t for t in titles if t), "figure")
     data = {"image/png": base64.b64encode(figure_png(fig, dpi=dpi)).decode("ascii"),
             "text/plain": f"<Figure: {label}>"}
