@@ -63,6 +63,20 @@ def candidate_pool(ranked: list[int], family_of: dict[int, str], best_id: int, k
     return pool
 
 
+def likely_members(ranked: list[int], family_of: dict[int, str], best_id: int, n: int) -> list[int]:
+    """The ``n`` trials an ensemble most likely adds to ``best_id``, to keep time for their
+    refit: the best kept trial of each other model family, best first (a mix of families
+    is what an ensemble gains from), then the next best trials if families run out."""
+    best_family = family_of.get(best_id)
+    firsts: dict[str, int] = {}
+    for tid in ranked:
+        if tid in family_of and family_of[tid] != best_family:
+            firsts.setdefault(family_of[tid], tid)
+    chosen = list(firsts.values())[:n]
+    chosen += [tid for tid in ranked if tid != best_id and tid in family_of and tid not in chosen][:n - len(chosen)]
+    return chosen
+
+
 def _averageable(oof: np.ndarray, task: str, n_classes: int) -> bool:
     if task == "regression":
         return oof.ndim == 1

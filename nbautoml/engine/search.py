@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..exceptions import ConfigError, unknown_choice
+from .ensemble import likely_members
 from .race import FamilyRace
 from .records import SearchEvent, TrialRecord
 from .space import config_from_vals, normalize_config, to_python
@@ -304,13 +305,13 @@ class Search:
             return 0.0
         reserve = best.fit_time * self.refit_factor * 1.5
         if self.ensemble_reserve > 1 and len(self.state.oof) > 1 and self.budget.time_budget is not None:
-            # an ensemble refits more members: keep time for the next best few, at most a
-            # fifth of the budget (a member that would not fit in the time left is left out
-            # of the ensemble at the end)
+            # an ensemble refits more members: keep time for the ones it most likely adds
+            # (other families' best trials), at most a fifth of the budget (a member that
+            # would not fit in the time left is left out of the ensemble at the end)
             by_id = {t.trial_id: t for t in self.state.trials}
-            top = [tid for tid in self.ranked_oof()
-                   if tid in by_id and tid != best.trial_id][:self.ensemble_reserve - 1]
-            others = sum(by_id[tid].fit_time or 0.0 for tid in top) * self.refit_factor * 1.2
+            family_of = {tid: by_id[tid].family for tid in self.state.oof if tid in by_id}
+            others = likely_members(self.ranked_oof(), family_of, best.trial_id, self.ensemble_reserve - 1)
+            others = sum(by_id[tid].fit_time or 0.0 for tid in others) * self.refit_factor * 1.2
             reserve += min(others, 0.2 * self.budget.time_budget)
         # the refit (single-threaded, like the trials) with a margin for a loaded machine,
         # plus the monitoring profile built after it
