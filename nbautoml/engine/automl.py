@@ -87,7 +87,8 @@ class AutoML(BaseEstimator):
         True keeps it whenever two or more trials average better; False never
         ensembles. With ``prefer`` other than "accurate" there is no ensemble.
         The search keeps time (at most a fifth of the budget) for refitting the
-        next two best trials; a member too slow to refit in the time left is
+        two members an ensemble most likely adds, the best trials of the next
+        two model families; a member too slow to refit in the time left is
         left out.
     backend : {"local", "spark"}, default="local"
         "local" runs trials in worker processes on this machine; "spark" runs
