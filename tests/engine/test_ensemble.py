@@ -259,7 +259,7 @@ def test_the_search_keeps_time_to_refit_another_familys_best_trial(datasets_dir,
     by_id = {t.trial_id: t for t in result.trials_}
     assert [by_id[t].family for t in ranked[:3]] == ["ridge"] * 3, ranked  # the case under test
     forest = next(t for t in ranked if by_id[t].family == "random_forest")
-    assert by_id[forest].fit_time > 5 * by_id[ranked[1]].fit_time
+    assert by_id[forest].fit_time > 2 * max(by_id[t].fit_time for t in ranked[1:3])
     best = search.state.best
     kept_for_others = seen["reserve"] - 0.8 - best.fit_time * search.refit_factor * 1.5
     expected = (by_id[forest].fit_time + by_id[ranked[1]].fit_time) * search.refit_factor * 1.2

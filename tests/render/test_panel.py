@@ -248,6 +248,9 @@ def test_comm_rate_stays_under_10_per_second(comms):
 
 
 def test_renderer_error_does_not_break_the_search(datasets_dir, tmp_path, comms, monkeypatch, caplog):
+    # a redraw on every event: with two trials at a time these four can all end within one
+    # 0.25 s throttle interval, and then no live update (the broken part) would run at all
+    monkeypatch.setattr(WidgetPanel, "update_interval", 0.0)
     shown = Displays()
     panel = WidgetPanel(display=shown)
 
