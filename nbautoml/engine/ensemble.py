@@ -55,12 +55,18 @@ def candidate_pool(ranked: list[int], family_of: dict[int, str], best_id: int, k
     first), so that a search whose top trials are all one family can still mix in another."""
     pool = set(ranked[:keep]) | {best_id}
     if per_family:
-        firsts: dict[str, int] = {}
-        for tid in ranked:
-            if tid in family_of:
-                firsts.setdefault(family_of[tid], tid)
-        pool |= set(firsts.values())
+        pool |= set(family_bests(ranked, family_of).values())
     return pool
+
+
+def family_bests(ranked: list[int], family_of: dict[int, str]) -> dict[str, int]:
+    """Model family -> its best trial among ``ranked`` (trial ids, best first), families in
+    the order of their best trials."""
+    firsts: dict[str, int] = {}
+    for tid in ranked:
+        if tid in family_of:
+            firsts.setdefault(family_of[tid], tid)
+    return firsts
 
 
 def likely_members(ranked: list[int], family_of: dict[int, str], best_id: int, n: int) -> list[int]:
@@ -68,11 +74,7 @@ def likely_members(ranked: list[int], family_of: dict[int, str], best_id: int, n
     refit: the best kept trial of each other model family, best first (a mix of families
     is what an ensemble gains from), then the next best trials if families run out."""
     best_family = family_of.get(best_id)
-    firsts: dict[str, int] = {}
-    for tid in ranked:
-        if tid in family_of and family_of[tid] != best_family:
-            firsts.setdefault(family_of[tid], tid)
-    chosen = list(firsts.values())[:n]
+    chosen = [tid for family, tid in family_bests(ranked, family_of).items() if family != best_family][:n]
     chosen += [tid for tid in ranked if tid != best_id and tid in family_of and tid not in chosen][:n - len(chosen)]
     return chosen
 
