@@ -34,7 +34,7 @@ from .space import (
 )
 from .store import RunStore
 from .validation import make_validation
-from .workers import cpu_count, resolve_n_jobs
+from .workers import cpu_count, resolve_n_jobs, valid_n_jobs
 
 log = logging.getLogger("nbautoml")
 
@@ -199,8 +199,7 @@ class AutoML(BaseEstimator):
         if self.time_budget is None and self.max_evals is None and self.early_stop is None:
             raise ConfigError("Give a time_budget, max_evals or early_stop, or the search never ends.",
                               code="no_budget")
-        if not (self.n_jobs in ("auto", -1)
-                or (isinstance(self.n_jobs, Integral) and not isinstance(self.n_jobs, bool) and self.n_jobs >= 1)):
+        if not valid_n_jobs(self.n_jobs):
             raise ConfigError(f"n_jobs must be a positive int, -1 (one per CPU) or 'auto'; got {self.n_jobs!r}.",
                               code="bad_option")
         if self.seed is not None and not isinstance(self.seed, Integral):

@@ -261,6 +261,15 @@ PARALLEL_TRIALS_MAX_CELLS = 10_000_000
 N_JOBS_VALUES = "an int >= 1, -1 for one per CPU, or auto"
 
 
+def valid_n_jobs(value) -> bool:
+    """True for the ``n_jobs`` values: "auto", -1 or an int >= 1 (not a bool)."""
+    from numbers import Integral
+
+    if isinstance(value, str):
+        return value == "auto"
+    return isinstance(value, Integral) and not isinstance(value, bool) and (value >= 1 or value == -1)
+
+
 def parse_n_jobs(text) -> int | str:
     """An ``n_jobs`` value from text (``--jobs``): "auto", -1 or an int >= 1.
 
@@ -275,7 +284,7 @@ def parse_n_jobs(text) -> int | str:
         value = int(text)
     except (TypeError, ValueError):
         raise ValueError(f"must be {N_JOBS_VALUES}; got {text!r}") from None
-    if value < 1 and value != -1:
+    if not valid_n_jobs(value):
         raise ValueError(f"must be {N_JOBS_VALUES}; got {text}")
     return value
 

@@ -43,11 +43,12 @@ def _number(kind, check, expected):
 positive_float = _number(float, lambda v: v > 0 and v != float("inf"), "a number > 0")
 positive_int = _number(int, lambda v: v > 0, "an int >= 1")
 seed_int = _number(int, lambda v: 0 <= v < 2**32, "an int in [0, 2**32 - 1]")
+
+
 def jobs_int(text):
     """``auto``, -1 or an int >= 1 (the ``n_jobs`` values; checked by the engine's parser)."""
-    from ..engine.workers import (
-        parse_n_jobs,  # imported here: the engine package loads scikit-learn
-    )
+    # imported here: the engine package loads scikit-learn, and %load_ext must stay light
+    from ..engine.workers import parse_n_jobs
 
     try:
         return parse_n_jobs(text)
@@ -56,7 +57,7 @@ def jobs_int(text):
 
 
 jobs_int.__name__ = "int"
-jobs_int.expected = "an int >= 1, -1 for one per CPU, or auto"  # = engine.workers.N_JOBS_VALUES
+jobs_int.expected = "an int >= 1, -1 for one per CPU, or auto"  # = engine.workers.N_JOBS_VALUES (tested)
 
 
 def name_list(text: str) -> list[str]:

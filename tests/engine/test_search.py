@@ -301,14 +301,22 @@ def test_auto_jobs_runs_one_trial_per_cpu_on_small_data_and_one_at_a_time_on_lar
     if workers.cpu_count() > 1:
         assert _overlapping_pairs(parallel.trials_) >= 2  # trials really ran side by side
         assert f"6 trials in {parallel.elapsed_:.1f} s ({workers.cpu_count()} at a time)" in repr(parallel)
+        assert f", {workers.cpu_count()} at a time" in parallel._repr_html_()
 
     # the same data counted as large: one trial at a time, none overlapping
     monkeypatch.setattr(workers, "PARALLEL_TRIALS_MAX_CELLS", blood.shape[0] * 3)
     serial = AutoML(max_evals=6, time_budget=None, seed=0, ensemble=False).fit(blood, target="Class")
     assert serial.n_jobs_ == 1 and _overlapping_pairs(serial.trials_) == 0
-    assert "at a time" not in repr(serial)
+    assert "at a time" not in repr(serial) and "at a time" not in serial._repr_html_()
     # the first trials are the same default points either way, so the best one is too
     assert serial.best_score_ == pytest.approx(parallel.best_score_)
+
+
+def test_the_magics_copy_of_the_n_jobs_values_matches_the_engine():
+    from nbautoml.engine.workers import N_JOBS_VALUES
+    from nbautoml.magics.parsing import jobs_int
+
+    assert jobs_int.expected == N_JOBS_VALUES  # copied: the magics' parser imports no engine at load
 
 
 def test_resolve_n_jobs():
