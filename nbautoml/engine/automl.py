@@ -289,13 +289,15 @@ class AutoML(BaseEstimator):
         budget = Budget(self.max_evals, self.time_budget, self.trial_timeout, self.early_stop)
         callbacks = list(self.callbacks or [])
         search_class = Search
+        ensembles = bool(self.ensemble) and self.prefer == "accurate"
         if self.backend == "spark":
             from .spark import SparkSearch as search_class
         search = search_class(space, ctx, metric, budget, algo=self.algo, seed=self.seed, n_jobs=n_jobs,
                         store=store, callbacks=callbacks, points=points, refit_factor=refit_factor,
                         spent=spent + (time.perf_counter() - t_start), previous=previous, rerun=rerun,
                         start_method=self.start_method,
-                        ensemble_reserve=3 if self.ensemble and self.prefer == "accurate" else 0,
+                        ensemble_reserve=3 if ensembles else 0,
+                        plan_ensemble=self._ensemble_planner(metric, y_codes, refit_factor) if ensembles else None,
                         families=None if self.space is not None else families,
                         space_for=None if self.space is not None else
                         (lambda active: build_space(active, has_cat, has_text)),
@@ -446,8 +448,9 @@ class AutoML(BaseEstimator):
                        stop_reason=self.stop_reason_)
         store.close()
 
-    def _choose_ensemble(self, state, best, metric, y_codes, search, refit_factor):
-        """An ensemble of the best trials when it beats the best single one (and its refit fits the budget)."""
+    def _choose_ensemble(self, state, best, metric, y_codes, search, refit_factor, left=None):
+        """An ensemble of the best trials when it beats the best single one, and its refit fits
+        in ``left`` seconds (by default, what the time budget has left)."""
         from .ensemble import candidate_pool, select_ensemble
 
         by_id = {t.trial_id: t for t in state.trials}
@@ -455,7 +458,8 @@ class AutoML(BaseEstimator):
         def refit_cost(tid):
             return (by_id[tid].fit_time or 0.0) * refit_factor * 1.2
 
-        left = float("inf") if self.time_budget is None else self.time_budget - search.elapsed() - 0.3
+        if left is None:
+            left = float("inf") if self.time_budget is None else self.time_budget - search.elapsed() - 0.3
         # the best few trials and the best kept trial of each model family (the search also
         # keeps every default point's predictions); members whose refit cannot fit next to the
         # best one's are left out
@@ -478,6 +482,14 @@ class AutoML(BaseEstimator):
             slowest = max((tid for tid in choice.weights if tid != best.trial_id), key=refit_cost)
             del candidates[slowest]
         return None
+
+    def _ensemble_planner(self, metric, y_codes, refit_factor):
+        """``plan_ensemble`` for the search: the members of the ensemble chosen on the
+        predictions kept so far, with a refit that fits in ``left`` seconds."""
+        def plan(search, best, left):
+            choice = self._choose_ensemble(search.state, best, metric, y_codes, search, refit_factor, left=left)
+            return list(choice.weights) if choice is not None else []
+        return plan
 
     def _refit_ensemble(self, choice):
         from .ensemble import build_ensemble
