@@ -297,7 +297,8 @@ class AutoML(BaseEstimator):
                         spent=spent + (time.perf_counter() - t_start), previous=previous, rerun=rerun,
                         start_method=self.start_method,
                         ensemble_reserve=3 if ensembles else 0,
-                        plan_ensemble=self._ensemble_planner(metric, y_codes, refit_factor) if ensembles else None,
+                        ensemble_kept=(self._ensemble_check(metric, y_codes, refit_factor, n_test / n_train)
+                                       if ensembles else None),
                         families=None if self.space is not None else families,
                         space_for=None if self.space is not None else
                         (lambda active: build_space(active, has_cat, has_text)),
@@ -483,13 +484,16 @@ class AutoML(BaseEstimator):
             del candidates[slowest]
         return None
 
-    def _ensemble_planner(self, metric, y_codes, refit_factor):
-        """``plan_ensemble`` for the search: the members of the ensemble chosen on the
-        predictions kept so far, with a refit that fits in ``left`` seconds."""
-        def plan(search, best, left):
-            choice = self._choose_ensemble(search.state, best, metric, y_codes, search, refit_factor, left=left)
-            return list(choice.weights) if choice is not None else []
-        return plan
+    def _ensemble_check(self, metric, y_codes, refit_factor, test_fraction):
+        """``ensemble_kept`` for the search: whether the final model would be an ensemble if
+        the search ended now (the trial ``choose_trial`` would choose, then the ensemble's
+        choice on the predictions kept so far, whatever the members' refit time)."""
+        def kept(search):
+            chosen = choose_trial(search.state.trials, self.prefer, metric.greater_is_better,
+                                  self.prefer_tolerance, metric.name, test_fraction=test_fraction).chosen
+            return self._choose_ensemble(search.state, chosen, metric, y_codes, search, refit_factor,
+                                         left=float("inf")) is not None
+        return kept
 
     def _refit_ensemble(self, choice):
         from .ensemble import build_ensemble

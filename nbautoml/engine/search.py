@@ -120,19 +120,17 @@ class Search:
         with ``families``, it lets the family race narrow the search.
     prune_families : bool
         Stop suggesting families far behind the best one (see ``race.py``).
-    plan_ensemble : callable, optional
-        ``plan_ensemble(search, best, left)`` returns the trial ids of the ensemble
-        that the kept predictions make now, with a refit that fits in ``left``
-        seconds ([] when none would be kept). Near the end of
-        a time budget, the refit reserve counts that ensemble's members instead of
-        the likely ones (``likely_members``), so that time kept for an ensemble that
-        would not be built goes to more trials.
+    ensemble_kept : callable, optional
+        ``ensemble_kept(search)`` says whether the final model would be an ensemble
+        if the search ended now. Within a second of the end of a time budget, the
+        refit reserve keeps no time for other members when it would not, so that
+        the time goes to more trials.
     """
 
     def __init__(self, space, ctx, metric, budget: Budget, *, algo="tpe", seed=0, n_jobs=1, store=None,
                  callbacks=(), points=(), refit_factor=1.0, spent=0.0, previous=(), rerun=(),
                  start_method=None, keep_oof=10, ensemble_reserve=0, families=None, space_for=None,
-                 prune_families=True, plan_ensemble=None):
+                 prune_families=True, ensemble_kept=None):
         self.space = space
         self.ctx = ctx
         self.metric = metric
@@ -150,8 +148,8 @@ class Search:
         self.keep_oof = keep_oof
         self._default_ids: set[int] = set()  # default points: out-of-fold predictions always kept
         self.ensemble_reserve = ensemble_reserve
-        self.plan_ensemble = plan_ensemble
-        self._plan: tuple | None = None  # (kept trials and best, the planned members) of the last plan
+        self.ensemble_kept = ensemble_kept
+        self._kept: tuple | None = None  # (the kept predictions and the best trial, ensemble_kept then)
         # The family race needs the built-in space, rebuilt over the families still in it.
         self.families = list(families) if families else None
         self.space_for = space_for
@@ -325,25 +323,21 @@ class Search:
             def refit_time(members):
                 return min(sum(by_id[tid].fit_time or 0.0 for tid in members) * self.refit_factor * 1.2, cap)
 
-            guess = reserve + refit_time(others) + 0.8
-            if self.plan_ensemble is not None and self.budget.time_budget - self.elapsed() - guess <= 1.0:
-                # within a second of the end: count the members of the ensemble the kept
-                # predictions make now (none if no ensemble would be kept)
-                # whose refit fits in the most time kept for it (a slower member is left out)
-                left = best.fit_time * self.refit_factor * 1.2 + cap
-                others = [tid for tid in self._planned_members(best, left) if tid != best.trial_id and tid in by_id]
+            near_end = self.budget.time_budget - self.elapsed() - (reserve + refit_time(others) + 0.8) <= 1.0
+            if near_end and self.ensemble_kept is not None and not self._would_keep_ensemble():
+                others = []  # within a second of the end and no ensemble worth keeping: no time for one
             reserve += refit_time(others)
         # the refit (single-threaded, like the trials) with a margin for a loaded machine,
         # plus the monitoring profile built after it
         return reserve + 0.8
 
-    def _planned_members(self, best: TrialRecord, left: float) -> list[int]:
-        """The members of the ensemble planned on the kept predictions, to refit in ``left``
-        seconds; planned again only when those (or the best trial) have changed."""
-        key = (best.trial_id, frozenset(self.state.oof))
-        if self._plan is None or self._plan[0] != key:
-            self._plan = (key, list(self.plan_ensemble(self, best, left)))
-        return self._plan[1]
+    def _would_keep_ensemble(self) -> bool:
+        """``ensemble_kept``, asked again only when the kept predictions (or the best trial)
+        have changed since it was last asked."""
+        key = (self.state.best.trial_id, frozenset(self.state.oof))
+        if self._kept is None or self._kept[0] != key:
+            self._kept = (key, bool(self.ensemble_kept(self)))
+        return self._kept[1]
 
     def _deadline(self) -> float:
         """perf_counter time by which trials must end, keeping time for the refit."""

@@ -178,7 +178,7 @@ def result_html(result, top: int = 10) -> str:
     score_text = "n/a" if s["best_score"] is None else fmt_score(s["best_score"], s["best_score_std"])
     statuses = s.get("statuses") or {}
     breakdown = ", ".join(f"{n} {k}" for k, n in sorted(statuses.items()))
-    budget = f" of a {s['time_budget']:g} s budget" if s.get("time_budget") else ""
+    budget = f" of the {s['time_budget']:g} s budget" if s.get("time_budget") else ""
     if (s.get("n_jobs") or 1) > 1:
         budget += f", {s['n_jobs']} at a time"
     rows = [
