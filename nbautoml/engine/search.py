@@ -336,7 +336,13 @@ class Search:
         have changed since it was last asked."""
         key = (self.state.best.trial_id, frozenset(self.state.oof))
         if self._kept is None or self._kept[0] != key:
-            self._kept = (key, bool(self.ensemble_kept(self)))
+            try:
+                kept = bool(self.ensemble_kept(self))
+            except Exception as exc:  # a failed check must not stop the search: keep the time
+                log.warning("nbautoml: the ensemble check failed (%s: %s); time is kept for one.",
+                            type(exc).__name__, exc)
+                kept = True
+            self._kept = (key, kept)
         return self._kept[1]
 
     def _deadline(self) -> float:
