@@ -266,15 +266,14 @@ def test_the_search_keeps_time_to_refit_another_familys_best_trial(datasets_dir,
     assert kept_for_others == pytest.approx(expected)
 
 
-@pytest.mark.parametrize("name, target, broken", [("diabetes", "Class variable", False), ("blood", "Class", False),
-                                                  ("diabetes", "Class variable", True)])
+@pytest.mark.parametrize("name, target", [("diabetes", "Class variable"), ("blood", "Class")])
 def test_near_the_deadline_no_time_is_kept_for_an_ensemble_that_would_not_be_kept(datasets_dir, monkeypatch,
-                                                                                 name, target, broken):
+                                                                                 name, target):
     """Within a second of the end of the budget, the search asks whether the final model would be
     an ensemble. On diabetes it would not, and the time kept falls to the chosen trial's refit
     (10 s benchmark searches on credit and income returned at 7.3 s of 10; 9.3-9.6 s now); on
-    blood it would, and the time kept for the likely members stays. A check that raises keeps
-    the time, and the search goes on."""
+    blood it would, and the time kept for the likely members stays. A check that raises is
+    logged and keeps the time; the error does not reach the search."""
     from sklearn.model_selection import train_test_split
 
     from nbautoml.engine import automl as automl_mod
@@ -286,25 +285,21 @@ def test_near_the_deadline_no_time_is_kept_for_an_ensemble_that_would_not_be_kep
             state = super().run()  # the kept predictions, before the ensemble's choice
             seen["far"], spent = self._refit_reserve(), self.spent
             self.spent += self.budget.time_budget - self.elapsed() - seen["far"] + 0.5  # past that deadline
-            seen["near"], self.spent = self._refit_reserve(), spent
+            seen["near"] = self._refit_reserve()
             seen.update(search=self, kept=self._kept[1])
+
+            def broken(search):
+                raise ValueError("a broken check")
+            self.ensemble_kept, self._kept = broken, None  # a check that raises: the time is kept
+            seen["near_broken"], self.spent = self._refit_reserve(), spent
             return state
 
     monkeypatch.setattr(automl_mod, "Search", Watched)
-    if broken:
-        def broken_check(self, *args):
-            def kept(search):
-                raise ValueError("a broken check")
-            return kept
-        monkeypatch.setattr(AutoML, "_ensemble_check", broken_check)
     train, _ = train_test_split(pd.read_csv(datasets_dir / f"{name}.csv"), test_size=0.25, random_state=0)
     result = AutoML(max_evals=12, time_budget=600, seed=0, n_jobs=1).fit(train, target=target)
     search = seen["search"]
     best_only = search.state.best.fit_time * search.refit_factor * 1.5 + 0.8
-    if broken:
-        assert seen["kept"] and seen["near"] == pytest.approx(seen["far"]) and seen["far"] > best_only + 0.05
-        assert result.status_ == "completed" and len(result.trials_) == 12
-        return
+    assert seen["near_broken"] == pytest.approx(seen["far"])
     assert seen["kept"] == (result.ensemble_ is not None)  # the answer the final choice gave
     if name == "diabetes":
         assert not seen["kept"] and seen["near"] == pytest.approx(best_only)

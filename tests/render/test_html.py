@@ -31,10 +31,10 @@ def test_result_html_summarises_the_search(searches):
     assert not result.plan_.dropped  # so the summary has 6 rows
     assert html.count("<tr>") == 6 + 1 + min(10, len(result.leaderboard))  # summary, header, rows
     assert "<script" not in html and "interrupted" not in html.lower()
-    assert " s budget" not in html  # no time budget
-    timed = copy.copy(result)
-    timed.time_budget = 8
+    timed, untimed = copy.copy(result), copy.copy(result)
+    timed.time_budget, untimed.time_budget = 8, None
     assert f"in {timed.elapsed_:.1f} s of the 8 s budget" in result_html(timed)  # not "of a 8 s"
+    assert " s budget" not in result_html(untimed)
 
 
 def test_result_html_marks_ties_and_interrupts(searches):
