@@ -25,7 +25,7 @@ venv-test: $(VENV)/.installed-test
 demo: venv
 	$(BIN)/nbautoml run data/titanic.csv --target Survived --time-budget 30 --seed 0 --out models/titanic
 	$(PY) -m pip install -q nbconvert ipykernel
-	$(BIN)/jupyter nbconvert --to html --execute notebooks/01_quickstart.ipynb --output-dir build/
+	$(BIN)/jupyter nbconvert --to html --template classic --execute notebooks/01_quickstart.ipynb --output-dir build/
 	@echo "The quickstart notebook, executed: build/01_quickstart.html"
 
 ## test: lint, then the test suite and the teaching notebooks (nbval) in one pytest run
