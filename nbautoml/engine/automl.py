@@ -88,7 +88,8 @@ class AutoML(BaseEstimator):
         ensembles. With ``prefer`` other than "accurate" there is no ensemble.
         The search keeps time (at most a fifth of the budget) for refitting the
         two members an ensemble most likely adds, the best trials of the next
-        two model families; a member too slow to refit in the time left is
+        two model families, and none near the end of the budget when no
+        ensemble would be kept; a member too slow to refit in the time left is
         left out.
     backend : {"local", "spark"}, default="local"
         "local" runs trials in worker processes on this machine; "spark" runs

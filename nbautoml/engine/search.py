@@ -318,15 +318,12 @@ class Search:
             by_id = {t.trial_id: t for t in self.state.trials}
             family_of = {tid: by_id[tid].family for tid in self.state.oof if tid in by_id}
             others = likely_members(self.ranked_oof(), family_of, best.trial_id, self.ensemble_reserve - 1)
-            cap = 0.2 * self.budget.time_budget
-
-            def refit_time(members):
-                return min(sum(by_id[tid].fit_time or 0.0 for tid in members) * self.refit_factor * 1.2, cap)
-
-            near_end = self.budget.time_budget - self.elapsed() - (reserve + refit_time(others) + 0.8) <= 1.0
+            others_time = min(sum(by_id[tid].fit_time or 0.0 for tid in others) * self.refit_factor * 1.2,
+                              0.2 * self.budget.time_budget)
+            near_end = self.budget.time_budget - self.elapsed() - (reserve + others_time + 0.8) <= 1.0
             if near_end and self.ensemble_kept is not None and not self._would_keep_ensemble():
-                others = []  # within a second of the end and no ensemble worth keeping: no time for one
-            reserve += refit_time(others)
+                others_time = 0.0  # within a second of the end and no ensemble worth keeping: no time for one
+            reserve += others_time
         # the refit (single-threaded, like the trials) with a margin for a loaded machine,
         # plus the monitoring profile built after it
         return reserve + 0.8
