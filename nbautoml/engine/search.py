@@ -30,6 +30,7 @@ from .workers import Outcome, WorkerPool
 log = logging.getLogger("nbautoml")
 
 ALGORITHMS = ("tpe", "random", "anneal", "atpe")
+TPE_STARTUP_TRIALS = 12  # trials suggested at random before TPE models the results
 
 
 def get_algorithm(name: str):
@@ -39,7 +40,7 @@ def get_algorithm(name: str):
     if name == "tpe":
         from hyperopt import tpe
 
-        return functools.partial(tpe.suggest, n_startup_jobs=12)
+        return functools.partial(tpe.suggest, n_startup_jobs=TPE_STARTUP_TRIALS)
     if name == "random":
         from hyperopt import rand
 
@@ -263,11 +264,24 @@ class Search:
                     self._insert(tid, active_vals, None)
                 config = config_from_vals(self.space, vals)
             return tid, vals or {}, normalize_config(config), source
-        docs = self.suggest([tid], self.domain, self.hp_trials, int(self.rng.integers(2**31 - 1)))
+        docs = self.suggest([tid], self.domain, self.hp_trials, int(self.rng.integers(2**31 - 1)),
+                            **self._startup_override())
         self.hp_trials.insert_trial_docs(docs)
         self.hp_trials.refresh()
         vals = {k: to_python(v[0]) for k, v in docs[0]["misc"]["vals"].items() if len(v)}
         return tid, self._to_full(vals), config_from_vals(self.active_space, vals), self.algo_name
+
+    def _startup_override(self) -> dict:
+        """TPE's random start counts every trial of the search, not only those hyperopt holds.
+
+        hyperopt counts the trials in its history; after a family leaves the race the
+        history is rebuilt without that family's trials, and TPE would sample at random
+        again until ``TPE_STARTUP_TRIALS`` trials of the remaining families are in it.
+        """
+        if self.algo_name != "tpe":
+            return {}
+        outside = len(self.state.trials) - len(self.hp_trials.trials)
+        return {"n_startup_jobs": max(0, TPE_STARTUP_TRIALS - outside)}
 
     def _register_previous(self, record: TrialRecord) -> None:
         tid = record.trial_id

@@ -126,3 +126,29 @@ def test_the_race_with_parallel_trials(bike):
     assert {t.status for t in result.trials_} == {"ok"}
     # at most one trial of a family started after it left: the one already asked for
     assert sum(t.family in ("ridge", "lasso") for t in result.trials_) <= 4
+
+
+def test_tpe_does_not_start_at_random_again_when_a_family_leaves(bike, monkeypatch):
+    """hyperopt counts only the trials it holds toward TPE's random start. When families
+    leave, the history is rebuilt without their trials; TPE still models the results as
+    soon as the whole search has ``TPE_STARTUP_TRIALS`` trials."""
+    import hyperopt.rand
+
+    from nbautoml.engine.search import TPE_STARTUP_TRIALS
+
+    random_ids = []
+    real_suggest = hyperopt.rand.suggest
+
+    def counting_suggest(new_ids, *args, **kwargs):
+        random_ids.append(new_ids[0])
+        return real_suggest(new_ids, *args, **kwargs)
+
+    monkeypatch.setattr(hyperopt.rand, "suggest", counting_suggest)
+    frame, target = bike
+    result = AutoML(time_budget=None, max_evals=22, seed=0, cv=3, n_jobs=1, n_default_points=3,
+                    models=["decision_tree", "ridge", "lasso", "knn"], ensemble=False).fit(frame, target=target)
+    assert {"ridge", "lasso"} <= set(result.families_left_)
+    tpe_ids = [t.trial_id for t in result.trials_ if t.source == "tpe"]
+    assert random_ids and set(random_ids) <= set(tpe_ids)  # the random start happened, through TPE
+    assert max(random_ids) < TPE_STARTUP_TRIALS, random_ids
+    assert len(tpe_ids) - len(random_ids) >= 22 - TPE_STARTUP_TRIALS
