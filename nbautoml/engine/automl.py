@@ -453,12 +453,12 @@ class AutoML(BaseEstimator):
     def _choose_ensemble(self, state, best, metric, y_codes, search, refit_factor, left=None):
         """An ensemble of the best trials when it beats the best single one, and its refit fits
         in ``left`` seconds (by default, what the time budget has left)."""
-        from .ensemble import candidate_pool, select_ensemble
+        from .ensemble import candidate_pool, member_refit_time, select_ensemble
 
         by_id = {t.trial_id: t for t in state.trials}
 
         def refit_cost(tid):
-            return (by_id[tid].fit_time or 0.0) * refit_factor * 1.2
+            return member_refit_time(by_id[tid], refit_factor)
 
         if left is None:
             left = float("inf") if self.time_budget is None else self.time_budget - search.elapsed() - 0.3

@@ -59,6 +59,16 @@ def candidate_pool(ranked: list[int], family_of: dict[int, str], best_id: int, k
     return pool
 
 
+MEMBER_REFIT_MARGIN = 1.2  # on an ensemble member's estimated refit time
+
+
+def member_refit_time(trial, refit_factor: float) -> float:
+    """Estimated seconds to refit a trial's pipeline on all the rows as an ensemble member:
+    its summed fold fit time times ``refit_factor``, with a margin of ``MEMBER_REFIT_MARGIN``.
+    The search keeps time by it near the end and the final choice drops members by it."""
+    return (trial.fit_time or 0.0) * refit_factor * MEMBER_REFIT_MARGIN
+
+
 def family_bests(ranked: list[int], family_of: dict[int, str]) -> dict[str, int]:
     """Model family -> its best trial among ``ranked`` (trial ids, best first), families in
     the order of their best trials."""

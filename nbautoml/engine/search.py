@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..exceptions import ConfigError, unknown_choice
-from .ensemble import likely_members
+from .ensemble import likely_members, member_refit_time
 from .race import FamilyRace
 from .records import SearchEvent, TrialRecord
 from .space import config_from_vals, normalize_config, to_python
@@ -332,7 +332,7 @@ class Search:
             by_id = {t.trial_id: t for t in self.state.trials}
             family_of = {tid: by_id[tid].family for tid in self.state.oof if tid in by_id}
             others = likely_members(self.ranked_oof(), family_of, best.trial_id, self.ensemble_reserve - 1)
-            others_time = min(sum(by_id[tid].fit_time or 0.0 for tid in others) * self.refit_factor * 1.2,
+            others_time = min(sum(member_refit_time(by_id[tid], self.refit_factor) for tid in others),
                               0.2 * self.budget.time_budget)
             near_end = self.budget.time_budget - self.elapsed() - (reserve + others_time + 0.8) <= 1.0
             if near_end and self.ensemble_kept is not None and not self._would_keep_ensemble():

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from nbautoml import AutoML
-from nbautoml.engine.ensemble import likely_members, select_ensemble
+from nbautoml.engine.ensemble import MEMBER_REFIT_MARGIN, likely_members, select_ensemble
 from nbautoml.engine.metrics import get_metric
 
 
@@ -96,7 +96,7 @@ def test_members_too_slow_to_refit_in_the_time_left_are_dropped(datasets_dir, mo
         others = [tid for tid in unconstrained.weights if tid != best.trial_id]
         by_id = {t.trial_id: t for t in state.trials}
         for tid in others:  # every other member: 10 s to refit; the best: nothing
-            by_id[tid].fit_time = 10.0 / (refit_factor * 1.2)
+            by_id[tid].fit_time = 10.0 / (refit_factor * MEMBER_REFIT_MARGIN)
         by_id[best.trial_id].fit_time = 0.0
         # time left for the best plus one and a half other members
         self.time_budget = search.elapsed() + 0.3 + 15.0
@@ -262,7 +262,7 @@ def test_the_search_keeps_time_to_refit_another_familys_best_trial(datasets_dir,
     assert by_id[forest].fit_time > 2 * max(by_id[t].fit_time for t in ranked[1:3])
     best = search.state.best
     kept_for_others = seen["reserve"] - 0.8 - best.fit_time * search.refit_factor * 1.5
-    expected = (by_id[forest].fit_time + by_id[ranked[1]].fit_time) * search.refit_factor * 1.2
+    expected = (by_id[forest].fit_time + by_id[ranked[1]].fit_time) * search.refit_factor * MEMBER_REFIT_MARGIN
     assert kept_for_others == pytest.approx(expected)
 
 
