@@ -153,18 +153,24 @@ def _quiet_warnings():
     os.environ.setdefault("PYTHONWARNINGS", "ignore")
 
 
-def run_default(system, task, X_train, y_train, X_test, budget):
-    """A default RandomForest or HistGradientBoosting behind the fixed preprocessing."""
+def run_default(system, task, X_train, y_train, X_test, budget, random_state=None):
+    """A default RandomForest or HistGradientBoosting behind the fixed preprocessing.
+
+    ``random_state``: the protocol's seed (the split seed) unless given; ``default_noise.py``
+    varies it.
+    """
+    if random_state is None:
+        random_state = SEED
     from sklearn import ensemble
     from sklearn.pipeline import make_pipeline
 
     cls = task != "regression"
     if system == "random_forest":
         model = (ensemble.RandomForestClassifier if cls else ensemble.RandomForestRegressor)(
-            random_state=SEED)
+            random_state=random_state)
     else:
         model = (ensemble.HistGradientBoostingClassifier if cls
-                 else ensemble.HistGradientBoostingRegressor)(random_state=SEED)
+                 else ensemble.HistGradientBoostingRegressor)(random_state=random_state)
     X_train, X_test = _as_object_strings(X_train), _as_object_strings(X_test)
     t0 = time.perf_counter()
     pipe = make_pipeline(baseline_preprocessor(X_train), model).fit(X_train, y_train)
