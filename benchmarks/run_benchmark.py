@@ -38,6 +38,7 @@ import math
 import os
 import platform
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -470,6 +471,32 @@ def setup_compare_venv() -> None:
                     str(HERE / "requirements.txt")], check=True)
 
 
+# A fixed single-threaded workload, timed before each data set's runs: how fast the machine
+# is at that moment, so that runs from different days (or a loaded machine) can be told apart.
+REFERENCE_WORKLOAD = """
+import time
+from sklearn.datasets import make_classification
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from threadpoolctl import threadpool_limits
+X, y = make_classification(n_samples=4000, n_features=20, random_state=0)
+with threadpool_limits(1):
+    t0 = time.perf_counter()
+    HistGradientBoostingClassifier(max_iter=100, early_stopping=False, random_state=0).fit(X, y)
+    RandomForestClassifier(n_estimators=30, random_state=0).fit(X, y)
+    print(time.perf_counter() - t0)
+"""
+
+
+def reference_seconds(python: Path) -> float | None:
+    """Seconds the machine takes for ``REFERENCE_WORKLOAD`` now (None if it could not run)."""
+    try:
+        out = subprocess.run([str(python), "-c", REFERENCE_WORKLOAD], capture_output=True, text=True,
+                             timeout=120, check=True).stdout
+        return round(float(out.strip().splitlines()[-1]), 3)
+    except (subprocess.SubprocessError, ValueError, IndexError, OSError):
+        return None
+
+
 def run_one(python: Path, spec: dict, log_dir: Path) -> dict:
     """Run one child under the hard cap; always return a record."""
     cap = hard_cap(spec["budget"])
@@ -535,10 +562,13 @@ def summarize(records: list[dict]) -> str:
     budgets = sorted({r["budget"] for r in records})
     threads = sorted({str(r.get("threads") or "library default") for r in records})
     loads = [r["load_at_start"] for r in records if r.get("load_at_start") is not None]
+    references = [r["reference_seconds"] for r in records if r.get("reference_seconds") is not None]
     lines = [f"budget(s) per system per data set: {', '.join(f'{b:g} s' for b in budgets)}; "
              f"native threads: {', '.join(threads)}"
              + (f"; 1-min load average at the starts: {min(loads):.1f}-{max(loads):.1f}"
-                if loads else ""),
+                if loads else "")
+             + (f"; reference workload: {min(references):.2f}-{max(references):.2f} s "
+                f"(median {statistics.median(references):.2f})" if references else ""),
              "held-out ROC AUC (binary), accuracy (multiclass), R² (regression)",
              "ERR = error, KILL = hard cap; -- = not run", ""]
     head = f"{'dataset':<11}{'metric':>9}" + "".join(f"{SHORT.get(s, s)[:11]:>12}" for s in systems)
@@ -704,23 +734,27 @@ def main(argv=None) -> int:
           f"{total * args.budget / 60:.0f} min. Logs: {log_dir}", flush=True)
     n = 0
     for row in index:
+        reference = None
         for system in systems:
             n += 1
             if (row["dataset"], system, args.budget) in done:
                 continue
+            if reference is None:
+                reference = reference_seconds(python)
             spec = {"system": system, "dataset": row["dataset"], "task": row["task"],
                     "target": row["target"], "file": str(args.datasets_dir / row["file"]),
                     "budget": args.budget, "threads": args.threads,
                     "nbautoml_options": args.nbautoml_options, "split_seed": args.split_seed}
             interpreter = args.compare_python if system in COMPARE_SYSTEMS else python
             record = run_one(interpreter, spec, log_dir)
+            record["reference_seconds"] = reference
             with open(args.out, "a") as fh:
                 fh.write(json.dumps(record, default=str) + "\n")
             score = "-" if record.get("score") is None else f"{record['score']:.4f}"
             status = f"  ERROR {record['error'][:100]}" if record.get("error") else ""
             print(f"[{n}/{total}] {row['dataset']:<10} {system:<22} {score:>8} "
-                  f"{record['process_time']:6.1f} s (load {record['load_at_start']}){status}",
-                  flush=True)
+                  f"{record['process_time']:6.1f} s (load {record['load_at_start']}, "
+                  f"reference {reference} s){status}", flush=True)
     print()
     print(summarize(read_jsonl(args.out)))
     return 0

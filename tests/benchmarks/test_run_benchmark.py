@@ -66,6 +66,9 @@ def test_every_system_scores_and_the_report_ranks_them(runs, tmp_path):
     nb = records[-1]
     assert nb["extra"]["n_trials"] >= 1 and nb["wall_time"] < 3 * 1.5  # its budget, and some slack
     assert "mean rank" in stdout and "nbautoml below the better default by > 0.005:" in stdout
+    # the machine's speed, timed once before the data set's runs, is in every record and the report
+    assert len({r["reference_seconds"] for r in records}) == 1 and 0 < records[0]["reference_seconds"] < 60
+    assert f"reference workload: {records[0]['reference_seconds']:.2f}-" in stdout
 
     path = tmp_path / "again.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
