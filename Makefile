@@ -31,7 +31,7 @@ demo: venv
 ## test: lint, then the test suite and the teaching notebooks (nbval) in one pytest run
 test: venv-test
 	$(BIN)/ruff check nbautoml tests benchmarks
-	$(PY) -m pytest -q tests notebooks --nbval-lax -p no:cacheprovider
+	$(PY) -m pytest -q tests notebooks --nbval-lax -p no:cacheprovider --durations=15
 
 ## test-e2e: a notebook user's view: JupyterLab in headless Chromium (installs chromium, jupyterlab, playwright)
 test-e2e: venv-test
