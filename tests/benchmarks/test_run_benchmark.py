@@ -82,3 +82,34 @@ def test_every_system_scores_and_the_report_ranks_them(runs, tmp_path):
     expected = {short[r["system"]]: 1.0 + sum(o["score"] > r["score"] for o in records)
                 + sum(o["score"] == r["score"] for o in records if o is not r) / 2 for r in records}
     assert ranks == expected, report
+
+
+def test_default_noise_refits_the_defaults_with_each_random_state(tmp_path, capsys):
+    """benchmarks/default_noise.py on blood: stream r is the protocol's split with a default
+    model of random_state=r, and nbautoml's gaps are taken to the better default."""
+    if not DATASETS.exists():
+        pytest.skip(f"the shared data sets are not at {DATASETS}")
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        import default_noise
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    results = tmp_path / "nb.jsonl"
+    results.write_text(json.dumps({"system": "nbautoml", "dataset": "blood", "score": 0.7}) + "\n")
+    out = tmp_path / "noise.jsonl"
+    assert default_noise.main(["--datasets-dir", str(DATASETS), "--only", "blood", "--streams", "2",
+                               "--results", str(results), "--out", str(out)]) == 0
+    row = json.loads(out.read_text())
+    frame = pd.read_csv(DATASETS / "blood.csv")
+    train, test = train_test_split(frame, test_size=0.25, random_state=0, stratify=frame["Class"])
+    positive = np.unique(train["Class"])[1]
+    for random_state in (0, 1):
+        forest = RandomForestClassifier(random_state=random_state).fit(train.drop(columns="Class"), train["Class"])
+        proba = forest.predict_proba(test.drop(columns="Class"))[:, list(forest.classes_).index(positive)]
+        expected = roc_auc_score(test["Class"] == positive, proba)
+        assert row["random_forest"][random_state] == pytest.approx(expected, abs=1e-12)
+    assert row["random_forest"][0] != row["random_forest"][1]  # another stream, another forest
+    better = max(row["random_forest"][0], row["hist_gradient_boosting"][0])
+    better_mean = max(np.mean(row["random_forest"]), np.mean(row["hist_gradient_boosting"]))
+    report = capsys.readouterr().out
+    assert f"{0.7 - better:+7.4f} {0.7 - better_mean:+8.4f}" in report, report
