@@ -28,10 +28,14 @@ demo: venv
 	$(BIN)/jupyter nbconvert --to html --template classic --execute notebooks/01_quickstart.ipynb --output-dir build/
 	@echo "The quickstart notebook, executed: build/01_quickstart.html"
 
-## test: lint, then the test suite and the teaching notebooks (nbval) in one pytest run
+## test: lint, then the test suite and the teaching notebooks (nbval) in one pytest run,
+## on TEST_WORKERS pytest-xdist workers; --dist loadfile keeps each file's tests, and so each
+## notebook's cells, in order on one worker
+TEST_WORKERS ?= 2
 test: venv-test
 	$(BIN)/ruff check nbautoml tests benchmarks
-	$(PY) -m pytest -q tests notebooks --nbval-lax -p no:cacheprovider --durations=15
+	$(PY) -m pytest -q tests notebooks --nbval-lax -p no:cacheprovider --durations=15 \
+		-n $(TEST_WORKERS) --dist loadfile
 
 ## test-e2e: a notebook user's view: JupyterLab in headless Chromium (installs chromium, jupyterlab, playwright)
 test-e2e: venv-test

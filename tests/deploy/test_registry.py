@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import sqlite3
+import sys
 
 import numpy as np
 import pytest
@@ -111,7 +112,7 @@ def test_a_replaced_artifact_is_refused_by_the_registry_hash(fitted, titanic_art
     registry.load("t@1")
 
 
-def test_two_processes_registering_the_same_name_get_distinct_versions(tmp_path):
+def test_two_processes_registering_the_same_name_get_distinct_versions(tmp_path, monkeypatch):
     from sklearn.datasets import load_iris
     from sklearn.linear_model import LogisticRegression
 
@@ -121,6 +122,10 @@ def test_two_processes_registering_the_same_name_get_distinct_versions(tmp_path)
     # two fresh interpreters, as two notebooks are: a forked child inherits the test process's
     # threads and locks, and hung in about one full test run in four (not under spawn)
     context = multiprocessing.get_context("spawn")
+    # under pytest-xdist (make test) the test process's __main__ is execnet's, which has no
+    # __spec__ at all, and spawn reads it (AttributeError); None is what ``python -c`` has
+    monkeypatch.setattr(sys.modules["__main__"], "__spec__", getattr(sys.modules["__main__"], "__spec__", None),
+                        raising=False)
     barrier, results = context.Barrier(2), context.Queue()
     workers = [context.Process(target=register_many, args=(str(root), str(artifact), "race", 5, barrier, results))
                for _ in range(2)]

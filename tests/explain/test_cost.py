@@ -37,7 +37,10 @@ def test_a_bigger_forest_is_bigger_and_slower(diabetes_context):
     from nbautoml.engine.evaluate import evaluate_config
 
     evaluate_config(random_forest(10), diabetes_context)  # imports and allocator warm-up
-    small = evaluate_config(random_forest(20), diabetes_context)
+    # the small forest's predictions take ~25 ms per 1,000 rows: a test running beside this one
+    # (make test runs two at once) once tripled that, so its fastest of three runs is compared
+    small = min((evaluate_config(random_forest(20), diabetes_context) for _ in range(3)),
+                key=lambda r: r["predict_time"])
     big = evaluate_config(random_forest(300), diabetes_context)
     for r in (small, big):
         assert r["status"] == "ok"
