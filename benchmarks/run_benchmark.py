@@ -22,6 +22,7 @@ Usage::
     python benchmarks/run_benchmark.py --setup                      # once
     python benchmarks/run_benchmark.py --budget 30 --out benchmarks/results/b30.jsonl
     python benchmarks/run_benchmark.py --only blood,titanic --budget 10 --systems nbautoml,flaml
+    python benchmarks/run_benchmark.py --only glass,house --split-seeds 0-4 --systems nbautoml,random_forest
     python benchmarks/run_benchmark.py --report benchmarks/results/b30.jsonl
 
 This file must import nothing beyond numpy, pandas and scikit-learn at module level:
@@ -553,13 +554,46 @@ def _fmt(value, width=9, digits=4):
     return f"{value:>{width}.{digits}f}" if isinstance(value, (int, float)) else f"{value:>{width}}"
 
 
+def parse_seeds(text: str) -> list[int]:
+    """``"0-4"`` -> [0, 1, 2, 3, 4]; ``"0,2,5"`` -> [0, 2, 5]."""
+    try:
+        if "-" in text:
+            first, last = (int(part) for part in text.split("-"))
+            seeds = list(range(first, last + 1))
+        else:
+            seeds = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"split seeds {text!r}: give a range like 0-4 or a list like 0,2,5") from None
+    if not seeds:
+        raise argparse.ArgumentTypeError(f"split seeds {text!r}: no seed in it (a range like 0-4 or 0,2,5)")
+    return seeds
+
+
+def _split_seed(record: dict) -> int:
+    return int(record.get("split_seed") or 0)  # records written before the option have seed 0
+
+
 def summarize(records: list[dict]) -> str:
-    """The tables: scores (data sets x systems), ranks, wins, regret, nbautoml checks, times."""
+    """The tables: scores (cases x systems), ranks, wins, regret, nbautoml checks, times.
+
+    A case is a data set under one split seed. Records of several budgets get one report
+    each; records of several split seeds add the mean over the seeds of each data set.
+    """
+    budgets = sorted({r["budget"] for r in records})
+    if len(budgets) > 1:
+        return "\n\n".join(f"=== budget {b:g} s ===\n" + summarize([r for r in records if r["budget"] == b])
+                           for b in budgets)
     systems = [s for s in SYSTEMS if any(r["system"] == s for r in records)]
     systems += sorted({r["system"] for r in records} - set(systems))
-    datasets = sorted({r["dataset"] for r in records}, key=str.lower)
-    by = {(r["dataset"], r["system"]): r for r in records}  # the last record wins
-    budgets = sorted({r["budget"] for r in records})
+    seeds = sorted({_split_seed(r) for r in records})
+    cases = sorted({(r["dataset"], _split_seed(r)) for r in records}, key=lambda c: (c[0].lower(), c[1]))
+    by = {(r["dataset"], _split_seed(r), r["system"]): r for r in records}  # the last record wins
+
+    def case_name(case):
+        return case[0] if len(seeds) == 1 else f"{case[0]}/{case[1]}"
+
+    width = max([11] + [len(case_name(c)) + 2 for c in cases])
     threads = sorted({str(r.get("threads") or "library default") for r in records})
     loads = [r["load_at_start"] for r in records if r.get("load_at_start") is not None]
     references = [r["reference_seconds"] for r in records if r.get("reference_seconds") is not None]
@@ -569,18 +603,20 @@ def summarize(records: list[dict]) -> str:
                 if loads else "")
              + (f"; reference workload: {min(references):.2f}-{max(references):.2f} s "
                 f"(median {statistics.median(references):.2f})" if references else ""),
+             f"split seed(s): {', '.join(map(str, seeds))}"
+             + ("; a case is a data set under one split seed (dataset/seed)" if len(seeds) > 1 else ""),
              "held-out ROC AUC (binary), accuracy (multiclass), R² (regression)",
              "ERR = error, KILL = hard cap; -- = not run", ""]
-    head = f"{'dataset':<11}{'metric':>9}" + "".join(f"{SHORT.get(s, s)[:11]:>12}" for s in systems)
+    head = f"{'dataset':<{width}}{'metric':>9}" + "".join(f"{SHORT.get(s, s)[:11]:>12}" for s in systems)
     lines += [head, "-" * len(head)]
     ranks = {s: [] for s in systems}
     wins = {s: 0 for s in systems}
     regrets = {s: [] for s in systems}
-    for d in datasets:
+    for case in cases:
         cells, scores = [], {}
-        metric = next(r["metric"] for r in records if r["dataset"] == d)
+        metric = next(r["metric"] for r in records if r["dataset"] == case[0])
         for s in systems:
-            r = by.get((d, s))
+            r = by.get((*case, s))
             if r is None:
                 cells.append(f"{'--':>12}")
                 continue
@@ -590,7 +626,7 @@ def summarize(records: list[dict]) -> str:
             else:
                 scores[s] = r["score"]
                 cells.append(f"{r['score']:>12.4f}")
-        lines.append(f"{d:<11}{metric:>9}" + "".join(cells))
+        lines.append(f"{case_name(case):<{width}}{metric:>9}" + "".join(cells))
         valid = [v for v in scores.values() if v is not None]
         if not valid:
             continue
@@ -626,23 +662,23 @@ def summarize(records: list[dict]) -> str:
             _fmt(sum(v) / len(v) if v else "--", 12, 2) for v in vals.values()))
         lines.append(f"{'max ' + label:<20}" + "".join(
             _fmt(max(v) if v else "--", 12, 2) for v in vals.values()))
-    lines.append("(regret: best score on the data set minus the system's; a missing score counts as "
+    lines.append("(regret: best score on the case minus the system's; a missing score counts as "
                  "the worst score there. mean rank: 1 = best, a missing score ranks last)")
+    if len(seeds) > 1:
+        lines += ["", *_mean_over_seeds(records, systems, by, seeds)]
 
     if "nbautoml" in systems:
         lines.append("")
         below, worse = [], []
-        for d in datasets:
-            r = by.get((d, "nbautoml"))
-            defaults = [by[(d, s)]["score"] for s in DEFAULTS
-                        if (d, s) in by and by[(d, s)].get("score") is not None]
-            if r is None or not defaults:
+        for case in cases:
+            r = by.get((*case, "nbautoml"))
+            ref = _better_default(by, case)
+            if r is None or ref is None:
                 continue
-            ref = max(defaults)
             if r.get("score") is None or r["score"] < ref - 0.005:
-                below.append(d)
+                below.append(case)
                 gap = "missing" if r.get("score") is None else f"{r['score'] - ref:+.4f}"
-                worse.append(f"{d} ({gap})")
+                worse.append(f"{case_name(case)} ({gap})")
         nb = [r for r in records if r["system"] == "nbautoml"]
         errs = [f"{r['dataset']}: {r['error']}" for r in nb if r.get("error")]
         wall = [(r["wall_time"] / r["budget"], r["dataset"]) for r in nb if r.get("wall_time")]
@@ -653,6 +689,44 @@ def summarize(records: list[dict]) -> str:
             top = max(wall)
             lines.append(f"nbautoml max fit+predict wall time / budget: {top[0]:.2f} ({top[1]})")
     return "\n".join(lines)
+
+
+def _better_default(by: dict, case: tuple) -> float | None:
+    """The better of the two default models' scores on a case (None if neither scored)."""
+    scores = [by[(*case, s)]["score"] for s in DEFAULTS
+              if (*case, s) in by and by[(*case, s)].get("score") is not None]
+    return max(scores) if scores else None
+
+
+def _mean_over_seeds(records: list[dict], systems: list[str], by: dict, seeds: list[int]) -> list[str]:
+    """Each data set's mean score over the split seeds, and nbautoml's mean gap to the better
+    default of each split (a system missing a split's score gets no mean: --)."""
+    datasets = sorted({r["dataset"] for r in records}, key=str.lower)
+    head = (f"{'mean over split seeds ' + ','.join(map(str, seeds)):<32}"
+            + "".join(f"{SHORT.get(s, s)[:11]:>12}" for s in systems))
+    lines = [head, "-" * len(head)]
+    gaps = {}
+    for d in datasets:
+        cells = []
+        for s in systems:
+            scores = [by.get((d, seed, s), {}).get("score") for seed in seeds]
+            ok = all(v is not None and math.isfinite(v) for v in scores)
+            cells.append(_fmt(statistics.mean(scores) if ok else "--", 12, 4))
+        lines.append(f"{d:<32}" + "".join(cells))
+        if "nbautoml" in systems:
+            pairs = [(by.get((d, seed, "nbautoml"), {}).get("score"), _better_default(by, (d, seed)))
+                     for seed in seeds]
+            if all(nb is not None and ref is not None for nb, ref in pairs):
+                gaps[d] = [nb - ref for nb, ref in pairs]
+    if gaps:
+        lines.append("nbautoml minus the better default of each split, mean over the seeds "
+                     "(splits below by > 0.005):")
+        lines += [f"  {d:<30}{statistics.mean(g):+.4f} ({sum(x < -0.005 for x in g)} of {len(g)})"
+                  for d, g in gaps.items()]
+        below = [d for d, g in gaps.items() if statistics.mean(g) < -0.005]
+        lines.append(f"nbautoml below the better default by > 0.005 on the mean over the seeds: "
+                     f"{len(below)} of {len(gaps)}" + (f": {', '.join(below)}" if below else ""))
+    return lines
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -680,6 +754,9 @@ def main(argv=None) -> int:
     parser.add_argument("--split-seed", type=int, default=0,
                         help="random_state of the 75/25 split and of the defaults (the protocol's is 0; "
                              "others show how much one split decides)")
+    parser.add_argument("--split-seeds", type=parse_seeds,
+                        help="several split seeds, run one after another: '0-4' or '0,2,5' (instead of "
+                             "--split-seed); the report adds each data set's mean over them")
     parser.add_argument("--nbautoml-options", type=json.loads, default=None,
                         help='extra AutoML keyword arguments as JSON, e.g. \'{"ensemble": false}\' '
                              "(an A/B of a default)")
@@ -722,29 +799,31 @@ def main(argv=None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     done = set()
     if args.resume and args.out.exists():
-        done = {(r["dataset"], r["system"], r["budget"]) for r in read_jsonl(args.out)}
+        done = {(r["dataset"], r["system"], r["budget"], _split_seed(r)) for r in read_jsonl(args.out)}
     elif args.out.exists():
         args.out.unlink()
     log_dir = args.log_dir or Path(tempfile.mkdtemp(prefix="nbautoml-bench-logs-"))
     log_dir.mkdir(parents=True, exist_ok=True)
-    total = len(index) * len(systems)
-    print(f"{len(index)} data sets x {len(systems)} systems, budget {args.budget:g} s "
+    seeds = args.split_seeds or [args.split_seed]
+    total = len(index) * len(systems) * len(seeds)
+    print(f"{len(index)} data sets x {len(systems)} systems"
+          + (f" x {len(seeds)} split seeds" if len(seeds) > 1 else "") + f", budget {args.budget:g} s "
           f"(hard cap {hard_cap(args.budget):g} s each); worst case about "
           f"{total * hard_cap(args.budget) / 60:.0f} min, expected about "
           f"{total * args.budget / 60:.0f} min. Logs: {log_dir}", flush=True)
     n = 0
-    for row in index:
+    for split_seed, row in ((seed, row) for seed in seeds for row in index):
         reference = None
         for system in systems:
             n += 1
-            if (row["dataset"], system, args.budget) in done:
+            if (row["dataset"], system, args.budget, split_seed) in done:
                 continue
             if reference is None:
                 reference = reference_seconds(python)
             spec = {"system": system, "dataset": row["dataset"], "task": row["task"],
                     "target": row["target"], "file": str(args.datasets_dir / row["file"]),
                     "budget": args.budget, "threads": args.threads,
-                    "nbautoml_options": args.nbautoml_options, "split_seed": args.split_seed}
+                    "nbautoml_options": args.nbautoml_options, "split_seed": split_seed}
             interpreter = args.compare_python if system in COMPARE_SYSTEMS else python
             record = run_one(interpreter, spec, log_dir)
             record["reference_seconds"] = reference
@@ -752,7 +831,8 @@ def main(argv=None) -> int:
                 fh.write(json.dumps(record, default=str) + "\n")
             score = "-" if record.get("score") is None else f"{record['score']:.4f}"
             status = f"  ERROR {record['error'][:100]}" if record.get("error") else ""
-            print(f"[{n}/{total}] {row['dataset']:<10} {system:<22} {score:>8} "
+            case = row["dataset"] if len(seeds) == 1 else f"{row['dataset']}/{split_seed}"
+            print(f"[{n}/{total}] {case:<10} {system:<22} {score:>8} "
                   f"{record['process_time']:6.1f} s (load {record['load_at_start']}, "
                   f"reference {reference} s){status}", flush=True)
     print()

@@ -116,3 +116,61 @@ def test_default_noise_refits_the_defaults_with_each_random_state(tmp_path, caps
     better_mean = max(np.mean(row["random_forest"]), np.mean(row["hist_gradient_boosting"]))
     report = capsys.readouterr().out
     assert f"{0.7 - better:+7.4f} {0.7 - better_mean:+8.4f}" in report, report
+
+
+def _import_script():
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        import run_benchmark
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    return run_benchmark
+
+
+def test_the_report_keeps_each_split_seed_and_budget_apart_and_averages_the_seeds():
+    """Two budgets x two split seeds of one data set: four cases, none overwriting another
+    (before, the report kept the last record of each data set and system)."""
+    bench = _import_script()
+    scores = {  # (budget, seed) -> nbautoml, forest, boosting
+        (10, 0): (0.70, 0.74, 0.72), (10, 1): (0.80, 0.76, 0.79),
+        (30, 0): (0.75, 0.74, 0.72), (30, 1): (0.81, 0.76, 0.79),
+    }
+    records = [{"system": system, "dataset": "blood", "metric": "roc_auc", "budget": budget,
+                "split_seed": seed, "score": score, "wall_time": 1.0, "process_time": 2.0}
+               for (budget, seed), row in scores.items()
+               for system, score in zip(("nbautoml", "random_forest", "hist_gradient_boosting"), row)]
+    report = bench.summarize(records)
+    ten, thirty = report.split("=== budget 30 s ===")
+    assert ten.startswith("=== budget 10 s ===")
+    assert "blood/0      roc_auc      0.7000      0.7400      0.7200" in ten
+    assert "blood/1      roc_auc      0.8000      0.7600      0.7900" in ten
+    assert "blood/0      roc_auc      0.7500      0.7400      0.7200" in thirty
+    # the mean over the seeds, and nbautoml's mean gap to each split's better default
+    assert "blood" + " " * 27 + "      0.7500      0.7500      0.7550" in ten
+    assert "blood                         -0.0150 (1 of 2)" in ten  # (-0.04 + 0.01) / 2
+    assert "on the mean over the seeds: 1 of 1: blood" in ten
+    assert "blood                         +0.0150 (0 of 2)" in thirty  # (0.01 + 0.02) / 2
+    assert "by > 0.005: 1 of 2: blood/0 (-0.0400)" in ten
+    # one seed: the cases are the data sets, as in a single run
+    single = bench.summarize([r for r in records if r["budget"] == 10 and r["split_seed"] == 1])
+    assert "blood        roc_auc      0.8000" in single and "mean over split seeds" not in single
+    assert bench.parse_seeds("0-4") == [0, 1, 2, 3, 4] and bench.parse_seeds("0,2,5") == [0, 2, 5]
+    with pytest.raises(Exception, match="a range like 0-4"):
+        bench.parse_seeds("zero")
+
+
+def test_split_seeds_run_one_after_another_and_resume_skips_only_the_seeds_done(tmp_path):
+    if not DATASETS.exists():
+        pytest.skip(f"the shared data sets are not at {DATASETS}")
+    out = tmp_path / "seeds.jsonl"
+    common = [sys.executable, str(SCRIPT), "--datasets-dir", str(DATASETS), "--python", sys.executable,
+              "--out", str(out), "--only", "blood", "--budget", "3", "--threads", "1",
+              "--systems", "random_forest"]
+    subprocess.run([*common, "--split-seeds", "0-1"], capture_output=True, text=True, timeout=300, check=True)
+    again = subprocess.run([*common, "--split-seeds", "0,1,2", "--resume"], capture_output=True, text=True,
+                           timeout=300, check=True).stdout
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["split_seed"] for r in records] == [0, 1, 2]
+    assert len({r["split_sha"] for r in records}) == 3  # three splits
+    assert "[3/3] blood/2" in again and "[1/3]" not in again and "[2/3]" not in again
+    assert "mean over split seeds 0,1,2" in again
