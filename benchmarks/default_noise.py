@@ -49,11 +49,13 @@ def default_scores(entry: dict, datasets_dir: Path, streams: int) -> dict[str, l
 
 
 def nbautoml_scores(paths: list[Path]) -> dict[str, list[float]]:
-    """nbautoml's held-out scores per data set, one per results file that has it."""
+    """nbautoml's held-out scores per data set, one per results file that has it (split seed 0
+    only: the defaults here are refit on the protocol's split)."""
     found: dict[str, list[float]] = {}
     for path in paths:
         for record in bench.read_jsonl(path):
-            if record["system"] == "nbautoml" and record.get("score") is not None:
+            if (record["system"] == "nbautoml" and record.get("score") is not None
+                    and int(record.get("split_seed") or 0) == 0):
                 found.setdefault(record["dataset"], []).append(record["score"])
     return found
 

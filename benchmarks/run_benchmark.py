@@ -680,8 +680,9 @@ def summarize(records: list[dict]) -> str:
                 gap = "missing" if r.get("score") is None else f"{r['score'] - ref:+.4f}"
                 worse.append(f"{case_name(case)} ({gap})")
         nb = [r for r in records if r["system"] == "nbautoml"]
-        errs = [f"{r['dataset']}: {r['error']}" for r in nb if r.get("error")]
-        wall = [(r["wall_time"] / r["budget"], r["dataset"]) for r in nb if r.get("wall_time")]
+        errs = [f"{case_name((r['dataset'], _split_seed(r)))}: {r['error']}" for r in nb if r.get("error")]
+        wall = [(r["wall_time"] / r["budget"], case_name((r["dataset"], _split_seed(r))))
+                for r in nb if r.get("wall_time")]
         lines.append(f"nbautoml below the better default by > 0.005: {len(below)} of "
                      f"{len(nb)}" + (f": {', '.join(worse)}" if worse else ""))
         lines.append(f"nbautoml errors: {len(errs)}" + ("".join(f"\n  {e}" for e in errs)))
