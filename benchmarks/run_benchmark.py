@@ -528,7 +528,8 @@ def run_one(python: Path, spec: dict, log_dir: Path) -> dict:
             break
     if record is None:
         record = {"system": spec["system"], "dataset": spec["dataset"], "task": spec["task"],
-                  "metric": METRIC_OF_TASK[spec["task"]], "budget": spec["budget"], "score": None,
+                  "metric": METRIC_OF_TASK[spec["task"]], "budget": spec["budget"],
+                  "threads": spec.get("threads"), "split_seed": int(spec.get("split_seed") or 0), "score": None,
                   "fit_time": None, "predict_time": None, "wall_time": None, "extra": {},
                   "error": error or f"the child exited with code {proc.returncode} and no result "
                                     f"(see {log_path})"}

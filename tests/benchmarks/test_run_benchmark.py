@@ -178,3 +178,16 @@ def test_split_seeds_run_one_after_another_and_resume_skips_only_the_seeds_done(
     assert len({r["split_sha"] for r in records}) == 3  # three splits
     assert "[3/3] blood/2" in again and "[1/3]" not in again and "[2/3]" not in again
     assert "mean over split seeds 0,1,2" in again
+
+
+def test_a_child_killed_at_the_hard_cap_is_recorded_under_its_split_seed(tmp_path, monkeypatch):
+    """The parent writes the record of a killed child itself; it must keep the split seed, or
+    the report files it under seed 0."""
+    bench = _import_script()
+    monkeypatch.setattr(bench, "hard_cap", lambda budget: 0.5)  # before the child imports pandas
+    spec = {"system": "random_forest", "dataset": "blood", "task": "binary", "target": "Class",
+            "file": str(DATASETS / "blood.csv"), "budget": 3.0, "threads": 1, "split_seed": 3}
+    record = bench.run_one(Path(sys.executable), spec, tmp_path)
+    assert record["error"] == "killed at the hard cap of 0.5 s" and record["score"] is None
+    assert (record["split_seed"], record["threads"]) == (3, 1)
+    assert "blood/3" in bench.summarize([record, {**record, "split_seed": 0}])
