@@ -698,7 +698,7 @@ class AutoML(BaseEstimator):
             lines.append(f"  model: {s['model']}; out-of-fold {s['metric']} {e['oof_score']:.4f} "
                          f"(best single {e['best_single_oof_score']:.4f})")
         lines += [
-            f"  {s['trials']} trials in {s['elapsed']:.1f} s"
+            f"  {s['trials']} trials in {getattr(self, 'elapsed_', 0.0):.1f} s"
             + (f" ({s['n_jobs']} at a time)" if (s["n_jobs"] or 1) > 1 else "") + f"; {s['stop_reason']}",
         ]
         if s["families_left"]:

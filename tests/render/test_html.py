@@ -33,9 +33,11 @@ def test_result_html_summarises_the_search(searches):
     assert "<script" not in html and "interrupted" not in html.lower()
     timed, untimed = copy.copy(result), copy.copy(result)
     timed.time_budget, untimed.time_budget = 8, None
-    # the summary's elapsed (rounded to 0.01 s) is what is shown: 0.9503 s reads "0.9 s"
-    shown = f"{timed.summary()['elapsed']:.1f}"
-    assert f"in {shown} s of the 8 s budget" in result_html(timed)  # not "of a 8 s"
+    # the raw elapsed, rounded once: 0.9503 s reads "1.0 s" (it read "0.9 s" when the HTML
+    # formatted the summary's elapsed, already rounded to 0.95)
+    assert f"in {timed.elapsed_:.1f} s of the 8 s budget" in result_html(timed)  # not "of a 8 s"
+    timed.elapsed_ = 0.9503
+    assert "in 1.0 s of the 8 s budget" in result_html(timed) and " trials in 1.0 s" in repr(timed)
     assert " s budget" not in result_html(untimed)
 
 
