@@ -673,7 +673,7 @@ class AutoML(BaseEstimator):
                 "best_single_oof_score": self.ensemble_.single_score,
                 "folds_better": self.ensemble_.folds_better, "n_folds": self.ensemble_.n_folds},
             "trials": len(self.trials_), "statuses": counts, "status": self.status_,
-            "stop_reason": self.stop_reason_, "elapsed": round(getattr(self, "elapsed_", 0.0), 2),
+            "stop_reason": self.stop_reason_, "elapsed": getattr(self, "elapsed_", 0.0),
             "time_budget": self.time_budget, "validation": self.validation_.description,
             "dropped_columns": self.plan_.dropped, "run_dir": str(self.run_dir_),
             "families_left": dict(getattr(self, "families_left_", {})),
@@ -698,7 +698,7 @@ class AutoML(BaseEstimator):
             lines.append(f"  model: {s['model']}; out-of-fold {s['metric']} {e['oof_score']:.4f} "
                          f"(best single {e['best_single_oof_score']:.4f})")
         lines += [
-            f"  {s['trials']} trials in {getattr(self, 'elapsed_', 0.0):.1f} s"
+            f"  {s['trials']} trials in {s['elapsed']:.1f} s"
             + (f" ({s['n_jobs']} at a time)" if (s["n_jobs"] or 1) > 1 else "") + f"; {s['stop_reason']}",
         ]
         if s["families_left"]:

@@ -186,7 +186,7 @@ def result_html(result, top: int = 10) -> str:
         (f"{'CV' if s.get('traded') else 'Best CV'} {_e(s['metric'])}",
          f"<b>{_e(score_text)}</b> (mean ± std over the folds; {_e(s['validation'])})"),
         ("Pipeline" if s.get("traded") else "Best pipeline", f"<code>{_e(s['best_pipeline'] or 'none')}</code>"),
-        ("Trials", f"{s['trials']} ({_e(breakdown)}) in {getattr(result, 'elapsed_', 0.0):.1f} s{budget}"),
+        ("Trials", f"{s['trials']} ({_e(breakdown)}) in {s['elapsed']:.1f} s{budget}"),
         ("Stopped", _e(s["stop_reason"] or "")),
     ]
     if (s.get("prefer", "accurate") != "accurate" or s.get("traded")) and s.get("preference"):

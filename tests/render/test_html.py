@@ -33,8 +33,8 @@ def test_result_html_summarises_the_search(searches):
     assert "<script" not in html and "interrupted" not in html.lower()
     timed, untimed = copy.copy(result), copy.copy(result)
     timed.time_budget, untimed.time_budget = 8, None
-    # the raw elapsed, rounded once: 0.9503 s reads "1.0 s" (it read "0.9 s" when the HTML
-    # formatted the summary's elapsed, already rounded to 0.95)
+    # the measured elapsed, rounded once: 0.9503 s reads "1.0 s" (it read "0.9 s" when the
+    # summary rounded it to 0.95 and the displays rounded that again)
     assert f"in {timed.elapsed_:.1f} s of the 8 s budget" in result_html(timed)  # not "of a 8 s"
     timed.elapsed_ = 0.9503
     assert "in 1.0 s of the 8 s budget" in result_html(timed) and " trials in 1.0 s" in repr(timed)
