@@ -666,7 +666,7 @@ def summarize(records: list[dict]) -> str:
     lines.append("(regret: best score on the case minus the system's; a missing score counts as "
                  "the worst score there. mean rank: 1 = best, a missing score ranks last)")
     if len(seeds) > 1:
-        lines += ["", *_mean_over_seeds(records, systems, by, seeds)]
+        lines += ["", *_mean_over_seeds(systems, by, seeds)]
 
     if "nbautoml" in systems:
         lines.append("")
@@ -700,10 +700,10 @@ def _better_default(by: dict, case: tuple) -> float | None:
     return max(scores) if scores else None
 
 
-def _mean_over_seeds(records: list[dict], systems: list[str], by: dict, seeds: list[int]) -> list[str]:
+def _mean_over_seeds(systems: list[str], by: dict, seeds: list[int]) -> list[str]:
     """Each data set's mean score over the split seeds, and nbautoml's mean gap to the better
     default of each split (a system missing a split's score gets no mean: --)."""
-    datasets = sorted({r["dataset"] for r in records}, key=str.lower)
+    datasets = sorted({dataset for dataset, _, _ in by}, key=str.lower)
     head = (f"{'mean over split seeds ' + ','.join(map(str, seeds)):<32}"
             + "".join(f"{SHORT.get(s, s)[:11]:>12}" for s in systems))
     lines = [head, "-" * len(head)]
