@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", help="continue the search with this name or directory")
     run.add_argument("--out", help="save the best model to this path (.nbautoml artifact), or "
                      "registry:NAME to register it")
-    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--quiet", action="store_true", help="no progress (a bar on a terminal, lines in a log)")
 
     serve = sub.add_parser("serve", allow_abbrev=False, help="serve a saved model as an HTTP JSON API",
                            description="Serve a model: POST /predict, GET /health, GET /model "
@@ -97,10 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_run(args) -> int:
     from .engine.automl import AutoML
     from .engine.data import read_table
-    from .render.progress import TqdmProgress
+    from .render.progress import terminal_progress
 
     frame = read_table(args.data, encoding=args.encoding)
-    progress = TqdmProgress(file=sys.stderr, disable=args.quiet)
+    progress = terminal_progress(sys.stderr, disable=args.quiet)
     automl = AutoML(task=args.task, metric=args.metric, time_budget=args.time_budget,
                     max_evals=args.max_evals, trial_timeout=args.trial_timeout, early_stop=args.early_stop,
                     cv=args.cv, models=args.models, exclude=args.exclude, algo=args.algo, seed=args.seed,

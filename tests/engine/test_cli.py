@@ -29,7 +29,14 @@ def test_cli_run_prints_leaderboard_and_saves(datasets_dir, tmp_path):
     assert re.search(r"(best|chosen) roc_auc: 0\.\d{4} ± ", proc.stdout)  # chosen: a tied default point
     assert re.search(r"Model \(trial \d+\):|Model \(an ensemble of ", proc.stdout)
     assert "rank" in proc.stdout and "logistic_regression" in proc.stdout
-    assert "nbautoml:" in proc.stderr  # the tqdm bar
+    # stderr is a pipe here, as in a log: whole progress lines, no carriage-return redraws
+    assert "\r" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("nbautoml: ")]
+    assert lines[0] == "nbautoml: search started (time budget 8 s)"
+    assert re.search(r"^nbautoml: +\d+\.\d s  trial 0 \(\w+\): new best roc_auc 0\.\d{4}$", lines[1])
+    assert re.search(r"^nbautoml: finished in \d\.\d s: \d+ trials, \d+ failed, best roc_auc 0\.\d{4}$", lines[-1])
+    n_trials = int(re.search(r"(\d+) trials", lines[-1]).group(1))
+    assert 3 <= len(lines) < n_trials + 3  # not a line per trial
     assert any(p.name.startswith("titanic") for p in out.parent.iterdir())
 
 
