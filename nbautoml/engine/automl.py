@@ -271,7 +271,8 @@ class AutoML(BaseEstimator):
             points = [(None, config) for config in starts]
         else:
             space = build_space(families, has_cat, has_text)
-            starts += default_points(families, has_cat, has_text, self.n_default_points or 0)
+            fit_rows = int(np.mean([len(tr) for tr, _ in validation.folds]))
+            starts += default_points(families, has_cat, has_text, self.n_default_points or 0, fit_rows)
             points = [(vals_from_config(c, families, has_cat, has_text), c) for c in starts]
         X_used = X[plan.used]
         n_jobs = self.n_jobs_ = resolve_n_jobs(self.n_jobs, n_cells=X_used.size)

@@ -85,3 +85,29 @@ def test_onnx_export_keeps_the_clip(tmp_path):
     session = ort.InferenceSession(str(tmp_path / "concrete.onnx"), providers=["CPUExecutionProvider"])
     (got,) = session.run(None, report.feeds(rows))
     np.testing.assert_allclose(got.ravel(), automl.predict(rows), rtol=1e-4)
+
+
+def test_large_data_starts_with_boosting_and_wide_early_stopped_trees():
+    families = ["ridge", "hist_gradient_boosting", "random_forest", "extra_trees"]
+
+    def starts(fit_rows):
+        return [(p["family"][:3], p["params"].get("max_leaf_nodes"))
+                for p in default_points(families, False, False, 8, fit_rows)]
+
+    assert starts(0) == starts(10_000) == [("rid", None), ("his", 31), ("ran", None), ("ext", None),
+                                           ("his", 15), ("his", 6)]
+    assert starts(10_001) == [("rid", None), ("his", 31), ("his", 15), ("his", 63), ("ran", None),
+                              ("ext", None)]
+
+
+def test_a_search_on_large_data_tries_the_wide_boosting_start():
+    """bike: 17,379 rows, so a holdout trial fits on 13,903 (HistGradientBoosting stops early)."""
+    frame, target, _ = load_dataset("bike")
+    result = nbautoml.AutoML(models=["hist_gradient_boosting"], n_default_points=3, max_evals=3,
+                             time_budget=None, cv="holdout", n_jobs=1, ensemble=False, seed=0)
+    result.fit(frame, target=target)
+    assert [t.config["params"]["max_leaf_nodes"] for t in result.trials_] == [31, 15, 63]
+    scores = [t.score for t in result.trials_]
+    assert scores[2] > max(scores[:2]) + 0.005  # interactions: hour x working day
+    model = result.best_pipeline.named_steps["model"]
+    assert model.max_leaf_nodes == 63 and model.n_iter_ < 1000  # stopped early
