@@ -42,51 +42,34 @@ class TqdmProgress:
 
 
 class LineProgress:
-    """A search listener that writes whole lines, for logs and pipes.
+    """A search listener that writes whole status lines, for logs and pipes.
 
-    A line when the search starts, one per new best score, one at least every
-    ``every`` seconds of the search, and one when it ends: no carriage returns,
-    so a log file reads line by line.
+    The line of the notebook's plain-text view (:func:`~nbautoml.render.text.status_line`)
+    when the search starts, at each new best score, at least every ``every`` seconds
+    while trials finish, and at the end: no carriage returns, so a log reads line by line.
     """
 
     def __init__(self, file=None, disable: bool = False, every: float = 10.0):
+        from .live import LiveState
+
         self.file = file
         self.disable = disable
         self.every = every
+        self.state = LiveState()
         self._last_line_at = 0.0
 
-    def _write(self, text: str) -> None:
+    def __call__(self, event) -> None:
         import sys
 
-        file = self.file if self.file is not None else sys.stderr
-        print(f"nbautoml: {text}", file=file, flush=True)
+        from .text import status_line
 
-    def __call__(self, event) -> None:
         if self.disable:
             return
-        data = event.data
-        if event.kind == "search_started":
-            budget = (f"time budget {data['time_budget']:g} s" if data["time_budget"]
-                      else f"{data['max_evals']} trials")
-            self._write(f"search started ({budget})")
-        elif event.kind == "new_best":
-            trial = data["trial"]
-            self._write(f"{data['elapsed']:6.1f} s  trial {trial.trial_id} ({trial.family}): "
-                        f"new best {data['metric']} {trial.score:.4f}")
-        elif event.kind == "trial_finished" and data["elapsed"] - self._last_line_at >= self.every:
-            self._write(f"{data['elapsed']:6.1f} s  {self._counts(data)}")
-        elif event.kind == "search_finished":
-            self._write(f"finished in {data['elapsed']:.1f} s: {self._counts(data)}")
-            return
-        else:
-            return
-        self._last_line_at = data["elapsed"]
-
-    @staticmethod
-    def _counts(data: dict) -> str:
-        best = data.get("best_score")
-        return (f"{data['n_done']} trials, {data['n_failed']} failed, best {data['metric']} "
-                + ("n/a" if best is None else f"{best:.4f}"))
+        self.state.update(event)
+        due = event.kind == "trial_finished" and self.state.elapsed - self._last_line_at >= self.every
+        if due or event.kind in ("search_started", "new_best", "search_finished"):
+            print(status_line(self.state), file=self.file or sys.stderr, flush=True)
+            self._last_line_at = self.state.elapsed
 
 
 def terminal_progress(file, disable: bool = False):

@@ -29,7 +29,8 @@ def fmt_seconds(seconds) -> str:
 
 def budget_text(state: LiveState) -> str:
     """"12 trials (2 failed: 1 timeout, 1 failed) · 5.1 / 10 s"."""
-    trials = f"{state.n_done}/{state.max_evals} trials" if state.max_evals else f"{state.n_done} trials"
+    trials = (f"{state.n_done}/{state.max_evals} trials" if state.max_evals
+              else f"{state.n_done} trial" + ("" if state.n_done == 1 else "s"))
     counts = state.failure_counts()
     if state.n_failed:
         detail = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))

@@ -32,10 +32,12 @@ def test_cli_run_prints_leaderboard_and_saves(datasets_dir, tmp_path):
     # stderr is a pipe here, as in a log: whole progress lines, no carriage-return redraws
     assert "\r" not in proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.startswith("nbautoml: ")]
-    assert lines[0] == "nbautoml: search started (time budget 8 s)"
-    assert re.search(r"^nbautoml: +\d+\.\d s  trial 0 \(\w+\): new best roc_auc 0\.\d{4}$", lines[1])
-    assert re.search(r"^nbautoml: finished in \d\.\d s: \d+ trials, \d+ failed, best roc_auc 0\.\d{4}$", lines[-1])
-    n_trials = int(re.search(r"(\d+) trials", lines[-1]).group(1))
+    assert re.search(r"^nbautoml: running · 0 trials · \d\.\d / 8 s · best roc_auc n/a$", lines[0])
+    assert re.search(r"^nbautoml: running · \d+ trials?[^·]* · \d\.\d / 8 s · best roc_auc 0\.\d{4} "
+                     r"\(\w+, trial 0\)$", lines[1])
+    assert re.search(r"^nbautoml: finished · \d+ trials.* · \d\.\d / 8 s · best roc_auc 0\.\d{4} "
+                     r"\(\w+, trial \d+\) · time_budget=8s used$", lines[-1])
+    n_trials = int(re.search(r"finished · (\d+) trials", lines[-1]).group(1))
     assert 3 <= len(lines) < n_trials + 3  # not a line per trial
     assert any(p.name.startswith("titanic") for p in out.parent.iterdir())
 
