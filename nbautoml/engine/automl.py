@@ -265,14 +265,15 @@ class AutoML(BaseEstimator):
                                      time_budget=self.time_budget, n_features=len(plan.used))
         families = resolve_families(task, self.models, self.exclude, n_rows=len(X))
         has_cat, has_text = bool(plan.names("categorical")), bool(plan.names("text"))
+        n_train = np.mean([len(tr) for tr, _ in validation.folds])  # rows a trial fits on
+        n_test = np.mean([len(te) for _, te in validation.folds])
         starts = _warm_start_configs(self.warm_start)
         if self.space is not None:
             space = self.space
             points = [(None, config) for config in starts]
         else:
             space = build_space(families, has_cat, has_text)
-            fit_rows = int(np.mean([len(tr) for tr, _ in validation.folds]))
-            starts += default_points(families, has_cat, has_text, self.n_default_points or 0, fit_rows)
+            starts += default_points(families, has_cat, has_text, self.n_default_points or 0, int(n_train))
             points = [(vals_from_config(c, families, has_cat, has_text), c) for c in starts]
         X_used = X[plan.used]
         n_jobs = self.n_jobs_ = resolve_n_jobs(self.n_jobs, n_cells=X_used.size)
@@ -283,8 +284,6 @@ class AutoML(BaseEstimator):
             n_classes=0 if classes is None else len(classes), seed=self.seed,
             estimator_jobs=max(1, cpu_count() // n_jobs),
         )
-        n_train = np.mean([len(tr) for tr, _ in validation.folds])
-        n_test = np.mean([len(te) for _, te in validation.folds])
         refit_factor = len(X_used) / n_train / max(1, validation.n_splits)
         if store is not None:  # what a leaderboard read back from disk needs (stored_leaderboard)
             store.set_meta(validation=validation.description, test_fraction=float(n_test / n_train))
