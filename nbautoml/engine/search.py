@@ -258,6 +258,8 @@ class Search:
             vals, config, source = self.queue.pop(0)
             if source == "default" and config.get("family") in self.race.left:
                 continue  # its family left the race while this starting point waited
+            if source == "default" and not self._may_finish(config.get("family")):
+                continue  # too slow for the time left: a cheaper trial uses the worker instead
             if vals:
                 active_vals = self._to_active(vals)
                 if active_vals:
@@ -270,6 +272,20 @@ class Search:
         self.hp_trials.refresh()
         vals = {k: to_python(v[0]) for k, v in docs[0]["misc"]["vals"].items() if len(v)}
         return tid, self._to_full(vals), config_from_vals(self.active_space, vals), self.algo_name
+
+    def _may_finish(self, family: str | None) -> bool:
+        """Whether a starting point of ``family`` can end before the deadline.
+
+        The family's fastest finished trial is the estimate (its other starting points
+        grow more trees or take smaller steps, so they cost at least as much): a point
+        that would be stopped at the deadline anyway is skipped, and its worker runs a
+        trial that can finish.
+        """
+        if self.budget.time_budget is None:
+            return True
+        times = [t.wall_time for t in self.state.trials
+                 if t.family == family and t.status == "ok" and t.wall_time]
+        return not times or min(times) <= self._deadline() - time.perf_counter()
 
     def _startup_override(self) -> dict:
         """TPE's random start counts every trial of the search, not only those hyperopt holds.

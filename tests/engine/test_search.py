@@ -332,3 +332,41 @@ def test_bad_n_jobs_is_named(bad):
     frame = pd.DataFrame({"x": range(20), "y": [0, 1] * 10})
     with pytest.raises(ConfigError, match=r"n_jobs must be a positive int, -1 \(one per CPU\) or 'auto'"):
         AutoML(n_jobs=bad, max_evals=1).fit(frame, target="y")
+
+
+def _search_with_starting_points(families, elapsed, finished=()):
+    """A Search over the built-in space whose queue holds the families' first starting points,
+    ``elapsed`` seconds into a 10 s budget, with ``finished`` (family, wall seconds) trials."""
+    from nbautoml.engine.metrics import get_metric
+    from nbautoml.engine.records import TrialRecord
+    from nbautoml.engine.search import Budget, Search
+    from nbautoml.engine.space import build_space, default_points, vals_from_config
+
+    points = [(vals_from_config(c, families, False, False), c)
+              for c in default_points(families, False, False, 10)]
+    search = Search(build_space(families, False, False), None, get_metric("accuracy", "binary"),
+                    Budget(time_budget=10.0), points=points, families=families)
+    search._t0 = time.perf_counter() - elapsed
+    for i, (family, seconds) in enumerate(finished):
+        search.state.trials.append(TrialRecord(trial_id=100 + i, config={"family": family}, status="ok",
+                                               score=0.8, wall_time=seconds))
+    return search
+
+
+def test_a_starting_point_that_cannot_finish_before_the_deadline_is_skipped():
+    families = ["hist_gradient_boosting", "knn"]
+    # 5 s left; boosting's finished trial took 6 s: its starting point would be stopped at
+    # the deadline, so the worker gets the k-NN point
+    late = _search_with_starting_points(families, elapsed=5.0, finished=[("hist_gradient_boosting", 6.0)])
+    assert [c["family"] for _, c, _ in late.queue] == ["hist_gradient_boosting"] * 3 + ["knn"]
+    assert late._ask()[2]["family"] == "knn"
+    assert not late.queue
+    # with 8 s left it starts, and so does any family with no finished trial yet
+    early = _search_with_starting_points(families, elapsed=2.0, finished=[("hist_gradient_boosting", 6.0)])
+    assert early._ask()[2]["family"] == "hist_gradient_boosting"
+    unknown = _search_with_starting_points(families, elapsed=9.0)
+    assert unknown._ask()[2]["family"] == "hist_gradient_boosting"
+    # without a time budget nothing is skipped
+    unbounded = _search_with_starting_points(families, elapsed=5.0, finished=[("hist_gradient_boosting", 60.0)])
+    unbounded.budget = unbounded.budget.__class__(max_evals=5)
+    assert unbounded._ask()[2]["family"] == "hist_gradient_boosting"
