@@ -334,9 +334,10 @@ def test_bad_n_jobs_is_named(bad):
         AutoML(n_jobs=bad, max_evals=1).fit(frame, target="y")
 
 
-def _search_with_starting_points(families, elapsed, finished=()):
-    """A Search over the built-in space whose queue holds the families' first starting points,
-    ``elapsed`` seconds into a 10 s budget, with ``finished`` (family, wall seconds) trials."""
+def _search_with_starting_points(families, elapsed, finished=(), budget=None):
+    """A Search over the built-in space whose queue holds the families' starting points,
+    ``elapsed`` seconds into ``budget`` (default: 10 s), with ``finished`` (family, wall
+    seconds) trials."""
     from nbautoml.engine.metrics import get_metric
     from nbautoml.engine.records import TrialRecord
     from nbautoml.engine.search import Budget, Search
@@ -345,7 +346,7 @@ def _search_with_starting_points(families, elapsed, finished=()):
     points = [(vals_from_config(c, families, False, False), c)
               for c in default_points(families, False, False, 10)]
     search = Search(build_space(families, False, False), None, get_metric("accuracy", "binary"),
-                    Budget(time_budget=10.0), points=points, families=families)
+                    budget or Budget(time_budget=10.0), points=points, families=families)
     search._t0 = time.perf_counter() - elapsed
     for i, (family, seconds) in enumerate(finished):
         search.state.trials.append(TrialRecord(trial_id=100 + i, config={"family": family}, status="ok",
@@ -367,6 +368,8 @@ def test_a_starting_point_that_cannot_finish_before_the_deadline_is_skipped():
     unknown = _search_with_starting_points(families, elapsed=9.0)
     assert unknown._ask()[2]["family"] == "hist_gradient_boosting"
     # without a time budget nothing is skipped
-    unbounded = _search_with_starting_points(families, elapsed=5.0, finished=[("hist_gradient_boosting", 60.0)])
-    unbounded.budget = unbounded.budget.__class__(max_evals=5)
+    from nbautoml.engine.search import Budget
+
+    unbounded = _search_with_starting_points(families, elapsed=5.0, finished=[("hist_gradient_boosting", 60.0)],
+                                             budget=Budget(max_evals=5))
     assert unbounded._ask()[2]["family"] == "hist_gradient_boosting"
