@@ -590,6 +590,33 @@ def _pickle_refusal(path: Path, kind: str) -> ArtifactError:
         code="pickle_refused", path=str(path))
 
 
+def _looks_like_registry_ref(path) -> bool:
+    """A string with no such file that reads as ``name[@version|stage]`` (the form ``serve`` and
+    ``monitor`` accept): no directory part and no file suffix."""
+    if not isinstance(path, str) or Path(path).exists() or Path(path + SUFFIX).exists():
+        return False
+    name, sep, which = path.partition("@")
+    return (bool(name) and (not sep or bool(which)) and not any(c in path for c in "/\\:")
+            and not Path(name).suffix)
+
+
+def _load_registered(ref: str, trusted, allow_version_mismatch) -> LoadedModel:
+    from .registry import Registry, RegistryError
+
+    registry = Registry()
+    if not registry.db_path.exists():  # looking must not create a registry
+        raise ArtifactError(f"No model file at {ref!r}, and no model registry at {str(registry.root)!r} "
+                            f"to look the name up in. Give the path of a {SUFFIX} file.",
+                            code="file_not_found", path=ref)
+    try:
+        return registry.load(ref, trusted=trusted, allow_version_mismatch=allow_version_mismatch)
+    except RegistryError as exc:
+        if exc.code != "model_not_found":
+            raise
+        raise ArtifactError(f"No model file at {ref!r}, and the registry says: {exc} For a file, give its "
+                            f"path (ending in {SUFFIX}).", code="file_not_found", path=ref) from exc
+
+
 def _read_file(path: Path) -> bytes:
     if not path.exists():
         hint = ""
@@ -906,6 +933,8 @@ def load(path, trusted=None, format=None, allow_pickle: bool = False, allow_vers
 
         return Registry().load(path[len("registry:"):], trusted=trusted,
                                allow_version_mismatch=allow_version_mismatch)
+    if _looks_like_registry_ref(path):  # "titanic@production": no such file, a registered name
+        return _load_registered(path, trusted, allow_version_mismatch)
     if format is not None and format not in _FORMATS:
         raise unknown_choice("format", str(format), _FORMATS, code="bad_option")
     path = Path(path)

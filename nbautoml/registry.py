@@ -378,9 +378,13 @@ class Registry:
         version = self._stage_version(conn, name, which)
         if version is None:
             stages = self._stages(conn, name)
-            raise RegistryError(f"{name!r} has no version in stage {which!r}. "
-                                + (f"Current stages: {stages}. " if stages else "")
-                                + f"Set one with registry.set_stage({name!r}, VERSION, {which!r}).",
+            from .exceptions import closest
+
+            hint = closest(which, stages)
+            raise RegistryError(f"{name!r} has no version in stage {which!r}."
+                                + (f" Did you mean {name}@{hint[0]}?" if hint else "")
+                                + (f" Current stages: {stages}." if stages else "")
+                                + f" Set one with registry.set_stage({name!r}, VERSION, {which!r}).",
                                 code="stage_not_set")
         return name, version
 

@@ -186,7 +186,7 @@ def test_truncated_file_is_refused(titanic_artifact, tmp_path, no_construct):
         assert info.value.code == "artifact_corrupt" and f"{size:,} bytes" in str(info.value)
 
 
-def test_empty_missing_and_directory_paths_have_distinct_errors(tmp_path):
+def test_empty_missing_and_directory_paths_have_distinct_errors(tmp_path, monkeypatch):
     (tmp_path / "empty.nbautoml").write_bytes(b"")
     with pytest.raises(IntegrityError, match="empty"):
         nbautoml.load(tmp_path / "empty.nbautoml")
@@ -196,6 +196,11 @@ def test_empty_missing_and_directory_paths_have_distinct_errors(tmp_path):
     with pytest.raises(ArtifactError, match="is a directory") as info:
         nbautoml.load(tmp_path)
     assert info.value.code == "not_an_artifact"
+    home = tmp_path / "home"
+    monkeypatch.setenv("NBAUTOML_HOME", str(home))
+    with pytest.raises(ArtifactError, match="no model registry at .* Give the path") as info:
+        nbautoml.load("churn@production")  # read as a registry reference: no registry exists
+    assert info.value.code == "file_not_found" and not home.exists()  # looking created none
     (tmp_path / "text.nbautoml").write_text("hello")
     with pytest.raises(ArtifactError, match="not an nbautoml artifact"):
         nbautoml.load(tmp_path / "text.nbautoml")

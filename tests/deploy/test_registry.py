@@ -40,6 +40,13 @@ def test_register_stage_and_load_by_reference(fitted, titanic_artifact, tmp_path
         assert model.card["registry"] == {"name": "titanic", "version": version}
         np.testing.assert_array_equal(model.predict(X), expected)
     assert nbautoml.load("registry:titanic@production").registry_ref_ == "titanic@1"
+    # a bare reference, as serve and monitor take it, when no file has that name
+    assert nbautoml.load("titanic@production").registry_ref_ == "titanic@1"
+    assert nbautoml.load("titanic").registry_ref_ == "titanic@3"
+    with pytest.raises(nbautoml.persist.ArtifactError, match="No model file at 'titanc@2'.*Did you mean 'titanic'"):
+        nbautoml.load("titanc@2")
+    with pytest.raises(RegistryError, match=r"no version in stage 'prod'\. Did you mean titanic@production\?"):
+        nbautoml.load("titanic@prod")
 
     registry.set_stage("titanic", 2, "production", reason="better on the May batch")
     registry.set_stage("titanic", 1, "production", reason="rollback: v2 failed checks")
