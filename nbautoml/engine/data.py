@@ -96,7 +96,9 @@ def read_table(path: str | Path, encoding: str | None = None) -> pd.DataFrame:
     Parameters
     ----------
     path : str or Path
-        A ``.csv`` (any other suffix is read as CSV) or ``.parquet`` file.
+        A ``.csv`` (any other suffix is read as CSV) or ``.parquet`` file. A CSV
+        whose header line has no comma but semicolons, tabs or pipes is read with
+        that separator.
     encoding : str, optional
         The text encoding of a CSV. By default UTF-8 is tried, then the
         encoding is detected among a few common ones (cp1252, latin-1).
@@ -104,23 +106,31 @@ def read_table(path: str | Path, encoding: str | None = None) -> pd.DataFrame:
     Raises
     ------
     DataError
-        When the file does not exist or cannot be decoded.
+        When the file does not exist, is a directory, cannot be parsed or
+        decoded, or is Parquet without pyarrow installed.
     """
     path = Path(path)
     if not path.exists():
         raise DataError(f"File not found: {str(path)!r}. Check the path (relative to {Path.cwd()}).",
                         code="file_not_found")
+    if path.is_dir():
+        raise DataError(f"{str(path)!r} is a directory. Give the path of a CSV or Parquet file in it.",
+                        code="not_a_file")
     if path.suffix.lower() in {".parquet", ".pq"}:
-        return pd.read_parquet(path)
+        try:
+            return pd.read_parquet(path)
+        except ImportError as err:
+            raise DataError(f"Reading {path.name} needs a Parquet engine: pip install 'nbautoml[parquet]' "
+                            f"(pyarrow). ({err})", code="missing_dependency") from err
     if encoding is not None:
         try:
-            return pd.read_csv(path, encoding=encoding)
+            return _read_csv(path, encoding)
         except (UnicodeDecodeError, LookupError) as err:
             raise DataError(f"{path.name} cannot be read as {encoding!r}: {err}. Pass another encoding "
                             "(encoding='latin-1', or --encoding latin-1 on the command line).",
                             code="bad_encoding") from err
     try:
-        return pd.read_csv(path, encoding="utf-8")
+        return _read_csv(path, "utf-8")
     except UnicodeDecodeError as err:
         raw = path.read_bytes()
         for candidate in ("cp1252", "latin-1"):
@@ -128,7 +138,7 @@ def read_table(path: str | Path, encoding: str | None = None) -> pd.DataFrame:
                 raw.decode(candidate)
             except UnicodeDecodeError:
                 continue
-            frame = pd.read_csv(path, encoding=candidate)
+            frame = _read_csv(path, candidate)
             frame.attrs["nbautoml_encoding"] = candidate
             return frame
         raise DataError(
@@ -136,6 +146,27 @@ def read_table(path: str | Path, encoding: str | None = None) -> pd.DataFrame:
             "Pass its encoding: encoding='latin-1' in Python or --encoding latin-1 on the command line.",
             code="bad_encoding",
         ) from err
+
+
+def _read_csv(path: Path, encoding: str) -> pd.DataFrame:
+    """``pd.read_csv`` with the separator of the header line, and a parse error that says so."""
+    with open(path, encoding=encoding, newline="") as handle:
+        header = handle.readline()
+    sep = ","
+    if "," not in header:
+        counts = {s: header.count(s) for s in (";", "\t", "|")}
+        best = max(counts, key=counts.get)
+        sep = best if counts[best] else ","
+    try:
+        frame = pd.read_csv(path, encoding=encoding, sep=sep)
+    except pd.errors.ParserError as err:
+        raise DataError(f"{path.name} cannot be read as a CSV table (separator {sep!r}): {err}. Give a CSV "
+                        "file with one header line, or a Parquet file.", code="bad_csv") from err
+    except pd.errors.EmptyDataError as err:
+        raise DataError(f"{path.name} is empty: no header line and no rows.", code="empty_data") from err
+    if sep != ",":
+        frame.attrs["nbautoml_sep"] = sep
+    return frame
 
 
 # --------------------------------------------------------------------------- checks

@@ -145,6 +145,41 @@ def test_non_utf8_csv_is_detected(tmp_path):
     assert info.value.code == "bad_encoding"
 
 
+@pytest.mark.parametrize("sep", [";", "\t", "|"])
+def test_a_csv_separated_by_semicolons_tabs_or_pipes_is_read_by_its_header(titanic, tmp_path, sep):
+    path = tmp_path / "titanic.csv"
+    titanic.to_csv(path, sep=sep, index=False)  # Name holds commas ("Braund, Mr. Owen Harris")
+    frame = D.read_table(path)
+    pd.testing.assert_frame_equal(frame, titanic)
+    assert frame.attrs["nbautoml_sep"] == sep
+
+
+def test_unreadable_tables_get_a_data_error_not_a_traceback(tmp_path, monkeypatch):
+    text = tmp_path / "notes.csv"
+    text.write_text("# nbautoml\n\nModel automation for Jupyter\ntrain, validate\ndeploy, monitor, explain\n")
+    with pytest.raises(DataError, match="cannot be read as a CSV table") as info:
+        D.read_table(text)
+    assert info.value.code == "bad_csv"
+    with pytest.raises(DataError, match="is a directory") as info:
+        D.read_table(tmp_path)
+    assert info.value.code == "not_a_file"
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(DataError, match="is empty") as info:
+        D.read_table(empty)
+    assert info.value.code == "empty_data"
+    parquet = tmp_path / "t.parquet"
+    parquet.write_bytes(b"PAR1")
+
+    def no_engine(*args, **kwargs):
+        raise ImportError("Unable to find a usable engine; tried using: 'pyarrow', 'fastparquet'.")
+
+    monkeypatch.setattr(pd, "read_parquet", no_engine)
+    with pytest.raises(DataError, match=r"pip install 'nbautoml\[parquet\]'") as info:
+        D.read_table(parquet)
+    assert info.value.code == "missing_dependency"
+
+
 def test_missing_target_rows_are_dropped(titanic):
     df = titanic.copy()
     df.loc[:9, "Survived"] = np.nan
