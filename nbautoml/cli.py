@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import warnings
 
 from .exceptions import NbAutoMLError
 
@@ -69,7 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--encoding", help="text encoding of the CSV (default: UTF-8, then detected)")
     run.add_argument("--search-dir", help="where search directories go (default ./nbautoml_runs)")
     run.add_argument("--name", help="name of the search directory")
-    run.add_argument("--resume", help="continue the search with this name or directory")
+    run.add_argument("--resume", help="continue the search with this name or directory; --time-budget "
+                     "counts the whole search, the time already spent included")
     run.add_argument("--out", help="save the best model to this path (.nbautoml artifact), or "
                      "registry:NAME to register it")
     run.add_argument("--quiet", action="store_true", help="no progress (a bar on a terminal, lines in a log)")
@@ -99,6 +101,8 @@ def cmd_run(args) -> int:
     from .engine.data import read_table
     from .render.progress import terminal_progress
 
+    if args.out:
+        _check_out(args.out)  # before the search, not after it
     frame = read_table(args.data, encoding=args.encoding)
     progress = terminal_progress(sys.stderr, disable=args.quiet)
     automl = AutoML(task=args.task, metric=args.metric, time_budget=args.time_budget,
@@ -108,10 +112,16 @@ def cmd_run(args) -> int:
                     ensemble=False if args.no_ensemble else "auto", prune_families=not args.no_prune,
                     callbacks=[progress])
     started = time.perf_counter()
-    automl.fit(frame, target=args.target)
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        automl.fit(frame, target=args.target)
     wall = time.perf_counter() - started
     print(automl)
     print(f"  wall time: {wall:.1f} s of {args.time_budget:g} s asked")
+    if automl.status_ == "interrupted" or "interrupted" in (automl.stop_reason_ or ""):
+        print(f"  to continue it: nbautoml run {args.data} --target {args.target} --resume "
+              f"{automl.run_dir_.name} --time-budget SECONDS (the budget counts the time already spent: "
+              f"{automl.elapsed_:.0f} s)")
     print()
     import pandas as pd
 
@@ -128,6 +138,24 @@ def cmd_run(args) -> int:
         where = f"{saved.ref} in the registry ({saved.path})" if hasattr(saved, "ref") else str(saved)
         print(f"\nSaved the model to {where}")
     return 0
+
+
+def _check_out(out: str) -> None:
+    """Refuse an ``--out`` the save would refuse, before spending the time budget."""
+    from pathlib import Path
+
+    from .exceptions import ConfigError
+    from .registry import check_name
+
+    if out.startswith("registry:"):
+        check_name(out[len("registry:"):])
+    elif Path(out).is_dir():
+        raise ConfigError(f"--out {out!r} is a directory; give a file path such as "
+                          f"{str(Path(out) / 'model.nbautoml')!r}.", code="bad_out")
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"nbautoml: warning: {message}", file=sys.stderr)
 
 
 def cmd_serve(args) -> int:
@@ -155,19 +183,24 @@ def cmd_serve(args) -> int:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    commands = {"run": cmd_run, "serve": cmd_serve}
+    if args.command not in commands:
+        parser.error(f"unknown command {args.command}")
     try:
-        if args.command == "run":
-            return cmd_run(args)
-        if args.command == "serve":
-            return cmd_serve(args)
+        code = commands[args.command](args)
+        sys.stdout.flush()  # a closed pipe shows here, where it is handled, not at exit
+        return code
     except NbAutoMLError as err:
         print(f"nbautoml: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("nbautoml: interrupted", file=sys.stderr)
         return 130
-    parser.error(f"unknown command {args.command}")
-    return 2
+    except BrokenPipeError:  # e.g. `nbautoml run ... | head`: the reader left, nothing to report
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

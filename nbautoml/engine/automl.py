@@ -100,7 +100,8 @@ class AutoML(BaseEstimator):
     name : str, optional
         The search directory's name (default: target and a time stamp).
     resume : str or Path, optional
-        A search name or directory to continue.
+        A search name or directory to continue. ``time_budget`` counts the
+        whole search: the time the earlier runs spent is part of it.
     roles : dict, optional
         Override column roles, e.g. ``{"zip": "categorical", "notes": "text"}``.
     callbacks : list of callables, optional
@@ -423,6 +424,11 @@ class AutoML(BaseEstimator):
                 else:
                     previous.append(record)
             spent = float(meta.get("elapsed") or 0.0)
+            if self.time_budget is not None and spent >= self.time_budget - 0.5:
+                warnings.warn(f"resume={self.resume!r}: the search already ran {spent:.1f} s and "
+                              f"time_budget={self.time_budget:g} counts the whole search, so no trial "
+                              f"will run; the best model so far is refit. For 60 s more, pass "
+                              f"time_budget={spent + 60:.0f}.", UserWarning, stacklevel=3)
             store.set_meta(status="running", resumed=time.time())
             return store, previous, rerun, spent, run_dir
         name = self.name or f"{_safe(str(y.name))}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"

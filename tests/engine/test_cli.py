@@ -48,6 +48,37 @@ def test_cli_misspelled_target_is_a_short_error(datasets_dir):
     assert "Did you mean 'Survived'" in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_cli_checks_out_and_the_file_before_the_search(datasets_dir, tmp_path):
+    started = time.perf_counter()
+    proc = run(["run", str(datasets_dir / "titanic.csv"), "--target", "Survived", "--out", "registry:"])
+    assert proc.returncode == 2 and "Invalid model name ''" in proc.stderr and "wall time" not in proc.stdout
+    proc = run(["run", str(tmp_path), "--target", "Survived"])
+    assert proc.returncode == 2 and "is a directory" in proc.stderr and "Traceback" not in proc.stderr
+    notes = tmp_path / "notes.md"
+    notes.write_text("# nbautoml\n\nModel automation for Jupyter\ntrain, validate\ndeploy, monitor, explain\n")
+    proc = run(["run", str(notes), "--target", "Survived"])
+    assert proc.returncode == 2 and "cannot be read as a CSV table" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert time.perf_counter() - started < 30  # three processes that each stop before any search
+
+
+def test_cli_resume_says_when_the_budget_is_already_spent_and_a_closed_pipe_is_quiet(datasets_dir, tmp_path):
+    data = str(datasets_dir / "blood.csv")
+    common = ["--target", "Class", "--search-dir", str(tmp_path), "--models", "logistic_regression"]
+    first = run(["run", data, *common, "--time-budget", "3", "--name", "blood"])
+    assert first.returncode == 0, first.stderr
+    again = run(["run", data, *common, "--time-budget", "2", "--resume", "blood"])
+    assert again.returncode == 0, again.stderr
+    assert re.search(r"nbautoml: warning: resume='blood': the search already ran \d+\.\d s and "
+                     r"time_budget=2 counts the whole search", again.stderr)
+    assert "UserWarning" not in again.stderr
+    # `nbautoml run ... | head -1`: the reader leaves early; no BrokenPipeError traceback
+    shell = subprocess.run(f"{PY} -m nbautoml run {data} --target Class --max-evals 2 --quiet "
+                           f"--search-dir {tmp_path} | head -1", shell=True, capture_output=True, text=True,
+                           timeout=180)
+    assert shell.stdout.count("\n") == 1 and "BrokenPipe" not in shell.stderr, shell.stderr
+
+
 @pytest.mark.parametrize("bad", [["--time-budget", "-3"], ["--bud", "3"], ["--max-evals", "0"],
                                  ["--jobs", "0"], ["--jobs", "many"]])
 def test_cli_refuses_bad_and_abbreviated_options(datasets_dir, bad):
