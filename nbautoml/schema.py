@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .exceptions import DataError
+from .exceptions import DataError, closest
 
 MAX_CATEGORIES = 1000
 """Categories listed per column at most; beyond that unseen values are not counted."""
@@ -265,9 +265,16 @@ def enforce_schema(data, schema: dict, known: list[str] | None = None) -> tuple[
     report = InputReport(rows=len(frame))
     missing = [c for c in used if c not in frame.columns]
     if missing:
+        unexpected = [c for c in frame.columns if c not in set(used) | {str(k) for k in (known or [])}]
+        renamed = [(c, hit[0]) for c in missing for hit in [closest(c, unexpected)] if hit]
+        hint = (" The data has " + ", ".join(f"{new!r}" for _, new in renamed) + ": renamed from "
+                + ", ".join(f"{old!r}" for old, _ in renamed) + "?") if renamed else ""
         raise DataError(
-            f"The data lacks {len(missing)} column(s) the model needs: {', '.join(missing)}. "
+            f"The data lacks {len(missing)} column(s) the model needs: {', '.join(missing)}.{hint} "
             "Add them (use null for unknown values).", code="missing_columns", columns=missing)
+    if len(frame) == 0:
+        raise DataError(f"The data has no rows ({frame.shape[1]} columns, 0 rows): nothing to predict.",
+                        code="no_rows")
     known_set = set(used) | {str(k) for k in (known or [])}
     report.extra = [c for c in frame.columns if c not in known_set]
     out = {}

@@ -336,11 +336,21 @@ def check_classes(y: pd.Series, n_splits: int | None) -> None:
     counts = y.value_counts()
     small = counts[counts < n_splits]
     if len(small):
-        listing = ", ".join(f"{k!r} ({v} row{'s' if v > 1 else ''})" for k, v in small.items())
+        shown = small.head(10)
+        listing = ", ".join(f"{k!r} ({v} row{'s' if v > 1 else ''})" for k, v in shown.items())
+        if len(small) > len(shown):
+            listing += f" and {len(small) - len(shown):,} more"
+        if (counts == 1).sum() > len(counts) / 2:  # mostly one row per class: not a class label
+            advice = (f"Most of its {len(counts):,} values occur once, so {y.name!r} looks like an "
+                      "identifier or a number rather than a class: choose another target column, or "
+                      "task='regression' (--task regression) if it is a quantity.")
+        else:
+            advice = ("Drop or merge those classes, or use fewer folds (cv=2 or cv='holdout' in Python, "
+                      "--cv stratified:2 or --cv holdout on the command line).")
         raise DataError(
-            f"The target {y.name!r} has classes with fewer members than the {n_splits} validation folds: "
-            f"{listing}. Stratified cross-validation needs at least {n_splits} rows per class. "
-            "Drop or merge those classes, or use fewer folds (cv=2 or cv='holdout').",
+            f"The target {y.name!r} has {len(small):,} class(es) with fewer members than the {n_splits} "
+            f"validation folds: {listing}. Stratified cross-validation needs at least {n_splits} rows per "
+            f"class. {advice}",
             code="tiny_class",
             classes=list(small.index),
         )

@@ -459,6 +459,13 @@ def test_predict_enforces_the_training_schema(titanic_artifact, fitted):
     with pytest.raises(DataError, match="Fare") as info:
         model.predict(X.drop(columns=["Fare"]))
     assert info.value.code == "missing_columns" and info.value.details["columns"] == ["Fare"]
+    assert "renamed" not in str(info.value)
+    with pytest.raises(DataError, match=r"lacks 1 column.*: Fare\. The data has 'fare': renamed from 'Fare'\?"):
+        model.predict(X.rename(columns={"Fare": "fare"}))
+    for predict in (model.predict, model.predict_proba, fitted("titanic").result.predict):
+        with pytest.raises(DataError, match=r"no rows \(\d+ columns, 0 rows\): nothing to predict") as info:
+            predict(X.head(0))
+        assert info.value.code == "no_rows"
     with pytest.warns(UserWarning, match="Ignoring 1 column.*color") as record:
         model.predict(X.assign(color="red"))
         model.predict(X.assign(color="blue"))  # said once

@@ -51,6 +51,16 @@ def test_one_member_class_under_stratified_cv():
     assert info.value.code == "tiny_class"
 
 
+def test_an_identifier_chosen_as_target_gets_a_short_error_that_says_so(titanic, tmp_path):
+    from nbautoml import AutoML
+
+    with pytest.raises(DataError, match="looks like an identifier") as info:
+        AutoML(time_budget=5, search_dir=tmp_path).fit(titanic, target="Name")
+    message = str(info.value)
+    assert info.value.code == "tiny_class" and "891 class(es)" in message and "and 881 more" in message
+    assert len(message) < 1_000  # the 891 names are not all listed
+
+
 def test_titanic_plan_drops_ids_names_and_keeps_categories(titanic):
     X, _ = D.split_target(titanic, target="Survived")
     plan = D.plan_columns(X)
