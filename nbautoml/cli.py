@@ -74,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "counts the whole search, the time already spent included")
     run.add_argument("--out", help="save the best model to this path (.nbautoml artifact), or "
                      "registry:NAME to register it")
+    run.add_argument("--show-pipeline", action="store_true",
+                     help="also print the fitted scikit-learn pipeline, step by step")
     run.add_argument("--quiet", action="store_true", help="no progress (a bar on a terminal, lines in a log)")
 
     serve = sub.add_parser("serve", allow_abbrev=False, help="serve a saved model as an HTTP JSON API",
@@ -123,14 +125,22 @@ def cmd_run(args) -> int:
               f"{automl.run_dir_.name} --time-budget SECONDS (the budget counts the time already spent: "
               f"{automl.elapsed_:.0f} s)")
     print()
-    import pandas as pd
+    from .engine.space import describe
+    from .render.text import board_legend, result_board_text
 
-    with pd.option_context("display.width", 200, "display.max_colwidth", 90):
-        print(automl.leaderboard_display(10).to_string(index=False))
+    print(result_board_text(automl, top=10, width=100))
+    print(board_legend(automl))
     print()
-    print(f"Model (an ensemble of {automl.ensemble_.size} pipelines):" if automl.ensemble_ is not None
-          else f"Model (trial {automl.best_trial_.trial_id}):")
-    print(automl.best_pipeline)
+    if automl.ensemble_ is not None:
+        weights = automl.ensemble_.weights
+        configs = {t.trial_id: t.config for t in automl.trials_ if t.trial_id in weights}
+        print(f"Model (an ensemble of {automl.ensemble_.size} pipelines, weight × trial):")
+        for trial_id, weight in weights.items():
+            print(f"  ×{weight} trial {trial_id}: {describe(configs[trial_id])}")
+    else:
+        print(f"Model (trial {automl.best_trial_.trial_id}): {describe(automl.best_config_)}")
+    if args.show_pipeline:
+        print(automl.best_pipeline)
     if args.out:
         from .persist import save
 

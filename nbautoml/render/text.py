@@ -79,20 +79,39 @@ def progress_text(state: LiveState, title: str | None = None, top: int = 10) -> 
 
 def result_board_text(result, top: int = 10, width: int = 60) -> str:
     """The result's leaderboard (``leaderboard_display``) as compact text: long pipelines and
-    errors are cut, an empty error column is left out."""
+    errors are cut, text columns are left-aligned, an empty error column is left out, and a trial without a
+    score (failed, timed out) shows no rank and no fit time."""
     import pandas as pd
 
     board = result.leaderboard_display(top).copy()
+    scored = board["status"].eq("ok") if "status" in board.columns else pd.Series(True, board.index)
+    if "rank" in board.columns:
+        board["rank"] = [str(int(r)) if ok and not pd.isna(r) else "-" for r, ok in zip(board["rank"], scored)]
+    if "fit_time" in board.columns:
+        board["fit_time"] = [fmt_seconds(t) if ok and not pd.isna(t) else "" for t, ok in
+                             zip(board["fit_time"], scored)]
     if "error" in board.columns:
         errors = board["error"].fillna("").astype(str)
         if not errors.str.len().any():
             board = board.drop(columns=["error"])
         else:
             board["error"] = errors.map(lambda e: e if len(e) <= 40 else e[:39] + "…")
-    if "fit_time" in board.columns:
-        board["fit_time"] = board["fit_time"].map(lambda t: "" if pd.isna(t) else fmt_seconds(t))
     if "pipeline" in board.columns:
         board["pipeline"] = board["pipeline"].astype(str).map(
             lambda p: p if len(p) <= width else p[: width - 1] + "…")
-    with pd.option_context("display.width", 200, "display.max_colwidth", width + 5):
+    for column in ("model", "pipeline", "error"):
+        if column in board.columns:
+            board[column] = board[column].astype(str)
+            size = max([len(column), *board[column].str.len()])
+            board[column] = board[column].str.ljust(size)
+            board = board.rename(columns={column: column.ljust(size)})
+    with pd.option_context("display.width", 250, "display.max_colwidth", width + 5):
         return board.to_string(index=False, na_rep="")
+
+
+def board_legend(result) -> str:
+    """What the leaderboard's marks mean, for a text view."""
+    from ..engine.leaderboard import IN_MODEL_NOTE
+
+    return (f"score = mean ± std over the folds ({result.validation_.description}); ≈ = not "
+            f"significantly different from the best (paired corrected t-test); {IN_MODEL_NOTE}.")

@@ -142,6 +142,13 @@ def test_failing_and_crashing_trials_are_recorded(titanic):
     assert raised.status == "failed" and "RuntimeError: deliberate failure" in raised.error
     assert crashed.status == "crashed" and "SIGKILL" in crashed.error
     assert ok.status == "ok" and result.best_trial_ is ok
+    from nbautoml.render.text import result_board_text
+
+    header, *rows = result_board_text(result).splitlines()
+    assert [row.split()[0] for row in rows] == ["1", "-", "-"]  # unscored trials have no rank
+    assert "error" in header and "<NA>" not in "".join(rows) and "0.00 " not in "".join(rows[1:])
+    starts = {row.index(text) for row, text in zip(rows[1:], ("RuntimeError", "the worker"))}
+    assert len(starts) == 1  # errors are left-aligned in their column
 
 
 def test_all_trials_failing_names_the_most_common_failure(titanic):

@@ -170,5 +170,10 @@ def test_result_leaderboard_scores_do_not_wrap_and_fit_times_align(searches):
     times = re.findall(r"<td[^>]*>(\d+\.\d+)</td>", board)
     assert len(times) == n and all(re.fullmatch(r"\d+\.\d\d", t) for t in times)
     text = result_board_text(result)
-    for t in result.leaderboard["fit_time"].head(n):
+    top = result.leaderboard.head(n)
+    for t in top.loc[top["status"] == "ok", "fit_time"]:
         assert f"{t:.2f}" in text
+    rows = text.splitlines()[1:]
+    assert len(rows) == n and "<NA>" not in text and "0.000" not in text
+    for row, (_, trial) in zip(rows, top.iterrows()):  # an unscored trial: no rank, no fit time
+        assert row.split()[0] == (str(int(trial["rank"])) if trial["status"] == "ok" else "-")
