@@ -143,8 +143,9 @@ class RetrainResult:
 
     def _rows(self) -> list[tuple[str, str, str]]:
         arrow = "higher" if self.greater_is_better else "lower"
-        data = self.data + (f" of {self.window:,} rows" if self.data == "window" and self.window else "")
-        data += " (the default)" if self.data == DEFAULT_DATA else ""
+        data = f"data={self.data!r}" + (f" of up to {self.window:,} rows" if self.data == "window"
+                                          and self.window else "")
+        data += ", the default" if self.data == DEFAULT_DATA else ""
         return [
             (f"{self.metric} on {self.n_holdout:,} held-out rows ({arrow} is better)",
              _f(self.champion_score), _f(self.challenger_score)),

@@ -135,6 +135,11 @@ def plot(magics, args):
     """Draw one plot of a search with ``nbautoml.render.plots.plot`` and display it."""
     kind = _KIND_ALIASES.get(args.kind.lower(), args.kind.lower())
     if kind not in PLOT_KINDS:
+        if args.name is None and args.kind in magics.shell.user_ns:  # "%automl_plot titanic"
+            raise UsageError(
+                f"{args.kind!r} is a variable, not a plot kind: give the kind after it, e.g. "
+                f"%automl_plot {args.kind} convergence. Kinds: {', '.join(PLOT_KINDS)}."
+            )
         raise UsageError(
             f"Unknown plot kind {args.kind!r}.{closest_hint(kind, PLOT_KINDS)} "
             f"Valid kinds: {', '.join(PLOT_KINDS)}."

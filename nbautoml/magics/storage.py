@@ -58,9 +58,26 @@ def load(magics, args):
         )
     ref = getattr(model, "registry_ref_", None)
     name = args.name or default_variable(Path(ref.split("@")[0] if ref else text))
+    note = ""
+    if not args.name:
+        name, note = _free_variable(magics.shell.user_ns, name, "v" + ref.split("@")[1] if ref else "loaded")
     magics.shell.user_ns[name] = model
     source = f"{ref} from the registry" if ref else repr(str(getattr(model, "path_", text)))
-    print(f"Loaded {source} into `{name}`")
+    print(f"Loaded {source} into `{name}`{note}")
+
+
+def _free_variable(namespace: dict, name: str, suffix: str) -> tuple[str, str]:
+    """``name``, or ``name_suffix`` when ``name`` holds something other than a loaded model
+    (a search result, the user's data), which a load must not replace silently."""
+    from ..persist import LoadedModel
+
+    held = namespace.get(name)
+    if held is None or isinstance(held, LoadedModel):
+        return name, ""
+    free, n = f"{name}_{suffix}", 2
+    while free in namespace and not isinstance(namespace[free], LoadedModel):
+        free, n = f"{name}_{suffix}_{n}", n + 1
+    return free, f" (`{name}` already holds your {type(held).__name__} object; --name NAME chooses the variable)"
 
 
 def _file_hint(text: str) -> str:

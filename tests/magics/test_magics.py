@@ -375,6 +375,9 @@ def test_plot_kinds(ip, fitted, monkeypatch):
         UsageError, match=r"Unknown plot kind 'rocc'. Did you mean 'roc'\? Valid kinds: conv"
     ):
         ip.run_line_magic("automl_plot", "fitted rocc")
+    with pytest.raises(UsageError, match=r"'fitted' is a variable, not a plot kind: give the kind after "
+                                         r"it, e\.g\. %automl_plot fitted convergence"):
+        ip.run_line_magic("automl_plot", "fitted")
     with pytest.raises(
         UsageError, match=r"'residuals' plot is for regression.*Plots for it: .*confusion"
     ):

@@ -349,6 +349,10 @@ def test_save_to_the_registry_then_load_and_monitor_references(ip, searched, blo
     ip.run_line_magic("automl_load", "blood@1")
     assert ip.user_ns["blood"].registry_ref_ == "blood@1"
     assert "Loaded blood@1 from the registry into `blood`" in capsys.readouterr().out
+    ip.push({"blood": searched})  # a search result named like the model: not replaced silently
+    ip.run_line_magic("automl_load", "blood@1")
+    assert ip.user_ns["blood"] is searched and ip.user_ns["blood_v1"].registry_ref_ == "blood@1"
+    assert "into `blood_v1` (`blood` already holds your AutoML object; --name NAME" in capsys.readouterr().out
     ip.run_line_magic("automl_load", "blood@production --name prod")
     ip.run_line_magic("automl_load", "registry:blood --name newest")
     assert ip.user_ns["prod"].registry_ref_ == "blood@1"

@@ -106,7 +106,7 @@ def test_result_shows_scores_p_value_decision_and_reason(shift_loop):
     result = shift_loop.results[0]
     page = result._repr_html_()
     for text in ("PROMOTED", f"{result.champion_score:.4f}", f"{result.challenger_score:.4f}",
-                 "p &lt; 0.001", "significantly better", "window of 3,000 rows (the default)"):
+                 "p &lt; 0.001", "significantly better", "rows (data=&#x27;window&#x27; of up to 3,000 rows, the default)"):
         assert text in page, text
     assert "production: v2" in repr(result)
 
