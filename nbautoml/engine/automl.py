@@ -181,6 +181,21 @@ class AutoML(BaseEstimator):
         self.prefer_tolerance = prefer_tolerance
         self.prune_families = prune_families
 
+    def __sklearn_tags__(self):
+        """A classifier for scikit-learn (stratified folds in ``cross_val_score``, ``predict_proba``
+        expected) when ``task`` names a classification task; a regressor for
+        ``task="regression"``; neither for ``task="auto"``, which decides at ``fit``."""
+        from sklearn.utils import ClassifierTags, RegressorTags
+
+        tags = super().__sklearn_tags__()
+        if self.task in ("binary", "multiclass"):
+            tags.estimator_type = "classifier"
+            tags.classifier_tags = ClassifierTags(multi_class=self.task == "multiclass")
+        elif self.task == "regression":
+            tags.estimator_type = "regressor"
+            tags.regressor_tags = RegressorTags()
+        return tags
+
     # ------------------------------------------------------------------ checks
     def _check_params(self) -> None:
         def positive(name, value, kind=Real, allow_none=True):
@@ -703,8 +718,10 @@ class AutoML(BaseEstimator):
             e = s["ensemble"]
             lines.append(f"  model: {s['model']}; out-of-fold {s['metric']} {e['oof_score']:.4f} "
                          f"(best single {e['best_single_oof_score']:.4f})")
+        cut = s["statuses"].get("interrupted", 0)  # stopped by Ctrl-C: rerun on --resume
         lines += [
-            f"  {s['trials']} trials in {s['elapsed']:.1f} s"
+            f"  {s['trials'] - cut} trials" + (f" (and {cut} cut short by the interrupt)" if cut else "")
+            + f" in {s['elapsed']:.1f} s"
             + (f" ({s['n_jobs']} at a time)" if (s["n_jobs"] or 1) > 1 else "") + f"; {s['stop_reason']}",
         ]
         if s["families_left"]:

@@ -93,6 +93,14 @@ def test_sklearn_api_clone_params_cross_val_and_pipeline(datasets_dir):
     pipe = Pipeline([("scale", StandardScaler()), ("automl", AutoML(max_evals=1, time_budget=None))])
     pipe.fit(X, y)
     assert pipe.predict(X.head(3)).shape == (3,)
+    # iris as stored is sorted by class: plain 3-fold would hold out one class per fold; a task
+    # that names classification makes AutoML a classifier for scikit-learn, so the folds stratify
+    iris, target, _ = load_dataset("iris")
+    assert iris[target].is_monotonic_increasing
+    Xi, yi = iris.drop(columns=[target]), iris[target]
+    scores = cross_val_score(AutoML(task="multiclass", max_evals=1, time_budget=None,
+                                    models=["logistic_regression"]), Xi, yi, cv=3)
+    assert np.all(scores > 0.85), scores
 
 
 def test_max_evals_and_reproducibility(datasets_dir):
@@ -182,6 +190,7 @@ def test_resume_keeps_finished_trials_and_reruns_the_in_flight_one(titanic):
     assert first.status_ == "interrupted"
     stored = {t.trial_id: t.status for t in RunStore(first.run_dir_).trials()}
     assert stored == {0: "ok", 1: "ok", 2: "ok", 3: "running"}
+    assert "  3 trials (and 1 cut short by the interrupt) in " in repr(first)  # as a resume counts them
     in_flight = RunStore(first.run_dir_).trials()[3].config
     resumed = AutoML(max_evals=6, resume="resumable", **{k: v for k, v in kw.items() if k != "name"})
     resumed.fit(titanic, target="Survived")
