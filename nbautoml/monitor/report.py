@@ -100,10 +100,15 @@ class MonitorReport:
         lines = [head]
         if not np.isnan(self.metric_value):
             lines.append(f"  {self.metric}: {self.metric_value:.4f} (CV {self.cv_score:.4f})")
-        for row in self.findings.head(10).itertuples():
-            if row.severity in ("ok",):
-                continue
+        shown = self.findings[self.findings["severity"] != "ok"]
+        # the model's own findings ("(prediction)", "(labels)", "(rows)") lead this short summary;
+        # the table keeps the columns that explain them first
+        whole_model = shown["feature"].astype(str).str.startswith("(")
+        shown = pd.concat([shown[whole_model], shown[~whole_model]])
+        for row in shown.head(10).itertuples():
             lines.append(f"  [{row.severity}] {row.feature} {row.check}: {row.detail}")
+        if len(shown) > 10:
+            lines.append(f"  ... and {len(shown) - 10} more (report.findings lists them all)")
         lines.extend(f"  note: {n}" for n in self.notes)
         if self.action is not None:
             lines.append(f"  action: {self.action} ({self.recommendation})")

@@ -231,8 +231,11 @@ def _metric_needs(result) -> str:
 
 
 def _trial_label(result, trial) -> str:
+    """What the predictions come from: the model (an ensemble's weighted vote, whose out-of-fold
+    predictions the plots then show) or one trial."""
     if trial is None:
-        return "best pipeline"
+        choice = getattr(result, "ensemble_", None)
+        return "best pipeline" if choice is None else f"model (ensemble of {choice.size})"
     return f"trial {trial}"
 
 

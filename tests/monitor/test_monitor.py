@@ -380,6 +380,22 @@ def test_report_renders_worst_first(income):
     text = repr(report)
     assert text.startswith("MonitorReport: ALERT") and "race missing_column" in text
     assert report.drifted_features()[0] == "age"
+    # many findings: the short text leads with the model's own and says how many it leaves out
+    batch = _batch(income)
+    numeric = [c for c in batch.columns if c != income.target and pd.api.types.is_numeric_dtype(batch[c])]
+    for column in numeric:
+        batch[column] = batch[column] * 3 + 10
+    for column in [c for c in batch.columns if c not in numeric and c != income.target]:
+        batch[column] = batch[column].sample(frac=1, random_state=0).to_numpy()[::-1]
+    batch[income.target] = batch[income.target].to_numpy()[::-1]
+    report = monitor(income.result, batch, labels=income.target, history=False)
+    lines = repr(report).splitlines()
+    found = [line for line in lines if line.startswith("  [")]
+    problems = int((report.findings["severity"] != "ok").sum())
+    assert len(found) == min(10, problems) and problems > 10
+    assert lines[lines.index(found[-1]) + 1] == f"  ... and {problems - 10} more (report.findings lists them all)"
+    first_column = next(i for i, line in enumerate(found) if not line.split("] ")[1].startswith("("))
+    assert first_column > 0 and all(line.split("] ")[1].startswith("(") for line in found[:first_column])
 
 
 def test_history_persists_across_processes(income):

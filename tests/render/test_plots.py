@@ -39,6 +39,7 @@ def test_every_plot_has_title_labels_and_saves_as_png(searches, task, kind):
     assert isinstance(fig, Figure)
     assert fig.canvas.manager is None  # not a pyplot figure: no global state
     title, xlabel, ylabel = (s.format(metric=result.metric_) for s in EXPECTED[kind])
+    title = title.replace("best pipeline", P._trial_label(result, None))  # "model (ensemble of 3)"
     ax = fig.axes[0]
     shown_title = fig.get_suptitle() if kind == "hyperparameters" else ax.get_title()
     assert shown_title.startswith(title), shown_title
@@ -235,3 +236,13 @@ def test_hyperparameter_info_covers_the_best_family(searches):
         assert len(param["values"]) == len(same) and param["has_best"]
     with pytest.raises(ValueError, match="No successful trial of 'svm'"):
         P._hyperparameter_info(result, family="svm")
+
+
+def test_plots_of_an_ensemble_say_so(searches):
+    result = searches["regression"]
+    ensemble = SimpleNamespace(**{k: getattr(result, k) for k in ("task_", "metric_", "trials_")},
+                               ensemble_=SimpleNamespace(size=3, weights={0: 1}))
+    assert P._trial_label(ensemble, None) == "model (ensemble of 3)"
+    assert P._trial_label(result, None) == ("best pipeline" if result.ensemble_ is None
+                                            else f"model (ensemble of {result.ensemble_.size})")
+    assert P._trial_label(result, 2) == "trial 2"
