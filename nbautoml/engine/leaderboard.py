@@ -90,9 +90,13 @@ def format_leaderboard(frame: pd.DataFrame, metric: str, top: int | None = 10,
     ``model_trials`` (trial id -> weight, see
     :func:`~nbautoml.engine.ensemble.model_trials`) adds an ``in_model`` column
     after ``rank``: ✓ for the refitted pipeline, ``×w`` for an ensemble's
-    members, since the model is not always the first row.
+    members, since the model is not always the first row; with ``top``, the
+    model's trials that rank below it are appended.
     """
     shown = frame.head(top).copy() if top else frame.copy()
+    if top and model_trials:  # the model's trials are shown even when they rank below the top
+        below = frame.iloc[top:]
+        shown = pd.concat([shown, below[below["trial"].isin(list(model_trials))]])
     scores = []
     for _, row in shown.iterrows():
         if pd.isna(row["score"]):

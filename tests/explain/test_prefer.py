@@ -174,3 +174,6 @@ def test_accurate_refits_a_tied_default_on_real_data(tmp_path):
     marks = dict(zip(result.leaderboard["trial"], display["in_model"]))
     assert marks.pop(chosen.trial_id) == "✓" and set(marks.values()) == {""}
     assert display["in_model"].iloc[0] == "" and "in_model: ✓ = the refitted pipeline" in html
+    rank = int(result.leaderboard.set_index("trial").loc[chosen.trial_id, "rank"])
+    top = result.leaderboard_display(rank - 1)  # the chosen trial ranks below the top shown ...
+    assert len(top) == rank and top["in_model"].iloc[-1] == "✓"  # ... and is appended to it
