@@ -95,7 +95,7 @@ def test_quickstart_in_jupyterlab(lab_server, page, screenshots_dir):
 
     # ---------------------------------------------------------------- when everything ran
     cells = nb.wait_all_executed(timeout=BUDGET + 180)
-    assert len(cells) == 11
+    assert len(cells) == 13
     assert not nb.problems(), nb.problems()
     assert not page.js_errors, page.js_errors
 
@@ -115,7 +115,8 @@ def test_quickstart_in_jupyterlab(lab_server, page, screenshots_dir):
     trials = int(re.search(r"Trials\s+(\d+)", summary).group(1))
     board = result.locator(":scope > table").last
     rows = board.locator("tbody tr").count()
-    assert rows >= 5 and rows == min(10, trials), (rows, trials)
+    # the top 10, and the model's own trials below them when they rank lower
+    assert rows >= 5 and min(10, trials) <= rows <= trials, (rows, trials)
     assert "rank" in board.locator("thead").inner_text()
     pngs = _pngs(search)
     assert len(pngs) == 1 and pngs[0]["width"] > 400, pngs  # convergence + confusion matrix
