@@ -992,6 +992,8 @@ def plot_hyperparameters(result, ax=None, family: str | None = None):
             x = np.array([position[str(v)] for v in param["values"]], dtype=float) + jitter
             axis.scatter(x, scores, s=16, color="#1e88e5", alpha=0.75)
             axis.set_xticks(range(len(categories)), categories, fontsize=8)
+            # every category's tick in view: autoscaling to jittered points can cut the last one
+            axis.set_xlim(-0.5, len(categories) - 0.5)
             if param["has_best"]:
                 axis.scatter([position[str(param["best"])]], [result.best_score_], marker="*", s=120,
                              color="#2e7d32", zorder=3)

@@ -246,3 +246,22 @@ def test_plots_of_an_ensemble_say_so(searches):
     assert P._trial_label(result, None) == ("best pipeline" if result.ensemble_ is None
                                             else f"model (ensemble of {result.ensemble_.size})")
     assert P._trial_label(result, 2) == "trial 2"
+
+
+def test_every_category_of_a_hyperparameter_is_labelled_in_view(searches):
+    """blood's search tunes logistic regression's class_weight (None / 'balanced'): both ticks
+    must fall inside the axis (autoscaling to jittered points once cut 'balanced' off, notebook
+    02's search: x limits -0.10 to 0.94 with the tick at 1)."""
+    result = searches["binary"]
+    info = P._hyperparameter_info(result, "logistic_regression")
+    categorical = [p["name"] for p in info.params if not p["numeric"]]
+    assert "class_weight" in categorical
+    fig = P.plot(result, "hyperparameters", family="logistic_regression")
+    for ax in fig.axes:
+        if ax.get_xlabel() in categorical:
+            low, high = ax.get_xlim()
+            ticks = list(ax.get_xticks())
+            assert ticks and all(low < t < high for t in ticks), (ax.get_xlabel(), ticks, low, high)
+            assert (low, high) == (-0.5, len(ticks) - 0.5)  # each category in the middle of its slot
+            assert [t.get_text() for t in ax.get_xticklabels()] == sorted(
+                {str(v) for v in next(p["values"] for p in info.params if p["name"] == ax.get_xlabel())})
