@@ -181,19 +181,16 @@ def _recommend(report: MonitorReport, policy) -> None:
 def _resolve_model(model):
     if isinstance(model, (str, Path)):
         from .. import persist
+        from ..exceptions import NbAutoMLError
 
-        bare_name = isinstance(model, str) and ":" not in model and not Path(model).exists()
-        if bare_name and hasattr(persist, "LoadedModel"):  # a registry name, e.g. "churn@2"
-            try:
-                model = persist.load(f"registry:{model}")
-            except Exception as exc:
-                raise ValueError(
-                    f"Cannot monitor {model!r}: there is no such file, and the registry "
-                    f"says: {exc}. Pass a model file path, a registered name, or a "
-                    "fitted AutoML."
-                ) from exc
-        else:
+        try:  # a file, or a registered name such as "churn@2" when no such file exists
             model = persist.load(model)
+        except NbAutoMLError as exc:
+            if getattr(exc, "code", None) not in ("file_not_found", "model_not_found",
+                                                  "version_not_found", "stage_not_set"):
+                raise
+            raise ValueError(f"Cannot monitor {str(model)!r}: {exc} Pass a model file path, a "
+                             "registered name, or a fitted AutoML.") from exc
     if getattr(model, "best_pipeline_", None) is None:
         raise ValueError(
             f"monitor() needs a fitted model with a pipeline; got {type(model).__name__} "

@@ -506,7 +506,8 @@ def test_a_saved_and_loaded_model_is_monitored_the_same(income, tmp_path):
         report = monitor("adult-income", batch)
     assert (report.name, str(report.version)) == ("adult-income", "1")
     assert history("adult-income")["version"].tolist() == ["1"]
-    with pytest.raises(ValueError, match="no such file, and the registry says"):
+    with pytest.raises(ValueError, match="Cannot monitor 'no-such-model': No model file at "
+                                         "'no-such-model', and the registry says: No model named"):
         monitor("no-such-model", batch)
 
 
