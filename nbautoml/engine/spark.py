@@ -9,7 +9,7 @@ directory rows as the local backend.
 
 Point it at a cluster by creating the Spark session before the search
 (``SparkSession.builder.master("spark://host:7077").getOrCreate()``); without
-one, a local session is created (``local[n_jobs]``).
+one, a local session is created (``local[n_jobs]``) and stopped when the search ends.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ log = logging.getLogger("nbautoml")
 
 
 def _spark_session(n_jobs: int):
+    """The active Spark session and False, or a new local one and True (the search stops it)."""
     try:
         from pyspark.sql import SparkSession
     except ImportError as err:
@@ -39,12 +40,13 @@ def _spark_session(n_jobs: int):
                           code="missing_dependency") from err
     active = SparkSession.getActiveSession()
     if active is not None:
-        return active
+        return active, False
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    return (SparkSession.builder.master(f"local[{max(1, n_jobs)}]").appName("nbautoml")
-            .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
-            .getOrCreate())
+    session = (SparkSession.builder.master(f"local[{max(1, n_jobs)}]").appName("nbautoml")
+               .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
+               .getOrCreate())
+    return session, True
 
 
 def _make_objective(broadcast, trial_timeout, loss_sign):
@@ -92,7 +94,10 @@ class SparkSearch(Search):
         from hyperopt import SparkTrials, fmin
 
         self._t0 = time.perf_counter()
-        spark = _spark_session(self.n_jobs)
+        # a session the search creates is stopped at its end: its JVM and its threads
+        # (py4j, the accumulator server) would stay in the process, and a later local search
+        # forks its workers from it (a worker forked beside them once hung a test run)
+        spark, created = _spark_session(self.n_jobs)
         broadcast = spark.sparkContext.broadcast(self.ctx)
         loss_sign = -1.0 if self.metric.greater_is_better else 1.0
         objective = _make_objective(broadcast, self.budget.trial_timeout, loss_sign)
@@ -134,6 +139,8 @@ class SparkSearch(Search):
             self.state.stop_reason = "interrupted by the user"
         finally:
             broadcast.unpersist()
+            if created:
+                spark.stop()
         self._collect(trials, seen, len(points))
         error = outcome.get("error")
         if error is not None and not any(t.status == "ok" for t in self.state.trials):

@@ -1,6 +1,7 @@
 """backend="spark": trials run as Spark tasks on a local[2] master (issue 7)."""
 
 import shutil
+import threading
 
 import pandas as pd
 import pytest
@@ -27,3 +28,19 @@ def test_spark_backend_runs_a_small_search(datasets_dir):
     kinds = [e.kind for e in events]
     assert kinds.count("trial_finished") == 4 and kinds[-1] == "search_finished"
     assert len(RunStore(result.run_dir_).trials()) == 4
+    # the local session the search created is stopped: no JVM threads left in this process,
+    # beside which later local searches would fork their workers
+    from pyspark.sql import SparkSession
+
+    assert SparkSession.getActiveSession() is None
+    assert not [t.name for t in threading.enumerate() if "serve_forever" in t.name]
+    # a session the user created (their cluster) is theirs: used, and left running
+    user_session = SparkSession.builder.master("local[2]").appName("users").getOrCreate()
+    try:
+        again = AutoML(backend="spark", n_jobs=2, max_evals=2, time_budget=None, seed=0,
+                       models=["logistic_regression"]).fit(df, target="Class")
+        assert len(again.trials_) == 2
+        assert SparkSession.getActiveSession() is user_session
+        assert user_session.sparkContext.appName == "users"
+    finally:
+        user_session.stop()
