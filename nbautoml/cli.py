@@ -120,11 +120,12 @@ def cmd_run(args) -> int:
     wall = time.perf_counter() - started
     print(automl)
     print(f"  wall time: {wall:.1f} s of {args.time_budget:g} s asked")
-    if automl.status_ == "interrupted" or "interrupted" in (automl.stop_reason_ or ""):
+    if automl.status_ == "interrupted":  # by Ctrl-C, during the search or its final refit
         print(f"  to continue it: nbautoml run {args.data} --target {args.target} --resume "
               f"{automl.run_dir_.name} --time-budget SECONDS (the budget counts the time already spent: "
               f"{automl.elapsed_:.0f} s)")
     print()
+    from .engine.ensemble import member_descriptions
     from .engine.space import describe
     from .render.text import board_legend, result_board_text
 
@@ -135,8 +136,8 @@ def cmd_run(args) -> int:
         weights = automl.ensemble_.weights
         configs = {t.trial_id: t.config for t in automl.trials_ if t.trial_id in weights}
         print(f"Model (an ensemble of {automl.ensemble_.size} pipelines, weight × trial):")
-        for trial_id, weight in weights.items():
-            print(f"  ×{weight} trial {trial_id}: {describe(configs[trial_id])}")
+        for weight, member in zip(weights.values(), member_descriptions(weights, configs)):
+            print(f"  ×{weight} {member}")
     else:
         print(f"Model (trial {automl.best_trial_.trial_id}): {describe(automl.best_config_)}")
     if args.show_pipeline:

@@ -195,11 +195,16 @@ def build_ensemble(members: list[tuple[str, object, int]], task: str):
     return Pipeline([("ensemble", voter)])
 
 
-def describe_ensemble(weights: dict[int, int], configs: dict[int, dict]) -> str:
-    """A one-line summary: ``"ensemble of 3 (weights 2/1/1): trial 4 ridge(...) + ..."``."""
+def member_descriptions(weights: dict[int, int], configs: dict[int, dict]) -> list[str]:
+    """``"trial 4 ridge(...)"`` for each member, in the ensemble's order."""
     from .space import describe
 
-    parts = [f"trial {tid} {describe(configs[tid])}" for tid in weights]
+    return [f"trial {tid} {describe(configs[tid])}" for tid in weights]
+
+
+def describe_ensemble(weights: dict[int, int], configs: dict[int, dict]) -> str:
+    """A one-line summary: ``"ensemble of 3 (weights 2/1/1): trial 4 ridge(...) + ..."``."""
+    parts = member_descriptions(weights, configs)
     shares = "/".join(str(w) for w in weights.values())
     return f"ensemble of {len(weights)} (weights {shares}): " + " + ".join(parts)
 

@@ -88,6 +88,22 @@ def test_cli_refuses_bad_and_abbreviated_options(datasets_dir, bad):
         assert "argument --jobs:" in proc.stderr and "auto" in proc.stderr
 
 
+def test_cli_ctrl_c_keeps_the_model_and_says_how_to_resume(datasets_dir, tmp_path):
+    proc = subprocess.Popen([PY, "-m", "nbautoml", "run", str(datasets_dir / "blood.csv"), "--target", "Class",
+                             "--time-budget", "300", "--search-dir", str(tmp_path), "--name", "cut",
+                             "--models", "logistic_regression,random_forest"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    time.sleep(8)  # past the start-up and the first trials
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "AutoML result (interrupted)" in out
+    assert re.search(r"to continue it: nbautoml run \S+blood\.csv --target Class --resume cut "
+                     r"--time-budget SECONDS \(the budget counts the time already spent: \d+ s\)", out)
+    assert re.search(r"Model \(trial \d+\): |Model \(an ensemble of \d+ pipelines, weight × trial\):\n  ×\d+ trial",
+                     out)
+
+
 def test_import_is_light():
     code = ("import sys, time; t = time.perf_counter(); import nbautoml; dt = time.perf_counter() - t; "
             "import json; print(json.dumps({'t': dt, 'mods': [m for m in ('sklearn', 'hyperopt', "
