@@ -191,3 +191,26 @@ def test_a_child_killed_at_the_hard_cap_is_recorded_under_its_split_seed(tmp_pat
     assert record["error"] == "killed at the hard cap of 0.5 s" and record["score"] is None
     assert (record["split_seed"], record["threads"]) == (3, 1)
     assert "blood/3" in bench.summarize([record, {**record, "split_seed": 0}])
+
+
+def test_house_outliers_scores_each_system_with_and_without_the_unusual_sales(capsys):
+    """benchmarks/house_outliers.py on split 0 of house: one of the two partial sales above
+    4,500 sq ft falls among the test rows and one among the training rows, every system's R²
+    is higher without it, and the report's gap is nbautoml's to the better default."""
+    if not DATASETS.exists():
+        pytest.skip(f"the shared data sets are not at {DATASETS}")
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        import house_outliers
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    row = house_outliers.split_scores(DATASETS / "house.csv", 0, budget=3)
+    assert (row["unusual_in_test"], row["unusual_in_train"]) == (1, 1)
+    for system in house_outliers.SYSTEMS:
+        assert row[system]["without"] > row[system]["all"], (system, row[system])
+    made_up = {"split_seed": 7, "unusual_in_test": 2, "unusual_in_train": 0,
+               "nbautoml": {"all": 0.75, "without": 0.91},
+               "random_forest": {"all": 0.76, "without": 0.89},
+               "hist_gradient_boosting": {"all": 0.77, "without": 0.88}}
+    last = house_outliers.report([made_up]).splitlines()[1]
+    assert last.startswith("    7         2/0") and last.endswith("-0.0200 +0.0200"), last
