@@ -9,6 +9,7 @@ notebook's stop button signals the whole process group and the parent decides.
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing as mp
 import os
 import signal
@@ -17,13 +18,17 @@ import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 
-_FORK_CONTEXT = None  # EvalContext inherited by forked workers (no copy of the data)
+# EvalContext of each live pool, inherited by its forked workers (no copy of the data). Keyed
+# by pool, so that searches run from two threads of one process (two notebook cells run at
+# once) never fork a worker holding the other search's data.
+_FORK_CONTEXTS: dict[int, object] = {}
+_POOL_KEYS = itertools.count()
 
 
-def _worker_main(conn, ctx, limit_threads: bool = True) -> None:
+def _worker_main(conn, ctx, limit_threads: bool = True, fork_key: int | None = None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if ctx is None:
-        ctx = _FORK_CONTEXT
+        ctx = _FORK_CONTEXTS[fork_key]
     # One BLAS/OpenMP thread per worker, always: besides sharing the cores between
     # workers, this avoids a known hang of libgomp (OpenMP) in a forked child
     # whose parent already ran OpenMP code (e.g. a HistGradientBoosting refit).
@@ -109,14 +114,14 @@ class WorkerPool:
         self.mp = mp.get_context(self.start_method)
         self.limit_threads = n_workers > 1
         self.slots = [Slot(i) for i in range(n_workers)]
+        self._fork_key = next(_POOL_KEYS)
 
     # -- lifecycle
     def _spawn(self, slot: Slot) -> None:
-        global _FORK_CONTEXT
         parent_conn, child_conn = self.mp.Pipe(duplex=True)
         if self.start_method == "fork":
-            _FORK_CONTEXT = self.ctx
-            args = (child_conn, None, self.limit_threads)
+            _FORK_CONTEXTS[self._fork_key] = self.ctx
+            args = (child_conn, None, self.limit_threads, self._fork_key)
         else:
             args = (child_conn, self.ctx, self.limit_threads)
         process = self.mp.Process(target=_worker_main, args=args, daemon=True,
@@ -145,6 +150,7 @@ class WorkerPool:
                 slot.process.join(timeout=1)
             self._kill(slot)
             slot.trial_id = None
+        _FORK_CONTEXTS.pop(self._fork_key, None)
 
     # -- trials
     def idle_slots(self) -> list[Slot]:

@@ -389,3 +389,37 @@ def test_a_starting_point_that_cannot_finish_before_the_deadline_is_skipped():
     unbounded = _search_with_starting_points(families, elapsed=5.0, finished=[("hist_gradient_boosting", 60.0)],
                                              budget=Budget(max_evals=5))
     assert unbounded._ask()[2]["family"] == "hist_gradient_boosting"
+
+
+def test_two_searches_in_threads_never_trade_data(tmp_path, monkeypatch):
+    """Two searches run at once from two threads of one process (two cells run at once) each
+    evaluate their own data. Each fork is delayed (as on a loaded machine), so a worker forked
+    for one search starts after the other search has set up its own workers."""
+    import multiprocessing.context as mp_context
+    import threading
+
+    iris, iris_target, _ = load_dataset("iris")
+    concrete, concrete_target, _ = load_dataset("concrete", rows=300)
+    options = dict(max_evals=2, time_budget=None, n_jobs=1, seed=0, ensemble=False,
+                   models=["decision_tree", "knn"], search_dir=tmp_path)
+    alone = {name: [t.score for t in AutoML(**options).fit(frame, target=target).trials_]
+             for name, frame, target in (("iris", iris, iris_target), ("concrete", concrete, concrete_target))}
+    fork = mp_context.ForkProcess._Popen
+
+    def slow_fork(process):
+        time.sleep(0.3)
+        return fork(process)
+
+    monkeypatch.setattr(mp_context.ForkProcess, "_Popen", staticmethod(slow_fork))
+    together = {}
+
+    def search(name, frame, target):
+        together[name] = [t.score for t in AutoML(**options).fit(frame, target=target).trials_]
+
+    threads = [threading.Thread(target=search, args=("iris", iris, iris_target)),
+               threading.Thread(target=search, args=("concrete", concrete, concrete_target))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert together == alone
