@@ -295,6 +295,12 @@ class AutoML(BaseEstimator):
         n_jobs = self.n_jobs_ = resolve_n_jobs(self.n_jobs, n_cells=X_used.size)
 
         store, previous, rerun, spent, run_dir = self._open_store(task, metric, plan, X_used, y)
+        if self.space is None and (previous or rerun):
+            # stored values index the families of the search that wrote them, which may differ
+            # from these (resumed without its models=): place each config in this space again
+            rerun = [(vals_from_config(config, families, has_cat, has_text), config) for _, config in rerun]
+            for record in previous:
+                record.vals = vals_from_config(record.config, families, has_cat, has_text) or {}
         ctx = EvalContext(
             X=X_used, y=y_codes, folds=validation.folds, plan=plan, task=task, metric=metric,
             n_classes=0 if classes is None else len(classes), seed=self.seed,

@@ -204,6 +204,25 @@ def test_resume_keeps_finished_trials_and_reruns_the_in_flight_one(titanic):
         AutoML(max_evals=7, resume="resumable", time_budget=None).fit(titanic.head(500), target="Survived")
 
 
+def test_resume_without_its_models_places_the_stored_trials_in_the_new_space(titanic):
+    """A search cut short and resumed without its models= searches every family; the stored
+    hyperopt values index the first search's three families, so each stored config is placed
+    in the new space again (audit F-15: re-running the in-flight trial raised hyperopt's
+    AttributeError "'NoneType' object has no attribute 'integers'")."""
+    def stop_at_trial_3(event):
+        if event.kind == "trial_started" and event["trial"].trial_id == 3:
+            raise KeyboardInterrupt
+
+    kw = dict(time_budget=None, seed=5, n_jobs=1, ensemble=False)
+    first = AutoML(max_evals=6, callbacks=[stop_at_trial_3], name="narrow", models=["logistic_regression", "decision_tree", "knn"],
+                   **kw).fit(titanic, target="Survived")
+    in_flight = RunStore(first.run_dir_).trials()[3].config
+    resumed = AutoML(max_evals=6, resume="narrow", **kw).fit(titanic, target="Survived")
+    assert [t.status for t in resumed.trials_] == ["ok"] * 6
+    assert resumed.trials_[3].config == in_flight and resumed.trials_[3].source == "resume"
+    assert [t.config for t in resumed.trials_[:3]] == [t.config for t in first.trials_[:3]]
+
+
 def test_unknown_model_metric_and_mismatch_list_valid_values(titanic):
     with pytest.raises(ConfigError, match="Did you mean 'random_forest'.*Valid models"):
         AutoML(models=["random_forrest"], max_evals=1).fit(titanic, target="Survived")
