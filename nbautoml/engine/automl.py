@@ -375,11 +375,9 @@ class AutoML(BaseEstimator):
             self.ensemble_ = self._choose_ensemble(state, best, metric, y_codes, search, refit_factor)
         members = set(self.ensemble_.weights) if self.ensemble_ is not None else set()
         _keep_oof_of(state.oof, {best.trial_id, preference.best.trial_id} | members)
+        self.refit_failures_ = []
         try:
-            if self.ensemble_ is not None:
-                self.best_pipeline_ = self._refit_ensemble(self.ensemble_)
-            else:
-                self.best_pipeline_ = self._refit(best.config)
+            self.best_pipeline_, best = self._refit_or_next_best(state.trials, best, metric.greater_is_better)
         except KeyboardInterrupt:
             self.status_ = "interrupted"
             self.stop_reason_ = "interrupted during the final refit; call .refit() to fit the best config"
@@ -531,6 +529,43 @@ class AutoML(BaseEstimator):
                                                    random_state=self.seed, n_jobs=cpu_count()), weight)
                    for tid, weight in choice.weights.items()]
         return self._fit_quietly(build_ensemble(members, self.task_))
+
+    def _refit_or_next_best(self, trials, best, greater_is_better, tries: int = 3):
+        """The chosen model refit on all the data, or, when that refit raises, the best trial
+        whose refit works (of the next ``tries``). Returns ``(pipeline, refit trial)``.
+
+        A pipeline that fitted in every fold can still fail on all the rows (a rare class
+        level, a solver that no longer converges); the search is not lost for it.
+        """
+        sign = 1.0 if greater_is_better else -1.0
+        ranked = sorted((t for t in trials if t.status == "ok" and t is not best and t.score is not None),
+                        key=lambda t: (-sign * t.score, t.trial_id))
+        candidates = ([None] if self.ensemble_ is not None else []) + [best] + ranked[:tries]
+        failures = []
+        for trial in candidates:
+            try:
+                pipeline = (self._refit_ensemble(self.ensemble_) if trial is None
+                            else self._refit(trial.config))
+            except Exception as exc:
+                what = "the ensemble" if trial is None else f"trial {trial.trial_id} ({trial.family})"
+                failures.append(f"{what}: {type(exc).__name__}: {exc}"[:300])
+                continue
+            if failures:
+                self.refit_failures_ = failures
+                note = (f"the final refit failed for {'; '.join(failures)}; refit trial {trial.trial_id} "
+                        f"({trial.family}, score {trial.score:.4f}) instead")
+                self.preference_ = f"{self.preference_}; {note}" if self.preference_ else note
+                warnings.warn(f"nbautoml: {note}.", UserWarning, stacklevel=3)
+                if trial is not None:
+                    self.ensemble_ = None
+                    self.best_trial_, self.best_config_ = trial, trial.config
+                    self.best_score_, self.best_score_std_ = trial.score, trial.score_std
+            return pipeline, (best if trial is None else trial)
+        raise SearchFailedError(
+            f"The final refit on all the rows failed for the best {len(failures)} candidates, though they "
+            f"fitted in every validation fold: {'; '.join(failures)}. The trials are kept in "
+            f"result.trials_; refit one with result.refit(trial=ID), or search again without the failing "
+            f"models (exclude=[...]).", code="refit_failed")
 
     def _refit(self, config):
         return self._fit_quietly(build_pipeline(config, self.plan_, self.task_, random_state=self.seed,

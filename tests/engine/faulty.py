@@ -75,3 +75,15 @@ class Prior(_Base):
 
     def fit(self, X, y):
         return self._fit_classes(y)
+
+
+class RefitRaiser(_Base):
+    """Fits on fewer than ``n_rows`` rows (the validation folds), raises on more (the final refit)."""
+
+    def __init__(self, n_rows=0):
+        self.n_rows = n_rows
+
+    def fit(self, X, y):
+        if X.shape[0] >= self.n_rows:
+            raise RuntimeError(f"deliberate failure on {X.shape[0]} rows")
+        return self._fit_classes(y)

@@ -223,6 +223,28 @@ def test_resume_without_its_models_places_the_stored_trials_in_the_new_space(tit
     assert [t.config for t in resumed.trials_[:3]] == [t.config for t in first.trials_[:3]]
 
 
+def test_a_failing_final_refit_falls_back_to_the_next_best_trial(titanic):
+    """A pipeline that fits in every fold but raises on all the rows costs the search nothing:
+    the next-best trial is refit and the result says why (audit F-02: the raw error escaped
+    fit); when every candidate fails, a SearchFailedError names each failure."""
+    rows = 300
+    breaks = {"family": f"{FAULTY}:RefitRaiser", "params": {"n_rows": rows}}
+    works = {"family": f"{FAULTY}:Prior", "params": {"tag": 0}}
+    kw = dict(max_evals=2, time_budget=None, n_jobs=1, cv=2, ensemble=False)
+    with pytest.warns(UserWarning, match="the final refit failed for trial 0"):
+        result = AutoML(space=hp.choice("family", [breaks, works]), warm_start=[breaks, works], **kw)
+        result.fit(titanic.head(rows), target="Survived")
+    assert [t.status for t in result.trials_] == ["ok", "ok"]
+    assert result.best_trial_.trial_id == 1 and result.best_config_["family"].endswith("Prior")
+    assert "deliberate failure on 300 rows" in result.refit_failures_[0]
+    assert "refit trial 1" in result.preference_
+    assert len(result.predict(titanic.head(5))) == 5
+    with pytest.raises(SearchFailedError, match="final refit on all the rows failed") as caught:
+        AutoML(space=hp.choice("family", [breaks]), warm_start=[breaks], **{**kw, "max_evals": 1}).fit(
+            titanic.head(rows), target="Survived")
+    assert caught.value.code == "refit_failed"
+
+
 def test_unknown_model_metric_and_mismatch_list_valid_values(titanic):
     with pytest.raises(ConfigError, match="Did you mean 'random_forest'.*Valid models"):
         AutoML(models=["random_forrest"], max_evals=1).fit(titanic, target="Survived")
