@@ -12,11 +12,18 @@ from __future__ import annotations
 import itertools
 import multiprocessing as mp
 import os
+import pickle
 import signal
 import sys
 import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
+
+STARTED = "started"  # a worker's first answer to a trial: it has started it
+#: Seconds a freshly started spawn/forkserver worker may take to start (a new interpreter
+#: imports scikit-learn and unpickles the data: 1-3 s measured) before its first trial's
+#: ``trial_timeout`` counts.
+STARTUP_GRACE = 60.0
 
 # EvalContext of each live pool, inherited by its forked workers (no copy of the data). Keyed
 # by pool, so that searches run from two threads of one process (two notebook cells run at
@@ -51,6 +58,7 @@ def _worker_main(conn, ctx, limit_threads: bool = True, fork_key: int | None = N
             if message is None:
                 break
             trial_id, config = message
+            conn.send((STARTED, trial_id))  # the trial's time starts now, not at the worker's start-up
             result = evaluate_config(config, ctx)
             conn.send((trial_id, result))
     finally:
@@ -69,6 +77,8 @@ class Slot:
     config: dict | None = None
     started: float = 0.0
     deadline: float = float("inf")
+    timeout: float | None = None
+    search_deadline: float = float("inf")
     extra: dict = field(default_factory=dict)
 
     @property
@@ -161,18 +171,30 @@ class WorkerPool:
 
     def submit(self, slot: Slot, trial_id: int, config: dict, timeout: float | None, extra=None) -> None:
         """Start a trial on an idle slot; it is killed after ``timeout`` seconds."""
-        if slot.process is None or not slot.process.is_alive():
+        fresh = slot.process is None or not slot.process.is_alive()
+        if fresh:
             self._kill(slot)
             self._spawn(slot)
-        slot.conn.send((trial_id, config))
-        slot.trial_id, slot.config = trial_id, config
+        try:
+            slot.conn.send((trial_id, config))
+        except (pickle.PicklingError, TypeError, AttributeError) as exc:
+            from ..exceptions import ConfigError
+
+            raise ConfigError(
+                f"Trial {trial_id}'s config cannot be sent to a worker process ({type(exc).__name__}: {exc}). "
+                "Give estimators and values that can be pickled: importable classes and plain values, "
+                "not lambdas or objects defined inside a function.", code="unpicklable_config") from exc
+        slot.trial_id, slot.config, slot.timeout = trial_id, config, timeout
         slot.started = time.perf_counter()
-        slot.deadline = slot.started + timeout if timeout else float("inf")
+        grace = STARTUP_GRACE if fresh and self.start_method != "fork" else 0.0
+        slot.deadline = slot.started + timeout + grace if timeout else float("inf")
+        slot.search_deadline = float("inf")
         slot.extra = dict(extra or {})
 
     def set_deadline(self, deadline: float) -> None:
         """Bring every running trial's deadline forward to ``deadline`` (a perf_counter time)."""
         for slot in self.busy_slots():
+            slot.search_deadline = min(slot.search_deadline, deadline)
             slot.deadline = min(slot.deadline, deadline)
 
     def wait(self, max_wait: float = 0.5) -> list[Outcome]:
@@ -194,8 +216,10 @@ class WorkerPool:
             slot = handles[handle]
             if slot.index in seen:
                 continue
-            seen.add(slot.index)
-            outcomes.append(self._collect(slot))
+            outcome = self._collect(slot)
+            if outcome is not None:  # None: the worker only said it started the trial
+                seen.add(slot.index)
+                outcomes.append(outcome)
         now = time.perf_counter()
         for slot in self.busy_slots():
             if slot.index not in seen and now >= slot.deadline:
@@ -203,11 +227,18 @@ class WorkerPool:
                 self._kill(slot)
         return outcomes
 
-    def _collect(self, slot: Slot) -> Outcome:
+    def _collect(self, slot: Slot) -> Outcome | None:
+        """The trial's outcome, or None when the worker has only started it."""
         try:
-            if slot.conn.poll():
-                trial_id, result = slot.conn.recv()
-                return self._finish(slot, "done", result=result)
+            while slot.conn.poll():
+                first, result = slot.conn.recv()
+                if first != STARTED:
+                    return self._finish(slot, "done", result=result)
+                slot.started = time.perf_counter()
+                limit = slot.started + slot.timeout if slot.timeout else float("inf")
+                slot.deadline = min(limit, slot.search_deadline)
+            if slot.process.is_alive():
+                return None
         except (EOFError, OSError):
             pass
         # the process ended without answering

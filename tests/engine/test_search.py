@@ -245,6 +245,25 @@ def test_a_failing_final_refit_falls_back_to_the_next_best_trial(titanic):
     assert caught.value.code == "refit_failed"
 
 
+@pytest.mark.parametrize("start_method", ["spawn", "forkserver"])
+def test_trial_timeout_counts_from_the_trial_not_the_workers_start_up(titanic, start_method):
+    """A new spawn/forkserver worker takes 1-3 s to start (a new interpreter imports scikit-learn
+    and unpickles the data); with trial_timeout=1 every trial was a timeout (audit F-17). The
+    timeout counts from the worker's start of the trial, so a failing, a working and a crashing
+    trial are recorded as under fork; an unpicklable config is a ConfigError."""
+    warm = [{"family": f"{FAULTY}:Raiser", "params": {}}, {"family": f"{FAULTY}:Prior", "params": {"tag": 0}},
+            {"family": f"{FAULTY}:SelfKill", "params": {}}, {"family": f"{FAULTY}:Prior", "params": {"tag": 1}}]
+    result = AutoML(space=hp.choice("family", warm), warm_start=warm, max_evals=4, time_budget=None, n_jobs=1,
+                    cv=2, ensemble=False, start_method=start_method, trial_timeout=1).fit(
+        titanic.head(300), target="Survived")
+    assert [t.status for t in result.trials_] == ["failed", "ok", "crashed", "ok"]
+    unpicklable = {"family": f"{FAULTY}:Prior", "params": {"tag": lambda: 1}}
+    with pytest.raises(ConfigError, match="cannot be sent to a worker process") as caught:
+        AutoML(space=hp.choice("family", [unpicklable]), warm_start=[unpicklable], max_evals=1, time_budget=None,
+               n_jobs=1, cv=2, start_method=start_method).fit(titanic.head(300), target="Survived")
+    assert caught.value.code == "unpicklable_config"
+
+
 def test_unknown_model_metric_and_mismatch_list_valid_values(titanic):
     with pytest.raises(ConfigError, match="Did you mean 'random_forest'.*Valid models"):
         AutoML(models=["random_forrest"], max_evals=1).fit(titanic, target="Survived")
