@@ -532,12 +532,11 @@ def build_pipeline(config: dict, plan, task: str, random_state: int | None = 0, 
     from sklearn.preprocessing import (
         MinMaxScaler,
         OneHotEncoder,
-        OrdinalEncoder,
         RobustScaler,
         StandardScaler,
     )
 
-    from .transformers import AsString, DatetimeFeatures, TextColumn
+    from .transformers import AsString, DatetimeFeatures, OrdinalCategories, TextColumn
 
     family = FAMILIES.get(config["family"])
     pre = config.get("pre", {})
@@ -577,10 +576,9 @@ def build_pipeline(config: dict, plan, task: str, random_state: int | None = 0, 
             encoder = OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=cap,
                                     sparse_output=not dense_only)
         else:
-            encoder = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1,
-                                     max_categories=cap)
+            encoder = OrdinalCategories(max_categories=cap)
         steps = [("as_string", AsString()), ("encode", encoder)]
-        if scale and isinstance(encoder, OrdinalEncoder):
+        if scale and isinstance(encoder, OrdinalCategories):
             steps.append(("scale", StandardScaler()))
         transformers.append(("cat", Pipeline(steps), categorical))
     dates = plan.names("datetime")

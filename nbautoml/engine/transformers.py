@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.preprocessing import OrdinalEncoder
 
 DATETIME_PARTS = ("year", "month", "day", "day_of_week", "day_of_year", "hour")
 
@@ -86,6 +87,45 @@ class AsString(TransformerMixin, BaseEstimator):
 
     def get_feature_names_out(self, input_features=None):
         return np.asarray(self.feature_names_in_, dtype=object)
+
+
+class OrdinalCategories(TransformerMixin, BaseEstimator):
+    """Ordinal codes of categorical columns; a category not seen in training is coded as infrequent.
+
+    As ``OrdinalEncoder(max_categories=...)``: a column's ``max_categories - 1``
+    most frequent categories get codes 0, 1, ... and the rest share one
+    "infrequent" code, the last. A category never seen in training is rarer
+    still, so it gets that code too, where ``OrdinalEncoder`` gives -1, a value
+    no tree saw while fitting, which sends it down the branch of whichever
+    category sorts first. A column without infrequent categories codes a new
+    category -1.
+
+    Parameters
+    ----------
+    max_categories : int, default=20
+        Codes per column, the infrequent one included.
+    """
+
+    def __init__(self, max_categories=20):
+        self.max_categories = max_categories
+
+    def fit(self, X, y=None):
+        self.encoder_ = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1,
+                                       max_categories=self.max_categories).fit(X)
+        self.n_features_in_ = self.encoder_.n_features_in_
+        infrequent = self.encoder_.infrequent_categories_
+        self.unknown_codes_ = np.asarray(
+            [-1 if rare is None else len(seen) - len(rare) for seen, rare in zip(self.encoder_.categories_, infrequent)],
+            dtype=float)
+        return self
+
+    def transform(self, X):
+        codes = self.encoder_.transform(X)
+        unknown = codes == -1
+        return np.where(unknown, self.unknown_codes_, codes) if unknown.any() else codes
+
+    def get_feature_names_out(self, input_features=None):
+        return self.encoder_.get_feature_names_out(input_features)
 
 
 class TextColumn(TransformerMixin, BaseEstimator):
