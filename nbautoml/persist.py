@@ -158,7 +158,8 @@ _SKLEARN = {f"sklearn.{t}" for t in (
 ALLOWED_TYPES: frozenset[str] = frozenset(_BUILTINS | _NUMPY | _SCIPY | _NBAUTOML | _SKLEARN)
 """Every type nbautoml's search space puts in a saved pipeline (scikit-learn, numpy, scipy and
 nbautoml's own transformers), plus the monitoring IsolationForest. Anything else in a file is
-refused unless listed in ``load(..., trusted=[...])``. ``tests/deploy/test_allowlist.py`` checks
+refused unless listed in ``load(..., trusted=[...])``.
+``tests/deploy/test_persist.py::test_allowlist_covers_every_family_of_the_search_space`` checks
 that every family of the search space stays inside this set."""
 
 # --------------------------------------------------------------------------- helpers
