@@ -55,7 +55,9 @@ FORMAT_VERSION = 1
 SUFFIX = ".nbautoml"
 CARD, MODEL, DETECTOR, PROFILE = "card.json", "model.skops", "detector.skops", "reference_profile.json"
 _TRAILER = re.compile(rb"^nbautoml-artifact v(\d+) sha256=([0-9a-f]{64}) size=(\d+)$")
-_MAX_CARD_BYTES = 64 * 2**20
+# caps on what a file's zip entries declare once unpacked, checked before anything is read:
+# each JSON part (card, reference profile), and all parts together (of an artifact or a skops part)
+_MAX_JSON_BYTES = 64 * 2**20
 _MAX_INFLATE_RATIO = 200
 _MIN_INFLATE_CAP = 256 * 2**20
 
@@ -156,7 +158,8 @@ _SKLEARN = {f"sklearn.{t}" for t in (
 ALLOWED_TYPES: frozenset[str] = frozenset(_BUILTINS | _NUMPY | _SCIPY | _NBAUTOML | _SKLEARN)
 """Every type nbautoml's search space puts in a saved pipeline (scikit-learn, numpy, scipy and
 nbautoml's own transformers), plus the monitoring IsolationForest. Anything else in a file is
-refused unless listed in ``load(..., trusted=[...])``. ``tests/deploy/test_allowlist.py`` checks
+refused unless listed in ``load(..., trusted=[...])``.
+``tests/deploy/test_persist.py::test_allowlist_covers_every_family_of_the_search_space`` checks
 that every family of the search space stays inside this set."""
 
 # --------------------------------------------------------------------------- helpers
@@ -676,6 +679,33 @@ def _open_zip(path: Path, data: bytes) -> zipfile.ZipFile:
     return zf
 
 
+def _inflate_cap(data: bytes) -> int:
+    """The most a zip of ``data``'s size may declare once unpacked."""
+    return max(_MIN_INFLATE_CAP, _MAX_INFLATE_RATIO * len(data))
+
+
+def _check_declared_sizes(path: Path, data: bytes, zf: zipfile.ZipFile) -> None:
+    """Refuse an artifact whose parts declare more bytes once unpacked than a genuine one could hold.
+
+    Read from the zip directory (``ZipInfo.file_size``) before any part is
+    unpacked, so a zip bomb is refused without inflating it.
+    """
+    infos = zf.infolist()
+    for info in infos:
+        if info.filename.endswith(".json") and info.file_size > _MAX_JSON_BYTES:
+            raise IntegrityError(f"{str(path)!r}: {info.filename} declares {info.file_size:,} bytes once "
+                                 f"unpacked, more than the {_MAX_JSON_BYTES:,} allowed for a JSON part; "
+                                 "refused as a possible zip bomb: the file is not a genuine artifact.",
+                                 path=str(path), member=info.filename, size=info.file_size)
+    total = sum(info.file_size for info in infos)
+    if total > _inflate_cap(data):
+        largest = max(infos, key=lambda info: info.file_size)
+        raise IntegrityError(f"{str(path)!r}: its parts declare {total:,} bytes once unpacked ({len(data):,} "
+                             f"packed; the largest, {largest.filename}, {largest.file_size:,}); refused as a "
+                             "possible zip bomb: the file is not a genuine artifact.", path=str(path),
+                             member=largest.filename, size=largest.file_size)
+
+
 def _is_artifact(data: bytes) -> bool:
     """An nbautoml artifact's first zip entry is card.json (read from the raw header, not the directory)."""
     return data.startswith(_ZIP_MAGIC) and data[30:30 + len(CARD)] == CARD.encode()
@@ -716,8 +746,9 @@ def _read_artifact(path: Path, data: bytes, sha256: str | None = None) -> _Artif
             expected=sha256, actual=whole)
     zf = _open_zip(path, data)
     _verify_whole(path, data, zf)
+    _check_declared_sizes(path, data, zf)
     try:
-        card = json.loads(_read_member(path, zf, CARD, _MAX_CARD_BYTES))
+        card = json.loads(_read_member(path, zf, CARD, _MAX_JSON_BYTES))
     except ValueError as err:
         raise IntegrityError(f"{str(path)!r}: card.json is not valid JSON ({err}).", path=str(path)) from err
     if not isinstance(card, dict) or card.get("format") != FORMAT:
@@ -831,7 +862,7 @@ def _types_in_skops(data: bytes, path: Path | None = None) -> set[str]:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             declared = sum(i.file_size for i in zf.infolist())
-            if declared > max(_MIN_INFLATE_CAP, _MAX_INFLATE_RATIO * len(data)):
+            if declared > _inflate_cap(data):
                 raise IntegrityError(f"{where}the skops part declares {declared:,} bytes once unpacked "
                                      f"({len(data):,} packed); refused as a possible zip bomb.")
             schema = json.loads(zf.read("schema.json"))
@@ -880,6 +911,11 @@ def _construct(data: bytes, trusted, path: Path, part: str):
         raise UntrustedArtifactError(
             f"{str(path)!r} ({part}) contains types nbautoml does not trust: {err}. Pass them in "
             "trusted=[...] only if you trust the file's source.", types=[], path=str(path)) from err
+    except MemoryError:  # e.g. an .npy header declaring a shape of 2**44 items
+        raise ArtifactError(
+            f"{str(path)!r} ({part}) declares arrays too large to be a genuine model: building them ran out "
+            "of memory. The file is damaged or forged; do not use it (a model you saved yourself on a "
+            "machine with more memory loads only there).", code="arrays_too_large", path=str(path)) from None
     except (ImportError, AttributeError, TypeError, ValueError) as err:
         raise ArtifactError(
             f"{str(path)!r} ({part}) could not be rebuilt with the installed libraries: "

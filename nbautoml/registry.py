@@ -11,7 +11,9 @@ Each ``register`` adds version N+1 of a name with its model card; N is taken
 inside a write transaction, so two processes registering the same name at once
 get distinct versions. The artifact is written atomically before its row is
 committed, so a crash leaves at most an orphan file, never a row pointing at a
-partial file. Loading checks the file against the SHA-256 recorded at
+partial file. A file the database does not list is never overwritten:
+``register`` refuses with ``unrecorded_artifact`` (e.g. after the database was
+deleted). Loading checks the file against the SHA-256 recorded at
 registration, so a replaced or edited file is refused.
 
 Stages (``production``, ``staging``, ...) point at one version of a name at a
@@ -245,6 +247,8 @@ class Registry:
             extra["registry"] = {"name": name, "version": version}
             data, card = persist._assemble(prepared, extra)
             target = folder / f"v{version}{persist.SUFFIX}"
+            if target.exists():
+                raise self._unrecorded_file(conn, name, version, target)
             persist.atomic_write(target, data)
             metric = card.get("metric") or {}
             created = time.time()
@@ -257,6 +261,23 @@ class Registry:
             if stage is not None:
                 self._append_stage(conn, name, stage, version, reason)
         return self.get(f"{name}@{version}")
+
+    def _unrecorded_file(self, conn, name: str, version: int, target: Path) -> RegistryError:
+        """The error for a model file the database does not list (``register`` never overwrites it)."""
+        recorded = conn.execute("SELECT COUNT(*) FROM versions").fetchone()[0]
+        if recorded == 0:
+            why = ("The registry database records no model at all, so it was probably deleted or replaced "
+                   "(a sync tool, a cleanup or a copy from elsewhere) while the model files stayed.")
+        else:
+            known = f"only up to version {version - 1}" if version > 1 else "no version"
+            why = (f"The database records {known} of {name!r}: it was probably replaced by an older copy, or "
+                   "an earlier register stopped before recording the file.")
+        return RegistryError(
+            f"Cannot register {name}@{version}: the model file {str(target)!r} already exists but the registry "
+            f"{str(self.db_path)!r} has no record of it, and it is never overwritten. {why} Fix: restore "
+            f"{DB_NAME} from a backup, or move the model files it does not list out of "
+            f"{str(target.parent)!r}, then register again.",
+            code="unrecorded_artifact", path=str(target))
 
     def _append_stage(self, conn, name, stage, version, reason) -> None:
         previous = self._stage_version(conn, name, stage)

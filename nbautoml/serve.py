@@ -7,13 +7,17 @@ Endpoints:
     ``{"predictions": [...], "probabilities": [[...], ...], "classes": [...], "warnings": [...]}``
     (``probabilities`` and ``classes`` for classifiers; probability columns in
     ``classes`` order). Bad requests get a 4xx JSON ``{"error": code,
-    "message": text}`` naming the problem: 400 invalid JSON, 413 body or
-    record count too large, 415 not JSON, 422 wrong shape, missing column or
-    a value of the wrong type.
+    "message": text}`` naming the problem: 400 invalid JSON (or nested too
+    deeply), 413 body or record count too large, 415 not JSON, 422 wrong
+    shape, missing column, a value of the wrong type, or an infinite or too
+    large number (422 answers about columns also carry ``"columns": [...]``).
 ``GET /health``
     ``{"status": "ok", ...}``.
 ``GET /model``
     The model card.
+
+Any other path answers 404 ``not_found`` and a wrong method 405
+``method_not_allowed``, in the same ``{"error", "message"}`` shape.
 
 Run it with ``nbautoml serve PATH_OR_NAME`` or in Python::
 
@@ -32,6 +36,9 @@ log = logging.getLogger("nbautoml.serve")
 
 MAX_BODY_BYTES = 10 * 2**20
 MAX_RECORDS = 10_000
+# float32's largest value: scikit-learn's tree models cast their input to float32, so a larger number
+# (or an infinite one) cannot be predicted
+MAX_ABS_VALUE = 3.4028234663852886e38
 _SCALARS = (str, int, float, bool, type(None))
 
 
@@ -91,6 +98,21 @@ def _records(payload, max_records: int) -> list[dict]:
     return records
 
 
+def _out_of_range(frame) -> None:
+    """Refuse numeric columns holding infinite values or numbers beyond float32 (``DataError``, naming them)."""
+    from .exceptions import DataError
+
+    numeric = frame.select_dtypes("number")
+    bad = {name: numeric[name][numeric[name].abs() > MAX_ABS_VALUE] for name in numeric.columns}
+    bad = {name: values for name, values in bad.items() if len(values)}
+    if bad:
+        examples = "; ".join(f"{name!r}: {', '.join(repr(float(v)) for v in values.unique()[:3])}"
+                             for name, values in bad.items())
+        raise DataError(f"{len(bad)} column(s) hold infinite values or numbers too large for the model (beyond "
+                        f"±{MAX_ABS_VALUE:.3g}): {examples}. Send finite numbers in range (or null for a "
+                        "missing value).", code="value_out_of_range", columns=list(bad))
+
+
 def _json_type(value) -> str:
     return {dict: "object", list: "array", str: "string", bool: "boolean", int: "number",
             float: "number", type(None): "null"}.get(type(value), type(value).__name__)
@@ -113,7 +135,9 @@ def create_app(model, *, max_body_bytes: int = MAX_BODY_BYTES, max_records: int 
     """
     fastapi = _require("fastapi")
     from fastapi.responses import JSONResponse
+    from fastapi.routing import APIRoute
     from starlette.concurrency import run_in_threadpool
+    from starlette.exceptions import HTTPException as StarletteHTTPException
 
     from .persist import as_loaded
 
@@ -131,6 +155,7 @@ def create_app(model, *, max_body_bytes: int = MAX_BODY_BYTES, max_records: int 
         import pandas as pd
 
         frame, report = model.check_input(pd.DataFrame.from_records(records), warn=False)
+        _out_of_range(frame)
         pipeline = model.best_pipeline_
         final, features = pipeline, frame
         if hasattr(pipeline, "steps"):  # preprocess once for both predict and predict_proba
@@ -170,6 +195,10 @@ def create_app(model, *, max_body_bytes: int = MAX_BODY_BYTES, max_records: int 
                 payload = json.loads(bytes(body))
             except ValueError as err:
                 raise _BadRequest(400, "invalid_json", f"The body is not valid JSON: {err}.") from None
+            except RecursionError:
+                raise _BadRequest(400, "invalid_json", "The body is nested too deeply to be read (arrays or "
+                                  'objects inside each other); send {"records": [{column: value, ...}, '
+                                  "...]}.") from None
             records = _records(payload, max_records)
             return await run_in_threadpool(predict, records)
         except _BadRequest as bad:
@@ -182,6 +211,20 @@ def create_app(model, *, max_body_bytes: int = MAX_BODY_BYTES, max_records: int 
         except Exception:  # a server fault: logged here, never sent as a traceback
             log.exception("nbautoml serve: prediction failed")
             return error(500, "internal_error", "The prediction failed on the server; see its log.")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: fastapi.Request, exc: StarletteHTTPException):
+        endpoints = ", ".join(f"{method} {route.path}" for route in app.routes if isinstance(route, APIRoute)
+                              for method in sorted(route.methods))
+        where = f"{request.method} {request.url.path}"
+        if exc.status_code == 404:
+            code, message = "not_found", f"There is no endpoint {request.url.path!r}"
+        elif exc.status_code == 405:
+            code, message = "method_not_allowed", f"{where} is not allowed"
+        else:
+            code, message = "http_error", f"{where}: {exc.detail}"
+        return JSONResponse({"error": code, "message": f"{message}; the endpoints are {endpoints}."},
+                            status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.get("/health")
     async def health():

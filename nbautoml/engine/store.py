@@ -7,10 +7,13 @@ inspected search never runs code from disk.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
+import warnings
 from pathlib import Path
 
+from ..exceptions import NbAutoMLError
 from .records import TrialRecord
 
 SCHEMA_VERSION = 2  # 2: peak_memory, model_size (added to version-1 stores on open)
@@ -32,6 +35,12 @@ class RunStore:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.path = self.run_dir / "search.sqlite"
         self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        found = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        if found > SCHEMA_VERSION:  # opened as is, not rewritten: a newer nbautoml may need it
+            self.conn.close()
+            raise NbAutoMLError(f"The search store {str(self.path)!r} was made by a newer nbautoml (schema "
+                                f"{found}, this version reads up to {SCHEMA_VERSION}); upgrade nbautoml.",
+                                code="store_too_new", path=str(self.path))
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
@@ -44,14 +53,32 @@ class RunStore:
         for name, sql_type in _ADDED_COLUMNS.items():
             if name not in present:  # a store written by an older version: old rows read as NULL
                 self.conn.execute(f"ALTER TABLE trials ADD COLUMN {name} {sql_type}")
-        self.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        if found < SCHEMA_VERSION:
+            self.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        self._identity = _identity(self.path)
+        self._warned_gone = False
 
     @classmethod
     def exists(cls, run_dir: str | Path) -> bool:
         return (Path(run_dir) / "search.sqlite").exists()
 
+    def _check_file(self) -> None:
+        """Warn once when ``search.sqlite`` was deleted or replaced since it was opened.
+
+        SQLite keeps writing to the file it opened, so the trials would go to a
+        file no one can open again.
+        """
+        if self._warned_gone or _identity(self.path) == self._identity:
+            return
+        self._warned_gone = True
+        warnings.warn(f"The search store {str(self.path)!r} was deleted or replaced while this search ran: "
+                      "the trials from now on are not saved there, so the search cannot be resumed or listed "
+                      "from it. Keep the search directory while a search runs (check sync tools and "
+                      "cleanups).", UserWarning, stacklevel=3)
+
     # -- meta
     def set_meta(self, **values) -> None:
+        self._check_file()
         with self.conn:
             self.conn.executemany(
                 "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
@@ -70,6 +97,7 @@ class RunStore:
             record.finished, record.source, record.peak_memory, record.model_size,
         )
         placeholders = ", ".join("?" for _ in _COLUMNS)
+        self._check_file()
         with self.conn:
             self.conn.execute(f"INSERT OR REPLACE INTO trials ({', '.join(_COLUMNS)}) VALUES ({placeholders})",
                               row)
@@ -97,6 +125,15 @@ class RunStore:
 
     def close(self) -> None:
         self.conn.close()
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of ``path``, or None when it does not exist."""
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return stat.st_dev, stat.st_ino
 
 
 def list_runs(base: str | Path) -> list[dict]:

@@ -56,14 +56,15 @@ def members(path) -> tuple[dict, dict]:
         return card, {name: zf.read(name) for name in zf.namelist() if name != "card.json"}
 
 
-def write_artifact(path, card: dict, parts: dict, fix_hashes: bool = True) -> None:
+def write_artifact(path, card: dict, parts: dict, fix_hashes: bool = True,
+                   compression: int = zipfile.ZIP_STORED) -> None:
     """Write an artifact in nbautoml's layout (card + parts + trailer), as a forger would."""
     if fix_hashes:
         card = dict(card, files={n: {"sha256": hashlib.sha256(b).hexdigest(), "size": len(b)}
                                  for n, b in parts.items()})
         card["model_sha256"] = card["files"]["model.skops"]["sha256"]
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zf:
+    with zipfile.ZipFile(buffer, "w", compression=compression) as zf:
         zf.writestr("card.json", json.dumps(card))
         for name, blob in parts.items():
             zf.writestr(name, blob)

@@ -173,6 +173,73 @@ def test_swapped_model_with_rebuilt_zip_is_refused_by_the_card(titanic_artifact,
         nbautoml.load(tmp_path / "swap.nbautoml")
 
 
+@pytest.fixture
+def no_unpacking(monkeypatch):
+    """Fail the test if a zip member larger than 1 MiB once unpacked is opened."""
+    original = zipfile.ZipFile.open
+
+    def guarded(self, name, mode="r", *args, **kwargs):
+        if mode == "r":
+            info = name if isinstance(name, zipfile.ZipInfo) else self.getinfo(name)
+            assert info.file_size <= 2**20, f"{info.filename} ({info.file_size:,} bytes) was unpacked"
+        return original(self, name, mode, *args, **kwargs)
+
+    monkeypatch.setattr(zipfile.ZipFile, "open", guarded)
+
+
+def test_a_json_part_that_inflates_too_far_is_refused_unread(titanic_artifact, tmp_path, no_unpacking):
+    card, parts = members(titanic_artifact[0])
+    parts["reference_profile.json"] = b" " * (persist._MAX_JSON_BYTES + 1) + b"{}"  # ~70 kB deflated
+    target = tmp_path / "bomb.nbautoml"
+    write_artifact(target, card, parts, compression=zipfile.ZIP_DEFLATED)
+    assert target.stat().st_size < 2 * len(titanic_artifact[1])
+    for read in (nbautoml.load, nbautoml.read_card):
+        with pytest.raises(IntegrityError, match=rf"reference_profile.json declares "
+                                                 rf"{persist._MAX_JSON_BYTES + 3:,} bytes.*zip bomb") as info:
+            read(target)
+        assert info.value.details["member"] == "reference_profile.json"
+
+
+def test_parts_that_inflate_past_a_multiple_of_the_file_size_are_refused_unread(titanic_artifact, tmp_path,
+                                                                                no_unpacking, monkeypatch):
+    monkeypatch.setattr(persist, "_MIN_INFLATE_CAP", 0)  # the cap is then 200 x the file's size
+    card, parts = members(titanic_artifact[0])
+    padding = bytes(persist._MAX_INFLATE_RATIO * 2 * len(titanic_artifact[1]))
+    target = tmp_path / "padded.nbautoml"
+    write_artifact(target, card, {**parts, "padding.bin": padding}, compression=zipfile.ZIP_DEFLATED)
+    with pytest.raises(IntegrityError, match=rf"its parts declare .* once unpacked.*the largest, padding.bin, "
+                                             rf"{len(padding):,}\).*zip bomb") as info:
+        nbautoml.load(target)
+    assert info.value.details == {"path": str(target), "member": "padding.bin", "size": len(padding)}
+
+
+def test_an_array_header_declaring_a_huge_shape_is_an_artifact_error(titanic_artifact, tmp_path):
+    import io
+
+    from numpy.lib import format as npy
+
+    card, parts = members(titanic_artifact[0])
+    source, forged, done = zipfile.ZipFile(io.BytesIO(parts["model.skops"])), io.BytesIO(), False
+    with zipfile.ZipFile(forged, "w") as zf:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename.endswith(".npy") and not done:
+                stream = io.BytesIO(data)
+                v1 = npy.read_magic(stream) == (1, 0)
+                shape, fortran, dtype = (npy.read_array_header_1_0 if v1 else npy.read_array_header_2_0)(stream)
+                if not dtype.hasobject and shape:  # the first numeric array now declares 2**44 rows
+                    header = io.BytesIO()
+                    (npy.write_array_header_1_0 if v1 else npy.write_array_header_2_0)(header, {
+                        "descr": npy.dtype_to_descr(dtype), "fortran_order": fortran, "shape": (2**44, *shape[1:])})
+                    data, done = header.getvalue() + data[stream.tell():], True
+            zf.writestr(info.filename, data)
+    assert done
+    write_artifact(tmp_path / "huge.nbautoml", card, {**parts, "model.skops": forged.getvalue()})
+    with pytest.raises(ArtifactError, match="declares arrays too large to be a genuine model") as info:
+        nbautoml.load(tmp_path / "huge.nbautoml")
+    assert info.value.code == "arrays_too_large" and "model.skops" in str(info.value)
+
+
 def test_truncated_file_is_refused(titanic_artifact, tmp_path, no_construct):
     path, data = titanic_artifact
     with zipfile.ZipFile(path) as zf:  # a cut right after the (zip) model part ends on its end record

@@ -151,3 +151,35 @@ def test_two_processes_registering_the_same_name_get_distinct_versions(tmp_path,
         assert registry.load(f"race@{version}").registry_ref_ == f"race@{version}"  # files match their hashes
     assert sorted(p.name for p in (root / "models" / "race").iterdir()) == sorted(
         f"v{i}.nbautoml" for i in range(1, 11))
+
+
+def test_register_never_overwrites_a_model_file_the_database_does_not_list(tmp_path):
+    import shutil
+
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    registry = Registry(tmp_path / "reg")
+    first = registry.register(LogisticRegression(max_iter=500).fit(X, y), "m")
+    shutil.copy(registry.db_path, tmp_path / "backup.sqlite")  # a backup holding v1 only
+    second = registry.register(LogisticRegression(max_iter=500, C=0.5).fit(X, y), "m")
+    files = {p: p.read_bytes() for p in (first.path, second.path)}
+
+    for db in registry.root.glob("registry.sqlite*"):  # e.g. a sync tool or `git clean` removes it
+        db.unlink()
+    with pytest.raises(RegistryError, match="v1.nbautoml' already exists.*no record.*deleted or replaced"
+                                            ".*restore registry.sqlite from a backup, or move") as info:
+        registry.register(DecisionTreeClassifier().fit(X, y), "m")
+    assert info.value.code == "unrecorded_artifact" and info.value.details["path"] == str(first.path)
+
+    shutil.copy(tmp_path / "backup.sqlite", registry.db_path)  # an older copy of the database
+    with pytest.raises(RegistryError, match="v2.nbautoml' already exists.*only up to version 1 of 'm'") as info:
+        registry.register(DecisionTreeClassifier().fit(X, y), "m")
+    assert info.value.code == "unrecorded_artifact"
+    assert {p: p.read_bytes() for p in files} == files  # nothing was overwritten
+    assert registry.versions("m")["version"].tolist() == [1]
+
+    second.path.rename(tmp_path / "v2-moved-away.nbautoml")  # the fix the message gives
+    assert registry.register(DecisionTreeClassifier().fit(X, y), "m").version == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import signal
 import subprocess
@@ -55,6 +56,8 @@ def test_predict_returns_predictions_probabilities_and_classes(api, fitted):
 @pytest.mark.parametrize("content,headers,status,code,words", [
     ('{"records": [{"Pclass": 1}]}', None, 422, "missing_columns", ["Name", "Age"]),
     ("not json", None, 400, "invalid_json", ["not valid JSON"]),
+    ("[" * 5_000 + "]" * 5_000, None, 400, "invalid_json", ["nested too deeply"]),
+    ('{"records": ' + "[" * 40_000 + "]" * 40_000 + "}", None, 400, "invalid_json", ["nested too deeply"]),
     ('{"records": {"a": 1}}', None, 422, "records_not_a_list", ["must be a list"]),
     ('[{"Pclass": 1}]', None, 422, "bad_payload", ['"records"']),
     ('{"records": []}', None, 422, "no_records", ["empty"]),
@@ -90,6 +93,46 @@ def test_wrong_types_are_named_and_the_server_stays_up(api, fitted):
     assert streamed.status_code == 413
     assert client.get("/health").json()["status"] == "ok"
     assert client.post("/predict", json={"records": records}).status_code == 200
+
+
+@pytest.mark.parametrize("values,columns", [
+    ({"Age": float("inf")}, ["Age"]),
+    ({"Age": float("inf"), "Fare": float("-inf")}, ["Age", "Fare"]),
+    ({"Fare": 1e308}, ["Fare"]),  # finite, but it overflows the float32 a tree model computes in
+])
+def test_infinite_or_too_large_numbers_are_a_422_naming_the_columns(api, fitted, values, columns):
+    client, _ = api
+    _, records = _records(fitted, 2)
+    body = json.dumps({"records": [records[0], dict(records[1], **values)]})  # writes Infinity, -Infinity
+    answer = client.post("/predict", content=body, headers={"content-type": "application/json"})
+    assert answer.status_code == 422, answer.text
+    reply = answer.json()
+    assert reply["error"] == "value_out_of_range" and reply["columns"] == columns
+    assert "infinite" in reply["message"] and "too large" in reply["message"]
+    assert all(repr(c) in reply["message"] for c in columns)
+
+
+def test_unknown_paths_and_methods_answer_in_the_error_shape(api):
+    client, _ = api
+    endpoints = "the endpoints are POST /predict, GET /health, GET /model"
+    missing = client.get("/nope")
+    assert missing.status_code == 404 and missing.json()["error"] == "not_found"
+    assert "'/nope'" in missing.json()["message"] and endpoints in missing.json()["message"]
+    wrong = client.put("/predict", json={})
+    assert wrong.status_code == 405 and wrong.json()["error"] == "method_not_allowed"
+    assert "PUT /predict" in wrong.json()["message"] and endpoints in wrong.json()["message"]
+    assert wrong.headers["allow"] == "POST"
+    assert client.post("/health").json()["error"] == "method_not_allowed"
+
+
+def test_a_body_nested_100_000_deep_is_invalid_json_not_a_server_fault(titanic_artifact):
+    from nbautoml.serve import create_app
+
+    with ServerThread(create_app(titanic_artifact[0])) as url, httpx.Client(base_url=url, timeout=60) as client:
+        for body in ("[" * 100_000 + "]" * 100_000, '{"a": ' * 100_000 + "1" + "}" * 100_000):
+            answer = client.post("/predict", content=body, headers={"content-type": "application/json"})
+            assert answer.status_code == 400, answer.text[:300]
+            assert answer.json()["error"] == "invalid_json" and "nested too deeply" in answer.json()["message"]
 
 
 def test_a_server_fault_is_a_json_500_without_traceback(api, fitted, monkeypatch):
