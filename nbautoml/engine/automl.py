@@ -255,6 +255,7 @@ class AutoML(BaseEstimator):
         t_start = time.perf_counter()
         cpu_start = time.process_time()
         self._check_params()
+        renamed = data_mod.renamed_columns(X)  # non-string column names, made strings on a copy
         X, y = data_mod.split_target(X, target=target, y=y)
         if isinstance(groups, str):
             if groups not in X.columns:
@@ -268,7 +269,7 @@ class AutoML(BaseEstimator):
             groups = groups[y.notna().to_numpy()]
         X, y, n_missing_target = data_mod.clean_target(X, y, task)
         data_mod.check_features(X)
-        plan = data_mod.plan_columns(X, self.roles)
+        plan = data_mod.plan_columns(X, self.roles, notes=renamed)
         metric = get_metric(self.metric, task)
         if task == "regression":
             classes = None
@@ -696,7 +697,8 @@ class AutoML(BaseEstimator):
             "trials": len(self.trials_), "statuses": counts, "status": self.status_,
             "stop_reason": self.stop_reason_, "elapsed": getattr(self, "elapsed_", 0.0),
             "time_budget": self.time_budget, "validation": self.validation_.description,
-            "dropped_columns": self.plan_.dropped, "run_dir": str(self.run_dir_),
+            "dropped_columns": self.plan_.dropped, "column_notes": self.plan_.notes,
+            "rows_dropped": getattr(self, "n_rows_dropped_", 0), "run_dir": str(self.run_dir_),
             "families_left": dict(getattr(self, "families_left_", {})),
             "total_cpu_time": round(getattr(self, "total_cpu_time_", 0.0), 2),
             "n_jobs": getattr(self, "n_jobs_", None),
@@ -728,6 +730,12 @@ class AutoML(BaseEstimator):
             lines.append("  left the search early (well behind the best): " + ", ".join(s["families_left"]))
         if s["dropped_columns"]:
             lines.append("  dropped: " + "; ".join(f"{k} ({v})" for k, v in s["dropped_columns"].items()))
+        if s["column_notes"]:
+            lines.append("  notes: " + "; ".join(f"{k} ({v})" for k, v in s["column_notes"].items()))
+        if s["rows_dropped"]:
+            n = s["rows_dropped"]
+            lines.append(f"  {n:,} row{'s' if n > 1 else ''} without a target {'were' if n > 1 else 'was'} "
+                         "left out")
         if (self.prefer != "accurate" or s["traded"]) and s["preference"]:
             lines.append(f"  prefer={self.prefer!r}: {s['preference']}")
         return "\n".join(lines)

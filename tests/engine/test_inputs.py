@@ -1,0 +1,64 @@
+"""Bad input to ``AutoML.fit``: errors that say what is wrong before the search, notes after it."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nbautoml import AutoML
+from nbautoml.engine import data as D
+from nbautoml.exceptions import DataError
+
+FAST = dict(max_evals=2, time_budget=None, models=["logistic_regression"], n_jobs=1, ensemble=False)
+
+
+def test_non_string_column_names_are_noted_and_the_callers_frame_is_left_alone(tmp_path):
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({0: rng.normal(size=200), 1: rng.normal(size=200), "y": rng.integers(0, 2, 200)})
+    result = AutoML(search_dir=tmp_path, **FAST).fit(df, target="y")
+    assert list(df.columns) == [0, 1, "y"]
+    assert result.plan_.notes == {"0": "named 0 (int) in the data; used as '0'",
+                                  "1": "named 1 (int) in the data; used as '1'"}
+    assert "notes: 0 (named 0 (int) in the data; used as '0'); 1 (" in repr(result)
+    assert result.summary()["column_notes"] == result.plan_.notes
+
+
+def test_multiindex_columns_are_refused_with_how_to_flatten_them():
+    df = pd.DataFrame(np.zeros((5, 2)), columns=pd.MultiIndex.from_tuples([("a", "x"), ("b", "y")]))
+    with pytest.raises(DataError, match=r"MultiIndex.*df\.columns = \['_'\.join") as info:
+        D.split_target(df, y=np.arange(5))
+    assert info.value.code == "multiindex_columns"
+
+
+def test_a_target_missing_on_every_row_says_so(titanic, tmp_path):
+    df = titanic.head(200).assign(Survived=np.nan)
+    with pytest.raises(DataError, match=r"All 200 rows have a missing target 'Survived'.*Fill .* or drop") as info:
+        AutoML(search_dir=tmp_path, **FAST).fit(df, target="Survived")
+    assert info.value.code == "empty_target"
+    assert not any(tmp_path.iterdir())  # refused before any search
+
+
+def test_rows_without_a_target_are_reported_in_the_result(titanic, tmp_path):
+    df = titanic.head(200).copy()
+    df.loc[:9, "Survived"] = np.nan
+    result = AutoML(search_dir=tmp_path, **FAST).fit(df, target="Survived")
+    assert result.summary()["rows_dropped"] == 10
+    assert "  10 rows without a target were left out" in repr(result).splitlines()
+
+
+def test_binary_on_a_continuous_target_suggests_regression():
+    rng = np.random.default_rng(0)
+    y = pd.Series(rng.normal(size=300) * 3 + 1, name="y")
+    with pytest.raises(DataError, match="use task='regression'") as info:
+        D.infer_task(y, "binary")
+    assert info.value.code == "task_mismatch" and "multiclass" not in str(info.value)
+    with pytest.raises(DataError, match="Use task='multiclass'"):  # three classes stay classes
+        D.infer_task(pd.Series([1, 2, 3] * 10, name="y"), "binary")
+
+
+def test_a_two_column_y_is_refused_with_its_shape():
+    rng = np.random.default_rng(0)
+    with pytest.raises(DataError, match=r"y must be one column .*got shape \(200, 2\)") as info:
+        D.split_target(rng.normal(size=(200, 3)), y=rng.integers(0, 2, (200, 2)))
+    assert info.value.code == "bad_target_shape"
+    X, y = D.split_target(rng.normal(size=(200, 3)), y=rng.integers(0, 2, (200, 1)))  # one column is fine
+    assert y.shape == (200,)
