@@ -1,12 +1,15 @@
 """Bad input to ``AutoML.fit``: errors that say what is wrong before the search, notes after it."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from nbautoml import AutoML
 from nbautoml.engine import data as D
-from nbautoml.exceptions import DataError
+from nbautoml.engine.store import RunStore
+from nbautoml.exceptions import ConfigError, DataError
 
 FAST = dict(max_evals=2, time_budget=None, models=["logistic_regression"], n_jobs=1, ensemble=False)
 
@@ -62,3 +65,38 @@ def test_a_two_column_y_is_refused_with_its_shape():
     assert info.value.code == "bad_target_shape"
     X, y = D.split_target(rng.normal(size=(200, 3)), y=rng.integers(0, 2, (200, 1)))  # one column is fine
     assert y.shape == (200,)
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32])
+def test_a_seed_out_of_range_is_named_with_the_range(titanic, seed):
+    with pytest.raises(ConfigError, match=r"seed must be an int from 0 to 2\*\*32 - 1") as info:
+        AutoML(seed=seed, **FAST).fit(titanic, target="Survived")
+    assert info.value.code == "bad_seed" and str(seed) in str(info.value)
+
+
+def test_a_search_dir_under_a_file_or_not_writable_is_refused_before_training(titanic, tmp_path, monkeypatch):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    with pytest.raises(ConfigError, match="is a file, not a directory") as info:
+        AutoML(search_dir=afile / "runs", **FAST).fit(titanic, target="Survived")
+    assert info.value.code == "bad_search_dir" and str(afile) in str(info.value)
+
+    def deny(self, *args, **kwargs):  # as a read-only directory does (root ignores chmod)
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "mkdir", deny)
+    with pytest.raises(ConfigError, match=r"Cannot write the search directory .*Permission denied") as info:
+        AutoML(search_dir=tmp_path / "runs", **FAST).fit(titanic, target="Survived")
+    assert info.value.code == "bad_search_dir"
+
+
+def test_resume_with_a_misspelt_name_lists_the_searches_and_the_closest(titanic, tmp_path):
+    for name in ("bloodsearch", "titanic-1"):
+        RunStore(tmp_path / name).close()
+    with pytest.raises(ConfigError, match="Did you mean 'bloodsearch'") as info:
+        AutoML(search_dir=tmp_path, resume="bloodsearc", **FAST).fit(titanic, target="Survived")
+    message = str(info.value)
+    assert info.value.code == "resume_not_found"
+    assert f"Searches in {tmp_path}: " in message and "bloodsearch" in message and "titanic-1" in message
+    with pytest.raises(ConfigError, match="There are no searches in"):
+        AutoML(search_dir=tmp_path / "empty", resume="x", **FAST).fit(titanic, target="Survived")
