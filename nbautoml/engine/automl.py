@@ -280,6 +280,15 @@ class AutoML(BaseEstimator):
         X, y, n_missing_target = data_mod.clean_target(X, y, task)
         data_mod.check_features(X)
         plan = data_mod.plan_columns(X, self.roles, notes=renamed)
+        leaks = data_mod.leaking_columns(X, y, plan, task)
+        for name, note in leaks.items():
+            plan.add_note(name, note)
+        if leaks:
+            warnings.warn(
+                f"{', '.join(map(repr, leaks))} determine{'s' if len(leaks) == 1 else ''} the target "
+                f"{y.name!r} exactly: possible target leakage (a value known only with the outcome?). "
+                f"A score near perfect would not hold on new data. If so, leave it out: roles="
+                f"{ {name: 'dropped' for name in leaks} }.", UserWarning, stacklevel=2)
         metric = get_metric(self.metric, task)
         if task == "regression":
             classes = None

@@ -35,7 +35,7 @@ class ColumnInfo:
     reason: str = ""
     n_unique: int = 0
     missing_rate: float = 0.0
-    note: str = ""  # something the user should know (e.g. a renamed column)
+    note: str = ""  # something the user should know (a renamed column, possible leakage)
 
 
 @dataclass
@@ -66,8 +66,14 @@ class DataPlan:
 
     @property
     def notes(self) -> dict[str, str]:
-        """Columns with a note (e.g. a name made a string) mapped to it."""
+        """Columns with a note (a name made a string, possible target leakage) mapped to it."""
         return {c.name: c.note for c in self.columns if c.note}
+
+    def add_note(self, name: str, note: str) -> None:
+        """Add a note to a column's notes."""
+        for c in self.columns:
+            if c.name == name:
+                c.note = f"{c.note}; {note}" if c.note else note
 
     def to_frame(self) -> pd.DataFrame:
         """The plan as a DataFrame (one row per column)."""
@@ -540,6 +546,42 @@ def _infer_role(col: pd.Series, info: ColumnInfo, n: int) -> tuple[str, str]:
     if unique_ratio >= 0.95 and n >= 20:
         return "dropped", "ID-like: a distinct value on (almost) every row"
     return "categorical", f"{info.n_unique} categories"
+
+
+# a column with more distinct values than this is not checked for target leakage
+LEAK_MAX_VALUES = 20
+
+
+def leaking_columns(X: pd.DataFrame, y: pd.Series, plan: DataPlan, task: str) -> dict[str, str]:
+    """Columns that determine the target exactly: possible target leakage.
+
+    For classification, a used column with at most ``LEAK_MAX_VALUES``
+    distinct values (missing counted as one, and at least 5 rows per value)
+    each of whose values goes with a single class, on every row; for
+    regression, a numeric column equal to the target on every row.
+
+    Returns
+    -------
+    dict
+        Column name to a note that says why.
+    """
+    target = y.to_numpy()
+    found = {}
+    for name in plan.used:
+        col = X[name]
+        if task == "regression":
+            if (pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col)
+                    and np.array_equal(col.to_numpy(dtype=float, na_value=np.nan), target.astype(float))):
+                found[name] = f"possible target leakage: equal to the target {y.name!r} on every row"
+            continue
+        n_values = int(col.nunique(dropna=False))
+        if n_values > LEAK_MAX_VALUES or 5 * n_values > len(col):
+            continue
+        classes_per_value = pd.Series(target).groupby(col.to_numpy(), dropna=False).nunique()
+        if (classes_per_value == 1).all():
+            found[name] = (f"possible target leakage: each of its {n_values} values goes with a single "
+                           f"class of {y.name!r}")
+    return found
 
 
 def fingerprint(X: pd.DataFrame, y: pd.Series | None = None) -> dict:

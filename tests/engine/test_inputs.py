@@ -1,5 +1,6 @@
 """Bad input to ``AutoML.fit``: errors that say what is wrong before the search, notes after it."""
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -100,3 +101,18 @@ def test_resume_with_a_misspelt_name_lists_the_searches_and_the_closest(titanic,
     assert f"Searches in {tmp_path}: " in message and "bloodsearch" in message and "titanic-1" in message
     with pytest.raises(ConfigError, match="There are no searches in"):
         AutoML(search_dir=tmp_path / "empty", resume="x", **FAST).fit(titanic, target="Survived")
+
+
+def test_a_column_that_determines_the_target_is_warned_as_possible_leakage(tmp_path):
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 300)
+    df = pd.DataFrame({"a": rng.normal(size=300), "leak": np.where(y == 1, "yes", "no"),
+                       "noisy": np.where((y == 1) ^ (rng.random(300) < 0.1), "yes", "no"), "y": y})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = AutoML(search_dir=tmp_path, **FAST).fit(df, target="y")
+    leak_warnings = [str(w.message) for w in caught if "leakage" in str(w.message)]
+    assert leak_warnings == ["'leak' determines the target 'y' exactly: possible target leakage (a value "
+                             "known only with the outcome?). A score near perfect would not hold on new "
+                             "data. If so, leave it out: roles={'leak': 'dropped'}."]
+    assert list(result.plan_.notes) == ["leak"] and "possible target leakage" in repr(result)
