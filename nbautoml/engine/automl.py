@@ -14,7 +14,14 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
-from ..exceptions import ConfigError, DataError, NotFittedError, SearchFailedError, unknown_choice
+from ..exceptions import (
+    ConfigError,
+    DataError,
+    NotFittedError,
+    SearchFailedError,
+    closest,
+    unknown_choice,
+)
 from . import data as data_mod
 from .ensemble import describe_model
 from .evaluate import EvalContext, fit_pipeline, score_fitted
@@ -32,7 +39,7 @@ from .space import (
     resolve_families,
     vals_from_config,
 )
-from .store import RunStore
+from .store import RunStore, find_run, list_runs
 from .validation import make_validation
 from .workers import cpu_count, resolve_n_jobs, valid_n_jobs
 
@@ -219,8 +226,11 @@ class AutoML(BaseEstimator):
         if not valid_n_jobs(self.n_jobs):
             raise ConfigError(f"n_jobs must be a positive int, -1 (one per CPU) or 'auto'; got {self.n_jobs!r}.",
                               code="bad_option")
-        if self.seed is not None and not isinstance(self.seed, Integral):
-            raise ConfigError(f"seed must be an int or None; got {self.seed!r}.", code="bad_option")
+        if self.seed is not None and (not isinstance(self.seed, Integral) or not 0 <= self.seed < 2**32):
+            raise ConfigError(f"seed must be an int from 0 to 2**32 - 1 ({2**32 - 1}), or None; got "
+                              f"{self.seed!r}.", code="bad_seed")
+        if self.resume is None:  # a resumed search stays where it is
+            _check_search_dir(self.search_dir)
         get_algorithm(self.algo)
         if self.backend not in ("local", "spark"):
             raise unknown_choice("backend", self.backend, ("local", "spark"), code="unknown_backend")
@@ -255,6 +265,7 @@ class AutoML(BaseEstimator):
         t_start = time.perf_counter()
         cpu_start = time.process_time()
         self._check_params()
+        renamed = data_mod.renamed_columns(X)  # non-string column names, made strings on a copy
         X, y = data_mod.split_target(X, target=target, y=y)
         if isinstance(groups, str):
             if groups not in X.columns:
@@ -268,7 +279,16 @@ class AutoML(BaseEstimator):
             groups = groups[y.notna().to_numpy()]
         X, y, n_missing_target = data_mod.clean_target(X, y, task)
         data_mod.check_features(X)
-        plan = data_mod.plan_columns(X, self.roles)
+        plan = data_mod.plan_columns(X, self.roles, notes=renamed)
+        leaks = data_mod.leaking_columns(X, y, plan, task)
+        for name, note in leaks.items():
+            plan.add_note(name, note)
+        if leaks:
+            warnings.warn(
+                f"{', '.join(map(repr, leaks))} determine{'s' if len(leaks) == 1 else ''} the target "
+                f"{y.name!r} exactly: possible target leakage (a value known only with the outcome?). "
+                f"A score near perfect would not hold on new data. If so, leave it out: roles="
+                f"{ {name: 'dropped' for name in leaks} }.", UserWarning, stacklevel=2)
         metric = get_metric(self.metric, task)
         if task == "regression":
             classes = None
@@ -427,9 +447,11 @@ class AutoML(BaseEstimator):
             if not RunStore.exists(run_dir):
                 run_dir = base / str(self.resume)
             if not RunStore.exists(run_dir):
-                raise ConfigError(f"resume={self.resume!r}: no search found there (looked in {run_dir}).",
-                                  code="resume_not_found")
-            store = RunStore(run_dir)
+                found = find_run(base, str(self.resume))  # a notebook variable a search was bound to
+                if found is None:
+                    raise _resume_not_found(self.resume, base)
+                run_dir = found
+            store = _open_run_store(run_dir)
             meta = store.meta()
             fingerprint = data_mod.fingerprint(X_used, y)
             if meta.get("fingerprint", {}).get("sha256") != fingerprint["sha256"]:
@@ -455,7 +477,7 @@ class AutoML(BaseEstimator):
         if RunStore.exists(run_dir):
             raise ConfigError(f"A search named {name!r} exists in {base}. Pass resume={name!r} to continue it, "
                               "or choose another name.", code="run_exists")
-        store = RunStore(run_dir)
+        store = _open_run_store(run_dir)
         store.set_meta(
             target=str(y.name), task=task, metric=metric.name, created=time.time(), status="running",
             fingerprint=data_mod.fingerprint(X_used, y), seed=self.seed, time_budget=self.time_budget,
@@ -737,7 +759,8 @@ class AutoML(BaseEstimator):
             "trials": len(self.trials_), "statuses": counts, "status": self.status_,
             "stop_reason": self.stop_reason_, "elapsed": getattr(self, "elapsed_", 0.0),
             "time_budget": self.time_budget, "validation": self.validation_.description,
-            "dropped_columns": self.plan_.dropped, "run_dir": str(self.run_dir_),
+            "dropped_columns": self.plan_.dropped, "column_notes": self.plan_.notes,
+            "rows_dropped": getattr(self, "n_rows_dropped_", 0), "run_dir": str(self.run_dir_),
             "families_left": dict(getattr(self, "families_left_", {})),
             "total_cpu_time": round(getattr(self, "total_cpu_time_", 0.0), 2),
             "n_jobs": getattr(self, "n_jobs_", None),
@@ -769,6 +792,12 @@ class AutoML(BaseEstimator):
             lines.append("  left the search early (well behind the best): " + ", ".join(s["families_left"]))
         if s["dropped_columns"]:
             lines.append("  dropped: " + "; ".join(f"{k} ({v})" for k, v in s["dropped_columns"].items()))
+        if s["column_notes"]:
+            lines.append("  notes: " + "; ".join(f"{k} ({v})" for k, v in s["column_notes"].items()))
+        if s["rows_dropped"]:
+            n = s["rows_dropped"]
+            lines.append(f"  {n:,} row{'s' if n > 1 else ''} without a target {'were' if n > 1 else 'was'} "
+                         "left out")
         if (self.prefer != "accurate" or s["traded"]) and s["preference"]:
             lines.append(f"  prefer={self.prefer!r}: {s['preference']}")
         return "\n".join(lines)
@@ -870,6 +899,44 @@ def _warm_start_configs(warm_start, top: int = 5) -> list[dict]:
                               f"or a fitted AutoML; got {config!r}.", code="bad_warm_start")
         configs.append(normalize_config(config))
     return configs
+
+
+def _check_search_dir(search_dir) -> None:
+    """Refuse a search directory that cannot be created or written to, before any training."""
+    base = Path(search_dir) if search_dir is not None else default_search_dir()
+    existing = base
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    where = f"search_dir={str(base)!r} (--search-dir on the command line)"
+    if not existing.is_dir():
+        raise ConfigError(f"{where} cannot be created: {str(existing)!r} is a file, not a directory. Give a "
+                          "directory path, e.g. one next to that file.", code="bad_search_dir", path=str(base))
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"{where} is not writable: no write permission in {str(existing)!r}. Give a directory "
+                          "you can write to, or change its permissions.", code="bad_search_dir", path=str(base))
+
+
+def _open_run_store(run_dir: Path) -> RunStore:
+    """``RunStore(run_dir)``, with an error that names the directory when it cannot be written."""
+    import sqlite3
+
+    try:
+        return RunStore(run_dir)
+    except (OSError, sqlite3.Error) as err:
+        raise ConfigError(f"Cannot write the search directory {str(run_dir)!r}: {err}. Give a search_dir "
+                          "(--search-dir on the command line) you can write to.", code="bad_search_dir",
+                          path=str(run_dir)) from err
+
+
+def _resume_not_found(resume, base: Path) -> ConfigError:
+    """The error for a ``resume`` that names no search: the searches there and the closest name."""
+    known = [run["name"] for run in list_runs(base)]
+    hint = closest(str(resume), known)
+    listing = (f" Searches in {base}: {', '.join(known[:20])}" + (" ..." if len(known) > 20 else "") + "."
+               if known else f" There are no searches in {base}.")
+    return ConfigError(f"resume={str(resume)!r}: no search of that name or path."
+                       + (f" Did you mean {hint[0]!r}?" if hint else "") + listing,
+                       code="resume_not_found", known=known)
 
 
 def _safe(name: str) -> str:

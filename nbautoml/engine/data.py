@@ -35,6 +35,7 @@ class ColumnInfo:
     reason: str = ""
     n_unique: int = 0
     missing_rate: float = 0.0
+    note: str = ""  # something the user should know (a renamed column, possible leakage)
 
 
 @dataclass
@@ -63,6 +64,17 @@ class DataPlan:
         """Dropped columns mapped to the reason they were dropped."""
         return {c.name: c.reason for c in self.columns if c.role == "dropped"}
 
+    @property
+    def notes(self) -> dict[str, str]:
+        """Columns with a note (a name made a string, possible target leakage) mapped to it."""
+        return {c.name: c.note for c in self.columns if c.note}
+
+    def add_note(self, name: str, note: str) -> None:
+        """Add a note to a column's notes."""
+        for c in self.columns:
+            if c.name == name:
+                c.note = f"{c.note}; {note}" if c.note else note
+
     def to_frame(self) -> pd.DataFrame:
         """The plan as a DataFrame (one row per column)."""
         return pd.DataFrame(
@@ -80,7 +92,8 @@ class DataPlan:
         )
 
     def to_dict(self) -> dict:
-        return {"columns": [c.__dict__.copy() for c in self.columns]}
+        # without an empty note, as before notes existed: older versions read the file
+        return {"columns": [{k: v for k, v in c.__dict__.items() if k != "note" or v} for c in self.columns]}
 
     @classmethod
     def from_dict(cls, data: dict) -> DataPlan:
@@ -190,7 +203,9 @@ def split_target(data, target=None, y=None) -> tuple[pd.DataFrame, pd.Series]:
             raise DataError(
                 "target= needs a pandas DataFrame; with arrays call fit(X, y).", code="target_needs_frame"
             )
-        _check_columns(data)
+        data = _check_columns(data)
+        if target not in data.columns and str(target) in data.columns:
+            target = str(target)  # a non-string name, made a string with the others
         if target not in data.columns:
             found = [str(c) for c in data.columns]
             hint = closest(str(target), found)
@@ -205,8 +220,14 @@ def split_target(data, target=None, y=None) -> tuple[pd.DataFrame, pd.Series]:
         y_series = data[target]
         X = data.drop(columns=[target])
     else:
-        X = _as_frame(data)
-        _check_columns(X)
+        X = _check_columns(_as_frame(data))
+        shape = np.shape(y)
+        if len(shape) > 2 or (len(shape) == 2 and shape[1] != 1):
+            raise DataError(
+                f"y must be one column (one target value per row); got shape {shape}. Pass a single "
+                "target column, e.g. y[:, 0] or df['column'].",
+                code="bad_target_shape",
+            )
         y_series = y if isinstance(y, pd.Series) else pd.Series(np.asarray(y).ravel(), name="target")
         if len(y_series) != len(X):
             raise DataError(
@@ -233,8 +254,20 @@ def _as_frame(X) -> pd.DataFrame:
     return pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])])
 
 
-def _check_columns(X: pd.DataFrame) -> None:
-    names = pd.Index(X.columns)
+def _check_columns(X: pd.DataFrame) -> pd.DataFrame:
+    """Refuse duplicated and multi-level column names; return ``X`` with string names.
+
+    Non-string names (``0``, ``1``) are made strings on a new frame: the
+    caller's frame is never changed (see :func:`renamed_columns`).
+    """
+    names = X.columns
+    if isinstance(names, pd.MultiIndex):
+        raise DataError(
+            f"The columns have {names.nlevels} levels (a MultiIndex, e.g. {names[0]!r}); nbautoml needs one "
+            "name per column. Flatten them first, e.g. df.columns = ['_'.join(map(str, c)) for c in "
+            "df.columns].",
+            code="multiindex_columns",
+        )
     if names.has_duplicates:
         dup = sorted({str(c) for c in names[names.duplicated()]})
         raise DataError(
@@ -243,9 +276,31 @@ def _check_columns(X: pd.DataFrame) -> None:
             code="duplicate_columns",
             columns=dup,
         )
-    non_str = [c for c in names if not isinstance(c, str)]
-    if non_str:
-        X.columns = [str(c) for c in names]
+    if any(not isinstance(c, str) for c in names):
+        as_text = [str(c) for c in names]
+        if len(set(as_text)) < len(as_text):
+            dup = sorted({t for t in as_text if as_text.count(t) > 1})
+            raise DataError(
+                f"Column names {', '.join(dup)} occur twice once made strings (e.g. 1 and '1'). Rename "
+                "them so each column has its own name.",
+                code="duplicate_columns",
+                columns=dup,
+            )
+        return X.set_axis(as_text, axis=1)
+    return X
+
+
+def renamed_columns(data) -> dict[str, str]:
+    """Notes for the columns of ``data`` whose non-string names ``split_target`` makes strings.
+
+    Returns a dict from the new (string) name to a note such as
+    ``"named 0 (int) in the data; used as '0'"``; empty for anything but a
+    DataFrame with non-string column names.
+    """
+    if not isinstance(data, pd.DataFrame) or isinstance(data.columns, pd.MultiIndex):
+        return {}
+    return {str(c): f"named {c!r} ({type(c).__name__}) in the data; used as {str(c)!r}"
+            for c in data.columns if not isinstance(c, str)}
 
 
 def infer_task(y: pd.Series, task: str = "auto") -> str:
@@ -258,10 +313,12 @@ def infer_task(y: pd.Series, task: str = "auto") -> str:
     if task not in ("auto",) + TASKS:
         raise unknown_choice("task", task, ("auto",) + TASKS, code="unknown_task")
     values = y.dropna()
+    if len(values) == 0:
+        raise _empty_target(y)
     n_unique = values.nunique()
     if n_unique < 2:
         raise DataError(
-            f"The target {y.name!r} has a single value ({values.iloc[0] if len(values) else 'all missing'!r}); "
+            f"The target {y.name!r} has a single value ({values.iloc[0]!r}); "
             "there is nothing to learn. Check the target column or filter the rows.",
             code="single_class",
         )
@@ -272,8 +329,10 @@ def infer_task(y: pd.Series, task: str = "auto") -> str:
                 code="task_mismatch",
             )
         if task == "binary" and n_unique != 2:
+            advice = ("It looks like a quantity (non-integer numbers): use task='regression'."
+                      if _looks_continuous(values) else "Use task='multiclass'.")
             raise DataError(
-                f"task='binary' needs 2 classes; {y.name!r} has {n_unique}. Use task='multiclass'.",
+                f"task='binary' needs 2 classes; {y.name!r} has {n_unique}. {advice}",
                 code="task_mismatch",
             )
         return task
@@ -291,6 +350,21 @@ def infer_task(y: pd.Series, task: str = "auto") -> str:
     return "regression"
 
 
+def _looks_continuous(values: pd.Series) -> bool:
+    """True for a float target with many distinct values, some of them not whole numbers."""
+    if not pd.api.types.is_float_dtype(values) or values.nunique() <= 20:
+        return False
+    return bool(np.any(np.mod(values.to_numpy(dtype=float), 1) != 0))
+
+
+def _empty_target(y: pd.Series) -> DataError:
+    return DataError(
+        f"All {len(y):,} rows have a missing target {y.name!r}: there is nothing to learn from. Fill the "
+        "target values, or drop those rows and pass rows that have one.",
+        code="empty_target",
+    )
+
+
 def clean_target(X: pd.DataFrame, y: pd.Series, task: str) -> tuple[pd.DataFrame, pd.Series, int]:
     """Drop rows whose target is missing; refuse inf targets.
 
@@ -306,7 +380,7 @@ def clean_target(X: pd.DataFrame, y: pd.Series, task: str) -> tuple[pd.DataFrame
                 code="inf_target",
             )
     if missing.all():
-        raise DataError(f"The target {y.name!r} is missing on every row.", code="empty_target")
+        raise _empty_target(y)
     if missing.any():
         keep = ~missing
         return X.loc[keep], y.loc[keep], int(missing.sum())
@@ -376,7 +450,8 @@ def _mean_words(values: pd.Series) -> float:
     return float(sample.str.split().str.len().mean())
 
 
-def plan_columns(X: pd.DataFrame, roles: dict[str, str] | None = None) -> DataPlan:
+def plan_columns(X: pd.DataFrame, roles: dict[str, str] | None = None,
+                 notes: dict[str, str] | None = None) -> DataPlan:
     """Infer each column's role: numeric, categorical, datetime, text or dropped.
 
     Parameters
@@ -385,6 +460,8 @@ def plan_columns(X: pd.DataFrame, roles: dict[str, str] | None = None) -> DataPl
         The feature columns.
     roles : dict, optional
         Overrides, column name to role (one of ``ROLES``).
+    notes : dict, optional
+        Column name to a note for the user (e.g. from :func:`renamed_columns`).
 
     Returns
     -------
@@ -411,6 +488,7 @@ def plan_columns(X: pd.DataFrame, roles: dict[str, str] | None = None) -> DataPl
             role="numeric",
             n_unique=int(col.nunique(dropna=True)),
             missing_rate=float(col.isna().mean()) if n else 0.0,
+            note=(notes or {}).get(name, ""),
         )
         if name in roles:
             info.role = roles[name]
@@ -468,6 +546,42 @@ def _infer_role(col: pd.Series, info: ColumnInfo, n: int) -> tuple[str, str]:
     if unique_ratio >= 0.95 and n >= 20:
         return "dropped", "ID-like: a distinct value on (almost) every row"
     return "categorical", f"{info.n_unique} categories"
+
+
+# a column with more distinct values than this is not checked for target leakage
+LEAK_MAX_VALUES = 20
+
+
+def leaking_columns(X: pd.DataFrame, y: pd.Series, plan: DataPlan, task: str) -> dict[str, str]:
+    """Columns that determine the target exactly: possible target leakage.
+
+    For classification, a used column with at most ``LEAK_MAX_VALUES``
+    distinct values (missing counted as one, and at least 5 rows per value)
+    each of whose values goes with a single class, on every row; for
+    regression, a numeric column equal to the target on every row.
+
+    Returns
+    -------
+    dict
+        Column name to a note that says why.
+    """
+    target = y.to_numpy()
+    found = {}
+    for name in plan.used:
+        col = X[name]
+        if task == "regression":
+            if (pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col)
+                    and np.array_equal(col.to_numpy(dtype=float, na_value=np.nan), target.astype(float))):
+                found[name] = f"possible target leakage: equal to the target {y.name!r} on every row"
+            continue
+        n_values = int(col.nunique(dropna=False))
+        if n_values > LEAK_MAX_VALUES or 5 * n_values > len(col):
+            continue
+        classes_per_value = pd.Series(target).groupby(col.to_numpy(), dropna=False).nunique()
+        if (classes_per_value == 1).all():
+            found[name] = (f"possible target leakage: each of its {n_values} values goes with a single "
+                           f"class of {y.name!r}")
+    return found
 
 
 def fingerprint(X: pd.DataFrame, y: pd.Series | None = None) -> dict:

@@ -186,3 +186,24 @@ def test_cli_jobs(datasets_dir, tmp_path, monkeypatch, capsys, jobs, expected):
 
     assert code == 0 and seen == [(expected, 1 if expected == 1 else cpu_count())]
 
+
+
+def test_cli_bad_seed_search_dir_and_resume_are_one_line_errors(datasets_dir, tmp_path):
+    from nbautoml.engine.store import RunStore
+
+    data = [str(datasets_dir / "blood.csv"), "--target", "Class", "--max-evals", "1"]
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    RunStore(tmp_path / "runs" / "bloodsearch").close()
+    cases = {
+        "--seed -1": (["--seed", "-1"], "seed must be an int from 0 to 2**32 - 1 (4294967295), or None; got -1."),
+        "--search-dir under a file": (["--search-dir", str(afile / "runs")],
+                                      f"'{afile}' is a file, not a directory"),
+        "--resume misspelt": (["--search-dir", str(tmp_path / "runs"), "--resume", "bloodsearc"],
+                              "Did you mean 'bloodsearch'? Searches in "),
+    }
+    for case, (extra, expected) in cases.items():
+        proc = run(["run", *data, *extra])
+        assert proc.returncode == 2, (case, proc.stderr)
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("nbautoml: error: ") and expected in lines[0], (case, lines)
