@@ -261,7 +261,8 @@ def enforce_schema(data, schema: dict, known: list[str] | None = None) -> tuple[
     entries = schema["columns"]
     used = [e["name"] for e in entries]
     frame = as_frame(data, used)
-    frame.columns = [str(c) for c in frame.columns]
+    if not all(isinstance(c, str) for c in frame.columns):  # on a copy: the caller's frame keeps its names
+        frame = frame.set_axis([str(c) for c in frame.columns], axis=1)
     report = InputReport(rows=len(frame))
     missing = [c for c in used if c not in frame.columns]
     if missing:

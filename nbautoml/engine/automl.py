@@ -278,6 +278,9 @@ class AutoML(BaseEstimator):
                 raise DataError(f"groups has {len(groups)} values for {len(y)} rows.", code="length_mismatch")
             groups = groups[y.notna().to_numpy()]
         X, y, n_missing_target = data_mod.clean_target(X, y, task)
+        y, labels_note = data_mod.decimal_labels_as_text(y, task)
+        if labels_note:
+            warnings.warn(f"nbautoml: {labels_note}", UserWarning, stacklevel=2)
         data_mod.check_features(X)
         plan = data_mod.plan_columns(X, self.roles, notes=renamed)
         leaks = data_mod.leaking_columns(X, y, plan, task)

@@ -387,6 +387,23 @@ def clean_target(X: pd.DataFrame, y: pd.Series, task: str) -> tuple[pd.DataFrame
     return X, y, 0
 
 
+def decimal_labels_as_text(y: pd.Series, task: str) -> tuple[pd.Series, str | None]:
+    """Class labels that are fractional numbers (1.5, 2.5) as text, with a note saying so.
+
+    scikit-learn's classifiers refuse such labels ("Unknown label type:
+    continuous"); whole numbers stored as floats (0.0, 1.0) are kept.
+    """
+    if task == "regression" or not pd.api.types.is_float_dtype(y):
+        return y, None
+    values = y.to_numpy(dtype=float)
+    if np.all(values == np.round(values)):
+        return y, None
+    text = y.map(repr).astype(object)
+    shown = ", ".join(sorted(text.unique())[:5])
+    return text, (f"the target {y.name!r} holds fractional class labels ({shown}); they are used as the text "
+                  "labels shown, which predict returns. For a number to predict, pass task='regression'.")
+
+
 def check_features(X: pd.DataFrame) -> None:
     """Refuse infinite values in numeric columns, naming them."""
     bad = []

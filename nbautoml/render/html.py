@@ -215,6 +215,12 @@ def result_html(result, top: int = 10) -> str:
     if s["dropped_columns"]:
         dropped = "; ".join(f"<code>{_e(k)}</code> ({_e(v)})" for k, v in s["dropped_columns"].items())
         rows.append(("Dropped columns", dropped))
+    if s.get("column_notes"):
+        notes = "; ".join(f"<code>{_e(k)}</code> ({_e(v)})" for k, v in s["column_notes"].items())
+        rows.append(("Column notes", notes))
+    if s.get("rows_dropped"):
+        n = s["rows_dropped"]
+        rows.append(("Rows left out", f"{n:,} row{'s' if n > 1 else ''} without a target"))
     rows.append(("Search directory", f"<code>{_e(_short_path(s['run_dir']))}</code>"))
     summary = "".join(f"<tr><th style='{_CELL};width:10em'>{k}</th><td style='{_CELL}'>{v}</td></tr>"
                       for k, v in rows)

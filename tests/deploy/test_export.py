@@ -88,4 +88,5 @@ def test_unsupported_steps_inside_an_ensemble_are_named():
         warnings.simplefilter("ignore")
         ensemble = build_ensemble(members, "binary").fit(X, rng.choice(["no", "yes"], 60))
     assert unsupported_steps(ensemble) == ["ensemble/ridge/features/cat/as_string (AsString)",
-                                           "ensemble/decision_tree/features/cat/as_string (AsString)"]
+                                           "ensemble/decision_tree/features/cat/as_string (AsString)",
+                                           "ensemble/decision_tree/features/cat/encode (OrdinalCategories)"]

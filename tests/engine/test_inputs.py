@@ -15,16 +15,19 @@ from nbautoml.exceptions import ConfigError, DataError
 FAST = dict(max_evals=2, time_budget=None, models=["logistic_regression"], n_jobs=1, ensemble=False)
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="D-08: the final refit fits the original labels (AutoML._refit, not the trials' "
-                          "codes); needs a label-decoding step in the refitted pipeline")
-def test_a_float_target_with_two_values_is_searched_and_predicted_as_its_values(tmp_path):
+def test_a_float_target_with_two_values_is_searched_and_predicted_as_its_labels(tmp_path):
+    """Fractional class labels (1.5, 2.5) are used as text, with a warning that says so: the final
+    refit raised scikit-learn's "Unknown label type: continuous" after the whole search (D-08)."""
     rng = np.random.default_rng(0)
     x = rng.normal(size=300)
     df = pd.DataFrame({"a": x, "b": rng.normal(size=300), "y": np.where(x > 0, 1.5, 2.5)})
-    result = AutoML(search_dir=tmp_path, **FAST).fit(df, target="y")
+    with pytest.warns(UserWarning, match=r"fractional class labels \(1\.5, 2\.5\).*task='regression'"):
+        result = AutoML(search_dir=tmp_path, **FAST).fit(df, target="y")
     assert result.task_ == "binary"
-    assert set(result.predict(df.drop(columns="y"))) == {1.5, 2.5}
+    assert set(result.predict(df.drop(columns="y"))) == {"1.5", "2.5"}
+    assert result.best_score_ > 0.95
+    whole = df.assign(y=np.where(x > 0, 1.0, 0.0))  # whole numbers stored as floats stay numbers
+    assert set(AutoML(search_dir=tmp_path, **FAST).fit(whole, target="y").predict(whole.drop(columns="y"))) == {0.0, 1.0}
 
 
 def test_non_string_column_names_are_noted_and_the_callers_frame_is_left_alone(tmp_path):
@@ -35,7 +38,10 @@ def test_non_string_column_names_are_noted_and_the_callers_frame_is_left_alone(t
     assert result.plan_.notes == {"0": "named 0 (int) in the data; used as '0'",
                                   "1": "named 1 (int) in the data; used as '1'"}
     assert "notes: 0 (named 0 (int) in the data; used as '0'); 1 (" in repr(result)
+    assert "Column notes</th><td" in result._repr_html_()
     assert result.summary()["column_notes"] == result.plan_.notes
+    assert len(result.predict(df.drop(columns="y"))) == 200
+    assert list(df.columns) == [0, 1, "y"]  # predict too works on a renamed copy
 
 
 def test_multiindex_columns_are_refused_with_how_to_flatten_them():
@@ -58,6 +64,8 @@ def test_rows_without_a_target_are_reported_in_the_result(titanic, tmp_path):
     df.loc[:9, "Survived"] = np.nan
     result = AutoML(search_dir=tmp_path, **FAST).fit(df, target="Survived")
     assert result.summary()["rows_dropped"] == 10
+    assert "Rows left out</th><td" in result._repr_html_()  # the magic's output
+    assert "10 rows without a target" in result._repr_html_()
     assert "  10 rows without a target were left out" in repr(result).splitlines()
 
 
