@@ -14,7 +14,9 @@ committed, so a crash leaves at most an orphan file, never a row pointing at a
 partial file. A file the database does not list is never overwritten:
 ``register`` refuses with ``unrecorded_artifact`` (e.g. after the database was
 deleted). Loading checks the file against the SHA-256 recorded at
-registration, so a replaced or edited file is refused.
+registration, so a replaced or edited file is refused. ``Registry.backup(dir)``
+copies the database (SQLite's online backup), the monitoring history and the
+recorded model files, each checked.
 
 Stages (``production``, ``staging``, ...) point at one version of a name at a
 time. Every change is appended to ``stage_events`` (time, version, previous
@@ -275,7 +277,7 @@ class Registry:
         return RegistryError(
             f"Cannot register {name}@{version}: the model file {str(target)!r} already exists but the registry "
             f"{str(self.db_path)!r} has no record of it, and it is never overwritten. {why} Fix: restore "
-            f"{DB_NAME} from a backup, or move the model files it does not list out of "
+            f"{DB_NAME} from a backup (Registry.backup makes one), or move the model files it does not list out of "
             f"{str(target.parent)!r}, then register again.",
             code="unrecorded_artifact", path=str(target))
 
@@ -527,6 +529,80 @@ class Registry:
         return pd.DataFrame({"field": fields, labels[0]: [left.get(f) for f in fields],
                              labels[1]: [right.get(f) for f in fields],
                              "same": [left.get(f) == right.get(f) for f in fields]})
+
+    def backup(self, destination) -> dict:
+        """Copy the registry to a new directory: a consistent snapshot of the database, the model
+        files it records and the monitoring history, each checked after copying.
+
+        The database is copied with SQLite's online backup, so registering, promoting or
+        monitoring in another process may go on meanwhile. Only the files the snapshot records
+        are copied (a file is complete before its row is committed). ``Registry(destination)``
+        opens the copy; to restore, replace the project directory with it.
+
+        Parameters
+        ----------
+        destination : str or Path
+            A directory that does not exist yet (or is empty).
+
+        Returns
+        -------
+        dict
+            ``path``, ``versions`` (model files copied), ``bytes`` (their size) and
+            ``integrity_check`` (of the copied database: ``"ok"``).
+        """
+        import hashlib
+        import shutil
+        import tempfile
+
+        from .monitor.history import FILENAME as HISTORY
+
+        destination = Path(destination)
+        if destination.exists() and (not destination.is_dir() or any(destination.iterdir())):
+            raise RegistryError(f"Cannot back up to {str(destination)!r}: it exists and is not an empty directory. "
+                                "Give a new directory; a backup never overwrites files.", code="backup_exists",
+                                path=str(destination))
+        if not self.db_path.exists():
+            raise RegistryError(f"There is no registry at {str(self.root)!r} to back up.", code="no_registry")
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".nbautoml-backup-", dir=destination.parent))
+        try:
+            with self._connect() as conn:  # the integrity check also makes sure the schema is current
+                if conn.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
+                    raise RegistryError(f"The registry {str(self.db_path)!r} fails SQLite's integrity check; "
+                                        "it is not backed up as it is.", code="registry_corrupt")
+            for name in (DB_NAME, HISTORY):
+                if (self.root / name).exists():
+                    source = sqlite3.connect(self.root / name, timeout=self.timeout)
+                    copy = sqlite3.connect(staging / name)
+                    try:
+                        source.backup(copy)
+                    finally:
+                        copy.close()
+                        source.close()
+            copy = sqlite3.connect(staging / DB_NAME)
+            try:
+                rows = copy.execute("SELECT path, sha256, size FROM versions ORDER BY name, version").fetchall()
+                check = copy.execute("PRAGMA integrity_check").fetchone()[0]
+            finally:
+                copy.close()
+            total = 0
+            for relative, sha256, size in rows:
+                target = staging / relative
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(self.root / relative, target)
+                data = target.read_bytes()
+                if len(data) != size or hashlib.sha256(data).hexdigest() != sha256:
+                    raise RegistryError(f"{str(self.root / relative)!r} does not match its recorded SHA-256 and "
+                                        "size: it was changed after it was registered; the backup stops here.",
+                                        code="artifact_mismatch", path=str(self.root / relative))
+                total += size
+            if destination.exists():
+                destination.rmdir()
+            staging.rename(destination)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return {"path": str(destination), "versions": len(rows), "bytes": total, "integrity_check": check}
 
     def integrity_check(self) -> str:
         """SQLite's ``PRAGMA integrity_check`` ("ok" when the database is sound)."""

@@ -170,7 +170,7 @@ def test_register_never_overwrites_a_model_file_the_database_does_not_list(tmp_p
     for db in registry.root.glob("registry.sqlite*"):  # e.g. a sync tool or `git clean` removes it
         db.unlink()
     with pytest.raises(RegistryError, match="v1.nbautoml' already exists.*no record.*deleted or replaced"
-                                            ".*restore registry.sqlite from a backup, or move") as info:
+                                            ".*restore registry.sqlite from a backup.*, or move") as info:
         registry.register(DecisionTreeClassifier().fit(X, y), "m")
     assert info.value.code == "unrecorded_artifact" and info.value.details["path"] == str(first.path)
 
@@ -183,3 +183,37 @@ def test_register_never_overwrites_a_model_file_the_database_does_not_list(tmp_p
 
     second.path.rename(tmp_path / "v2-moved-away.nbautoml")  # the fix the message gives
     assert registry.register(DecisionTreeClassifier().fit(X, y), "m").version == 2
+
+
+def test_backup_copies_a_consistent_registry_that_loads_and_refuses_a_changed_file(tmp_path, monkeypatch):
+    """Registry.backup: SQLite's online backup of the database and the monitoring history, and
+    the model files it records, each checked against its SHA-256 (audit P-08: no backup existed,
+    though the error for a lost database tells the user to restore one)."""
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    monkeypatch.setenv("NBAUTOML_HOME", str(tmp_path / "reg"))  # the registry and the monitoring history
+    registry = Registry()
+    registry.register(LogisticRegression(max_iter=500).fit(X, y), "m")
+    searched = nbautoml.AutoML(max_evals=1, time_budget=None, n_jobs=1, ensemble=False, models=["logistic_regression"],
+                               search_dir=tmp_path / "runs").fit(X.assign(species=y), target="species")
+    registry.register(searched, "m", stage="production", reason="r")  # has a monitoring profile
+    nbautoml.monitor(registry.load("m@production"), X)
+    assert (registry.root / "monitor.sqlite").exists()
+    summary = registry.backup(tmp_path / "backup")
+    assert summary["versions"] == 2 and summary["integrity_check"] == "ok" and summary["bytes"] > 0
+    copy = Registry(tmp_path / "backup")
+    assert copy.versions("m")["version"].tolist() == [1, 2]
+    assert np.array_equal(copy.load("m@production").predict(X), registry.load("m@2").predict(X))
+    assert (tmp_path / "backup" / "monitor.sqlite").exists()
+
+    with pytest.raises(RegistryError, match="not an empty directory.*never overwrites") as info:
+        registry.backup(tmp_path / "backup")
+    assert info.value.code == "backup_exists"
+    path = registry.get("m@1").path
+    path.write_bytes(path.read_bytes()[:-1] + b"x")  # changed after it was registered
+    with pytest.raises(RegistryError, match="does not match its recorded SHA-256") as info:
+        registry.backup(tmp_path / "second")
+    assert info.value.code == "artifact_mismatch"
+    assert not (tmp_path / "second").exists() and not list(tmp_path.glob(".nbautoml-backup-*"))
