@@ -93,11 +93,7 @@ def test_default_noise_refits_the_defaults_with_each_random_state(tmp_path, caps
     model of random_state=r, and nbautoml's gaps are taken to the better default."""
     if not DATASETS.exists():
         pytest.skip(f"the shared data sets are not at {DATASETS}")
-    sys.path.insert(0, str(SCRIPT.parent))
-    try:
-        import default_noise
-    finally:
-        sys.path.remove(str(SCRIPT.parent))
+    default_noise = _import_script("default_noise")
     results = tmp_path / "nb.jsonl"
     results.write_text(json.dumps({"system": "nbautoml", "dataset": "blood", "score": 0.7}) + "\n"
                        # another split's score: not comparable with the protocol split's defaults
@@ -122,13 +118,15 @@ def test_default_noise_refits_the_defaults_with_each_random_state(tmp_path, caps
     assert f"{0.1 - better:+7.4f}" not in report, report
 
 
-def _import_script():
+def _import_script(name: str = "run_benchmark"):
+    """A script of benchmarks/ as a module (they import each other by name)."""
+    import importlib
+
     sys.path.insert(0, str(SCRIPT.parent))
     try:
-        import run_benchmark
+        return importlib.import_module(name)
     finally:
         sys.path.remove(str(SCRIPT.parent))
-    return run_benchmark
 
 
 def test_the_report_keeps_each_split_seed_and_budget_apart_and_averages_the_seeds():
@@ -199,11 +197,7 @@ def test_house_outliers_scores_each_system_with_and_without_the_unusual_sales(ca
     is higher without it, and the report's gap is nbautoml's to the better default."""
     if not DATASETS.exists():
         pytest.skip(f"the shared data sets are not at {DATASETS}")
-    sys.path.insert(0, str(SCRIPT.parent))
-    try:
-        import house_outliers
-    finally:
-        sys.path.remove(str(SCRIPT.parent))
+    house_outliers = _import_script("house_outliers")
     row = house_outliers.split_scores(DATASETS / "house.csv", 0, budget=3)
     assert (row["unusual_in_test"], row["unusual_in_train"]) == (1, 1)
     for system in house_outliers.SYSTEMS:
