@@ -546,8 +546,10 @@ def build_pipeline(config: dict, plan, task: str, random_state: int | None = 0, 
     scalers = {"standard": StandardScaler, "robust": RobustScaler, "minmax": MinMaxScaler}
 
     # gradient boosting handles missing values itself (and better than an imputer);
-    # leaving them saves a copy of the numeric data per fit
-    native_missing = config["family"] == "hist_gradient_boosting"
+    # leaving them saves a copy of the numeric data per fit. Not with a feature selection,
+    # whose univariate tests refuse missing values (every such trial failed on titanic)
+    native_missing = (config["family"] == "hist_gradient_boosting"
+                      and int(pre.get("select_percentile", 100)) == 100)
 
     # numbers clipped to the range seen in training: a linear model, a kernel or a neural
     # net then does not extrapolate on an out-of-range row (trees never do). Configs
