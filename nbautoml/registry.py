@@ -550,10 +550,10 @@ class Registry:
             ``path``, ``versions`` (model files copied), ``bytes`` (their size) and
             ``integrity_check`` (of the copied database: ``"ok"``).
         """
-        import hashlib
         import shutil
         import tempfile
 
+        from . import persist
         from .monitor.history import FILENAME as HISTORY
 
         destination = Path(destination)
@@ -591,7 +591,7 @@ class Registry:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(self.root / relative, target)
                 data = target.read_bytes()
-                if len(data) != size or hashlib.sha256(data).hexdigest() != sha256:
+                if len(data) != size or persist._sha256(data) != sha256:
                     raise RegistryError(f"{str(self.root / relative)!r} does not match its recorded SHA-256 and "
                                         "size: it was changed after it was registered; the backup stops here.",
                                         code="artifact_mismatch", path=str(self.root / relative))

@@ -438,7 +438,11 @@ def _is_number(text: str) -> bool:
 
 
 def closest_hint(name: str, choices) -> str:
-    hits = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1, cutoff=0.5)
+    """The sentence " Did you mean 'x'?" for the choice closest to ``name``, or "" (see
+    :func:`nbautoml.exceptions.closest`: case-insensitive, as the engine's own errors)."""
+    from ..exceptions import closest
+
+    hits = closest(name, choices)
     return f" Did you mean {hits[0]!r}?" if hits else ""
 
 
