@@ -536,7 +536,13 @@ def build_pipeline(config: dict, plan, task: str, random_state: int | None = 0, 
         StandardScaler,
     )
 
-    from .transformers import AsString, DatetimeFeatures, OrdinalCategories, TextColumn
+    from .transformers import (
+        AsString,
+        DatetimeFeatures,
+        OrdinalCategories,
+        PercentileClipScaler,
+        TextColumn,
+    )
 
     family = FAMILIES.get(config["family"])
     pre = config.get("pre", {})
@@ -551,9 +557,10 @@ def build_pipeline(config: dict, plan, task: str, random_state: int | None = 0, 
     native_missing = (config["family"] == "hist_gradient_boosting"
                       and int(pre.get("select_percentile", 100)) == 100)
 
-    # numbers clipped to the range seen in training: a linear model, a kernel or a neural
-    # net then does not extrapolate on an out-of-range row (trees never do). Configs
-    # written before the option existed have no "clip" key and are rebuilt unclipped.
+    # numbers clipped to their 1st-99th percentiles in training: a linear model, a kernel
+    # or a neural net then does not extrapolate on an out-of-range row (trees never do),
+    # nor fit its slopes to a few extreme training rows. Configs written before the option
+    # existed have no "clip" key and are rebuilt unclipped.
     clip = bool(pre.get("clip", False)) and scale
 
     def numeric_steps():
@@ -561,7 +568,7 @@ def build_pipeline(config: dict, plan, task: str, random_state: int | None = 0, 
             return []
         steps = [("impute", SimpleImputer(strategy=pre.get("num_impute", "median"), keep_empty_features=True))]
         if clip:
-            steps.append(("clip", MinMaxScaler(clip=True)))
+            steps.append(("clip", PercentileClipScaler()))
         if scale and scaler_name in scalers and not (clip and scaler_name == "minmax"):
             steps.append(("scale", scalers[scaler_name]()))
         return steps
