@@ -208,3 +208,15 @@ def test_house_outliers_scores_each_system_with_and_without_the_unusual_sales(ca
                "hist_gradient_boosting": {"all": 0.77, "without": 0.88}}
     last = house_outliers.report([made_up]).splitlines()[1]
     assert last.startswith("    7         2/0") and last.endswith("-0.0200 +0.0200"), last
+
+
+def test_linear_clip_compares_the_two_clippings_on_real_data():
+    """benchmarks/linear_clip.py on split 0 of blood: the two pipelines differ only in their
+    clipping, and blood's skewed columns (donations, volume) make their scores differ."""
+    linear_clip = _import_script("linear_clip")
+    row = linear_clip.compare(DATASETS, "blood", 0)
+    assert row["metric"] == "roc_auc"
+    for variant in ("range", "percentiles"):
+        assert 0.6 < row[variant]["cv"] < 0.9 and 0.6 < row[variant]["test"] < 0.9
+    assert row["range"]["cv"] != pytest.approx(row["percentiles"]["cv"], abs=1e-4)
+    assert "held-out score up on 0 of 1, down on 1" in linear_clip.report([row])
