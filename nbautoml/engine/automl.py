@@ -435,12 +435,23 @@ class AutoML(BaseEstimator):
                 "models=['logistic_regression', 'ridge'].", code="budget_too_small")
         errors = pd.Series([(t.error or t.status).split(" (in ")[0] for t in trials])
         common = errors.value_counts()
-        raise SearchFailedError(
+        sample = next((t for t, e in zip(trials, errors) if e == common.index[0] and t.traceback), None)
+        shown = ("" if sample is None else
+                 f"\n\nTraceback of trial {sample.trial_id} ({sample.family}), its last lines:\n"
+                 + "\n".join("    " + line for line in sample.traceback.splitlines()) + "\n\n")
+        error = SearchFailedError(
             f"All {len(trials)} trials failed. The most common failure ({common.iloc[0]} of {len(trials)}): "
-            f"{common.index[0]}. See result.trials_ or the search directory for every error.",
+            f"{common.index[0]}.{shown or ' '}Every trial, with its error, traceback and output, is in this "
+            f"error's .trials and .leaderboard (and in result.trials_, and the search directory "
+            f"{str(self.run_dir_)!r}).",
             code="all_trials_failed",
             errors=common.to_dict(),
+            run_dir=str(self.run_dir_),
         )
+        error.trials = list(trials)
+        error.leaderboard = self.leaderboard_
+        error.traceback = None if sample is None else sample.traceback
+        raise error
 
     def _open_store(self, task, metric, plan, X_used, y):
         base = (Path(self.search_dir) if self.search_dir is not None else default_search_dir()).resolve()

@@ -3,10 +3,35 @@ notebook, a trial timeout longer than the budget, a resume on changed data."""
 
 import sqlite3
 
+import pytest
+from hyperopt import hp
+
+from nbautoml import AutoML
 from nbautoml.engine.records import TrialRecord
 from nbautoml.engine.store import SCHEMA_VERSION, RunStore
+from nbautoml.exceptions import SearchFailedError
 
 FAULTY = "tests.engine.faulty"
+
+
+def test_all_trials_failing_shows_a_traceback_and_keeps_every_trial_on_the_error(titanic):
+    """Audit F-09: the error named the most common failure and its count, but no traceback, and
+    the trials were out of reach (``AutoML(...).fit(...)`` raised, so there was no result)."""
+    raiser = {"family": f"{FAULTY}:Raiser", "params": {"message": hp.choice("m", ["boom"])}}
+    with pytest.raises(SearchFailedError, match="All 3 trials failed.*RuntimeError: boom") as info:
+        AutoML(space=hp.choice("family", [raiser]), max_evals=3, time_budget=None, cv=2,
+               n_jobs=1).fit(titanic, target="Survived")
+    error = info.value
+    assert error.code == "all_trials_failed" and error.details["errors"] == {"RuntimeError: boom": 3}
+    message = str(error)
+    assert "Traceback of trial 0" in message and "faulty.py" in message and 'raise RuntimeError' in message
+    assert ".trials" in message and ".leaderboard" in message
+    assert [t.status for t in error.trials] == ["failed"] * 3
+    assert all(isinstance(t, TrialRecord) and "RuntimeError: boom" in t.traceback for t in error.trials)
+    assert len(error.trials[0].traceback.splitlines()) <= 16  # bounded: the last 15 lines and a note
+    assert list(error.leaderboard["status"]) == ["failed"] * 3
+    stored = RunStore(error.details["run_dir"]).trials()
+    assert stored[0].traceback == error.trials[0].traceback  # kept in the search directory too
 
 
 def test_a_version_2_store_gets_the_traceback_and_output_columns(tmp_path):
