@@ -613,12 +613,22 @@ class AutoML(BaseEstimator):
         The budget keeps time for the refit from the trials' single-threaded fit
         times, and OpenMP's busy-waiting threads can make a multi-threaded fit
         many times slower when the cores are shared.
+
+        What the estimator prints goes to a file, not to the notebook; its last lines are
+        ``refit_output_``.
         """
         from threadpoolctl import threadpool_limits
 
-        with warnings.catch_warnings(), threadpool_limits(1):
-            warnings.simplefilter("ignore")
-            fit_pipeline(pipeline, self._X, self._y.to_numpy())
+        from .workers import OutputCapture
+
+        capture = OutputCapture()
+        try:
+            with warnings.catch_warnings(), threadpool_limits(1), capture:
+                warnings.simplefilter("ignore")
+                fit_pipeline(pipeline, self._X, self._y.to_numpy())
+        finally:
+            self.refit_output_ = capture.tail()
+            capture.close()
         return pipeline
 
     def refit(self, trial=None):
@@ -746,7 +756,14 @@ class AutoML(BaseEstimator):
             n_classes = 0 if self.classes_ is None else len(self.classes_)
             ctx = EvalContext(self._X, self._y_codes(), self.validation_.folds, self.plan_, self.task_,
                               get_metric(self.metric_, self.task_), n_classes, self.seed)
-            result = evaluate_config(self._trial(trial_id).config, ctx)
+            from .workers import OutputCapture
+
+            capture = OutputCapture()  # what the estimator prints stays off the notebook, as in the search
+            try:
+                with capture:
+                    result = evaluate_config(self._trial(trial_id).config, ctx)
+            finally:
+                capture.close()
             self._oof[trial_id] = (result["score"], result["oof"])
         oof = self._oof[trial_id][1]
         mask = ~np.isnan(oof if oof.ndim == 1 else oof[:, 0])

@@ -55,3 +55,29 @@ def test_a_version_2_store_gets_the_traceback_and_output_columns(tmp_path):
     assert [(t.traceback, t.output) for t in store.trials()] == [(None, None), ("tb", "out")]
     store.close()
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_what_a_trial_prints_is_kept_on_its_record_not_shown(titanic, capfd, n_jobs):
+    """Audit F-10: an estimator printing 3,000 lines per fit (prints and file-descriptor writes, as
+    C code does) flooded the cell with every line of every fold of every trial. Now each trial's
+    output goes to a file in its worker; its last 20 lines are on the record, for a trial that
+    worked, one that raised and one whose process died."""
+    chatty = [{"family": f"{FAULTY}:Chatty", "params": {"then": then}} for then in ("ok", "raise", "kill")]
+    result = AutoML(space=hp.choice("family", chatty), warm_start=chatty, max_evals=3, time_budget=None,
+                    cv=2, n_jobs=n_jobs, ensemble=False).fit(titanic.head(300), target="Survived")
+    out, err = capfd.readouterr()
+    assert "chatty" not in out and "chatty" not in err, f"{len((out + err).splitlines())} lines shown"
+    by_then = {t.config["params"]["then"]: t for t in result.trials_}
+    assert [by_then[k].status for k in ("ok", "raise", "kill")] == ["ok", "failed", "crashed"]
+    for trial in by_then.values():
+        lines = trial.output.splitlines()
+        assert lines[-1] == "chatty last line" and len(lines) <= 21 and len(trial.output) <= 4200
+        assert lines[0].startswith("[... ") and "earlier bytes of output not kept" in lines[0]
+    assert "RuntimeError: chatty failure" in by_then["raise"].traceback
+    stored = {t.trial_id: t.output for t in RunStore(result.run_dir_).trials()}
+    assert stored == {t.trial_id: t.output for t in result.trials_}
+    assert result.refit_output_.splitlines()[-1] == "chatty last line"  # the final refit: in this process
+    result.oof_predictions(trial=by_then["ok"].trial_id)  # recomputed in this process too
+    out, err = capfd.readouterr()
+    assert "chatty" not in out and "chatty" not in err
