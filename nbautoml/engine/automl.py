@@ -220,6 +220,11 @@ class AutoML(BaseEstimator):
         positive("trial_timeout", self.trial_timeout)
         positive("early_stop", self.early_stop, Integral)
         positive("n_default_points", self.n_default_points, Integral) if self.n_default_points else None
+        if self.trial_timeout is not None and self.time_budget is not None and self.trial_timeout > self.time_budget:
+            warnings.warn(f"trial_timeout={self.trial_timeout:g}s is longer than the whole time_budget="
+                          f"{self.time_budget:g}s, so it never applies: each trial is stopped by the time left "
+                          "in the budget instead. Give a trial_timeout below the time_budget, or leave it "
+                          "out.", UserWarning, stacklevel=3)
         if self.time_budget is None and self.max_evals is None and self.early_stop is None:
             raise ConfigError("Give a time_budget, max_evals or early_stop, or the search never ends.",
                               code="no_budget")

@@ -2,6 +2,7 @@
 notebook, a trial timeout longer than the budget, a resume on changed data."""
 
 import sqlite3
+import time
 
 import pytest
 from hyperopt import hp
@@ -81,3 +82,20 @@ def test_what_a_trial_prints_is_kept_on_its_record_not_shown(titanic, capfd, n_j
     result.oof_predictions(trial=by_then["ok"].trial_id)  # recomputed in this process too
     out, err = capfd.readouterr()
     assert "chatty" not in out and "chatty" not in err
+
+
+def test_a_trial_timeout_longer_than_the_budget_warns_and_the_budget_stops_the_trial(titanic):
+    """Audit A-08: trial_timeout=60 with time_budget=4 said nothing; a hung trial is stopped by
+    the end of the budget (the effective timeout is the smaller of the two)."""
+    sleeper = {"family": f"{FAULTY}:Sleeper", "params": {"seconds": 60}}
+    prior = {"family": f"{FAULTY}:Prior", "params": {"tag": hp.choice("tag", [0, 1, 2])}}
+    started = time.perf_counter()
+    with pytest.warns(UserWarning, match=r"trial_timeout=60s is longer than the whole time_budget=4s.*"
+                                         "stopped by the time left in the budget"):
+        result = AutoML(space=hp.choice("family", [prior]), warm_start=[sleeper], time_budget=4,
+                        trial_timeout=60, cv=2, n_jobs=2, ensemble=False).fit(titanic.head(300),
+                                                                             target="Survived")
+    assert time.perf_counter() - started < 4 * 1.5
+    hung = result.trials_[0]
+    assert hung.status == "timeout" and "end of the time budget" in hung.error and hung.wall_time < 4
+    assert any(t.status == "ok" for t in result.trials_)
