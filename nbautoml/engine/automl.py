@@ -474,10 +474,8 @@ class AutoML(BaseEstimator):
             meta = store.meta()
             fingerprint = data_mod.fingerprint(X_used, y)
             if meta.get("fingerprint", {}).get("sha256") != fingerprint["sha256"]:
-                raise DataError(
-                    f"resume={self.resume!r}: the data differs from the data that search ran on "
-                    f"({meta.get('fingerprint', {}).get('rows')} rows then, {fingerprint['rows']} now). "
-                    "Resume with the same data, or start a new search.", code="resume_data_mismatch")
+                store.close()
+                raise _resume_data_changed(self.resume, meta, fingerprint, plan)
             for record in store.trials():
                 if record.status in ("running", "interrupted"):
                     rerun.append((record.vals or None, record.config))
@@ -973,6 +971,41 @@ def _resume_not_found(resume, base: Path) -> ConfigError:
     return ConfigError(f"resume={str(resume)!r}: no search of that name or path."
                        + (f" Did you mean {hint[0]!r}?" if hint else "") + listing,
                        code="resume_not_found", known=known)
+
+
+def _resume_data_changed(resume, meta: dict, now: dict, plan) -> DataError:
+    """The error for a resume on other data: rows and columns then and now, the columns added
+    and removed, and both fingerprints (short)."""
+    then = meta.get("fingerprint") or {}
+    then_columns = [c["name"] for c in (meta.get("plan") or {}).get("columns", [])]
+    now_columns = [c.name for c in plan.columns]
+    added = [c for c in now_columns if c not in then_columns] if then_columns else []
+    removed = [c for c in then_columns if c not in now_columns]
+
+    def names(columns):
+        shown = ", ".join(map(repr, columns[:10]))
+        return shown + (f" and {len(columns) - 10} more" if len(columns) > 10 else "")
+
+    def short(print_):
+        return (print_.get("sha256") or "unknown")[:12]
+
+    changes = [f"{then.get('rows')} rows then, {now['rows']} now" if then.get("rows") != now["rows"]
+               else f"{now['rows']} rows then and now"]
+    if then.get("columns") != now["columns"] or added or removed:
+        changes.append(f"{then.get('columns')} columns used then, {now['columns']} now")
+    if added:
+        changes.append(f"added: {names(added)}")
+    if removed:
+        changes.append(f"removed: {names(removed)}")
+    if then.get("rows") == now["rows"] and then.get("columns") == now["columns"] and not added and not removed:
+        changes = [f"the same {now['rows']} rows and columns, other values (or column roles, or target)"]
+    return DataError(
+        f"resume={str(resume)!r}: the data differs from the data that search ran on: {'; '.join(changes)} "
+        f"(fingerprint {short(then)} then, {short(now)} now). Resume with the same data, or start a new "
+        "search.",
+        code="resume_data_mismatch", rows=(then.get("rows"), now["rows"]),
+        columns=(then.get("columns"), now["columns"]), added=added, removed=removed,
+        fingerprints=(then.get("sha256"), now["sha256"]))
 
 
 def _safe(name: str) -> str:

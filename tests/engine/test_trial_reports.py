@@ -10,7 +10,7 @@ from hyperopt import hp
 from nbautoml import AutoML
 from nbautoml.engine.records import TrialRecord
 from nbautoml.engine.store import SCHEMA_VERSION, RunStore
-from nbautoml.exceptions import SearchFailedError
+from nbautoml.exceptions import DataError, SearchFailedError
 
 FAULTY = "tests.engine.faulty"
 
@@ -99,3 +99,24 @@ def test_a_trial_timeout_longer_than_the_budget_warns_and_the_budget_stops_the_t
     hung = result.trials_[0]
     assert hung.status == "timeout" and "end of the time budget" in hung.error and hung.wall_time < 4
     assert any(t.status == "ok" for t in result.trials_)
+
+
+def test_resume_on_changed_data_says_what_changed(titanic):
+    """Audit F-16: the error showed the row counts only ("891 rows then, 891 now" when a column
+    changed). It names the rows, the columns added and removed, and both fingerprints."""
+    kw = dict(time_budget=None, max_evals=2, models=["logistic_regression"], n_jobs=1, ensemble=False)
+    first = AutoML(name="base", **kw).fit(titanic, target="Survived")
+    then = first.data_fingerprint_["sha256"][:12]
+    changed = titanic.drop(columns=["Fare"]).assign(Deck=titanic["Cabin"].str[:1]).head(800)
+    with pytest.raises(DataError, match="differs") as info:
+        AutoML(resume="base", **kw).fit(changed, target="Survived")
+    message = str(info.value)
+    assert info.value.code == "resume_data_mismatch"
+    assert "891 rows then, 800 now" in message
+    assert "added: 'Deck'" in message and "removed: 'Fare'" in message
+    assert then in message and len(then) == 12
+    assert info.value.details["added"] == ["Deck"] and info.value.details["removed"] == ["Fare"]
+    same_shape = titanic.assign(Fare=titanic["Fare"] + 1)  # same rows and columns, other values
+    with pytest.raises(DataError, match="same 891 rows and columns, other values") as info:
+        AutoML(resume="base", **kw).fit(same_shape, target="Survived")
+    assert info.value.code == "resume_data_mismatch"
