@@ -220,6 +220,11 @@ class AutoML(BaseEstimator):
         positive("trial_timeout", self.trial_timeout)
         positive("early_stop", self.early_stop, Integral)
         positive("n_default_points", self.n_default_points, Integral) if self.n_default_points else None
+        if self.trial_timeout is not None and self.time_budget is not None and self.trial_timeout > self.time_budget:
+            warnings.warn(f"trial_timeout={self.trial_timeout:g}s is longer than the whole time_budget="
+                          f"{self.time_budget:g}s, so it never applies: each trial is stopped by the time left "
+                          "in the budget instead. Give a trial_timeout below the time_budget, or leave it "
+                          "out.", UserWarning, stacklevel=3)
         if self.time_budget is None and self.max_evals is None and self.early_stop is None:
             raise ConfigError("Give a time_budget, max_evals or early_stop, or the search never ends.",
                               code="no_budget")
@@ -435,12 +440,23 @@ class AutoML(BaseEstimator):
                 "models=['logistic_regression', 'ridge'].", code="budget_too_small")
         errors = pd.Series([(t.error or t.status).split(" (in ")[0] for t in trials])
         common = errors.value_counts()
-        raise SearchFailedError(
+        sample = next((t for t, e in zip(trials, errors) if e == common.index[0] and t.traceback), None)
+        shown = ("" if sample is None else
+                 f"\n\nTraceback of trial {sample.trial_id} ({sample.family}), its last lines:\n"
+                 + "\n".join("    " + line for line in sample.traceback.splitlines()) + "\n\n")
+        error = SearchFailedError(
             f"All {len(trials)} trials failed. The most common failure ({common.iloc[0]} of {len(trials)}): "
-            f"{common.index[0]}. See result.trials_ or the search directory for every error.",
+            f"{common.index[0]}.{shown or ' '}Every trial, with its error, traceback and output, is in this "
+            f"error's .trials and .leaderboard (and in result.trials_, and the search directory "
+            f"{str(self.run_dir_)!r}).",
             code="all_trials_failed",
             errors=common.to_dict(),
+            run_dir=str(self.run_dir_),
         )
+        error.trials = list(trials)
+        error.leaderboard = self.leaderboard_
+        error.traceback = None if sample is None else sample.traceback
+        raise error
 
     def _open_store(self, task, metric, plan, X_used, y):
         base = (Path(self.search_dir) if self.search_dir is not None else default_search_dir()).resolve()
@@ -458,10 +474,8 @@ class AutoML(BaseEstimator):
             meta = store.meta()
             fingerprint = data_mod.fingerprint(X_used, y)
             if meta.get("fingerprint", {}).get("sha256") != fingerprint["sha256"]:
-                raise DataError(
-                    f"resume={self.resume!r}: the data differs from the data that search ran on "
-                    f"({meta.get('fingerprint', {}).get('rows')} rows then, {fingerprint['rows']} now). "
-                    "Resume with the same data, or start a new search.", code="resume_data_mismatch")
+                store.close()
+                raise _resume_data_changed(self.resume, meta, fingerprint, plan)
             for record in store.trials():
                 if record.status in ("running", "interrupted"):
                     rerun.append((record.vals or None, record.config))
@@ -602,12 +616,22 @@ class AutoML(BaseEstimator):
         The budget keeps time for the refit from the trials' single-threaded fit
         times, and OpenMP's busy-waiting threads can make a multi-threaded fit
         many times slower when the cores are shared.
+
+        What the estimator prints goes to a file, not to the notebook; its last lines are
+        ``refit_output_``.
         """
         from threadpoolctl import threadpool_limits
 
-        with warnings.catch_warnings(), threadpool_limits(1):
-            warnings.simplefilter("ignore")
-            fit_pipeline(pipeline, self._X, self._y.to_numpy())
+        from .workers import OutputCapture
+
+        capture = OutputCapture()
+        try:
+            with warnings.catch_warnings(), threadpool_limits(1), capture:
+                warnings.simplefilter("ignore")
+                fit_pipeline(pipeline, self._X, self._y.to_numpy())
+        finally:
+            self.refit_output_ = capture.tail()
+            capture.close()
         return pipeline
 
     def refit(self, trial=None):
@@ -735,7 +759,14 @@ class AutoML(BaseEstimator):
             n_classes = 0 if self.classes_ is None else len(self.classes_)
             ctx = EvalContext(self._X, self._y_codes(), self.validation_.folds, self.plan_, self.task_,
                               get_metric(self.metric_, self.task_), n_classes, self.seed)
-            result = evaluate_config(self._trial(trial_id).config, ctx)
+            from .workers import OutputCapture
+
+            capture = OutputCapture()  # what the estimator prints stays off the notebook, as in the search
+            try:
+                with capture:
+                    result = evaluate_config(self._trial(trial_id).config, ctx)
+            finally:
+                capture.close()
             self._oof[trial_id] = (result["score"], result["oof"])
         oof = self._oof[trial_id][1]
         mask = ~np.isnan(oof if oof.ndim == 1 else oof[:, 0])
@@ -940,6 +971,41 @@ def _resume_not_found(resume, base: Path) -> ConfigError:
     return ConfigError(f"resume={str(resume)!r}: no search of that name or path."
                        + (f" Did you mean {hint[0]!r}?" if hint else "") + listing,
                        code="resume_not_found", known=known)
+
+
+def _resume_data_changed(resume, meta: dict, now: dict, plan) -> DataError:
+    """The error for a resume on other data: rows and columns then and now, the columns added
+    and removed, and both fingerprints (short)."""
+    then = meta.get("fingerprint") or {}
+    then_columns = [c["name"] for c in (meta.get("plan") or {}).get("columns", [])]
+    now_columns = [c.name for c in plan.columns]
+    added = [c for c in now_columns if c not in then_columns] if then_columns else []
+    removed = [c for c in then_columns if c not in now_columns]
+
+    def names(columns):
+        shown = ", ".join(map(repr, columns[:10]))
+        return shown + (f" and {len(columns) - 10} more" if len(columns) > 10 else "")
+
+    def short(print_):
+        return (print_.get("sha256") or "unknown")[:12]
+
+    changes = [f"{then.get('rows')} rows then, {now['rows']} now" if then.get("rows") != now["rows"]
+               else f"{now['rows']} rows then and now"]
+    if then.get("columns") != now["columns"] or added or removed:
+        changes.append(f"{then.get('columns')} columns used then, {now['columns']} now")
+    if added:
+        changes.append(f"added: {names(added)}")
+    if removed:
+        changes.append(f"removed: {names(removed)}")
+    if then.get("rows") == now["rows"] and then.get("columns") == now["columns"] and not added and not removed:
+        changes = [f"the same {now['rows']} rows and columns, other values (or column roles, or target)"]
+    return DataError(
+        f"resume={str(resume)!r}: the data differs from the data that search ran on: {'; '.join(changes)} "
+        f"(fingerprint {short(then)} then, {short(now)} now). Resume with the same data, or start a new "
+        "search.",
+        code="resume_data_mismatch", rows=(then.get("rows"), now["rows"]),
+        columns=(then.get("columns"), now["columns"]), added=added, removed=removed,
+        fingerprints=(then.get("sha256"), now["sha256"]))
 
 
 def _safe(name: str) -> str:

@@ -17,6 +17,10 @@ from typing import Any
 
 import numpy as np
 
+#: lines kept of a failed trial's traceback (the innermost frames), and at most this many characters
+TRACEBACK_LINES = 15
+TRACEBACK_CHARS = 4000
+
 
 @dataclass
 class EvalContext:
@@ -179,7 +183,8 @@ def evaluate_config(config: dict, ctx: EvalContext) -> dict:
     dict
         ``status`` ("ok" or "failed"), ``fold_scores``, ``score``, ``score_std``,
         ``fit_time``, ``cpu_time``, ``predict_time`` (seconds per 1,000 rows),
-        ``error``, and ``oof`` (out-of-fold predictions) when kept; the cost:
+        ``error`` and ``traceback`` (its last :data:`TRACEBACK_LINES` lines) for a
+        failed trial, and ``oof`` (out-of-fold predictions) when kept; the cost:
         ``peak_memory`` (bytes above the process's RSS at the start, see
         :mod:`nbautoml.engine.cost`), ``model_size`` (bytes of the last fold's
         pipeline pickled, successful trials only) and ``size_time`` (seconds spent
@@ -234,11 +239,13 @@ def evaluate_config(config: dict, ctx: EvalContext) -> dict:
         scores = np.asarray(fold_scores, dtype=float)
         if np.isnan(scores).any():
             raise ValueError(f"the metric {ctx.metric.name} is NaN on {int(np.isnan(scores).sum())} fold(s)")
-        status, error = "ok", None
+        status, error, trace = "ok", None, None
     except MemoryError:
         status, error = "failed", "MemoryError: the trial ran out of memory"
+        trace = None
     except Exception as exc:  # a failing estimator is a failed trial, not a failed search
         status = "failed"
+        trace = short_traceback(exc)
         error = f"{type(exc).__name__}: {exc}".strip()
         if len(error) > 500:
             error = error[:497] + "..."
@@ -263,5 +270,15 @@ def evaluate_config(config: dict, ctx: EvalContext) -> dict:
         "model_size": model_size,
         "size_time": size_time,
         "error": error,
+        "traceback": trace,
         "oof": oof if ok else None,
     }
+
+
+def short_traceback(exc: BaseException, lines: int = TRACEBACK_LINES) -> str:
+    """The last ``lines`` lines of ``exc``'s formatted traceback (the innermost frames and the error)."""
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip("\n").splitlines()
+    if len(text) > lines:
+        text = [f"... ({len(text) - lines} earlier lines of the traceback not kept)", *text[-lines:]]
+    text = "\n".join(text)
+    return text if len(text) <= TRACEBACK_CHARS else "..." + text[-(TRACEBACK_CHARS - 3):]

@@ -29,6 +29,8 @@ class TrialRecord:
     peak_memory: int | None = None  # bytes: the worker's peak RSS above its RSS at the start
     model_size: int | None = None  # bytes: the last fold's fitted pipeline, pickled
     error: str | None = None
+    traceback: str | None = None  # a failed trial's traceback, its last lines (TRACEBACK_LINES)
+    output: str | None = None  # what the trial printed (stdout and stderr), its tail (workers.OUTPUT_LINES)
     started: float = 0.0  # seconds since the search started
     finished: float = 0.0
     source: str = "tpe"  # "default", "tpe", "random", "resume", ...

@@ -448,6 +448,8 @@ class Search:
         else:
             record.status = "crashed"
             record.error = outcome.detail
+        if outcome.kind != "done":
+            record.output = outcome.output
         loss = self.metric.loss(record.score) if record.status == "ok" else None
         self._tell(record.trial_id, loss)
         improved = loss is not None and loss < self.state.best_loss

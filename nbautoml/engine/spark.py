@@ -78,7 +78,7 @@ def _make_objective(broadcast, trial_timeout, loss_sign):
             detail = (f"trial_timeout={trial_timeout:g}s reached ({outcome.detail})"
                       if outcome.kind == "timeout" else outcome.detail)
             result = {"status": "timeout" if outcome.kind == "timeout" else "crashed", "error": detail,
-                      "wall_time": time.perf_counter() - started}
+                      "wall_time": time.perf_counter() - started, "output": outcome.output}
         result["config"] = config
         if result["status"] == "ok":
             return {"status": STATUS_OK, "loss": loss_sign * result["score"], "nbautoml": result}

@@ -16,12 +16,12 @@ from pathlib import Path
 from ..exceptions import NbAutoMLError
 from .records import TrialRecord
 
-SCHEMA_VERSION = 2  # 2: peak_memory, model_size (added to version-1 stores on open)
+SCHEMA_VERSION = 3  # 2: peak_memory, model_size; 3: traceback, output (added to older stores on open)
 _COLUMNS = ("trial_id", "status", "config", "vals", "score", "score_std", "fold_scores", "fit_time",
             "cpu_time", "wall_time", "predict_time", "error", "started", "finished", "source",
-            "peak_memory", "model_size")
+            "peak_memory", "model_size", "traceback", "output")
 # columns added after version 1, with their SQL types
-_ADDED_COLUMNS = {"peak_memory": "INTEGER", "model_size": "INTEGER"}
+_ADDED_COLUMNS = {"peak_memory": "INTEGER", "model_size": "INTEGER", "traceback": "TEXT", "output": "TEXT"}
 
 
 class RunStore:
@@ -94,7 +94,8 @@ class RunStore:
             record.trial_id, record.status, json.dumps(record.config), json.dumps(record.vals),
             record.score, record.score_std, json.dumps(record.fold_scores), record.fit_time,
             record.cpu_time, record.wall_time, record.predict_time, record.error, record.started,
-            record.finished, record.source, record.peak_memory, record.model_size,
+            record.finished, record.source, record.peak_memory, record.model_size, record.traceback,
+            record.output,
         )
         placeholders = ", ".join("?" for _ in _COLUMNS)
         self._check_file()

@@ -9,12 +9,15 @@ notebook's stop button signals the whole process group and the parent decides.
 
 from __future__ import annotations
 
+import io
 import itertools
 import multiprocessing as mp
 import os
 import pickle
+import shutil
 import signal
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
@@ -31,11 +34,124 @@ STARTUP_GRACE = 60.0
 _FORK_CONTEXTS: dict[int, object] = {}
 _POOL_KEYS = itertools.count()
 
+#: what a trial printed is kept on its record: the last OUTPUT_LINES lines, at most OUTPUT_BYTES
+OUTPUT_LINES = 20
+OUTPUT_BYTES = 4096
 
-def _worker_main(conn, ctx, limit_threads: bool = True, fork_key: int | None = None) -> None:
+
+class OutputCapture:
+    """During a trial, this process's stdout and stderr go to a file, not to the notebook.
+
+    Also used in the notebook's own process for the final refit (``AutoML._fit_quietly``).
+
+    File descriptors 1 and 2 are pointed at the file (so prints of C code and of child
+    processes are caught too) and ``sys.stdout``/``sys.stderr`` write to it (a notebook
+    kernel replaces them with objects that send the text to the cell, which a forked
+    worker inherits). The file is emptied at the start of each trial; :func:`read_tail`
+    gives its end. Used as a context manager, once per trial.
+    """
+
+    def __init__(self, path: str | None = None):
+        # a worker keeps its file open for its life; without a path, an unnamed temporary file
+        self.file = open(path, "w+b", buffering=0) if path else tempfile.TemporaryFile()  # noqa: SIM115
+        self.fd = self.file.fileno()
+        self.saved = (os.dup(1), os.dup(2))
+        self.text = io.TextIOWrapper(open(self.fd, "wb", closefd=False), encoding="utf-8", errors="replace")
+        self.streams = None
+
+    def __enter__(self):
+        _flush_std()
+        os.ftruncate(self.fd, 0)
+        os.lseek(self.fd, 0, os.SEEK_SET)
+        os.dup2(self.fd, 1)
+        os.dup2(self.fd, 2)
+        self.streams = sys.stdout, sys.stderr
+        sys.stdout = sys.stderr = self.text
+        return self
+
+    def __exit__(self, *exc_info):
+        try:
+            self.text.flush()
+            _flush_std(c_only=True)
+        finally:
+            sys.stdout, sys.stderr = self.streams
+            os.dup2(self.saved[0], 1)
+            os.dup2(self.saved[1], 2)
+        return False
+
+    def close(self) -> None:
+        self.text.close()
+        for fd in self.saved:
+            os.close(fd)
+        self.file.close()
+
+    def tail(self) -> str | None:
+        """The end of what the trial printed; the file is emptied, so a trial that crashes before
+        its capture starts is never shown the previous trial's output."""
+        text = read_tail(self.fd)
+        os.ftruncate(self.fd, 0)
+        return text
+
+
+def _flush_std(c_only: bool = False) -> None:
+    """Flush Python's stdout/stderr and C's stdio buffers (so that output lands where it was written)."""
+    if not c_only:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:  # a closed or odd stream: nothing to flush
+                pass
+    try:
+        _libc().fflush(None)
+    except Exception:  # no C library to ask (not Linux/macOS)
+        pass
+
+
+_LIBC = []
+
+
+def _libc():
+    if not _LIBC:
+        import ctypes
+
+        _LIBC.append(ctypes.CDLL(None))
+    return _LIBC[0]
+
+
+def read_tail(where, lines: int = OUTPUT_LINES, limit: int = OUTPUT_BYTES) -> str | None:
+    """The last ``lines`` lines (at most ``limit`` bytes) of a file (a path or an open fd); None if empty."""
+    try:
+        fd = os.open(where, os.O_RDONLY) if isinstance(where, str) else where
+    except OSError:
+        return None
+    try:
+        size = os.fstat(fd).st_size
+        if size == 0:
+            return None
+        start = max(0, size - limit)
+        data = os.pread(fd, size - start, start)
+    except OSError:
+        return None
+    finally:
+        if isinstance(where, str):
+            os.close(fd)
+    kept = data.decode("utf-8", errors="replace").rstrip("\n").split("\n")
+    if start > 0 and len(kept) > 1:
+        kept = kept[1:]  # the first line was cut
+    if len(kept) > lines:
+        kept = kept[-lines:]
+    shown = sum(len(line.encode("utf-8", errors="replace")) + 1 for line in kept)
+    if shown < size:
+        kept.insert(0, f"[... {size - min(shown, size):,} earlier bytes of output not kept]")
+    return "\n".join(kept)
+
+
+def _worker_main(conn, ctx, limit_threads: bool = True, fork_key: int | None = None,
+                 output_path: str | None = None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if ctx is None:
         ctx = _FORK_CONTEXTS[fork_key]
+    capture = OutputCapture(output_path) if output_path else None
     # One BLAS/OpenMP thread per worker, always: besides sharing the cores between
     # workers, this avoids a known hang of libgomp (OpenMP) in a forked child
     # whose parent already ran OpenMP code (e.g. a HistGradientBoosting refit).
@@ -59,7 +175,12 @@ def _worker_main(conn, ctx, limit_threads: bool = True, fork_key: int | None = N
                 break
             trial_id, config = message
             conn.send((STARTED, trial_id))  # the trial's time starts now, not at the worker's start-up
-            result = evaluate_config(config, ctx)
+            if capture is None:
+                result = evaluate_config(config, ctx)
+            else:
+                with capture:  # what the estimator prints stays off the notebook; its end is kept
+                    result = evaluate_config(config, ctx)
+                result["output"] = capture.tail()
             conn.send((trial_id, result))
     finally:
         del limiter
@@ -80,6 +201,7 @@ class Slot:
     timeout: float | None = None
     search_deadline: float = float("inf")
     extra: dict = field(default_factory=dict)
+    output_path: str | None = None  # where its worker writes what trials print
 
     @property
     def busy(self) -> bool:
@@ -97,6 +219,7 @@ class Outcome:
     result: dict | None = None
     detail: str = ""
     extra: dict = field(default_factory=dict)
+    output: str | None = None  # the end of what the trial printed (also in ``result`` when done)
 
 
 def default_start_method() -> str:
@@ -125,15 +248,20 @@ class WorkerPool:
         self.limit_threads = n_workers > 1
         self.slots = [Slot(i) for i in range(n_workers)]
         self._fork_key = next(_POOL_KEYS)
+        self._output_dir: str | None = None
 
     # -- lifecycle
     def _spawn(self, slot: Slot) -> None:
         parent_conn, child_conn = self.mp.Pipe(duplex=True)
+        if self._output_dir is None:
+            self._output_dir = tempfile.mkdtemp(prefix="nbautoml-trial-output-")
+        slot.output_path = os.path.join(self._output_dir, f"worker-{slot.index}.txt")
+        open(slot.output_path, "wb").close()  # empty: nothing of the worker it replaces
         if self.start_method == "fork":
             _FORK_CONTEXTS[self._fork_key] = self.ctx
-            args = (child_conn, None, self.limit_threads, self._fork_key)
+            args = (child_conn, None, self.limit_threads, self._fork_key, slot.output_path)
         else:
-            args = (child_conn, self.ctx, self.limit_threads)
+            args = (child_conn, self.ctx, self.limit_threads, None, slot.output_path)
         process = self.mp.Process(target=_worker_main, args=args, daemon=True,
                                   name=f"nbautoml-worker-{slot.index}")
         process.start()
@@ -161,6 +289,9 @@ class WorkerPool:
             self._kill(slot)
             slot.trial_id = None
         _FORK_CONTEXTS.pop(self._fork_key, None)
+        if self._output_dir is not None:
+            shutil.rmtree(self._output_dir, ignore_errors=True)
+            self._output_dir = None
 
     # -- trials
     def idle_slots(self) -> list[Slot]:
@@ -223,8 +354,8 @@ class WorkerPool:
         now = time.perf_counter()
         for slot in self.busy_slots():
             if slot.index not in seen and now >= slot.deadline:
+                self._kill(slot)  # first, so that what it printed until then is all in its file
                 outcomes.append(self._finish(slot, "timeout", detail=f"stopped after {now - slot.started:.1f} s"))
-                self._kill(slot)
         return outcomes
 
     def _collect(self, slot: Slot) -> Outcome | None:
@@ -250,8 +381,12 @@ class WorkerPool:
         return outcome
 
     def _finish(self, slot: Slot, kind: str, result=None, detail: str = "") -> Outcome:
+        if result is not None:
+            output = result.get("output")
+        else:  # timed out or crashed: what it printed before is in its worker's file
+            output = read_tail(slot.output_path) if slot.output_path and kind != "interrupted" else None
         outcome = Outcome(kind, slot.trial_id, slot.config, time.perf_counter() - slot.started,
-                          result=result, detail=detail, extra=slot.extra)
+                          result=result, detail=detail, extra=slot.extra, output=output)
         slot.trial_id, slot.config, slot.extra = None, None, {}
         slot.deadline = float("inf")
         return outcome

@@ -87,3 +87,27 @@ class RefitRaiser(_Base):
         if X.shape[0] >= self.n_rows:
             raise RuntimeError(f"deliberate failure on {X.shape[0]} rows")
         return self._fit_classes(y)
+
+
+class Chatty(_Base):
+    """Prints ``lines`` lines per fit: half with print (sys.stdout), half written to file
+    descriptors 1 and 2 as C code would; then ends as ``then`` says ("ok", "raise", "kill")."""
+
+    def __init__(self, lines=3000, then="ok"):
+        self.lines = lines
+        self.then = then
+
+    def fit(self, X, y):
+        import sys
+
+        for i in range(self.lines // 2):
+            print(f"chatty python line {i}")
+        sys.stdout.flush()
+        for i in range(self.lines // 2):
+            os.write(1 + i % 2, f"chatty fd line {i}\n".encode())
+        print("chatty last line", file=sys.stderr, flush=True)
+        if self.then == "raise":
+            raise RuntimeError("chatty failure")
+        if self.then == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
+        return self._fit_classes(y)

@@ -1,0 +1,122 @@
+"""What a search tells about its trials: failures with tracebacks, printed output kept off the
+notebook, a trial timeout longer than the budget, a resume on changed data."""
+
+import sqlite3
+import time
+
+import pytest
+from hyperopt import hp
+
+from nbautoml import AutoML
+from nbautoml.engine.records import TrialRecord
+from nbautoml.engine.store import SCHEMA_VERSION, RunStore
+from nbautoml.exceptions import DataError, SearchFailedError
+
+FAULTY = "tests.engine.faulty"
+
+
+def test_all_trials_failing_shows_a_traceback_and_keeps_every_trial_on_the_error(titanic):
+    """Audit F-09: the error named the most common failure and its count, but no traceback, and
+    the trials were out of reach (``AutoML(...).fit(...)`` raised, so there was no result)."""
+    raiser = {"family": f"{FAULTY}:Raiser", "params": {"message": hp.choice("m", ["boom"])}}
+    with pytest.raises(SearchFailedError, match="All 3 trials failed.*RuntimeError: boom") as info:
+        AutoML(space=hp.choice("family", [raiser]), max_evals=3, time_budget=None, cv=2,
+               n_jobs=1).fit(titanic, target="Survived")
+    error = info.value
+    assert error.code == "all_trials_failed" and error.details["errors"] == {"RuntimeError: boom": 3}
+    message = str(error)
+    assert "Traceback of trial 0" in message and "faulty.py" in message and 'raise RuntimeError' in message
+    assert ".trials" in message and ".leaderboard" in message
+    assert [t.status for t in error.trials] == ["failed"] * 3
+    assert all(isinstance(t, TrialRecord) and "RuntimeError: boom" in t.traceback for t in error.trials)
+    assert len(error.trials[0].traceback.splitlines()) <= 16  # bounded: the last 15 lines and a note
+    assert list(error.leaderboard["status"]) == ["failed"] * 3
+    stored = RunStore(error.details["run_dir"]).trials()
+    assert stored[0].traceback == error.trials[0].traceback  # kept in the search directory too
+
+
+def test_a_version_2_store_gets_the_traceback_and_output_columns(tmp_path):
+    """Stores written before tracebacks and output were kept read as None for them."""
+    path = tmp_path / "run" / "search.sqlite"
+    path.parent.mkdir()
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE trials (trial_id INTEGER PRIMARY KEY, status TEXT, config TEXT, vals TEXT, "
+                 "score REAL, score_std REAL, fold_scores TEXT, fit_time REAL, cpu_time REAL, wall_time REAL, "
+                 "predict_time REAL, error TEXT, started REAL, finished REAL, source TEXT, peak_memory INTEGER, "
+                 "model_size INTEGER)")
+    conn.execute("INSERT INTO trials (trial_id, status, config, vals, fold_scores, error) VALUES "
+                 "(0, 'failed', '{}', '{}', '[]', 'RuntimeError: old')")
+    conn.execute("PRAGMA user_version=2")
+    conn.commit()
+    conn.close()
+    store = RunStore(path.parent)
+    (old,) = store.trials()
+    assert old.error == "RuntimeError: old" and old.traceback is None and old.output is None
+    store.write_trial(TrialRecord(1, {}, "failed", error="E", traceback="tb", output="out"))
+    assert [(t.traceback, t.output) for t in store.trials()] == [(None, None), ("tb", "out")]
+    store.close()
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_what_a_trial_prints_is_kept_on_its_record_not_shown(titanic, capfd, n_jobs):
+    """Audit F-10: an estimator printing 3,000 lines per fit (prints and file-descriptor writes, as
+    C code does) flooded the cell with every line of every fold of every trial. Now each trial's
+    output goes to a file in its worker; its last 20 lines are on the record, for a trial that
+    worked, one that raised and one whose process died."""
+    chatty = [{"family": f"{FAULTY}:Chatty", "params": {"then": then}} for then in ("ok", "raise", "kill")]
+    result = AutoML(space=hp.choice("family", chatty), warm_start=chatty, max_evals=3, time_budget=None,
+                    cv=2, n_jobs=n_jobs, ensemble=False).fit(titanic.head(300), target="Survived")
+    out, err = capfd.readouterr()
+    assert "chatty" not in out and "chatty" not in err, f"{len((out + err).splitlines())} lines shown"
+    by_then = {t.config["params"]["then"]: t for t in result.trials_}
+    assert [by_then[k].status for k in ("ok", "raise", "kill")] == ["ok", "failed", "crashed"]
+    for trial in by_then.values():
+        lines = trial.output.splitlines()
+        assert lines[-1] == "chatty last line" and len(lines) <= 21 and len(trial.output) <= 4200
+        assert lines[0].startswith("[... ") and "earlier bytes of output not kept" in lines[0]
+    assert "RuntimeError: chatty failure" in by_then["raise"].traceback
+    stored = {t.trial_id: t.output for t in RunStore(result.run_dir_).trials()}
+    assert stored == {t.trial_id: t.output for t in result.trials_}
+    assert result.refit_output_.splitlines()[-1] == "chatty last line"  # the final refit: in this process
+    result.oof_predictions(trial=by_then["ok"].trial_id)  # recomputed in this process too
+    out, err = capfd.readouterr()
+    assert "chatty" not in out and "chatty" not in err
+
+
+def test_a_trial_timeout_longer_than_the_budget_warns_and_the_budget_stops_the_trial(titanic):
+    """Audit A-08: trial_timeout=60 with time_budget=4 said nothing; a hung trial is stopped by
+    the end of the budget (the effective timeout is the smaller of the two)."""
+    sleeper = {"family": f"{FAULTY}:Sleeper", "params": {"seconds": 60}}
+    prior = {"family": f"{FAULTY}:Prior", "params": {"tag": hp.choice("tag", [0, 1, 2])}}
+    started = time.perf_counter()
+    with pytest.warns(UserWarning, match=r"trial_timeout=60s is longer than the whole time_budget=4s.*"
+                                         "stopped by the time left in the budget"):
+        result = AutoML(space=hp.choice("family", [prior]), warm_start=[sleeper], time_budget=4,
+                        trial_timeout=60, cv=2, n_jobs=2, ensemble=False).fit(titanic.head(300),
+                                                                             target="Survived")
+    assert time.perf_counter() - started < 4 * 1.5
+    hung = result.trials_[0]
+    assert hung.status == "timeout" and "end of the time budget" in hung.error and hung.wall_time < 4
+    assert any(t.status == "ok" for t in result.trials_)
+
+
+def test_resume_on_changed_data_says_what_changed(titanic):
+    """Audit F-16: the error showed the row counts only ("891 rows then, 891 now" when a column
+    changed). It names the rows, the columns added and removed, and both fingerprints."""
+    kw = dict(time_budget=None, max_evals=2, models=["logistic_regression"], n_jobs=1, ensemble=False)
+    first = AutoML(name="base", **kw).fit(titanic, target="Survived")
+    then = first.data_fingerprint_["sha256"][:12]
+    changed = titanic.drop(columns=["Fare"]).assign(Deck=titanic["Cabin"].str[:1]).head(800)
+    with pytest.raises(DataError, match="differs") as info:
+        AutoML(resume="base", **kw).fit(changed, target="Survived")
+    message = str(info.value)
+    assert info.value.code == "resume_data_mismatch"
+    assert "891 rows then, 800 now" in message
+    assert "added: 'Deck'" in message and "removed: 'Fare'" in message
+    assert then in message and len(then) == 12
+    assert info.value.details["added"] == ["Deck"] and info.value.details["removed"] == ["Fare"]
+    same_shape = titanic.assign(Fare=titanic["Fare"] + 1)  # same rows and columns, other values
+    with pytest.raises(DataError, match="same 891 rows and columns, other values") as info:
+        AutoML(resume="base", **kw).fit(same_shape, target="Survived")
+    assert info.value.code == "resume_data_mismatch"
