@@ -107,7 +107,8 @@ _NUMPY = {f"numpy.{t}" for t in (
     "random._mt19937.MT19937", "random._pcg64.PCG64", "random.bit_generator.SeedSequence",
 )}
 _SCIPY = {f"scipy.sparse._{k}.{k}_{kind}" for k in ("csr", "csc") for kind in ("matrix", "array")}
-_NBAUTOML = {f"nbautoml.engine.transformers.{t}" for t in ("AsString", "DatetimeFeatures", "OrdinalCategories", "TextColumn")}
+_NBAUTOML = {f"nbautoml.engine.transformers.{t}" for t in (
+    "AsString", "DatetimeFeatures", "NumbersFromText", "OrdinalCategories", "TextColumn")}
 _SKLEARN = {f"sklearn.{t}" for t in (
     # pipelines and preprocessing (engine/space.py build_pipeline)
     "pipeline.Pipeline",

@@ -136,3 +136,74 @@ def test_a_column_that_determines_the_target_is_warned_as_possible_leakage(tmp_p
                              "known only with the outcome?). A score near perfect would not hold on new "
                              "data. If so, leave it out: roles={'leak': 'dropped'}."]
     assert list(result.plan_.notes) == ["leak"] and "possible target leakage" in repr(result)
+
+
+def _auto_mpg_like(n=200, seed=0):
+    """A frame as pandas reads the UCI auto-mpg file: horsepower is text, with '?' for a missing value."""
+    rng = np.random.default_rng(seed)
+    horsepower = rng.uniform(50, 230, n).round()
+    weight = rng.uniform(1600, 5100, n).round()
+    mpg = 60 - 0.15 * horsepower - 0.004 * weight + rng.normal(0, 1, n)
+    text = [f"{v:.1f}" for v in horsepower]
+    for i in range(0, n, 33):
+        text[i] = "?"
+    return pd.DataFrame({"horsepower": pd.Series(text, dtype=object), "weight": weight,
+                         "origin": rng.choice(["usa", "europe", "?"], n), "mpg": mpg})
+
+
+def test_numbers_stored_as_text_with_placeholders_are_read_as_numbers_with_a_note(tmp_path):
+    """D-19: a column such as ["1", "2.5", "?", "4"] (object dtype) was typed categorical, its numbers
+    one-hot or ordinal codes. It is numeric now, with '?' taken as missing and noted; the pipeline
+    reads the text itself, so predict on raw rows (with '?') and best_pipeline_ used directly work."""
+    df = _auto_mpg_like()
+    plan = D.plan_columns(df.drop(columns="mpg"))
+    info = {c.name: c for c in plan.columns}
+    assert info["horsepower"].role == "numeric" and info["horsepower"].reason == "numbers stored as text"
+    assert plan.notes == {"horsepower": "read as numbers; 7 '?' values taken as missing"}
+    assert info["horsepower"].missing_rate == 7 / 200
+    assert info["origin"].role == "categorical"  # '?' among words: still categories (income.csv)
+    codes = D.plan_columns(pd.DataFrame({"zip": ["02134", "10001", "30301", "?"] * 10,
+                                         "mostly_gaps": ["1", "?", "?", "2", "?"] * 8,
+                                         "id": [str(i) for i in range(40)]}))
+    assert [c.role for c in codes.columns] == ["categorical", "categorical", "dropped"]
+    assert D.plan_columns(pd.DataFrame({"s": ["1", "2.5", "4"] * 10})).columns[0].role == "numeric"
+
+    new = pd.DataFrame({"horsepower": ["?", "130", " 95.0 "], "weight": [3500.0, 3000.0, 2000.0],
+                        "origin": ["usa", "?", "europe"]})
+    for family in ("ridge", "hist_gradient_boosting"):  # imputed, and left to the model (passthrough)
+        result = AutoML(search_dir=tmp_path, max_evals=1, time_budget=None, models=[family], n_jobs=1,
+                        ensemble=False).fit(df, target="mpg")
+        assert "horsepower (read as numbers; 7 '?' values taken as missing)" in repr(result)
+        assert result.summary()["column_notes"]["horsepower"] == "read as numbers; 7 '?' values taken as missing"
+        assert "read as numbers" in result._repr_html_()
+        assert result.best_score_ > 0.9, family  # categories of horsepower scored about 0.4
+        assert np.isfinite(result.predict(new)).all()
+        assert np.allclose(result.best_pipeline_.predict(new), result.predict(new))
+        steps = result.best_pipeline_.named_steps["features"].named_transformers_["num"]
+        assert type(steps.steps[0][1]).__name__ == "NumbersFromText"
+    plain = AutoML(search_dir=tmp_path, max_evals=1, time_budget=None, models=["hist_gradient_boosting"],
+                   n_jobs=1, ensemble=False).fit(df.assign(horsepower=pd.to_numeric(df.horsepower, errors="coerce")),
+                                                 target="mpg")
+    numbers = plain.best_pipeline_.named_steps["features"].named_transformers_["num"]
+    assert type(numbers).__name__ == "FunctionTransformer"  # "passthrough" as before: no step added
+
+
+def test_a_model_trained_on_numbers_in_text_saves_loads_and_predicts_rows_with_placeholders(tmp_path):
+    """D-19: the saved model holds the text-to-numbers step (on the safe-load allowlist) and takes '?'."""
+    import nbautoml
+
+    df = _auto_mpg_like()
+    result = AutoML(search_dir=tmp_path, max_evals=1, time_budget=None, models=["ridge"], n_jobs=1,
+                    ensemble=False).fit(df, target="mpg")
+    model = nbautoml.load(nbautoml.save(result, tmp_path / "mpg"))
+    new = pd.DataFrame({"horsepower": ["?", "130", "NA"], "weight": [3500.0, 3000.0, 2000.0],
+                        "origin": ["usa", "?", "europe"]})
+    predicted = model.predict(new)
+    assert np.isfinite(predicted).all()
+    assert np.allclose(predicted, result.predict(new))
+    # a number never seen in training is a number: 160 more horsepower, about 24 mpg less
+    low, high = model.predict(new.iloc[[1, 1]].assign(horsepower=["61.5", "221.5"]))
+    assert 15 < low - high < 35
+    with pytest.raises(DataError, match="'horsepower' must be numeric.*'fast'"):  # not a placeholder
+        model.predict(new.assign(horsepower=["fast", "1", "2"]))
+
