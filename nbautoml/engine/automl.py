@@ -292,6 +292,17 @@ class AutoML(BaseEstimator):
                 f"{y.name!r} exactly: possible target leakage (a value known only with the outcome?). "
                 f"A score near perfect would not hold on new data. If so, leave it out: roles="
                 f"{ {name: 'dropped' for name in leaks} }.", UserWarning, stacklevel=2)
+        huge = data_mod.huge_magnitudes(X, plan)
+        for name, note in huge.items():
+            plan.add_note(name, note)
+        if huge:
+            warnings.warn(
+                f"{', '.join(map(repr, huge))} hold{'s' if len(huge) == 1 else ''} values of magnitude above "
+                f"{data_mod.HUGE_MAGNITUDE:.2g}: overflow risk. Random forest, extra trees and decision "
+                "tree trials fail on them (too large for float32), and squaring or scaling them gives inf; "
+                "the search goes on with what works. If they are meant as numbers, rescale them (e.g. "
+                "divide by a power of ten, or take a log).",
+                UserWarning, stacklevel=2)
         metric = get_metric(self.metric, task)
         if task == "regression":
             classes = None

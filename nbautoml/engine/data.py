@@ -26,6 +26,11 @@ ROLES = ("numeric", "categorical", "datetime", "text", "dropped")
 MISSING_PLACEHOLDERS = frozenset({"", "?", "-", "--", ".", "na", "n/a", "nan", "null", "none", "<na>"})
 # a text column is read as numbers only when at most this share of its values are placeholders
 PLACEHOLDER_MAX_SHARE = 0.5
+# absolute values above this overflow float32, which scikit-learn's trees compute in (every
+# random forest, extra trees and decision tree trial fails: "Input X contains infinity or a
+# value too large for dtype('float32')"); from 1.3e154 squaring overflows float64 too (scalers'
+# variances, linear models)
+HUGE_MAGNITUDE = float(np.finfo(np.float32).max)  # 3.4e38
 _LEADING_ZERO = re.compile(r"^[+-]?0\d")  # "007", "02134": codes, not numbers
 
 _DATE_PATTERN = re.compile(
@@ -507,6 +512,19 @@ def numbers_in_text(col: pd.Series) -> tuple[pd.Series, dict[str, int]] | None:
     if not np.isfinite(numbers).all():
         return None
     return to_numbers(col), {str(k): int(v) for k, v in text[placeholder].value_counts().items()}
+
+
+def huge_magnitudes(X: pd.DataFrame, plan: DataPlan) -> dict[str, str]:
+    """Numeric columns with absolute values above :data:`HUGE_MAGNITUDE`, mapped to a note."""
+    found = {}
+    for name in plan.names("numeric"):
+        values = to_numbers(X[name]).to_numpy(dtype=float, na_value=np.nan)
+        huge = np.abs(values) > HUGE_MAGNITUDE
+        if huge.any():
+            found[name] = (f"{int(huge.sum())} value{'s' if huge.sum() > 1 else ''} of magnitude above "
+                           f"{HUGE_MAGNITUDE:.2g} (up to {np.nanmax(np.abs(values)):.3g}): overflow risk, "
+                           "too large for float32 trees, inf when squared or scaled")
+    return found
 
 
 def plan_columns(X: pd.DataFrame, roles: dict[str, str] | None = None,

@@ -207,3 +207,22 @@ def test_a_model_trained_on_numbers_in_text_saves_loads_and_predicts_rows_with_p
     with pytest.raises(DataError, match="'horsepower' must be numeric.*'fast'"):  # not a placeholder
         model.predict(new.assign(horsepower=["fast", "1", "2"]))
 
+
+def test_absurd_magnitudes_are_warned_about_with_the_column_and_the_search_goes_on(tmp_path):
+    """D-14: a column with values near 1e308 was searched without a word, though every forest trial
+    failed on it ("too large for dtype('float32')") and scaling squares it to inf."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=300)
+    df = pd.DataFrame({"x": x, "huge": rng.normal(size=300) * 1e307, "y": (x > 0).astype(int)})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = AutoML(search_dir=tmp_path, max_evals=3, time_budget=None,
+                        models=["logistic_regression", "hist_gradient_boosting", "random_forest"], n_jobs=1,
+                        ensemble=False).fit(df, target="y")
+    messages = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    assert any(m.startswith("'huge' holds values of magnitude above 3.4e+38: overflow risk. Random forest") for m in messages), messages
+    assert list(result.plan_.notes) == ["huge"] and "overflow risk" in result.plan_.notes["huge"]
+    assert "huge (300 values of magnitude above 3.4e+38 (up to" in repr(result)
+    assert result.best_pipeline_ is not None and result.best_score_ > 0.9
+    assert "x" not in D.huge_magnitudes(df, D.plan_columns(df.drop(columns="y")))
+
