@@ -226,3 +226,37 @@ def test_absurd_magnitudes_are_warned_about_with_the_column_and_the_search_goes_
     assert result.best_pipeline_ is not None and result.best_score_ > 0.9
     assert "x" not in D.huge_magnitudes(df, D.plan_columns(df.drop(columns="y")))
 
+
+def test_metric_auto_on_a_strongly_imbalanced_multiclass_target_is_balanced_accuracy(tmp_path):
+    """D-11: metric='auto' was accuracy at 1000:5:5, where predicting 'a' always scores 0.99."""
+    rng = np.random.default_rng(0)
+    y = np.array(["a"] * 1000 + ["b"] * 5 + ["c"] * 5)
+    df = pd.DataFrame({"x1": rng.normal(size=1010) + 3 * (y == "b"), "x2": rng.normal(size=1010) + 3 * (y == "c"),
+                       "y": y})
+    result = AutoML(search_dir=tmp_path, **FAST).fit(df, target="y")
+    assert result.metric_ == "balanced_accuracy"
+    note = "chosen by metric='auto': classes 1000:5:5; accuracy would reward predicting the majority"
+    assert result.summary()["metric_note"] == note
+    assert f"  metric: balanced_accuracy ({note})" in repr(result).splitlines()
+    assert "accuracy would reward predicting the majority" in result._repr_html_()
+    for _, test in result.validation_.folds:  # every validation fold holds every class
+        assert set(y[test]) == {"a", "b", "c"}
+    explicit = AutoML(search_dir=tmp_path, metric="accuracy", **FAST).fit(df, target="y")
+    assert explicit.metric_ == "accuracy" and explicit.summary()["metric_note"] is None
+    mild = df.iloc[np.r_[0:190, 1000:1010]]  # 190:5:5 = 38:1:1 is imbalanced too; 19:1 is not
+    assert AutoML(search_dir=tmp_path, **FAST).fit(mild, target="y").metric_ == "balanced_accuracy"
+    from nbautoml.engine.metrics import choose_metric
+
+    assert choose_metric("auto", "multiclass", pd.Series(["a"] * 95 + ["b"] * 5 + ["c"] * 5)) == ("accuracy", None)
+    assert choose_metric("auto", "binary", pd.Series([0] * 1000 + [1] * 5)) == ("roc_auc", None)
+
+
+def test_auto_folds_cut_to_the_smallest_class_say_so_and_each_holds_it(tmp_path):
+    """D-11: cv='auto' quietly used 3 folds for a class of 3 rows; the validation now says why."""
+    rng = np.random.default_rng(0)
+    y = np.array(["a"] * 500 + ["b"] * 3 + ["c"] * 4)
+    df = pd.DataFrame({"x": rng.normal(size=len(y)), "y": y})
+    result = AutoML(search_dir=tmp_path, **FAST).fit(df, target="y")
+    assert result.validation_.description == "stratified 3-fold, as the smallest class has 3 rows"
+    assert "(stratified 3-fold, as the smallest class has 3 rows)" in repr(result)
+    assert all(set(y[test]) == {"a", "b", "c"} for _, test in result.validation_.folds)
