@@ -21,12 +21,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .engine.data import MISSING_PLACEHOLDERS
 from .exceptions import DataError, closest
 
 MAX_CATEGORIES = 1000
 """Categories listed per column at most; beyond that unseen values are not counted."""
 
-_MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "<na>"})
+# text taken as a missing number: "", "NA", "null", and the placeholders of numbers stored as
+# text ("?", "-"), which a column read as numbers in training takes as missing too
+_MISSING_TOKENS = MISSING_PLACEHOLDERS
 
 
 @dataclass

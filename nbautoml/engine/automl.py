@@ -26,7 +26,7 @@ from . import data as data_mod
 from .ensemble import describe_model
 from .evaluate import EvalContext, fit_pipeline, score_fitted
 from .leaderboard import build_leaderboard, format_leaderboard
-from .metrics import get_metric
+from .metrics import choose_metric, get_metric
 from .prefer import check_preference, choose_trial
 from .records import TrialRecord
 from .search import Budget, Search, emit_finished, get_algorithm
@@ -62,7 +62,9 @@ class AutoML(BaseEstimator):
     metric : str, default="auto"
         One of accuracy, balanced_accuracy, f1, f1_macro, roc_auc, log_loss,
         precision, recall (classification), r2, rmse, mae, mape (regression).
-        "auto" picks roc_auc (binary), accuracy (multiclass) or r2.
+        "auto" picks roc_auc (binary), accuracy (multiclass) or r2;
+        balanced_accuracy for multiclass when the largest class has at least
+        20 times the rows of the smallest (the choice is noted in the result).
     time_budget : float or None, default=60
         Seconds for the whole search, final refit included.
     max_evals : int, optional
@@ -297,7 +299,19 @@ class AutoML(BaseEstimator):
                 f"{y.name!r} exactly: possible target leakage (a value known only with the outcome?). "
                 f"A score near perfect would not hold on new data. If so, leave it out: roles="
                 f"{ {name: 'dropped' for name in leaks} }.", UserWarning, stacklevel=2)
-        metric = get_metric(self.metric, task)
+        huge = data_mod.huge_magnitudes(X, plan)
+        for name, note in huge.items():
+            plan.add_note(name, note)
+        if huge:
+            warnings.warn(
+                f"{', '.join(map(repr, huge))} hold{'s' if len(huge) == 1 else ''} values of magnitude above "
+                f"{data_mod.HUGE_MAGNITUDE:.2g}: overflow risk. Random forest, extra trees and decision "
+                "tree trials fail on them (too large for float32), and squaring or scaling them gives inf; "
+                "the search goes on with what works. If they are meant as numbers, rescale them (e.g. "
+                "divide by a power of ten, or take a log).",
+                UserWarning, stacklevel=2)
+        metric_name, self.metric_note_ = choose_metric(self.metric, task, y)
+        metric = get_metric(metric_name, task)
         if task == "regression":
             classes = None
             y_codes = pd.to_numeric(y, errors="raise").to_numpy(dtype=float)
@@ -783,6 +797,7 @@ class AutoML(BaseEstimator):
         counts = pd.Series([t.status for t in self.trials_]).value_counts().to_dict()
         return {
             "task": self.task_, "target": self.target_, "metric": self.metric_,
+            "metric_note": getattr(self, "metric_note_", None),
             "best_score": getattr(self, "best_score_", None), "best_score_std": getattr(self, "best_score_std_", None),
             "best_pipeline": describe(self.best_config_) if hasattr(self, "best_config_") else None,
             "model": describe_model(self) if hasattr(self, "best_config_") else None,
@@ -822,6 +837,8 @@ class AutoML(BaseEstimator):
             + f" in {s['elapsed']:.1f} s"
             + (f" ({s['n_jobs']} at a time)" if (s["n_jobs"] or 1) > 1 else "") + f"; {s['stop_reason']}",
         ]
+        if s["metric_note"]:
+            lines.append(f"  metric: {s['metric']} ({s['metric_note']})")
         if s["families_left"]:
             lines.append("  left the search early (well behind the best): " + ", ".join(s["families_left"]))
         if s["dropped_columns"]:

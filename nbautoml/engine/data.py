@@ -16,9 +16,22 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import DataError, closest, unknown_choice
+from .transformers import to_numbers
 
 TASKS = ("binary", "multiclass", "regression")
 ROLES = ("numeric", "categorical", "datetime", "text", "dropped")
+
+# Text that stands for a missing value in a column of numbers stored as text (compared
+# stripped and lower-cased): "?" in the UCI auto-mpg data, "NA", "null", "-" in others
+MISSING_PLACEHOLDERS = frozenset({"", "?", "-", "--", ".", "na", "n/a", "nan", "null", "none", "<na>"})
+# a text column is read as numbers only when at most this share of its values are placeholders
+PLACEHOLDER_MAX_SHARE = 0.5
+# absolute values above this overflow float32, which scikit-learn's trees compute in (every
+# random forest, extra trees and decision tree trial fails: "Input X contains infinity or a
+# value too large for dtype('float32')"); from 1.3e154 squaring overflows float64 too (scalers'
+# variances, linear models)
+HUGE_MAGNITUDE = float(np.finfo(np.float32).max)  # 3.4e38
+_LEADING_ZERO = re.compile(r"^[+-]?0\d")  # "007", "02134": codes, not numbers
 
 _DATE_PATTERN = re.compile(
     r"^\s*(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})([ T]\d{1,2}:\d{2}(:\d{2})?)?"
@@ -467,6 +480,53 @@ def _mean_words(values: pd.Series) -> float:
     return float(sample.str.split().str.len().mean())
 
 
+def numbers_in_text(col: pd.Series) -> tuple[pd.Series, dict[str, int]] | None:
+    """The numbers of a text column whose values are numbers or missing-value placeholders.
+
+    A column of text (``object`` or string dtype) is numbers when every value
+    that is not missing parses as a finite number, except placeholders
+    (:data:`MISSING_PLACEHOLDERS`: ``"?"``, ``"NA"``, ``"-"``, ...) that are at
+    most half of its values. Values with a leading zero (``"007"``) are codes,
+    not numbers: such a column is left as text.
+
+    Returns
+    -------
+    (Series, dict) or None
+        The column as float64 (placeholders as NaN) and each placeholder met
+        with its count; None for a column that is not numbers in text.
+    """
+    if (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)
+            or pd.api.types.is_datetime64_any_dtype(col) or isinstance(col.dtype, pd.CategoricalDtype)):
+        return None
+    values = col.dropna()
+    if len(values) == 0:
+        return None
+    text = values.map(lambda v: v.strip() if isinstance(v, str) else v).astype(str)
+    placeholder = text.str.lower().isin(MISSING_PLACEHOLDERS).to_numpy()
+    if placeholder.sum() > PLACEHOLDER_MAX_SHARE * len(values) or placeholder.all():
+        return None
+    rest = text[~placeholder]
+    if rest.str.match(_LEADING_ZERO).any():
+        return None
+    numbers = pd.to_numeric(rest, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    if not np.isfinite(numbers).all():
+        return None
+    return to_numbers(col), {str(k): int(v) for k, v in text[placeholder].value_counts().items()}
+
+
+def huge_magnitudes(X: pd.DataFrame, plan: DataPlan) -> dict[str, str]:
+    """Numeric columns with absolute values above :data:`HUGE_MAGNITUDE`, mapped to a note."""
+    found = {}
+    for name in plan.names("numeric"):
+        values = to_numbers(X[name]).to_numpy(dtype=float, na_value=np.nan)
+        huge = np.abs(values) > HUGE_MAGNITUDE
+        if huge.any():
+            found[name] = (f"{int(huge.sum())} value{'s' if huge.sum() > 1 else ''} of magnitude above "
+                           f"{HUGE_MAGNITUDE:.2g} (up to {np.nanmax(np.abs(values)):.3g}): overflow risk, "
+                           "too large for float32 trees, inf when squared or scaled")
+    return found
+
+
 def plan_columns(X: pd.DataFrame, roles: dict[str, str] | None = None,
                  notes: dict[str, str] | None = None) -> DataPlan:
     """Infer each column's role: numeric, categorical, datetime, text or dropped.
@@ -514,6 +574,8 @@ def plan_columns(X: pd.DataFrame, roles: dict[str, str] | None = None,
                 info.reason = "dropped by the user"
         else:
             info.role, info.reason = _infer_role(col, info, n)
+            if info.role in ("categorical", "dropped") and info.n_unique >= 2:
+                _read_as_numbers(col, info)
         plan.columns.append(info)
     if not plan.used:
         reasons = "; ".join(f"{k}: {v}" for k, v in plan.dropped.items())
@@ -523,6 +585,32 @@ def plan_columns(X: pd.DataFrame, roles: dict[str, str] | None = None,
             code="no_usable_columns",
         )
     return plan
+
+
+def _read_as_numbers(col: pd.Series, info: ColumnInfo) -> None:
+    """Make a text column of numbers (with "?"-like placeholders) numeric, noting what was taken as missing.
+
+    Candidates are the columns typed categorical, or dropped as ID-like (a
+    distinct value on almost every row, as measurements often are); a
+    distinct whole number on every row stays an ID. The pipeline reads the
+    text as numbers (``NumbersFromText``), at predict time too.
+    """
+    found = numbers_in_text(col)
+    if found is None:
+        return
+    numbers, placeholders = found
+    present = numbers.dropna().to_numpy()
+    if len(np.unique(present)) < 2:  # one number and a placeholder: a flag, kept as categories
+        return
+    if info.role == "dropped" and len(np.unique(present)) == len(present) and np.all(present == np.round(present)):
+        return  # a distinct whole number per row: an ID stored as text
+    info.role, info.reason = "numeric", "numbers stored as text"
+    info.n_unique = int(numbers.nunique(dropna=True))
+    info.missing_rate = float(numbers.isna().mean())
+    taken = " and ".join(f"{count} {token!r}" for token, count in placeholders.items())
+    note = (f"read as numbers; {taken} value{'s' if sum(placeholders.values()) > 1 else ''} taken as missing"
+            if placeholders else "numbers stored as text; read as numbers")
+    info.note = f"{info.note}; {note}" if info.note else note
 
 
 def _named_like_an_id(name) -> bool:

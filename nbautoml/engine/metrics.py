@@ -49,6 +49,37 @@ METRICS = {
 DEFAULT_METRIC = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "r2"}
 
 
+# metric="auto" on a multiclass target whose largest class has at least this many times the
+# rows of its smallest is balanced_accuracy: accuracy would reward predicting the majority
+IMBALANCE_RATIO = 20
+
+
+def choose_metric(name: str | None, task: str, y=None) -> tuple[str, str | None]:
+    """The metric to search with, and a note when ``"auto"`` chose it for the data.
+
+    An explicit ``name`` is kept as given. ``"auto"`` is ``DEFAULT_METRIC`` of
+    the task, except for a multiclass target whose largest class has at least
+    ``IMBALANCE_RATIO`` times the rows of the smallest: accuracy would reward
+    predicting the majority there, so balanced_accuracy (the mean recall over
+    the classes) is chosen and the note says why.
+    """
+    if name not in (None, "auto"):
+        return name, None
+    default = DEFAULT_METRIC.get(task, name)
+    if task != "multiclass" or y is None:
+        return default, None
+    import pandas as pd
+
+    counts = pd.Series(y).value_counts()
+    if len(counts) < 2 or counts.iloc[0] < IMBALANCE_RATIO * counts.iloc[-1]:
+        return default, None
+    shown = ":".join(str(int(c)) for c in counts)
+    if len(counts) > 6:
+        shown = f"{int(counts.iloc[0])}:...:{int(counts.iloc[-1])} over {len(counts)}"
+    return "balanced_accuracy", (f"chosen by metric='auto': classes {shown}; accuracy would reward "
+                                 "predicting the majority")
+
+
 def get_metric(name: str, task: str) -> Metric:
     """Return the metric, checking it fits the task.
 

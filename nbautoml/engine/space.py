@@ -539,6 +539,7 @@ def build_pipeline(config: dict, plan, task: str, random_state: int | None = 0, 
     from .transformers import (
         AsString,
         DatetimeFeatures,
+        NumbersFromText,
         OrdinalCategories,
         PercentileClipScaler,
         TextColumn,
@@ -577,6 +578,10 @@ def build_pipeline(config: dict, plan, task: str, random_state: int | None = 0, 
     numeric = plan.names("numeric")
     if numeric:
         steps = numeric_steps()
+        if any(_text_dtype(c.dtype) for c in plan.columns if c.role == "numeric"):
+            # numbers stored as text ("1", "2.5", "?"): parsed here, so that predict on raw
+            # data and best_pipeline_ used directly read them as the search did
+            steps = [("as_numbers", NumbersFromText())] + steps
         transformers.append(("num", Pipeline(steps) if steps else "passthrough", numeric))
     categorical = plan.names("categorical")
     if categorical:
@@ -617,6 +622,16 @@ def build_pipeline(config: dict, plan, task: str, random_state: int | None = 0, 
         estimator = make_estimator(config["family"], config.get("params", {}), task, random_state, n_jobs)
     steps.append(("model", estimator))
     return Pipeline(steps)
+
+
+def _text_dtype(dtype: str) -> bool:
+    """True for the dtype (as a plan stores it) of a column whose values are not numbers."""
+    import pandas as pd
+
+    try:
+        return not pd.api.types.is_numeric_dtype(pd.api.types.pandas_dtype(dtype))
+    except TypeError:
+        return True
 
 
 def describe(config: dict) -> str:

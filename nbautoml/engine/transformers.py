@@ -186,3 +186,39 @@ class TextColumn(TransformerMixin, BaseEstimator):
         frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
         col = frame.iloc[:, 0]
         return col.where(col.notna(), "").astype(str).to_numpy()
+
+
+class NumbersFromText(TransformerMixin, BaseEstimator):
+    """Numeric columns as float64, numbers stored as text parsed.
+
+    For columns read as numbers though the data holds them as text (``"1"``,
+    ``"2.5"``, with ``"?"`` or ``"NA"`` for a missing value): anything that is
+    not a finite number becomes NaN, to be imputed downstream (or left to a
+    model that handles missing values).
+    """
+
+    def fit(self, X, y=None):
+        frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
+        self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
+        self.n_features_in_ = frame.shape[1]
+        return self
+
+    def transform(self, X):
+        frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
+        out = np.empty(frame.shape, dtype=float)
+        for j in range(frame.shape[1]):
+            out[:, j] = to_numbers(frame.iloc[:, j]).to_numpy(dtype=float, na_value=np.nan)
+        return out
+
+    def get_feature_names_out(self, input_features=None):
+        return np.asarray(self.feature_names_in_, dtype=object)
+
+
+def to_numbers(col: pd.Series) -> pd.Series:
+    """A column as float64: text parsed as numbers; anything else (placeholders, inf) missing."""
+    if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+        values = col.astype("float64")
+    else:
+        stripped = col.astype(object).map(lambda v: v.strip() if isinstance(v, str) else v)
+        values = pd.to_numeric(stripped, errors="coerce").astype("float64")
+    return values.where(np.isfinite(values.to_numpy(dtype=float, na_value=np.nan)))

@@ -78,6 +78,7 @@ def make_validation(cv, task: str, y_codes: np.ndarray, groups=None, seed: int |
     classification = task != "regression"
     scheme, value = parse_cv(cv)
     rows = np.arange(n)
+    fewer = ""  # why cv="auto" uses fewer folds than usual
     if scheme == "splitter":
         folds = list(cv.split(rows.reshape(-1, 1), y_codes, groups))
         return Validation("custom", folds, f"custom splitter {type(cv).__name__} ({len(folds)} folds)")
@@ -95,6 +96,7 @@ def make_validation(cv, task: str, y_codes: np.ndarray, groups=None, seed: int |
                 smallest = int(np.bincount(y_codes).min())
                 if 2 <= smallest < value:
                     value = smallest
+                    fewer = f", as the smallest class has {smallest} rows"
     if scheme == "stratified" and not classification:
         raise ConfigError("cv='stratified' needs a classification task; use cv='kfold' for regression.",
                           code="bad_cv")
@@ -126,7 +128,7 @@ def make_validation(cv, task: str, y_codes: np.ndarray, groups=None, seed: int |
     if scheme == "stratified":
         splitter = ms.StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
         folds = list(splitter.split(rows, y_codes))
-        return Validation("stratified", folds, f"stratified {k}-fold")
+        return Validation("stratified", folds, f"stratified {k}-fold{fewer}")
     if k > n:
         raise DataError(f"{k}-fold CV needs at least {k} rows; the data has {n}.", code="too_few_rows")
     folds = list(ms.KFold(n_splits=k, shuffle=True, random_state=seed).split(rows))

@@ -215,6 +215,8 @@ def result_html(result, top: int = 10) -> str:
     if s["dropped_columns"]:
         dropped = "; ".join(f"<code>{_e(k)}</code> ({_e(v)})" for k, v in s["dropped_columns"].items())
         rows.append(("Dropped columns", dropped))
+    if s.get("metric_note"):
+        rows.append(("Metric", f"{_e(s['metric'])}: {_e(s['metric_note'])}"))
     if s.get("column_notes"):
         notes = "; ".join(f"<code>{_e(k)}</code> ({_e(v)})" for k, v in s["column_notes"].items())
         rows.append(("Column notes", notes))

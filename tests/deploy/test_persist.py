@@ -377,9 +377,11 @@ def test_allowlist_covers_every_family_of_the_search_space():
         "c": rng.choice(["x", "y", "z"], n),
         "d": pd.date_range("2020-01-01", periods=n, freq="37h").astype(str),
         "t": [" ".join(rng.choice(words, 5)) for _ in range(n)],
+        # numbers stored as text, "?" for a missing one: read by NumbersFromText
+        "s": [f"{v:.2f}" if v > -1 else "?" for v in rng.normal(size=n)],
     })
     plan = plan_columns(X)
-    assert [c.role for c in plan.columns] == ["numeric", "numeric", "categorical", "datetime", "text"]
+    assert [c.role for c in plan.columns] == ["numeric", "numeric", "categorical", "datetime", "text", "numeric"]
     targets = {"binary": rng.choice(["no", "yes"], n), "multiclass": rng.integers(0, 3, n),
                "regression": rng.normal(size=n)}
     small = {"n_estimators": 5, "max_iter": 20}  # same fitted types, a fraction of the time

@@ -136,3 +136,127 @@ def test_a_column_that_determines_the_target_is_warned_as_possible_leakage(tmp_p
                              "known only with the outcome?). A score near perfect would not hold on new "
                              "data. If so, leave it out: roles={'leak': 'dropped'}."]
     assert list(result.plan_.notes) == ["leak"] and "possible target leakage" in repr(result)
+
+
+def _auto_mpg_like(n=200, seed=0):
+    """A frame as pandas reads the UCI auto-mpg file: horsepower is text, with '?' for a missing value."""
+    rng = np.random.default_rng(seed)
+    horsepower = rng.uniform(50, 230, n).round()
+    weight = rng.uniform(1600, 5100, n).round()
+    mpg = 60 - 0.15 * horsepower - 0.004 * weight + rng.normal(0, 1, n)
+    text = [f"{v:.1f}" for v in horsepower]
+    for i in range(0, n, 33):
+        text[i] = "?"
+    return pd.DataFrame({"horsepower": pd.Series(text, dtype=object), "weight": weight,
+                         "origin": rng.choice(["usa", "europe", "?"], n), "mpg": mpg})
+
+
+def test_numbers_stored_as_text_with_placeholders_are_read_as_numbers_with_a_note(tmp_path):
+    """D-19: a column such as ["1", "2.5", "?", "4"] (object dtype) was typed categorical, its numbers
+    one-hot or ordinal codes. It is numeric now, with '?' taken as missing and noted; the pipeline
+    reads the text itself, so predict on raw rows (with '?') and best_pipeline_ used directly work."""
+    df = _auto_mpg_like()
+    plan = D.plan_columns(df.drop(columns="mpg"))
+    info = {c.name: c for c in plan.columns}
+    assert info["horsepower"].role == "numeric" and info["horsepower"].reason == "numbers stored as text"
+    assert plan.notes == {"horsepower": "read as numbers; 7 '?' values taken as missing"}
+    assert info["horsepower"].missing_rate == 7 / 200
+    assert info["origin"].role == "categorical"  # '?' among words: still categories (income.csv)
+    codes = D.plan_columns(pd.DataFrame({"zip": ["02134", "10001", "30301", "?"] * 10,
+                                         "mostly_gaps": ["1", "?", "?", "2", "?"] * 8,
+                                         "id": [str(i) for i in range(40)]}))
+    assert [c.role for c in codes.columns] == ["categorical", "categorical", "dropped"]
+    assert D.plan_columns(pd.DataFrame({"s": ["1", "2.5", "4"] * 10})).columns[0].role == "numeric"
+
+    new = pd.DataFrame({"horsepower": ["?", "130", " 95.0 "], "weight": [3500.0, 3000.0, 2000.0],
+                        "origin": ["usa", "?", "europe"]})
+    for family in ("ridge", "hist_gradient_boosting"):  # imputed, and left to the model (passthrough)
+        result = AutoML(search_dir=tmp_path, max_evals=1, time_budget=None, models=[family], n_jobs=1,
+                        ensemble=False).fit(df, target="mpg")
+        assert "horsepower (read as numbers; 7 '?' values taken as missing)" in repr(result)
+        assert result.summary()["column_notes"]["horsepower"] == "read as numbers; 7 '?' values taken as missing"
+        assert "read as numbers" in result._repr_html_()
+        assert result.best_score_ > 0.9, family  # categories of horsepower scored about 0.4
+        assert np.isfinite(result.predict(new)).all()
+        assert np.allclose(result.best_pipeline_.predict(new), result.predict(new))
+        steps = result.best_pipeline_.named_steps["features"].named_transformers_["num"]
+        assert type(steps.steps[0][1]).__name__ == "NumbersFromText"
+    plain = AutoML(search_dir=tmp_path, max_evals=1, time_budget=None, models=["hist_gradient_boosting"],
+                   n_jobs=1, ensemble=False).fit(df.assign(horsepower=pd.to_numeric(df.horsepower, errors="coerce")),
+                                                 target="mpg")
+    numbers = plain.best_pipeline_.named_steps["features"].named_transformers_["num"]
+    assert type(numbers).__name__ == "FunctionTransformer"  # "passthrough" as before: no step added
+
+
+def test_a_model_trained_on_numbers_in_text_saves_loads_and_predicts_rows_with_placeholders(tmp_path):
+    """D-19: the saved model holds the text-to-numbers step (on the safe-load allowlist) and takes '?'."""
+    import nbautoml
+
+    df = _auto_mpg_like()
+    result = AutoML(search_dir=tmp_path, max_evals=1, time_budget=None, models=["ridge"], n_jobs=1,
+                    ensemble=False).fit(df, target="mpg")
+    model = nbautoml.load(nbautoml.save(result, tmp_path / "mpg"))
+    new = pd.DataFrame({"horsepower": ["?", "130", "NA"], "weight": [3500.0, 3000.0, 2000.0],
+                        "origin": ["usa", "?", "europe"]})
+    predicted = model.predict(new)
+    assert np.isfinite(predicted).all()
+    assert np.allclose(predicted, result.predict(new))
+    # a number never seen in training is a number: 160 more horsepower, about 24 mpg less
+    low, high = model.predict(new.iloc[[1, 1]].assign(horsepower=["61.5", "221.5"]))
+    assert 15 < low - high < 35
+    with pytest.raises(DataError, match="'horsepower' must be numeric.*'fast'"):  # not a placeholder
+        model.predict(new.assign(horsepower=["fast", "1", "2"]))
+
+
+def test_absurd_magnitudes_are_warned_about_with_the_column_and_the_search_goes_on(tmp_path):
+    """D-14: a column with values near 1e308 was searched without a word, though every forest trial
+    failed on it ("too large for dtype('float32')") and scaling squares it to inf."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=300)
+    df = pd.DataFrame({"x": x, "huge": rng.normal(size=300) * 1e307, "y": (x > 0).astype(int)})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = AutoML(search_dir=tmp_path, max_evals=3, time_budget=None,
+                        models=["logistic_regression", "hist_gradient_boosting", "random_forest"], n_jobs=1,
+                        ensemble=False).fit(df, target="y")
+    messages = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    assert any(m.startswith("'huge' holds values of magnitude above 3.4e+38: overflow risk. Random forest") for m in messages), messages
+    assert list(result.plan_.notes) == ["huge"] and "overflow risk" in result.plan_.notes["huge"]
+    assert "huge (300 values of magnitude above 3.4e+38 (up to" in repr(result)
+    assert result.best_pipeline_ is not None and result.best_score_ > 0.9
+    assert "x" not in D.huge_magnitudes(df, D.plan_columns(df.drop(columns="y")))
+
+
+def test_metric_auto_on_a_strongly_imbalanced_multiclass_target_is_balanced_accuracy(tmp_path):
+    """D-11: metric='auto' was accuracy at 1000:5:5, where predicting 'a' always scores 0.99."""
+    rng = np.random.default_rng(0)
+    y = np.array(["a"] * 1000 + ["b"] * 5 + ["c"] * 5)
+    df = pd.DataFrame({"x1": rng.normal(size=1010) + 3 * (y == "b"), "x2": rng.normal(size=1010) + 3 * (y == "c"),
+                       "y": y})
+    result = AutoML(search_dir=tmp_path, **FAST).fit(df, target="y")
+    assert result.metric_ == "balanced_accuracy"
+    note = "chosen by metric='auto': classes 1000:5:5; accuracy would reward predicting the majority"
+    assert result.summary()["metric_note"] == note
+    assert f"  metric: balanced_accuracy ({note})" in repr(result).splitlines()
+    assert "accuracy would reward predicting the majority" in result._repr_html_()
+    for _, test in result.validation_.folds:  # every validation fold holds every class
+        assert set(y[test]) == {"a", "b", "c"}
+    explicit = AutoML(search_dir=tmp_path, metric="accuracy", **FAST).fit(df, target="y")
+    assert explicit.metric_ == "accuracy" and explicit.summary()["metric_note"] is None
+    mild = df.iloc[np.r_[0:190, 1000:1010]]  # 190:5:5 = 38:1:1 is imbalanced too; 19:1 is not
+    assert AutoML(search_dir=tmp_path, **FAST).fit(mild, target="y").metric_ == "balanced_accuracy"
+    from nbautoml.engine.metrics import choose_metric
+
+    assert choose_metric("auto", "multiclass", pd.Series(["a"] * 95 + ["b"] * 5 + ["c"] * 5)) == ("accuracy", None)
+    assert choose_metric("auto", "binary", pd.Series([0] * 1000 + [1] * 5)) == ("roc_auc", None)
+
+
+def test_auto_folds_cut_to_the_smallest_class_say_so_and_each_holds_it(tmp_path):
+    """D-11: cv='auto' quietly used 3 folds for a class of 3 rows; the validation now says why."""
+    rng = np.random.default_rng(0)
+    y = np.array(["a"] * 500 + ["b"] * 3 + ["c"] * 4)
+    df = pd.DataFrame({"x": rng.normal(size=len(y)), "y": y})
+    result = AutoML(search_dir=tmp_path, **FAST).fit(df, target="y")
+    assert result.validation_.description == "stratified 3-fold, as the smallest class has 3 rows"
+    assert "(stratified 3-fold, as the smallest class has 3 rows)" in repr(result)
+    assert all(set(y[test]) == {"a", "b", "c"} for _, test in result.validation_.folds)
