@@ -70,7 +70,8 @@ def make_validation(cv, task: str, y_codes: np.ndarray, groups=None, seed: int |
     per trial instead of k: three times the trials where each fit is slow);
     otherwise stratified k-fold for classification and k-fold for regression
     (5 folds under 10,000 rows, 3 above, or with a time budget under 20 s
-    above 2,000 rows).
+    above 2,000 rows). An int ``cv`` is stratified for classification, as in
+    scikit-learn; ``"kfold:k"`` asks for plain k-fold.
     """
     from sklearn import model_selection as ms
 
@@ -97,6 +98,8 @@ def make_validation(cv, task: str, y_codes: np.ndarray, groups=None, seed: int |
                 if 2 <= smallest < value:
                     value = smallest
                     fewer = f", as the smallest class has {smallest} rows"
+    if scheme == "kfold" and classification and isinstance(cv, (int, np.integer)):
+        scheme = "stratified"  # as scikit-learn does for a classifier; cv="kfold:5" keeps plain k-fold
     if scheme == "stratified" and not classification:
         raise ConfigError("cv='stratified' needs a classification task; use cv='kfold' for regression.",
                           code="bad_cv")

@@ -260,3 +260,16 @@ def test_auto_folds_cut_to_the_smallest_class_say_so_and_each_holds_it(tmp_path)
     assert result.validation_.description == "stratified 3-fold, as the smallest class has 3 rows"
     assert "(stratified 3-fold, as the smallest class has 3 rows)" in repr(result)
     assert all(set(y[test]) == {"a", "b", "c"} for _, test in result.validation_.folds)
+
+
+def test_an_int_cv_on_classification_is_stratified_so_each_fold_holds_every_class(tmp_path):
+    """cv=5 on 1000:5:5 was plain k-fold: validation folds without a 'b' or a 'c' (as scikit-learn
+    does for a classifier, an int now means stratified k-fold; cv='kfold:5' asks for plain)."""
+    rng = np.random.default_rng(0)
+    y = np.array(["a"] * 1000 + ["b"] * 5 + ["c"] * 5)
+    df = pd.DataFrame({"x": rng.normal(size=len(y)), "y": y})
+    result = AutoML(search_dir=tmp_path, cv=5, **FAST).fit(df, target="y")
+    assert result.validation_.description == "stratified 5-fold"
+    assert all(set(y[test]) == {"a", "b", "c"} for _, test in result.validation_.folds)
+    plain = AutoML(search_dir=tmp_path, cv="kfold:5", **FAST).fit(df, target="y")
+    assert plain.validation_.description == "5-fold"

@@ -278,7 +278,9 @@ def test_unknown_model_metric_and_mismatch_list_valid_values(titanic):
 def test_validation_schemes(titanic):
     kw = dict(max_evals=1, time_budget=None, models=["logistic_regression"])
     assert AutoML(cv="holdout:0.3", **kw).fit(titanic, target="Survived").validation_.n_splits == 1
-    assert AutoML(cv=3, **kw).fit(titanic, target="Survived").validation_.description == "3-fold"
+    # an int is stratified for classification, as in scikit-learn; "kfold:3" asks for plain k-fold
+    assert AutoML(cv=3, **kw).fit(titanic, target="Survived").validation_.description == "stratified 3-fold"
+    assert AutoML(cv="kfold:3", **kw).fit(titanic, target="Survived").validation_.description == "3-fold"
     ts = AutoML(cv="timeseries:4", **kw).fit(titanic, target="Survived").validation_
     assert ts.scheme == "timeseries" and ts.n_splits == 4
     groups = AutoML(cv="group:3", **kw).fit(titanic, target="Survived", groups="Pclass").validation_
