@@ -156,7 +156,7 @@ def test_ensemble_and_backend_options_and_an_unconvertible_export(ip, blood):
     ip.push({"df": data})
     ip.run_cell_magic(
         "automl",
-        "--target Class --max-evals 3 --models decision_tree --cv 3 --ensemble --backend local "
+        "--target Class --max-evals 3 --models decision_tree --cv kfold:3 --ensemble --backend local "
         "--no-widgets --name ens",
         "df",
     )
