@@ -517,7 +517,15 @@ def numbers_in_text(col: pd.Series) -> tuple[pd.Series, dict[str, int]] | None:
 def huge_magnitudes(X: pd.DataFrame, plan: DataPlan) -> dict[str, str]:
     """Numeric columns with absolute values above :data:`HUGE_MAGNITUDE`, mapped to a note."""
     found = {}
-    for name in plan.names("numeric"):
+    names = plan.names("numeric")
+    plain = [n for n in names if pd.api.types.is_float_dtype(X[n])]
+    if plain:  # one pass over the float columns (20,000 of them took 2.3 s column by column)
+        values = X[plain].to_numpy(dtype=float)  # a view for a frame of one float block: no copy
+        suspect = ((np.fmax.reduce(values, axis=0) > HUGE_MAGNITUDE)  # fmax/fmin skip NaN
+                   | (np.fmin.reduce(values, axis=0) < -HUGE_MAGNITUDE))  # (and find inf, checked below)
+        floats = set(plain)
+        names = [n for n in names if n not in floats] + [n for n, bad in zip(plain, suspect) if bad]
+    for name in names:
         values = to_numbers(X[name]).to_numpy(dtype=float, na_value=np.nan)
         huge = np.abs(values) > HUGE_MAGNITUDE
         if huge.any():

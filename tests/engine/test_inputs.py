@@ -273,3 +273,16 @@ def test_an_int_cv_on_classification_is_stratified_so_each_fold_holds_every_clas
     assert all(set(y[test]) == {"a", "b", "c"} for _, test in result.validation_.folds)
     plain = AutoML(search_dir=tmp_path, cv="kfold:5", **FAST).fit(df, target="y")
     assert plain.validation_.description == "5-fold"
+
+
+def test_huge_magnitudes_checks_float_columns_in_one_pass_and_skips_inf_and_missing():
+    from nbautoml.engine.data import huge_magnitudes, plan_columns
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(50, 6)), columns=list("abcdef"))
+    X.loc[3, "a"], X.loc[4, "b"], X.loc[5, "c"] = 1e300, -1e39, np.inf  # c: inf is not a magnitude here
+    X["d"] = np.nan
+    X["e"] = X["e"].astype(str)  # numbers stored as text, checked column by column
+    X.loc[7, "e"] = "2e300"
+    plan = plan_columns(X.assign(d=0.0))  # an all-missing column would be dropped
+    assert sorted(huge_magnitudes(X, plan)) == ["a", "b", "e"]
