@@ -97,28 +97,12 @@ def _require():
                           code="missing_dependency") from err
 
 
-# nbautoml's transformers that skl2onnx converts with a converter of scikit-learn's
-_CONVERTIBLE = {"nbautoml.engine.transformers.PercentileClipScaler"}
-
-
 def unsupported_steps(pipeline) -> list[str]:
     """Steps of the pipeline that skl2onnx cannot convert (nbautoml's own transformers)."""
     from .persist import pipeline_steps
 
     return [f"{s['path']} ({s['class'].rsplit('.', 1)[-1]})" for s in pipeline_steps(pipeline)
-            if s["class"].startswith("nbautoml.") and s["class"] not in _CONVERTIBLE]
-
-
-def _register_converters() -> None:
-    """Convert ``PercentileClipScaler`` as the ``MinMaxScaler`` it is (fitted bounds, clip)."""
-    from skl2onnx import update_registered_converter
-    from skl2onnx.operator_converters.scaler_op import convert_sklearn_min_max_scaler
-    from skl2onnx.shape_calculators.scaler import calculate_sklearn_scaler_output_shapes
-
-    from .engine.transformers import PercentileClipScaler
-
-    update_registered_converter(PercentileClipScaler, "NbautomlPercentileClipScaler",
-                                calculate_sklearn_scaler_output_shapes, convert_sklearn_min_max_scaler)
+            if s["class"].startswith("nbautoml.")]
 
 
 def _step_for_class(pipeline, class_name: str) -> str | None:
@@ -190,7 +174,6 @@ def export_onnx(model, path, check_rows=None, *, target_opset: int | None = None
             "the model with nbautoml serve instead.", code="onnx_unsupported", steps=blocked,
             columns=non_numeric)
     _require()
-    _register_converters()
     from skl2onnx import to_onnx
     from skl2onnx.common.data_types import FloatTensorType
 

@@ -541,7 +541,6 @@ def build_pipeline(config: dict, plan, task: str, random_state: int | None = 0, 
         DatetimeFeatures,
         NumbersFromText,
         OrdinalCategories,
-        PercentileClipScaler,
         TextColumn,
     )
 
@@ -558,10 +557,10 @@ def build_pipeline(config: dict, plan, task: str, random_state: int | None = 0, 
     native_missing = (config["family"] == "hist_gradient_boosting"
                       and int(pre.get("select_percentile", 100)) == 100)
 
-    # numbers clipped to their 1st-99th percentiles in training: a linear model, a kernel
-    # or a neural net then does not extrapolate on an out-of-range row (trees never do),
-    # nor fit its slopes to a few extreme training rows. Configs written before the option
-    # existed have no "clip" key and are rebuilt unclipped.
+    # numbers clipped to the range seen in training: a linear model, a kernel or a neural
+    # net then does not extrapolate on an out-of-range row (trees never do). Configs
+    # written before the option existed have no "clip" key and are rebuilt unclipped.
+    # (Clipping to the 1st-99th percentiles was measured and not adopted: FINDINGS.md.)
     clip = bool(pre.get("clip", False)) and scale
 
     def numeric_steps():
@@ -569,7 +568,7 @@ def build_pipeline(config: dict, plan, task: str, random_state: int | None = 0, 
             return []
         steps = [("impute", SimpleImputer(strategy=pre.get("num_impute", "median"), keep_empty_features=True))]
         if clip:
-            steps.append(("clip", PercentileClipScaler()))
+            steps.append(("clip", MinMaxScaler(clip=True)))
         if scale and scaler_name in scalers and not (clip and scaler_name == "minmax"):
             steps.append(("scale", scalers[scaler_name]()))
         return steps

@@ -9,8 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.preprocessing import MinMaxScaler, OrdinalEncoder
-from sklearn.utils.validation import check_array
+from sklearn.preprocessing import OrdinalEncoder
 
 DATETIME_PARTS = ("year", "month", "day", "day_of_week", "day_of_year", "hour")
 
@@ -127,47 +126,6 @@ class OrdinalCategories(TransformerMixin, BaseEstimator):
 
     def get_feature_names_out(self, input_features=None):
         return self.encoder_.get_feature_names_out(input_features)
-
-
-class PercentileClipScaler(MinMaxScaler):
-    """Scale each column to [0, 1] between two training percentiles, clipping beyond them.
-
-    ``MinMaxScaler(clip=True)`` with the 1st and 99th percentiles of the
-    training values in place of their minimum and maximum (winsorizing). A
-    linear model, a kernel or a neural net then gives a value beyond those
-    percentiles no more weight than the percentile itself: a typo, or a house
-    three times larger than almost all the others, does not run the model's
-    slope out. Where the percentiles coincide (a column that is nearly always
-    one value, such as a rare flag) the column keeps its minimum and maximum, so
-    the rare values are not lost. ONNX export converts it as a ``MinMaxScaler``.
-
-    Parameters
-    ----------
-    quantile : float, default=0.01
-        The lower bound's quantile; the upper one is ``1 - quantile``.
-    feature_range, copy, clip
-        As for ``MinMaxScaler``.
-    """
-
-    def __init__(self, quantile=0.01, feature_range=(0, 1), *, copy=True, clip=True):
-        super().__init__(feature_range=feature_range, copy=copy, clip=clip)
-        self.quantile = quantile
-
-    def fit(self, X, y=None):
-        super().fit(X, y)
-        values = check_array(X, dtype=np.float64, ensure_all_finite="allow-nan")
-        if len(values):
-            low, high = np.nanquantile(values, [self.quantile, 1 - self.quantile], axis=0)
-            collapsed = ~(high > low)  # NaN-safe: an all-missing column keeps its bounds too
-            low = np.where(collapsed, self.data_min_, low)
-            high = np.where(collapsed, self.data_max_, high)
-            self.data_min_, self.data_max_ = low, high
-            self.data_range_ = high - low
-            start, stop = self.feature_range
-            span = np.where(self.data_range_ > 0, self.data_range_, 1.0)
-            self.scale_ = (stop - start) / span
-            self.min_ = start - low * self.scale_
-        return self
 
 
 class TextColumn(TransformerMixin, BaseEstimator):

@@ -202,20 +202,6 @@ def test_a_chosen_default_point_below_the_top_trials_still_starts_the_selection(
     assert set(result._oof) <= {chosen.trial_id, result.overall_best_trial_.trial_id} | members
 
 
-def _clip_to_the_training_range(monkeypatch):
-    """Linear pipelines clip numbers to the training minimum and maximum, as before 6df7081.
-
-    With that clipping ridge and lasso lead house's CV (the case the two tests below need);
-    with the 1st-99th percentiles ridge, boosting and the forest are within 0.001. The
-    trials' worker processes are forked after the patch, so they build the same pipelines.
-    """
-    from sklearn.preprocessing import MinMaxScaler
-
-    from nbautoml.engine import transformers
-
-    monkeypatch.setattr(transformers, "PercentileClipScaler", lambda: MinMaxScaler(clip=True))
-
-
 def test_the_best_kept_trial_of_each_family_is_a_candidate(datasets_dir, monkeypatch):
     """house, the benchmark's training rows (split 0): ridge and lasso lead the CV, and their
     out-of-fold errors are alike. With predictions kept for only the top two (both linear),
@@ -225,7 +211,6 @@ def test_the_best_kept_trial_of_each_family_is_a_candidate(datasets_dir, monkeyp
     from sklearn.model_selection import train_test_split
 
     seen = _keep_top_two_and_watch_the_selection(monkeypatch)
-    _clip_to_the_training_range(monkeypatch)
     train, _ = train_test_split(pd.read_csv(datasets_dir / "house.csv"), test_size=0.25, random_state=0)
     result = AutoML(max_evals=10, time_budget=None, seed=0, n_jobs=1,
                     models=["ridge", "lasso", "hist_gradient_boosting", "random_forest"]).fit(train, target="SalePrice")
@@ -267,7 +252,6 @@ def test_the_search_keeps_time_to_refit_another_familys_best_trial(datasets_dir,
             return state
 
     monkeypatch.setattr(automl_mod, "Search", Watched)
-    _clip_to_the_training_range(monkeypatch)
     train, _ = train_test_split(pd.read_csv(datasets_dir / "house.csv"), test_size=0.25, random_state=0)
     result = AutoML(max_evals=16, time_budget=600, seed=0, n_jobs=1,
                     models=["ridge", "random_forest"]).fit(train, target="SalePrice")
