@@ -61,18 +61,25 @@ class DatetimeFeatures(TransformerMixin, BaseEstimator):
         return pd.DataFrame(out, index=frame.index)
 
 
-class AsString(TransformerMixin, BaseEstimator):
-    """Turn categorical columns into strings, with missing values as ``"missing"``.
-
-    Encoders need columns that are uniformly strings; data read from a CSV
-    often mixes numbers, booleans, strings and NaN in one column.
-    """
+class _ColumnwiseTransformer(TransformerMixin, BaseEstimator):
+    """A stateless transformer of DataFrame columns that keeps their names (``transform`` in subclasses)."""
 
     def fit(self, X, y=None):
         frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
         self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
         self.n_features_in_ = frame.shape[1]
         return self
+
+    def get_feature_names_out(self, input_features=None):
+        return np.asarray(self.feature_names_in_, dtype=object)
+
+
+class AsString(_ColumnwiseTransformer):
+    """Turn categorical columns into strings, with missing values as ``"missing"``.
+
+    Encoders need columns that are uniformly strings; data read from a CSV
+    often mixes numbers, booleans, strings and NaN in one column.
+    """
 
     def transform(self, X):
         frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
@@ -84,9 +91,6 @@ class AsString(TransformerMixin, BaseEstimator):
             out[:, j] = [str(v) for v in values]
             out[mask, j] = "missing"
         return out
-
-    def get_feature_names_out(self, input_features=None):
-        return np.asarray(self.feature_names_in_, dtype=object)
 
 
 class OrdinalCategories(TransformerMixin, BaseEstimator):
@@ -146,7 +150,7 @@ class TextColumn(TransformerMixin, BaseEstimator):
         return col.where(col.notna(), "").astype(str).to_numpy()
 
 
-class NumbersFromText(TransformerMixin, BaseEstimator):
+class NumbersFromText(_ColumnwiseTransformer):
     """Numeric columns as float64, numbers stored as text parsed.
 
     For columns read as numbers though the data holds them as text (``"1"``,
@@ -155,21 +159,12 @@ class NumbersFromText(TransformerMixin, BaseEstimator):
     model that handles missing values).
     """
 
-    def fit(self, X, y=None):
-        frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
-        self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
-        self.n_features_in_ = frame.shape[1]
-        return self
-
     def transform(self, X):
         frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
         out = np.empty(frame.shape, dtype=float)
         for j in range(frame.shape[1]):
             out[:, j] = to_numbers(frame.iloc[:, j]).to_numpy(dtype=float, na_value=np.nan)
         return out
-
-    def get_feature_names_out(self, input_features=None):
-        return np.asarray(self.feature_names_in_, dtype=object)
 
 
 def to_numbers(col: pd.Series) -> pd.Series:
