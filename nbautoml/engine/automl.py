@@ -291,25 +291,16 @@ class AutoML(BaseEstimator):
         data_mod.check_features(X)
         plan = data_mod.plan_columns(X, self.roles, notes=renamed)
         leaks = data_mod.leaking_columns(X, y, plan, task)
-        for name, note in leaks.items():
-            plan.add_note(name, note)
-        if leaks:
-            warnings.warn(
-                f"{', '.join(map(repr, leaks))} determine{'s' if len(leaks) == 1 else ''} the target "
-                f"{y.name!r} exactly: possible target leakage (a value known only with the outcome?). "
-                f"A score near perfect would not hold on new data. If so, leave it out: roles="
-                f"{ {name: 'dropped' for name in leaks} }.", UserWarning, stacklevel=2)
+        _note_and_warn(plan, leaks, lambda names, s: (
+            f"{names} determine{s} the target {y.name!r} exactly: possible target leakage (a value known "
+            f"only with the outcome?). A score near perfect would not hold on new data. If so, leave it "
+            f"out: roles={ {name: 'dropped' for name in leaks} }."))
         huge = data_mod.huge_magnitudes(X, plan)
-        for name, note in huge.items():
-            plan.add_note(name, note)
-        if huge:
-            warnings.warn(
-                f"{', '.join(map(repr, huge))} hold{'s' if len(huge) == 1 else ''} values of magnitude above "
-                f"{data_mod.HUGE_MAGNITUDE:.2g}: overflow risk. Random forest, extra trees and decision "
-                "tree trials fail on them (too large for float32), and squaring or scaling them gives inf; "
-                "the search goes on with what works. If they are meant as numbers, rescale them (e.g. "
-                "divide by a power of ten, or take a log).",
-                UserWarning, stacklevel=2)
+        _note_and_warn(plan, huge, lambda names, s: (
+            f"{names} hold{s} values of magnitude above {data_mod.HUGE_MAGNITUDE:.2g}: overflow risk. "
+            "Random forest, extra trees and decision tree trials fail on them (too large for float32), "
+            "and squaring or scaling them gives inf; the search goes on with what works. If they are "
+            "meant as numbers, rescale them (e.g. divide by a power of ten, or take a log)."))
         metric_name, self.metric_note_ = choose_metric(self.metric, task, y)
         metric = get_metric(metric_name, task)
         if task == "regression":
@@ -988,6 +979,19 @@ def _resume_not_found(resume, base: Path) -> ConfigError:
     return ConfigError(f"resume={str(resume)!r}: no search of that name or path."
                        + (f" Did you mean {hint[0]!r}?" if hint else "") + listing,
                        code="resume_not_found", known=known)
+
+
+def _note_and_warn(plan, found: dict, message) -> None:
+    """Add each found column's note to the plan and warn once about them all.
+
+    ``message(names, s)`` gives the warning from the quoted column names and the verb's
+    "s" (a single column) or "" (several).
+    """
+    for name, note in found.items():
+        plan.add_note(name, note)
+    if found:
+        warnings.warn(message(", ".join(map(repr, found)), "s" if len(found) == 1 else ""), UserWarning,
+                      stacklevel=3)
 
 
 def _resume_data_changed(resume, meta: dict, now: dict, plan) -> DataError:
