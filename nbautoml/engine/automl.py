@@ -268,7 +268,23 @@ class AutoML(BaseEstimator):
         Returns
         -------
         self
+
+        Raises
+        ------
+        SearchFailedError
+            No trial succeeded, or no final refit did. The search's stored status
+            is then ``"failed"`` (see :data:`nbautoml.engine.store.SEARCH_STATUSES`).
         """
+        self._open_run = None  # the search store while fit runs, closed by _finish_store
+        try:
+            return self._fit(X, y, target=target, groups=groups)
+        except BaseException as exc:
+            _store_ended_by(self._open_run, exc)
+            raise
+        finally:
+            self.__dict__.pop("_open_run", None)  # no connection kept on the estimator
+
+    def _fit(self, X, y, *, target, groups):
         t_start = time.perf_counter()
         cpu_start = time.process_time()
         self._check_params()
@@ -328,6 +344,7 @@ class AutoML(BaseEstimator):
         n_jobs = self.n_jobs_ = resolve_n_jobs(self.n_jobs, n_cells=X_used.size)
 
         store, previous, rerun, spent, run_dir = self._open_store(task, metric, plan, X_used, y)
+        self._open_run = store
         if self.space is None and (previous or rerun):
             # stored values index the families of the search that wrote them, which may differ
             # from these (resumed without its models=): place each config in this space again
@@ -518,6 +535,7 @@ class AutoML(BaseEstimator):
                        model_trials={str(k): v for k, v in model_trials(self).items()},
                        stop_reason=self.stop_reason_)
         store.close()
+        self._open_run = None
 
     def _choose_ensemble(self, state, best, metric, y_codes, search, refit_factor, left=None):
         """An ensemble of the best trials when it beats the best single one, and its refit fits
@@ -956,6 +974,29 @@ def _check_search_dir(search_dir) -> None:
     if not os.access(existing, os.W_OK | os.X_OK):
         raise ConfigError(f"{where} is not writable: no write permission in {str(existing)!r}. Give a directory "
                           "you can write to, or change its permissions.", code="bad_search_dir", path=str(base))
+
+
+def _store_ended_by(store: RunStore | None, exc: BaseException) -> None:
+    """Record in the search store that ``fit`` ended with ``exc``, and close it.
+
+    Ctrl-C (a second one, or one outside the search loop) leaves the search
+    ``interrupted``, so that it can be resumed; any other error leaves it
+    ``failed``, with the error as its ``stop_reason``. Without this the search
+    stayed ``running`` in listings. A failure to write is only logged: the
+    original error is the one to show.
+    """
+    if store is None:
+        return
+    status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    reason = f"{type(exc).__name__}: {reason}" if reason else type(exc).__name__
+    try:
+        store.set_meta(status=status, stop_reason=reason[:300], error_code=getattr(exc, "code", None))
+    except Exception as err:  # noqa: BLE001
+        log.warning("nbautoml: could not mark the search %s in its store (%s: %s).", status,
+                    type(err).__name__, err)
+    finally:
+        store.close()
 
 
 def _open_run_store(run_dir: Path) -> RunStore:

@@ -427,6 +427,8 @@ class Search:
                         record.status = "interrupted"
                         record.error = "the search was interrupted during this trial"
                         record.finished = self.elapsed()
+                        if self.store is not None:  # resume re-runs it, as a trial left running
+                            self.store.write_trial(record, elapsed=self.elapsed())
                 self.state.status = "interrupted"
                 self.state.stop_reason = "interrupted by the user"
             finally:

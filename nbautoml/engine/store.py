@@ -20,6 +20,10 @@ SCHEMA_VERSION = 3  # 2: peak_memory, model_size; 3: traceback, output (added to
 _COLUMNS = ("trial_id", "status", "config", "vals", "score", "score_std", "fold_scores", "fit_time",
             "cpu_time", "wall_time", "predict_time", "error", "started", "finished", "source",
             "peak_memory", "model_size", "traceback", "output")
+#: a search's ``status`` in its ``meta`` table: ``running`` while ``fit`` runs (and after the
+#: process was killed), then ``completed``, ``interrupted`` (Ctrl-C; resumable) or ``failed``
+#: (``fit`` raised: no trial succeeded, the final refit failed, ...; ``stop_reason`` says why)
+SEARCH_STATUSES = ("running", "completed", "interrupted", "failed")
 # columns added after version 1, with their SQL types
 _ADDED_COLUMNS = {"peak_memory": "INTEGER", "model_size": "INTEGER", "traceback": "TEXT", "output": "TEXT"}
 
@@ -138,7 +142,11 @@ def _identity(path: Path) -> tuple[int, int] | None:
 
 
 def list_runs(base: str | Path) -> list[dict]:
-    """Summaries of the searches stored under ``base`` (newest first)."""
+    """Summaries of the searches stored under ``base`` (newest first).
+
+    Each has ``status`` (one of :data:`SEARCH_STATUSES`, or ``"unknown"``) and
+    ``reason`` (why it stopped, or the error that ended it).
+    """
     base = Path(base)
     runs = []
     if not base.exists():
@@ -163,6 +171,7 @@ def list_runs(base: str | Path) -> list[dict]:
             "trials": sum(counts.values()),
             "ok": counts.get("ok", 0),
             "status": meta.get("status", "unknown"),
+            "reason": meta.get("stop_reason"),
             "created": meta.get("created"),
             "elapsed": meta.get("elapsed"),
             "variable": meta.get("variable"),
