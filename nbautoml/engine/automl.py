@@ -645,7 +645,7 @@ class AutoML(BaseEstimator):
         """
         from threadpoolctl import threadpool_limits
 
-        from .workers import OutputCapture
+        from .output import OutputCapture
 
         capture = OutputCapture()
         try:
@@ -782,7 +782,7 @@ class AutoML(BaseEstimator):
             n_classes = 0 if self.classes_ is None else len(self.classes_)
             ctx = EvalContext(self._X, self._y_codes(), self.validation_.folds, self.plan_, self.task_,
                               get_metric(self.metric_, self.task_), n_classes, self.seed)
-            from .workers import OutputCapture
+            from .output import OutputCapture
 
             capture = OutputCapture()  # what the estimator prints stays off the notebook, as in the search
             try:

@@ -30,7 +30,7 @@ class TrialRecord:
     model_size: int | None = None  # bytes: the last fold's fitted pipeline, pickled
     error: str | None = None
     traceback: str | None = None  # a failed trial's traceback, its last lines (TRACEBACK_LINES)
-    output: str | None = None  # what the trial printed (stdout and stderr), its tail (workers.OUTPUT_LINES)
+    output: str | None = None  # what the trial printed (stdout and stderr), its tail (output.OUTPUT_LINES)
     started: float = 0.0  # seconds since the search started
     finished: float = 0.0
     source: str = "tpe"  # "default", "tpe", "random", "resume", ...
