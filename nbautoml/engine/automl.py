@@ -25,6 +25,7 @@ from ..exceptions import (
 from . import data as data_mod
 from .ensemble import describe_model
 from .evaluate import EvalContext, fit_pipeline, score_fitted
+from .filesystems import check_local_filesystem
 from .leaderboard import build_leaderboard, format_leaderboard
 from .metrics import choose_metric, get_metric
 from .prefer import check_preference, choose_trial
@@ -962,8 +963,10 @@ def _warm_start_configs(warm_start, top: int = 5) -> list[dict]:
 
 
 def _check_search_dir(search_dir) -> None:
-    """Refuse a search directory that cannot be created or written to, before any training."""
+    """Refuse a search directory that cannot be created or written to, or that is on a network
+    filesystem, before any training."""
     base = Path(search_dir) if search_dir is not None else default_search_dir()
+    check_local_filesystem(base, what=f"search_dir={str(base)!r}")
     existing = base
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent

@@ -14,6 +14,7 @@ import warnings
 from pathlib import Path
 
 from ..exceptions import NbAutoMLError
+from .filesystems import check_local_filesystem
 from .records import TrialRecord
 
 SCHEMA_VERSION = 3  # 2: peak_memory, model_size; 3: traceback, output (added to older stores on open)
@@ -32,10 +33,17 @@ class RunStore:
     """A search's durable record: ``<run_dir>/search.sqlite``.
 
     Each finished trial is committed before the next one is scheduled.
+
+    Raises
+    ------
+    ConfigError
+        ``code="network_filesystem"`` when ``run_dir`` is on a network filesystem,
+        where SQLite's WAL is unsafe (:mod:`nbautoml.engine.filesystems`).
     """
 
     def __init__(self, run_dir: str | Path):
         self.run_dir = Path(run_dir)
+        check_local_filesystem(self.run_dir)  # before anything is created there
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.path = self.run_dir / "search.sqlite"
         self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
