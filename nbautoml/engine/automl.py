@@ -227,7 +227,7 @@ class AutoML(BaseEstimator):
             warnings.warn(f"trial_timeout={self.trial_timeout:g}s is longer than the whole time_budget="
                           f"{self.time_budget:g}s, so it never applies: each trial is stopped by the time left "
                           "in the budget instead. Give a trial_timeout below the time_budget, or leave it "
-                          "out.", UserWarning, stacklevel=3)
+                          "out.", UserWarning, stacklevel=4)
         if self.time_budget is None and self.max_evals is None and self.early_stop is None:
             raise ConfigError("Give a time_budget, max_evals or early_stop, or the search never ends.",
                               code="no_budget")
@@ -277,6 +277,8 @@ class AutoML(BaseEstimator):
             is then ``"failed"`` (see :data:`nbautoml.engine.store.SEARCH_STATUSES`).
         """
         self._open_run = None  # the search store while fit runs, closed by _finish_store
+        # (the warnings of _fit and its helpers count this frame in their stacklevel, so that
+        # they point at the caller of fit)
         try:
             return self._fit(X, y, target=target, groups=groups)
         except BaseException as exc:
@@ -304,7 +306,7 @@ class AutoML(BaseEstimator):
         X, y, n_missing_target = data_mod.clean_target(X, y, task)
         y, labels_note = data_mod.decimal_labels_as_text(y, task)
         if labels_note:
-            warnings.warn(f"nbautoml: {labels_note}", UserWarning, stacklevel=2)
+            warnings.warn(f"nbautoml: {labels_note}", UserWarning, stacklevel=3)
         data_mod.check_features(X)
         plan = data_mod.plan_columns(X, self.roles, notes=renamed)
         leaks = data_mod.leaking_columns(X, y, plan, task)
@@ -408,7 +410,7 @@ class AutoML(BaseEstimator):
                 self.elapsed_ = search.elapsed()
                 self._finish_store(store, state, None)
                 warnings.warn("The search was interrupted before any trial finished; there is no model.",
-                              stacklevel=2)
+                              stacklevel=3)
                 return self
             self._raise_all_failed(state.trials)
         preference = choose_trial(state.trials, self.prefer, metric.greater_is_better,
@@ -509,7 +511,7 @@ class AutoML(BaseEstimator):
                 warnings.warn(f"resume={self.resume!r}: the search already ran {spent:.1f} s and "
                               f"time_budget={self.time_budget:g} counts the whole search, so no trial "
                               f"will run; the best model so far is refit. For 60 s more, pass "
-                              f"time_budget={spent + 60:.0f}.", UserWarning, stacklevel=3)
+                              f"time_budget={spent + 60:.0f}.", UserWarning, stacklevel=4)
             store.set_meta(status="running", resumed=time.time())
             return store, previous, rerun, spent, run_dir
         name = self.name or f"{_safe(str(y.name))}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
@@ -618,7 +620,7 @@ class AutoML(BaseEstimator):
                 note = (f"the final refit failed for {'; '.join(failures)}; refit trial {trial.trial_id} "
                         f"({trial.family}, score {trial.score:.4f}) instead")
                 self.preference_ = f"{self.preference_}; {note}" if self.preference_ else note
-                warnings.warn(f"nbautoml: {note}.", UserWarning, stacklevel=3)
+                warnings.warn(f"nbautoml: {note}.", UserWarning, stacklevel=4)
                 if trial is not None:
                     self.ensemble_ = None
                     self.best_trial_, self.best_config_ = trial, trial.config
@@ -1035,7 +1037,7 @@ def _note_and_warn(plan, found: dict, message) -> None:
         plan.add_note(name, note)
     if found:
         warnings.warn(message(", ".join(map(repr, found)), "s" if len(found) == 1 else ""), UserWarning,
-                      stacklevel=3)
+                      stacklevel=4)
 
 
 def _resume_data_changed(resume, meta: dict, now: dict, plan) -> DataError:
