@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 import uuid
 import warnings
@@ -27,6 +28,7 @@ from .ensemble import describe_model
 from .evaluate import EvalContext, fit_pipeline, score_fitted
 from .filesystems import check_local_filesystem
 from .leaderboard import build_leaderboard, format_leaderboard
+from .limits import limit_supported
 from .metrics import choose_metric, get_metric
 from .prefer import check_preference, choose_trial
 from .records import TrialRecord
@@ -137,6 +139,13 @@ class AutoML(BaseEstimator):
         exceeds ``(1 + 2/n)`` times the best error plus 0.01 after ``n`` of
         its trials, or its first two trials failed. ``families_left_`` says
         which left and why. The local backend only.
+    memory_limit : float, optional
+        MB of memory a trial may use on top of what its worker process already
+        holds (the data included). A trial that needs more fails at once with
+        status ``memory`` ("exceeded the N MB per-trial limit") and the search
+        goes on. Enforced on Linux only (``RLIMIT_AS``, which counts memory
+        reserved as well as used; see :mod:`nbautoml.engine.limits`); the local
+        backend only. Default: no limit.
 
     Attributes
     ----------
@@ -163,7 +172,8 @@ class AutoML(BaseEstimator):
                  early_stop=None, cv="auto", models=None, exclude=None, space=None, algo="tpe", seed=0,
                  n_jobs="auto", search_dir=None, name=None, resume=None, roles=None, callbacks=None,
                  n_default_points=8, warm_start=None, start_method=None, prefer="accurate",
-                 prefer_tolerance=None, backend="local", ensemble="auto", prune_families=True):
+                 prefer_tolerance=None, backend="local", ensemble="auto", prune_families=True,
+                 memory_limit=None):
         self.task = task
         self.metric = metric
         self.time_budget = time_budget
@@ -190,6 +200,7 @@ class AutoML(BaseEstimator):
         self.prefer = prefer
         self.prefer_tolerance = prefer_tolerance
         self.prune_families = prune_families
+        self.memory_limit = memory_limit
 
     def __sklearn_tags__(self):
         """A classifier for scikit-learn (stratified folds in ``cross_val_score``, ``predict_proba``
@@ -222,6 +233,14 @@ class AutoML(BaseEstimator):
         positive("max_evals", self.max_evals, Integral)
         positive("trial_timeout", self.trial_timeout)
         positive("early_stop", self.early_stop, Integral)
+        positive("memory_limit", self.memory_limit)
+        if self.memory_limit is not None and not limit_supported():
+            warnings.warn(f"memory_limit={self.memory_limit:g} is not enforced on this platform ({sys.platform}): "
+                          "only Linux limits a process's memory (RLIMIT_AS). The search runs without a limit.",
+                          UserWarning, stacklevel=4)
+        if self.memory_limit is not None and self.backend == "spark":
+            warnings.warn("memory_limit applies to the local backend only; backend='spark' runs without it.",
+                          UserWarning, stacklevel=4)
         positive("n_default_points", self.n_default_points, Integral) if self.n_default_points else None
         if self.trial_timeout is not None and self.time_budget is not None and self.trial_timeout > self.time_budget:
             warnings.warn(f"trial_timeout={self.trial_timeout:g}s is longer than the whole time_budget="
@@ -378,7 +397,7 @@ class AutoML(BaseEstimator):
                         families=None if self.space is not None else families,
                         space_for=None if self.space is not None else
                         (lambda active: build_space(active, has_cat, has_text)),
-                        prune_families=bool(self.prune_families))
+                        prune_families=bool(self.prune_families), memory_limit=self.memory_limit)
         # fitted attributes known before the search, so listeners can use them
         self.task_, self.metric_, self.classes_ = task, metric.name, classes
         self.greater_is_better_ = metric.greater_is_better

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-TRIAL_STATUSES = ("ok", "failed", "timeout", "crashed", "interrupted", "running")
+TRIAL_STATUSES = ("ok", "failed", "timeout", "memory", "crashed", "interrupted", "running")
 
 
 @dataclass

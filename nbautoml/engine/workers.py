@@ -9,6 +9,7 @@ notebook's stop button signals the whole process group and the parent decides.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import multiprocessing as mp
 import os
@@ -21,6 +22,7 @@ import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 
+from .limits import MemoryLimit, mark_out_of_memory
 from .output import OUTPUT_POLL, OutputCapture, OutputFile
 
 STARTED = "started"  # a worker's first answer to a trial: it has started it
@@ -37,7 +39,7 @@ _POOL_KEYS = itertools.count()
 
 
 def _worker_main(conn, ctx, limit_threads: bool = True, fork_key: int | None = None,
-                 output_path: str | None = None) -> None:
+                 output_path: str | None = None, memory_limit: float | None = None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if ctx is None:
         ctx = _FORK_CONTEXTS[fork_key]
@@ -65,11 +67,13 @@ def _worker_main(conn, ctx, limit_threads: bool = True, fork_key: int | None = N
                 break
             trial_id, config = message
             conn.send((STARTED, trial_id))  # the trial's time starts now, not at the worker's start-up
-            if capture is None:
+            with contextlib.ExitStack() as trial:
+                if capture is not None:  # what the estimator prints stays off the notebook; the parent keeps its end
+                    trial.enter_context(capture)
+                trial.enter_context(MemoryLimit(memory_limit))  # lifted before the result is sent
                 result = evaluate_config(config, ctx)
-            else:
-                with capture:  # what the estimator prints stays off the notebook; the parent keeps its end
-                    result = evaluate_config(config, ctx)
+            if memory_limit is not None:
+                mark_out_of_memory(result, memory_limit)
             conn.send((trial_id, result))
     finally:
         del limiter
@@ -129,10 +133,15 @@ class WorkerPool:
     n_workers : int
     start_method : str, optional
         ``fork`` (default on Linux), ``forkserver`` or ``spawn``.
+    memory_limit : float, optional
+        MB a trial may map on top of its worker (see :mod:`nbautoml.engine.limits`); a trial
+        that needs more ends with status ``memory``.
     """
 
-    def __init__(self, ctx, n_workers: int = 1, start_method: str | None = None):
+    def __init__(self, ctx, n_workers: int = 1, start_method: str | None = None,
+                 memory_limit: float | None = None):
         self.ctx = ctx
+        self.memory_limit = memory_limit
         self.start_method = start_method or default_start_method()
         self.mp = mp.get_context(self.start_method)
         self.limit_threads = n_workers > 1
@@ -152,9 +161,9 @@ class WorkerPool:
         slot.output.reset()
         if self.start_method == "fork":
             _FORK_CONTEXTS[self._fork_key] = self.ctx
-            args = (child_conn, None, self.limit_threads, self._fork_key, slot.output_path)
+            args = (child_conn, None, self.limit_threads, self._fork_key, slot.output_path, self.memory_limit)
         else:
-            args = (child_conn, self.ctx, self.limit_threads, None, slot.output_path)
+            args = (child_conn, self.ctx, self.limit_threads, None, slot.output_path, self.memory_limit)
         process = self.mp.Process(target=_worker_main, args=args, daemon=True,
                                   name=f"nbautoml-worker-{slot.index}")
         process.start()

@@ -142,3 +142,20 @@ class Flood(_Base):
         print(f"flood peak {_PEAK[0]}", flush=True)
         print("flood last line", file=sys.stderr, flush=True)
         return self._fit_classes(y)
+
+
+class MemoryHog(_Base):
+    """Allocates ``mb`` MB in fit and touches every page: at once (one block) or in 64 MB steps."""
+
+    def __init__(self, mb=2048, steps=False):
+        self.mb = mb
+        self.steps = steps
+
+    def fit(self, X, y):
+        sizes = [64] * (self.mb // 64) if self.steps else [self.mb]
+        held = []
+        for size in sizes:
+            block = bytearray(size * 2**20)
+            block[::4096] = b"x" * len(block[::4096])
+            held.append(block)
+        return self._fit_classes(y)
