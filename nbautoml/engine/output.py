@@ -1,8 +1,8 @@
 """What a trial prints: kept off the notebook in a size-capped file, its end kept on the trial.
 
 During a trial the process's file descriptors 1 and 2 point at a file (so prints of C code
-and of child processes are caught too) and ``sys.stdout``/``sys.stderr`` write to it
-(:class:`OutputCapture`).
+and of child processes are caught too), ``sys.stdout``/``sys.stderr`` write to it, and
+logging handlers that wrote to the notebook's streams write to it (:class:`OutputCapture`).
 
 The file is opened with ``O_APPEND`` and cut back to empty whenever it grows past
 :data:`OUTPUT_FILE_CAP`, keeping its last :data:`OUTPUT_BYTES` in memory
@@ -19,6 +19,7 @@ checks (:data:`OUTPUT_POLL` seconds apart).
 from __future__ import annotations
 
 import io
+import logging
 import os
 import sys
 import tempfile
@@ -116,15 +117,17 @@ def open_capture_file(path: str | None = None) -> tuple[int, bool]:
 
 
 class OutputCapture:
-    """During a trial, this process's stdout and stderr go to a file, not to the notebook.
+    """During a trial, this process's stdout, stderr and console logging go to a file, not to the notebook.
 
     Used in each worker (with ``path``; the parent caps the file) and in the notebook's own
     process for the final refit (``AutoML._fit_quietly``; an unnamed file capped by a
     watchdog thread). File descriptors 1 and 2 are pointed at the file and
     ``sys.stdout``/``sys.stderr`` write to it (a notebook kernel replaces them with objects
-    that send the text to the cell, which a forked worker inherits). The file is emptied
-    at the start of each trial; :meth:`tail` gives its end. Used as a context manager, once
-    per trial.
+    that send the text to the cell, which a forked worker inherits). Logging handlers
+    writing to those streams, e.g. the one ``logging.basicConfig()`` adds in a notebook,
+    are pointed at the file too (:func:`console_handlers`), and back afterwards. The file
+    is emptied at the start of each trial; :meth:`tail` gives its end. Used as a context
+    manager, once per trial.
 
     Parameters
     ----------
@@ -141,6 +144,7 @@ class OutputCapture:
         self.saved = (os.dup(1), os.dup(2))
         self.text = io.TextIOWrapper(open(self.fd, "wb", closefd=False), encoding="utf-8", errors="replace")
         self.streams = None
+        self.handlers: list[tuple[logging.StreamHandler, object]] = []
         self._stop = threading.Event()
         self._watcher = None
 
@@ -149,9 +153,12 @@ class OutputCapture:
         os.ftruncate(self.fd, 0)
         self.output.reset()
         self.streams = sys.stdout, sys.stderr
+        self.handlers = [(h, h.stream) for h in console_handlers(self.streams)]
         os.dup2(self.fd, 1)
         os.dup2(self.fd, 2)
         sys.stdout = sys.stderr = self.text
+        for handler, _ in self.handlers:
+            _set_stream(handler, self.text)
         if self.watch:
             self._stop.clear()
             self._watcher = threading.Thread(target=self._cap, name="nbautoml-output-cap", daemon=True)
@@ -167,6 +174,9 @@ class OutputCapture:
             self.text.flush()
             _flush_std(c_only=True)
         finally:
+            for handler, stream in self.handlers:
+                _set_stream(handler, stream)
+            self.handlers = []
             sys.stdout, sys.stderr = self.streams
             os.dup2(self.saved[0], 1)
             os.dup2(self.saved[1], 2)
@@ -185,6 +195,32 @@ class OutputCapture:
     def tail(self) -> str | None:
         """The end of what the trial printed (the file is emptied)."""
         return self.output.tail()
+
+
+def console_handlers(streams) -> list[logging.StreamHandler]:
+    """The logging handlers (of every logger) that write to one of ``streams``; not file handlers.
+
+    In a notebook these are the handlers writing to the cell. Handlers writing to the
+    interpreter's original ``sys.__stderr__`` (a kernel's own log, a terminal) are left
+    alone: in a worker, file descriptor 2 already goes to the capture.
+    """
+    targets = [s for s in streams if s is not None]
+    loggers = [logging.getLogger()] + [logger for logger in list(logging.Logger.manager.loggerDict.values())
+                                       if isinstance(logger, logging.Logger)]
+    found = []
+    for logger in loggers:
+        for handler in list(logger.handlers):
+            if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
+                stream = getattr(handler, "stream", None)
+                if any(stream is target for target in targets) and handler not in found:
+                    found.append(handler)
+    return found
+
+
+def _set_stream(handler: logging.StreamHandler, stream) -> None:
+    """``handler.setStream(stream)``, without flushing the old stream (it may be gone)."""
+    with handler.lock:
+        handler.stream = stream
 
 
 def _flush_std(c_only: bool = False) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import time
@@ -141,6 +142,17 @@ class Flood(_Base):
             time.sleep(pause)
         print(f"flood peak {_PEAK[0]}", flush=True)
         print("flood last line", file=sys.stderr, flush=True)
+        return self._fit_classes(y)
+
+
+class LogWarner(_Base):
+    """Logs a warning per fit through the logger ``x``, as a library would."""
+
+    def __init__(self, tag=0):
+        self.tag = tag
+
+    def fit(self, X, y):
+        logging.getLogger("x").warning("estimator warning via logging")
         return self._fit_classes(y)
 
 

@@ -146,3 +146,32 @@ def test_a_trial_printing_far_more_than_the_cap_keeps_its_capture_file_small(tit
     from nbautoml.engine.output import OUTPUT_FILE_CAP
 
     assert OUTPUT_FILE_CAP == cap
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_log_records_of_a_trial_are_kept_on_its_record_not_shown(titanic, tmp_path, monkeypatch, n_jobs):
+    """A notebook's ``logging.basicConfig()`` adds a root handler writing to the kernel's
+    ``sys.stderr`` object, which sends text to the cell from forked workers too. Redirecting
+    file descriptors 1 and 2 did not reach it: each fit's log record reached the cell (here a
+    stream on another file stands for the kernel's). Now such handlers write to the capture
+    during a trial and the final refit, and are restored after."""
+    import logging
+    import sys
+
+    cell = open(tmp_path / "cell.txt", "w", buffering=1)  # noqa: SIM115
+    monkeypatch.setattr(sys, "stderr", cell)
+    handler = logging.StreamHandler(cell)  # what logging.basicConfig() makes in a notebook
+    logging.getLogger().addHandler(handler)
+    try:
+        warner = {"family": f"{FAULTY}:LogWarner", "params": {"tag": hp.choice("tag", [0, 1])}}
+        result = AutoML(space=hp.choice("family", [warner]), max_evals=2, time_budget=None, cv=2,
+                        n_jobs=n_jobs, ensemble=False).fit(titanic.head(300), target="Survived")
+    finally:
+        logging.getLogger().removeHandler(handler)
+        cell.close()
+    shown = (tmp_path / "cell.txt").read_text()
+    assert "estimator warning" not in shown, f"{shown.count('estimator warning')} records reached the cell"
+    for output in [t.output for t in result.trials_] + [result.refit_output_]:
+        assert output.splitlines() == ["estimator warning via logging"] * (1 if output is result.refit_output_
+                                                                           else 2)
+    assert handler.stream is cell  # restored
