@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 import uuid
 import warnings
@@ -25,7 +26,9 @@ from ..exceptions import (
 from . import data as data_mod
 from .ensemble import describe_model
 from .evaluate import EvalContext, fit_pipeline, score_fitted
+from .filesystems import check_local_filesystem
 from .leaderboard import build_leaderboard, format_leaderboard
+from .limits import limit_supported
 from .metrics import choose_metric, get_metric
 from .prefer import check_preference, choose_trial
 from .records import TrialRecord
@@ -136,6 +139,13 @@ class AutoML(BaseEstimator):
         exceeds ``(1 + 2/n)`` times the best error plus 0.01 after ``n`` of
         its trials, or its first two trials failed. ``families_left_`` says
         which left and why. The local backend only.
+    memory_limit : float, optional
+        MB of memory a trial may use on top of what its worker process already
+        holds (the data included). A trial that needs more fails at once with
+        status ``memory`` ("exceeded the N MB per-trial limit") and the search
+        goes on. Enforced on Linux only (``RLIMIT_AS``, which counts memory
+        reserved as well as used; see :mod:`nbautoml.engine.limits`); the local
+        backend only. Default: no limit.
 
     Attributes
     ----------
@@ -162,7 +172,8 @@ class AutoML(BaseEstimator):
                  early_stop=None, cv="auto", models=None, exclude=None, space=None, algo="tpe", seed=0,
                  n_jobs="auto", search_dir=None, name=None, resume=None, roles=None, callbacks=None,
                  n_default_points=8, warm_start=None, start_method=None, prefer="accurate",
-                 prefer_tolerance=None, backend="local", ensemble="auto", prune_families=True):
+                 prefer_tolerance=None, backend="local", ensemble="auto", prune_families=True,
+                 memory_limit=None):
         self.task = task
         self.metric = metric
         self.time_budget = time_budget
@@ -189,6 +200,7 @@ class AutoML(BaseEstimator):
         self.prefer = prefer
         self.prefer_tolerance = prefer_tolerance
         self.prune_families = prune_families
+        self.memory_limit = memory_limit
 
     def __sklearn_tags__(self):
         """A classifier for scikit-learn (stratified folds in ``cross_val_score``, ``predict_proba``
@@ -221,12 +233,20 @@ class AutoML(BaseEstimator):
         positive("max_evals", self.max_evals, Integral)
         positive("trial_timeout", self.trial_timeout)
         positive("early_stop", self.early_stop, Integral)
+        positive("memory_limit", self.memory_limit)
+        if self.memory_limit is not None and not limit_supported():
+            warnings.warn(f"memory_limit={self.memory_limit:g} is not enforced on this platform ({sys.platform}): "
+                          "only Linux limits a process's memory (RLIMIT_AS). The search runs without a limit.",
+                          UserWarning, stacklevel=4)
+        if self.memory_limit is not None and self.backend == "spark":
+            warnings.warn("memory_limit applies to the local backend only; backend='spark' runs without it.",
+                          UserWarning, stacklevel=4)
         positive("n_default_points", self.n_default_points, Integral) if self.n_default_points else None
         if self.trial_timeout is not None and self.time_budget is not None and self.trial_timeout > self.time_budget:
             warnings.warn(f"trial_timeout={self.trial_timeout:g}s is longer than the whole time_budget="
                           f"{self.time_budget:g}s, so it never applies: each trial is stopped by the time left "
                           "in the budget instead. Give a trial_timeout below the time_budget, or leave it "
-                          "out.", UserWarning, stacklevel=3)
+                          "out.", UserWarning, stacklevel=4)
         if self.time_budget is None and self.max_evals is None and self.early_stop is None:
             raise ConfigError("Give a time_budget, max_evals or early_stop, or the search never ends.",
                               code="no_budget")
@@ -268,7 +288,25 @@ class AutoML(BaseEstimator):
         Returns
         -------
         self
+
+        Raises
+        ------
+        SearchFailedError
+            No trial succeeded, or no final refit did. The search's stored status
+            is then ``"failed"`` (see :data:`nbautoml.engine.store.SEARCH_STATUSES`).
         """
+        self._open_run = None  # the search store while fit runs, closed by _finish_store
+        # (the warnings of _fit and its helpers count this frame in their stacklevel, so that
+        # they point at the caller of fit)
+        try:
+            return self._fit(X, y, target=target, groups=groups)
+        except BaseException as exc:
+            _store_ended_by(self._open_run, exc)
+            raise
+        finally:
+            self.__dict__.pop("_open_run", None)  # no connection kept on the estimator
+
+    def _fit(self, X, y, *, target, groups):
         t_start = time.perf_counter()
         cpu_start = time.process_time()
         self._check_params()
@@ -287,7 +325,7 @@ class AutoML(BaseEstimator):
         X, y, n_missing_target = data_mod.clean_target(X, y, task)
         y, labels_note = data_mod.decimal_labels_as_text(y, task)
         if labels_note:
-            warnings.warn(f"nbautoml: {labels_note}", UserWarning, stacklevel=2)
+            warnings.warn(f"nbautoml: {labels_note}", UserWarning, stacklevel=3)
         data_mod.check_features(X)
         plan = data_mod.plan_columns(X, self.roles, notes=renamed)
         leaks = data_mod.leaking_columns(X, y, plan, task)
@@ -328,6 +366,7 @@ class AutoML(BaseEstimator):
         n_jobs = self.n_jobs_ = resolve_n_jobs(self.n_jobs, n_cells=X_used.size)
 
         store, previous, rerun, spent, run_dir = self._open_store(task, metric, plan, X_used, y)
+        self._open_run = store
         if self.space is None and (previous or rerun):
             # stored values index the families of the search that wrote them, which may differ
             # from these (resumed without its models=): place each config in this space again
@@ -358,7 +397,7 @@ class AutoML(BaseEstimator):
                         families=None if self.space is not None else families,
                         space_for=None if self.space is not None else
                         (lambda active: build_space(active, has_cat, has_text)),
-                        prune_families=bool(self.prune_families))
+                        prune_families=bool(self.prune_families), memory_limit=self.memory_limit)
         # fitted attributes known before the search, so listeners can use them
         self.task_, self.metric_, self.classes_ = task, metric.name, classes
         self.greater_is_better_ = metric.greater_is_better
@@ -390,7 +429,7 @@ class AutoML(BaseEstimator):
                 self.elapsed_ = search.elapsed()
                 self._finish_store(store, state, None)
                 warnings.warn("The search was interrupted before any trial finished; there is no model.",
-                              stacklevel=2)
+                              stacklevel=3)
                 return self
             self._raise_all_failed(state.trials)
         preference = choose_trial(state.trials, self.prefer, metric.greater_is_better,
@@ -491,7 +530,7 @@ class AutoML(BaseEstimator):
                 warnings.warn(f"resume={self.resume!r}: the search already ran {spent:.1f} s and "
                               f"time_budget={self.time_budget:g} counts the whole search, so no trial "
                               f"will run; the best model so far is refit. For 60 s more, pass "
-                              f"time_budget={spent + 60:.0f}.", UserWarning, stacklevel=3)
+                              f"time_budget={spent + 60:.0f}.", UserWarning, stacklevel=4)
             store.set_meta(status="running", resumed=time.time())
             return store, previous, rerun, spent, run_dir
         name = self.name or f"{_safe(str(y.name))}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
@@ -518,6 +557,7 @@ class AutoML(BaseEstimator):
                        model_trials={str(k): v for k, v in model_trials(self).items()},
                        stop_reason=self.stop_reason_)
         store.close()
+        self._open_run = None
 
     def _choose_ensemble(self, state, best, metric, y_codes, search, refit_factor, left=None):
         """An ensemble of the best trials when it beats the best single one, and its refit fits
@@ -599,7 +639,7 @@ class AutoML(BaseEstimator):
                 note = (f"the final refit failed for {'; '.join(failures)}; refit trial {trial.trial_id} "
                         f"({trial.family}, score {trial.score:.4f}) instead")
                 self.preference_ = f"{self.preference_}; {note}" if self.preference_ else note
-                warnings.warn(f"nbautoml: {note}.", UserWarning, stacklevel=3)
+                warnings.warn(f"nbautoml: {note}.", UserWarning, stacklevel=4)
                 if trial is not None:
                     self.ensemble_ = None
                     self.best_trial_, self.best_config_ = trial, trial.config
@@ -627,7 +667,7 @@ class AutoML(BaseEstimator):
         """
         from threadpoolctl import threadpool_limits
 
-        from .workers import OutputCapture
+        from .output import OutputCapture
 
         capture = OutputCapture()
         try:
@@ -764,7 +804,7 @@ class AutoML(BaseEstimator):
             n_classes = 0 if self.classes_ is None else len(self.classes_)
             ctx = EvalContext(self._X, self._y_codes(), self.validation_.folds, self.plan_, self.task_,
                               get_metric(self.metric_, self.task_), n_classes, self.seed)
-            from .workers import OutputCapture
+            from .output import OutputCapture
 
             capture = OutputCapture()  # what the estimator prints stays off the notebook, as in the search
             try:
@@ -944,8 +984,10 @@ def _warm_start_configs(warm_start, top: int = 5) -> list[dict]:
 
 
 def _check_search_dir(search_dir) -> None:
-    """Refuse a search directory that cannot be created or written to, before any training."""
+    """Refuse a search directory that cannot be created or written to, or that is on a network
+    filesystem, before any training."""
     base = Path(search_dir) if search_dir is not None else default_search_dir()
+    check_local_filesystem(base, what=f"search_dir={str(base)!r}")
     existing = base
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
@@ -956,6 +998,29 @@ def _check_search_dir(search_dir) -> None:
     if not os.access(existing, os.W_OK | os.X_OK):
         raise ConfigError(f"{where} is not writable: no write permission in {str(existing)!r}. Give a directory "
                           "you can write to, or change its permissions.", code="bad_search_dir", path=str(base))
+
+
+def _store_ended_by(store: RunStore | None, exc: BaseException) -> None:
+    """Record in the search store that ``fit`` ended with ``exc``, and close it.
+
+    Ctrl-C (a second one, or one outside the search loop) leaves the search
+    ``interrupted``, so that it can be resumed; any other error leaves it
+    ``failed``, with the error as its ``stop_reason``. Without this the search
+    stayed ``running`` in listings. A failure to write is only logged: the
+    original error is the one to show.
+    """
+    if store is None:
+        return
+    status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    reason = f"{type(exc).__name__}: {reason}" if reason else type(exc).__name__
+    try:
+        store.set_meta(status=status, stop_reason=reason[:300], error_code=getattr(exc, "code", None))
+    except Exception as err:  # noqa: BLE001
+        log.warning("nbautoml: could not mark the search %s in its store (%s: %s).", status,
+                    type(err).__name__, err)
+    finally:
+        store.close()
 
 
 def _open_run_store(run_dir: Path) -> RunStore:
@@ -991,7 +1056,7 @@ def _note_and_warn(plan, found: dict, message) -> None:
         plan.add_note(name, note)
     if found:
         warnings.warn(message(", ".join(map(repr, found)), "s" if len(found) == 1 else ""), UserWarning,
-                      stacklevel=3)
+                      stacklevel=4)
 
 
 def _resume_data_changed(resume, meta: dict, now: dict, plan) -> DataError:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-TRIAL_STATUSES = ("ok", "failed", "timeout", "crashed", "interrupted", "running")
+TRIAL_STATUSES = ("ok", "failed", "timeout", "memory", "crashed", "interrupted", "running")
 
 
 @dataclass
@@ -30,7 +30,7 @@ class TrialRecord:
     model_size: int | None = None  # bytes: the last fold's fitted pipeline, pickled
     error: str | None = None
     traceback: str | None = None  # a failed trial's traceback, its last lines (TRACEBACK_LINES)
-    output: str | None = None  # what the trial printed (stdout and stderr), its tail (workers.OUTPUT_LINES)
+    output: str | None = None  # what the trial printed (stdout and stderr), its tail (output.OUTPUT_LINES)
     started: float = 0.0  # seconds since the search started
     finished: float = 0.0
     source: str = "tpe"  # "default", "tpe", "random", "resume", ...

@@ -87,7 +87,7 @@ class SearchState:
 
     @property
     def n_failed(self) -> int:
-        return sum(t.status in ("failed", "timeout", "crashed") for t in self.trials)
+        return sum(t.status in ("failed", "timeout", "crashed", "memory") for t in self.trials)
 
 
 class Search:
@@ -126,13 +126,16 @@ class Search:
         if the search ended now. Within a second of the end of a time budget, the
         refit reserve keeps no time for other members when it would not, so that
         the time goes to more trials.
+    memory_limit : float, optional
+        MB a trial may use on top of its worker (``WorkerPool``).
     """
 
     def __init__(self, space, ctx, metric, budget: Budget, *, algo="tpe", seed=0, n_jobs=1, store=None,
                  callbacks=(), points=(), refit_factor=1.0, spent=0.0, previous=(), rerun=(),
                  start_method=None, keep_oof=10, ensemble_reserve=0, families=None, space_for=None,
-                 prune_families=True, ensemble_kept=None):
+                 prune_families=True, ensemble_kept=None, memory_limit=None):
         self.space = space
+        self.memory_limit = memory_limit
         self.ctx = ctx
         self.metric = metric
         self.budget = budget
@@ -397,7 +400,7 @@ class Search:
     def run(self) -> SearchState:
         self._t0 = time.perf_counter()
         self.state.trials = list(self.state.trials)
-        pool = WorkerPool(self.ctx, self.n_jobs, self.start_method)
+        pool = WorkerPool(self.ctx, self.n_jobs, self.start_method, memory_limit=self.memory_limit)
         self._emit("search_started")
         running: dict[int, TrialRecord] = {}
         with _deferred_sigint() as stop:
@@ -427,6 +430,8 @@ class Search:
                         record.status = "interrupted"
                         record.error = "the search was interrupted during this trial"
                         record.finished = self.elapsed()
+                        if self.store is not None:  # resume re-runs it, as a trial left running
+                            self.store.write_trial(record, elapsed=self.elapsed())
                 self.state.status = "interrupted"
                 self.state.stop_reason = "interrupted by the user"
             finally:

@@ -14,12 +14,17 @@ import warnings
 from pathlib import Path
 
 from ..exceptions import NbAutoMLError
+from .filesystems import check_local_filesystem
 from .records import TrialRecord
 
 SCHEMA_VERSION = 3  # 2: peak_memory, model_size; 3: traceback, output (added to older stores on open)
 _COLUMNS = ("trial_id", "status", "config", "vals", "score", "score_std", "fold_scores", "fit_time",
             "cpu_time", "wall_time", "predict_time", "error", "started", "finished", "source",
             "peak_memory", "model_size", "traceback", "output")
+#: a search's ``status`` in its ``meta`` table: ``running`` while ``fit`` runs (and after the
+#: process was killed), then ``completed``, ``interrupted`` (Ctrl-C; resumable) or ``failed``
+#: (``fit`` raised: no trial succeeded, the final refit failed, ...; ``stop_reason`` says why)
+SEARCH_STATUSES = ("running", "completed", "interrupted", "failed")
 # columns added after version 1, with their SQL types
 _ADDED_COLUMNS = {"peak_memory": "INTEGER", "model_size": "INTEGER", "traceback": "TEXT", "output": "TEXT"}
 
@@ -28,10 +33,17 @@ class RunStore:
     """A search's durable record: ``<run_dir>/search.sqlite``.
 
     Each finished trial is committed before the next one is scheduled.
+
+    Raises
+    ------
+    ConfigError
+        ``code="network_filesystem"`` when ``run_dir`` is on a network filesystem,
+        where SQLite's WAL is unsafe (:mod:`nbautoml.engine.filesystems`).
     """
 
     def __init__(self, run_dir: str | Path):
         self.run_dir = Path(run_dir)
+        check_local_filesystem(self.run_dir)  # before anything is created there
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.path = self.run_dir / "search.sqlite"
         self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
@@ -138,7 +150,11 @@ def _identity(path: Path) -> tuple[int, int] | None:
 
 
 def list_runs(base: str | Path) -> list[dict]:
-    """Summaries of the searches stored under ``base`` (newest first)."""
+    """Summaries of the searches stored under ``base`` (newest first).
+
+    Each has ``status`` (one of :data:`SEARCH_STATUSES`, or ``"unknown"``) and
+    ``reason`` (why it stopped, or the error that ended it).
+    """
     base = Path(base)
     runs = []
     if not base.exists():
@@ -163,6 +179,7 @@ def list_runs(base: str | Path) -> list[dict]:
             "trials": sum(counts.values()),
             "ok": counts.get("ok", 0),
             "status": meta.get("status", "unknown"),
+            "reason": meta.get("stop_reason"),
             "created": meta.get("created"),
             "elapsed": meta.get("elapsed"),
             "variable": meta.get("variable"),

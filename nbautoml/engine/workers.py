@@ -9,7 +9,7 @@ notebook's stop button signals the whole process group and the parent decides.
 
 from __future__ import annotations
 
-import io
+import contextlib
 import itertools
 import multiprocessing as mp
 import os
@@ -21,6 +21,9 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
+
+from .limits import MemoryLimit, mark_out_of_memory
+from .output import OUTPUT_POLL, OutputCapture, OutputFile
 
 STARTED = "started"  # a worker's first answer to a trial: it has started it
 #: Seconds a freshly started spawn/forkserver worker may take to start (a new interpreter
@@ -34,120 +37,9 @@ STARTUP_GRACE = 60.0
 _FORK_CONTEXTS: dict[int, object] = {}
 _POOL_KEYS = itertools.count()
 
-#: what a trial printed is kept on its record: the last OUTPUT_LINES lines, at most OUTPUT_BYTES
-OUTPUT_LINES = 20
-OUTPUT_BYTES = 4096
-
-
-class OutputCapture:
-    """During a trial, this process's stdout and stderr go to a file, not to the notebook.
-
-    Also used in the notebook's own process for the final refit (``AutoML._fit_quietly``).
-
-    File descriptors 1 and 2 are pointed at the file (so prints of C code and of child
-    processes are caught too) and ``sys.stdout``/``sys.stderr`` write to it (a notebook
-    kernel replaces them with objects that send the text to the cell, which a forked
-    worker inherits). The file is emptied at the start of each trial; :func:`read_tail`
-    gives its end. Used as a context manager, once per trial.
-    """
-
-    def __init__(self, path: str | None = None):
-        # a worker keeps its file open for its life; without a path, an unnamed temporary file
-        self.file = open(path, "w+b", buffering=0) if path else tempfile.TemporaryFile()  # noqa: SIM115
-        self.fd = self.file.fileno()
-        self.saved = (os.dup(1), os.dup(2))
-        self.text = io.TextIOWrapper(open(self.fd, "wb", closefd=False), encoding="utf-8", errors="replace")
-        self.streams = None
-
-    def __enter__(self):
-        _flush_std()
-        os.ftruncate(self.fd, 0)
-        os.lseek(self.fd, 0, os.SEEK_SET)
-        os.dup2(self.fd, 1)
-        os.dup2(self.fd, 2)
-        self.streams = sys.stdout, sys.stderr
-        sys.stdout = sys.stderr = self.text
-        return self
-
-    def __exit__(self, *exc_info):
-        try:
-            self.text.flush()
-            _flush_std(c_only=True)
-        finally:
-            sys.stdout, sys.stderr = self.streams
-            os.dup2(self.saved[0], 1)
-            os.dup2(self.saved[1], 2)
-        return False
-
-    def close(self) -> None:
-        self.text.close()
-        for fd in self.saved:
-            os.close(fd)
-        self.file.close()
-
-    def tail(self) -> str | None:
-        """The end of what the trial printed; the file is emptied, so a trial that crashes before
-        its capture starts is never shown the previous trial's output."""
-        text = read_tail(self.fd)
-        os.ftruncate(self.fd, 0)
-        return text
-
-
-def _flush_std(c_only: bool = False) -> None:
-    """Flush Python's stdout/stderr and C's stdio buffers (so that output lands where it was written)."""
-    if not c_only:
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except Exception:  # a closed or odd stream: nothing to flush
-                pass
-    try:
-        _libc().fflush(None)
-    except Exception:  # no C library to ask (not Linux/macOS)
-        pass
-
-
-_LIBC = []
-
-
-def _libc():
-    if not _LIBC:
-        import ctypes
-
-        _LIBC.append(ctypes.CDLL(None))
-    return _LIBC[0]
-
-
-def read_tail(where, lines: int = OUTPUT_LINES, limit: int = OUTPUT_BYTES) -> str | None:
-    """The last ``lines`` lines (at most ``limit`` bytes) of a file (a path or an open fd); None if empty."""
-    try:
-        fd = os.open(where, os.O_RDONLY) if isinstance(where, str) else where
-    except OSError:
-        return None
-    try:
-        size = os.fstat(fd).st_size
-        if size == 0:
-            return None
-        start = max(0, size - limit)
-        data = os.pread(fd, size - start, start)
-    except OSError:
-        return None
-    finally:
-        if isinstance(where, str):
-            os.close(fd)
-    kept = data.decode("utf-8", errors="replace").rstrip("\n").split("\n")
-    if start > 0 and len(kept) > 1:
-        kept = kept[1:]  # the first line was cut
-    if len(kept) > lines:
-        kept = kept[-lines:]
-    shown = sum(len(line.encode("utf-8", errors="replace")) + 1 for line in kept)
-    if shown < size:
-        kept.insert(0, f"[... {size - min(shown, size):,} earlier bytes of output not kept]")
-    return "\n".join(kept)
-
 
 def _worker_main(conn, ctx, limit_threads: bool = True, fork_key: int | None = None,
-                 output_path: str | None = None) -> None:
+                 output_path: str | None = None, memory_limit: float | None = None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if ctx is None:
         ctx = _FORK_CONTEXTS[fork_key]
@@ -175,12 +67,13 @@ def _worker_main(conn, ctx, limit_threads: bool = True, fork_key: int | None = N
                 break
             trial_id, config = message
             conn.send((STARTED, trial_id))  # the trial's time starts now, not at the worker's start-up
-            if capture is None:
+            with contextlib.ExitStack() as trial:
+                if capture is not None:  # what the estimator prints stays off the notebook; the parent keeps its end
+                    trial.enter_context(capture)
+                trial.enter_context(MemoryLimit(memory_limit))  # lifted before the result is sent
                 result = evaluate_config(config, ctx)
-            else:
-                with capture:  # what the estimator prints stays off the notebook; its end is kept
-                    result = evaluate_config(config, ctx)
-                result["output"] = capture.tail()
+            if memory_limit is not None:
+                mark_out_of_memory(result, memory_limit)
             conn.send((trial_id, result))
     finally:
         del limiter
@@ -202,6 +95,7 @@ class Slot:
     search_deadline: float = float("inf")
     extra: dict = field(default_factory=dict)
     output_path: str | None = None  # where its worker writes what trials print
+    output: OutputFile | None = None  # that file, capped and read by the parent
 
     @property
     def busy(self) -> bool:
@@ -239,10 +133,15 @@ class WorkerPool:
     n_workers : int
     start_method : str, optional
         ``fork`` (default on Linux), ``forkserver`` or ``spawn``.
+    memory_limit : float, optional
+        MB a trial may map on top of its worker (see :mod:`nbautoml.engine.limits`); a trial
+        that needs more ends with status ``memory``.
     """
 
-    def __init__(self, ctx, n_workers: int = 1, start_method: str | None = None):
+    def __init__(self, ctx, n_workers: int = 1, start_method: str | None = None,
+                 memory_limit: float | None = None):
         self.ctx = ctx
+        self.memory_limit = memory_limit
         self.start_method = start_method or default_start_method()
         self.mp = mp.get_context(self.start_method)
         self.limit_threads = n_workers > 1
@@ -257,11 +156,14 @@ class WorkerPool:
             self._output_dir = tempfile.mkdtemp(prefix="nbautoml-trial-output-")
         slot.output_path = os.path.join(self._output_dir, f"worker-{slot.index}.txt")
         open(slot.output_path, "wb").close()  # empty: nothing of the worker it replaces
+        if slot.output is None:
+            slot.output = OutputFile(slot.output_path)
+        slot.output.reset()
         if self.start_method == "fork":
             _FORK_CONTEXTS[self._fork_key] = self.ctx
-            args = (child_conn, None, self.limit_threads, self._fork_key, slot.output_path)
+            args = (child_conn, None, self.limit_threads, self._fork_key, slot.output_path, self.memory_limit)
         else:
-            args = (child_conn, self.ctx, self.limit_threads, None, slot.output_path)
+            args = (child_conn, self.ctx, self.limit_threads, None, slot.output_path, self.memory_limit)
         process = self.mp.Process(target=_worker_main, args=args, daemon=True,
                                   name=f"nbautoml-worker-{slot.index}")
         process.start()
@@ -288,6 +190,9 @@ class WorkerPool:
                 slot.process.join(timeout=1)
             self._kill(slot)
             slot.trial_id = None
+            if slot.output is not None:
+                slot.output.close()
+                slot.output = None
         _FORK_CONTEXTS.pop(self._fork_key, None)
         if self._output_dir is not None:
             shutil.rmtree(self._output_dir, ignore_errors=True)
@@ -321,6 +226,7 @@ class WorkerPool:
         slot.deadline = slot.started + timeout + grace if timeout else float("inf")
         slot.search_deadline = float("inf")
         slot.extra = dict(extra or {})
+        slot.output.reset()
 
     def set_deadline(self, deadline: float) -> None:
         """Bring every running trial's deadline forward to ``deadline`` (a perf_counter time)."""
@@ -335,12 +241,18 @@ class WorkerPool:
             return []
         now = time.perf_counter()
         next_deadline = min(s.deadline for s in busy)
-        timeout = max(0.0, min(max_wait, next_deadline - now))
+        until = now + max(0.0, min(max_wait, next_deadline - now))
         handles = {}
         for slot in busy:
             handles[slot.conn] = slot
             handles[slot.process.sentinel] = slot
-        ready = wait(list(handles), timeout=timeout)
+        while True:  # every OUTPUT_POLL s, cap what the trials printed (see output.py)
+            for slot in busy:
+                slot.output.trim()
+            left = until - time.perf_counter()
+            ready = wait(list(handles), timeout=max(0.0, min(OUTPUT_POLL, left)))
+            if ready or left <= OUTPUT_POLL:
+                break
         outcomes = []
         seen = set()
         for handle in ready:
@@ -381,10 +293,10 @@ class WorkerPool:
         return outcome
 
     def _finish(self, slot: Slot, kind: str, result=None, detail: str = "") -> Outcome:
+        # done, timed out or crashed: what it printed is in its worker's file (emptied here)
+        output = slot.output.tail() if slot.output is not None and kind != "interrupted" else None
         if result is not None:
-            output = result.get("output")
-        else:  # timed out or crashed: what it printed before is in its worker's file
-            output = read_tail(slot.output_path) if slot.output_path and kind != "interrupted" else None
+            result["output"] = output
         outcome = Outcome(kind, slot.trial_id, slot.config, time.perf_counter() - slot.started,
                           result=result, detail=detail, extra=slot.extra, output=output)
         slot.trial_id, slot.config, slot.extra = None, None, {}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-FAILED_STATUSES = ("failed", "timeout", "crashed")
+FAILED_STATUSES = ("failed", "timeout", "memory", "crashed")
 
 
 @dataclass
@@ -133,7 +133,7 @@ class LiveState:
         return max(0.0, min(1.0, max(parts)))
 
     def failure_counts(self) -> dict[str, int]:
-        """Failed trials by status (failed, timeout, crashed), only those that occurred."""
+        """Failed trials by status (failed, timeout, memory, crashed), only those that occurred."""
         counts: dict[str, int] = {}
         for t in self.trials.values():
             if t.status in FAILED_STATUSES:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import time
@@ -110,4 +111,63 @@ class Chatty(_Base):
             raise RuntimeError("chatty failure")
         if self.then == "kill":
             os.kill(os.getpid(), signal.SIGKILL)
+        return self._fit_classes(y)
+
+
+_PEAK = [0]  # the largest size of this process's fd 1 (the capture file) seen after a write
+
+
+class Flood(_Base):
+    """Prints ``mb`` MB per fit (prints and writes to file descriptors 1 and 2), at most about
+    ``rate`` MB/s; then ``flood peak N``, the largest size of the file behind fd 1 seen after
+    any write in this process so far, and ``flood last line``."""
+
+    def __init__(self, mb=60, rate=100, tag=0):
+        self.mb = mb
+        self.rate = rate
+        self.tag = tag
+
+    def fit(self, X, y):
+        import sys
+
+        chunk = ("flood " + "x" * 57 + "\n") * 1024  # 64 KiB of 64-byte lines
+        pause = len(chunk) / (self.rate * 2**20)
+        for i in range(int(self.mb * 16)):
+            if i % 2:
+                sys.stdout.write(chunk)
+                sys.stdout.flush()
+            else:
+                os.write(1 if i % 4 == 0 else 2, chunk.encode())
+            _PEAK[0] = max(_PEAK[0], os.fstat(1).st_size)
+            time.sleep(pause)
+        print(f"flood peak {_PEAK[0]}", flush=True)
+        print("flood last line", file=sys.stderr, flush=True)
+        return self._fit_classes(y)
+
+
+class LogWarner(_Base):
+    """Logs a warning per fit through the logger ``x``, as a library would."""
+
+    def __init__(self, tag=0):
+        self.tag = tag
+
+    def fit(self, X, y):
+        logging.getLogger("x").warning("estimator warning via logging")
+        return self._fit_classes(y)
+
+
+class MemoryHog(_Base):
+    """Allocates ``mb`` MB in fit and touches every page: at once (one block) or in 64 MB steps."""
+
+    def __init__(self, mb=2048, steps=False):
+        self.mb = mb
+        self.steps = steps
+
+    def fit(self, X, y):
+        sizes = [64] * (self.mb // 64) if self.steps else [self.mb]
+        held = []
+        for size in sizes:
+            block = bytearray(size * 2**20)
+            block[::4096] = b"x" * len(block[::4096])
+            held.append(block)
         return self._fit_classes(y)

@@ -189,7 +189,7 @@ def test_resume_keeps_finished_trials_and_reruns_the_in_flight_one(titanic):
     first = AutoML(max_evals=6, callbacks=[stop_at_trial_3], **kw).fit(titanic, target="Survived")
     assert first.status_ == "interrupted"
     stored = {t.trial_id: t.status for t in RunStore(first.run_dir_).trials()}
-    assert stored == {0: "ok", 1: "ok", 2: "ok", 3: "running"}
+    assert stored == {0: "ok", 1: "ok", 2: "ok", 3: "interrupted"}
     assert "  3 trials (and 1 cut short by the interrupt) in " in repr(first)  # as a resume counts them
     in_flight = RunStore(first.run_dir_).trials()[3].config
     resumed = AutoML(max_evals=6, resume="resumable", **{k: v for k, v in kw.items() if k != "name"})

@@ -120,3 +120,58 @@ def test_resume_on_changed_data_says_what_changed(titanic):
     with pytest.raises(DataError, match="same 891 rows and columns, other values") as info:
         AutoML(resume="base", **kw).fit(same_shape, target="Survived")
     assert info.value.code == "resume_data_mismatch"
+
+
+@pytest.mark.slow
+def test_a_trial_printing_far_more_than_the_cap_keeps_its_capture_file_small(titanic, capfd):
+    """A trial that printed gigabytes filled the temporary disk: its capture file was emptied
+    per trial, never capped. An estimator printing 60 MB per fit (at ~100 MB/s, two folds per
+    trial, two trials and the final refit in this process) now never sees its capture file
+    above the 4 MiB cap plus what ~0.1 s of printing adds; the end of its output is kept and
+    the search goes on."""
+    cap, slack = 4 * 2**20, 16 * 2**20
+    flood = {"family": f"{FAULTY}:Flood", "params": {"mb": 60, "tag": hp.choice("tag", [0, 1])}}
+    result = AutoML(space=hp.choice("family", [flood]), max_evals=2, time_budget=None, cv=2, n_jobs=1,
+                    ensemble=False).fit(titanic.head(300), target="Survived")
+    out, err = capfd.readouterr()
+    assert "flood" not in out and "flood" not in err
+    assert [t.status for t in result.trials_] == ["ok", "ok"]
+    for output in [t.output for t in result.trials_] + [result.refit_output_]:
+        *_, peak, last = output.splitlines()
+        assert last == "flood last line" and peak.startswith("flood peak ")
+        assert int(peak.split()[-1]) <= cap + slack, f"the capture file reached {peak.split()[-1]} bytes"
+        note = output.splitlines()[0]
+        assert note.startswith("[... ") and note.endswith("earlier bytes of output not kept]")
+        assert int(note[5:].split()[0].replace(",", "")) > 50 * 2**20  # counted across the cuts
+    from nbautoml.engine.output import OUTPUT_FILE_CAP
+
+    assert OUTPUT_FILE_CAP == cap
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_log_records_of_a_trial_are_kept_on_its_record_not_shown(titanic, tmp_path, monkeypatch, n_jobs):
+    """A notebook's ``logging.basicConfig()`` adds a root handler writing to the kernel's
+    ``sys.stderr`` object, which sends text to the cell from forked workers too. Redirecting
+    file descriptors 1 and 2 did not reach it: each fit's log record reached the cell (here a
+    stream on another file stands for the kernel's). Now such handlers write to the capture
+    during a trial and the final refit, and are restored after."""
+    import logging
+    import sys
+
+    cell = open(tmp_path / "cell.txt", "w", buffering=1)  # noqa: SIM115
+    monkeypatch.setattr(sys, "stderr", cell)
+    handler = logging.StreamHandler(cell)  # what logging.basicConfig() makes in a notebook
+    logging.getLogger().addHandler(handler)
+    try:
+        warner = {"family": f"{FAULTY}:LogWarner", "params": {"tag": hp.choice("tag", [0, 1])}}
+        result = AutoML(space=hp.choice("family", [warner]), max_evals=2, time_budget=None, cv=2,
+                        n_jobs=n_jobs, ensemble=False).fit(titanic.head(300), target="Survived")
+    finally:
+        logging.getLogger().removeHandler(handler)
+        cell.close()
+    shown = (tmp_path / "cell.txt").read_text()
+    assert "estimator warning" not in shown, f"{shown.count('estimator warning')} records reached the cell"
+    for output in [t.output for t in result.trials_] + [result.refit_output_]:
+        assert output.splitlines() == ["estimator warning via logging"] * (1 if output is result.refit_output_
+                                                                           else 2)
+    assert handler.stream is cell  # restored

@@ -1,0 +1,82 @@
+"""The status a search leaves in its store (what ``%automl_history`` and resume read): it never
+stays ``running`` after ``fit`` returned or raised."""
+
+import pytest
+from hyperopt import hp
+
+from nbautoml import AutoML
+from nbautoml.engine import automl as automl_mod
+from nbautoml.engine.automl import default_search_dir
+from nbautoml.engine.store import RunStore, list_runs
+from nbautoml.exceptions import SearchFailedError
+
+FAULTY = "tests.engine.faulty"
+KW = dict(time_budget=None, cv=2, n_jobs=1, ensemble=False)
+
+
+def _only_run():
+    (run,) = list_runs(default_search_dir())
+    return run
+
+
+def test_a_search_whose_trials_all_fail_is_stored_as_failed(titanic):
+    """The search stayed 'running' in the store and in %automl_history after every trial failed."""
+    raiser = {"family": f"{FAULTY}:Raiser", "params": {"message": hp.choice("m", ["boom"])}}
+    with pytest.raises(SearchFailedError, match="All 2 trials failed"):
+        AutoML(space=hp.choice("family", [raiser]), max_evals=2, **KW).fit(titanic.head(300), target="Survived")
+    run = _only_run()
+    assert run["status"] == "failed", run
+    assert run["reason"].startswith("SearchFailedError: All 2 trials failed") and run["trials"] == 2
+    store = RunStore(run["path"])
+    assert store.meta()["error_code"] == "all_trials_failed"
+    store.close()
+    from nbautoml.engine.store import SEARCH_STATUSES
+
+    assert run["status"] in SEARCH_STATUSES
+
+
+def test_a_search_whose_final_refit_fails_is_stored_as_failed(titanic):
+    breaks = {"family": f"{FAULTY}:RefitRaiser", "params": {"n_rows": 300}}
+    with pytest.raises(SearchFailedError, match="final refit on all the rows failed"):
+        AutoML(space=hp.choice("family", [breaks]), warm_start=[breaks], max_evals=1, **KW).fit(
+            titanic.head(300), target="Survived")
+    run = _only_run()
+    assert run["status"] == "failed" and "final refit" in run["reason"], run
+    assert run["ok"] == 1  # its trial worked: only the model is missing
+
+
+def test_ctrl_c_after_the_search_loop_leaves_it_interrupted_and_resumable(titanic, monkeypatch):
+    """A KeyboardInterrupt outside the loop (a second Ctrl-C, or one while the leaderboard is
+    built) escapes fit: the search is 'interrupted', as one stopped inside the loop."""
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    original = automl_mod.build_leaderboard
+    monkeypatch.setattr(automl_mod, "build_leaderboard", interrupted)
+    prior = {"family": f"{FAULTY}:Prior", "params": {"tag": hp.choice("tag", [0, 1])}}
+    with pytest.raises(KeyboardInterrupt):
+        AutoML(space=hp.choice("family", [prior]), max_evals=2, name="cut", **KW).fit(
+            titanic.head(300), target="Survived")
+    run = _only_run()
+    assert run["status"] == "interrupted" and run["ok"] == 2, run
+    monkeypatch.setattr(automl_mod, "build_leaderboard", original)  # (undo() would undo conftest's too)
+    resumed = AutoML(space=hp.choice("family", [prior]), max_evals=3, resume="cut", **KW)
+    resumed.fit(titanic.head(300), target="Survived")
+    assert len(resumed.trials_) == 3 and _only_run()["status"] == "completed"
+
+
+def test_an_interrupted_search_stores_its_in_flight_trial_as_interrupted(titanic):
+    """The trial cut short by Ctrl-C stayed 'running' in the store while the search said
+    'interrupted'."""
+    def stop_at_trial_1(event):
+        if event.kind == "trial_started" and event["trial"].trial_id == 1:
+            raise KeyboardInterrupt
+
+    sleeper = {"family": f"{FAULTY}:Sleeper", "params": {"seconds": 30}}
+    prior = {"family": f"{FAULTY}:Prior", "params": {"tag": 0}}
+    result = AutoML(space=hp.choice("family", [prior, sleeper]), warm_start=[prior, sleeper], max_evals=3,
+                    callbacks=[stop_at_trial_1], **KW).fit(titanic.head(300), target="Survived")
+    assert result.status_ == "interrupted"
+    run = _only_run()
+    assert run["status"] == "interrupted"
+    assert {t.trial_id: t.status for t in RunStore(run["path"]).trials()} == {0: "ok", 1: "interrupted"}
