@@ -301,6 +301,7 @@ def _card_for_result(result) -> dict:
     fingerprint = dict(getattr(result, "data_fingerprint_", None) or {})
     if plan is not None:
         fingerprint["dropped_columns"] = plan.dropped
+    chosen, best = getattr(result, "best_trial_", None), getattr(result, "overall_best_trial_", None)
     return {
         "task": result.task_,
         "target": result.target_,
@@ -313,6 +314,7 @@ def _card_for_result(result) -> dict:
             "cv_std": getattr(result, "best_score_std_", None),
             "validation": getattr(validation, "description", None),
             "holdout_score": holdout,
+            "note": getattr(result, "metric_note_", None),  # why metric="auto" chose it, if it says
         },
         "model": {"family": (config or {}).get("family"), "description": description, "config": config,
                   "top_configs": _top_configs(result)},
@@ -331,6 +333,9 @@ def _card_for_result(result) -> dict:
             "elapsed": getattr(result, "elapsed_", None),
             "status": getattr(result, "status_", None),
             "stop_reason": getattr(result, "stop_reason_", None),
+            "prefer": getattr(result, "prefer", None),
+            "preference": getattr(result, "preference_", None),  # which trial was refitted, and why
+            "traded": chosen is not None and best is not None and chosen.trial_id != best.trial_id,
         },
     }
 
@@ -1086,6 +1091,10 @@ class LoadedModel:
     best_pipeline, best_pipeline_ : Pipeline
     task_, target_, metric_, greater_is_better_, classes_ : as on ``AutoML``
     best_score_, best_score_std_, best_config_, feature_names_in_ : as on ``AutoML``
+    metric_note_, preference_ : str or None
+        As on ``AutoML``: why ``metric="auto"`` chose the metric, and which
+        trial ``prefer`` refitted and why (None in cards saved before they
+        were kept).
     top_configs_ : list of dict
         The best trials' configs, best first (``card["model"]["top_configs"]``;
         older cards give ``[best_config_]``), for ``AutoML(warm_start=...)``.
@@ -1122,6 +1131,8 @@ class LoadedModel:
         self.best_score_ = metric.get("cv_score")
         self.best_score_std_ = metric.get("cv_std")
         self.holdout_score_ = metric.get("holdout_score")
+        self.metric_note_ = metric.get("note")
+        self.preference_ = (card.get("search") or {}).get("preference")
         self.best_config_ = (card.get("model") or {}).get("config")
         self.top_configs_ = (card.get("model") or {}).get("top_configs") or (
             [self.best_config_] if self.best_config_ else [])
@@ -1222,13 +1233,14 @@ class LoadedModel:
     def summary(self) -> dict:
         """The main facts of the model, as a dict."""
         env = self.card.get("environment") or {}
+        search = self.card.get("search") or {}
         schema = self.schema_ or {}
         roles: dict[str, int] = {}
         for column in schema.get("columns", []):
             roles[column.get("role")] = roles.get(column.get("role"), 0) + 1
         return {
             "task": self.task_, "target": self.target_, "metric": self.metric_,
-            "best_score": self.best_score_, "best_score_std": self.best_score_std_,
+            "metric_note": self.metric_note_, "best_score": self.best_score_, "best_score_std": self.best_score_std_,
             "holdout_score": self.holdout_score_,
             "validation": (self.card.get("metric") or {}).get("validation"),
             "model": (self.card.get("model") or {}).get("description"),
@@ -1237,6 +1249,7 @@ class LoadedModel:
             "path": None if self.path_ is None else str(self.path_), "sha256": self.sha256_,
             "size": self.size_, "registry": self.registry_ref_,
             "monitoring_profile": self.reference_profile_ is not None,
+            "prefer": search.get("prefer"), "preference": self.preference_, "traded": bool(search.get("traded")),
         }
 
     def _lines(self) -> list[tuple[str, str]]:
@@ -1246,6 +1259,10 @@ class LoadedModel:
                 ("Model", str(s["model"]))]
         if s["metric"]:
             rows.append((f"CV {s['metric']}", f"{score} ({s['validation']})"))
+        if s["metric_note"]:
+            rows.append(("Metric", f"{s['metric']} ({s['metric_note']})"))
+        if s["preference"] and (s["traded"] or s["prefer"] not in (None, "accurate")):
+            rows.append((f"Preference ({s['prefer']})", s["preference"]))
         if s["holdout_score"] is not None:
             rows.append(("Held-out", f"{s['holdout_score']:.4f}"))
         if s["inputs"]:

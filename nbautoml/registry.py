@@ -514,6 +514,7 @@ class Registry:
             data = card.get("training_data") or {}
             env = card.get("environment") or {}
             out = {"task": card.get("task"), "target": card.get("target"), "metric": metric.get("name"),
+                   "metric_note": metric.get("note"),
                    "cv_score": metric.get("cv_score"), "cv_std": metric.get("cv_std"),
                    "holdout_score": metric.get("holdout_score"), "validation": metric.get("validation"),
                    "model": model.get("description"), "family": model.get("family"),

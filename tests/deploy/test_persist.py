@@ -61,13 +61,57 @@ def test_round_trip_predicts_identically_and_mirrors_automl(fitted, tmp_path, na
         np.testing.assert_array_equal(model.classes_, result.classes_)
     assert model.score(fit.frame) == pytest.approx(result.score(fit.frame))
     for attr in ("task_", "target_", "metric_", "greater_is_better_", "best_score_", "best_score_std_",
-                 "best_config_"):
+                 "best_config_", "metric_note_", "preference_"):
         assert getattr(model, attr) == getattr(result, attr), attr
     assert list(model.feature_names_in_) == list(result.feature_names_in_)
     assert model.plan_.used == result.plan_.used
     assert model.best_pipeline is model.best_pipeline_
     assert (model.reference_profile_ is None) == (getattr(result, "reference_profile_", None) is None)
     assert result.target_ in repr(model) and "<table>" in model._repr_html_()
+
+
+def test_a_saved_model_keeps_why_its_metric_and_its_pipeline_were_chosen(tmp_path):
+    """The metric note (D-11: balanced_accuracy on a 200:5:5 target) and the preference note survive a
+    save and a load: card, attributes, summary, repr; a card saved before they were kept still loads."""
+    import html
+    import warnings
+
+    import pandas as pd
+
+    from nbautoml import AutoML
+
+    rng = np.random.default_rng(0)
+    y = np.array(["a"] * 200 + ["b"] * 5 + ["c"] * 5)
+    df = pd.DataFrame({"x1": rng.normal(size=len(y)) + 3 * (y == "b"),
+                       "x2": rng.normal(size=len(y)) + 3 * (y == "c"), "y": y})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = AutoML(max_evals=2, time_budget=None, models=["logistic_regression"], n_jobs=1, ensemble=False,
+                        seed=0, search_dir=tmp_path / "runs").fit(df, target="y")
+    note = "chosen by metric='auto': classes 200:5:5; accuracy would reward predicting the majority"
+    assert result.metric_ == "balanced_accuracy" and result.metric_note_ == note and result.preference_
+    path = nbautoml.save(result, tmp_path / "imbalanced")
+    card = nbautoml.read_card(path)
+    assert card["metric"]["note"] == note
+    assert card["search"]["preference"] == result.preference_ and card["search"]["prefer"] == "accurate"
+    model = nbautoml.load(path)
+    assert model.metric_note_ == note and model.summary()["metric_note"] == note
+    assert f"  Metric: balanced_accuracy ({note})" in repr(model).splitlines()
+    assert html.escape(note) in model._repr_html_()
+    assert model.preference_ == result.preference_ and model.summary()["preference"] == result.preference_
+    assert "Preference" not in repr(model)  # as on AutoML: shown when prefer is not "accurate" or it traded
+    fast = LoadedModel(model.best_pipeline_, dict(card, search=dict(card["search"], prefer="fast")))
+    assert f"  Preference (fast): {result.preference_}" in repr(fast).splitlines()
+    again = nbautoml.load(nbautoml.save(model, tmp_path / "again"))  # a loaded model saved again keeps them
+    assert again.metric_note_ == note and again.preference_ == result.preference_
+    old_card, parts = members(path)  # a card written before the notes were kept
+    del old_card["metric"]["note"]
+    for key in ("prefer", "preference", "traded"):
+        del old_card["search"][key]
+    write_artifact(tmp_path / "old.nbautoml", old_card, parts)
+    old = nbautoml.load(tmp_path / "old.nbautoml")
+    assert old.metric_note_ is None and old.preference_ is None and old.metric_ == "balanced_accuracy"
+    assert "Metric:" not in repr(old) and old.summary()["metric_note"] is None
 
 
 def test_model_card_contents(fitted, titanic_artifact):
