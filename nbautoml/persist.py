@@ -15,9 +15,11 @@ The card lists the SHA-256 and size of every member. :func:`load` checks, in
 this order and before anything is deserialised: the file exists and is not
 empty; the expected SHA-256 from the caller or the registry (``sha256=``); the
 trailer hash over the whole file (catches any flipped byte and truncation);
-each member's hash and size against the card; the library versions; the
-types in the skops files against nbautoml's own allowlist (:data:`ALLOWED_TYPES`).
-Only then is the pipeline constructed.
+each member's hash and size against the card; that the library modules the
+skops files name still exist (else an error naming the module and both
+versions); the library versions; the types in the skops files against
+nbautoml's own allowlist (:data:`ALLOWED_TYPES`). Only then is the pipeline
+constructed.
 
 Versions: a different scikit-learn *minor* version (1.8 vs 1.9) or numpy major
 version is refused unless ``allow_version_mismatch=True`` (RELIABILITY R9: such
@@ -862,8 +864,17 @@ def check_environment(recorded: dict | None, allow_version_mismatch: bool = Fals
 # --------------------------------------------------------------------------- skops audit
 
 
-def _types_in_skops(data: bytes, path: Path | None = None) -> set[str]:
-    """Every type a skops file would construct or import, read from its schema.json (nothing built)."""
+@dataclass
+class _SkopsContents:
+    """What a skops file's schema.json declares (read without building anything)."""
+
+    types: set  # "module.Class" (and "module.Class.method" for a MethodNode)
+    modules: dict  # module -> the first class named in it
+    sklearn_version: str | None  # the first estimator's recorded _sklearn_version
+
+
+def _skops_contents(data: bytes, path: Path | None = None) -> _SkopsContents:
+    """Every type and module a skops file would import, and the scikit-learn version it records."""
     where = "" if path is None else f"{str(path)!r}: "
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
@@ -874,20 +885,99 @@ def _types_in_skops(data: bytes, path: Path | None = None) -> set[str]:
             schema = json.loads(zf.read("schema.json"))
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as err:
         raise IntegrityError(f"{where}the skops part is not a valid skops file ({err}).") from err
-    found: set[str] = set()
+    found = _SkopsContents(set(), {}, None)
     stack = [schema]
     while stack:
         node = stack.pop()
         if isinstance(node, dict):
             module, cls, loader = node.get("__module__"), node.get("__class__"), node.get("__loader__")
             if isinstance(module, str) and isinstance(cls, str):
-                found.add(f"{module}.{cls}")
+                found.types.add(f"{module}.{cls}")
+                found.modules.setdefault(module, cls)
                 if loader == "MethodNode":
-                    found.add(f"{module}.{cls}.{(node.get('content') or {}).get('func')}")
+                    found.types.add(f"{module}.{cls}.{(node.get('content') or {}).get('func')}")
+            recorded = node.get("_sklearn_version")
+            if found.sklearn_version is None and isinstance(recorded, dict) and \
+                    isinstance(recorded.get("content"), str):
+                try:
+                    value = json.loads(recorded["content"])
+                except ValueError:
+                    value = None
+                found.sklearn_version = value if isinstance(value, str) else None
             stack.extend(node.values())
         elif isinstance(node, list):
             stack.extend(node)
     return found
+
+
+def _types_in_skops(data: bytes, path: Path | None = None) -> set[str]:
+    """Every type a skops file would construct or import, read from its schema.json (nothing built)."""
+    return _skops_contents(data, path).types
+
+
+# --------------------------------------------------------------------------- modules that are gone
+
+# top-level packages a saved pipeline is made of -> their distribution names (as in versions())
+_PACKAGES = {"sklearn": "scikit-learn", "numpy": "numpy", "scipy": "scipy", "nbautoml": "nbautoml"}
+_MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+def _module_exists(module: str) -> bool:
+    """Whether an installed library has ``module``: its parent packages are imported, never the module."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ImportError:  # a parent package is gone too
+        return False
+    except ValueError:  # a module in sys.modules without a spec: it exists
+        return True
+
+
+def _check_modules(contents: _SkopsContents, path: Path, part: str, environment: dict | None) -> None:
+    """Refuse, before building anything, a skops part naming a library module this environment lacks.
+
+    Only modules of the libraries a pipeline is made of (:data:`_PACKAGES`) are
+    looked up; any other module is left to the allowlist, which refuses it.
+    """
+    for module in sorted(contents.modules):
+        if module.partition(".")[0] in _PACKAGES and _MODULE_NAME.match(module) and not _module_exists(module):
+            raise _module_gone(path, part, module, contents.modules[module], environment,
+                               contents.sklearn_version)
+
+
+def _module_gone(path: Path, part: str, module: str, name: str | None, environment: dict | None,
+                 sklearn_version: str | None) -> ArtifactError:
+    """The error for a model that names a module the installed libraries no longer have.
+
+    ``environment`` is the card's record of the versions (None without a card);
+    ``sklearn_version`` the version the file's estimators record.
+    """
+    package = _PACKAGES.get(module.partition(".")[0])
+    what = f"its {name}" if name else "part of it"
+    retrain = ("retrain the model here from its card's recipe (nbautoml.read_card(path)['model']['config'] and "
+               "['search']; AutoML(warm_start=...) takes the card's top configs)" if environment else
+               "retrain the model here from its training code and data, and save it with nbautoml.save()")
+    if package is None:
+        return ArtifactError(
+            f"{str(path)!r} ({part}) needs the module {module!r}, which cannot be imported here, so {what} "
+            f"cannot be rebuilt. Install the code that defines it (the package {module.partition('.')[0]!r}), "
+            f"or {retrain}.", code="module_not_found", path=str(path), module=module)
+    installed = versions().get(package)
+    saved = (environment or {}).get(package) or (sklearn_version if package == "scikit-learn" else None)
+    saved_text = f"{package} {saved}" if saved else f"a {package} version it does not record"
+    if saved and saved == installed:
+        why = (f"the file names a module that {package} {installed} does not have: it was edited, or made by "
+               "another tool")
+    else:
+        why = f"{package} moved or removed it since"
+    pin = f" (pip install '{package}=={saved}' in a separate environment)" if saved else ""
+    return EnvironmentMismatchError(
+        f"{str(path)!r} ({part}): this model was saved with {saved_text}; module {module!r} no longer exists "
+        f"in {package} {installed} (installed), so {what} cannot be rebuilt ({why}). allow_version_mismatch="
+        f"True cannot help. Fixes: load and use it in an environment with the saved versions{pin}; or "
+        f"{retrain}.", code="module_not_found", path=str(path), module=module, package=package,
+        saved=saved, installed=installed)
 
 
 def _trusted_names(trusted) -> set[str]:
@@ -897,12 +987,21 @@ def _trusted_names(trusted) -> set[str]:
     return names
 
 
-def _construct(data: bytes, trusted, path: Path, part: str):
-    """Audit a skops blob against the allowlist, then construct it."""
+def _construct(data: bytes, trusted, path: Path, part: str, environment: dict | None = None,
+               contents: _SkopsContents | None = None):
+    """Audit a skops blob (library modules present, types in the allowlist), then construct it.
+
+    ``environment`` is the card's record of the library versions, for the
+    error naming a module the installed libraries no longer have; ``contents``
+    is the blob's :func:`_skops_contents` when the caller already checked them.
+    """
     import skops.io as sio
     from skops.io.exceptions import UntrustedTypesFoundException
 
-    types = _types_in_skops(data, path)
+    if contents is None:
+        contents = _skops_contents(data, path)
+        _check_modules(contents, path, part, environment)
+    types = contents.types
     allowed = ALLOWED_TYPES | _trusted_names(trusted)
     untrusted = sorted(types - allowed)
     if untrusted:
@@ -922,6 +1021,9 @@ def _construct(data: bytes, trusted, path: Path, part: str):
             f"{str(path)!r} ({part}) declares arrays too large to be a genuine model: building them ran out "
             "of memory. The file is damaged or forged; do not use it (a model you saved yourself on a "
             "machine with more memory loads only there).", code="arrays_too_large", path=str(path)) from None
+    except ModuleNotFoundError as err:  # a trusted type whose module is gone (not one of _PACKAGES')
+        raise _module_gone(path, part, err.name or str(err), None, environment,
+                           contents.sklearn_version) from err
     except (ImportError, AttributeError, TypeError, ValueError) as err:
         raise ArtifactError(
             f"{str(path)!r} ({part}) could not be rebuilt with the installed libraries: "
@@ -965,10 +1067,12 @@ def load(path, trusted=None, format=None, allow_pickle: bool = False, allow_vers
     Raises
     ------
     ArtifactError
-        ``file_not_found``, ``not_an_artifact``, ``pickle_refused``, ``load_failed``;
-        subclasses :class:`IntegrityError` (``artifact_corrupt``),
+        ``file_not_found``, ``not_an_artifact``, ``pickle_refused``, ``load_failed``,
+        ``module_not_found`` (for a module outside scikit-learn, numpy, scipy
+        and nbautoml); subclasses :class:`IntegrityError` (``artifact_corrupt``),
         :class:`UntrustedArtifactError` (``untrusted_types``) and
-        :class:`EnvironmentMismatchError` (``environment_mismatch``).
+        :class:`EnvironmentMismatchError` (``environment_mismatch``, and
+        ``module_not_found`` for a module the installed libraries no longer have).
     """
     if isinstance(path, str) and path.startswith("registry:"):
         from .registry import Registry
@@ -986,7 +1090,7 @@ def load(path, trusted=None, format=None, allow_pickle: bool = False, allow_vers
             raise IntegrityError(f"{str(path)!r}: SHA-256 mismatch with the expected {sha256[:16]}…; "
                                  "not loaded.", path=str(path))
     if format in ("pickle", "joblib"):
-        return _load_pickle(path, allow_pickle)
+        return _load_pickle(path, data, allow_pickle)
     kind = _sniff(data)
     if kind == "pickle" or kind.startswith("compressed"):
         raise _pickle_refusal(path, kind)
@@ -1006,13 +1110,19 @@ def load(path, trusted=None, format=None, allow_pickle: bool = False, allow_vers
                                 "with format=None or format='skops'.", code="not_an_artifact", path=str(path))
         return _load_bare_skops(path, data, trusted, sha256)
     artifact = _read_artifact(path, data, sha256)
-    check_environment(artifact.card.get("environment"), allow_version_mismatch)
-    pipeline = _construct(artifact.members[MODEL], trusted, path, MODEL)
+    environment = artifact.card.get("environment")
+    parts = {name: _skops_contents(artifact.members[name], path) for name in (MODEL, DETECTOR)
+             if name in artifact.members}
+    for name, contents in parts.items():  # a module that is gone: no version flag can help, say so first
+        _check_modules(contents, path, name, environment)
+    check_environment(environment, allow_version_mismatch)
+    pipeline = _construct(artifact.members[MODEL], trusted, path, MODEL, environment, parts[MODEL])
     profile = None
     if PROFILE in artifact.members:
         detector = None
         if DETECTOR in artifact.members:
-            detector = _construct(artifact.members[DETECTOR], trusted, path, DETECTOR)
+            detector = _construct(artifact.members[DETECTOR], trusted, path, DETECTOR, environment,
+                                  parts[DETECTOR])
         profile = _profile_from(json.loads(artifact.members[PROFILE]), detector)
     return LoadedModel(pipeline, artifact.card, path=path, sha256=artifact.sha256, size=artifact.size,
                        reference_profile=profile)
@@ -1040,7 +1150,25 @@ def _load_bare_skops(path: Path, data: bytes, trusted, sha256) -> LoadedModel:
     return LoadedModel(pipeline, card, path=path, sha256=_sha256(data), size=len(data))
 
 
-def _load_pickle(path: Path, allow_pickle: bool) -> LoadedModel:
+def _pickle_sklearn_version(data: bytes) -> str | None:
+    """The ``_sklearn_version`` a pickle records for its first estimator, read without unpickling."""
+    import pickletools
+
+    is_key = False
+    try:
+        for _opcode, arg, _pos in pickletools.genops(io.BytesIO(data)):
+            if isinstance(arg, str):
+                if is_key:
+                    return arg
+                is_key = arg == "_sklearn_version"
+            elif isinstance(arg, bytes):
+                is_key = False
+    except Exception:  # joblib's raw array bytes, a compressed file, the stream's end: nothing more to read
+        pass
+    return None
+
+
+def _load_pickle(path: Path, data: bytes, allow_pickle: bool) -> LoadedModel:
     if not allow_pickle:
         raise ArtifactError(
             f"format='pickle' needs allow_pickle=True as well: unpickling {str(path)!r} runs whatever code it "
@@ -1050,7 +1178,11 @@ def _load_pickle(path: Path, allow_pickle: bool) -> LoadedModel:
 
     warnings.warn(f"Loading {str(path)!r} as a pickle runs the code it contains. Save it again with "
                   "nbautoml.save() to get a safe artifact.", UnsafeLoadWarning, stacklevel=3)
-    obj = joblib.load(path)
+    try:
+        obj = joblib.load(io.BytesIO(data))  # the bytes that were checked, not the file read again
+    except ModuleNotFoundError as err:
+        raise _module_gone(path, "pickle", err.name or str(err), None, None,
+                           _pickle_sklearn_version(data)) from err
     if isinstance(obj, LoadedModel):
         return obj
     pipeline = _fitted_pipeline(obj)

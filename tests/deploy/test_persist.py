@@ -494,6 +494,82 @@ def test_patch_version_and_python_difference_only_warn(titanic_artifact, tmp_pat
         nbautoml.load(path)
 
 
+OLD_PATH, NEW_PATH = "sklearn.linear_model.logistic", "sklearn.linear_model._logistic"  # moved in 0.22
+
+
+def _renamed_skops(blob: bytes) -> bytes:
+    """The skops bytes with LogisticRegression's module path as scikit-learn 0.21 had it."""
+    import io
+
+    source, renamed = zipfile.ZipFile(io.BytesIO(blob)), io.BytesIO()
+    with zipfile.ZipFile(renamed, "w") as zf:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename == "schema.json":
+                assert f'"{NEW_PATH}"'.encode() in data
+                data = data.replace(f'"{NEW_PATH}"'.encode(), f'"{OLD_PATH}"'.encode())
+            zf.writestr(info.filename, data)
+    return renamed.getvalue()
+
+
+def test_a_module_that_no_longer_exists_is_named_with_both_versions(titanic_artifact, tmp_path, no_construct):
+    """S-16: a skops dump whose type path was renamed: refused before anything is built, naming the
+    module, the saved and installed scikit-learn versions and the fixes; no version flag helps."""
+    installed = persist.versions()["scikit-learn"]
+    card, parts = members(titanic_artifact[0])
+    parts["model.skops"] = _renamed_skops(parts["model.skops"])
+    old = tmp_path / "old.nbautoml"
+    write_artifact(old, dict(card, environment=dict(card["environment"], **{"scikit-learn": "0.21.3"})), parts)
+    for allow in (False, True):
+        with pytest.raises(EnvironmentMismatchError) as info:
+            nbautoml.load(old, allow_version_mismatch=allow)
+        message = str(info.value)
+        assert info.value.code == "module_not_found", message
+        assert (f"this model was saved with scikit-learn 0.21.3; module '{OLD_PATH}' no longer exists in "
+                f"scikit-learn {installed} (installed), so its LogisticRegression cannot be rebuilt") in message
+        assert "pip install 'scikit-learn==0.21.3'" in message and "retrain the model here" in message
+        assert info.value.details["module"] == OLD_PATH and info.value.details["saved"] == "0.21.3"
+    edited = tmp_path / "edited.nbautoml"  # the same scikit-learn as installed: the file was edited
+    write_artifact(edited, card, parts)
+    with pytest.raises(EnvironmentMismatchError, match=rf"saved with scikit-learn {installed}; module "
+                                                       rf"'{OLD_PATH}' no longer exists.*it was edited"):
+        nbautoml.load(edited)
+
+
+@pytest.mark.filterwarnings("ignore::nbautoml.persist.UnsafeLoadWarning")
+def test_a_module_that_no_longer_exists_in_a_bare_skops_file_or_a_pickle_is_named(tmp_path):
+    """S-16 without a card: the saved scikit-learn version is read from the file (skops schema, pickle
+    opcodes) without building anything; ModuleNotFoundError inside the unpickling is wrapped the same way."""
+    import skops.io as sio
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    installed = persist.versions()["scikit-learn"]
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    model = LogisticRegression(max_iter=500).fit(X, y)
+    bare = tmp_path / "lr.skops"
+    bare.write_bytes(_renamed_skops(sio.dumps(model)))
+    pickled = tmp_path / "lr.pkl"  # protocol 2 names classes as "module\nname\n" (GLOBAL)
+    blob = pickle.dumps(model, protocol=2)
+    assert f"c{NEW_PATH}\n".encode() in blob
+    pickled.write_bytes(blob.replace(f"c{NEW_PATH}\n".encode(), f"c{OLD_PATH}\n".encode()))
+    expected = (f"this model was saved with scikit-learn {installed}; module '{OLD_PATH}' no longer exists in "
+                f"scikit-learn {installed} (installed)")
+    for path, kwargs in [(bare, {}), (pickled, {"format": "pickle", "allow_pickle": True})]:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        with pytest.raises(EnvironmentMismatchError) as info:
+            nbautoml.load(path, sha256=digest, **kwargs)
+        assert info.value.code == "module_not_found" and expected in str(info.value), str(info.value)
+        assert "pip install 'scikit-learn==" in str(info.value) and "retrain" in str(info.value)
+    # a module of a package that is not one of the model's libraries: named, with what to install
+    gone = pickled.read_bytes().replace(f"c{OLD_PATH}\n".encode(), b"cnbautoml_gone.old_code\n")
+    pickled.write_bytes(gone)
+    with pytest.raises(ArtifactError, match=r"needs the module 'nbautoml_gone',.*Install the code that "
+                                            r"defines it \(the package 'nbautoml_gone'\)") as info:
+        nbautoml.load(pickled, format="pickle", allow_pickle=True, sha256=hashlib.sha256(gone).hexdigest())
+    assert info.value.code == "module_not_found"
+
+
 # --------------------------------------------------------------------------- atomic writes
 
 
