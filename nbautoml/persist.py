@@ -13,13 +13,16 @@ File layout (``.nbautoml``, a zip file)::
 
 The card lists the SHA-256 and size of every member. :func:`load` checks, in
 this order and before anything is deserialised: the file exists and is not
-empty; the expected SHA-256 from the caller or the registry (``sha256=``); the
-trailer hash over the whole file (catches any flipped byte and truncation);
+empty; the expected SHA-256 from the caller or the registry (``sha256=``, or
+the registry's record of a file in its ``models`` directory: a forger can make
+a swapped model agree with its own card and trailer, not with the registry);
+the trailer hash over the whole file (catches any flipped byte and truncation);
 each member's hash and size against the card; that the library modules the
 skops files name still exist (else an error naming the module and both
 versions); the library versions; the types in the skops files against
 nbautoml's own allowlist (:data:`ALLOWED_TYPES`). Only then is the pipeline
-constructed.
+constructed. A file nothing can check (a skops file without a card) needs
+``verify=False``.
 
 Versions: a different scikit-learn *minor* version (1.8 vs 1.9) or numpy major
 version is refused unless ``allow_version_mismatch=True`` (RELIABILITY R9: such
@@ -743,8 +746,8 @@ class _Artifact:
     size: int
 
 
-def _read_artifact(path: Path, data: bytes, sha256: str | None = None) -> _Artifact:
-    """Check an nbautoml artifact's bytes and return its card and members (nothing constructed)."""
+def _check_expected(path: Path, data: bytes, sha256: str | None) -> str:
+    """The file's SHA-256, after checking it against the one expected (when there is one)."""
     whole = _sha256(data)
     if sha256 is not None and whole != sha256:
         raise IntegrityError(
@@ -752,6 +755,53 @@ def _read_artifact(path: Path, data: bytes, sha256: str | None = None) -> _Artif
             f"{whole[:16]}…). It was replaced or modified after it was registered or deployed; do not use "
             "it.", path=str(path),
             expected=sha256, actual=whole)
+    return whole
+
+
+def _registry_sha256(path: Path, data: bytes) -> str | None:
+    """The SHA-256 a registry records for this file when it lies in the registry's ``models`` directory.
+
+    A forger who swaps the model can rewrite the card's hashes and the trailer
+    so that the file agrees with itself; only a record kept elsewhere shows it.
+
+    Raises
+    ------
+    IntegrityError
+        When the file differs from the registry's record.
+    """
+    from .registry import recorded_file
+
+    entry = recorded_file(path)
+    if entry is None:
+        return None
+    actual = _sha256(data)
+    if actual != entry.sha256 or len(data) != entry.size:
+        raise IntegrityError(
+            f"{str(path)!r} is {entry.ref} of the registry {str(entry.path.parents[2])!r}, but not the file "
+            f"that was registered: SHA-256 mismatch with the registry's record (expected {entry.sha256[:16]}…, "
+            f"got {actual[:16]}…). It was replaced or rewritten after registration (a rewritten file can agree "
+            "with its own card; the registry's record cannot be rewritten with it). Do not use it: restore it "
+            "from a backup (Registry.backup), or register the model again.", path=str(path),
+            expected=entry.sha256, actual=actual, registry_ref=entry.ref)
+    return entry.sha256
+
+
+def _unverifiable(path: Path, why: str, fix: str) -> ArtifactError:
+    """The refusal of a file whose integrity nothing can check (``verify=False`` overrides it)."""
+    return ArtifactError(
+        f"{str(path)!r} was not loaded: {why}, so its integrity cannot be verified (it may have been changed "
+        f"or swapped, and nothing would show it). {fix}", code="integrity_unverified", path=str(path))
+
+
+def _read_artifact(path: Path, data: bytes, sha256: str | None = None) -> _Artifact:
+    """Check an nbautoml artifact's bytes and return its card and members (nothing constructed).
+
+    ``sha256`` is the hash the file must have; without it, a file in a
+    registry's ``models`` directory must have the registry's.
+    """
+    if sha256 is None:
+        sha256 = _registry_sha256(path, data)
+    whole = _check_expected(path, data, sha256)
     zf = _open_zip(path, data)
     _verify_whole(path, data, zf)
     _check_declared_sizes(path, data, zf)
@@ -1038,7 +1088,7 @@ _FORMATS = ("nbautoml", "skops", "pickle", "joblib")
 
 
 def load(path, trusted=None, format=None, allow_pickle: bool = False, allow_version_mismatch: bool = False,
-         sha256: str | None = None) -> LoadedModel:
+         sha256: str | None = None, verify: bool = True) -> LoadedModel:
     """Load a model saved by :func:`save`, checking integrity and types before building anything.
 
     Parameters
@@ -1059,6 +1109,12 @@ def load(path, trusted=None, format=None, allow_pickle: bool = False, allow_vers
         from the saved one; a warning is issued instead of an error.
     sha256 : str, optional
         The SHA-256 the whole file must have (the registry passes its record).
+        A file in a registry's ``models`` directory is checked against the
+        registry's record without it.
+    verify : bool, default=True
+        False loads a file whose integrity nothing can check (a skops file
+        without a model card), with a warning. It never loads a file that
+        fails a check.
 
     Returns
     -------
@@ -1067,7 +1123,8 @@ def load(path, trusted=None, format=None, allow_pickle: bool = False, allow_vers
     Raises
     ------
     ArtifactError
-        ``file_not_found``, ``not_an_artifact``, ``pickle_refused``, ``load_failed``,
+        ``file_not_found``, ``not_an_artifact``, ``pickle_refused``,
+        ``integrity_unverified``, ``load_failed``,
         ``module_not_found`` (for a module outside scikit-learn, numpy, scipy
         and nbautoml); subclasses :class:`IntegrityError` (``artifact_corrupt``),
         :class:`UntrustedArtifactError` (``untrusted_types``) and
@@ -1085,10 +1142,10 @@ def load(path, trusted=None, format=None, allow_pickle: bool = False, allow_vers
         raise unknown_choice("format", str(format), _FORMATS, code="bad_option")
     path = Path(path)
     data = _read_file(path)
-    if sha256 is not None and format in ("pickle", "joblib"):
-        if _sha256(data) != sha256:
-            raise IntegrityError(f"{str(path)!r}: SHA-256 mismatch with the expected {sha256[:16]}…; "
-                                 "not loaded.", path=str(path))
+    if sha256 is not None:
+        _check_expected(path, data, sha256)
+    else:  # a file in a registry's models directory must be the one registered
+        sha256 = _registry_sha256(path, data)
     if format in ("pickle", "joblib"):
         return _load_pickle(path, data, allow_pickle)
     kind = _sniff(data)
@@ -1099,16 +1156,31 @@ def load(path, trusted=None, format=None, allow_pickle: bool = False, allow_vers
                             "with a zip header). Give the path of a file written by nbautoml.save().",
                             code="not_an_artifact", path=str(path))
     if not _is_artifact(data):
-        names = _open_zip(path, data).namelist()
+        zf = _open_zip(path, data)
+        names = zf.namelist()
         if CARD in names:
             raise _truncated(path, data, "the header of its card.json entry is damaged")
+        if MODEL in names and "schema.json" not in names:  # an artifact whose card.json was taken out
+            if sha256 is None and verify:
+                raise _unverifiable(path, f"it holds {MODEL} but no {CARD}: its manifest (the card with the "
+                                    "SHA-256 of each part) is missing",
+                                    "If you trust its source, load it with verify=False, then save it again "
+                                    "with nbautoml.save() to get a complete artifact.")
+            _check_declared_sizes(path, data, zf)
+            return _load_bare_skops(path, data, trusted, sha256, MODEL, _read_member(path, zf, MODEL))
         if "schema.json" not in names:
             raise ArtifactError(f"{str(path)!r} is a zip file but neither an nbautoml artifact nor a skops "
                                 "file.", code="not_an_artifact", path=str(path))
         if format == "nbautoml":
             raise ArtifactError(f"{str(path)!r} is a bare skops file, not an nbautoml artifact; load it "
                                 "with format=None or format='skops'.", code="not_an_artifact", path=str(path))
-        return _load_bare_skops(path, data, trusted, sha256)
+        if sha256 is None and verify:
+            raise _unverifiable(path, "it is a bare skops file: it has no model card (the manifest with its "
+                                "SHA-256 and library versions), and no registry records it",
+                                "If you trust its source, load it with verify=False (or give the SHA-256 you "
+                                "recorded for it: sha256='<hex>'), then save it with nbautoml.save() to get "
+                                "an artifact that is checked at every load.")
+        return _load_bare_skops(path, data, trusted, sha256, "skops file")
     artifact = _read_artifact(path, data, sha256)
     environment = artifact.card.get("environment")
     parts = {name: _skops_contents(artifact.members[name], path) for name in (MODEL, DETECTOR)
@@ -1138,14 +1210,17 @@ def _profile_from(data: dict, detector):
     return ReferenceProfile.from_dict(data, anomaly_detector=detector)
 
 
-def _load_bare_skops(path: Path, data: bytes, trusted, sha256) -> LoadedModel:
-    if sha256 is not None and _sha256(data) != sha256:
-        raise IntegrityError(f"{str(path)!r}: SHA-256 mismatch with the expected {sha256[:16]}…; not loaded.",
-                             path=str(path))
-    pipeline = _construct(data, trusted, path, "skops file")
-    warnings.warn(f"{str(path)!r} is a bare skops file without a model card: its integrity and library "
-                  "versions cannot be checked. Save it again with nbautoml.save() to add them.",
-                  UserWarning, stacklevel=3)
+def _load_bare_skops(path: Path, data: bytes, trusted, sha256: str | None, part: str,
+                     blob: bytes | None = None) -> LoadedModel:
+    """Load a file's skops bytes (``blob``, default the whole file) that have no card.
+
+    ``sha256`` is the whole file's hash when it was checked against a record.
+    """
+    pipeline = _construct(data if blob is None else blob, trusted, path, part)
+    checked = ("its library versions cannot be checked" if sha256 is not None else
+               "its integrity and library versions cannot be checked (loaded with verify=False)")
+    warnings.warn(f"{str(path)!r} is a bare skops file without a model card: {checked}. Save it again with "
+                  "nbautoml.save() to add them.", UserWarning, stacklevel=3)
     card = {"format": "skops", **_card_for_pipeline(pipeline)}
     return LoadedModel(pipeline, card, path=path, sha256=_sha256(data), size=len(data))
 

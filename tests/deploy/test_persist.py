@@ -160,16 +160,39 @@ def test_bare_pipeline_saves_and_loads(tmp_path):
     assert info.value.code == "missing_columns"
 
 
-def test_bare_skops_file_loads_with_warning_and_allowlist(tmp_path):
+def test_a_file_without_a_manifest_needs_verify_false_or_its_sha256(tmp_path, monkeypatch):
+    """S-08: no card (a bare skops file, or an artifact whose card.json was taken out) and no registry
+    record: nothing can show the file was swapped, so it loads only with verify=False or a known SHA-256."""
     import skops.io as sio
     from sklearn.datasets import load_iris
     from sklearn.ensemble import RandomForestClassifier
 
     X, y = load_iris(return_X_y=True, as_frame=True)
     forest = RandomForestClassifier(n_estimators=5, random_state=0).fit(X, y)
-    sio.dump(forest, tmp_path / "forest.skops")
-    with pytest.warns(UserWarning, match="without a model card"):
-        model = nbautoml.load(tmp_path / "forest.skops")
+    bare = tmp_path / "forest.skops"
+    sio.dump(forest, bare)
+    stripped = tmp_path / "stripped.nbautoml"  # a saved artifact without its card.json
+    _card, parts = members(nbautoml.save(forest, tmp_path / "forest.nbautoml"))
+    with zipfile.ZipFile(stripped, "w") as zf:
+        for name, blob in parts.items():
+            zf.writestr(name, blob)
+    built = []
+    with monkeypatch.context() as patch:
+        patch.setattr(persist, "_construct", lambda *a, **k: built.append(a) or forest)
+        for path, why in [(bare, "bare skops file"), (stripped, "manifest .* is missing")]:
+            with pytest.raises(ArtifactError, match=rf"{why}.*integrity cannot be verified.*verify=False") as info:
+                nbautoml.load(path)
+            assert info.value.code == "integrity_unverified" and str(path) in str(info.value)
+            with pytest.raises(IntegrityError, match="SHA-256 mismatch"):
+                nbautoml.load(path, sha256="0" * 64)
+    assert built == []  # nothing was built from a refused file
+    for path in (bare, stripped):
+        with pytest.warns(UserWarning, match="without a model card: its integrity and library versions cannot "
+                                             r"be checked \(loaded with verify=False\)"):
+            model = nbautoml.load(path, verify=False)
+        np.testing.assert_array_equal(model.predict(X), forest.predict(X))
+    with pytest.warns(UserWarning, match="without a model card: its library versions cannot be checked"):
+        model = nbautoml.load(bare, sha256=hashlib.sha256(bare.read_bytes()).hexdigest())
     np.testing.assert_array_equal(model.predict(X), forest.predict(X))
 
 
@@ -343,6 +366,7 @@ def test_pickle_payload_is_never_run_by_default(tmp_path, suffix, writer):
     assert sentinel.exists()
 
 
+
 def test_explicit_pickle_of_a_pipeline_loads(tmp_path):
     from sklearn.datasets import load_iris
     from sklearn.linear_model import LogisticRegression
@@ -379,7 +403,7 @@ def test_untrusted_type_is_refused_and_named(tmp_path, monkeypatch):
     sio.dump(pipe, tmp_path / "custom.skops")
     for target in (path, tmp_path / "custom.skops"):
         with pytest.raises(UntrustedArtifactError) as info:
-            nbautoml.load(target)
+            nbautoml.load(target, verify=target.suffix == ".nbautoml")
         assert info.value.code == "untrusted_types"
         assert info.value.details["types"] == [name]
         assert name in str(info.value) and "trusted=" in str(info.value)
