@@ -30,7 +30,8 @@ models can fail or predict differently); any other difference (patch release,
 Python, skops, scipy, pandas, nbautoml) is a :class:`VersionMismatchWarning`.
 
 Pickle and joblib files are never unpickled unless the call says
-``format="pickle", allow_pickle=True``.
+``format="pickle", allow_pickle=True`` and gives the file's recorded SHA-256
+(``sha256=``) or ``verify=False``.
 
 Writes are atomic: the bytes go to a temporary file in the destination's
 directory, are fsynced, then ``os.replace`` puts them in place; the old
@@ -600,7 +601,8 @@ def _pickle_refusal(path: Path, kind: str) -> ArtifactError:
         f"{str(path)!r} is {what}, not an nbautoml artifact. It was not loaded: unpickling runs whatever "
         "code the file contains, so a file from someone else can take over this machine. If you made "
         "this file yourself and trust it, load it with nbautoml.load(path, format='pickle', "
-        "allow_pickle=True), then save it again with nbautoml.save(model, path) to get a safe artifact.",
+        "allow_pickle=True, verify=False) (or sha256='<the hash you recorded>' instead of verify=False), then "
+        "save it again with nbautoml.save(model, path) to get a safe artifact.",
         code="pickle_refused", path=str(path))
 
 
@@ -1101,7 +1103,8 @@ def load(path, trusted=None, format=None, allow_pickle: bool = False, allow_vers
         after you have reviewed them. The error for an untrusted file names them.
     format : {None, "nbautoml", "skops", "pickle", "joblib"}, default=None
         None detects nbautoml and skops files. Pickle/joblib files are loaded
-        only with ``format="pickle"`` and ``allow_pickle=True``.
+        only with ``format="pickle"``, ``allow_pickle=True`` and either the
+        ``sha256`` recorded for the file or ``verify=False``.
     allow_pickle : bool, default=False
         Required with ``format="pickle"``: unpickling runs the file's code.
     allow_version_mismatch : bool, default=False
@@ -1112,8 +1115,9 @@ def load(path, trusted=None, format=None, allow_pickle: bool = False, allow_vers
         A file in a registry's ``models`` directory is checked against the
         registry's record without it.
     verify : bool, default=True
-        False loads a file whose integrity nothing can check (a skops file
-        without a model card), with a warning. It never loads a file that
+        False loads a file whose integrity nothing can check: a skops file
+        without a model card, or a pickle whose SHA-256 is on no record (with
+        ``allow_pickle=True``), with a warning. It never loads a file that
         fails a check.
 
     Returns
@@ -1124,7 +1128,7 @@ def load(path, trusted=None, format=None, allow_pickle: bool = False, allow_vers
     ------
     ArtifactError
         ``file_not_found``, ``not_an_artifact``, ``pickle_refused``,
-        ``integrity_unverified``, ``load_failed``,
+        ``pickle_unverified``, ``integrity_unverified``, ``load_failed``,
         ``module_not_found`` (for a module outside scikit-learn, numpy, scipy
         and nbautoml); subclasses :class:`IntegrityError` (``artifact_corrupt``),
         :class:`UntrustedArtifactError` (``untrusted_types``) and
@@ -1147,7 +1151,7 @@ def load(path, trusted=None, format=None, allow_pickle: bool = False, allow_vers
     else:  # a file in a registry's models directory must be the one registered
         sha256 = _registry_sha256(path, data)
     if format in ("pickle", "joblib"):
-        return _load_pickle(path, data, allow_pickle)
+        return _load_pickle(path, data, allow_pickle, sha256, verify)
     kind = _sniff(data)
     if kind == "pickle" or kind.startswith("compressed"):
         raise _pickle_refusal(path, kind)
@@ -1243,12 +1247,21 @@ def _pickle_sklearn_version(data: bytes) -> str | None:
     return None
 
 
-def _load_pickle(path: Path, data: bytes, allow_pickle: bool) -> LoadedModel:
+def _load_pickle(path: Path, data: bytes, allow_pickle: bool, sha256: str | None, verify: bool) -> LoadedModel:
+    """Unpickle a file, only with ``allow_pickle`` and a SHA-256 on record (or ``verify=False``)."""
     if not allow_pickle:
         raise ArtifactError(
             f"format='pickle' needs allow_pickle=True as well: unpickling {str(path)!r} runs whatever code it "
             "contains. Only do this for a file you made yourself or fully trust.",
             code="pickle_refused", path=str(path))
+    if sha256 is None and verify:
+        raise ArtifactError(
+            f"{str(path)!r} was not unpickled: allow_pickle=True is not enough for a file whose SHA-256 "
+            f"({_sha256(data)[:16]}…) is on no record (the registry keeps nbautoml artifacts only), so it "
+            "may have been swapped for one that takes over this machine. Give the SHA-256 you recorded when "
+            "you made it (sha256='<hex>'), or, for a file you made yourself, verify=False for this call; then "
+            "save it with nbautoml.save() to get a safe artifact.", code="pickle_unverified", path=str(path),
+            sha256=_sha256(data))
     import joblib
 
     warnings.warn(f"Loading {str(path)!r} as a pickle runs the code it contains. Save it again with "

@@ -362,9 +362,33 @@ def test_pickle_payload_is_never_run_by_default(tmp_path, suffix, writer):
     assert not sentinel.exists()
     # the explicit opt-in does unpickle: the payload runs (so the checks above can fail)
     with pytest.warns(UnsafeLoadWarning), pytest.raises(nbautoml.exceptions.ConfigError):
-        nbautoml.load(path, format="pickle", allow_pickle=True)
+        nbautoml.load(path, format="pickle", allow_pickle=True, verify=False)
     assert sentinel.exists()
 
+
+@pytest.mark.parametrize("writer", ["pickle", "joblib-zlib"])
+def test_opt_in_pickle_whose_hash_is_on_no_record_is_refused_unless_overridden(tmp_path, writer):
+    """S-12: allow_pickle=True alone does not unpickle a file on no record; its SHA-256 or verify=False does."""
+    sentinel = tmp_path / "PWNED"
+    path = tmp_path / "model.pkl"
+    if writer == "pickle":
+        path.write_bytes(pickle.dumps(Payload(sentinel), protocol=4))
+    else:
+        joblib.dump(Payload(sentinel), path, compress=3)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    for format in ("pickle", "joblib"):
+        with pytest.raises(ArtifactError, match=r"was not unpickled: allow_pickle=True is not enough .*SHA-256 "
+                                                rf"\({digest[:16]}…\) is on no record.*sha256=.*verify=False") as info:
+            nbautoml.load(path, format=format, allow_pickle=True)
+        assert info.value.code == "pickle_unverified" and info.value.details["sha256"] == digest
+        with pytest.raises(IntegrityError, match="not the expected file: SHA-256 mismatch"):
+            nbautoml.load(path, format=format, allow_pickle=True, sha256="0" * 64)
+        with pytest.raises(ArtifactError, match="needs allow_pickle=True"):  # the SHA-256 alone is not an opt-in
+            nbautoml.load(path, format=format, sha256=digest, verify=False)
+    assert not sentinel.exists()
+    with pytest.warns(UnsafeLoadWarning), pytest.raises(nbautoml.exceptions.ConfigError):
+        nbautoml.load(path, format="pickle", allow_pickle=True, sha256=digest)  # the recorded hash: unpickled
+    assert sentinel.exists()
 
 
 def test_explicit_pickle_of_a_pipeline_loads(tmp_path):
@@ -375,7 +399,7 @@ def test_explicit_pickle_of_a_pipeline_loads(tmp_path):
     pipe = LogisticRegression(max_iter=500).fit(X, y)
     joblib.dump(pipe, tmp_path / "lr.joblib")
     with pytest.warns(UnsafeLoadWarning, match="runs the code"):
-        model = nbautoml.load(tmp_path / "lr.joblib", format="joblib", allow_pickle=True)
+        model = nbautoml.load(tmp_path / "lr.joblib", format="joblib", allow_pickle=True, verify=False)
     np.testing.assert_array_equal(model.predict(X), pipe.predict(X))
 
 
