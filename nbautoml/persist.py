@@ -13,11 +13,16 @@ File layout (``.nbautoml``, a zip file)::
 
 The card lists the SHA-256 and size of every member. :func:`load` checks, in
 this order and before anything is deserialised: the file exists and is not
-empty; the expected SHA-256 from the caller or the registry (``sha256=``); the
-trailer hash over the whole file (catches any flipped byte and truncation);
-each member's hash and size against the card; the library versions; the
-types in the skops files against nbautoml's own allowlist (:data:`ALLOWED_TYPES`).
-Only then is the pipeline constructed.
+empty; the expected SHA-256 from the caller or the registry (``sha256=``, or
+the registry's record of a file in its ``models`` directory: a forger can make
+a swapped model agree with its own card and trailer, not with the registry);
+the trailer hash over the whole file (catches any flipped byte and truncation);
+each member's hash and size against the card; that the library modules the
+skops files name still exist (else an error naming the module and both
+versions); the library versions; the types in the skops files against
+nbautoml's own allowlist (:data:`ALLOWED_TYPES`). Only then is the pipeline
+constructed. A file nothing can check (a skops file without a card) needs
+``verify=False``.
 
 Versions: a different scikit-learn *minor* version (1.8 vs 1.9) or numpy major
 version is refused unless ``allow_version_mismatch=True`` (RELIABILITY R9: such
@@ -25,7 +30,8 @@ models can fail or predict differently); any other difference (patch release,
 Python, skops, scipy, pandas, nbautoml) is a :class:`VersionMismatchWarning`.
 
 Pickle and joblib files are never unpickled unless the call says
-``format="pickle", allow_pickle=True``.
+``format="pickle", allow_pickle=True`` and gives the file's recorded SHA-256
+(``sha256=``) or ``verify=False``.
 
 Writes are atomic: the bytes go to a temporary file in the destination's
 directory, are fsynced, then ``os.replace`` puts them in place; the old
@@ -301,6 +307,7 @@ def _card_for_result(result) -> dict:
     fingerprint = dict(getattr(result, "data_fingerprint_", None) or {})
     if plan is not None:
         fingerprint["dropped_columns"] = plan.dropped
+    chosen, best = getattr(result, "best_trial_", None), getattr(result, "overall_best_trial_", None)
     return {
         "task": result.task_,
         "target": result.target_,
@@ -313,6 +320,7 @@ def _card_for_result(result) -> dict:
             "cv_std": getattr(result, "best_score_std_", None),
             "validation": getattr(validation, "description", None),
             "holdout_score": holdout,
+            "note": getattr(result, "metric_note_", None),  # why metric="auto" chose it, if it says
         },
         "model": {"family": (config or {}).get("family"), "description": description, "config": config,
                   "top_configs": _top_configs(result)},
@@ -331,6 +339,9 @@ def _card_for_result(result) -> dict:
             "elapsed": getattr(result, "elapsed_", None),
             "status": getattr(result, "status_", None),
             "stop_reason": getattr(result, "stop_reason_", None),
+            "prefer": getattr(result, "prefer", None),
+            "preference": getattr(result, "preference_", None),  # which trial was refitted, and why
+            "traded": chosen is not None and best is not None and chosen.trial_id != best.trial_id,
         },
     }
 
@@ -590,7 +601,8 @@ def _pickle_refusal(path: Path, kind: str) -> ArtifactError:
         f"{str(path)!r} is {what}, not an nbautoml artifact. It was not loaded: unpickling runs whatever "
         "code the file contains, so a file from someone else can take over this machine. If you made "
         "this file yourself and trust it, load it with nbautoml.load(path, format='pickle', "
-        "allow_pickle=True), then save it again with nbautoml.save(model, path) to get a safe artifact.",
+        "allow_pickle=True, verify=False) (or sha256='<the hash you recorded>' instead of verify=False), then "
+        "save it again with nbautoml.save(model, path) to get a safe artifact.",
         code="pickle_refused", path=str(path))
 
 
@@ -736,8 +748,8 @@ class _Artifact:
     size: int
 
 
-def _read_artifact(path: Path, data: bytes, sha256: str | None = None) -> _Artifact:
-    """Check an nbautoml artifact's bytes and return its card and members (nothing constructed)."""
+def _check_expected(path: Path, data: bytes, sha256: str | None) -> str:
+    """The file's SHA-256, after checking it against the one expected (when there is one)."""
     whole = _sha256(data)
     if sha256 is not None and whole != sha256:
         raise IntegrityError(
@@ -745,6 +757,53 @@ def _read_artifact(path: Path, data: bytes, sha256: str | None = None) -> _Artif
             f"{whole[:16]}…). It was replaced or modified after it was registered or deployed; do not use "
             "it.", path=str(path),
             expected=sha256, actual=whole)
+    return whole
+
+
+def _registry_sha256(path: Path, data: bytes) -> str | None:
+    """The SHA-256 a registry records for this file when it lies in the registry's ``models`` directory.
+
+    A forger who swaps the model can rewrite the card's hashes and the trailer
+    so that the file agrees with itself; only a record kept elsewhere shows it.
+
+    Raises
+    ------
+    IntegrityError
+        When the file differs from the registry's record.
+    """
+    from .registry import recorded_file
+
+    entry = recorded_file(path)
+    if entry is None:
+        return None
+    actual = _sha256(data)
+    if actual != entry.sha256 or len(data) != entry.size:
+        raise IntegrityError(
+            f"{str(path)!r} is {entry.ref} of the registry {str(entry.path.parents[2])!r}, but not the file "
+            f"that was registered: SHA-256 mismatch with the registry's record (expected {entry.sha256[:16]}…, "
+            f"got {actual[:16]}…). It was replaced or rewritten after registration (a rewritten file can agree "
+            "with its own card; the registry's record cannot be rewritten with it). Do not use it: restore it "
+            "from a backup (Registry.backup), or register the model again.", path=str(path),
+            expected=entry.sha256, actual=actual, registry_ref=entry.ref)
+    return entry.sha256
+
+
+def _unverifiable(path: Path, why: str, fix: str) -> ArtifactError:
+    """The refusal of a file whose integrity nothing can check (``verify=False`` overrides it)."""
+    return ArtifactError(
+        f"{str(path)!r} was not loaded: {why}, so its integrity cannot be verified (it may have been changed "
+        f"or swapped, and nothing would show it). {fix}", code="integrity_unverified", path=str(path))
+
+
+def _read_artifact(path: Path, data: bytes, sha256: str | None = None) -> _Artifact:
+    """Check an nbautoml artifact's bytes and return its card and members (nothing constructed).
+
+    ``sha256`` is the hash the file must have; without it, a file in a
+    registry's ``models`` directory must have the registry's.
+    """
+    if sha256 is None:
+        sha256 = _registry_sha256(path, data)
+    whole = _check_expected(path, data, sha256)
     zf = _open_zip(path, data)
     _verify_whole(path, data, zf)
     _check_declared_sizes(path, data, zf)
@@ -857,8 +916,17 @@ def check_environment(recorded: dict | None, allow_version_mismatch: bool = Fals
 # --------------------------------------------------------------------------- skops audit
 
 
-def _types_in_skops(data: bytes, path: Path | None = None) -> set[str]:
-    """Every type a skops file would construct or import, read from its schema.json (nothing built)."""
+@dataclass
+class _SkopsContents:
+    """What a skops file's schema.json declares (read without building anything)."""
+
+    types: set  # "module.Class" (and "module.Class.method" for a MethodNode)
+    modules: dict  # module -> the first class named in it
+    sklearn_version: str | None  # the first estimator's recorded _sklearn_version
+
+
+def _skops_contents(data: bytes, path: Path | None = None) -> _SkopsContents:
+    """Every type and module a skops file would import, and the scikit-learn version it records."""
     where = "" if path is None else f"{str(path)!r}: "
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
@@ -869,20 +937,99 @@ def _types_in_skops(data: bytes, path: Path | None = None) -> set[str]:
             schema = json.loads(zf.read("schema.json"))
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as err:
         raise IntegrityError(f"{where}the skops part is not a valid skops file ({err}).") from err
-    found: set[str] = set()
+    found = _SkopsContents(set(), {}, None)
     stack = [schema]
     while stack:
         node = stack.pop()
         if isinstance(node, dict):
             module, cls, loader = node.get("__module__"), node.get("__class__"), node.get("__loader__")
             if isinstance(module, str) and isinstance(cls, str):
-                found.add(f"{module}.{cls}")
+                found.types.add(f"{module}.{cls}")
+                found.modules.setdefault(module, cls)
                 if loader == "MethodNode":
-                    found.add(f"{module}.{cls}.{(node.get('content') or {}).get('func')}")
+                    found.types.add(f"{module}.{cls}.{(node.get('content') or {}).get('func')}")
+            recorded = node.get("_sklearn_version")
+            if found.sklearn_version is None and isinstance(recorded, dict) and \
+                    isinstance(recorded.get("content"), str):
+                try:
+                    value = json.loads(recorded["content"])
+                except ValueError:
+                    value = None
+                found.sklearn_version = value if isinstance(value, str) else None
             stack.extend(node.values())
         elif isinstance(node, list):
             stack.extend(node)
     return found
+
+
+def _types_in_skops(data: bytes, path: Path | None = None) -> set[str]:
+    """Every type a skops file would construct or import, read from its schema.json (nothing built)."""
+    return _skops_contents(data, path).types
+
+
+# --------------------------------------------------------------------------- modules that are gone
+
+# top-level packages a saved pipeline is made of -> their distribution names (as in versions())
+_PACKAGES = {"sklearn": "scikit-learn", "numpy": "numpy", "scipy": "scipy", "nbautoml": "nbautoml"}
+_MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+def _module_exists(module: str) -> bool:
+    """Whether an installed library has ``module``: its parent packages are imported, never the module."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ImportError:  # a parent package is gone too
+        return False
+    except ValueError:  # a module in sys.modules without a spec: it exists
+        return True
+
+
+def _check_modules(contents: _SkopsContents, path: Path, part: str, environment: dict | None) -> None:
+    """Refuse, before building anything, a skops part naming a library module this environment lacks.
+
+    Only modules of the libraries a pipeline is made of (:data:`_PACKAGES`) are
+    looked up; any other module is left to the allowlist, which refuses it.
+    """
+    for module in sorted(contents.modules):
+        if module.partition(".")[0] in _PACKAGES and _MODULE_NAME.match(module) and not _module_exists(module):
+            raise _module_gone(path, part, module, contents.modules[module], environment,
+                               contents.sklearn_version)
+
+
+def _module_gone(path: Path, part: str, module: str, name: str | None, environment: dict | None,
+                 sklearn_version: str | None) -> ArtifactError:
+    """The error for a model that names a module the installed libraries no longer have.
+
+    ``environment`` is the card's record of the versions (None without a card);
+    ``sklearn_version`` the version the file's estimators record.
+    """
+    package = _PACKAGES.get(module.partition(".")[0])
+    what = f"its {name}" if name else "part of it"
+    retrain = ("retrain the model here from its card's recipe (nbautoml.read_card(path)['model']['config'] and "
+               "['search']; AutoML(warm_start=...) takes the card's top configs)" if environment else
+               "retrain the model here from its training code and data, and save it with nbautoml.save()")
+    if package is None:
+        return ArtifactError(
+            f"{str(path)!r} ({part}) needs the module {module!r}, which cannot be imported here, so {what} "
+            f"cannot be rebuilt. Install the code that defines it (the package {module.partition('.')[0]!r}), "
+            f"or {retrain}.", code="module_not_found", path=str(path), module=module)
+    installed = versions().get(package)
+    saved = (environment or {}).get(package) or (sklearn_version if package == "scikit-learn" else None)
+    saved_text = f"{package} {saved}" if saved else f"a {package} version it does not record"
+    if saved and saved == installed:
+        why = (f"the file names a module that {package} {installed} does not have: it was edited, or made by "
+               "another tool")
+    else:
+        why = f"{package} moved or removed it since"
+    pin = f" (pip install '{package}=={saved}' in a separate environment)" if saved else ""
+    return EnvironmentMismatchError(
+        f"{str(path)!r} ({part}): this model was saved with {saved_text}; module {module!r} no longer exists "
+        f"in {package} {installed} (installed), so {what} cannot be rebuilt ({why}). allow_version_mismatch="
+        f"True cannot help. Fixes: load and use it in an environment with the saved versions{pin}; or "
+        f"{retrain}.", code="module_not_found", path=str(path), module=module, package=package,
+        saved=saved, installed=installed)
 
 
 def _trusted_names(trusted) -> set[str]:
@@ -892,12 +1039,21 @@ def _trusted_names(trusted) -> set[str]:
     return names
 
 
-def _construct(data: bytes, trusted, path: Path, part: str):
-    """Audit a skops blob against the allowlist, then construct it."""
+def _construct(data: bytes, trusted, path: Path, part: str, environment: dict | None = None,
+               contents: _SkopsContents | None = None):
+    """Audit a skops blob (library modules present, types in the allowlist), then construct it.
+
+    ``environment`` is the card's record of the library versions, for the
+    error naming a module the installed libraries no longer have; ``contents``
+    is the blob's :func:`_skops_contents` when the caller already checked them.
+    """
     import skops.io as sio
     from skops.io.exceptions import UntrustedTypesFoundException
 
-    types = _types_in_skops(data, path)
+    if contents is None:
+        contents = _skops_contents(data, path)
+        _check_modules(contents, path, part, environment)
+    types = contents.types
     allowed = ALLOWED_TYPES | _trusted_names(trusted)
     untrusted = sorted(types - allowed)
     if untrusted:
@@ -917,6 +1073,9 @@ def _construct(data: bytes, trusted, path: Path, part: str):
             f"{str(path)!r} ({part}) declares arrays too large to be a genuine model: building them ran out "
             "of memory. The file is damaged or forged; do not use it (a model you saved yourself on a "
             "machine with more memory loads only there).", code="arrays_too_large", path=str(path)) from None
+    except ModuleNotFoundError as err:  # a trusted type whose module is gone (not one of _PACKAGES')
+        raise _module_gone(path, part, err.name or str(err), None, environment,
+                           contents.sklearn_version) from err
     except (ImportError, AttributeError, TypeError, ValueError) as err:
         raise ArtifactError(
             f"{str(path)!r} ({part}) could not be rebuilt with the installed libraries: "
@@ -931,7 +1090,7 @@ _FORMATS = ("nbautoml", "skops", "pickle", "joblib")
 
 
 def load(path, trusted=None, format=None, allow_pickle: bool = False, allow_version_mismatch: bool = False,
-         sha256: str | None = None) -> LoadedModel:
+         sha256: str | None = None, verify: bool = True) -> LoadedModel:
     """Load a model saved by :func:`save`, checking integrity and types before building anything.
 
     Parameters
@@ -944,7 +1103,8 @@ def load(path, trusted=None, format=None, allow_pickle: bool = False, allow_vers
         after you have reviewed them. The error for an untrusted file names them.
     format : {None, "nbautoml", "skops", "pickle", "joblib"}, default=None
         None detects nbautoml and skops files. Pickle/joblib files are loaded
-        only with ``format="pickle"`` and ``allow_pickle=True``.
+        only with ``format="pickle"``, ``allow_pickle=True`` and either the
+        ``sha256`` recorded for the file or ``verify=False``.
     allow_pickle : bool, default=False
         Required with ``format="pickle"``: unpickling runs the file's code.
     allow_version_mismatch : bool, default=False
@@ -952,6 +1112,13 @@ def load(path, trusted=None, format=None, allow_pickle: bool = False, allow_vers
         from the saved one; a warning is issued instead of an error.
     sha256 : str, optional
         The SHA-256 the whole file must have (the registry passes its record).
+        A file in a registry's ``models`` directory is checked against the
+        registry's record without it.
+    verify : bool, default=True
+        False loads a file whose integrity nothing can check: a skops file
+        without a model card, or a pickle whose SHA-256 is on no record (with
+        ``allow_pickle=True``), with a warning. It never loads a file that
+        fails a check.
 
     Returns
     -------
@@ -960,10 +1127,13 @@ def load(path, trusted=None, format=None, allow_pickle: bool = False, allow_vers
     Raises
     ------
     ArtifactError
-        ``file_not_found``, ``not_an_artifact``, ``pickle_refused``, ``load_failed``;
-        subclasses :class:`IntegrityError` (``artifact_corrupt``),
+        ``file_not_found``, ``not_an_artifact``, ``pickle_refused``,
+        ``pickle_unverified``, ``integrity_unverified``, ``load_failed``,
+        ``module_not_found`` (for a module outside scikit-learn, numpy, scipy
+        and nbautoml); subclasses :class:`IntegrityError` (``artifact_corrupt``),
         :class:`UntrustedArtifactError` (``untrusted_types``) and
-        :class:`EnvironmentMismatchError` (``environment_mismatch``).
+        :class:`EnvironmentMismatchError` (``environment_mismatch``, and
+        ``module_not_found`` for a module the installed libraries no longer have).
     """
     if isinstance(path, str) and path.startswith("registry:"):
         from .registry import Registry
@@ -976,12 +1146,12 @@ def load(path, trusted=None, format=None, allow_pickle: bool = False, allow_vers
         raise unknown_choice("format", str(format), _FORMATS, code="bad_option")
     path = Path(path)
     data = _read_file(path)
-    if sha256 is not None and format in ("pickle", "joblib"):
-        if _sha256(data) != sha256:
-            raise IntegrityError(f"{str(path)!r}: SHA-256 mismatch with the expected {sha256[:16]}…; "
-                                 "not loaded.", path=str(path))
+    if sha256 is not None:
+        _check_expected(path, data, sha256)
+    else:  # a file in a registry's models directory must be the one registered
+        sha256 = _registry_sha256(path, data)
     if format in ("pickle", "joblib"):
-        return _load_pickle(path, allow_pickle)
+        return _load_pickle(path, data, allow_pickle, sha256, verify)
     kind = _sniff(data)
     if kind == "pickle" or kind.startswith("compressed"):
         raise _pickle_refusal(path, kind)
@@ -990,24 +1160,45 @@ def load(path, trusted=None, format=None, allow_pickle: bool = False, allow_vers
                             "with a zip header). Give the path of a file written by nbautoml.save().",
                             code="not_an_artifact", path=str(path))
     if not _is_artifact(data):
-        names = _open_zip(path, data).namelist()
+        zf = _open_zip(path, data)
+        names = zf.namelist()
         if CARD in names:
             raise _truncated(path, data, "the header of its card.json entry is damaged")
+        if MODEL in names and "schema.json" not in names:  # an artifact whose card.json was taken out
+            if sha256 is None and verify:
+                raise _unverifiable(path, f"it holds {MODEL} but no {CARD}: its manifest (the card with the "
+                                    "SHA-256 of each part) is missing",
+                                    "If you trust its source, load it with verify=False, then save it again "
+                                    "with nbautoml.save() to get a complete artifact.")
+            _check_declared_sizes(path, data, zf)
+            return _load_bare_skops(path, data, trusted, sha256, MODEL, _read_member(path, zf, MODEL))
         if "schema.json" not in names:
             raise ArtifactError(f"{str(path)!r} is a zip file but neither an nbautoml artifact nor a skops "
                                 "file.", code="not_an_artifact", path=str(path))
         if format == "nbautoml":
             raise ArtifactError(f"{str(path)!r} is a bare skops file, not an nbautoml artifact; load it "
                                 "with format=None or format='skops'.", code="not_an_artifact", path=str(path))
-        return _load_bare_skops(path, data, trusted, sha256)
+        if sha256 is None and verify:
+            raise _unverifiable(path, "it is a bare skops file: it has no model card (the manifest with its "
+                                "SHA-256 and library versions), and no registry records it",
+                                "If you trust its source, load it with verify=False (or give the SHA-256 you "
+                                "recorded for it: sha256='<hex>'), then save it with nbautoml.save() to get "
+                                "an artifact that is checked at every load.")
+        return _load_bare_skops(path, data, trusted, sha256, "skops file")
     artifact = _read_artifact(path, data, sha256)
-    check_environment(artifact.card.get("environment"), allow_version_mismatch)
-    pipeline = _construct(artifact.members[MODEL], trusted, path, MODEL)
+    environment = artifact.card.get("environment")
+    parts = {name: _skops_contents(artifact.members[name], path) for name in (MODEL, DETECTOR)
+             if name in artifact.members}
+    for name, contents in parts.items():  # a module that is gone: no version flag can help, say so first
+        _check_modules(contents, path, name, environment)
+    check_environment(environment, allow_version_mismatch)
+    pipeline = _construct(artifact.members[MODEL], trusted, path, MODEL, environment, parts[MODEL])
     profile = None
     if PROFILE in artifact.members:
         detector = None
         if DETECTOR in artifact.members:
-            detector = _construct(artifact.members[DETECTOR], trusted, path, DETECTOR)
+            detector = _construct(artifact.members[DETECTOR], trusted, path, DETECTOR, environment,
+                                  parts[DETECTOR])
         profile = _profile_from(json.loads(artifact.members[PROFILE]), detector)
     return LoadedModel(pipeline, artifact.card, path=path, sha256=artifact.sha256, size=artifact.size,
                        reference_profile=profile)
@@ -1023,29 +1214,63 @@ def _profile_from(data: dict, detector):
     return ReferenceProfile.from_dict(data, anomaly_detector=detector)
 
 
-def _load_bare_skops(path: Path, data: bytes, trusted, sha256) -> LoadedModel:
-    if sha256 is not None and _sha256(data) != sha256:
-        raise IntegrityError(f"{str(path)!r}: SHA-256 mismatch with the expected {sha256[:16]}…; not loaded.",
-                             path=str(path))
-    pipeline = _construct(data, trusted, path, "skops file")
-    warnings.warn(f"{str(path)!r} is a bare skops file without a model card: its integrity and library "
-                  "versions cannot be checked. Save it again with nbautoml.save() to add them.",
-                  UserWarning, stacklevel=3)
+def _load_bare_skops(path: Path, data: bytes, trusted, sha256: str | None, part: str,
+                     blob: bytes | None = None) -> LoadedModel:
+    """Load a file's skops bytes (``blob``, default the whole file) that have no card.
+
+    ``sha256`` is the whole file's hash when it was checked against a record.
+    """
+    pipeline = _construct(data if blob is None else blob, trusted, path, part)
+    checked = ("its library versions cannot be checked" if sha256 is not None else
+               "its integrity and library versions cannot be checked (loaded with verify=False)")
+    warnings.warn(f"{str(path)!r} is a bare skops file without a model card: {checked}. Save it again with "
+                  "nbautoml.save() to add them.", UserWarning, stacklevel=3)
     card = {"format": "skops", **_card_for_pipeline(pipeline)}
     return LoadedModel(pipeline, card, path=path, sha256=_sha256(data), size=len(data))
 
 
-def _load_pickle(path: Path, allow_pickle: bool) -> LoadedModel:
+def _pickle_sklearn_version(data: bytes) -> str | None:
+    """The ``_sklearn_version`` a pickle records for its first estimator, read without unpickling."""
+    import pickletools
+
+    is_key = False
+    try:
+        for _opcode, arg, _pos in pickletools.genops(io.BytesIO(data)):
+            if isinstance(arg, str):
+                if is_key:
+                    return arg
+                is_key = arg == "_sklearn_version"
+            elif isinstance(arg, bytes):
+                is_key = False
+    except Exception:  # joblib's raw array bytes, a compressed file, the stream's end: nothing more to read
+        pass
+    return None
+
+
+def _load_pickle(path: Path, data: bytes, allow_pickle: bool, sha256: str | None, verify: bool) -> LoadedModel:
+    """Unpickle a file, only with ``allow_pickle`` and a SHA-256 on record (or ``verify=False``)."""
     if not allow_pickle:
         raise ArtifactError(
             f"format='pickle' needs allow_pickle=True as well: unpickling {str(path)!r} runs whatever code it "
             "contains. Only do this for a file you made yourself or fully trust.",
             code="pickle_refused", path=str(path))
+    if sha256 is None and verify:
+        raise ArtifactError(
+            f"{str(path)!r} was not unpickled: allow_pickle=True is not enough for a file whose SHA-256 "
+            f"({_sha256(data)[:16]}…) is on no record (the registry keeps nbautoml artifacts only), so it "
+            "may have been swapped for one that takes over this machine. Give the SHA-256 you recorded when "
+            "you made it (sha256='<hex>'), or, for a file you made yourself, verify=False for this call; then "
+            "save it with nbautoml.save() to get a safe artifact.", code="pickle_unverified", path=str(path),
+            sha256=_sha256(data))
     import joblib
 
     warnings.warn(f"Loading {str(path)!r} as a pickle runs the code it contains. Save it again with "
                   "nbautoml.save() to get a safe artifact.", UnsafeLoadWarning, stacklevel=3)
-    obj = joblib.load(path)
+    try:
+        obj = joblib.load(io.BytesIO(data))  # the bytes that were checked, not the file read again
+    except ModuleNotFoundError as err:
+        raise _module_gone(path, "pickle", err.name or str(err), None, None,
+                           _pickle_sklearn_version(data)) from err
     if isinstance(obj, LoadedModel):
         return obj
     pipeline = _fitted_pipeline(obj)
@@ -1086,6 +1311,10 @@ class LoadedModel:
     best_pipeline, best_pipeline_ : Pipeline
     task_, target_, metric_, greater_is_better_, classes_ : as on ``AutoML``
     best_score_, best_score_std_, best_config_, feature_names_in_ : as on ``AutoML``
+    metric_note_, preference_ : str or None
+        As on ``AutoML``: why ``metric="auto"`` chose the metric, and which
+        trial ``prefer`` refitted and why (None in cards saved before they
+        were kept).
     top_configs_ : list of dict
         The best trials' configs, best first (``card["model"]["top_configs"]``;
         older cards give ``[best_config_]``), for ``AutoML(warm_start=...)``.
@@ -1122,6 +1351,8 @@ class LoadedModel:
         self.best_score_ = metric.get("cv_score")
         self.best_score_std_ = metric.get("cv_std")
         self.holdout_score_ = metric.get("holdout_score")
+        self.metric_note_ = metric.get("note")
+        self.preference_ = (card.get("search") or {}).get("preference")
         self.best_config_ = (card.get("model") or {}).get("config")
         self.top_configs_ = (card.get("model") or {}).get("top_configs") or (
             [self.best_config_] if self.best_config_ else [])
@@ -1222,13 +1453,14 @@ class LoadedModel:
     def summary(self) -> dict:
         """The main facts of the model, as a dict."""
         env = self.card.get("environment") or {}
+        search = self.card.get("search") or {}
         schema = self.schema_ or {}
         roles: dict[str, int] = {}
         for column in schema.get("columns", []):
             roles[column.get("role")] = roles.get(column.get("role"), 0) + 1
         return {
             "task": self.task_, "target": self.target_, "metric": self.metric_,
-            "best_score": self.best_score_, "best_score_std": self.best_score_std_,
+            "metric_note": self.metric_note_, "best_score": self.best_score_, "best_score_std": self.best_score_std_,
             "holdout_score": self.holdout_score_,
             "validation": (self.card.get("metric") or {}).get("validation"),
             "model": (self.card.get("model") or {}).get("description"),
@@ -1237,6 +1469,7 @@ class LoadedModel:
             "path": None if self.path_ is None else str(self.path_), "sha256": self.sha256_,
             "size": self.size_, "registry": self.registry_ref_,
             "monitoring_profile": self.reference_profile_ is not None,
+            "prefer": search.get("prefer"), "preference": self.preference_, "traded": bool(search.get("traded")),
         }
 
     def _lines(self) -> list[tuple[str, str]]:
@@ -1246,6 +1479,10 @@ class LoadedModel:
                 ("Model", str(s["model"]))]
         if s["metric"]:
             rows.append((f"CV {s['metric']}", f"{score} ({s['validation']})"))
+        if s["metric_note"]:
+            rows.append(("Metric", f"{s['metric']} ({s['metric_note']})"))
+        if s["preference"] and (s["traded"] or s["prefer"] not in (None, "accurate")):
+            rows.append((f"Preference ({s['prefer']})", s["preference"]))
         if s["holdout_score"] is not None:
             rows.append(("Held-out", f"{s['holdout_score']:.4f}"))
         if s["inputs"]:

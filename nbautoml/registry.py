@@ -514,6 +514,7 @@ class Registry:
             data = card.get("training_data") or {}
             env = card.get("environment") or {}
             out = {"task": card.get("task"), "target": card.get("target"), "metric": metric.get("name"),
+                   "metric_note": metric.get("note"),
                    "cv_score": metric.get("cv_score"), "cv_std": metric.get("cv_std"),
                    "holdout_score": metric.get("holdout_score"), "validation": metric.get("validation"),
                    "model": model.get("description"), "family": model.get("family"),
@@ -610,6 +611,40 @@ class Registry:
             return conn.execute("PRAGMA integrity_check").fetchone()[0]
 
 
+_VERSION_FILE = re.compile(r"^v(\d+)\.nbautoml$")
+
+
+def recorded_file(path) -> ModelVersion | None:
+    """The registry's record of a model file that lies in a registry's ``models`` directory.
+
+    A file at ``ROOT/models/NAME/vN.nbautoml`` next to ``ROOT/registry.sqlite``
+    is that registry's NAME@N; loading it by path must match the SHA-256
+    recorded for it, as loading it by reference does. The registry is only
+    read (never created).
+
+    Returns
+    -------
+    ModelVersion or None
+        None when the file is not in a registry's layout, or the registry has
+        no record of it.
+    """
+    path = Path(path).resolve()
+    match = _VERSION_FILE.match(path.name)
+    if match is None or path.parent.parent.name != "models":
+        return None
+    root = path.parent.parent.parent
+    if not (root / DB_NAME).is_file() or not _NAME.match(path.parent.name):
+        return None
+    registry = Registry(root)
+    name, version = path.parent.name, int(match.group(1))
+    with registry._connect() as conn:
+        row = conn.execute("SELECT path, sha256, size, created FROM versions WHERE name = ? AND version = ?",
+                           (name, version)).fetchone()
+    if row is None or (root / row[0]).resolve() != path:
+        return None
+    return ModelVersion(name, version, path, row[1], row[2], row[3])
+
+
 def _has_table(conn, table: str) -> bool:
     return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
                         (table,)).fetchone() is not None
@@ -640,7 +675,8 @@ def register(model, name: str, *, stage: str | None = None, reason: str = "", re
     return Registry(registry).register(model, name, stage=stage, reason=reason)
 
 
-__all__ = ["ModelVersion", "Registry", "RegistryError", "check_name", "parse_ref", "project_dir", "register"]
+__all__ = ["ModelVersion", "Registry", "RegistryError", "check_name", "parse_ref", "project_dir", "recorded_file",
+           "register"]
 
 
 @contextmanager

@@ -61,13 +61,57 @@ def test_round_trip_predicts_identically_and_mirrors_automl(fitted, tmp_path, na
         np.testing.assert_array_equal(model.classes_, result.classes_)
     assert model.score(fit.frame) == pytest.approx(result.score(fit.frame))
     for attr in ("task_", "target_", "metric_", "greater_is_better_", "best_score_", "best_score_std_",
-                 "best_config_"):
+                 "best_config_", "metric_note_", "preference_"):
         assert getattr(model, attr) == getattr(result, attr), attr
     assert list(model.feature_names_in_) == list(result.feature_names_in_)
     assert model.plan_.used == result.plan_.used
     assert model.best_pipeline is model.best_pipeline_
     assert (model.reference_profile_ is None) == (getattr(result, "reference_profile_", None) is None)
     assert result.target_ in repr(model) and "<table>" in model._repr_html_()
+
+
+def test_a_saved_model_keeps_why_its_metric_and_its_pipeline_were_chosen(tmp_path):
+    """The metric note (D-11: balanced_accuracy on a 200:5:5 target) and the preference note survive a
+    save and a load: card, attributes, summary, repr; a card saved before they were kept still loads."""
+    import html
+    import warnings
+
+    import pandas as pd
+
+    from nbautoml import AutoML
+
+    rng = np.random.default_rng(0)
+    y = np.array(["a"] * 200 + ["b"] * 5 + ["c"] * 5)
+    df = pd.DataFrame({"x1": rng.normal(size=len(y)) + 3 * (y == "b"),
+                       "x2": rng.normal(size=len(y)) + 3 * (y == "c"), "y": y})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = AutoML(max_evals=2, time_budget=None, models=["logistic_regression"], n_jobs=1, ensemble=False,
+                        seed=0, search_dir=tmp_path / "runs").fit(df, target="y")
+    note = "chosen by metric='auto': classes 200:5:5; accuracy would reward predicting the majority"
+    assert result.metric_ == "balanced_accuracy" and result.metric_note_ == note and result.preference_
+    path = nbautoml.save(result, tmp_path / "imbalanced")
+    card = nbautoml.read_card(path)
+    assert card["metric"]["note"] == note
+    assert card["search"]["preference"] == result.preference_ and card["search"]["prefer"] == "accurate"
+    model = nbautoml.load(path)
+    assert model.metric_note_ == note and model.summary()["metric_note"] == note
+    assert f"  Metric: balanced_accuracy ({note})" in repr(model).splitlines()
+    assert html.escape(note) in model._repr_html_()
+    assert model.preference_ == result.preference_ and model.summary()["preference"] == result.preference_
+    assert "Preference" not in repr(model)  # as on AutoML: shown when prefer is not "accurate" or it traded
+    fast = LoadedModel(model.best_pipeline_, dict(card, search=dict(card["search"], prefer="fast")))
+    assert f"  Preference (fast): {result.preference_}" in repr(fast).splitlines()
+    again = nbautoml.load(nbautoml.save(model, tmp_path / "again"))  # a loaded model saved again keeps them
+    assert again.metric_note_ == note and again.preference_ == result.preference_
+    old_card, parts = members(path)  # a card written before the notes were kept
+    del old_card["metric"]["note"]
+    for key in ("prefer", "preference", "traded"):
+        del old_card["search"][key]
+    write_artifact(tmp_path / "old.nbautoml", old_card, parts)
+    old = nbautoml.load(tmp_path / "old.nbautoml")
+    assert old.metric_note_ is None and old.preference_ is None and old.metric_ == "balanced_accuracy"
+    assert "Metric:" not in repr(old) and old.summary()["metric_note"] is None
 
 
 def test_model_card_contents(fitted, titanic_artifact):
@@ -116,16 +160,39 @@ def test_bare_pipeline_saves_and_loads(tmp_path):
     assert info.value.code == "missing_columns"
 
 
-def test_bare_skops_file_loads_with_warning_and_allowlist(tmp_path):
+def test_a_file_without_a_manifest_needs_verify_false_or_its_sha256(tmp_path, monkeypatch):
+    """S-08: no card (a bare skops file, or an artifact whose card.json was taken out) and no registry
+    record: nothing can show the file was swapped, so it loads only with verify=False or a known SHA-256."""
     import skops.io as sio
     from sklearn.datasets import load_iris
     from sklearn.ensemble import RandomForestClassifier
 
     X, y = load_iris(return_X_y=True, as_frame=True)
     forest = RandomForestClassifier(n_estimators=5, random_state=0).fit(X, y)
-    sio.dump(forest, tmp_path / "forest.skops")
-    with pytest.warns(UserWarning, match="without a model card"):
-        model = nbautoml.load(tmp_path / "forest.skops")
+    bare = tmp_path / "forest.skops"
+    sio.dump(forest, bare)
+    stripped = tmp_path / "stripped.nbautoml"  # a saved artifact without its card.json
+    _card, parts = members(nbautoml.save(forest, tmp_path / "forest.nbautoml"))
+    with zipfile.ZipFile(stripped, "w") as zf:
+        for name, blob in parts.items():
+            zf.writestr(name, blob)
+    built = []
+    with monkeypatch.context() as patch:
+        patch.setattr(persist, "_construct", lambda *a, **k: built.append(a) or forest)
+        for path, why in [(bare, "bare skops file"), (stripped, "manifest .* is missing")]:
+            with pytest.raises(ArtifactError, match=rf"{why}.*integrity cannot be verified.*verify=False") as info:
+                nbautoml.load(path)
+            assert info.value.code == "integrity_unverified" and str(path) in str(info.value)
+            with pytest.raises(IntegrityError, match="SHA-256 mismatch"):
+                nbautoml.load(path, sha256="0" * 64)
+    assert built == []  # nothing was built from a refused file
+    for path in (bare, stripped):
+        with pytest.warns(UserWarning, match="without a model card: its integrity and library versions cannot "
+                                             r"be checked \(loaded with verify=False\)"):
+            model = nbautoml.load(path, verify=False)
+        np.testing.assert_array_equal(model.predict(X), forest.predict(X))
+    with pytest.warns(UserWarning, match="without a model card: its library versions cannot be checked"):
+        model = nbautoml.load(bare, sha256=hashlib.sha256(bare.read_bytes()).hexdigest())
     np.testing.assert_array_equal(model.predict(X), forest.predict(X))
 
 
@@ -295,7 +362,32 @@ def test_pickle_payload_is_never_run_by_default(tmp_path, suffix, writer):
     assert not sentinel.exists()
     # the explicit opt-in does unpickle: the payload runs (so the checks above can fail)
     with pytest.warns(UnsafeLoadWarning), pytest.raises(nbautoml.exceptions.ConfigError):
-        nbautoml.load(path, format="pickle", allow_pickle=True)
+        nbautoml.load(path, format="pickle", allow_pickle=True, verify=False)
+    assert sentinel.exists()
+
+
+@pytest.mark.parametrize("writer", ["pickle", "joblib-zlib"])
+def test_opt_in_pickle_whose_hash_is_on_no_record_is_refused_unless_overridden(tmp_path, writer):
+    """S-12: allow_pickle=True alone does not unpickle a file on no record; its SHA-256 or verify=False does."""
+    sentinel = tmp_path / "PWNED"
+    path = tmp_path / "model.pkl"
+    if writer == "pickle":
+        path.write_bytes(pickle.dumps(Payload(sentinel), protocol=4))
+    else:
+        joblib.dump(Payload(sentinel), path, compress=3)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    for format in ("pickle", "joblib"):
+        with pytest.raises(ArtifactError, match=r"was not unpickled: allow_pickle=True is not enough .*SHA-256 "
+                                                rf"\({digest[:16]}…\) is on no record.*sha256=.*verify=False") as info:
+            nbautoml.load(path, format=format, allow_pickle=True)
+        assert info.value.code == "pickle_unverified" and info.value.details["sha256"] == digest
+        with pytest.raises(IntegrityError, match="not the expected file: SHA-256 mismatch"):
+            nbautoml.load(path, format=format, allow_pickle=True, sha256="0" * 64)
+        with pytest.raises(ArtifactError, match="needs allow_pickle=True"):  # the SHA-256 alone is not an opt-in
+            nbautoml.load(path, format=format, sha256=digest, verify=False)
+    assert not sentinel.exists()
+    with pytest.warns(UnsafeLoadWarning), pytest.raises(nbautoml.exceptions.ConfigError):
+        nbautoml.load(path, format="pickle", allow_pickle=True, sha256=digest)  # the recorded hash: unpickled
     assert sentinel.exists()
 
 
@@ -307,7 +399,7 @@ def test_explicit_pickle_of_a_pipeline_loads(tmp_path):
     pipe = LogisticRegression(max_iter=500).fit(X, y)
     joblib.dump(pipe, tmp_path / "lr.joblib")
     with pytest.warns(UnsafeLoadWarning, match="runs the code"):
-        model = nbautoml.load(tmp_path / "lr.joblib", format="joblib", allow_pickle=True)
+        model = nbautoml.load(tmp_path / "lr.joblib", format="joblib", allow_pickle=True, verify=False)
     np.testing.assert_array_equal(model.predict(X), pipe.predict(X))
 
 
@@ -335,7 +427,7 @@ def test_untrusted_type_is_refused_and_named(tmp_path, monkeypatch):
     sio.dump(pipe, tmp_path / "custom.skops")
     for target in (path, tmp_path / "custom.skops"):
         with pytest.raises(UntrustedArtifactError) as info:
-            nbautoml.load(target)
+            nbautoml.load(target, verify=target.suffix == ".nbautoml")
         assert info.value.code == "untrusted_types"
         assert info.value.details["types"] == [name]
         assert name in str(info.value) and "trusted=" in str(info.value)
@@ -448,6 +540,82 @@ def test_patch_version_and_python_difference_only_warn(titanic_artifact, tmp_pat
     _with_environment(titanic_artifact[0], path, **{"scikit-learn": f"{major}.{minor}.99", "python": "3.99.0"})
     with pytest.warns(VersionMismatchWarning, match="3.99.0"):
         nbautoml.load(path)
+
+
+OLD_PATH, NEW_PATH = "sklearn.linear_model.logistic", "sklearn.linear_model._logistic"  # moved in 0.22
+
+
+def _renamed_skops(blob: bytes) -> bytes:
+    """The skops bytes with LogisticRegression's module path as scikit-learn 0.21 had it."""
+    import io
+
+    source, renamed = zipfile.ZipFile(io.BytesIO(blob)), io.BytesIO()
+    with zipfile.ZipFile(renamed, "w") as zf:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename == "schema.json":
+                assert f'"{NEW_PATH}"'.encode() in data
+                data = data.replace(f'"{NEW_PATH}"'.encode(), f'"{OLD_PATH}"'.encode())
+            zf.writestr(info.filename, data)
+    return renamed.getvalue()
+
+
+def test_a_module_that_no_longer_exists_is_named_with_both_versions(titanic_artifact, tmp_path, no_construct):
+    """S-16: a skops dump whose type path was renamed: refused before anything is built, naming the
+    module, the saved and installed scikit-learn versions and the fixes; no version flag helps."""
+    installed = persist.versions()["scikit-learn"]
+    card, parts = members(titanic_artifact[0])
+    parts["model.skops"] = _renamed_skops(parts["model.skops"])
+    old = tmp_path / "old.nbautoml"
+    write_artifact(old, dict(card, environment=dict(card["environment"], **{"scikit-learn": "0.21.3"})), parts)
+    for allow in (False, True):
+        with pytest.raises(EnvironmentMismatchError) as info:
+            nbautoml.load(old, allow_version_mismatch=allow)
+        message = str(info.value)
+        assert info.value.code == "module_not_found", message
+        assert (f"this model was saved with scikit-learn 0.21.3; module '{OLD_PATH}' no longer exists in "
+                f"scikit-learn {installed} (installed), so its LogisticRegression cannot be rebuilt") in message
+        assert "pip install 'scikit-learn==0.21.3'" in message and "retrain the model here" in message
+        assert info.value.details["module"] == OLD_PATH and info.value.details["saved"] == "0.21.3"
+    edited = tmp_path / "edited.nbautoml"  # the same scikit-learn as installed: the file was edited
+    write_artifact(edited, card, parts)
+    with pytest.raises(EnvironmentMismatchError, match=rf"saved with scikit-learn {installed}; module "
+                                                       rf"'{OLD_PATH}' no longer exists.*it was edited"):
+        nbautoml.load(edited)
+
+
+@pytest.mark.filterwarnings("ignore::nbautoml.persist.UnsafeLoadWarning")
+def test_a_module_that_no_longer_exists_in_a_bare_skops_file_or_a_pickle_is_named(tmp_path):
+    """S-16 without a card: the saved scikit-learn version is read from the file (skops schema, pickle
+    opcodes) without building anything; ModuleNotFoundError inside the unpickling is wrapped the same way."""
+    import skops.io as sio
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    installed = persist.versions()["scikit-learn"]
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    model = LogisticRegression(max_iter=500).fit(X, y)
+    bare = tmp_path / "lr.skops"
+    bare.write_bytes(_renamed_skops(sio.dumps(model)))
+    pickled = tmp_path / "lr.pkl"  # protocol 2 names classes as "module\nname\n" (GLOBAL)
+    blob = pickle.dumps(model, protocol=2)
+    assert f"c{NEW_PATH}\n".encode() in blob
+    pickled.write_bytes(blob.replace(f"c{NEW_PATH}\n".encode(), f"c{OLD_PATH}\n".encode()))
+    expected = (f"this model was saved with scikit-learn {installed}; module '{OLD_PATH}' no longer exists in "
+                f"scikit-learn {installed} (installed)")
+    for path, kwargs in [(bare, {}), (pickled, {"format": "pickle", "allow_pickle": True})]:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        with pytest.raises(EnvironmentMismatchError) as info:
+            nbautoml.load(path, sha256=digest, **kwargs)
+        assert info.value.code == "module_not_found" and expected in str(info.value), str(info.value)
+        assert "pip install 'scikit-learn==" in str(info.value) and "retrain" in str(info.value)
+    # a module of a package that is not one of the model's libraries: named, with what to install
+    gone = pickled.read_bytes().replace(f"c{OLD_PATH}\n".encode(), b"cnbautoml_gone.old_code\n")
+    pickled.write_bytes(gone)
+    with pytest.raises(ArtifactError, match=r"needs the module 'nbautoml_gone',.*Install the code that "
+                                            r"defines it \(the package 'nbautoml_gone'\)") as info:
+        nbautoml.load(pickled, format="pickle", allow_pickle=True, sha256=hashlib.sha256(gone).hexdigest())
+    assert info.value.code == "module_not_found"
 
 
 # --------------------------------------------------------------------------- atomic writes

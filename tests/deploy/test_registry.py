@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 import nbautoml
+from nbautoml import persist
 from nbautoml.persist import IntegrityError
 from nbautoml.registry import Registry, RegistryError, project_dir
-from tests.deploy.helpers import register_many
+from tests.deploy.helpers import members, register_many, write_artifact
 
 
 def test_project_dir_follows_nbautoml_home(tmp_path, monkeypatch):
@@ -117,6 +118,61 @@ def test_a_replaced_artifact_is_refused_by_the_registry_hash(fitted, titanic_art
     with pytest.raises(IntegrityError, match="not the expected file"):
         registry.load("t@2")
     registry.load("t@1")
+
+
+def test_a_rewritten_artifact_that_agrees_with_its_own_card_is_refused_by_the_registry(fitted, tmp_path,
+                                                                                       monkeypatch):
+    """S-08: a swapped model with the card's hash fields (and the trailer) edited to match passes every check
+    of its own; loaded by reference or by its path in the registry, the registry's SHA-256 refuses it."""
+    import hashlib
+
+    import skops.io as sio
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    registry = Registry()
+    entry = registry.register(fitted("titanic").result, "t", stage="production")
+    card, parts = members(entry.path)
+    X, y = load_iris(return_X_y=True, as_frame=True)  # an allowlisted model: it would load
+    parts["model.skops"] = sio.dumps(LogisticRegression(max_iter=500).fit(X, y))
+    write_artifact(entry.path, card, parts)
+    forged = hashlib.sha256(parts["model.skops"]).hexdigest()
+    copy = tmp_path / "copy.nbautoml"
+    copy.write_bytes(entry.path.read_bytes())
+    assert nbautoml.read_card(copy)["model_sha256"] == forged  # consistent: the card cannot tell
+    built = []
+    monkeypatch.setattr(persist, "_construct", lambda *a, **k: built.append(a))
+    for load in (lambda: registry.load("t@production"), lambda: nbautoml.load("t@1")):
+        with pytest.raises(IntegrityError, match="not the expected file: SHA-256 mismatch"):
+            load()
+    for path in (entry.path, str(entry.path), registry.root / "models" / "t" / ".." / "t" / "v1.nbautoml"):
+        with pytest.raises(IntegrityError, match=r"is t@1 of the registry .*, but not the file that was "
+                                                 r"registered: SHA-256 mismatch with the registry's record") as info:
+            nbautoml.load(path)
+        assert info.value.code == "artifact_corrupt" and info.value.details["registry_ref"] == "t@1"
+    with pytest.raises(IntegrityError, match="t@1 of the registry"):
+        nbautoml.load(entry.path, verify=False)  # verify=False never overrides a failed check
+    with pytest.raises(IntegrityError, match="t@1 of the registry"):
+        registry.register(entry.path, "copy")  # registering the file loads it first
+    for call in (lambda: nbautoml.read_card(entry.path),  # the card of a forged file is not shown either
+                 lambda: nbautoml.write_api("registry:t@1", tmp_path / "api")):  # nor is it deployed
+        with pytest.raises(IntegrityError, match="t@1 of the registry"):
+            call()
+    assert not (tmp_path / "api" / "model.nbautoml").exists()
+    assert built == []
+
+
+def test_a_file_in_the_registry_layout_without_a_record_loads_as_any_file(fitted, tmp_path):
+    """Only the registry's own record is enforced: another project's copy of the layout loads as a file."""
+    from nbautoml.registry import recorded_file
+
+    source = Registry(tmp_path / "other")
+    entry = source.register(fitted("titanic").result, "t")
+    assert recorded_file(entry.path).sha256 == entry.sha256
+    nbautoml.load(entry.path)
+    (tmp_path / "other" / "registry.sqlite").unlink()  # no database: no record, no registry created
+    assert recorded_file(entry.path) is None
+    assert nbautoml.load(entry.path).task_ == "binary" and not (tmp_path / "other" / "registry.sqlite").exists()
 
 
 def test_two_processes_registering_the_same_name_get_distinct_versions(tmp_path, monkeypatch):
