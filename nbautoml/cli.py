@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--time-budget", type=_positive(float), default=60.0, help="seconds (default 60)")
     run.add_argument("--max-evals", type=_positive(int))
     run.add_argument("--trial-timeout", type=_positive(float))
+    run.add_argument("--memory-limit", type=_positive(float), metavar="MB",
+                     help="stop a trial that needs more than MB megabytes; the search goes on (enforced on Linux)")
     run.add_argument("--early-stop", type=_positive(int))
     run.add_argument("--cv", default="auto", help="auto, kfold:5, stratified:5, holdout:0.2, timeseries:5")
     run.add_argument("--models", type=_csv_list, help="comma-separated families to search")
@@ -91,6 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "or ./.nbautoml)")
     serve.add_argument("--trusted", action="append", default=None, metavar="TYPE",
                        help="trust this type beyond nbautoml's allowlist (repeatable; review it first)")
+    serve.add_argument("--sha256", metavar="HEX", help="the SHA-256 the model file must have (the one you "
+                       "recorded when it was made)")
+    serve.add_argument("--no-verify", action="store_true",
+                       help="serve a file whose integrity nothing can check (a bare skops file), with a warning")
     serve.add_argument("--allow-version-mismatch", action="store_true",
                        help="load even if the scikit-learn version differs from the saved one")
     serve.add_argument("--max-body-mb", type=_positive(float), default=10.0,
@@ -109,6 +115,7 @@ def cmd_run(args) -> int:
     progress = terminal_progress(sys.stderr, disable=args.quiet)
     automl = AutoML(task=args.task, metric=args.metric, time_budget=args.time_budget,
                     max_evals=args.max_evals, trial_timeout=args.trial_timeout, early_stop=args.early_stop,
+                    memory_limit=args.memory_limit,
                     cv=args.cv, models=args.models, exclude=args.exclude, algo=args.algo, seed=args.seed,
                     n_jobs=args.jobs, search_dir=args.search_dir, name=args.name, resume=args.resume,
                     ensemble=False if args.no_ensemble else "auto", prune_families=not args.no_prune,
@@ -177,7 +184,8 @@ def cmd_serve(args) -> int:
 
     uvicorn = _require("uvicorn")
     if Path(args.model).is_file() or args.model.endswith(".nbautoml") or "/" in args.model:
-        model = load(args.model, trusted=args.trusted, allow_version_mismatch=args.allow_version_mismatch)
+        model = load(args.model, trusted=args.trusted, allow_version_mismatch=args.allow_version_mismatch,
+                     sha256=args.sha256, verify=not args.no_verify)
     else:
         from .registry import Registry
 

@@ -82,6 +82,9 @@ class AutoMLMagics(Magics):
     trial_timeout = Float(None, allow_none=True, help="Kill a trial after this many seconds.").tag(
         config=True
     )
+    memory_limit = Float(None, allow_none=True, help="Stop a trial above this many MB (--memory-limit).").tag(
+        config=True
+    )
     task = Enum(["auto", "binary", "multiclass", "regression"], "auto", help="The task.").tag(
         config=True
     )
@@ -113,11 +116,12 @@ class AutoMLMagics(Magics):
         help="Where searches are stored (default: $NBAUTOML_HOME/runs or ./nbautoml_runs).",
     ).tag(config=True)
 
-    @validate("time_budget", "trial_timeout", "max_evals", "early_stop", "seed", "jobs")
+    @validate("time_budget", "trial_timeout", "memory_limit", "max_evals", "early_stop", "seed", "jobs")
     def _check_number(self, proposal):
         checks = {
             "time_budget": parsing.positive_float,
             "trial_timeout": parsing.positive_float,
+            "memory_limit": parsing.positive_float,
             "max_evals": parsing.positive_int,
             "early_stop": parsing.positive_int,
             "seed": parsing.seed_int,
@@ -286,6 +290,17 @@ class AutoMLMagics(Magics):
         help="Variable to load into (default: the file name, else model).",
     )
     @argument(
+        "--no-verify",
+        action="store_true",
+        help="Load a file whose integrity nothing can check (a bare skops file, an artifact "
+        "without its card), with a warning. Only for files from a source you trust.",
+    )
+    @argument(
+        "--sha256",
+        metavar="HEX",
+        help="The SHA-256 the file must have (the one you recorded when it was made).",
+    )
+    @argument(
         "path",
         metavar="PATH",
         help="A file written by %%automl_save or nbautoml.save, or a registry reference "
@@ -299,6 +314,7 @@ class AutoMLMagics(Magics):
 
             %automl_load models/titanic.nbautoml --name titanic
             %automl_load titanic@production
+            %automl_load model.skops --sha256 3f5a...   # a bare skops file: its recorded hash
         """
         args = parse(self.automl_load, line)
         return None if args is None else self._run("load", args)

@@ -52,11 +52,13 @@ def find_model(magics, name: str, purpose: str):
     raise UsageError(f"Cannot run {purpose}: {not_found(magics, text)}")
 
 
-def load_reference(text: str):
+def load_reference(text: str, sha256: str | None = None, verify: bool = True):
     """Load a saved file or a registry reference; None when ``text`` names neither.
 
-    Errors of a file or registry entry that exists (damaged file, unknown
-    version or stage) are raised as they are (``NbAutoMLError``).
+    ``sha256`` and ``verify`` go to :func:`nbautoml.load` for a file (a registry
+    reference is checked against the registry's record). Errors of a file or
+    registry entry that exists (damaged file, unknown version or stage) are
+    raised as they are (``NbAutoMLError``).
     """
     from .. import persist
 
@@ -64,7 +66,7 @@ def load_reference(text: str):
         return persist.load(text)
     for path in _paths(text):
         if path.is_file():
-            return persist.load(path)
+            return persist.load(path, sha256=sha256, verify=verify)
     if not _registry_like(text):
         return None
     from ..registry import Registry, RegistryError

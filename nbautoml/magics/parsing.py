@@ -242,6 +242,17 @@ SEARCH_OPTIONS: tuple[Option, ...] = (
         },
     ),
     Option(
+        ("--memory-limit",),
+        "memory_limit",
+        "memory_limit",
+        kwargs={
+            "type": positive_float,
+            "metavar": "MB",
+            "help": "A trial that needs more than MB megabytes of memory is stopped and recorded "
+            "as 'memory'; the search goes on (enforced on Linux).",
+        },
+    ),
+    Option(
         ("--prefer",),
         "prefer",
         "prefer",

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from IPython.core.error import UsageError
 
+from ..exceptions import NbAutoMLError
 from .parsing import closest_hint
 from .results import Table
 
@@ -44,7 +45,13 @@ def load(magics, args):
     from .models import load_reference, registered_names
 
     text = args.path.strip("'\"")
-    model = load_reference(text)
+    try:
+        model = load_reference(text, sha256=args.sha256, verify=not args.no_verify)
+    except NbAutoMLError as err:
+        if getattr(err, "code", None) != "integrity_unverified":
+            raise
+        raise UsageError(f"{err} Here: %automl_load {text} --sha256 HEX, or --no-verify for a file "
+                         "from a source you trust.") from None
     if model is None:
         registered = registered_names()
         listing = (

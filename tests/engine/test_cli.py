@@ -207,3 +207,21 @@ def test_cli_bad_seed_search_dir_and_resume_are_one_line_errors(datasets_dir, tm
         assert proc.returncode == 2, (case, proc.stderr)
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("nbautoml: error: ") and expected in lines[0], (case, lines)
+
+
+def test_cli_memory_limit_reaches_the_search(datasets_dir, tmp_path, monkeypatch, capsys):
+    from nbautoml.cli import main
+    from nbautoml.engine.automl import AutoML
+
+    seen = []
+    fit = AutoML.fit
+
+    def recording_fit(self, *args, **kwargs):
+        result = fit(self, *args, **kwargs)
+        seen.append((self.memory_limit, result.summary()["statuses"]))
+        return result
+
+    monkeypatch.setattr(AutoML, "fit", recording_fit)
+    code = main(["run", str(datasets_dir / "blood.csv"), "--target", "Class", "--max-evals", "2",
+                 "--quiet", "--search-dir", str(tmp_path), "--memory-limit", "2048"])
+    assert code == 0 and seen == [(2048.0, {"ok": 2})]

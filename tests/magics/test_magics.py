@@ -425,3 +425,40 @@ def test_history_is_a_table_when_empty(ip):
     table = ip.run_line_magic("automl_history", "")
     assert isinstance(table.frame, pd.DataFrame) and table.frame.empty
     assert "No searches yet" in repr(table)
+
+
+def test_load_of_a_file_nothing_can_verify_needs_its_sha256_or_no_verify(ip, fitted, capsys):
+    # S-08 from a notebook: a bare skops file (no card with its hashes, no registry record) is
+    # refused, and the message names the magic's own ways in, not only nbautoml.load's
+    import hashlib
+
+    import skops.io as sio
+
+    sio.dump(fitted.best_pipeline_, "bare.skops")
+    with pytest.raises(UsageError, match=r"integrity cannot be verified.*%automl_load bare.skops "
+                                         r"--sha256 HEX, or --no-verify"):
+        ip.run_line_magic("automl_load", "bare.skops --name bare")
+    assert "bare" not in ip.user_ns
+    digest = hashlib.sha256(Path("bare.skops").read_bytes()).hexdigest()
+    ip.run_line_magic("automl_load", f"bare.skops --name bare --sha256 {digest}")
+    assert "Loaded 'bare.skops' into `bare`" in capsys.readouterr().out
+    with pytest.raises(UsageError, match="SHA-256"):
+        ip.run_line_magic("automl_load", f"bare.skops --name wrong --sha256 {'0' * 64}")
+    with pytest.warns(UserWarning, match=r"loaded with verify=False"):
+        ip.run_line_magic("automl_load", "bare.skops --name trusted --no-verify")
+    assert ip.user_ns["trusted"].predict(fitted._X.head(5)).tolist() == fitted.predict(fitted._X.head(5)).tolist()
+
+
+def test_memory_limit_option_and_trait_reach_the_search(ip, iris):
+    # AutoML(memory_limit=MB) (audit F-06) from the cell magic: the option, else the trait
+    from tests.magics.conftest import FAST
+
+    ip.push({"df": iris})
+    ip.run_cell_magic("automl", f"--target target {FAST} --memory-limit 2048 --name limited", "df")
+    limited = ip.user_ns["limited"]
+    assert limited.memory_limit == 2048 and limited.summary()["statuses"].get("memory", 0) == 0
+    ip.run_line_magic("config", "AutoMLMagics.memory_limit = 4096")
+    ip.run_cell_magic("automl", f"--target target {FAST} --name configured", "df")
+    assert ip.user_ns["configured"].memory_limit == 4096
+    with pytest.raises(UsageError, match=r"--memory-limit: must be a number > 0; got 0"):
+        ip.run_cell_magic("automl", "--target target --memory-limit 0", "df")
