@@ -97,6 +97,37 @@ def _require():
                           code="missing_dependency") from err
 
 
+def _register_converters():
+    """Teach skl2onnx the steps nbautoml's pipelines use that it has no converter for.
+
+    ``TransformedTargetRegressor`` with a ``StandardScaler`` (the regression families
+    fitted on the standardized target): the regressor's output times the target's
+    scale plus its mean.
+    """
+    import numpy as np
+    from skl2onnx import update_registered_converter
+    from skl2onnx.algebra.onnx_operator import OnnxSubEstimator
+    from skl2onnx.algebra.onnx_ops import OnnxAdd, OnnxMul
+    from skl2onnx.common.shape_calculator import calculate_linear_regressor_output_shapes
+    from sklearn.compose import TransformedTargetRegressor
+
+    def convert(scope, operator, container):
+        model = operator.raw_operator
+        scaler = model.transformer_
+        if type(scaler).__name__ != "StandardScaler" or model.func is not None:
+            raise NotImplementedError("TransformedTargetRegressor converts with a StandardScaler transformer only")
+        opset = container.target_opset
+        scale = np.asarray(scaler.scale_ if scaler.scale_ is not None else [1.0], dtype=np.float32)
+        mean = np.asarray(scaler.mean_ if scaler.mean_ is not None else [0.0], dtype=np.float32)
+        inner = OnnxSubEstimator(model.regressor_, operator.inputs[0], op_version=opset)
+        output = OnnxAdd(OnnxMul(inner, scale, op_version=opset), mean, op_version=opset,
+                         output_names=operator.outputs[:1])
+        output.add_to(scope, container)
+
+    update_registered_converter(TransformedTargetRegressor, "NbautomlTransformedTargetRegressor",
+                                calculate_linear_regressor_output_shapes, convert)
+
+
 def unsupported_steps(pipeline) -> list[str]:
     """Steps of the pipeline that skl2onnx cannot convert (nbautoml's own transformers)."""
     from .persist import pipeline_steps
@@ -174,6 +205,7 @@ def export_onnx(model, path, check_rows=None, *, target_opset: int | None = None
             "the model with nbautoml serve instead.", code="onnx_unsupported", steps=blocked,
             columns=non_numeric)
     _require()
+    _register_converters()
     from skl2onnx import to_onnx
     from skl2onnx.common.data_types import FloatTensorType
 

@@ -156,6 +156,8 @@ _SKLEARN = {f"sklearn.{t}" for t in (
     "neural_network._multilayer_perceptron.MLPRegressor",
     "neural_network._stochastic_optimizers.AdamOptimizer",
     "naive_bayes.GaussianNB",
+    # regression families fitted on the standardized target (Family.scale_target)
+    "compose._target.TransformedTargetRegressor",
     # AutoML(ensemble=...) (engine/ensemble.py build_ensemble): soft voting over pipelines
     "ensemble._voting.VotingClassifier", "ensemble._voting.VotingRegressor", "utils._bunch.Bunch",
     # the monitoring anomaly detector

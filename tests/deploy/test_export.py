@@ -90,3 +90,18 @@ def test_unsupported_steps_inside_an_ensemble_are_named():
     assert unsupported_steps(ensemble) == ["ensemble/ridge/features/cat/as_string (AsString)",
                                            "ensemble/decision_tree/features/cat/as_string (AsString)",
                                            "ensemble/decision_tree/features/cat/encode (OrdinalCategories)"]
+
+
+def test_a_regressor_fitted_on_the_standardized_target_exports(tmp_path):
+    # svm, mlp, lasso, elastic_net and linear_svm regressors sit in a TransformedTargetRegressor,
+    # which skl2onnx has no converter for: nbautoml registers one (prediction * scale + mean)
+    pytest.importorskip("skl2onnx")
+    from sklearn.datasets import load_diabetes
+
+    X, y = load_diabetes(return_X_y=True, as_frame=True)
+    result = nbautoml.AutoML(task="regression", models=["svm"], max_evals=1, n_jobs=1, ensemble=False,
+                             cv=3).fit(X, y * 1000)
+    assert type(result.best_pipeline_[-1]).__name__ == "TransformedTargetRegressor"
+    report = nbautoml.export_onnx(result, tmp_path / "svr.onnx", check_rows=X.iloc[:100])
+    assert report.passed and report.rows_checked == 100 and report.max_rel_diff < 1e-4
+    assert (tmp_path / "svr.onnx").stat().st_size == report.size

@@ -492,8 +492,9 @@ def test_allowlist_covers_every_family_of_the_search_space():
             for variant in variants:
                 config = {"family": family, "params": params, "pre": {**pre, **variant}}
                 pipe = build_pipeline(config, plan, task, random_state=0)
-                if family == "mlp":
-                    pipe.set_params(model__max_iter=20)
+                if family == "mlp":  # a regressor is fitted on the standardized target
+                    key = "model__regressor__max_iter" if task == "regression" else "model__max_iter"
+                    pipe.set_params(**{key: 20})
                 with warnings.catch_warnings(), threadpool_limits(1):  # OpenMP threads only slow tiny fits
                     warnings.simplefilter("ignore")
                     pipe.fit(X, y)
