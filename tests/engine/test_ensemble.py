@@ -203,7 +203,7 @@ def test_a_chosen_default_point_below_the_top_trials_still_starts_the_selection(
 
 
 def test_the_best_kept_trial_of_each_family_is_a_candidate(datasets_dir, monkeypatch):
-    """house, the benchmark's training rows (split 0): ridge and lasso lead the CV, and their
+    """house, the benchmark's training rows (split 0): ridge and the linear SVM lead the CV, and their
     out-of-fold errors are alike. With predictions kept for only the top two (both linear),
     the best kept trial of each other family (here its default point) is a candidate too, so
     the ensemble can mix model families (the benchmark's 30 s search of house: test R² 0.769
@@ -213,15 +213,15 @@ def test_the_best_kept_trial_of_each_family_is_a_candidate(datasets_dir, monkeyp
     seen = _keep_top_two_and_watch_the_selection(monkeypatch)
     train, _ = train_test_split(pd.read_csv(datasets_dir / "house.csv"), test_size=0.25, random_state=0)
     result = AutoML(max_evals=10, time_budget=None, seed=0, n_jobs=1,
-                    models=["ridge", "lasso", "hist_gradient_boosting", "random_forest"]).fit(train, target="SalePrice")
+                    models=["ridge", "linear_svm", "hist_gradient_boosting", "random_forest"]).fit(train, target="SalePrice")
     families = {t.trial_id: t.family for t in result.trials_}
     top_two = list(result.leaderboard["trial"])[:2]
-    assert {families[t] for t in top_two} == {"ridge", "lasso"}, top_two  # the case under test
+    assert {families[t] for t in top_two} == {"ridge", "linear_svm"}, top_two  # the case under test
     trees = {"hist_gradient_boosting", "random_forest"}
     assert trees <= {families[t] for t in seen["candidates"]}, seen  # one candidate per family at least
     assert len(seen["candidates"]) == 4
     members = {families[t] for t in result.ensemble_.weights}
-    assert members & trees and members & {"ridge", "lasso"}, members
+    assert members & trees and members & {"ridge", "linear_svm"}, members
 
 
 def test_likely_members_are_other_families_best_then_the_next_best():
