@@ -72,16 +72,20 @@ def scores(pipeline, task, X_train, y_train, X_test, y_test) -> tuple[float, flo
     return bench.held_out_score(task, y_train, oof), bench.held_out_score(task, y_test, test)
 
 
-def compare(datasets_dir: Path, name: str, seed: int) -> dict:
-    """Both clippings of one data set's default linear pipeline on one split."""
-    from nbautoml.engine import data, space
-
+def protocol_split(datasets_dir: Path, name: str, seed: int):
+    """The benchmark's split of one data set: ``(task, X_train, y_train, X_test, y_test)``."""
     index = {row["dataset"]: row for row in bench.read_index(datasets_dir)}
     target, task = index[name]["target"], index[name]["task"]
     bench.SEED = seed
     train, test, _ = bench.load_split(str(datasets_dir / index[name]["file"]), target, task)
-    X_train, y_train = train.drop(columns=[target]), train[target]
-    X_test, y_test = test.drop(columns=[target]), test[target]
+    return (task, train.drop(columns=[target]), train[target], test.drop(columns=[target]), test[target])
+
+
+def compare(datasets_dir: Path, name: str, seed: int) -> dict:
+    """Both clippings of one data set's default linear pipeline on one split."""
+    from nbautoml.engine import data, space
+
+    task, X_train, y_train, X_test, y_test = protocol_split(datasets_dir, name, seed)
     plan = data.plan_columns(X_train)
     linear = "ridge" if task == "regression" else "logistic_regression"
     config = next(c for c in space.default_points(space.resolve_families(task), bool(plan.names("categorical")),

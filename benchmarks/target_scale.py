@@ -24,7 +24,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import run_benchmark as bench  # noqa: E402
-from linear_clip import scores  # noqa: E402
+from linear_clip import protocol_split, scores  # noqa: E402
 
 FAMILIES = ("svm", "linear_svm", "mlp", "lasso", "elastic_net", "ridge")
 
@@ -36,12 +36,7 @@ def compare(datasets_dir: Path, name: str, seed: int, families) -> list[str]:
 
     from nbautoml.engine import data, space
 
-    index = {row["dataset"]: row for row in bench.read_index(datasets_dir)}
-    target, task = index[name]["target"], index[name]["task"]
-    bench.SEED = seed
-    train, test, _ = bench.load_split(str(datasets_dir / index[name]["file"]), target, task)
-    X_train, y_train = train.drop(columns=[target]), train[target]
-    X_test, y_test = test.drop(columns=[target]), test[target]
+    task, X_train, y_train, X_test, y_test = protocol_split(datasets_dir, name, seed)
     plan = data.plan_columns(X_train)
     has_cat = bool(plan.names("categorical"))
     lines = []
