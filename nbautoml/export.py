@@ -246,7 +246,12 @@ def export_onnx(model, path, check_rows=None, *, target_opset: int | None = None
 
         frame, _ = loaded.check_input(check_rows, warn=False)
         session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
-        outputs = dict(zip([o.name for o in session.get_outputs()], session.run(None, report.feeds(frame))))
+        try:
+            outputs = dict(zip([o.name for o in session.get_outputs()], session.run(None, report.feeds(frame))))
+        finally:
+            # freed now, not by a later garbage collection (a mismatch error's traceback holds
+            # this frame): a session collected in a forked worker joins threads that are not there
+            del session
         report.rows_checked = len(frame)
         if classifier:
             labels = np.asarray(outputs.get("label")).ravel()

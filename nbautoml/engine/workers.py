@@ -80,6 +80,29 @@ def _worker_main(conn, ctx, limit_threads: bool = True, fork_key: int | None = N
         conn.close()
 
 
+@contextlib.contextmanager
+def _frozen_heap(active: bool):
+    """Fork with every object of this process frozen (``gc.freeze``), so the child's garbage
+    collector never finalizes the parent's objects.
+
+    A forked child holds a copy of the parent's heap, including garbage not yet collected.
+    Collected in the child, such an object's finalizer runs there, where the parent's
+    threads do not exist: an ONNX Runtime session left in a reference cycle (an exception's
+    traceback) joined its thread pool and hung the worker for ever. The parent unfreezes
+    right after the fork; the child keeps them frozen.
+    """
+    if not active:
+        yield
+        return
+    import gc
+
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 @dataclass
 class Slot:
     """One worker process and the trial it runs."""
@@ -166,7 +189,8 @@ class WorkerPool:
             args = (child_conn, self.ctx, self.limit_threads, None, slot.output_path, self.memory_limit)
         process = self.mp.Process(target=_worker_main, args=args, daemon=True,
                                   name=f"nbautoml-worker-{slot.index}")
-        process.start()
+        with _frozen_heap(self.start_method == "fork"):
+            process.start()
         child_conn.close()  # so a dying child is seen at once (EOF), not at the timeout
         slot.process, slot.conn = process, parent_conn
 

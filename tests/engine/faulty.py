@@ -171,3 +171,16 @@ class MemoryHog(_Base):
             block[::4096] = b"x" * len(block[::4096])
             held.append(block)
         return self._fit_classes(y)
+
+
+class Collector(_Base):
+    """Runs a full garbage collection in fit (as any allocation-heavy fit eventually does)."""
+
+    def __init__(self, tag=0):
+        self.tag = tag
+
+    def fit(self, X, y):
+        import gc
+
+        gc.collect()
+        return self._fit_classes(y)
