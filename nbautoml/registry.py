@@ -147,6 +147,7 @@ class Registry:
         self.root = Path(path) if path is not None else project_dir()
         self.db_path = self.root / DB_NAME
         self.timeout = timeout
+        self._filesystem_checked = False
 
     def __repr__(self) -> str:
         return f"Registry({str(self.root)!r})"
@@ -155,6 +156,14 @@ class Registry:
     @contextmanager
     def _connect(self, write: bool = False):
         """A short-lived connection; ``write`` holds the write lock (BEGIN IMMEDIATE) until commit."""
+        if not self._filesystem_checked:  # once per Registry: SQLite's locks fail on network filesystems
+            from .engine.filesystems import check_local_filesystem
+
+            check_local_filesystem(self.root, what=f"The registry directory {str(self.root)!r}",
+                                   fix="Keep the registry on a local disk: Registry(path) or NBAUTOML_HOME "
+                                       "pointing to a local directory; Registry.backup(path) copies it "
+                                       "anywhere, a network share included.")
+            self._filesystem_checked = True
         self.root.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.db_path, timeout=self.timeout, isolation_level=None)
         try:

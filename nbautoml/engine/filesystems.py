@@ -71,7 +71,7 @@ def filesystem_of(path: str | os.PathLike, mountinfo: str | None = None) -> tupl
     return best
 
 
-def check_local_filesystem(path: str | os.PathLike, what: str | None = None) -> None:
+def check_local_filesystem(path: str | os.PathLike, what: str | None = None, fix: str | None = None) -> None:
     """Refuse ``path`` when it is on a network filesystem (see :data:`NETWORK_FILESYSTEMS`).
 
     Parameters
@@ -79,6 +79,8 @@ def check_local_filesystem(path: str | os.PathLike, what: str | None = None) -> 
     path : str or path-like
     what : str, optional
         How the message names ``path``; default "The search directory '<path>'".
+    fix : str, optional
+        How to keep it on a local disk; default the search directory's options.
 
     Raises
     ------
@@ -91,9 +93,9 @@ def check_local_filesystem(path: str | os.PathLike, what: str | None = None) -> 
     fstype, mount_point = found
     raise ConfigError(
         f"{what or f'The search directory {str(Path(path))!r}'} is on a {fstype} filesystem (mounted at {mount_point!r}), a network "
-        "filesystem. nbautoml keeps searches in SQLite with a write-ahead log, which needs file locks "
+        "filesystem. nbautoml keeps searches and the model registry in SQLite with a write-ahead log, which needs file locks "
         "and shared memory that network filesystems do not provide reliably: the store could be "
-        "corrupted. Keep it on a local disk: pass search_dir= (--search-dir on the command line) or set "
-        "NBAUTOML_HOME to a local directory, e.g. under /tmp; copy the directory elsewhere after the "
-        "search if needed.",
+        "corrupted. " + (fix or "Keep it on a local disk: pass search_dir= (--search-dir on the command "
+                         "line) or set NBAUTOML_HOME to a local directory, e.g. under /tmp; copy the "
+                         "directory elsewhere after the search if needed."),
         code="network_filesystem", path=str(path), fstype=fstype, mount_point=mount_point)

@@ -54,3 +54,15 @@ def test_automl_refuses_a_search_dir_on_nfs_before_reading_the_data(fake_mounts)
                                                                                  target="Survived")
     assert info.value.code == "network_filesystem"
     assert not (fake_mounts / "runs").exists()
+
+
+def test_a_registry_on_nfs_is_refused_before_anything_is_written(fake_mounts, tmp_path):
+    """The registry is SQLite in WAL mode too; it was created on the share without a word."""
+    from nbautoml.registry import Registry
+
+    with pytest.raises(ConfigError, match=r"registry directory '.*nfs share/reg' is on a nfs4 filesystem"
+                                          r".*Registry\.backup") as info:
+        Registry(fake_mounts / "reg").list()
+    assert info.value.code == "network_filesystem"
+    assert not (fake_mounts / "reg").exists()
+    Registry(tmp_path / "reg").list()  # a local one opens
