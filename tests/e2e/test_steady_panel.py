@@ -5,7 +5,7 @@ would notice, and what is checked:
 
 * the output area does not flicker: its one output (the widget view) is never removed or
   replaced during the search, and its height never collapses;
-* it does not grow without bound: sampled every second, its height stays under a bound and
+* it does not grow without bound: sampled twice a second, its height stays under a bound and
   stops growing once the live leaderboard is full (10 rows);
 * the browser is not flooded: under 10 widget comm messages a second on the kernel's
   websocket, and the page answers a script call promptly throughout;
@@ -26,6 +26,7 @@ from .ui import Notebook, write_notebook
 pytestmark = pytest.mark.e2e
 
 MAX_EVALS = 200
+SAMPLE_EVERY = 0.5  # s
 HEIGHT_BOUND = 1000  # px: bar, status, 10-row leaderboard, plot wrapped below (~830 px)
 SETUP = """\
 %load_ext nbautoml
@@ -100,7 +101,8 @@ def test_panel_is_steady_through_200_trials(lab_server, page, screenshots_dir):
     search.evaluate(_WATCH_JS)
     nb.run_all()
 
-    # ---------------------------------------------------------------- sample every second
+    # ------------------------------------------------------ sample twice a second
+    # (the 200 trials take 9-15 s depending on the machine: enough samples either way)
     samples, latencies = [], []
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
@@ -111,7 +113,7 @@ def test_panel_is_steady_through_200_trials(lab_server, page, screenshots_dir):
         samples.append(sample)
         if sample["label"] == "done":
             break
-        time.sleep(max(0.0, 1.0 - (time.monotonic() - t)))
+        time.sleep(max(0.0, SAMPLE_EVERY - (time.monotonic() - t)))
     else:
         pytest.fail(f"the search did not finish in 300 s; last sample {samples[-1]}")
     search_done = time.monotonic()
@@ -149,7 +151,7 @@ def test_panel_is_steady_through_200_trials(lab_server, page, screenshots_dir):
           f" px; ResizeObserver changes {len(watch['heights'])}; output children "
           f"+{watch['added']} -{watch['removed']}; script latency max "
           f"{max(latencies):.2f} s; comm msgs max {comms.max_rate(first, search_done):.1f}/s\n"
-          f"height/rows per second: {[(round(s['height']), s['rows']) for s in running]}")
+          f"height/rows every {SAMPLE_EVERY} s: {[(round(s['height']), s['rows']) for s in running]}")
     # one widget view for the whole search: never removed or replaced (no flicker)
     assert all(s["children"] == 1 for s in running), [s["children"] for s in running]
     assert watch["removed"] == 0, watch
