@@ -534,9 +534,13 @@ class _Writer:
 
 
 def _plain(value):
-    """numpy scalars as Python numbers."""
+    """numpy scalars as Python numbers; a ``ColumnNames`` selection as its list of names."""
+    from .engine.transformers import ColumnNames
+
     if isinstance(value, np.generic):
         return value.item()
+    if isinstance(value, ColumnNames):
+        return list(value.names)
     return value
 
 

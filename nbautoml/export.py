@@ -152,6 +152,32 @@ def _feeds(frame, columns, names=None):
     return {names.get(c, c): frame[[c]].to_numpy(dtype=np.float32, na_value=np.nan) for c in columns}
 
 
+def _listed_columns(pipeline):
+    """``pipeline``, or a copy whose ColumnNames selections are lists of names (what skl2onnx reads)."""
+    import copy
+
+    from sklearn.compose import ColumnTransformer
+
+    from .engine.transformers import ColumnNames
+
+    def parts(root):  # every ColumnTransformer, in pipelines and in a voting ensemble's members
+        if isinstance(root, ColumnTransformer):
+            yield root
+        for _name, step in getattr(root, "steps", []):
+            yield from parts(step)
+        for member in getattr(root, "estimators_", None) or []:
+            yield from parts(member)
+
+    # the fitted transformers_ hold what the selection returned (a mask); the spec holds it
+    if not any(isinstance(cols, ColumnNames) for ct in parts(pipeline) for _, _, cols in ct.transformers):
+        return pipeline
+    pipeline = copy.deepcopy(pipeline)
+    for ct in parts(pipeline):
+        named = {name: cols.names for name, _, cols in ct.transformers if isinstance(cols, ColumnNames)}
+        ct.transformers_ = [(name, step, named.get(name, cols)) for name, step, cols in ct.transformers_]
+    return pipeline
+
+
 def export_onnx(model, path, check_rows=None, *, target_opset: int | None = None, atol: float = 1e-3,
                 rtol: float = 1e-4, min_agreement: float = 0.99) -> OnnxReport:
     """Convert the model's pipeline to ONNX and check it against scikit-learn.
@@ -209,6 +235,7 @@ def export_onnx(model, path, check_rows=None, *, target_opset: int | None = None
     from skl2onnx import to_onnx
     from skl2onnx.common.data_types import FloatTensorType
 
+    pipeline = _listed_columns(pipeline)
     options = None
     classifier = loaded.task_ in ("binary", "multiclass")
     if classifier:

@@ -114,7 +114,7 @@ _NUMPY = {f"numpy.{t}" for t in (
 )}
 _SCIPY = {f"scipy.sparse._{k}.{k}_{kind}" for k in ("csr", "csc") for kind in ("matrix", "array")}
 _NBAUTOML = {f"nbautoml.engine.transformers.{t}" for t in (
-    "AsString", "DatetimeFeatures", "NumbersFromText", "OrdinalCategories", "TextColumn")}
+    "AsString", "ColumnNames", "DatetimeFeatures", "NumbersFromText", "OrdinalCategories", "TextColumn")}
 _SKLEARN = {f"sklearn.{t}" for t in (
     # pipelines and preprocessing (engine/space.py build_pipeline)
     "pipeline.Pipeline",

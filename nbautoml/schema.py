@@ -88,6 +88,38 @@ def _jsonable_number(value) -> float | int | None:
     return value if np.isfinite(value) else None
 
 
+def _numeric_entries(X: pd.DataFrame, names: list[str], chunk: int = 2_000) -> dict[str, dict]:
+    """The schema entries of numeric columns with NumPy dtypes, a block of one dtype at a time."""
+    entries: dict[str, dict] = {}
+    groups: dict[np.dtype, list[str]] = {}
+    if not len(X):
+        return entries
+    dtypes = X.dtypes.to_dict()
+    for name in names:
+        groups.setdefault(dtypes[name], []).append(name)
+    for dtype, group in groups.items():
+        for start in range(0, len(group), chunk):
+            part = group[start:start + chunk]
+            values = X[part].to_numpy()
+            if dtype.kind == "f":
+                missing = np.isnan(values).sum(axis=0)
+                finite = np.isfinite(values)
+                any_finite = finite.any(axis=0)
+                low = np.min(values, axis=0, initial=np.inf, where=finite)
+                high = np.max(values, axis=0, initial=-np.inf, where=finite)
+            else:
+                missing, any_finite = np.zeros(len(part), dtype=int), np.ones(len(part), dtype=bool)
+                low, high = values.min(axis=0), values.max(axis=0)
+            for j, name in enumerate(part):
+                entries[name] = {
+                    "name": str(name), "role": "numeric", "dtype": str(dtype), "missing": int(missing[j]),
+                    "min": _jsonable_number(low[j]) if any_finite[j] else None,
+                    "max": _jsonable_number(high[j]) if any_finite[j] else None,
+                    "integer": dtype.kind in "iu",
+                }
+    return entries
+
+
 def build_schema(X: pd.DataFrame, plan=None, max_categories: int = MAX_CATEGORIES) -> dict:
     """Describe the model's input columns (JSON-able).
 
@@ -112,8 +144,14 @@ def build_schema(X: pd.DataFrame, plan=None, max_categories: int = MAX_CATEGORIE
     roles = {}
     if plan is not None:
         roles = {c.name: c.role for c in plan.columns}
+    numeric = [name for name, dtype in X.dtypes.items() if isinstance(dtype, np.dtype) and dtype.kind in "iuf"
+               and roles.get(name, "numeric") == "numeric"]
+    fast = _numeric_entries(X, numeric)  # wide data: 20,000 columns took 2.2 s one by one
     columns = []
     for name in X.columns:
+        if name in fast:
+            columns.append(fast[name])
+            continue
         col = X[name]
         role = roles.get(name) or ("numeric" if pd.api.types.is_numeric_dtype(col)
                                    and not pd.api.types.is_bool_dtype(col) else "categorical")

@@ -40,6 +40,7 @@ from .space import (
     describe,
     normalize_config,
     resolve_families,
+    selection_param,
     vals_from_config,
 )
 from .store import RunStore, find_run, list_runs
@@ -354,14 +355,16 @@ class AutoML(BaseEstimator):
         has_cat, has_text = bool(plan.names("categorical")), bool(plan.names("text"))
         n_train = np.mean([len(tr) for tr, _ in validation.folds])  # rows a trial fits on
         n_test = np.mean([len(te) for _, te in validation.folds])
+        selection = selection_param(len(plan.used), n_train)  # a wider prior on wide data
         starts = _warm_start_configs(self.warm_start)
         if self.space is not None:
             space = self.space
             points = [(None, config) for config in starts]
         else:
-            space = build_space(families, has_cat, has_text)
-            starts += default_points(families, has_cat, has_text, self.n_default_points or 0, int(n_train))
-            points = [(vals_from_config(c, families, has_cat, has_text), c) for c in starts]
+            space = build_space(families, has_cat, has_text, selection)
+            starts += default_points(families, has_cat, has_text, self.n_default_points or 0, int(n_train),
+                                     selection)
+            points = [(vals_from_config(c, families, has_cat, has_text, selection), c) for c in starts]
         X_used = X[plan.used]
         n_jobs = self.n_jobs_ = resolve_n_jobs(self.n_jobs, n_cells=X_used.size)
 
@@ -370,9 +373,10 @@ class AutoML(BaseEstimator):
         if self.space is None and (previous or rerun):
             # stored values index the families of the search that wrote them, which may differ
             # from these (resumed without its models=): place each config in this space again
-            rerun = [(vals_from_config(config, families, has_cat, has_text), config) for _, config in rerun]
+            rerun = [(vals_from_config(config, families, has_cat, has_text, selection), config)
+                     for _, config in rerun]
             for record in previous:
-                record.vals = vals_from_config(record.config, families, has_cat, has_text) or {}
+                record.vals = vals_from_config(record.config, families, has_cat, has_text, selection) or {}
         ctx = EvalContext(
             X=X_used, y=y_codes, folds=validation.folds, plan=plan, task=task, metric=metric,
             n_classes=0 if classes is None else len(classes), seed=self.seed,
@@ -396,7 +400,7 @@ class AutoML(BaseEstimator):
                                        if ensembles else None),
                         families=None if self.space is not None else families,
                         space_for=None if self.space is not None else
-                        (lambda active: build_space(active, has_cat, has_text)),
+                        (lambda active: build_space(active, has_cat, has_text, selection)),
                         prune_families=bool(self.prune_families), memory_limit=self.memory_limit)
         # fitted attributes known before the search, so listeners can use them
         self.task_, self.metric_, self.classes_ = task, metric.name, classes
@@ -414,6 +418,9 @@ class AutoML(BaseEstimator):
         self.schema_ = build_schema(X_used, plan)
         self._warned_extra: set = set()
         self.last_input_report_ = None
+        # the budget counts everything since fit was called: the schema and fingerprint above
+        # took 2.7 s on 20,000 columns, after the search was made
+        search.spent = spent + (time.perf_counter() - t_start)
         state = search.run()
 
         self.trials_ = state.trials

@@ -565,7 +565,17 @@ def plan_columns(X: pd.DataFrame, roles: dict[str, str] | None = None,
             raise unknown_choice("role", role, ROLES, code="unknown_role")
     n = len(X)
     plan = DataPlan()
+    floats = plain_number_stats(X, kinds="f") if n else {}
+    dtypes = X.dtypes.to_dict()
     for name in X.columns:
+        if name in floats and name not in roles:  # wide data: 20,000 columns took 2.6 s one by one
+            n_unique, missing = floats[name]
+            role, reason = (("dropped", "all values missing") if n_unique == 0 else
+                            ("dropped", "constant (a single value)") if n_unique == 1 else ("numeric", ""))
+            plan.columns.append(ColumnInfo(name=name, dtype=str(dtypes[name]), role=role, reason=reason,
+                                           n_unique=n_unique, missing_rate=missing,
+                                           note=(notes or {}).get(name, "")))
+            continue
         col = X[name]
         info = ColumnInfo(
             name=name,
@@ -593,6 +603,33 @@ def plan_columns(X: pd.DataFrame, roles: dict[str, str] | None = None,
             code="no_usable_columns",
         )
     return plan
+
+
+def plain_number_stats(X: pd.DataFrame, kinds: str = "iuf", chunk: int = 2_000) -> dict[str, tuple[int, float]]:
+    """``(distinct values, missing rate)`` of the columns with a NumPy dtype of ``kinds``.
+
+    What ``nunique()`` and ``isna().mean()`` give column by column, from one sorted 2-D
+    array per dtype (``chunk`` columns at a time).
+    """
+    stats: dict[str, tuple[int, float]] = {}
+    groups: dict[np.dtype, list[str]] = {}
+    for name, dtype in X.dtypes.items():
+        if isinstance(dtype, np.dtype) and dtype.kind in kinds:
+            groups.setdefault(dtype, []).append(name)
+    for names in groups.values():
+        for start in range(0, len(names), chunk):
+            part = names[start:start + chunk]
+            values = np.sort(X[part].to_numpy(), axis=0)  # NaN last
+            changes = values[1:] != values[:-1]  # not np.diff: inf - inf is NaN
+            if values.dtype.kind == "f":
+                absent = np.isnan(values)
+                distinct = (~absent[0]).astype(int) + (changes & ~absent[1:]).sum(axis=0)
+                missing = absent.sum(axis=0) / len(values)
+            else:
+                distinct = 1 + changes.sum(axis=0)
+                missing = np.zeros(len(part))
+            stats.update({name: (int(d), float(m)) for name, d, m in zip(part, distinct, missing)})
+    return stats
 
 
 def _read_as_numbers(col: pd.Series, info: ColumnInfo) -> None:

@@ -239,8 +239,38 @@ FAMILIES: dict[str, Family] = {
 _PRE_COMMON = (
     Param("num_impute", "choice", ("median", "mean"), "median"),
     Param("max_categories", "choice", (10, 20, 50), 20),
-    Param("select_percentile", "choice", (100, 80, 50, 25), 100),
 )
+_SELECT = Param("select_percentile", "choice", (100, 80, 50, 25), 100)
+
+# Above this many columns in one ColumnTransformer part, they are selected through
+# transformers.ColumnNames (scikit-learn 1.9's lookup by name grows with the square).
+MANY_COLUMNS = 1_000
+
+# Wide data: at least WIDE_MIN_COLUMNS input columns and more of them than rows per fit
+# (200 rows x 20,000 columns). The univariate selection (SelectPercentile, fitted inside
+# each fold) then searches down to 1 % and starts where it keeps about WIDE_KEEP columns:
+# on 200 x 20,000 synthetic rows a 5-fold CV of the default forest took 122 s on every
+# column and 14 s on 1 % of them, and scored ROC AUC 0.916 against 0.939.
+WIDE_MIN_COLUMNS = 1_000
+WIDE_KEEP = 200
+_SELECT_WIDE_CHOICES = (1, 2, 5, 10, 25, 50, 100)
+
+
+def is_wide(n_features: int, fit_rows: float) -> bool:
+    """True for wide data: at least ``WIDE_MIN_COLUMNS`` columns, and more than rows per fit."""
+    return n_features >= WIDE_MIN_COLUMNS and n_features > fit_rows
+
+
+def selection_param(n_features: int = 0, fit_rows: float = 0) -> Param:
+    """The prior of ``select_percentile``: (100, 80, 50, 25), or on wide data 1-100 %.
+
+    On wide data (:func:`is_wide`) the default is the smallest percentile that keeps at
+    least ``WIDE_KEEP`` columns (1 % of 20,000, 25 % of 1,000).
+    """
+    if not is_wide(n_features, fit_rows):
+        return _SELECT
+    default = next(p for p in _SELECT_WIDE_CHOICES if p * n_features >= 100 * WIDE_KEEP)
+    return Param("select_percentile", "choice", _SELECT_WIDE_CHOICES, default)
 _PRE_TEXT = (
     Param("text_max_features", "choice", (2000, 10000, 30000), 10000),
     Param("text_ngrams", "choice", (1, 2), 2),
@@ -284,9 +314,14 @@ DEFAULT_ORDER_TEXT = (
 )
 
 
-def pre_params(family: Family, has_categorical: bool, has_text: bool) -> tuple[Param, ...]:
-    """The preprocessing parameters searched for this family."""
-    params = list(_PRE_COMMON)
+def pre_params(family: Family, has_categorical: bool, has_text: bool,
+               selection: Param | None = None) -> tuple[Param, ...]:
+    """The preprocessing parameters searched for this family.
+
+    ``selection``: the prior of ``select_percentile`` (:func:`selection_param`; default
+    the one for data that is not wide).
+    """
+    params = list(_PRE_COMMON) + [selection or _SELECT]
     if family.scale:
         params.append(Param("scaler", "choice", ("standard", "robust", "minmax"), "standard"))
         params.append(Param("clip", "choice", (True, False), True))
@@ -338,8 +373,9 @@ def _label(family: str, section: str, name: str) -> str:
     return f"{family}.{section}.{name}" if section == "pre" else f"{family}.{name}"
 
 
-def build_space(families: list[str], has_categorical: bool, has_text: bool):
-    """The conditional hyperopt space over the given families."""
+def build_space(families: list[str], has_categorical: bool, has_text: bool,
+                selection: Param | None = None):
+    """The conditional hyperopt space over the given families (``selection``: :func:`pre_params`)."""
     from hyperopt import hp
 
     branches = []
@@ -350,14 +386,14 @@ def build_space(families: list[str], has_categorical: bool, has_text: bool):
                 "family": name,
                 "params": {p.name: p.hp(_label(name, "params", p.name)) for p in fam.params},
                 "pre": {p.name: p.hp(_label(name, "pre", p.name))
-                        for p in pre_params(fam, has_categorical, has_text)},
+                        for p in pre_params(fam, has_categorical, has_text, selection)},
             }
         )
     return hp.choice("family", branches)
 
 
 def default_points(families: list[str], has_categorical: bool, has_text: bool, n: int,
-                   fit_rows: int = 0) -> list[dict]:
+                   fit_rows: int = 0, selection: Param | None = None) -> list[dict]:
     """Up to ``n`` strong starting configs (``{"family", "params", "pre"}``), best first.
 
     ``fit_rows``, the rows a trial fits on: above ``LARGE_FIT_ROWS`` the order is
@@ -380,14 +416,15 @@ def default_points(families: list[str], has_categorical: bool, has_text: bool, n
         config = {
             "family": name,
             "params": {p.name: overrides.get(p.name, p.default) for p in fam.params},
-            "pre": {p.name: p.default for p in pre_params(fam, has_categorical, has_text)},
+            "pre": {p.name: p.default for p in pre_params(fam, has_categorical, has_text, selection)},
         }
         if config not in configs:
             configs.append(config)
     return configs
 
 
-def vals_from_config(config: dict, families: list[str], has_categorical: bool, has_text: bool):
+def vals_from_config(config: dict, families: list[str], has_categorical: bool, has_text: bool,
+                     selection: Param | None = None):
     """hyperopt's stored values (label -> value) for a config of the built-in space.
 
     Returns None when the config is not a point of this space (unknown family,
@@ -399,7 +436,7 @@ def vals_from_config(config: dict, families: list[str], has_categorical: bool, h
         return None
     fam = FAMILIES[name]
     vals = {"family": families.index(name)}
-    sections = (("params", fam.params), ("pre", pre_params(fam, has_categorical, has_text)))
+    sections = (("params", fam.params), ("pre", pre_params(fam, has_categorical, has_text, selection)))
     for section, params in sections:
         given = config.get(section, {})
         for p in params:
@@ -546,6 +583,7 @@ def build_pipeline(config: dict, plan, task: str, random_state: int | None = 0, 
 
     from .transformers import (
         AsString,
+        ColumnNames,
         DatetimeFeatures,
         NumbersFromText,
         OrdinalCategories,
@@ -581,6 +619,9 @@ def build_pipeline(config: dict, plan, task: str, random_state: int | None = 0, 
             steps.append(("scale", scalers[scaler_name]()))
         return steps
 
+    def selected(names):
+        return ColumnNames(names) if len(names) > MANY_COLUMNS else names
+
     transformers = []
     numeric = plan.names("numeric")
     if numeric:
@@ -589,7 +630,7 @@ def build_pipeline(config: dict, plan, task: str, random_state: int | None = 0, 
             # numbers stored as text ("1", "2.5", "?"): parsed here, so that predict on raw
             # data and best_pipeline_ used directly read them as the search did
             steps = [("as_numbers", NumbersFromText())] + steps
-        transformers.append(("num", Pipeline(steps) if steps else "passthrough", numeric))
+        transformers.append(("num", Pipeline(steps) if steps else "passthrough", selected(numeric)))
     categorical = plan.names("categorical")
     if categorical:
         cap = int(pre.get("max_categories", 20))
@@ -601,11 +642,11 @@ def build_pipeline(config: dict, plan, task: str, random_state: int | None = 0, 
         steps = [("as_string", AsString()), ("encode", encoder)]
         if scale and isinstance(encoder, OrdinalCategories):
             steps.append(("scale", StandardScaler()))
-        transformers.append(("cat", Pipeline(steps), categorical))
+        transformers.append(("cat", Pipeline(steps), selected(categorical)))
     dates = plan.names("datetime")
     if dates:
         steps = [("expand", DatetimeFeatures())] + numeric_steps()
-        transformers.append(("date", Pipeline(steps), dates))
+        transformers.append(("date", Pipeline(steps), selected(dates)))
     for i, column in enumerate(plan.names("text")):
         tfidf = TfidfVectorizer(
             max_features=int(pre.get("text_max_features", 10000)),

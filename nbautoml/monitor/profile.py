@@ -167,9 +167,12 @@ def build_profile(result, max_rows: int = MAX_ROWS) -> ReferenceProfile:
         X if len(X) <= max_rows else X.iloc[np.sort(rng.choice(len(X), max_rows, replace=False))]
     )
     roles = {c: r for r in ("numeric", "categorical", "datetime", "text") for c in plan.names(r)}
+    dtypes = X.dtypes.to_dict()
+    block = [n for n in plan.used if roles.get(n) == "numeric" and _plain_numbers(dtypes[n])]
+    sketched = numeric_block_sketches(X, sample, block)
     features = {}
     for name in plan.used:
-        features[name] = profile_column(X[name], sample[name], roles.get(name, "categorical"))
+        features[name] = sketched.get(name) or profile_column(X[name], sample[name], roles.get(name, "categorical"))
     profile = ReferenceProfile(
         n_rows=int(len(X)),
         task=result.task_,
@@ -215,6 +218,64 @@ def profile_column(full: pd.Series, sample: pd.Series, role: str) -> dict:
             sketch["integer"] = bool(np.all(np.mod(values, 1) == 0))
     sketch.update(role=role, missing_rate=missing_rate)
     return sketch
+
+
+def _plain_numbers(dtype) -> bool:
+    """True for a NumPy integer or float dtype (not bool, not a nullable extension type)."""
+    return isinstance(dtype, np.dtype) and dtype.kind in "iuf"
+
+
+def numeric_block_sketches(full: pd.DataFrame, sample: pd.DataFrame, names: list[str],
+                           chunk: int = 2_000) -> dict[str, dict]:
+    """:func:`profile_column` of many plain numeric columns at once (wide data).
+
+    The columns of ``names`` whose sample has no missing value are sketched from one sorted
+    2-D array, ``chunk`` columns at a time; the result is the same as
+    :func:`profile_column`'s (on 200 x 20,000 it took 7.7 s column by column). Columns with
+    missing values in the sample are left out (the caller sketches them one by one).
+    """
+    out: dict[str, dict] = {}
+    for start in range(0, len(names), chunk):
+        part = names[start:start + chunk]
+        values = sample[part].to_numpy(dtype=float)
+        whole = values if full is sample else full[part].to_numpy(dtype=float)
+        complete = ~np.isnan(values).any(axis=0)
+        if not len(values) or not complete.any():
+            continue
+        part = [n for n, ok in zip(part, complete) if ok]
+        raw, whole = values[:, complete], whole[:, complete]
+        values = np.sort(raw, axis=0)
+        n_unique = (np.diff(values, axis=0) != 0).sum(axis=0) + 1
+        missing = np.isnan(whole).mean(axis=0)
+        low, high = np.nanmin(whole, axis=0), np.nanmax(whole, axis=0)
+        integer = np.all(np.mod(values, 1) == 0, axis=0)
+        quantiles = _round_array(np.quantile(values, QUANTILES, axis=0))
+        n = len(values)
+        for j, name in enumerate(part):
+            column = np.ascontiguousarray(values[:, j])  # sums in the order profile_column's do
+            if n_unique[j] <= DISCRETE_MAX:
+                sketch = discrete_sketch(np.ascontiguousarray(raw[:, j]))
+            else:
+                q = quantiles[:, j]
+                edges = np.unique(q[10:100:10])
+                counts = np.bincount(np.searchsorted(edges, column, side="left"), minlength=len(edges) + 1)
+                sketch = {
+                    "kind": "continuous",
+                    "n": int(n),
+                    "quantiles": q.tolist(),
+                    "cdf": np.round(np.searchsorted(column, q, side="right") / n, 6).tolist(),
+                    "edges": edges.tolist(),
+                    "proportions": np.round(counts / n, 6).tolist(),
+                    "mean": float(column.mean()),
+                    "std": float(column.std()),
+                    "min": float(column[0]),
+                    "max": float(column[-1]),
+                }
+            sketch["min"], sketch["max"] = float(low[j]), float(high[j])
+            sketch["integer"] = bool(integer[j])
+            sketch.update(role="numeric", missing_rate=float(missing[j]))
+            out[name] = sketch
+    return out
 
 
 # --------------------------------------------------------------------------- value conversion
@@ -341,7 +402,18 @@ def categorical_sketch(values: pd.Series) -> dict:
 
 
 def _round(values) -> list[float]:
-    return [float(f"{v:.7g}") for v in np.asarray(values, dtype=float)]
+    return _round_array(values).tolist()
+
+
+def _round_array(values) -> np.ndarray:
+    """``values`` rounded to 7 significant digits (as ``f"{v:.7g}"``, without the strings)."""
+    values = np.asarray(values, dtype=float)
+    out = values.copy()
+    ok = np.isfinite(values) & (values != 0)
+    digits = 6 - np.floor(np.log10(np.abs(values[ok])))  # decimals to keep (negative: tens, ...)
+    up, down = 10.0 ** np.maximum(digits, 0), 10.0 ** np.maximum(-digits, 0)  # exact powers of ten
+    out[ok] = np.round(values[ok] * up / down) * down / up
+    return out
 
 
 # --------------------------------------------------------------------------- predictions and CV
@@ -505,11 +577,18 @@ def _fit_anomaly(profile: ReferenceProfile, sample: pd.DataFrame, rng) -> tuple[
 
 def converted_columns(profile: ReferenceProfile, frame: pd.DataFrame) -> dict:
     """Each profiled column of ``frame`` converted: floats, or category strings."""
+    dtypes = frame.dtypes.to_dict()
+    plain = [name for name, info in profile.features.items() if name in dtypes and info["kind"] != "categorical"
+             and info["role"] == "numeric" and _plain_numbers(dtypes[name])]
+    block = frame[plain].to_numpy(dtype=float).T if plain else None  # wide data: one conversion
+    rows = dict(zip(plain, block)) if plain else {}
     out = {}
     for name, info in profile.features.items():
-        if name not in frame.columns:
+        if name not in dtypes:
             continue
-        if info["kind"] == "categorical":
+        if name in rows:
+            out[name] = rows[name]
+        elif info["kind"] == "categorical":
             out[name] = as_category(frame[name])
         else:
             out[name] = column_values(frame[name], info["role"])[0]

@@ -261,7 +261,7 @@ def test_the_search_keeps_time_to_refit_another_familys_best_trial(datasets_dir,
     forest = next(t for t in ranked if by_id[t].family == "random_forest")
     assert by_id[forest].fit_time > 2 * max(by_id[t].fit_time for t in ranked[1:3])
     best = search.state.best
-    kept_for_others = seen["reserve"] - 0.8 - best.fit_time * search.refit_factor * 1.5
+    kept_for_others = seen["reserve"] - search._profile_time() - best.fit_time * search.refit_factor * 1.5
     expected = (by_id[forest].fit_time + by_id[ranked[1]].fit_time) * search.refit_factor * MEMBER_REFIT_MARGIN
     assert kept_for_others == pytest.approx(expected)
 
@@ -298,7 +298,7 @@ def test_near_the_deadline_no_time_is_kept_for_an_ensemble_that_would_not_be_kep
     train, _ = train_test_split(pd.read_csv(datasets_dir / f"{name}.csv"), test_size=0.25, random_state=0)
     result = AutoML(max_evals=12, time_budget=600, seed=0, n_jobs=1).fit(train, target=target)
     search = seen["search"]
-    best_only = search.state.best.fit_time * search.refit_factor * 1.5 + 0.8
+    best_only = search.state.best.fit_time * search.refit_factor * 1.5 + search._profile_time()
     assert seen["near_broken"] == pytest.approx(seen["far"])
     assert seen["kept"] == (result.ensemble_ is not None)  # the answer the final choice gave
     if name == "diabetes":
