@@ -337,6 +337,27 @@ def test_export_onnx_checks_parity_on_the_training_rows(ip, searched, blood):
 # --------------------------------------------------------------------------- registry
 
 
+def test_a_registry_reference_loaded_with_sha256_must_be_that_version(ip, searched, blood):
+    # --sha256 with NAME@STAGE used to be ignored: a stage moved to another version loaded
+    # without a word. Now the registry's record must be the hash given
+    from nbautoml.registry import Registry
+
+    ip.push({"blood_search": searched})
+    ip.run_line_magic("automl_save", "blood_search registry:blood --stage production")
+    first = Registry().get("blood@1").sha256
+    ip.run_line_magic("automl_load", f"blood@production --name checked --sha256 {first.upper()}")
+    assert ip.user_ns["checked"].registry_ref_ == "blood@1"
+    ip.run_line_magic("automl_save", "blood_search registry:blood --stage production")  # v2: a new card
+    with pytest.raises(UsageError, match=r"blood@production is blood@2, whose registered SHA-256 is "
+                                         rf"{Registry().get('blood@2').sha256[:16]}…, not the {first[:16]}… "
+                                         r"given with --sha256"):
+        ip.run_line_magic("automl_load", f"blood@production --name moved --sha256 {first}")
+    assert "moved" not in ip.user_ns
+    with pytest.raises(UsageError, match=r"--no-verify is for a file; blood@2 is a registry reference"):
+        ip.run_line_magic("automl_load", "blood@2 --name unchecked --no-verify")
+    assert "unchecked" not in ip.user_ns
+
+
 def test_save_to_the_registry_then_load_and_monitor_references(ip, searched, blood, capsys):
     ip.push({"blood_search": searched, "batch": blood.sample(200, random_state=4)})
     ip.run_line_magic("automl_save", "blood_search registry:blood --stage production")
