@@ -43,7 +43,7 @@ from .space import (
     selection_param,
     vals_from_config,
 )
-from .store import RunStore, find_run, list_runs
+from .store import RunStore, find_run, list_runs, process_owner
 from .validation import make_validation
 from .workers import cpu_count, resolve_n_jobs, valid_n_jobs
 
@@ -538,7 +538,7 @@ class AutoML(BaseEstimator):
                               f"time_budget={self.time_budget:g} counts the whole search, so no trial "
                               f"will run; the best model so far is refit. For 60 s more, pass "
                               f"time_budget={spent + 60:.0f}.", UserWarning, stacklevel=4)
-            store.set_meta(status="running", resumed=time.time())
+            store.set_meta(status="running", resumed=time.time(), owner=process_owner())
             return store, previous, rerun, spent, run_dir
         name = self.name or f"{_safe(str(y.name))}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
         run_dir = base / name
@@ -548,6 +548,7 @@ class AutoML(BaseEstimator):
         store = _open_run_store(run_dir)
         store.set_meta(
             target=str(y.name), task=task, metric=metric.name, created=time.time(), status="running",
+            owner=process_owner(),
             fingerprint=data_mod.fingerprint(X_used, y), seed=self.seed, time_budget=self.time_budget,
             max_evals=self.max_evals, cv=str(self.cv), plan=plan.to_dict(),
         )

@@ -21,9 +21,11 @@ SCHEMA_VERSION = 3  # 2: peak_memory, model_size; 3: traceback, output (added to
 _COLUMNS = ("trial_id", "status", "config", "vals", "score", "score_std", "fold_scores", "fit_time",
             "cpu_time", "wall_time", "predict_time", "error", "started", "finished", "source",
             "peak_memory", "model_size", "traceback", "output")
-#: a search's ``status`` in its ``meta`` table: ``running`` while ``fit`` runs (and after the
-#: process was killed), then ``completed``, ``interrupted`` (Ctrl-C; resumable) or ``failed``
-#: (``fit`` raised: no trial succeeded, the final refit failed, ...; ``stop_reason`` says why)
+#: a search's ``status`` in its ``meta`` table: ``running`` while ``fit`` runs, then
+#: ``completed``, ``interrupted`` (Ctrl-C; resumable) or ``failed`` (``fit`` raised: no trial
+#: succeeded, the final refit failed, ...; ``stop_reason`` says why). A search still
+#: ``running`` whose process is gone (``kill -9``, out of memory, a restart) is listed as
+#: ``abandoned`` by :func:`list_runs` (found from the ``owner`` meta, see :func:`process_owner`).
 SEARCH_STATUSES = ("running", "completed", "interrupted", "failed")
 # columns added after version 1, with their SQL types
 _ADDED_COLUMNS = {"peak_memory": "INTEGER", "model_size": "INTEGER", "traceback": "TEXT", "output": "TEXT"}
@@ -152,8 +154,9 @@ def _identity(path: Path) -> tuple[int, int] | None:
 def list_runs(base: str | Path) -> list[dict]:
     """Summaries of the searches stored under ``base`` (newest first).
 
-    Each has ``status`` (one of :data:`SEARCH_STATUSES`, or ``"unknown"``) and
-    ``reason`` (why it stopped, or the error that ended it).
+    Each has ``status`` (one of :data:`SEARCH_STATUSES`, ``"abandoned"`` for a search whose
+    process ended while it ran, or ``"unknown"``) and ``reason`` (why it stopped, or the
+    error that ended it).
     """
     base = Path(base)
     runs = []
@@ -169,6 +172,9 @@ def list_runs(base: str | Path) -> list[dict]:
             conn.close()
         except sqlite3.Error:
             continue
+        abandoned = _abandoned(meta, path.name)
+        if abandoned:
+            meta.update(status="abandoned", stop_reason=abandoned)
         runs.append({
             "name": path.name,
             "path": str(path),
@@ -186,6 +192,52 @@ def list_runs(base: str | Path) -> list[dict]:
         })
     runs.sort(key=lambda r: r.get("created") or 0, reverse=True)
     return runs
+
+
+def process_owner() -> dict:
+    """This process, as a search records it: ``pid``, ``host`` and ``started`` (Linux: the
+    process's start time in clock ticks since boot, so a reused pid is not taken for it)."""
+    import socket
+
+    return {"pid": os.getpid(), "host": socket.gethostname(), "started": _process_started(os.getpid())}
+
+
+def _process_started(pid: int) -> int | None:
+    """The start time of process ``pid`` (field 22 of ``/proc/PID/stat``); None where unknown."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[19])  # after "pid (comm)": field 22 is the 20th
+
+
+def owner_alive(owner: dict | None) -> bool | None:
+    """Whether the process recorded by :func:`process_owner` still runs; None when this
+    machine cannot tell (another host, or nothing recorded)."""
+    import socket
+
+    if not owner or owner.get("host") != socket.gethostname():
+        return None
+    pid = int(owner["pid"])
+    if owner.get("started") is not None and Path("/proc/self/stat").exists():
+        return _process_started(pid) == owner["started"]
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _abandoned(meta: dict, name: str) -> str | None:
+    """Why a search stored as ``running`` is not running any more; None when it may be."""
+    owner = meta.get("owner")
+    if meta.get("status") != "running" or owner_alive(owner) is not False:
+        return None
+    return (f"the process that ran it (pid {owner['pid']} on {owner['host']}) ended without recording "
+            f"an end: it was killed (kill -9, out of memory) or the machine restarted. Its finished "
+            f"trials are kept: resume={name!r} continues it.")
 
 
 def find_run(base: str | Path, name: str) -> Path | None:

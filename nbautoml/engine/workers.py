@@ -18,6 +18,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
@@ -38,9 +39,41 @@ _FORK_CONTEXTS: dict[int, object] = {}
 _POOL_KEYS = itertools.count()
 
 
+def _exit_with(parent_pid: int, interval: float = 1.0) -> None:
+    """End this worker within ``interval`` seconds of the search's process ending.
+
+    A worker waits on its pipe, but forked workers hold copies of each other's pipe ends,
+    so after ``kill -9`` of the notebook's kernel no EOF came: the workers stayed, idle or
+    fitting, for good. A daemon thread watches the parent instead (``os.getppid`` when the
+    search started this process, else whether its pid still exists, as under forkserver).
+    """
+    direct = os.getppid() == parent_pid
+
+    def gone() -> bool:
+        if direct:
+            return os.getppid() != parent_pid
+        try:
+            os.kill(parent_pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+
+    def watch() -> None:
+        while not gone():
+            time.sleep(interval)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="nbautoml-parent-watch", daemon=True).start()
+
+
 def _worker_main(conn, ctx, limit_threads: bool = True, fork_key: int | None = None,
-                 output_path: str | None = None, memory_limit: float | None = None) -> None:
+                 output_path: str | None = None, memory_limit: float | None = None,
+                 parent_pid: int | None = None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if parent_pid is not None:
+        _exit_with(parent_pid)
     if ctx is None:
         ctx = _FORK_CONTEXTS[fork_key]
     capture = OutputCapture(output_path) if output_path else None
@@ -184,9 +217,11 @@ class WorkerPool:
         slot.output.reset()
         if self.start_method == "fork":
             _FORK_CONTEXTS[self._fork_key] = self.ctx
-            args = (child_conn, None, self.limit_threads, self._fork_key, slot.output_path, self.memory_limit)
+            args = (child_conn, None, self.limit_threads, self._fork_key, slot.output_path, self.memory_limit,
+                    os.getpid())
         else:
-            args = (child_conn, self.ctx, self.limit_threads, None, slot.output_path, self.memory_limit)
+            args = (child_conn, self.ctx, self.limit_threads, None, slot.output_path, self.memory_limit,
+                    os.getpid())
         process = self.mp.Process(target=_worker_main, args=args, daemon=True,
                                   name=f"nbautoml-worker-{slot.index}")
         with _frozen_heap(self.start_method == "fork"):

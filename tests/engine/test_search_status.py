@@ -80,3 +80,64 @@ def test_an_interrupted_search_stores_its_in_flight_trial_as_interrupted(titanic
     run = _only_run()
     assert run["status"] == "interrupted"
     assert {t.trial_id: t.status for t in RunStore(run["path"]).trials()} == {0: "ok", 1: "interrupted"}
+
+
+def test_a_search_whose_process_was_killed_is_listed_as_abandoned_and_resumes(tmp_path, datasets_dir):
+    """After ``kill -9`` a search stayed ``running`` for good in ``%automl_history``. Its store
+    now records the process that runs it; once that process is gone the search lists as
+    ``abandoned``, with how to continue it, and resuming it completes it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    data = datasets_dir / "blood.csv"
+    script = (f"import pandas as pd, nbautoml\n"
+              f"nbautoml.AutoML(time_budget=120, n_jobs=1, name='killed', search_dir={str(tmp_path)!r})"
+              f".fit(pd.read_csv({str(data)!r}), target='Class')\n")
+    child = subprocess.Popen([sys.executable, "-c", script], cwd=os.getcwd())
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            runs = list_runs(tmp_path)
+            if runs and runs[0]["ok"] >= 2:
+                break
+            time.sleep(0.2)
+        assert runs and runs[0]["status"] == "running", runs  # alive: running, not abandoned
+        workers = _children(child.pid)
+        assert workers, "the search runs its trials in a worker process"
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+    # its workers follow it within a few seconds (they used to stay, idle or fitting, for good)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(os.path.exists(f"/proc/{pid}") for pid in workers):
+        time.sleep(0.2)
+    assert not [pid for pid in workers if os.path.exists(f"/proc/{pid}")], "workers outlived the search"
+    (run,) = list_runs(tmp_path)
+    assert run["status"] == "abandoned", run
+    assert run["reason"].startswith(f"the process that ran it (pid {child.pid} on ")
+    assert "resume='killed' continues it" in run["reason"]
+    import pandas as pd
+
+    resumed = AutoML(time_budget=(run["elapsed"] or 0) + 6, n_jobs=1, resume="killed", search_dir=tmp_path,
+                     ensemble=False).fit(pd.read_csv(data), target="Class")
+    assert len(resumed.trials_) >= run["ok"]
+    (run,) = list_runs(tmp_path)
+    assert run["status"] == "completed", run
+
+
+def _children(pid: int) -> list[int]:
+    """The pids of the processes whose parent is ``pid`` (Linux /proc)."""
+    from pathlib import Path
+
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
