@@ -6,8 +6,8 @@ fit), every trial fitted all 20,000 columns, the column plan, the schema and the
 profile took 2.6, 2.2 and 7.7 s column by column, and the schema was written after the
 search had taken its start time. Now: columns selected through a mask (``ColumnNames``), a
 univariate selection prior down to 1 % on wide data, column statistics and sketches from
-sorted 2-D arrays (0.2, 0.2 and 1.8 s), and the whole fit counted against the budget:
-10 trials, 0.95, 31.2 s.
+sorted 2-D arrays (0.2, 0.2 and 1.8 s), a pipeline built in 0.01 s instead of 0.65 s (six
+builds a trial), and the whole fit counted against the budget: 10-12 trials, 0.95, 28.6 s.
 """
 
 from __future__ import annotations
