@@ -449,21 +449,13 @@ def _save_error(err: OSError, path: Path) -> ArtifactError:
                          path=str(path), errno=err.errno)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _remove_stale_temps(path: Path) -> None:
     """Temp files of this destination left by a process that died mid-write."""
+    from .engine.processes import pid_alive  # lazily: the engine's package imports AutoML
+
     for tmp in path.parent.glob(f".{path.name}.*.tmp"):
         parts = tmp.name[len(path.name) + 2:].split(".")
-        if parts and parts[0].isdigit() and int(parts[0]) != os.getpid() and not _pid_alive(int(parts[0])):
+        if parts and parts[0].isdigit() and int(parts[0]) != os.getpid() and not pid_alive(int(parts[0])):
             try:
                 tmp.unlink()
             except OSError:

@@ -31,6 +31,7 @@ from .leaderboard import build_leaderboard, format_leaderboard
 from .limits import limit_supported
 from .metrics import choose_metric, get_metric
 from .prefer import check_preference, choose_trial
+from .processes import process_owner
 from .records import TrialRecord
 from .search import Budget, Search, emit_finished, get_algorithm
 from .space import (
@@ -43,7 +44,7 @@ from .space import (
     selection_param,
     vals_from_config,
 )
-from .store import RunStore, find_run, list_runs, process_owner
+from .store import RunStore, find_run, list_runs
 from .validation import make_validation
 from .workers import cpu_count, resolve_n_jobs, valid_n_jobs
 

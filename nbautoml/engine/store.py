@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..exceptions import NbAutoMLError
 from .filesystems import check_local_filesystem
+from .processes import owner_alive
 from .records import TrialRecord
 
 SCHEMA_VERSION = 3  # 2: peak_memory, model_size; 3: traceback, output (added to older stores on open)
@@ -25,7 +26,7 @@ _COLUMNS = ("trial_id", "status", "config", "vals", "score", "score_std", "fold_
 #: ``completed``, ``interrupted`` (Ctrl-C; resumable) or ``failed`` (``fit`` raised: no trial
 #: succeeded, the final refit failed, ...; ``stop_reason`` says why). A search still
 #: ``running`` whose process is gone (``kill -9``, out of memory, a restart) is listed as
-#: ``abandoned`` by :func:`list_runs` (found from the ``owner`` meta, see :func:`process_owner`).
+#: ``abandoned`` by :func:`list_runs` (found from the ``owner`` meta, see :func:`.processes.process_owner`).
 SEARCH_STATUSES = ("running", "completed", "interrupted", "failed")
 # columns added after version 1, with their SQL types
 _ADDED_COLUMNS = {"peak_memory": "INTEGER", "model_size": "INTEGER", "traceback": "TEXT", "output": "TEXT"}
@@ -192,42 +193,6 @@ def list_runs(base: str | Path) -> list[dict]:
         })
     runs.sort(key=lambda r: r.get("created") or 0, reverse=True)
     return runs
-
-
-def process_owner() -> dict:
-    """This process, as a search records it: ``pid``, ``host`` and ``started`` (Linux: the
-    process's start time in clock ticks since boot, so a reused pid is not taken for it)."""
-    import socket
-
-    return {"pid": os.getpid(), "host": socket.gethostname(), "started": _process_started(os.getpid())}
-
-
-def _process_started(pid: int) -> int | None:
-    """The start time of process ``pid`` (field 22 of ``/proc/PID/stat``); None where unknown."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return int(stat.rsplit(")", 1)[1].split()[19])  # after "pid (comm)": field 22 is the 20th
-
-
-def owner_alive(owner: dict | None) -> bool | None:
-    """Whether the process recorded by :func:`process_owner` still runs; None when this
-    machine cannot tell (another host, or nothing recorded)."""
-    import socket
-
-    if not owner or owner.get("host") != socket.gethostname():
-        return None
-    pid = int(owner["pid"])
-    if owner.get("started") is not None and Path("/proc/self/stat").exists():
-        return _process_started(pid) == owner["started"]
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _abandoned(meta: dict, name: str) -> str | None:

@@ -25,6 +25,7 @@ from multiprocessing.connection import wait
 
 from .limits import MemoryLimit, mark_out_of_memory
 from .output import OUTPUT_POLL, OutputCapture, OutputFile
+from .processes import pid_alive
 
 STARTED = "started"  # a worker's first answer to a trial: it has started it
 #: Seconds a freshly started spawn/forkserver worker may take to start (a new interpreter
@@ -50,15 +51,7 @@ def _exit_with(parent_pid: int, interval: float = 1.0) -> None:
     direct = os.getppid() == parent_pid
 
     def gone() -> bool:
-        if direct:
-            return os.getppid() != parent_pid
-        try:
-            os.kill(parent_pid, 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            return False
-        return False
+        return os.getppid() != parent_pid if direct else not pid_alive(parent_pid)
 
     def watch() -> None:
         while not gone():
