@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .engine.data import MISSING_PLACEHOLDERS
+from .engine.data import MISSING_PLACEHOLDERS, number_blocks
 from .exceptions import DataError, closest
 
 MAX_CATEGORIES = 1000
@@ -88,35 +88,28 @@ def _jsonable_number(value) -> float | int | None:
     return value if np.isfinite(value) else None
 
 
-def _numeric_entries(X: pd.DataFrame, names: list[str], chunk: int = 2_000) -> dict[str, dict]:
-    """The schema entries of numeric columns with NumPy dtypes, a block of one dtype at a time."""
+def _numeric_entries(X: pd.DataFrame, names: list[str]) -> dict[str, dict]:
+    """The schema entries of numeric columns with NumPy dtypes, from blocks of one dtype."""
     entries: dict[str, dict] = {}
-    groups: dict[np.dtype, list[str]] = {}
     if not len(X):
         return entries
-    dtypes = X.dtypes.to_dict()
-    for name in names:
-        groups.setdefault(dtypes[name], []).append(name)
-    for dtype, group in groups.items():
-        for start in range(0, len(group), chunk):
-            part = group[start:start + chunk]
-            values = X[part].to_numpy()
-            if dtype.kind == "f":
-                missing = np.isnan(values).sum(axis=0)
-                finite = np.isfinite(values)
-                any_finite = finite.any(axis=0)
-                low = np.min(values, axis=0, initial=np.inf, where=finite)
-                high = np.max(values, axis=0, initial=-np.inf, where=finite)
-            else:
-                missing, any_finite = np.zeros(len(part), dtype=int), np.ones(len(part), dtype=bool)
-                low, high = values.min(axis=0), values.max(axis=0)
-            for j, name in enumerate(part):
-                entries[name] = {
-                    "name": str(name), "role": "numeric", "dtype": str(dtype), "missing": int(missing[j]),
-                    "min": _jsonable_number(low[j]) if any_finite[j] else None,
-                    "max": _jsonable_number(high[j]) if any_finite[j] else None,
-                    "integer": dtype.kind in "iu",
-                }
+    for part, values in number_blocks(X, names):
+        if values.dtype.kind == "f":
+            missing = np.isnan(values).sum(axis=0)
+            finite = np.isfinite(values)
+            any_finite = finite.any(axis=0)
+            low = np.min(values, axis=0, initial=np.inf, where=finite)
+            high = np.max(values, axis=0, initial=-np.inf, where=finite)
+        else:
+            missing, any_finite = np.zeros(len(part), dtype=int), np.ones(len(part), dtype=bool)
+            low, high = values.min(axis=0), values.max(axis=0)
+        for j, name in enumerate(part):
+            entries[name] = {
+                "name": str(name), "role": "numeric", "dtype": str(values.dtype), "missing": int(missing[j]),
+                "min": _jsonable_number(low[j]) if any_finite[j] else None,
+                "max": _jsonable_number(high[j]) if any_finite[j] else None,
+                "integer": values.dtype.kind in "iu",
+            }
     return entries
 
 

@@ -369,7 +369,8 @@ class AutoML(BaseEstimator):
         X_used = X[plan.used]
         n_jobs = self.n_jobs_ = resolve_n_jobs(self.n_jobs, n_cells=X_used.size)
 
-        store, previous, rerun, spent, run_dir = self._open_store(task, metric, plan, X_used, y)
+        fingerprint = data_mod.fingerprint(X_used, y)  # once: the store, resume's check, the result
+        store, previous, rerun, spent, run_dir = self._open_store(task, metric, plan, X_used, y, fingerprint)
         self._open_run = store
         if self.space is None and (previous or rerun):
             # stored values index the families of the search that wrote them, which may differ
@@ -412,15 +413,15 @@ class AutoML(BaseEstimator):
         self.n_features_in_ = X.shape[1]
         self.families_ = families
         self.n_rows_dropped_ = n_missing_target
-        self.data_fingerprint_ = data_mod.fingerprint(X_used, y)
+        self.data_fingerprint_ = fingerprint
         self._X, self._y = X_used, y
         from ..schema import build_schema
 
         self.schema_ = build_schema(X_used, plan)
         self._warned_extra: set = set()
         self.last_input_report_ = None
-        # the budget counts everything since fit was called: the schema and fingerprint above
-        # took 2.7 s on 20,000 columns, after the search was made
+        # the budget counts everything since fit was called, the work above too: the schema
+        # and a second fingerprint took 2.7 s on 20,000 columns after the search was made
         search.spent = spent + (time.perf_counter() - t_start)
         state = search.run()
 
@@ -510,7 +511,7 @@ class AutoML(BaseEstimator):
         error.traceback = None if sample is None else sample.traceback
         raise error
 
-    def _open_store(self, task, metric, plan, X_used, y):
+    def _open_store(self, task, metric, plan, X_used, y, fingerprint: dict):
         base = (Path(self.search_dir) if self.search_dir is not None else default_search_dir()).resolve()
         previous, rerun, spent = [], [], 0.0
         if self.resume is not None:
@@ -524,7 +525,6 @@ class AutoML(BaseEstimator):
                 run_dir = found
             store = _open_run_store(run_dir)
             meta = store.meta()
-            fingerprint = data_mod.fingerprint(X_used, y)
             if meta.get("fingerprint", {}).get("sha256") != fingerprint["sha256"]:
                 store.close()
                 raise _resume_data_changed(self.resume, meta, fingerprint, plan)
@@ -550,7 +550,7 @@ class AutoML(BaseEstimator):
         store.set_meta(
             target=str(y.name), task=task, metric=metric.name, created=time.time(), status="running",
             owner=process_owner(),
-            fingerprint=data_mod.fingerprint(X_used, y), seed=self.seed, time_budget=self.time_budget,
+            fingerprint=fingerprint, seed=self.seed, time_budget=self.time_budget,
             max_evals=self.max_evals, cv=str(self.cv), plan=plan.to_dict(),
         )
         return store, previous, rerun, spent, run_dir
