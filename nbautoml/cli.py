@@ -74,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--name", help="name of the search directory")
     run.add_argument("--resume", help="continue the search with this name or directory; --time-budget "
                      "counts the whole search, the time already spent included")
+    run.add_argument("--force", action="store_true",
+                     help="with --resume, when the data changed: start a new search on this data from "
+                          "the old search's 5 best configs (the old one is left as it is)")
     run.add_argument("--out", help="save the best model to this path (.nbautoml artifact), or "
                      "registry:NAME to register it")
     run.add_argument("--show-pipeline", action="store_true",
@@ -118,6 +121,7 @@ def cmd_run(args) -> int:
                     memory_limit=args.memory_limit,
                     cv=args.cv, models=args.models, exclude=args.exclude, algo=args.algo, seed=args.seed,
                     n_jobs=args.jobs, search_dir=args.search_dir, name=args.name, resume=args.resume,
+                    force_resume=args.force,
                     ensemble=False if args.no_ensemble else "auto", prune_families=not args.no_prune,
                     callbacks=[progress])
     started = time.perf_counter()

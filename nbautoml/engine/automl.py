@@ -116,6 +116,11 @@ class AutoML(BaseEstimator):
     resume : str or Path, optional
         A search name or directory to continue. ``time_budget`` counts the
         whole search: the time the earlier runs spent is part of it.
+    force_resume : bool, default=False
+        When the data differs from the data ``resume`` ran on (error
+        ``resume_data_changed``): start a new search on this data whose first
+        trials are that search's five best configs, evaluated again (their old
+        scores are on other data); the old search is left as it is.
     roles : dict, optional
         Override column roles, e.g. ``{"zip": "categorical", "notes": "text"}``.
     callbacks : list of callables, optional
@@ -175,7 +180,7 @@ class AutoML(BaseEstimator):
                  n_jobs="auto", search_dir=None, name=None, resume=None, roles=None, callbacks=None,
                  n_default_points=8, warm_start=None, start_method=None, prefer="accurate",
                  prefer_tolerance=None, backend="local", ensemble="auto", prune_families=True,
-                 memory_limit=None):
+                 memory_limit=None, force_resume=False):
         self.task = task
         self.metric = metric
         self.time_budget = time_budget
@@ -192,6 +197,7 @@ class AutoML(BaseEstimator):
         self.search_dir = search_dir
         self.name = name
         self.resume = resume
+        self.force_resume = force_resume
         self.roles = roles
         self.callbacks = callbacks
         self.n_default_points = n_default_points
@@ -526,8 +532,17 @@ class AutoML(BaseEstimator):
             store = _open_run_store(run_dir)
             meta = store.meta()
             if meta.get("fingerprint", {}).get("sha256") != fingerprint["sha256"]:
+                changed = _resume_data_changed(self.resume, meta, fingerprint, plan)
+                if not self.force_resume:
+                    store.close()
+                    raise changed
+                rerun = [(None, config) for config in _best_configs(store.trials(), metric)]
                 store.close()
-                raise _resume_data_changed(self.resume, meta, fingerprint, plan)
+                warnings.warn(f"{changed} force_resume=True: a new search on this data starts from its "
+                              f"{len(rerun)} best configs, evaluated again; {run_dir.name!r} is left as "
+                              "it is.", UserWarning, stacklevel=4)
+                name = self.name or f"{run_dir.name}-new-data-{time.strftime('%Y%m%d-%H%M%S')}"
+                return self._new_store(base, name, task, metric, plan, y, fingerprint, rerun)
             for record in store.trials():
                 if record.status in ("running", "interrupted"):
                     rerun.append((record.vals or None, record.config))
@@ -542,6 +557,10 @@ class AutoML(BaseEstimator):
             store.set_meta(status="running", resumed=time.time(), owner=process_owner())
             return store, previous, rerun, spent, run_dir
         name = self.name or f"{_safe(str(y.name))}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        return self._new_store(base, name, task, metric, plan, y, fingerprint, [])
+
+    def _new_store(self, base, name, task, metric, plan, y, fingerprint, rerun):
+        """A new search directory ``base / name`` and its settings (``_open_store``'s return)."""
         run_dir = base / name
         if RunStore.exists(run_dir):
             raise ConfigError(f"A search named {name!r} exists in {base}. Pass resume={name!r} to continue it, "
@@ -553,7 +572,7 @@ class AutoML(BaseEstimator):
             fingerprint=fingerprint, seed=self.seed, time_budget=self.time_budget,
             max_evals=self.max_evals, cv=str(self.cv), plan=plan.to_dict(),
         )
-        return store, previous, rerun, spent, run_dir
+        return store, [], rerun, 0.0, run_dir
 
     def _finish_store(self, store, state, best):
         if store is None:
@@ -970,6 +989,13 @@ def _keep_oof_of(oof: dict, trial_ids: set) -> None:
         del oof[trial_id]
 
 
+def _best_configs(trials, metric, top: int = 5) -> list[dict]:
+    """The configs of the ``top`` best finished trials of a stored search, best first."""
+    done = [t for t in trials if t.status == "ok" and t.score is not None]
+    done.sort(key=lambda t: t.score, reverse=metric.greater_is_better)
+    return [normalize_config(t.config) for t in done[:top]]
+
+
 def _warm_start_configs(warm_start, top: int = 5) -> list[dict]:
     """Configs to try first, from a list of configs or a fitted result's best trials."""
     if warm_start is None:
@@ -1096,9 +1122,9 @@ def _resume_data_changed(resume, meta: dict, now: dict, plan) -> DataError:
         changes = [f"the same {now['rows']} rows and columns, other values (or column roles, or target)"]
     return DataError(
         f"resume={str(resume)!r}: the data differs from the data that search ran on: {'; '.join(changes)} "
-        f"(fingerprint {short(then)} then, {short(now)} now). Resume with the same data, or start a new "
-        "search.",
-        code="resume_data_mismatch", rows=(then.get("rows"), now["rows"]),
+        f"(fingerprint {short(then)} then, {short(now)} now). Resume with the same data, start a new "
+        "search, or pass force_resume=True (--force) to start one on this data from its best configs.",
+        code="resume_data_changed", rows=(then.get("rows"), now["rows"]),
         columns=(then.get("columns"), now["columns"]), added=added, removed=removed,
         fingerprints=(then.get("sha256"), now["sha256"]))
 

@@ -336,6 +336,17 @@ SEARCH_OPTIONS: tuple[Option, ...] = (
             "search listed by %%automl_history (also after a kernel restart).",
         },
     ),
+    Option(
+        ("--force",),
+        "force_resume",
+        "force_resume",
+        trait=False,
+        kwargs={
+            "action": "store_true",
+            "help": "With --resume, when the data changed: start a new search on this data "
+            "from the old search's 5 best configs (the old one is left as it is).",
+        },
+    ),
 )
 
 

@@ -79,6 +79,22 @@ def test_cli_resume_says_when_the_budget_is_already_spent_and_a_closed_pipe_is_q
     assert shell.stdout.count("\n") == 1 and "BrokenPipe" not in shell.stderr, shell.stderr
 
 
+def test_cli_resume_on_changed_data_names_force_and_force_starts_from_the_best_configs(datasets_dir, tmp_path):
+    full = datasets_dir / "blood.csv"
+    part = tmp_path / "blood-part.csv"
+    part.write_text("".join(full.read_text().splitlines(keepends=True)[:401]))  # the header and 400 rows
+    common = ["--target", "Class", "--search-dir", str(tmp_path), "--models", "logistic_regression",
+              "--max-evals", "3", "--jobs", "1"]
+    assert run(["run", str(part), *common, "--name", "blood"]).returncode == 0
+    refused = run(["run", str(full), *common, "--resume", "blood"])
+    assert refused.returncode != 0 and "400 rows then, 748 now" in refused.stderr
+    assert "force_resume=True (--force)" in refused.stderr
+    forced = run(["run", str(full), *common, "--resume", "blood", "--force"])
+    assert forced.returncode == 0, forced.stderr
+    assert "a new search on this data starts from its 3 best configs" in forced.stderr
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("blood-new-data-")]
+
+
 @pytest.mark.parametrize("bad", [["--time-budget", "-3"], ["--bud", "3"], ["--max-evals", "0"],
                                  ["--jobs", "0"], ["--jobs", "many"]])
 def test_cli_refuses_bad_and_abbreviated_options(datasets_dir, bad):

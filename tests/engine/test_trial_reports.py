@@ -111,7 +111,7 @@ def test_resume_on_changed_data_says_what_changed(titanic):
     with pytest.raises(DataError, match="differs") as info:
         AutoML(resume="base", **kw).fit(changed, target="Survived")
     message = str(info.value)
-    assert info.value.code == "resume_data_mismatch"
+    assert info.value.code == "resume_data_changed"
     assert "891 rows then, 800 now" in message
     assert "added: 'Deck'" in message and "removed: 'Fare'" in message
     assert then in message and len(then) == 12
@@ -119,7 +119,27 @@ def test_resume_on_changed_data_says_what_changed(titanic):
     same_shape = titanic.assign(Fare=titanic["Fare"] + 1)  # same rows and columns, other values
     with pytest.raises(DataError, match="same 891 rows and columns, other values") as info:
         AutoML(resume="base", **kw).fit(same_shape, target="Survived")
-    assert info.value.code == "resume_data_mismatch"
+    assert info.value.code == "resume_data_changed"
+
+
+def test_force_resume_on_changed_data_starts_a_new_search_from_the_best_configs(titanic):
+    """F-16's override: the data changed, so the old scores cannot be continued; with
+    force_resume=True a new search on this data tries the old search's best configs first."""
+    kw = dict(time_budget=None, models=["logistic_regression", "decision_tree"], n_jobs=1, ensemble=False)
+    first = AutoML(name="base", max_evals=6, **kw).fit(titanic, target="Survived")
+    ranked = first.leaderboard.loc[first.leaderboard["status"] == "ok", "trial"].tolist()
+    best = [by.config for i in ranked[:5] for by in first.trials_ if by.trial_id == i]
+    changed = titanic.head(700)
+    with pytest.warns(UserWarning, match=r"891 rows then, 700 now.*force_resume=True: a new search on "
+                                         r"this data starts from its 5 best configs, evaluated again; "
+                                         r"'base' is left as it is"):
+        forced = AutoML(resume="base", force_resume=True, max_evals=7, **kw).fit(changed, target="Survived")
+    assert forced.run_dir_ != first.run_dir_ and forced.run_dir_.name.startswith("base-new-data-")
+    assert [t.config for t in forced.trials_[:5]] == best  # evaluated again, best first
+    assert len(forced.trials_) == 7 and forced.data_fingerprint_ != first.data_fingerprint_
+    again = AutoML(resume="base", max_evals=7, **kw)  # the old search is as it was
+    with pytest.raises(DataError, match="force_resume=True \\(--force\\)"):
+        again.fit(changed, target="Survived")
 
 
 @pytest.mark.slow
