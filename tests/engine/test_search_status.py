@@ -121,9 +121,20 @@ def test_a_search_whose_process_was_killed_is_listed_as_abandoned_and_resumes(tm
     assert "resume='killed' continues it" in run["reason"]
     import pandas as pd
 
-    resumed = AutoML(time_budget=(run["elapsed"] or 0) + 6, n_jobs=1, resume="killed", search_dir=tmp_path,
+    # F-14: the finished trials stay as they are and are not evaluated again; a trial that was
+    # running is run again; the time already spent counts toward the budget
+    store = RunStore(run["path"])
+    finished = {t.trial_id: (t.config, t.score) for t in store.trials() if t.status == "ok"}
+    cut = [t.config for t in store.trials() if t.status == "running"]
+    spent = float(store.meta()["elapsed"])
+    store.close()
+    resumed = AutoML(time_budget=spent + 6, n_jobs=1, resume="killed", search_dir=tmp_path,
                      ensemble=False).fit(pd.read_csv(data), target="Class")
-    assert len(resumed.trials_) >= run["ok"]
+    by_id = {t.trial_id: t for t in resumed.trials_}
+    assert {i: (by_id[i].config, by_id[i].score) for i in finished} == finished
+    new = [t for t in resumed.trials_ if t.trial_id not in finished]
+    assert all(any(t.config == c for t in new) for c in cut), (cut, [t.config for t in new])
+    assert len(new) >= 1 and resumed.elapsed_ >= spent and resumed.elapsed_ <= (spent + 6) * 1.1
     (run,) = list_runs(tmp_path)
     assert run["status"] == "completed", run
 
