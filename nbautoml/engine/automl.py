@@ -266,6 +266,10 @@ class AutoML(BaseEstimator):
                               f"{self.seed!r}.", code="bad_seed")
         if self.resume is None:  # a resumed search stays where it is
             _check_search_dir(self.search_dir)
+            if self.force_resume:
+                raise ConfigError("force_resume=True (--force) goes with resume=NAME (--resume NAME): it "
+                                  "says what to do when that search's data differs from this data.",
+                                  code="bad_option")
         get_algorithm(self.algo)
         if self.backend not in ("local", "spark"):
             raise unknown_choice("backend", self.backend, ("local", "spark"), code="unknown_backend")

@@ -10,7 +10,7 @@ from hyperopt import hp
 from nbautoml import AutoML
 from nbautoml.engine.records import TrialRecord
 from nbautoml.engine.store import SCHEMA_VERSION, RunStore
-from nbautoml.exceptions import DataError, SearchFailedError
+from nbautoml.exceptions import ConfigError, DataError, SearchFailedError
 
 FAULTY = "tests.engine.faulty"
 
@@ -137,6 +137,8 @@ def test_force_resume_on_changed_data_starts_a_new_search_from_the_best_configs(
     assert forced.run_dir_ != first.run_dir_ and forced.run_dir_.name.startswith("base-new-data-")
     assert [t.config for t in forced.trials_[:5]] == best  # evaluated again, best first
     assert len(forced.trials_) == 7 and forced.data_fingerprint_ != first.data_fingerprint_
+    with pytest.raises(ConfigError, match=r"force_resume=True \(--force\) goes with resume=NAME"):
+        AutoML(force_resume=True, max_evals=1, **kw).fit(changed, target="Survived")
     again = AutoML(resume="base", max_evals=7, **kw)  # the old search is as it was
     with pytest.raises(DataError, match="force_resume=True \\(--force\\)"):
         again.fit(changed, target="Survived")
