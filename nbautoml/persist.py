@@ -610,7 +610,7 @@ def _looks_like_registry_ref(path) -> bool:
             and not Path(name).suffix)
 
 
-def _load_registered(ref: str, trusted, allow_version_mismatch) -> LoadedModel:
+def _load_registered(ref: str, trusted, allow_version_mismatch, sha256=None) -> LoadedModel:
     from .registry import Registry, RegistryError
 
     registry = Registry()
@@ -619,7 +619,8 @@ def _load_registered(ref: str, trusted, allow_version_mismatch) -> LoadedModel:
                             f"to look the name up in. Give the path of a {SUFFIX} file.",
                             code="file_not_found", path=ref)
     try:
-        return registry.load(ref, trusted=trusted, allow_version_mismatch=allow_version_mismatch)
+        return registry.load(ref, trusted=trusted, allow_version_mismatch=allow_version_mismatch,
+                             sha256=sha256)
     except RegistryError as exc:
         if exc.code != "model_not_found":
             raise
@@ -1129,13 +1130,18 @@ def load(path, trusted=None, format=None, allow_pickle: bool = False, allow_vers
         :class:`EnvironmentMismatchError` (``environment_mismatch``, and
         ``module_not_found`` for a module the installed libraries no longer have).
     """
-    if isinstance(path, str) and path.startswith("registry:"):
-        from .registry import Registry
+    if isinstance(path, str) and (path.startswith("registry:") or _looks_like_registry_ref(path)):
+        if not verify:  # the registry's record is the check; there is nothing to skip
+            raise ConfigError(f"verify=False is for a file nothing can check; {path!r} is a registry "
+                              "reference, always checked against the registry's record. Drop verify=False.",
+                              code="bad_option")
+        if path.startswith("registry:"):
+            from .registry import Registry
 
-        return Registry().load(path[len("registry:"):], trusted=trusted,
-                               allow_version_mismatch=allow_version_mismatch)
-    if _looks_like_registry_ref(path):  # "titanic@production": no such file, a registered name
-        return _load_registered(path, trusted, allow_version_mismatch)
+            return Registry().load(path[len("registry:"):], trusted=trusted,
+                                   allow_version_mismatch=allow_version_mismatch, sha256=sha256)
+        # "titanic@production": no such file, a registered name
+        return _load_registered(path, trusted, allow_version_mismatch, sha256)
     if format is not None and format not in _FORMATS:
         raise unknown_choice("format", str(format), _FORMATS, code="bad_option")
     path = Path(path)

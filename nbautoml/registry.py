@@ -437,8 +437,12 @@ class Registry:
                                    (name, version)).fetchone()
         return json.loads(card)
 
-    def load(self, ref: str, trusted=None, allow_version_mismatch: bool = False):
+    def load(self, ref: str, trusted=None, allow_version_mismatch: bool = False, sha256: str | None = None):
         """Load ``name``, ``name@VERSION`` or ``name@STAGE`` after checking the file's recorded SHA-256.
+
+        ``sha256``: the hash the version ``ref`` resolves to must have been registered with
+        (a stage may since point at another version); ``IntegrityError`` (``sha256_mismatch``)
+        otherwise.
 
         Returns
         -------
@@ -448,6 +452,14 @@ class Registry:
         from . import persist
 
         entry = self.get(ref)
+        expected = None if sha256 is None else sha256.strip().lower()
+        if expected is not None and entry.sha256 != expected:
+            raise persist.IntegrityError(
+                f"{ref} is {entry.ref}, whose registered SHA-256 is {entry.sha256[:16]}…, not the "
+                f"{expected[:16]}… expected (sha256= / --sha256): the reference now points at another "
+                f"version than the one you expected. Load that version by name ({entry.name}@VERSION), "
+                "or drop the hash to load what it points at now.",
+                code="sha256_mismatch", expected=expected, actual=entry.sha256, ref=entry.ref)
         model = persist.load(entry.path, trusted=trusted, allow_version_mismatch=allow_version_mismatch,
                              sha256=entry.sha256)
         model.registry_ref_ = entry.ref

@@ -64,7 +64,7 @@ def load_reference(text: str, sha256: str | None = None, verify: bool = True):
     from .. import persist
 
     if text.startswith("registry:"):
-        return persist.load(text)
+        return persist.load(text, sha256=sha256, verify=verify)
     for path in _paths(text):
         if path.is_file():
             return persist.load(path, sha256=sha256, verify=verify)
@@ -76,31 +76,15 @@ def load_reference(text: str, sha256: str | None = None, verify: bool = True):
     if not registry.db_path.exists():
         return None
     try:
-        if sha256 is not None:
-            _check_registered_hash(registry.get(text), text, sha256)
         if not verify:
             registry.get(text)  # a reference that resolves: refuse the flag (else: not found, below)
             raise UsageError(f"--no-verify is for a file; {text} is a registry reference, which is "
                              "always checked against the registry's record. Drop --no-verify.")
-        return registry.load(text)
+        return registry.load(text, sha256=sha256)
     except RegistryError as err:
         if err.code == "model_not_found" and "@" not in text:
             return None
         raise
-
-
-def _check_registered_hash(entry, text: str, sha256: str) -> None:
-    """Raise ``IntegrityError`` when the registry's record for ``text`` is not ``sha256``."""
-    from ..persist import IntegrityError
-
-    expected = sha256.strip().lower()
-    if entry.sha256 != expected:
-        raise IntegrityError(
-            f"{text} is {entry.ref}, whose registered SHA-256 is {entry.sha256[:16]}…, not the "
-            f"{expected[:16]}… given with --sha256: the reference now points at another version than "
-            f"the one you expected. Load that version by name (e.g. %automl_load {entry.name}@VERSION), "
-            "or drop --sha256 to load what it points at now.",
-            code="sha256_mismatch", expected=expected, actual=entry.sha256, ref=entry.ref)
 
 
 def _paths(text: str) -> list[Path]:

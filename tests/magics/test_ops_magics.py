@@ -350,9 +350,21 @@ def test_a_registry_reference_loaded_with_sha256_must_be_that_version(ip, search
     ip.run_line_magic("automl_save", "blood_search registry:blood --stage production")  # v2: a new card
     with pytest.raises(UsageError, match=r"blood@production is blood@2, whose registered SHA-256 is "
                                          rf"{Registry().get('blood@2').sha256[:16]}…, not the {first[:16]}… "
-                                         r"given with --sha256"):
+                                         r"expected \(sha256= / --sha256\)"):
         ip.run_line_magic("automl_load", f"blood@production --name moved --sha256 {first}")
     assert "moved" not in ip.user_ns
+    # the same check in the Python API (nbautoml.load ignored sha256= for a reference)
+    import nbautoml
+    from nbautoml.exceptions import ConfigError
+    from nbautoml.persist import IntegrityError
+
+    for ref in ("blood@production", "registry:blood@production"):
+        with pytest.raises(IntegrityError, match="blood@2, whose registered SHA-256") as info:
+            nbautoml.load(ref, sha256=first)
+        assert info.value.code == "sha256_mismatch"
+        with pytest.raises(ConfigError, match="verify=False is for a file nothing can check"):
+            nbautoml.load(ref, verify=False)
+    assert nbautoml.load("blood@1", sha256=first).registry_ref_ == "blood@1"
     with pytest.raises(UsageError, match=r"--no-verify is for a file; blood@2 is a registry reference"):
         ip.run_line_magic("automl_load", "blood@2 --name unchecked --no-verify")
     assert "unchecked" not in ip.user_ns
