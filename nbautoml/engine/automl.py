@@ -403,17 +403,6 @@ class AutoML(BaseEstimator):
         ensembles = bool(self.ensemble) and self.prefer == "accurate"
         if self.backend == "spark":
             from .spark import SparkSearch as search_class
-        search = search_class(space, ctx, metric, budget, algo=self.algo, seed=self.seed, n_jobs=n_jobs,
-                        store=store, callbacks=callbacks, points=points, refit_factor=refit_factor,
-                        spent=spent + (time.perf_counter() - t_start), previous=previous, rerun=rerun,
-                        start_method=self.start_method,
-                        ensemble_reserve=3 if ensembles else 0,
-                        ensemble_kept=(self._ensemble_check(metric, y_codes, refit_factor, n_test / n_train)
-                                       if ensembles else None),
-                        families=None if self.space is not None else families,
-                        space_for=None if self.space is not None else
-                        (lambda active: build_space(active, has_cat, has_text, selection)),
-                        prune_families=bool(self.prune_families), memory_limit=self.memory_limit)
         # fitted attributes known before the search, so listeners can use them
         self.task_, self.metric_, self.classes_ = task, metric.name, classes
         self.greater_is_better_ = metric.greater_is_better
@@ -430,9 +419,19 @@ class AutoML(BaseEstimator):
         self.schema_ = build_schema(X_used, plan)
         self._warned_extra: set = set()
         self.last_input_report_ = None
-        # the budget counts everything since fit was called, the work above too: the schema
-        # and a second fingerprint took 2.7 s on 20,000 columns after the search was made
-        search.spent = spent + (time.perf_counter() - t_start)
+        # the budget counts all of fit so far: made before the schema, the search missed 2.7 s
+        # on 20,000 columns
+        search = search_class(space, ctx, metric, budget, algo=self.algo, seed=self.seed, n_jobs=n_jobs,
+                        store=store, callbacks=callbacks, points=points, refit_factor=refit_factor,
+                        spent=spent + (time.perf_counter() - t_start), previous=previous, rerun=rerun,
+                        start_method=self.start_method,
+                        ensemble_reserve=3 if ensembles else 0,
+                        ensemble_kept=(self._ensemble_check(metric, y_codes, refit_factor, n_test / n_train)
+                                       if ensembles else None),
+                        families=None if self.space is not None else families,
+                        space_for=None if self.space is not None else
+                        (lambda active: build_space(active, has_cat, has_text, selection)),
+                        prune_families=bool(self.prune_families), memory_limit=self.memory_limit)
         state = search.run()
 
         self.trials_ = state.trials
@@ -540,7 +539,7 @@ class AutoML(BaseEstimator):
                 if not self.force_resume:
                     store.close()
                     raise changed
-                rerun = [(None, config) for config in _best_configs(store.trials(), metric)]
+                rerun = [(None, config) for config in _best_configs(store.trials(), metric.greater_is_better)]
                 store.close()
                 warnings.warn(f"{changed} force_resume=True: a new search on this data starts from its "
                               f"{len(rerun)} best configs, evaluated again; {run_dir.name!r} is left as "
@@ -993,10 +992,10 @@ def _keep_oof_of(oof: dict, trial_ids: set) -> None:
         del oof[trial_id]
 
 
-def _best_configs(trials, metric, top: int = 5) -> list[dict]:
-    """The configs of the ``top`` best finished trials of a stored search, best first."""
+def _best_configs(trials, greater_is_better: bool, top: int = 5) -> list[dict]:
+    """The configs of the ``top`` best finished trials, best first."""
     done = [t for t in trials if t.status == "ok" and t.score is not None]
-    done.sort(key=lambda t: t.score, reverse=metric.greater_is_better)
+    done.sort(key=lambda t: t.score, reverse=greater_is_better)
     return [normalize_config(t.config) for t in done[:top]]
 
 
@@ -1006,11 +1005,8 @@ def _warm_start_configs(warm_start, top: int = 5) -> list[dict]:
         return []
     if isinstance(warm_start, dict):
         warm_start = [warm_start]
-    if hasattr(warm_start, "leaderboard") and hasattr(warm_start, "trials_"):
-        board = warm_start.leaderboard
-        ids = board.loc[board["status"] == "ok", "trial"].head(top).tolist()
-        by_id = {t.trial_id: t for t in warm_start.trials_}
-        return [normalize_config(by_id[i].config) for i in ids]
+    if hasattr(warm_start, "trials_") and hasattr(warm_start, "greater_is_better_"):
+        return _best_configs(warm_start.trials_, warm_start.greater_is_better_, top)
     if hasattr(warm_start, "best_config_"):
         return [normalize_config(warm_start.best_config_)]
     configs = []

@@ -485,3 +485,16 @@ def test_two_searches_in_threads_never_trade_data(tmp_path, monkeypatch):
     for thread in threads:
         thread.join()
     assert together == alone
+
+
+def test_a_fitted_result_as_warm_start_gives_its_best_configs_first(datasets_dir):
+    # warm_start=<fitted AutoML> and force_resume share one ranking (_best_configs): the
+    # finished trials, best score first
+    import pandas as pd
+
+    blood = pd.read_csv(datasets_dir / "blood.csv")
+    kw = dict(time_budget=None, n_jobs=1, ensemble=False, models=["logistic_regression", "decision_tree"])
+    first = AutoML(max_evals=4, **kw).fit(blood, target="Class")
+    ranked = sorted((t for t in first.trials_ if t.status == "ok"), key=lambda t: -t.score)
+    second = AutoML(max_evals=len(ranked), warm_start=first, n_default_points=0, **kw).fit(blood, target="Class")
+    assert [t.config for t in second.trials_] == [t.config for t in ranked]
