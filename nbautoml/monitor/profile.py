@@ -245,7 +245,7 @@ def numeric_block_sketches(full: pd.DataFrame, sample: pd.DataFrame, names: list
         part = [n for n, ok in zip(part, complete) if ok]
         raw, whole = values[:, complete], whole[:, complete]
         values = np.sort(raw, axis=0)
-        n_unique = (np.diff(values, axis=0) != 0).sum(axis=0) + 1
+        n_unique = (values[1:] != values[:-1]).sum(axis=0) + 1  # not np.diff: inf - inf is NaN
         missing = np.isnan(whole).mean(axis=0)
         low, high = np.nanmin(whole, axis=0), np.nanmax(whole, axis=0)
         integer = np.all(np.mod(values, 1) == 0, axis=0)
