@@ -102,7 +102,8 @@ def _register_converters():
 
     ``TransformedTargetRegressor`` with a ``StandardScaler`` (the regression families
     fitted on the standardized target): the regressor's output times the target's
-    scale plus its mean.
+    scale plus its mean. ``SplineTransformer`` (linear models on splines):
+    :func:`spline_pieces`.
     """
     import numpy as np
     from skl2onnx import update_registered_converter
@@ -126,6 +127,99 @@ def _register_converters():
 
     update_registered_converter(TransformedTargetRegressor, "NbautomlTransformedTargetRegressor",
                                 calculate_linear_regressor_output_shapes, convert)
+    _register_spline_converter()
+
+
+def spline_pieces(transformer):
+    """A fitted ``SplineTransformer`` (constant extrapolation) as cubic pieces per knot interval.
+
+    Returns ``(knots, coefficients)``: ``knots`` of shape (columns, n_knots), each column's
+    knots over its training range; ``coefficients`` of shape (intervals, 4, columns,
+    n_splines), such that on interval ``i`` of column ``c`` at ``u = (x - knots[c, i]) /
+    width`` (``u`` in [0, 1]) spline ``s`` is ``sum_m coefficients[i, m, c, s] * u**m``.
+    They are read from the transformer itself (four points per interval, solved exactly for
+    the cubic), so they hold whatever its fitted B-splines are.
+    """
+    import numpy as np
+
+    if transformer.extrapolation != "constant" or transformer.degree > 3 or not transformer.include_bias:
+        raise NotImplementedError("SplineTransformer converts with extrapolation='constant', degree <= 3 "
+                                  "and include_bias=True only")
+    knots = np.array([spl.t[spl.k:len(spl.t) - spl.k] for spl in transformer.bsplines_])
+    n_columns, n_knots = knots.shape
+    n_splines = transformer.n_features_out_ // n_columns
+    widths = np.diff(knots, axis=1)
+    u = np.array([0.0, 1 / 3, 2 / 3, 1.0])
+    probe = (knots[None, :, :-1] + widths[None] * u[:, None, None])  # (4, columns, intervals)
+    probe = probe.transpose(2, 0, 1).reshape(-1, n_columns)  # rows: interval-major, then u
+    values = transformer.transform(probe).reshape(n_knots - 1, 4, n_columns * n_splines)
+    vandermonde = np.vander(u, 4, increasing=True)
+    coefficients = np.stack([np.linalg.solve(vandermonde, v) for v in values])
+    return knots, coefficients.reshape(n_knots - 1, 4, n_columns, n_splines)
+
+
+def _register_spline_converter():
+    """ONNX for ``SplineTransformer`` (linear models on splines): clip each column to its
+    training range, pick its knot interval, evaluate the interval's cubic in each spline."""
+    import numpy as np
+    from onnx import TensorProto
+    from skl2onnx import update_registered_converter
+    from skl2onnx.algebra.onnx_ops import (
+        OnnxAdd,
+        OnnxAnd,
+        OnnxCast,
+        OnnxDiv,
+        OnnxLess,
+        OnnxMax,
+        OnnxMin,
+        OnnxMul,
+        OnnxNot,
+        OnnxReshape,
+        OnnxSub,
+    )
+    from skl2onnx.common.data_types import FloatTensorType
+    from sklearn.preprocessing import SplineTransformer
+
+    def shape(operator):
+        rows = operator.inputs[0].get_first_dimension()
+        operator.outputs[0].type = FloatTensorType([rows, operator.raw_operator.n_features_out_])
+
+    def convert(scope, operator, container):
+        opset = container.target_opset
+        knots, coefficients = spline_pieces(operator.raw_operator)
+        n_columns, n_knots = knots.shape
+        n_splines = coefficients.shape[-1]
+        f32 = np.float32
+        x = operator.inputs[0]
+        clipped = OnnxMin(OnnxMax(x, knots[:, 0].astype(f32), op_version=opset), knots[:, -1].astype(f32),
+                          op_version=opset)
+        total = None
+        for i in range(n_knots - 1):
+            left, right = knots[:, i], knots[:, i + 1]
+            width = np.where(right > left, right - left, 1.0)
+            u = OnnxReshape(OnnxDiv(OnnxSub(clipped, left.astype(f32), op_version=opset), width.astype(f32),
+                                    op_version=opset),
+                            np.array([-1, n_columns, 1], dtype=np.int64), op_version=opset)
+            c = coefficients[i].astype(f32)  # (4, columns, splines): Horner's rule in u
+            piece = OnnxAdd(c[2], OnnxMul(u, c[3], op_version=opset), op_version=opset)
+            piece = OnnxAdd(c[1], OnnxMul(u, piece, op_version=opset), op_version=opset)
+            piece = OnnxAdd(c[0], OnnxMul(u, piece, op_version=opset), op_version=opset)
+            inside = None
+            if i > 0:  # x >= left
+                inside = OnnxNot(OnnxLess(clipped, left.astype(f32), op_version=opset), op_version=opset)
+            if i < n_knots - 2:  # x < right
+                below = OnnxLess(clipped, right.astype(f32), op_version=opset)
+                inside = below if inside is None else OnnxAnd(inside, below, op_version=opset)
+            if inside is not None:
+                mask = OnnxReshape(OnnxCast(inside, to=TensorProto.FLOAT, op_version=opset),
+                                   np.array([-1, n_columns, 1], dtype=np.int64), op_version=opset)
+                piece = OnnxMul(mask, piece, op_version=opset)
+            total = piece if total is None else OnnxAdd(total, piece, op_version=opset)
+        output = OnnxReshape(total, np.array([-1, n_columns * n_splines], dtype=np.int64), op_version=opset,
+                             output_names=operator.outputs[:1])
+        output.add_to(scope, container)
+
+    update_registered_converter(SplineTransformer, "NbautomlSplineTransformer", shape, convert)
 
 
 def unsupported_steps(pipeline) -> list[str]:

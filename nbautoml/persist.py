@@ -112,7 +112,11 @@ _NUMPY = {f"numpy.{t}" for t in (
     "timedelta64", "random.mtrand.RandomState", "random._generator.Generator",
     "random._mt19937.MT19937", "random._pcg64.PCG64", "random.bit_generator.SeedSequence",
 )}
-_SCIPY = {f"scipy.sparse._{k}.{k}_{kind}" for k in ("csr", "csc") for kind in ("matrix", "array")}
+_SCIPY = {f"scipy.sparse._{k}.{k}_{kind}" for k in ("csr", "csc") for kind in ("matrix", "array")} | {
+    # a fitted SplineTransformer holds one BSpline per column, and each keeps the array
+    # function of its array namespace (SciPy's bundled array-api-compat: numpy.asarray)
+    "scipy.interpolate._bsplines.BSpline", "scipy._lib.array_api_compat.numpy._aliases.asarray",
+}
 _NBAUTOML = {f"nbautoml.engine.transformers.{t}" for t in (
     "AsString", "ColumnNames", "DatetimeFeatures", "NumbersFromText", "OrdinalCategories", "TextColumn")}
 _SKLEARN = {f"sklearn.{t}" for t in (
@@ -124,7 +128,7 @@ _SKLEARN = {f"sklearn.{t}" for t in (
     "preprocessing._function_transformer.FunctionTransformer",
     "impute._base.SimpleImputer",
     "preprocessing._data.StandardScaler", "preprocessing._data.RobustScaler",
-    "preprocessing._data.MinMaxScaler",
+    "preprocessing._data.MinMaxScaler", "preprocessing._polynomial.SplineTransformer",
     "preprocessing._encoders.OneHotEncoder", "preprocessing._encoders.OrdinalEncoder",
     "preprocessing._label.LabelEncoder", "preprocessing._label.LabelBinarizer",
     "feature_extraction.text.TfidfVectorizer", "feature_extraction.text.TfidfTransformer",

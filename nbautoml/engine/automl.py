@@ -367,15 +367,18 @@ class AutoML(BaseEstimator):
         n_train = np.mean([len(tr) for tr, _ in validation.folds])  # rows a trial fits on
         n_test = np.mean([len(te) for _, te in validation.folds])
         selection = selection_param(len(plan.used), n_train)  # a wider prior on wide data
+        # B-spline features for linear models: searched on regression data (FINDINGS.md,
+        # "Splines for linear models"; on classification measured and not kept)
+        splines = task == "regression"
         starts = _warm_start_configs(self.warm_start)
         if self.space is not None:
             space = self.space
             points = [(None, config) for config in starts]
         else:
-            space = build_space(families, has_cat, has_text, selection)
+            space = build_space(families, has_cat, has_text, selection, splines)
             starts += default_points(families, has_cat, has_text, self.n_default_points or 0, int(n_train),
-                                     selection)
-            points = [(vals_from_config(c, families, has_cat, has_text, selection), c) for c in starts]
+                                     selection, splines)
+            points = [(vals_from_config(c, families, has_cat, has_text, selection, splines), c) for c in starts]
         X_used = X[plan.used]
         n_jobs = self.n_jobs_ = resolve_n_jobs(self.n_jobs, n_cells=X_used.size)
 
@@ -385,10 +388,10 @@ class AutoML(BaseEstimator):
         if self.space is None and (previous or rerun):
             # stored values index the families of the search that wrote them, which may differ
             # from these (resumed without its models=): place each config in this space again
-            rerun = [(vals_from_config(config, families, has_cat, has_text, selection), config)
+            rerun = [(vals_from_config(config, families, has_cat, has_text, selection, splines), config)
                      for _, config in rerun]
             for record in previous:
-                record.vals = vals_from_config(record.config, families, has_cat, has_text, selection) or {}
+                record.vals = vals_from_config(record.config, families, has_cat, has_text, selection, splines) or {}
         ctx = EvalContext(
             X=X_used, y=y_codes, folds=validation.folds, plan=plan, task=task, metric=metric,
             n_classes=0 if classes is None else len(classes), seed=self.seed,
@@ -430,7 +433,7 @@ class AutoML(BaseEstimator):
                                        if ensembles else None),
                         families=None if self.space is not None else families,
                         space_for=None if self.space is not None else
-                        (lambda active: build_space(active, has_cat, has_text, selection)),
+                        (lambda active: build_space(active, has_cat, has_text, selection, splines)),
                         prune_families=bool(self.prune_families), memory_limit=self.memory_limit)
         state = search.run()
 

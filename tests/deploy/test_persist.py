@@ -488,6 +488,8 @@ def test_allowlist_covers_every_family_of_the_search_space():
                 other = "ordinal" if pre.get("cat_encoding") == "onehot" else "onehot"
                 variants += [{"cat_encoding": other, "select_percentile": 50, "scaler": "robust"},
                              {"scaler": "minmax"}]
+            if spec.splines:  # numbers through B-splines (SplineTransformer, scipy BSplines)
+                variants.append({"splines": True})
             params = {p.name: small.get(p.name, p.default) for p in spec.params}
             for variant in variants:
                 config = {"family": family, "params": params, "pre": {**pre, **variant}}

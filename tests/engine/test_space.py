@@ -20,9 +20,12 @@ def house():
 
 
 def _ridge(clip):
+    """Plain ridge (no splines: its first point on small data has them), clipped or not;
+    ``clip=None``: a config written before the clip and splines options."""
     config = default_points(["ridge"], True, False, 1)[0]
+    config["pre"]["splines"] = False
     if clip is None:
-        del config["pre"]["clip"]
+        del config["pre"]["clip"], config["pre"]["splines"]
     else:
         config["pre"]["clip"] = clip
     return config
@@ -71,9 +74,10 @@ def test_onnx_export_keeps_the_clip(tmp_path):
     pytest.importorskip("skl2onnx", reason="ONNX export needs the 'onnx' extra (skl2onnx, onnxruntime)")
     pytest.importorskip("onnxruntime", reason="ONNX export needs onnxruntime")
     frame, target, _ = load_dataset("concrete")
-    automl = nbautoml.AutoML(models=["ridge"], max_evals=1, time_budget=None, cv=3, ensemble=False)
+    automl = nbautoml.AutoML(models=["ridge"], max_evals=1, time_budget=None, cv=3, ensemble=False,
+                             warm_start=[_ridge(True)], n_default_points=0)
     automl.fit(frame, target=target)
-    assert automl.best_config_["pre"]["clip"] is True
+    assert automl.best_config_["pre"]["clip"] is True and automl.best_config_["pre"]["splines"] is False
     rows = frame.drop(columns=[target]).iloc[:50].copy()
     rows.iloc[:25] = rows.iloc[:25] * 20  # far outside the training range
     report = nbautoml.export_onnx(automl, tmp_path / "concrete.onnx", check_rows=rows)
