@@ -16,7 +16,6 @@ Example::
 
 from __future__ import annotations
 
-import argparse
 import sys
 import warnings
 from pathlib import Path
@@ -111,20 +110,13 @@ def report(rows: list[dict]) -> str:
         lines.append(f"{r['dataset']:10} {r['split_seed']:>4} {r['metric']:>9} | {r['range']['cv']:10.4f} "
                      f"{r['range']['test']:.4f} | {r['percentiles']['cv']:16.4f} {r['percentiles']['test']:.4f} "
                      f"| {change:+.4f}")
-    changes = np.asarray(changes)
     cv = np.mean([r["percentiles"]["cv"] - r["range"]["cv"] for r in rows])
-    lines.append(f"held-out score up on {int((changes > 5e-5).sum())} of {len(rows)}, down on "
-                 f"{int((changes < -5e-5).sum())} (largest drop {changes.min():+.4f}), mean {changes.mean():+.4f}; "
-                 f"mean CV change {cv:+.4f}")
+    lines.append(bench.change_counts("held-out score", changes) + f"; mean CV change {cv:+.4f}")
     return "\n".join(lines)
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--datasets-dir", type=Path, default=bench.DEFAULT_DATASETS)
-    parser.add_argument("--only", help="comma-separated data set names (default: ten of them)")
-    parser.add_argument("--split-seeds", type=bench.parse_seeds, default=[0, 1, 2])
-    args = parser.parse_args(argv)
+    args = bench.case_parser(__doc__, "ten of them").parse_args(argv)
     warnings.filterwarnings("ignore")
     names = args.only.split(",") if args.only else CASES
     rows = [compare(args.datasets_dir, name, seed) for name in names for seed in args.split_seeds]

@@ -571,6 +571,25 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
+def case_parser(doc: str, only_help: str, seeds=(0, 1, 2)) -> argparse.ArgumentParser:
+    """The options of the scripts that fit the protocol's cases themselves: ``--datasets-dir``,
+    ``--only`` (comma-separated data set names) and ``--split-seeds``."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
+    parser.add_argument("--datasets-dir", type=Path, default=DEFAULT_DATASETS)
+    parser.add_argument("--only", help=f"comma-separated data set names (default: {only_help})")
+    parser.add_argument("--split-seeds", type=parse_seeds, default=list(seeds))
+    return parser
+
+
+def change_counts(label: str, changes) -> str:
+    """How often a score went up and down between two variants, its largest drop and mean."""
+    import numpy as np
+
+    c = np.asarray(changes, dtype=float)
+    return (f"{label} up on {int((c > 5e-5).sum())} of {len(c)}, down on {int((c < -5e-5).sum())} "
+            f"(largest drop {c.min():+.4f}), mean {c.mean():+.4f}")
+
+
 def _split_seed(record: dict) -> int:
     return int(record.get("split_seed") or 0)  # records written before the option have seed 0
 
