@@ -42,6 +42,7 @@ from .space import (
     normalize_config,
     resolve_families,
     selection_param,
+    spline_mode,
     vals_from_config,
 )
 from .store import RunStore, find_run, list_runs
@@ -367,9 +368,7 @@ class AutoML(BaseEstimator):
         n_train = np.mean([len(tr) for tr, _ in validation.folds])  # rows a trial fits on
         n_test = np.mean([len(te) for _, te in validation.folds])
         selection = selection_param(len(plan.used), n_train)  # a wider prior on wide data
-        # B-spline features for linear models: searched on regression data (FINDINGS.md,
-        # "Splines for linear models"; on classification measured and not kept)
-        splines = task == "regression"
+        splines = spline_mode(task, n_train)  # linear models on splines: regression only
         starts = _warm_start_configs(self.warm_start)
         if self.space is not None:
             space = self.space

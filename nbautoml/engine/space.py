@@ -71,8 +71,7 @@ class Family:
     scale: bool = False  # sensitive to feature scale: scaler and one-hot searched
     dense_only: bool = False  # cannot take sparse input (text goes through SVD)
     max_rows: int | None = None  # skip above this many rows
-    # extra good starting points: hyperparameters, and preprocessing under the key "pre"
-    defaults: tuple[dict, ...] = field(default_factory=tuple)
+    defaults: tuple[dict, ...] = field(default_factory=tuple)  # extra good starting points
     # starting points that replace ``defaults`` when a trial fits on more than
     # LARGE_FIT_ROWS rows (empty: ``defaults`` at every size)
     large_data_defaults: tuple[dict, ...] = field(default_factory=tuple)
@@ -92,12 +91,6 @@ _REG = ("regression",)
 # Above this many rows in a trial's fit, HistGradientBoosting stops early on its own
 # (early_stopping="auto"), so a large max_iter is only a cap.
 LARGE_FIT_ROWS = 10_000
-
-# ridge's first point on regression data up to LARGE_FIT_ROWS rows per fit: its numbers
-# through splines (FINDINGS.md, "Splines for linear models": on the benchmark's split-0
-# training rows the CV score of the default linear pipeline rose on 14 of 16 data sets with
-# them, and house's held-out R² from 0.749 to 0.837)
-_SPLINE_POINT = {"pre": {"splines": True}}
 
 _CLASS_WEIGHT = Param("class_weight", "choice", (None, "balanced"), None)
 
@@ -172,7 +165,6 @@ FAMILIES: dict[str, Family] = {
             (Param("alpha", "loguniform", (1e-3, 1e3), 1.0),),
             scale=True,
             splines=True,
-            defaults=(_SPLINE_POINT,),
         ),
         Family(
             "lasso",
@@ -294,6 +286,22 @@ def selection_param(n_features: int = 0, fit_rows: float = 0) -> Param:
 # B-spline features for the numbers of a linear model (an additive model): 5 knots over
 # the training range, cubic, constant beyond it
 _SPLINES = Param("splines", "choice", (False, True), False)
+_SPLINES_ALWAYS = Param("splines", "choice", (True,), True)
+SPLINE_MODES = ("off", "search", "always")
+
+
+def spline_mode(task: str, fit_rows: float) -> str:
+    """Whether the linear families' numbers go through splines: ``"off"`` (classification),
+    ``"always"`` (regression up to ``LARGE_FIT_ROWS`` rows per fit) or ``"search"`` (regression
+    above, where seven columns per number cost more: plain ridge starts there).
+
+    Measured (FINDINGS.md, "Splines for linear models"): on regression the default ridge on
+    splines scored better in CV and on the held-out rows in all 15 cases (5 data sets x 3
+    splits), and with plain linear models still searched, house's ensembles took them in.
+    """
+    if task != "regression":
+        return "off"
+    return "always" if fit_rows <= LARGE_FIT_ROWS else "search"
 SPLINE_KNOTS = 5
 SPLINE_DEGREE = 3
 
@@ -305,12 +313,10 @@ _PRE_TEXT = (
 
 # The order in which families are tried first, when they are in the search: a fast
 # linear model first (so even a short budget gives a model), then the strong
-# tree ensembles, then variants. Entries "name#k" are the family's k-th extra default
-# ("ridge#1": ridge on splines where they are searched, else plain ridge). Classification
-# leaves ridge out (logistic regression is its linear model).
+# tree ensembles, then variants. Entries "name#k" are the family's k-th extra default.
 DEFAULT_ORDER = (
     "logistic_regression",
-    "ridge#1",
+    "ridge",
     "hist_gradient_boosting",
     "random_forest",
     "extra_trees",
@@ -343,20 +349,22 @@ DEFAULT_ORDER_TEXT = (
 
 
 def pre_params(family: Family, has_categorical: bool, has_text: bool,
-               selection: Param | None = None, splines: bool = False) -> tuple[Param, ...]:
+               selection: Param | None = None, splines: str = "off") -> tuple[Param, ...]:
     """The preprocessing parameters searched for this family.
 
     ``selection``: the prior of ``select_percentile`` (:func:`selection_param`; default
-    the one for data that is not wide). ``splines``: search B-spline features for the
-    numbers of a linear family (the search does on regression data that is not wide).
+    the one for data that is not wide). ``splines`` (:func:`spline_mode`): whether a linear
+    family's numbers go through B-splines ("off", "search" or "always"; never on wide data).
     """
     params = list(_PRE_COMMON) + [selection or _SELECT]
     if family.scale:
         params.append(Param("scaler", "choice", ("standard", "robust", "minmax"), "standard"))
         params.append(Param("clip", "choice", (True, False), True))
     # not on wide data: seven spline columns for each number come before the selection
-    if splines and family.splines and (selection is None or selection.args != _SELECT_WIDE_CHOICES):
-        params.append(_SPLINES)
+    if splines not in SPLINE_MODES:
+        raise ValueError(f"splines={splines!r}: one of {SPLINE_MODES}")
+    if splines != "off" and family.splines and (selection is None or selection.args != _SELECT_WIDE_CHOICES):
+        params.append(_SPLINES_ALWAYS if splines == "always" else _SPLINES)
     if has_categorical:
         default = "onehot" if family.scale else "ordinal"
         other = "ordinal" if family.scale else "onehot"
@@ -406,7 +414,7 @@ def _label(family: str, section: str, name: str) -> str:
 
 
 def build_space(families: list[str], has_categorical: bool, has_text: bool,
-                selection: Param | None = None, splines: bool = False):
+                selection: Param | None = None, splines: str = "off"):
     """The conditional hyperopt space over the given families (``selection``, ``splines``:
     :func:`pre_params`)."""
     from hyperopt import hp
@@ -426,7 +434,7 @@ def build_space(families: list[str], has_categorical: bool, has_text: bool,
 
 
 def default_points(families: list[str], has_categorical: bool, has_text: bool, n: int,
-                   fit_rows: int = 0, selection: Param | None = None, splines: bool = False) -> list[dict]:
+                   fit_rows: int = 0, selection: Param | None = None, splines: str = "off") -> list[dict]:
     """Up to ``n`` strong starting configs (``{"family", "params", "pre"}``), best first.
 
     ``fit_rows``, the rows a trial fits on: above ``LARGE_FIT_ROWS`` the order is
@@ -435,10 +443,9 @@ def default_points(families: list[str], has_categorical: bool, has_text: bool, n
     large = fit_rows > LARGE_FIT_ROWS
     order = DEFAULT_ORDER_TEXT if has_text else DEFAULT_ORDER_LARGE if large else DEFAULT_ORDER
     if "logistic_regression" in families:  # classification: one linear model first is enough
-        order = tuple(e for e in order if e.partition("#")[0] != "ridge")
+        order = tuple(e for e in order if e != "ridge")
     configs = []
-    listed = {e.partition("#")[0] for e in order}
-    for entry in list(order) + [f for f in families if f not in listed]:
+    for entry in list(order) + [f for f in families if f not in order]:
         name, _, variant = entry.partition("#")
         if name not in families or len(configs) >= n:
             continue
@@ -447,12 +454,10 @@ def default_points(families: list[str], has_categorical: bool, has_text: bool, n
         if variant and int(variant) > len(extra):
             continue
         overrides = extra[int(variant) - 1] if variant else {}
-        pre = overrides.get("pre", {})
         config = {
             "family": name,
             "params": {p.name: overrides.get(p.name, p.default) for p in fam.params},
-            "pre": {p.name: pre.get(p.name, p.default)
-                    for p in pre_params(fam, has_categorical, has_text, selection, splines)},
+            "pre": {p.name: p.default for p in pre_params(fam, has_categorical, has_text, selection, splines)},
         }
         if config not in configs:
             configs.append(config)
@@ -460,7 +465,7 @@ def default_points(families: list[str], has_categorical: bool, has_text: bool, n
 
 
 def vals_from_config(config: dict, families: list[str], has_categorical: bool, has_text: bool,
-                     selection: Param | None = None, splines: bool = False):
+                     selection: Param | None = None, splines: str = "off"):
     """hyperopt's stored values (label -> value) for a config of the built-in space.
 
     Returns None when the config is not a point of this space (unknown family,

@@ -21,42 +21,47 @@ def linear_config(task: str, plan, splines: bool) -> dict:
     """The search's first default linear config for the task, with or without splines."""
     linear = "ridge" if task == "regression" else "logistic_regression"
     config = next(c for c in space.default_points(space.resolve_families(task),
-                                                  bool(plan.names("categorical")), False, 8, splines=True)
+                                                  bool(plan.names("categorical")), False, 8, splines="search")
                   if c["family"] == linear)
     return dict(config, pre=dict(config["pre"], splines=splines, clip=True))
 
 
-def test_ridge_on_splines_starts_regression_searches_up_to_large_data():
-    def points(task, fit_rows, selection=None):
-        return space.default_points(space.resolve_families(task), True, False, 8, fit_rows, selection,
-                                    splines=True)
+def test_linear_models_use_splines_on_regression_data_up_to_large_data():
+    assert space.spline_mode("regression", space.LARGE_FIT_ROWS) == "always"
+    assert space.spline_mode("regression", space.LARGE_FIT_ROWS + 1) == "search"
+    assert space.spline_mode("binary", 100) == space.spline_mode("multiclass", 100) == "off"
 
-    first = points("regression", 1_000)[0]
-    assert (first["family"], first["pre"]["splines"]) == ("ridge", True)
-    assert [p for p in points("regression", 1_000) if p["family"] == "ridge"] == [first]
-    # large data: plain ridge first (seven columns per number on many rows cost more)
-    first = points("regression", space.LARGE_FIT_ROWS + 1)[0]
+    def points(fit_rows, selection=None):
+        splines = space.spline_mode("regression", fit_rows)
+        return space.default_points(space.resolve_families("regression"), True, False, 8, fit_rows, selection,
+                                    splines=splines)
+
+    linear = [p for p in points(1_000) if space.FAMILIES[p["family"]].splines]
+    assert [p["family"] for p in linear] == ["ridge", "lasso"] and all(p["pre"]["splines"] for p in linear)
+    # large data: plain ridge first (seven columns per number on many rows cost more), splines searched
+    first = points(space.LARGE_FIT_ROWS + 1)[0]
     assert (first["family"], first["pre"]["splines"]) == ("ridge", False)
     # wide data: no splines at all (they would come before the univariate selection)
     wide = space.selection_param(20_000, 200)
-    assert all("splines" not in p["pre"] for p in points("regression", 200, wide))
-    # splines are searched for the linear families only
+    assert all("splines" not in p["pre"] for p in points(200, wide))
+    # the linear families only
     with_splines = {name for name, fam in space.FAMILIES.items()
-                    if any(p.name == "splines" for p in space.pre_params(fam, True, False, splines=True))}
+                    if any(p.name == "splines" for p in space.pre_params(fam, True, False, splines="search"))}
     assert with_splines == {"ridge", "logistic_regression", "lasso", "elastic_net", "linear_svm"}
+    with pytest.raises(ValueError, match="splines='yes'"):
+        space.pre_params(space.FAMILIES["ridge"], True, False, splines="yes")
 
 
-@pytest.mark.parametrize("name, searched", [("concrete", True), ("iris", False)])
-def test_the_search_offers_splines_on_regression_data_only(name, searched):
-    """On classification the spline option was measured and not kept (FINDINGS.md)."""
+@pytest.mark.parametrize("name, models, expected", [
+    ("concrete", ["ridge", "lasso", "elastic_net", "linear_svm"], {True}),  # regression: always
+    ("iris", ["logistic_regression", "linear_svm"], {None}),  # classification: never
+])  # fmt: skip
+def test_the_search_uses_splines_on_regression_data_only(name, models, expected):
+    """On classification splines were measured and not kept (FINDINGS.md)."""
     frame, target, _ = load_dataset(name, rows=300)
-    result = AutoML(models=["ridge", "lasso"] if searched else ["logistic_regression"], max_evals=14,
-                    seed=0, n_jobs=1, ensemble=False).fit(frame, target=target)
-    offered = {"splines" in t.config["pre"] for t in result.trials_}
-    assert offered == {searched}
-    if searched:  # the first point uses them, and TPE tries both settings
-        assert result.trials_[0].config["pre"]["splines"] is True
-        assert {t.config["pre"]["splines"] for t in result.trials_} == {True, False}
+    result = AutoML(models=models, max_evals=14, seed=0, n_jobs=1, ensemble=False).fit(frame, target=target)
+    assert {t.config["pre"].get("splines") for t in result.trials_} == expected
+    assert {t.family for t in result.trials_} == set(models)
 
 
 def test_the_spline_pipeline_replaces_clip_and_scaler_and_says_so():
