@@ -368,7 +368,8 @@ class AutoML(BaseEstimator):
         n_train = np.mean([len(tr) for tr, _ in validation.folds])  # rows a trial fits on
         n_test = np.mean([len(te) for _, te in validation.folds])
         selection = selection_param(len(plan.used), n_train)  # a wider prior on wide data
-        splines = spline_mode(task, n_train)  # linear models on splines: regression only
+        # linear models on splines: regression only
+        splines = spline_mode(task, n_train, len(plan.names("numeric")) + len(plan.names("datetime")))
         starts = _warm_start_configs(self.warm_start)
         if self.space is not None:
             space = self.space

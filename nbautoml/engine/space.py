@@ -288,22 +288,27 @@ def selection_param(n_features: int = 0, fit_rows: float = 0) -> Param:
 _SPLINES = Param("splines", "choice", (False, True), False)
 _SPLINES_ALWAYS = Param("splines", "choice", (True,), True)
 SPLINE_MODES = ("off", "search", "always")
+SPLINE_KNOTS = 5
+SPLINE_DEGREE = 3
+SPLINES_PER_NUMBER = SPLINE_KNOTS + SPLINE_DEGREE - 1
+# at most this many spline columns (about 285 numbers): a ridge fit grows with their square
+MAX_SPLINE_COLUMNS = 2_000
 
 
-def spline_mode(task: str, fit_rows: float) -> str:
-    """Whether the linear families' numbers go through splines: ``"off"`` (classification),
-    ``"always"`` (regression up to ``LARGE_FIT_ROWS`` rows per fit) or ``"search"`` (regression
-    above, where seven columns per number cost more: plain ridge starts there).
+def spline_mode(task: str, fit_rows: float, n_numbers: int) -> str:
+    """Whether the linear families' numbers go through splines: ``"always"`` on regression
+    up to ``LARGE_FIT_ROWS`` rows per fit, ``"search"`` above (plain ridge starts there: seven
+    columns per number cost more on many rows), ``"off"`` on classification and when
+    ``n_numbers`` numeric columns would make more than ``MAX_SPLINE_COLUMNS`` (wide data).
 
     Measured (FINDINGS.md, "Splines for linear models"): on regression the default ridge on
     splines scored better in CV and on the held-out rows in all 15 cases (5 data sets x 3
     splits), and with plain linear models still searched, house's ensembles took them in.
     """
-    if task != "regression":
+    if task != "regression" or n_numbers * SPLINES_PER_NUMBER > MAX_SPLINE_COLUMNS:
         return "off"
     return "always" if fit_rows <= LARGE_FIT_ROWS else "search"
-SPLINE_KNOTS = 5
-SPLINE_DEGREE = 3
+
 
 _PRE_TEXT = (
     Param("text_max_features", "choice", (2000, 10000, 30000), 10000),
@@ -354,16 +359,17 @@ def pre_params(family: Family, has_categorical: bool, has_text: bool,
 
     ``selection``: the prior of ``select_percentile`` (:func:`selection_param`; default
     the one for data that is not wide). ``splines`` (:func:`spline_mode`): whether a linear
-    family's numbers go through B-splines ("off", "search" or "always"; never on wide data).
+    family's numbers go through B-splines ("off", "search" or "always": then the scaler and
+    clipping, which splines make moot, are not searched).
     """
     params = list(_PRE_COMMON) + [selection or _SELECT]
-    if family.scale:
-        params.append(Param("scaler", "choice", ("standard", "robust", "minmax"), "standard"))
-        params.append(Param("clip", "choice", (True, False), True))
-    # not on wide data: seven spline columns for each number come before the selection
     if splines not in SPLINE_MODES:
         raise ValueError(f"splines={splines!r}: one of {SPLINE_MODES}")
-    if splines != "off" and family.splines and (selection is None or selection.args != _SELECT_WIDE_CHOICES):
+    on_splines = family.splines and splines != "off"
+    if family.scale and not (on_splines and splines == "always"):  # splines need no scaler
+        params.append(Param("scaler", "choice", ("standard", "robust", "minmax"), "standard"))
+        params.append(Param("clip", "choice", (True, False), True))
+    if on_splines:
         params.append(_SPLINES_ALWAYS if splines == "always" else _SPLINES)
     if has_categorical:
         default = "onehot" if family.scale else "ordinal"

@@ -27,23 +27,25 @@ def linear_config(task: str, plan, splines: bool) -> dict:
 
 
 def test_linear_models_use_splines_on_regression_data_up_to_large_data():
-    assert space.spline_mode("regression", space.LARGE_FIT_ROWS) == "always"
-    assert space.spline_mode("regression", space.LARGE_FIT_ROWS + 1) == "search"
-    assert space.spline_mode("binary", 100) == space.spline_mode("multiclass", 100) == "off"
+    assert space.spline_mode("regression", space.LARGE_FIT_ROWS, 30) == "always"
+    assert space.spline_mode("regression", space.LARGE_FIT_ROWS + 1, 30) == "search"
+    assert space.spline_mode("binary", 100, 30) == space.spline_mode("multiclass", 100, 30) == "off"
+    # many numbers (wide data among them): seven columns each would make the fits slow
+    assert space.spline_mode("regression", 1_000, 285) == "always"
+    assert space.spline_mode("regression", 1_000, 286) == space.spline_mode("regression", 200, 20_000) == "off"
 
-    def points(fit_rows, selection=None):
-        splines = space.spline_mode("regression", fit_rows)
-        return space.default_points(space.resolve_families("regression"), True, False, 8, fit_rows, selection,
+    def points(fit_rows):
+        splines = space.spline_mode("regression", fit_rows, 30)
+        return space.default_points(space.resolve_families("regression"), True, False, 8, fit_rows,
                                     splines=splines)
 
     linear = [p for p in points(1_000) if space.FAMILIES[p["family"]].splines]
     assert [p["family"] for p in linear] == ["ridge", "lasso"] and all(p["pre"]["splines"] for p in linear)
+    # always on splines: the scaler and clipping are moot and not searched
+    assert not {"scaler", "clip"} & set(linear[0]["pre"])
     # large data: plain ridge first (seven columns per number on many rows cost more), splines searched
     first = points(space.LARGE_FIT_ROWS + 1)[0]
-    assert (first["family"], first["pre"]["splines"]) == ("ridge", False)
-    # wide data: no splines at all (they would come before the univariate selection)
-    wide = space.selection_param(20_000, 200)
-    assert all("splines" not in p["pre"] for p in points(200, wide))
+    assert (first["family"], first["pre"]["splines"], first["pre"]["clip"]) == ("ridge", False, True)
     # the linear families only
     with_splines = {name for name, fam in space.FAMILIES.items()
                     if any(p.name == "splines" for p in space.pre_params(fam, True, False, splines="search"))}
