@@ -364,21 +364,24 @@ class AutoML(BaseEstimator):
                                      groups=groups, seed=self.seed, y_for_checks=y,
                                      time_budget=self.time_budget, n_features=len(plan.used))
         families = resolve_families(task, self.models, self.exclude, n_rows=len(X))
-        has_cat, has_text = bool(plan.names("categorical")), bool(plan.names("text"))
         n_train = np.mean([len(tr) for tr, _ in validation.folds])  # rows a trial fits on
         n_test = np.mean([len(te) for _, te in validation.folds])
-        selection = selection_param(len(plan.used), n_train)  # a wider prior on wide data
-        # linear models on splines: regression only
-        splines = spline_mode(task, n_train, len(plan.names("numeric")) + len(plan.names("datetime")))
+        from .transformers import DATETIME_PARTS  # scikit-learn's preprocessing: not at import
+
+        # linear models on splines: regression only (each date gives DATETIME_PARTS numbers)
+        n_numbers = len(plan.names("numeric")) + len(DATETIME_PARTS) * len(plan.names("datetime"))
+        # what shapes the built-in space besides its families, for every call that builds or reads it
+        shape = dict(has_categorical=bool(plan.names("categorical")), has_text=bool(plan.names("text")),
+                     selection=selection_param(len(plan.used), n_train),  # a wider prior on wide data
+                     splines=spline_mode(task, n_train, n_numbers))
         starts = _warm_start_configs(self.warm_start)
         if self.space is not None:
             space = self.space
             points = [(None, config) for config in starts]
         else:
-            space = build_space(families, has_cat, has_text, selection, splines)
-            starts += default_points(families, has_cat, has_text, self.n_default_points or 0, int(n_train),
-                                     selection, splines)
-            points = [(vals_from_config(c, families, has_cat, has_text, selection, splines), c) for c in starts]
+            space = build_space(families, **shape)
+            starts += default_points(families, n=self.n_default_points or 0, fit_rows=int(n_train), **shape)
+            points = [(vals_from_config(c, families, **shape), c) for c in starts]
         X_used = X[plan.used]
         n_jobs = self.n_jobs_ = resolve_n_jobs(self.n_jobs, n_cells=X_used.size)
 
@@ -388,10 +391,9 @@ class AutoML(BaseEstimator):
         if self.space is None and (previous or rerun):
             # stored values index the families of the search that wrote them, which may differ
             # from these (resumed without its models=): place each config in this space again
-            rerun = [(vals_from_config(config, families, has_cat, has_text, selection, splines), config)
-                     for _, config in rerun]
+            rerun = [(vals_from_config(config, families, **shape), config) for _, config in rerun]
             for record in previous:
-                record.vals = vals_from_config(record.config, families, has_cat, has_text, selection, splines) or {}
+                record.vals = vals_from_config(record.config, families, **shape) or {}
         ctx = EvalContext(
             X=X_used, y=y_codes, folds=validation.folds, plan=plan, task=task, metric=metric,
             n_classes=0 if classes is None else len(classes), seed=self.seed,
@@ -433,7 +435,7 @@ class AutoML(BaseEstimator):
                                        if ensembles else None),
                         families=None if self.space is not None else families,
                         space_for=None if self.space is not None else
-                        (lambda active: build_space(active, has_cat, has_text, selection, splines)),
+                        (lambda active: build_space(active, **shape)),
                         prune_families=bool(self.prune_families), memory_limit=self.memory_limit)
         state = search.run()
 

@@ -156,7 +156,6 @@ FAMILIES: dict[str, Family] = {
             _CLS,
             (Param("C", "loguniform", (1e-3, 1e3), 1.0), _CLASS_WEIGHT),
             scale=True,
-            splines=True,
             defaults=({"C": 10.0, "class_weight": None},),
         ),
         Family(

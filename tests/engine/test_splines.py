@@ -49,7 +49,7 @@ def test_linear_models_use_splines_on_regression_data_up_to_large_data():
     # the linear families only
     with_splines = {name for name, fam in space.FAMILIES.items()
                     if any(p.name == "splines" for p in space.pre_params(fam, True, False, splines="search"))}
-    assert with_splines == {"ridge", "logistic_regression", "lasso", "elastic_net", "linear_svm"}
+    assert with_splines == {"ridge", "lasso", "elastic_net", "linear_svm"}
     with pytest.raises(ValueError, match="splines='yes'"):
         space.pre_params(space.FAMILIES["ridge"], True, False, splines="yes")
 
@@ -64,6 +64,24 @@ def test_the_search_uses_splines_on_regression_data_only(name, models, expected)
     result = AutoML(models=models, max_evals=14, seed=0, n_jobs=1, ensemble=False).fit(frame, target=target)
     assert {t.config["pre"].get("splines") for t in result.trials_} == expected
     assert {t.family for t in result.trials_} == set(models)
+
+
+def test_each_date_counts_as_six_numbers_toward_the_spline_cap():
+    """bike's date column becomes six numbers (year ... hour); 40 copies of it with 46 numbers
+    make 286 numbers, one above MAX_SPLINE_COLUMNS / 7 = 285, so no linear model takes splines
+    (counted as one number each, the 86 columns were far below the cap)."""
+    frame, target, _ = load_dataset("bike", rows=300)
+    frame = frame[[target, "dteday", "temp"]]
+    dates = {f"day{i}": frame["dteday"] for i in range(40)}
+    numbers = {f"n{i}": frame["temp"] * (i + 1) for i in range(45)}
+    wide = frame.assign(**dates, **numbers).drop(columns=["dteday"])
+    assert 6 * 40 + 46 == space.MAX_SPLINE_COLUMNS // space.SPLINES_PER_NUMBER + 1
+    result = AutoML(models=["ridge"], max_evals=1, seed=0, n_jobs=1, ensemble=False).fit(wide, target=target)
+    assert {c.role for c in result.plan_.columns if c.name.startswith("day")} == {"datetime"}
+    assert "splines" not in result.trials_[0].config["pre"]
+    fewer = wide.drop(columns=["n0"])  # 285 numbers: at the cap, splines on
+    result = AutoML(models=["ridge"], max_evals=1, seed=0, n_jobs=1, ensemble=False).fit(fewer, target=target)
+    assert result.trials_[0].config["pre"]["splines"] is True
 
 
 def test_the_spline_pipeline_replaces_clip_and_scaler_and_says_so():
