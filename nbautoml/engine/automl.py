@@ -32,6 +32,7 @@ from .limits import limit_supported
 from .metrics import choose_metric, get_metric
 from .prefer import check_preference, choose_trial
 from .processes import process_owner
+from .race import SplineChoice
 from .records import TrialRecord
 from .search import Budget, Search, emit_finished, get_algorithm
 from .space import (
@@ -166,6 +167,10 @@ class AutoML(BaseEstimator):
         best-scoring one.
     families_left_ : dict
         Family -> why it left the search early (see ``prune_families``).
+    splines_ : str or None
+        On regression data of up to 10,000 rows per fit, whether the linear
+        models searched numbers on B-splines or plain, and the two CV scores
+        that decided it (the default ridge with and without); None elsewhere.
     n_jobs_ : int
         Trials that ran at a time (``n_jobs`` resolved).
     total_cpu_time_ : float
@@ -403,6 +408,9 @@ class AutoML(BaseEstimator):
         if store is not None:  # what a leaderboard read back from disk needs (stored_leaderboard)
             store.set_meta(validation=validation.description, test_fraction=float(n_test / n_train))
         budget = Budget(self.max_evals, self.time_budget, self.trial_timeout, self.early_stop)
+        # on small regression data, the first trials decide whether the linear models keep splines
+        spline_choice = SplineChoice(metric.greater_is_better,
+                                     enabled=self.space is None and shape["splines"] == "always")
         callbacks = list(self.callbacks or [])
         search_class = Search
         ensembles = bool(self.ensemble) and self.prefer == "accurate"
@@ -435,7 +443,11 @@ class AutoML(BaseEstimator):
                                        if ensembles else None),
                         families=None if self.space is not None else families,
                         space_for=None if self.space is not None else
-                        (lambda active: build_space(active, **shape)),
+                        (lambda active: build_space(active, **{**shape, "splines": spline_choice.mode})),
+                        vals_for=None if self.space is not None else
+                        (lambda config, active: vals_from_config(config, active,
+                                                                 **{**shape, "splines": spline_choice.mode})),
+                        splines=spline_choice,
                         prune_families=bool(self.prune_families), memory_limit=self.memory_limit)
         state = search.run()
 
@@ -443,6 +455,7 @@ class AutoML(BaseEstimator):
         self.status_ = state.status
         self.stop_reason_ = state.stop_reason
         self.families_left_ = dict(state.families_left)
+        self.splines_ = spline_choice.note
         self._oof = state.oof
         self.leaderboard_ = build_leaderboard(state.trials, metric.greater_is_better, n_test / n_train)
         self.total_cpu_time_ = _total_cpu_time(state.trials, cpu_start)
@@ -455,7 +468,7 @@ class AutoML(BaseEstimator):
                               stacklevel=3)
                 return self
             self._raise_all_failed(state.trials)
-        preference = choose_trial(state.trials, self.prefer, metric.greater_is_better,
+        preference = choose_trial(search.candidate_trials(), self.prefer, metric.greater_is_better,
                                   self.prefer_tolerance, metric.name, test_fraction=n_test / n_train)
         self.overall_best_trial_ = preference.best
         self.preference_ = preference.note
@@ -472,7 +485,8 @@ class AutoML(BaseEstimator):
         _keep_oof_of(state.oof, {best.trial_id, preference.best.trial_id} | members)
         self.refit_failures_ = []
         try:
-            self.best_pipeline_, best = self._refit_or_next_best(state.trials, best, metric.greater_is_better)
+            self.best_pipeline_, best = self._refit_or_next_best(search.candidate_trials(), best,
+                                                                 metric.greater_is_better)
         except KeyboardInterrupt:
             self.status_ = "interrupted"
             self.stop_reason_ = "interrupted during the final refit; call .refit() to fit the best config"
@@ -635,7 +649,7 @@ class AutoML(BaseEstimator):
         the search ended now (the trial ``choose_trial`` would choose, then the ensemble's
         choice on the predictions kept so far, whatever the members' refit time)."""
         def kept(search):
-            chosen = choose_trial(search.state.trials, self.prefer, metric.greater_is_better,
+            chosen = choose_trial(search.candidate_trials(), self.prefer, metric.greater_is_better,
                                   self.prefer_tolerance, metric.name, test_fraction=test_fraction).chosen
             return self._choose_ensemble(search.state, chosen, metric, y_codes, search, refit_factor,
                                          left=float("inf")) is not None
@@ -878,6 +892,7 @@ class AutoML(BaseEstimator):
             "dropped_columns": self.plan_.dropped, "column_notes": self.plan_.notes,
             "rows_dropped": getattr(self, "n_rows_dropped_", 0), "run_dir": str(self.run_dir_),
             "families_left": dict(getattr(self, "families_left_", {})),
+            "linear_models": getattr(self, "splines_", None),
             "total_cpu_time": round(getattr(self, "total_cpu_time_", 0.0), 2),
             "n_jobs": getattr(self, "n_jobs_", None),
             "prefer": self.prefer, "preference": getattr(self, "preference_", None),
@@ -908,6 +923,8 @@ class AutoML(BaseEstimator):
             lines.append(f"  metric: {s['metric']} ({s['metric_note']})")
         if s["families_left"]:
             lines.append("  left the search early (well behind the best): " + ", ".join(s["families_left"]))
+        if s["linear_models"]:
+            lines.append(f"  linear models: {s['linear_models']}")
         if s["dropped_columns"]:
             lines.append("  dropped: " + "; ".join(f"{k} ({v})" for k, v in s["dropped_columns"].items()))
         if s["column_notes"]:

@@ -1,4 +1,5 @@
-"""Which estimator families still get trials: a race between the families.
+"""Which estimator families still get trials (a race between the families), and
+whether the linear ones keep their splines (:class:`SplineChoice`).
 
 TPE picks the family with one categorical choice among a dozen, so for a
 short budget it keeps spending trials on families far behind the best (on
@@ -87,3 +88,90 @@ class FamilyRace:
     def allows(self, family: str) -> bool:
         """Whether a new trial of ``family`` is worth running."""
         return family not in self.left
+
+
+# plain numbers win only when their error is below that on splines by more than this share:
+# on a tie the splines stay (they level off beyond the training range, which the CV rarely shows)
+SPLINE_MARGIN = 0.01
+
+
+@dataclass
+class SplineChoice:
+    """Whether the linear models keep their B-splines, decided once per search.
+
+    On small regression data the linear families start on splines
+    (``space.spline_mode`` "always"), and their first starting point is followed by
+    its plain twin (``space.default_points``). When a trial of each has finished,
+    the plain one wins if its error is lower by more than ``SPLINE_MARGIN``; the
+    mode is then "off" and the search goes on without splines. Either way the losing
+    variant's trials are no candidates for the final model (:meth:`rules_out`). On scikit-learn's
+    diabetes data (442 rows of ten nearly linear numbers) 5-fold CV gave ridge 0.4914
+    plain and 0.4801 on splines; on the benchmark's regression data sets the
+    splines won by 0.002-0.22 (FINDINGS.md, "Splines for linear models").
+
+    Parameters
+    ----------
+    greater_is_better : bool
+        The metric's direction (see :func:`score_error`).
+    enabled : bool, default=True
+        When False the mode stays "always" (no plain twin ran).
+    """
+
+    greater_is_better: bool
+    enabled: bool = True
+    mode: str = "always"
+    note: str | None = None  # what was decided, from which scores
+
+    def update(self, trials: Iterable[TrialRecord], metric_name: str = "score") -> bool:
+        """Decide, once a linear model has finished with and without splines.
+
+        Returns True when this call turned the splines off (the space must change).
+        """
+        if not self.enabled or self.note is not None:
+            return False
+        on, off = [], []
+        for t in trials:
+            if t.status in ("running", "interrupted") or "pre" not in t.config:
+                continue
+            pre = t.config["pre"]
+            if pre.get("splines"):
+                on.append(t)
+            elif "scaler" in pre and _has_splines(t.family):
+                off.append(t)
+        if not on or not off:
+            return False
+        best_on, best_off = self._best(on), self._best(off)
+        if best_off is None:
+            self.note = "on splines (the linear model on plain numbers failed)"
+            return False
+        if best_on is not None and self._error(best_off) * (1.0 + SPLINE_MARGIN) >= self._error(best_on):
+            self.note = (f"on splines ({best_on.family} {metric_name} {best_on.score:.4g}; "
+                         f"{best_off.score:.4g} on plain numbers)")
+            return False
+        self.mode = "off"
+        on_text = f"{best_on.score:.4g}" if best_on is not None else "failed"
+        self.note = (f"on plain numbers ({best_off.family} {metric_name} {best_off.score:.4g}; "
+                     f"{on_text} on splines)")
+        return True
+
+    def rules_out(self, trial: TrialRecord) -> bool:
+        """Whether ``trial`` is a linear model of the variant that lost: it stays on the
+        leaderboard but is no candidate for the final model or its ensemble (house's
+        ensembles took the plain ridge in, whose CV does not show that it extrapolates)."""
+        if self.note is None or not _has_splines(trial.family):
+            return False
+        on_splines = bool(trial.config.get("pre", {}).get("splines"))
+        return on_splines if self.mode == "off" else not on_splines
+
+    def _error(self, trial: TrialRecord) -> float:
+        return score_error(trial.score, self.greater_is_better)
+
+    def _best(self, trials: list[TrialRecord]) -> TrialRecord | None:
+        ok = [t for t in trials if t.status == "ok" and t.score is not None]
+        return min(ok, key=self._error) if ok else None
+
+
+def _has_splines(family: str) -> bool:
+    from .space import FAMILIES
+
+    return family in FAMILIES and FAMILIES[family].splines

@@ -24,7 +24,7 @@ from ..exceptions import ConfigError, unknown_choice
 from .ensemble import likely_members, member_refit_time
 from .race import FamilyRace
 from .records import SearchEvent, TrialRecord
-from .space import config_from_vals, normalize_config, to_python
+from .space import config_from_vals, normalize_config, to_python, without_splines
 from .workers import Outcome, WorkerPool
 
 log = logging.getLogger("nbautoml")
@@ -119,6 +119,13 @@ class Search:
     space_for : callable, optional
         ``space_for(families)`` builds the space over a subset of ``families``;
         with ``families``, it lets the family race narrow the search.
+    vals_for : callable, optional
+        ``vals_for(config, families)``: a config's values in the space ``space_for``
+        builds now, or None if it is not a point of it. With it, a rebuilt space's
+        history is placed by config (needed when ``splines`` changes the space).
+    splines : race.SplineChoice, optional
+        Decides from the first trials whether the linear models keep their splines;
+        when it turns them off, ``space_for`` must build the space without them.
     prune_families : bool
         Stop suggesting families far behind the best one (see ``race.py``).
     ensemble_kept : callable, optional
@@ -133,7 +140,7 @@ class Search:
     def __init__(self, space, ctx, metric, budget: Budget, *, algo="tpe", seed=0, n_jobs=1, store=None,
                  callbacks=(), points=(), refit_factor=1.0, spent=0.0, previous=(), rerun=(),
                  start_method=None, keep_oof=10, ensemble_reserve=0, families=None, space_for=None,
-                 prune_families=True, ensemble_kept=None, memory_limit=None):
+                 prune_families=True, ensemble_kept=None, memory_limit=None, vals_for=None, splines=None):
         self.space = space
         self.memory_limit = memory_limit
         self.ctx = ctx
@@ -157,6 +164,8 @@ class Search:
         # The family race needs the built-in space, rebuilt over the families still in it.
         self.families = list(families) if families else None
         self.space_for = space_for
+        self.vals_for = vals_for
+        self.splines = splines if (splines is not None and self.families and space_for is not None) else None
         self.active = self.families
         self.race = FamilyRace(metric.greater_is_better,
                                enabled=bool(prune_families and self.families and space_for is not None))
@@ -185,8 +194,11 @@ class Search:
         self.domain = Domain(lambda config: 0.0, space)
         self.hp_trials = Trials()
 
-    def _to_active(self, vals: dict) -> dict | None:
-        """Full-space values in the active space's indexing; None if the family left the race."""
+    def _to_active(self, vals: dict | None, config: dict) -> dict | None:
+        """Full-space values in the active space's indexing; None if the family left the race
+        (or, with ``vals_for``, if the config is not a point of the active space)."""
+        if self.vals_for is not None and self.active:
+            return self.vals_for(config, self.active)
         if not vals or self.active is self.families or "family" not in vals:
             return vals
         family = self.families[int(vals["family"])]
@@ -200,17 +212,25 @@ class Search:
         return {**vals, "family": self.families.index(self.active[int(vals["family"])])}
 
     def _update_race(self) -> None:
-        """Recompute the race; when a family left it, suggest from the families still in it."""
-        if not self.race.enabled:
+        """Recompute the race and the spline choice; when a family left the race or the
+        splines went off, suggest from the space they leave."""
+        switched = self.splines is not None and self.splines.update(self.state.trials, self.metric.name)
+        if switched:  # the starting points still queued go on plain numbers too
+            self.queue = [(None, without_splines(config), source) for _, config, source in self.queue]
+        if self.splines is not None:  # the losing variant is no ensemble candidate
+            for record in self.state.trials:
+                if record.trial_id in self.state.oof and self.splines.rules_out(record):
+                    del self.state.oof[record.trial_id]
+        if not self.race.enabled and not switched:
             return
         self.race.update(self.state.trials, self.metric.name)
         active = [f for f in self.families if self.race.allows(f)]
-        if not active or len(active) == len(self.active):
+        if not active or (len(active) == len(self.active) and not switched):
             return
         self.active = active
         self._new_hp_trials(self.space_for(active))
         for record in self.state.trials:
-            vals = self._to_active(record.vals)
+            vals = self._to_active(record.vals, record.config)
             if not vals:
                 continue
             if record.status == "running":
@@ -263,11 +283,10 @@ class Search:
                 continue  # its family left the race while this starting point waited
             if source == "default" and not self._may_finish(config.get("family")):
                 continue  # too slow for the time left: a cheaper trial uses the worker instead
-            if vals:
-                active_vals = self._to_active(vals)
-                if active_vals:
-                    self._insert(tid, active_vals, None)
-                config = config_from_vals(self.space, vals)
+            active_vals = self._to_active(vals, config)
+            if active_vals:
+                self._insert(tid, active_vals, None)
+                config = config_from_vals(self.active_space, active_vals)
             return tid, vals or {}, normalize_config(config), source
         docs = self.suggest([tid], self.domain, self.hp_trials, int(self.rng.integers(2**31 - 1)),
                             **self._startup_override())
@@ -486,12 +505,22 @@ class Search:
         point tied with the best (``prefer.choose_trial``), and the ensemble
         selection starts from the chosen trial's predictions.
         """
+        if self.splines is not None and self.splines.rules_out(record):
+            return
         self.state.oof[record.trial_id] = (record.score, oof)
         if record.source == "default":
             self._default_ids.add(record.trial_id)
         for trial_id in self.ranked_oof()[self.keep_oof:]:
             if trial_id not in self._default_ids:
                 del self.state.oof[trial_id]
+
+    def candidate_trials(self) -> list[TrialRecord]:
+        """The trials the final model may be chosen from: all but the linear models of the
+        spline variant that lost (``race.SplineChoice.rules_out``)."""
+        if self.splines is None:
+            return self.state.trials
+        kept = [t for t in self.state.trials if not self.splines.rules_out(t)]
+        return kept if any(t.status == "ok" for t in kept) else self.state.trials
 
     def ranked_oof(self) -> list[int]:
         """The trials whose out-of-fold predictions are kept, best score first."""

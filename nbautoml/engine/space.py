@@ -303,10 +303,24 @@ def spline_mode(task: str, fit_rows: float, n_numbers: int) -> str:
     Measured (FINDINGS.md, "Splines for linear models"): on regression the default ridge on
     splines scored better in CV and on the held-out rows in all 15 cases (5 data sets x 3
     splits), and with plain linear models still searched, house's ensembles took them in.
+    In "always", the first trials may still turn the splines off (``race.SplineChoice``).
     """
     if task != "regression" or n_numbers * SPLINES_PER_NUMBER > MAX_SPLINE_COLUMNS:
         return "off"
     return "always" if fit_rows <= LARGE_FIT_ROWS else "search"
+
+
+def without_splines(config: dict) -> dict:
+    """The same linear model on plain numbers (the scaler and clipping at their defaults);
+    any other config unchanged."""
+    family = FAMILIES.get(config.get("family"))
+    pre = dict(config.get("pre", {}))
+    if family is None or not family.splines or not pre.pop("splines", False):
+        return config
+    for p in pre_params(family, False, False, splines="off"):
+        if p.name in ("scaler", "clip"):
+            pre.setdefault(p.name, p.default)
+    return {**config, "pre": pre}
 
 
 _PRE_TEXT = (
@@ -444,6 +458,9 @@ def default_points(families: list[str], has_categorical: bool, has_text: bool, n
 
     ``fit_rows``, the rows a trial fits on: above ``LARGE_FIT_ROWS`` the order is
     ``DEFAULT_ORDER_LARGE`` and a family's ``large_data_defaults`` replace its defaults.
+    With ``splines="always"`` the first linear model on splines is followed by its plain
+    twin (:func:`without_splines`), one point more than ``n``: the pair from which
+    ``race.SplineChoice`` decides whether the linear models keep their splines.
     """
     large = fit_rows > LARGE_FIT_ROWS
     order = DEFAULT_ORDER_TEXT if has_text else DEFAULT_ORDER_LARGE if large else DEFAULT_ORDER
@@ -466,6 +483,10 @@ def default_points(families: list[str], has_categorical: bool, has_text: bool, n
         }
         if config not in configs:
             configs.append(config)
+    if splines == "always":
+        first = next((c for c in configs if c["pre"].get("splines")), None)
+        if first is not None:
+            configs.insert(configs.index(first) + 1, without_splines(first))
     return configs
 
 
@@ -474,8 +495,8 @@ def vals_from_config(config: dict, families: list[str], has_categorical: bool, h
     """hyperopt's stored values (label -> value) for a config of the built-in space.
 
     Returns None when the config is not a point of this space (unknown family,
-    a choice value that is not an option), so it can still be evaluated but is
-    not shown to the optimiser.
+    a choice value that is not an option, a preprocessing step the space does not
+    have), so it can still be evaluated but is not shown to the optimiser.
     """
     name = config.get("family")
     if name not in families:
@@ -485,6 +506,8 @@ def vals_from_config(config: dict, families: list[str], has_categorical: bool, h
     sections = (("params", fam.params), ("pre", pre_params(fam, has_categorical, has_text, selection, splines)))
     for section, params in sections:
         given = config.get(section, {})
+        if section == "pre" and set(given) - {p.name for p in params}:
+            return None  # e.g. a model on splines, in a space whose linear models have none
         for p in params:
             value = given.get(p.name, p.default)
             try:

@@ -40,9 +40,15 @@ def test_linear_models_use_splines_on_regression_data_up_to_large_data():
                                     splines=splines)
 
     linear = [p for p in points(1_000) if space.FAMILIES[p["family"]].splines]
-    assert [p["family"] for p in linear] == ["ridge", "lasso"] and all(p["pre"]["splines"] for p in linear)
-    # always on splines: the scaler and clipping are moot and not searched
+    assert [(p["family"], p["pre"].get("splines")) for p in linear] == [("ridge", True), ("ridge", None),
+                                                                        ("lasso", True)]
+    # always on splines: the scaler and clipping are moot and not searched; the ridge's plain
+    # twin (scaled and clipped) is one point more, from which race.SplineChoice decides
     assert not {"scaler", "clip"} & set(linear[0]["pre"])
+    assert linear[1] == space.without_splines(linear[0])
+    assert linear[1]["pre"] == {**{k: v for k, v in linear[0]["pre"].items() if k != "splines"},
+                                "scaler": "standard", "clip": True}
+    assert len(points(1_000)) == 9
     # large data: plain ridge first (seven columns per number on many rows cost more), splines searched
     first = points(space.LARGE_FIT_ROWS + 1)[0]
     assert (first["family"], first["pre"]["splines"], first["pre"]["clip"]) == ("ridge", False, True)
@@ -55,15 +61,21 @@ def test_linear_models_use_splines_on_regression_data_up_to_large_data():
 
 
 @pytest.mark.parametrize("name, models, expected", [
-    ("concrete", ["ridge", "lasso", "elastic_net", "linear_svm"], {True}),  # regression: always
+    ("concrete", ["ridge", "lasso", "elastic_net", "linear_svm"], {True}),  # regression: kept
     ("iris", ["logistic_regression", "linear_svm"], {None}),  # classification: never
 ])  # fmt: skip
 def test_the_search_uses_splines_on_regression_data_only(name, models, expected):
     """On classification splines were measured and not kept (FINDINGS.md)."""
     frame, target, _ = load_dataset(name, rows=300)
     result = AutoML(models=models, max_evals=14, seed=0, n_jobs=1, ensemble=False).fit(frame, target=target)
-    assert {t.config["pre"].get("splines") for t in result.trials_} == expected
+    twin = [t for t in result.trials_ if t.source == "default" and "scaler" in t.config["pre"]
+            and result.task_ == "regression"]
+    assert {t.config["pre"].get("splines") for t in result.trials_ if t not in twin} == expected
     assert {t.family for t in result.trials_} == set(models)
+    if result.task_ == "regression":  # the plain twin lost: 0.5975 against 0.768 on these 300 rows
+        assert len(twin) == 1 and result.splines_ == "on splines (ridge r2 0.768; 0.5975 on plain numbers)"
+    else:
+        assert result.splines_ is None
 
 
 def test_each_date_counts_as_six_numbers_toward_the_spline_cap():
@@ -193,3 +205,114 @@ def test_the_spline_pieces_are_the_transformers_own_values():
         c = coefficients[i]
         rebuilt += inside[..., None] * (c[0] + u * (c[1] + u * (c[2] + u * c[3])))
     np.testing.assert_allclose(rebuilt.reshape(len(Z), -1), transformer.transform(Z), atol=1e-12)
+
+
+def _trial(tid, family, splines, score, status="ok"):
+    from nbautoml.engine.records import TrialRecord
+
+    pre = {"splines": True} if splines else {"scaler": "standard", "clip": True}
+    return TrialRecord(trial_id=tid, config={"family": family, "params": {}, "pre": pre},
+                       status=status, score=score if status == "ok" else None)
+
+
+@pytest.mark.parametrize("on, off, greater_is_better, mode", [
+    (0.80, 0.75, True, "always"),  # splines better
+    (0.75, 0.751, True, "always"),  # plain better, by less than 1 % of the error (0.249 vs 0.25)
+    (0.75, 0.76, True, "off"),  # plain better by 4 % of the error
+    (None, 0.5, True, "off"),  # the spline trial failed
+    (0.5, None, True, "always"),  # the plain one failed
+    (2.0, 1.5, False, "off"),  # a loss (RMSE): smaller is better
+    (1.5, 1.505, False, "always"),
+])  # fmt: skip
+def test_the_spline_choice_keeps_splines_unless_plain_numbers_are_clearly_better(on, off, greater_is_better,
+                                                                                 mode):
+    from nbautoml.engine.race import SplineChoice
+
+    choice = SplineChoice(greater_is_better)
+    assert not choice.update([_trial(0, "ridge", True, on, "ok" if on is not None else "failed")])
+    assert choice.note is None  # one side only: no decision yet
+    trials = [_trial(0, "ridge", True, on, "ok" if on is not None else "failed"),
+              _trial(1, "ridge", False, off, "ok" if off is not None else "failed"),
+              _trial(2, "random_forest", False, 0.99)]  # other families play no part
+    assert choice.update(trials, "r2") is (mode == "off")
+    assert choice.mode == mode and choice.note.startswith("on plain numbers" if mode == "off" else "on splines")
+    assert not choice.update(trials[:2][::-1])  # decided once
+    # the losing variant stays on the leaderboard, but no final model or ensemble uses it
+    assert [choice.rules_out(t) for t in trials] == [mode == "off", mode == "always", False]
+    disabled = SplineChoice(greater_is_better, enabled=False)
+    assert not disabled.update(trials) and disabled.mode == "always" and disabled.note is None
+
+
+def test_a_config_is_placed_only_in_the_space_of_its_spline_mode():
+    families = space.resolve_families("regression")
+    on = next(c for c in space.default_points(families, False, False, 1, splines="always"))
+    plain = space.without_splines(on)
+    for mode, fits, not_fits in (("always", on, plain), ("off", plain, on)):
+        assert space.vals_from_config(fits, families, False, False, splines=mode) is not None
+        assert space.vals_from_config(not_fits, families, False, False, splines=mode) is None
+    assert space.without_splines(plain) == plain
+    forest = {"family": "random_forest", "params": {}, "pre": {}}
+    assert space.without_splines(forest) is forest
+
+
+def test_on_nearly_linear_data_the_search_goes_on_without_splines():
+    """scikit-learn's diabetes data: 442 rows, ten nearly linear numbers. The default ridge scores
+    0.4914 plain and 0.4801 on splines (5-fold CV R²): after that pair, every linear trial is
+    plain."""
+    from sklearn.datasets import load_diabetes
+
+    frame = load_diabetes(as_frame=True).frame
+    result = AutoML(max_evals=30, seed=0, n_jobs=1, ensemble=False).fit(frame, target="target")
+    assert result.splines_ == "on plain numbers (ridge r2 0.4914; 0.4801 on splines)"
+    linear = [t for t in result.trials_ if space.FAMILIES[t.family].splines]
+    assert [t.config["pre"].get("splines") for t in linear[:2]] == [True, None]
+    assert len(linear) > 5 and not any(t.config["pre"].get("splines") for t in linear[2:])
+    assert result.best_config_["family"] in {"ridge", "lasso", "elastic_net", "linear_svm"}
+    assert not result.best_config_["pre"].get("splines") and result.best_score_ > 0.49
+    assert "linear models: on plain numbers" in repr(result)
+    assert "Linear models" in result._repr_html_()
+
+
+def test_when_splines_go_off_the_search_rebuilds_its_space_and_history_by_config():
+    """The plain twin, outside the space on splines, enters TPE's history; the spline trial
+    leaves it; the starting points still queued go on plain numbers."""
+    from nbautoml.engine.metrics import get_metric
+    from nbautoml.engine.race import SplineChoice
+    from nbautoml.engine.search import Budget, Search
+
+    families = ["ridge", "lasso", "random_forest"]
+    choice = SplineChoice(greater_is_better=True)
+    shape = dict(has_categorical=False, has_text=False)
+
+    def vals_for(config, active):
+        return space.vals_from_config(config, active, **shape, splines=choice.mode)
+
+    points = space.default_points(families, False, False, 3, splines="always")
+    assert [(c["family"], c["pre"].get("splines")) for c in points] == [
+        ("ridge", True), ("ridge", None), ("random_forest", None), ("lasso", True)]
+    search = Search(space.build_space(families, **shape, splines="always"), None, get_metric("r2", "regression"),
+                    Budget(max_evals=20), points=[(vals_for(c, families), c) for c in points],
+                    families=families, space_for=lambda active: space.build_space(active, **shape,
+                                                                                  splines=choice.mode),
+                    vals_for=vals_for, splines=choice, prune_families=False)
+    records = []
+    for score in (0.48, 0.49):  # the ridge on splines, then its plain twin
+        tid, vals, config, _ = search._ask()
+        records.append(_trial(tid, config["family"], config["pre"].get("splines"), score))
+        records[-1].config = config
+        search.state.trials.append(records[-1])
+        search._keep_oof(records[-1], np.zeros(5))
+    assert [t["tid"] for t in search.hp_trials.trials] == [0]  # the twin was outside the space
+    search._update_race()
+    assert choice.mode == "off" and choice.note == "on plain numbers (ridge r2 0.49; 0.48 on splines)"
+    assert [t["tid"] for t in search.hp_trials.trials] == [1]
+    # the spline trial stays a record, but is no candidate for the final model or the ensemble
+    assert [t.trial_id for t in search.state.trials] == [0, 1] and list(search.state.oof) == [1]
+    assert [t.trial_id for t in search.candidate_trials()] == [1]
+    queued = [c for _, c, _ in search.queue]
+    assert [c["family"] for c in queued] == ["random_forest", "lasso"]
+    assert queued[1]["pre"]["scaler"] == "standard" and "splines" not in queued[1]["pre"]
+    for _ in range(14):  # the two queued points, then TPE: no linear model on splines
+        tid, vals, config, _ = search._ask()
+        assert not config["pre"].get("splines"), config
+        search.state.trials.append(_trial(tid, config["family"], False, 0.3))
