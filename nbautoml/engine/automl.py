@@ -455,7 +455,7 @@ class AutoML(BaseEstimator):
         self.status_ = state.status
         self.stop_reason_ = state.stop_reason
         self.families_left_ = dict(state.families_left)
-        self.splines_ = spline_choice.note
+        self.splines_ = spline_choice.outcome(state.trials)
         self._oof = state.oof
         self.leaderboard_ = build_leaderboard(state.trials, metric.greater_is_better, n_test / n_train)
         self.total_cpu_time_ = _total_cpu_time(state.trials, cpu_start)

@@ -154,6 +154,16 @@ class SplineChoice:
                      f"{on_text} on splines)")
         return True
 
+    def outcome(self, trials: Iterable[TrialRecord]) -> str | None:
+        """What the result reports: the decision, or that the linear models stayed on splines
+        without a comparison (no plain twin finished: ``n_default_points=0``, the Spark
+        backend, a budget that ended first); None when no linear model ran on splines."""
+        if self.note is not None or not self.enabled:
+            return self.note
+        if any(t.config.get("pre", {}).get("splines") for t in trials):
+            return "on splines (not compared with plain numbers: the first linear model did not run without them)"
+        return None
+
     def rules_out(self, trial: TrialRecord) -> bool:
         """Whether ``trial`` is a linear model of the variant that lost: it stays on the
         leaderboard but is no candidate for the final model or its ensemble (house's

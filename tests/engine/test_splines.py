@@ -239,8 +239,13 @@ def test_the_spline_choice_keeps_splines_unless_plain_numbers_are_clearly_better
     assert not choice.update(trials[:2][::-1])  # decided once
     # the losing variant stays on the leaderboard, but no final model or ensemble uses it
     assert [choice.rules_out(t) for t in trials] == [mode == "off", mode == "always", False]
+    assert choice.outcome(trials) == choice.note
     disabled = SplineChoice(greater_is_better, enabled=False)
     assert not disabled.update(trials) and disabled.mode == "always" and disabled.note is None
+    assert disabled.outcome(trials) is None
+    undecided = SplineChoice(greater_is_better)  # the plain twin never finished
+    assert not undecided.update(trials[:1]) and undecided.outcome(trials[2:]) is None
+    assert undecided.outcome(trials[:1]).startswith("on splines (not compared with plain numbers")
 
 
 def test_a_config_is_placed_only_in_the_space_of_its_spline_mode():
@@ -316,3 +321,20 @@ def test_when_splines_go_off_the_search_rebuilds_its_space_and_history_by_config
         tid, vals, config, _ = search._ask()
         assert not config["pre"].get("splines"), config
         search.state.trials.append(_trial(tid, config["family"], False, 0.3))
+
+
+def test_a_resumed_search_keeps_the_spline_choice_of_its_first_session(tmp_path, monkeypatch):
+    """The decision is taken again from the stored trials: the lasso starting point, queued
+    on splines when the first session stopped, runs on plain numbers in the second."""
+    from sklearn.datasets import load_diabetes
+
+    monkeypatch.setenv("NBAUTOML_HOME", str(tmp_path))
+    frame = load_diabetes(as_frame=True).frame
+    kw = dict(seed=0, n_jobs=1, ensemble=False)
+    first = AutoML(max_evals=4, name="diabetes", **kw).fit(frame, target="target")
+    assert first.splines_.startswith("on plain numbers")
+    resumed = AutoML(max_evals=12, resume="diabetes", **kw).fit(frame, target="target")
+    assert resumed.splines_ == first.splines_
+    lasso = [t for t in resumed.trials_ if t.family == "lasso" and t.source == "default"]
+    assert len(lasso) == 1 and "splines" not in lasso[0].config["pre"], lasso
+    assert sum(bool(t.config["pre"].get("splines")) for t in resumed.trials_) == 1  # the first session's
