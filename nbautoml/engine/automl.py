@@ -170,7 +170,8 @@ class AutoML(BaseEstimator):
     splines_ : str or None
         On regression data of up to 10,000 rows per fit, whether the linear
         models searched numbers on B-splines or plain, and the two CV scores
-        that decided it (the default ridge with and without); None elsewhere.
+        that decided it (the default ridge with and without); None where no
+        linear model takes splines.
     n_jobs_ : int
         Trials that ran at a time (``n_jobs`` resolved).
     total_cpu_time_ : float

@@ -214,10 +214,11 @@ class Search:
     def _update_race(self) -> None:
         """Recompute the race and the spline choice; when a family left the race or the
         splines went off, suggest from the space they leave."""
-        switched = self.splines is not None and self.splines.update(self.state.trials, self.metric.name)
+        undecided = self.splines is not None and self.splines.enabled and self.splines.note is None
+        switched = undecided and self.splines.update(self.state.trials, self.metric.name)
         if switched:  # the starting points still queued go on plain numbers too
             self.queue = [(None, without_splines(config), source) for _, config, source in self.queue]
-        if self.splines is not None:  # the losing variant is no ensemble candidate
+        if undecided and self.splines.note is not None:  # decided now: the losing variant is no ensemble candidate
             for record in self.state.trials:
                 if record.trial_id in self.state.oof and self.splines.rules_out(record):
                     del self.state.oof[record.trial_id]
