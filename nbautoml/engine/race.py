@@ -104,17 +104,18 @@ class SplineChoice:
     its plain twin (``space.default_points``). When a trial of each has finished,
     the plain one wins if its error is lower by more than ``SPLINE_MARGIN``; the
     mode is then "off" and the search goes on without splines. Either way the losing
-    variant's trials are no candidates for the final model (:meth:`rules_out`). On scikit-learn's
-    diabetes data (442 rows of ten nearly linear numbers) 5-fold CV gave ridge 0.4914
-    plain and 0.4801 on splines; on the benchmark's regression data sets the
-    splines won by 0.002-0.22 (FINDINGS.md, "Splines for linear models").
+    variant's trials are no candidates for the final model (:meth:`rules_out`). On
+    scikit-learn's diabetes data (442 rows of ten nearly linear numbers) 5-fold CV gave
+    ridge 0.4914 plain and 0.4801 on splines; on the benchmark's regression data sets
+    the splines won by 0.002-0.22 (FINDINGS.md, "Splines for linear models").
 
     Parameters
     ----------
     greater_is_better : bool
         The metric's direction (see :func:`score_error`).
     enabled : bool, default=True
-        When False the mode stays "always" (no plain twin ran).
+        False where the linear models are not on splines from the start (classification,
+        large or wide data, a space of the user's own): nothing is decided.
     """
 
     greater_is_better: bool
