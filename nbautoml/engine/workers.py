@@ -172,6 +172,37 @@ def default_start_method() -> str:
     return "spawn"
 
 
+OUTPUT_DIR_PREFIX = "nbautoml-trial-output-"
+
+
+def new_output_dir() -> str:
+    """A temp directory for the workers' printed output, named after this process
+    (``nbautoml-trial-output-PID-...``); those of processes that no longer run (a killed
+    kernel's, which could not remove its own) are removed first."""
+    remove_orphaned_output_dirs()
+    return tempfile.mkdtemp(prefix=f"{OUTPUT_DIR_PREFIX}{os.getpid()}-")
+
+
+def remove_orphaned_output_dirs() -> None:
+    """Remove this user's output directories whose process is gone (see :func:`new_output_dir`)."""
+    root = tempfile.gettempdir()
+    try:
+        names = [n for n in os.listdir(root) if n.startswith(OUTPUT_DIR_PREFIX)]
+    except OSError:
+        return
+    for name in names:
+        pid = name[len(OUTPUT_DIR_PREFIX):].split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid() or pid_alive(int(pid)):
+            continue  # a live search's, or named before the pid was in the name: left as is
+        path = os.path.join(root, name)
+        try:
+            if not os.path.isdir(path) or os.lstat(path).st_uid != os.getuid():
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+
+
 class WorkerPool:
     """A fixed number of reusable worker processes.
 
@@ -202,7 +233,7 @@ class WorkerPool:
     def _spawn(self, slot: Slot) -> None:
         parent_conn, child_conn = self.mp.Pipe(duplex=True)
         if self._output_dir is None:
-            self._output_dir = tempfile.mkdtemp(prefix="nbautoml-trial-output-")
+            self._output_dir = new_output_dir()
         slot.output_path = os.path.join(self._output_dir, f"worker-{slot.index}.txt")
         open(slot.output_path, "wb").close()  # empty: nothing of the worker it replaces
         if slot.output is None:

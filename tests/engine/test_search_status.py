@@ -82,21 +82,29 @@ def test_an_interrupted_search_stores_its_in_flight_trial_as_interrupted(titanic
     assert {t.trial_id: t.status for t in RunStore(run["path"]).trials()} == {0: "ok", 1: "interrupted"}
 
 
-def test_a_search_whose_process_was_killed_is_listed_as_abandoned_and_resumes(tmp_path, datasets_dir):
+def test_a_search_whose_process_was_killed_is_listed_as_abandoned_and_resumes(tmp_path, datasets_dir,
+                                                                             monkeypatch):
     """After ``kill -9`` a search stayed ``running`` for good in ``%automl_history``. Its store
     now records the process that runs it; once that process is gone the search lists as
-    ``abandoned``, with how to continue it, and resuming it completes it."""
+    ``abandoned``, with how to continue it, and resuming it completes it. The killed search's
+    temp directory (its workers' output) is removed by the next search."""
     import os
     import signal
     import subprocess
     import sys
+    import tempfile
     import time
+
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temp))  # the child's temp directory, and this process's below
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
 
     data = datasets_dir / "blood.csv"
     script = (f"import pandas as pd, nbautoml\n"
               f"nbautoml.AutoML(time_budget=120, n_jobs=1, name='killed', search_dir={str(tmp_path)!r})"
               f".fit(pd.read_csv({str(data)!r}), target='Class')\n")
-    child = subprocess.Popen([sys.executable, "-c", script], cwd=os.getcwd())
+    child = subprocess.Popen([sys.executable, "-c", script], cwd=os.getcwd(), env=dict(os.environ))
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -115,6 +123,10 @@ def test_a_search_whose_process_was_killed_is_listed_as_abandoned_and_resumes(tm
     while time.monotonic() < deadline and any(os.path.exists(f"/proc/{pid}") for pid in workers):
         time.sleep(0.2)
     assert not [pid for pid in workers if os.path.exists(f"/proc/{pid}")], "workers outlived the search"
+    left = sorted(p.name for p in temp.iterdir())
+    assert len(left) == 1 and left[0].startswith(f"nbautoml-trial-output-{child.pid}-"), left
+    unknown = temp / "nbautoml-trial-output-abc"  # no pid in its name: whose it is cannot be told
+    unknown.mkdir()
     (run,) = list_runs(tmp_path)
     assert run["status"] == "abandoned", run
     assert run["reason"].startswith(f"the process that ran it (pid {child.pid} on ")
@@ -137,6 +149,7 @@ def test_a_search_whose_process_was_killed_is_listed_as_abandoned_and_resumes(tm
     assert len(new) >= 1 and resumed.elapsed_ >= spent and resumed.elapsed_ <= (spent + 6) * 1.1
     (run,) = list_runs(tmp_path)
     assert run["status"] == "completed", run
+    assert sorted(p.name for p in temp.iterdir()) == [unknown.name]  # the killed one's is gone
 
 
 def _children(pid: int) -> list[int]:
