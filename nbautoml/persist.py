@@ -455,11 +455,11 @@ def _save_error(err: OSError, path: Path) -> ArtifactError:
 
 def _remove_stale_temps(path: Path) -> None:
     """Temp files of this destination left by a process that died mid-write."""
-    from .engine.processes import pid_alive  # lazily: the engine's package imports AutoML
+    # lazily: the engine's package imports AutoML
+    from .engine.processes import left_by_dead_process
 
     for tmp in path.parent.glob(f".{path.name}.*.tmp"):
-        parts = tmp.name[len(path.name) + 2:].split(".")
-        if parts and parts[0].isdigit() and int(parts[0]) != os.getpid() and not pid_alive(int(parts[0])):
+        if left_by_dead_process(tmp.name[len(path.name) + 2:].split(".")[0]):
             try:
                 tmp.unlink()
             except OSError:

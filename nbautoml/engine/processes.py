@@ -2,7 +2,8 @@
 
 A search records its owner (:func:`process_owner`) in its store, so that a search whose
 process was killed (``kill -9``, out of memory) is not listed as running for good; workers
-and save's temp-file cleanup ask whether a pid is alive (:func:`pid_alive`).
+and the cleanup of temp files (save's) and directories (the workers' output) ask whether a
+pid is alive (:func:`pid_alive`, :func:`left_by_dead_process`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,12 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def left_by_dead_process(pid_text: str) -> bool:
+    """Whether a temp file or directory named with ``pid_text`` was left by a process that no
+    longer runs (not this one; a name without a pid counts as a live one's)."""
+    return pid_text.isdigit() and int(pid_text) != os.getpid() and not pid_alive(int(pid_text))
 
 
 def process_started(pid: int) -> int | None:

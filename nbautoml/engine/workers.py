@@ -25,7 +25,7 @@ from multiprocessing.connection import wait
 
 from .limits import MemoryLimit, mark_out_of_memory
 from .output import OUTPUT_POLL, OutputCapture, OutputFile
-from .processes import pid_alive
+from .processes import left_by_dead_process, pid_alive
 
 STARTED = "started"  # a worker's first answer to a trial: it has started it
 #: Seconds a freshly started spawn/forkserver worker may take to start (a new interpreter
@@ -191,8 +191,7 @@ def remove_orphaned_output_dirs() -> None:
     except OSError:
         return
     for name in names:
-        pid = name[len(OUTPUT_DIR_PREFIX):].split("-", 1)[0]
-        if not pid.isdigit() or int(pid) == os.getpid() or pid_alive(int(pid)):
+        if not left_by_dead_process(name[len(OUTPUT_DIR_PREFIX):].split("-", 1)[0]):
             continue  # a live search's, or named before the pid was in the name: left as is
         path = os.path.join(root, name)
         try:
