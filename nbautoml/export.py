@@ -102,27 +102,37 @@ def _register_converters():
 
     ``TransformedTargetRegressor`` with a ``StandardScaler`` (the regression families
     fitted on the standardized target): the regressor's output times the target's
-    scale plus its mean. ``SplineTransformer`` (linear models on splines):
+    scale plus its mean; with a ``LogTarget`` (models fitted on the log of the target):
+    the output clipped to its range, ``exp``, minus one. ``SplineTransformer`` (linear models on splines):
     :func:`spline_pieces`.
     """
     import numpy as np
     from skl2onnx import update_registered_converter
     from skl2onnx.algebra.onnx_operator import OnnxSubEstimator
-    from skl2onnx.algebra.onnx_ops import OnnxAdd, OnnxMul
+    from skl2onnx.algebra.onnx_ops import OnnxAdd, OnnxClip, OnnxExp, OnnxMul, OnnxSub
     from skl2onnx.common.shape_calculator import calculate_linear_regressor_output_shapes
     from sklearn.compose import TransformedTargetRegressor
 
     def convert(scope, operator, container):
         model = operator.raw_operator
-        scaler = model.transformer_
-        if type(scaler).__name__ != "StandardScaler" or model.func is not None:
-            raise NotImplementedError("TransformedTargetRegressor converts with a StandardScaler transformer only")
+        transformer = model.transformer_
+        kind = type(transformer).__name__
+        if kind not in ("StandardScaler", "LogTarget") or model.func is not None:
+            raise NotImplementedError("TransformedTargetRegressor converts with a StandardScaler or "
+                                      "LogTarget transformer only")
         opset = container.target_opset
-        scale = np.asarray(scaler.scale_ if scaler.scale_ is not None else [1.0], dtype=np.float32)
-        mean = np.asarray(scaler.mean_ if scaler.mean_ is not None else [0.0], dtype=np.float32)
         inner = OnnxSubEstimator(model.regressor_, operator.inputs[0], op_version=opset)
-        output = OnnxAdd(OnnxMul(inner, scale, op_version=opset), mean, op_version=opset,
-                         output_names=operator.outputs[:1])
+        if kind == "LogTarget":
+            low = np.array(transformer.low_ - transformer.margin, dtype=np.float32)
+            high = np.array(transformer.high_ + transformer.margin, dtype=np.float32)
+            output = OnnxSub(OnnxExp(OnnxClip(inner, low, high, op_version=opset), op_version=opset),
+                             np.array([1.0], dtype=np.float32), op_version=opset,
+                             output_names=operator.outputs[:1])
+        else:
+            scale = np.asarray(transformer.scale_ if transformer.scale_ is not None else [1.0], dtype=np.float32)
+            mean = np.asarray(transformer.mean_ if transformer.mean_ is not None else [0.0], dtype=np.float32)
+            output = OnnxAdd(OnnxMul(inner, scale, op_version=opset), mean, op_version=opset,
+                             output_names=operator.outputs[:1])
         output.add_to(scope, container)
 
     update_registered_converter(TransformedTargetRegressor, "NbautomlTransformedTargetRegressor",

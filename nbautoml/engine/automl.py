@@ -32,7 +32,7 @@ from .limits import limit_supported
 from .metrics import choose_metric, get_metric
 from .prefer import check_preference, choose_trial
 from .processes import process_owner
-from .race import SplineChoice
+from .race import SplineChoice, TargetChoice
 from .records import TrialRecord
 from .search import Budget, Search, emit_finished, get_algorithm
 from .space import (
@@ -44,6 +44,7 @@ from .space import (
     resolve_families,
     selection_param,
     spline_mode,
+    target_mode,
     vals_from_config,
 )
 from .store import RunStore, find_run, list_runs
@@ -379,7 +380,8 @@ class AutoML(BaseEstimator):
         # what shapes the built-in space besides its families, for every call that builds or reads it
         shape = dict(has_categorical=bool(plan.names("categorical")), has_text=bool(plan.names("text")),
                      selection=selection_param(len(plan.used), n_train),  # a wider prior on wide data
-                     splines=spline_mode(task, n_train, n_numbers))
+                     splines=spline_mode(task, n_train, n_numbers),
+                     target=target_mode(task, y_codes))
         starts = _warm_start_configs(self.warm_start)
         if self.space is not None:
             space = self.space
@@ -412,6 +414,12 @@ class AutoML(BaseEstimator):
         # on small regression data, the first trials decide whether the linear models keep splines
         spline_choice = SplineChoice(metric.greater_is_better,
                                      enabled=self.space is None and shape["splines"] == "always")
+        # ... and, for a skewed non-negative target, whether the models fit its log
+        target_choice = TargetChoice(metric.greater_is_better,
+                                     enabled=self.space is None and shape["target"] == "raw")
+
+        def now():  # the built-in space's shape as the choices leave it
+            return dict(shape, splines=spline_choice.mode, target=target_choice.mode)
         callbacks = list(self.callbacks or [])
         search_class = Search
         ensembles = bool(self.ensemble) and self.prefer == "accurate"
@@ -444,11 +452,10 @@ class AutoML(BaseEstimator):
                                        if ensembles else None),
                         families=None if self.space is not None else families,
                         space_for=None if self.space is not None else
-                        (lambda active: build_space(active, **{**shape, "splines": spline_choice.mode})),
+                        (lambda active: build_space(active, **now())),
                         vals_for=None if self.space is not None else
-                        (lambda config, active: vals_from_config(config, active,
-                                                                 **{**shape, "splines": spline_choice.mode})),
-                        splines=spline_choice,
+                        (lambda config, active: vals_from_config(config, active, **now())),
+                        choices=[spline_choice, target_choice],
                         prune_families=bool(self.prune_families), memory_limit=self.memory_limit)
         state = search.run()
 
@@ -457,6 +464,7 @@ class AutoML(BaseEstimator):
         self.stop_reason_ = state.stop_reason
         self.families_left_ = dict(state.families_left)
         self.splines_ = spline_choice.outcome(state.trials)
+        self.log_target_ = target_choice.note
         self._oof = state.oof
         self.leaderboard_ = build_leaderboard(state.trials, metric.greater_is_better, n_test / n_train)
         self.total_cpu_time_ = _total_cpu_time(state.trials, cpu_start)
@@ -894,6 +902,7 @@ class AutoML(BaseEstimator):
             "rows_dropped": getattr(self, "n_rows_dropped_", 0), "run_dir": str(self.run_dir_),
             "families_left": dict(getattr(self, "families_left_", {})),
             "linear_models": getattr(self, "splines_", None),
+            "target_scale": getattr(self, "log_target_", None),
             "total_cpu_time": round(getattr(self, "total_cpu_time_", 0.0), 2),
             "n_jobs": getattr(self, "n_jobs_", None),
             "prefer": self.prefer, "preference": getattr(self, "preference_", None),
@@ -926,6 +935,8 @@ class AutoML(BaseEstimator):
             lines.append("  left the search early (well behind the best): " + ", ".join(s["families_left"]))
         if s["linear_models"]:
             lines.append(f"  linear models: {s['linear_models']}")
+        if s["target_scale"]:
+            lines.append(f"  target: {s['target_scale']}")
         if s["dropped_columns"]:
             lines.append("  dropped: " + "; ".join(f"{k} ({v})" for k, v in s["dropped_columns"].items()))
         if s["column_notes"]:

@@ -1,5 +1,7 @@
-"""Which estimator families still get trials (a race between the families), and
-whether the linear ones keep their splines (:class:`SplineChoice`).
+"""Which estimator families still get trials (a race between the families), and the
+choices made once per search from a starting point and its twin: whether the linear
+models keep their splines (:class:`SplineChoice`) and whether the models fit the log of
+the target (:class:`TargetChoice`).
 
 TPE picks the family with one categorical choice among a dozen, so for a
 short budget it keeps spending trials on families far behind the best (on
@@ -90,70 +92,123 @@ class FamilyRace:
         return family not in self.left
 
 
-# plain numbers win only when their error is below that on splines by more than this share:
-# on a tie the splines stay (they level off beyond the training range, which the CV rarely shows)
-SPLINE_MARGIN = 0.01
+# a challenger wins only when its error is below the incumbent's by more than this share
+TWIN_MARGIN = 0.01
+SPLINE_MARGIN = TWIN_MARGIN  # plain numbers against splines
 
 
 @dataclass
-class SplineChoice:
-    """Whether the linear models keep their B-splines, decided once per search.
+class TwinChoice:
+    """A choice made once per search, from a starting point and its twin (the same config
+    with one option changed).
 
-    On small regression data the linear families start on splines
-    (``space.spline_mode`` "always"), and their first starting point is followed by
-    its plain twin (``space.default_points``). When a trial of each has finished,
-    the plain one wins if its error is lower by more than ``SPLINE_MARGIN``; the
-    mode is then "off" and the search goes on without splines. Either way the losing
-    variant's trials are no candidates for the final model (:meth:`rules_out`). On
-    scikit-learn's diabetes data (442 rows of ten nearly linear numbers) 5-fold CV gave
-    ridge 0.4914 plain and 0.4801 on splines; on the benchmark's regression data sets
-    the splines won by 0.002-0.22 (FINDINGS.md, "Splines for linear models").
+    When a trial of each side has finished, the challenger wins if its best error is lower
+    than the incumbent's by more than ``TWIN_MARGIN`` (a tie keeps the incumbent); the
+    search then goes on with the challenger's option (``mode``), its queued starting points
+    changed by :meth:`adapt`. Subclasses say which side a trial is on and what changes.
 
     Parameters
     ----------
     greater_is_better : bool
         The metric's direction (see :func:`score_error`).
     enabled : bool, default=True
-        False where the linear models are not on splines from the start (classification,
-        large or wide data, a space of the user's own): nothing is decided.
+        False where the option is not tried: nothing is decided.
     """
 
     greater_is_better: bool
     enabled: bool = True
-    mode: str = "always"
     note: str | None = None  # what was decided, from which scores
 
-    def update(self, trials: Iterable[TrialRecord], metric_name: str = "score") -> bool:
-        """Decide, once a linear model has finished with and without splines.
+    def side(self, trial: TrialRecord) -> str | None:
+        """``"incumbent"``, ``"challenger"`` or None (the trial plays no part)."""
+        raise NotImplementedError
 
-        Returns True when this call turned the splines off (the space must change).
-        """
+    def switch(self) -> None:
+        """Go on with the challenger's option."""
+        raise NotImplementedError
+
+    def adapt(self, config: dict) -> dict:
+        """A queued starting point, after the switch."""
+        return config
+
+    def describe(self, winner: str, best: dict, metric_name: str) -> str:
+        """The note: ``best`` maps each side to its best trial (None if it failed)."""
+        raise NotImplementedError
+
+    def rules_out(self, trial: TrialRecord) -> bool:
+        """Whether ``trial`` is no candidate for the final model (default: every trial is)."""
+        return False
+
+    def update(self, trials: Iterable[TrialRecord], metric_name: str = "score") -> bool:
+        """Decide, once a trial of each side has finished; True when this call switched
+        to the challenger (the space must change)."""
         if not self.enabled or self.note is not None:
             return False
-        on, off = [], []
+        sides: dict[str, list[TrialRecord]] = {"incumbent": [], "challenger": []}
         for t in trials:
             if t.status in ("running", "interrupted") or "pre" not in t.config:
                 continue
-            pre = t.config["pre"]
-            if pre.get("splines"):
-                on.append(t)
-            elif "scaler" in pre and _has_splines(t.family):
-                off.append(t)
-        if not on or not off:
+            side = self.side(t)
+            if side is not None:
+                sides[side].append(t)
+        if not sides["incumbent"] or not sides["challenger"]:
             return False
-        best_on, best_off = self._best(on), self._best(off)
-        if best_off is None:
-            self.note = "on splines (the linear model on plain numbers failed)"
-            return False
-        if best_on is not None and self._error(best_off) * (1.0 + SPLINE_MARGIN) >= self._error(best_on):
-            self.note = (f"on splines ({best_on.family} {metric_name} {best_on.score:.4g}; "
-                         f"{best_off.score:.4g} on plain numbers)")
-            return False
+        best = {side: self._best(group) for side, group in sides.items()}
+        on, off = best["incumbent"], best["challenger"]
+        wins = off is not None and (on is None or self._error(off) * (1.0 + TWIN_MARGIN) < self._error(on))
+        self.note = self.describe("challenger" if wins else "incumbent", best, metric_name)
+        if wins:
+            self.switch()
+        return wins
+
+    def _error(self, trial: TrialRecord) -> float:
+        return score_error(trial.score, self.greater_is_better)
+
+    def _best(self, trials: list[TrialRecord]) -> TrialRecord | None:
+        ok = [t for t in trials if t.status == "ok" and t.score is not None]
+        return min(ok, key=self._error) if ok else None
+
+
+@dataclass
+class SplineChoice(TwinChoice):
+    """Whether the linear models keep their B-splines.
+
+    On small regression data the linear families start on splines
+    (``space.spline_mode`` "always"), and their first starting point is followed by
+    its plain twin (``space.default_points``); plain numbers win if their error is
+    lower by more than ``TWIN_MARGIN`` (a tie keeps the splines: they level off beyond
+    the training range, which the CV rarely shows). The mode is then "off" and the
+    search goes on without splines. Either way the losing variant's trials are no
+    candidates for the final model (:meth:`rules_out`). On scikit-learn's diabetes data
+    (442 rows of ten nearly linear numbers) 5-fold CV gave ridge 0.4914 plain and
+    0.4801 on splines; on the benchmark's regression data sets the splines won by
+    0.002-0.22 (FINDINGS.md, "Splines for linear models").
+    """
+
+    mode: str = "always"
+
+    def side(self, trial: TrialRecord) -> str | None:
+        pre = trial.config["pre"]
+        if pre.get("splines"):
+            return "incumbent"
+        return "challenger" if "scaler" in pre and _has_splines(trial.family) else None
+
+    def switch(self) -> None:
         self.mode = "off"
-        on_text = f"{best_on.score:.4g}" if best_on is not None else "failed"
-        self.note = (f"on plain numbers ({best_off.family} {metric_name} {best_off.score:.4g}; "
-                     f"{on_text} on splines)")
-        return True
+
+    def adapt(self, config: dict) -> dict:
+        from .space import without_splines
+
+        return without_splines(config)
+
+    def describe(self, winner: str, best: dict, metric_name: str) -> str:
+        on, off = best["incumbent"], best["challenger"]
+        if off is None:
+            return "on splines (the linear model on plain numbers failed)"
+        if winner == "incumbent":
+            return f"on splines ({on.family} {metric_name} {on.score:.4g}; {off.score:.4g} on plain numbers)"
+        on_text = f"{on.score:.4g}" if on is not None else "failed"
+        return f"on plain numbers ({off.family} {metric_name} {off.score:.4g}; {on_text} on splines)"
 
     def outcome(self, trials: Iterable[TrialRecord]) -> str | None:
         """What the result reports: the decision, or that the linear models stayed on splines
@@ -174,12 +229,44 @@ class SplineChoice:
         on_splines = bool(trial.config.get("pre", {}).get("splines"))
         return on_splines if self.mode == "off" else not on_splines
 
-    def _error(self, trial: TrialRecord) -> float:
-        return score_error(trial.score, self.greater_is_better)
 
-    def _best(self, trials: list[TrialRecord]) -> TrialRecord | None:
-        ok = [t for t in trials if t.status == "ok" and t.score is not None]
-        return min(ok, key=self._error) if ok else None
+@dataclass
+class TargetChoice(TwinChoice):
+    """Whether the regression models fit the log of the target (``transformers.LogTarget``).
+
+    For a non-negative target with a skew of at least ``space.LOG_TARGET_MIN_SKEW``
+    (``space.target_mode`` "raw"), the default gradient boosting is followed by its twin
+    on the log of the target; the log wins if its error is lower by more than
+    ``TWIN_MARGIN``, and the search goes on on the log scale ("log"), its queued
+    starting points included. The trials before stay candidates: their scores are on
+    the same scale. Measured on the benchmark's training rows (5-fold CV of default
+    boosting, raw against log): house 0.853 against 0.860, insurance 0.821 against 0.832,
+    diamond 0.981 against 0.984; bike 0.945 against 0.937 (FINDINGS.md).
+    """
+
+    mode: str = "raw"
+
+    def side(self, trial: TrialRecord) -> str | None:
+        if trial.family != "hist_gradient_boosting":
+            return None
+        return "challenger" if trial.config["pre"].get("log_target") else "incumbent"
+
+    def switch(self) -> None:
+        self.mode = "log"
+
+    def adapt(self, config: dict) -> dict:
+        from .space import with_log_target
+
+        return with_log_target(config)
+
+    def describe(self, winner: str, best: dict, metric_name: str) -> str:
+        raw, log = best["incumbent"], best["challenger"]
+        if log is None:
+            return "as it is (the model on its log failed)"
+        if winner == "incumbent":
+            return f"as it is ({raw.family} {metric_name} {raw.score:.4g}; {log.score:.4g} on its log)"
+        raw_text = f"{raw.score:.4g}" if raw is not None else "failed"
+        return f"on the log scale ({log.family} {metric_name} {log.score:.4g}; {raw_text} as it is)"
 
 
 def _has_splines(family: str) -> bool:

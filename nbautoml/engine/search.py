@@ -24,7 +24,7 @@ from ..exceptions import ConfigError, unknown_choice
 from .ensemble import likely_members, member_refit_time
 from .race import FamilyRace
 from .records import SearchEvent, TrialRecord
-from .space import config_from_vals, normalize_config, to_python, without_splines
+from .space import config_from_vals, normalize_config, to_python
 from .workers import Outcome, WorkerPool
 
 log = logging.getLogger("nbautoml")
@@ -122,10 +122,11 @@ class Search:
     vals_for : callable, optional
         ``vals_for(config, families)``: a config's values in the space ``space_for``
         builds now, or None if it is not a point of it. With it, a rebuilt space's
-        history is placed by config (needed when ``splines`` changes the space).
-    splines : race.SplineChoice, optional
-        Decides from the first trials whether the linear models keep their splines;
-        when it turns them off, ``space_for`` must build the space without them.
+        history is placed by config (needed when a choice changes the space).
+    choices : list of race.TwinChoice
+        Choices made once from the first trials (whether the linear models keep their
+        splines, whether the target goes on the log scale); when one switches,
+        ``space_for`` must build the space it leaves.
     prune_families : bool
         Stop suggesting families far behind the best one (see ``race.py``).
     ensemble_kept : callable, optional
@@ -140,7 +141,7 @@ class Search:
     def __init__(self, space, ctx, metric, budget: Budget, *, algo="tpe", seed=0, n_jobs=1, store=None,
                  callbacks=(), points=(), refit_factor=1.0, spent=0.0, previous=(), rerun=(),
                  start_method=None, keep_oof=10, ensemble_reserve=0, families=None, space_for=None,
-                 prune_families=True, ensemble_kept=None, memory_limit=None, vals_for=None, splines=None):
+                 prune_families=True, ensemble_kept=None, memory_limit=None, vals_for=None, choices=()):
         self.space = space
         self.memory_limit = memory_limit
         self.ctx = ctx
@@ -165,7 +166,7 @@ class Search:
         self.families = list(families) if families else None
         self.space_for = space_for
         self.vals_for = vals_for
-        self.splines = splines if (splines is not None and self.families and space_for is not None) else None
+        self.choices = list(choices) if (self.families and space_for is not None) else []
         self.active = self.families
         self.race = FamilyRace(metric.greater_is_better,
                                enabled=bool(prune_families and self.families and space_for is not None))
@@ -175,11 +176,11 @@ class Search:
         self._new_hp_trials(space)
         for record in previous:
             self._register_previous(record)
+        self._update_race()  # first: a choice the stored trials make changes the queued points
         # a resumed search does not run its starting points again
-        tried = [record.config for record in self.state.trials]
+        tried = [normalize_config(record.config) for record in self.state.trials]
         self.queue = [(v, c, source) for v, c, source in self.queue
                       if source == "resume" or normalize_config(c) not in tried]
-        self._update_race()
 
     # ------------------------------------------------------------------ hyperopt glue
     #
@@ -212,16 +213,19 @@ class Search:
         return {**vals, "family": self.families.index(self.active[int(vals["family"])])}
 
     def _update_race(self) -> None:
-        """Recompute the race and the spline choice; when a family left the race or the
-        splines went off, suggest from the space they leave."""
-        undecided = self.splines is not None and self.splines.enabled and self.splines.note is None
-        switched = undecided and self.splines.update(self.state.trials, self.metric.name)
-        if switched:  # the starting points still queued go on plain numbers too
-            self.queue = [(None, without_splines(config), source) for _, config, source in self.queue]
-        if undecided and self.splines.note is not None:  # decided now: the losing variant is no ensemble candidate
-            for record in self.state.trials:
-                if record.trial_id in self.state.oof and self.splines.rules_out(record):
-                    del self.state.oof[record.trial_id]
+        """Recompute the race and the choices; when a family left the race or a choice
+        switched, suggest from the space they leave."""
+        switched = False
+        for choice in self.choices:
+            if not choice.enabled or choice.note is not None:
+                continue
+            if choice.update(self.state.trials, self.metric.name):  # the queued points follow it
+                switched = True
+                self.queue = [(None, choice.adapt(config), source) for _, config, source in self.queue]
+            if choice.note is not None:  # decided now: a variant that lost may be no candidate
+                for record in self.state.trials:
+                    if record.trial_id in self.state.oof and choice.rules_out(record):
+                        del self.state.oof[record.trial_id]
         if not self.race.enabled and not switched:
             return
         self.race.update(self.state.trials, self.metric.name)
@@ -506,7 +510,7 @@ class Search:
         point tied with the best (``prefer.choose_trial``), and the ensemble
         selection starts from the chosen trial's predictions.
         """
-        if self.splines is not None and self.splines.rules_out(record):
+        if self._ruled_out(record):
             return
         self.state.oof[record.trial_id] = (record.score, oof)
         if record.source == "default":
@@ -516,12 +520,15 @@ class Search:
                 del self.state.oof[trial_id]
 
     def candidate_trials(self) -> list[TrialRecord]:
-        """The trials the final model may be chosen from: all but the linear models of the
-        spline variant that lost (``race.SplineChoice.rules_out``)."""
-        if self.splines is None:
+        """The trials the final model may be chosen from: all but those a choice ruled out
+        (the linear models of the spline variant that lost: ``race.SplineChoice.rules_out``)."""
+        if not self.choices:
             return self.state.trials
-        kept = [t for t in self.state.trials if not self.splines.rules_out(t)]
+        kept = [t for t in self.state.trials if not self._ruled_out(t)]
         return kept if any(t.status == "ok" for t in kept) else self.state.trials
+
+    def _ruled_out(self, record: TrialRecord) -> bool:
+        return any(choice.rules_out(record) for choice in self.choices)
 
     def ranked_oof(self) -> list[int]:
         """The trials whose out-of-fold predictions are kept, best score first."""

@@ -323,6 +323,32 @@ def without_splines(config: dict) -> dict:
     return {**config, "pre": pre}
 
 
+# The regression target on the log scale (transformers.LogTarget): "off" (no such option:
+# classification, a target with negative values or little skew), "raw" or "log" (decided
+# per data set by race.TargetChoice from the default boosting and its twin on the log)
+TARGET_MODES = ("off", "raw", "log")
+_TARGET_RAW = Param("log_target", "choice", (False,), False)
+_TARGET_LOG = Param("log_target", "choice", (True,), True)
+# a skew below this leaves the target as it is (no twin): concrete's 0.45, and the log lost there
+LOG_TARGET_MIN_SKEW = 1.0
+
+
+def target_mode(task: str, y) -> str:
+    """``"raw"`` (the log is tried) for a regression target without negative values and a
+    skew of at least ``LOG_TARGET_MIN_SKEW``, else ``"off"``."""
+    import pandas as pd
+
+    if task != "regression":
+        return "off"
+    y = pd.Series(y, dtype=float)
+    return "raw" if y.min() >= 0 and y.skew() >= LOG_TARGET_MIN_SKEW else "off"
+
+
+def with_log_target(config: dict) -> dict:
+    """The same config fitted on the log of the target."""
+    return {**config, "pre": {**config.get("pre", {}), "log_target": True}}
+
+
 _PRE_TEXT = (
     Param("text_max_features", "choice", (2000, 10000, 30000), 10000),
     Param("text_ngrams", "choice", (1, 2), 2),
@@ -367,7 +393,7 @@ DEFAULT_ORDER_TEXT = (
 
 
 def pre_params(family: Family, has_categorical: bool, has_text: bool,
-               selection: Param | None = None, splines: str = "off") -> tuple[Param, ...]:
+               selection: Param | None = None, splines: str = "off", target: str = "off") -> tuple[Param, ...]:
     """The preprocessing parameters searched for this family.
 
     ``selection``: the prior of ``select_percentile`` (:func:`selection_param`; default
@@ -390,6 +416,10 @@ def pre_params(family: Family, has_categorical: bool, has_text: bool,
         params.append(Param("cat_encoding", "choice", (default, other), default))
     if has_text:
         params.extend(_PRE_TEXT)
+    if target not in TARGET_MODES:
+        raise ValueError(f"target={target!r}: one of {TARGET_MODES}")
+    if target != "off":
+        params.append(_TARGET_LOG if target == "log" else _TARGET_RAW)
     return tuple(params)
 
 
@@ -433,7 +463,7 @@ def _label(family: str, section: str, name: str) -> str:
 
 
 def build_space(families: list[str], has_categorical: bool, has_text: bool,
-                selection: Param | None = None, splines: str = "off"):
+                selection: Param | None = None, splines: str = "off", target: str = "off"):
     """The conditional hyperopt space over the given families (``selection``, ``splines``:
     :func:`pre_params`)."""
     from hyperopt import hp
@@ -446,14 +476,15 @@ def build_space(families: list[str], has_categorical: bool, has_text: bool,
                 "family": name,
                 "params": {p.name: p.hp(_label(name, "params", p.name)) for p in fam.params},
                 "pre": {p.name: p.hp(_label(name, "pre", p.name))
-                        for p in pre_params(fam, has_categorical, has_text, selection, splines)},
+                        for p in pre_params(fam, has_categorical, has_text, selection, splines, target)},
             }
         )
     return hp.choice("family", branches)
 
 
 def default_points(families: list[str], has_categorical: bool, has_text: bool, n: int,
-                   fit_rows: int = 0, selection: Param | None = None, splines: str = "off") -> list[dict]:
+                   fit_rows: int = 0, selection: Param | None = None, splines: str = "off",
+                   target: str = "off") -> list[dict]:
     """Up to ``n`` strong starting configs (``{"family", "params", "pre"}``), best first.
 
     ``fit_rows``, the rows a trial fits on: above ``LARGE_FIT_ROWS`` the order is
@@ -479,7 +510,8 @@ def default_points(families: list[str], has_categorical: bool, has_text: bool, n
         config = {
             "family": name,
             "params": {p.name: overrides.get(p.name, p.default) for p in fam.params},
-            "pre": {p.name: p.default for p in pre_params(fam, has_categorical, has_text, selection, splines)},
+            "pre": {p.name: p.default
+                    for p in pre_params(fam, has_categorical, has_text, selection, splines, target)},
         }
         if config not in configs:
             configs.append(config)
@@ -487,11 +519,15 @@ def default_points(families: list[str], has_categorical: bool, has_text: bool, n
         first = next((c for c in configs if c["pre"].get("splines")), None)
         if first is not None:
             configs.insert(configs.index(first) + 1, without_splines(first))
+    if target == "raw":
+        first = next((c for c in configs if c["family"] == "hist_gradient_boosting"), None)
+        if first is not None:
+            configs.insert(configs.index(first) + 1, with_log_target(first))
     return configs
 
 
 def vals_from_config(config: dict, families: list[str], has_categorical: bool, has_text: bool,
-                     selection: Param | None = None, splines: str = "off"):
+                     selection: Param | None = None, splines: str = "off", target: str = "off"):
     """hyperopt's stored values (label -> value) for a config of the built-in space.
 
     Returns None when the config is not a point of this space (unknown family,
@@ -503,7 +539,8 @@ def vals_from_config(config: dict, families: list[str], has_categorical: bool, h
         return None
     fam = FAMILIES[name]
     vals = {"family": families.index(name)}
-    sections = (("params", fam.params), ("pre", pre_params(fam, has_categorical, has_text, selection, splines)))
+    sections = (("params", fam.params),
+                ("pre", pre_params(fam, has_categorical, has_text, selection, splines, target)))
     for section, params in sections:
         given = config.get(section, {})
         if section == "pre" and set(given) - {p.name for p in params}:
@@ -532,7 +569,7 @@ def config_from_vals(space, vals: dict) -> dict:
 def normalize_config(config: dict) -> dict:
     """Cast quantized floats to int and fill missing sections."""
     fam = FAMILIES.get(config.get("family"))
-    params = {k: to_python(v) for k, v in config.get("params", {}).items()}
+    params = {k: to_python(v) for k, v in sorted(config.get("params", {}).items())}  # as hyperopt gives them
     if fam is not None:
         for p in fam.params:
             if p.kind.startswith("q") and p.name in params and params[p.name] is not None:
@@ -748,6 +785,11 @@ def build_pipeline(config: dict, plan, task: str, random_state: int | None = 0, 
         if task == "regression" and family is not None and family.scale_target:
             estimator = TransformedTargetRegressor(regressor=estimator, transformer=StandardScaler(),
                                                    check_inverse=False)
+        if task == "regression" and pre.get("log_target"):
+            from .transformers import LogTarget
+
+            estimator = TransformedTargetRegressor(regressor=estimator, transformer=LogTarget(),
+                                                   check_inverse=False)
     steps.append(("model", estimator))
     return Pipeline(steps)
 
@@ -778,6 +820,8 @@ def describe(config: dict) -> str:
         bits.append("clipped")
     if int(pre.get("select_percentile", 100)) < 100:
         bits.append(f"top {pre['select_percentile']}%")
+    if pre.get("log_target"):
+        bits.append("log target")
     prefix = ("[" + ", ".join(bits) + "] ") if bits else ""
     return f"{prefix}{config['family']}({params})"
 

@@ -206,3 +206,34 @@ def to_numbers(col: pd.Series) -> pd.Series:
         stripped = col.astype(object).map(lambda v: v.strip() if isinstance(v, str) else v)
         values = pd.to_numeric(stripped, errors="coerce").astype("float64")
     return values.where(np.isfinite(values.to_numpy(dtype=float, na_value=np.nan)))
+
+
+class LogTarget(TransformerMixin, BaseEstimator):
+    """A regression target on the log scale: ``log1p(y)``, and back with ``expm1``.
+
+    For ``TransformedTargetRegressor(transformer=LogTarget())``: a model fitted on the log
+    of a skewed non-negative target (prices, charges) fits relative errors. Predictions
+    are clipped to the training targets' log range widened by ``margin`` on each side
+    before going back, so a linear model's extrapolation cannot overflow ``expm1``.
+
+    Parameters
+    ----------
+    margin : float, default=0.5
+        How far beyond the training range (in log units) a prediction may go
+        (0.5: about 1.65 times the largest training target).
+    """
+
+    def __init__(self, margin: float = 0.5):
+        self.margin = margin
+
+    def fit(self, y, _=None):
+        z = np.log1p(np.asarray(y, dtype=float))
+        self.low_, self.high_ = float(np.min(z)), float(np.max(z))
+        return self
+
+    def transform(self, y):
+        return np.log1p(np.asarray(y, dtype=float))
+
+    def inverse_transform(self, z):
+        z = np.clip(np.asarray(z, dtype=float), self.low_ - self.margin, self.high_ + self.margin)
+        return np.expm1(z)

@@ -214,6 +214,8 @@ def result_html(result, top: int = 10) -> str:
         rows.append(("Left early", f"families well behind the best got no more trials: {left}"))
     if s.get("linear_models"):
         rows.append(("Linear models", _e(s["linear_models"])))
+    if s.get("target_scale"):
+        rows.append(("Target", _e(s["target_scale"])))
     if s["dropped_columns"]:
         dropped = "; ".join(f"<code>{_e(k)}</code> ({_e(v)})" for k, v in s["dropped_columns"].items())
         rows.append(("Dropped columns", dropped))

@@ -108,8 +108,9 @@ def test_a_resumed_search_keeps_the_families_that_left_out(bike):
     before = {f: sum(t.family == f for t in first.trials_) for f in first.families_left_}
     resumed = AutoML(max_evals=14, resume="raced", **kw).fit(frame, target=target)
     assert len(resumed.trials_) == 14
-    # the starting points ran in the first session only (four, and the ridge's plain twin)
-    assert sum(t.source == "default" for t in resumed.trials_) == 5
+    # the starting points ran in the first session only (four, the ridge's plain twin and the
+    # boosting's twin on the log of the target)
+    assert sum(t.source == "default" for t in resumed.trials_) == 6
     assert set(first.families_left_) <= set(resumed.families_left_)
     after = {f: sum(t.family == f for t in resumed.trials_) for f in first.families_left_}
     assert after == before  # no new trial of a family that had left

@@ -300,7 +300,7 @@ def test_when_splines_go_off_the_search_rebuilds_its_space_and_history_by_config
                     Budget(max_evals=20), points=[(vals_for(c, families), c) for c in points],
                     families=families, space_for=lambda active: space.build_space(active, **shape,
                                                                                   splines=choice.mode),
-                    vals_for=vals_for, splines=choice, prune_families=False)
+                    vals_for=vals_for, choices=[choice], prune_families=False)
     records = []
     for score in (0.48, 0.49):  # the ridge on splines, then its plain twin
         tid, vals, config, _ = search._ask()
