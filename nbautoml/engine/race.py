@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from .records import TrialRecord
 
@@ -131,9 +132,20 @@ class TwinChoice:
         """A queued starting point, after the switch."""
         return config
 
+    # what the note calls each side's outcome, and each side's scores; why the challenger failed
+    verdicts: ClassVar[dict] = {}
+    labels: ClassVar[dict] = {}
+    failed: ClassVar[str] = ""
+
     def describe(self, winner: str, best: dict, metric_name: str) -> str:
         """The note: ``best`` maps each side to its best trial (None if it failed)."""
-        raise NotImplementedError
+        if best["challenger"] is None:
+            return f"{self.verdicts['incumbent']} ({self.failed})"
+        loser = "challenger" if winner == "incumbent" else "incumbent"
+        won, lost = best[winner], best[loser]
+        lost_text = f"{lost.score:.4g}" if lost is not None else "failed"
+        return (f"{self.verdicts[winner]} ({won.family} {metric_name} {won.score:.4g}; "
+                f"{lost_text} {self.labels[loser]})")
 
     def rules_out(self, trial: TrialRecord) -> bool:
         """Whether ``trial`` is no candidate for the final model (default: every trial is)."""
@@ -186,6 +198,9 @@ class SplineChoice(TwinChoice):
     """
 
     mode: str = "always"
+    verdicts: ClassVar[dict] = {"incumbent": "on splines", "challenger": "on plain numbers"}
+    labels: ClassVar[dict] = {"incumbent": "on splines", "challenger": "on plain numbers"}
+    failed: ClassVar[str] = "the linear model on plain numbers failed"
 
     def side(self, trial: TrialRecord) -> str | None:
         pre = trial.config["pre"]
@@ -201,14 +216,6 @@ class SplineChoice(TwinChoice):
 
         return without_splines(config)
 
-    def describe(self, winner: str, best: dict, metric_name: str) -> str:
-        on, off = best["incumbent"], best["challenger"]
-        if off is None:
-            return "on splines (the linear model on plain numbers failed)"
-        if winner == "incumbent":
-            return f"on splines ({on.family} {metric_name} {on.score:.4g}; {off.score:.4g} on plain numbers)"
-        on_text = f"{on.score:.4g}" if on is not None else "failed"
-        return f"on plain numbers ({off.family} {metric_name} {off.score:.4g}; {on_text} on splines)"
 
     def outcome(self, trials: Iterable[TrialRecord]) -> str | None:
         """What the result reports: the decision, or that the linear models stayed on splines
@@ -245,6 +252,9 @@ class TargetChoice(TwinChoice):
     """
 
     mode: str = "raw"
+    verdicts: ClassVar[dict] = {"incumbent": "as it is", "challenger": "on the log scale"}
+    labels: ClassVar[dict] = {"incumbent": "as it is", "challenger": "on its log"}
+    failed: ClassVar[str] = "the model on its log failed"
 
     def side(self, trial: TrialRecord) -> str | None:
         if trial.family != "hist_gradient_boosting":
@@ -259,14 +269,6 @@ class TargetChoice(TwinChoice):
 
         return with_log_target(config)
 
-    def describe(self, winner: str, best: dict, metric_name: str) -> str:
-        raw, log = best["incumbent"], best["challenger"]
-        if log is None:
-            return "as it is (the model on its log failed)"
-        if winner == "incumbent":
-            return f"as it is ({raw.family} {metric_name} {raw.score:.4g}; {log.score:.4g} on its log)"
-        raw_text = f"{raw.score:.4g}" if raw is not None else "failed"
-        return f"on the log scale ({log.family} {metric_name} {log.score:.4g}; {raw_text} as it is)"
 
 
 def _has_splines(family: str) -> bool:
