@@ -36,6 +36,7 @@ from .race import SplineChoice, TargetChoice
 from .records import TrialRecord
 from .search import Budget, Search, emit_finished, get_algorithm
 from .space import (
+    FAMILIES,
     build_pipeline,
     build_space,
     default_points,
@@ -173,6 +174,11 @@ class AutoML(BaseEstimator):
         models searched numbers on B-splines or plain, and the two CV scores
         that decided it (the default ridge with and without); None where no
         linear model takes splines.
+    log_target_ : str or None
+        On a skewed regression target without negative values, whether the
+        search went on on the log of the target, and the two CV scores that
+        decided it (the default gradient boosting as it is and on the log);
+        None where the log was not tried.
     n_jobs_ : int
         Trials that ran at a time (``n_jobs`` resolved).
     total_cpu_time_ : float
@@ -412,11 +418,13 @@ class AutoML(BaseEstimator):
             store.set_meta(validation=validation.description, test_fraction=float(n_test / n_train))
         budget = Budget(self.max_evals, self.time_budget, self.trial_timeout, self.early_stop)
         # on small regression data, the first trials decide whether the linear models keep splines
-        spline_choice = SplineChoice(metric.greater_is_better,
-                                     enabled=self.space is None and shape["splines"] == "always")
+        # (only where the starting points hold the pair: a linear model, the default boosting)
+        builtin = self.space is None
+        spline_choice = SplineChoice(metric.greater_is_better, enabled=(
+            builtin and shape["splines"] == "always" and any(FAMILIES[f].splines for f in families)))
         # ... and, for a skewed non-negative target, whether the models fit its log
-        target_choice = TargetChoice(metric.greater_is_better,
-                                     enabled=self.space is None and shape["target"] == "raw")
+        target_choice = TargetChoice(metric.greater_is_better, enabled=(
+            builtin and shape["target"] == "raw" and "hist_gradient_boosting" in families))
 
         def now():  # the built-in space's shape as the choices leave it
             return dict(shape, splines=spline_choice.mode, target=target_choice.mode)

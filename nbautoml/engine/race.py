@@ -95,7 +95,6 @@ class FamilyRace:
 
 # a challenger wins only when its error is below the incumbent's by more than this share
 TWIN_MARGIN = 0.01
-SPLINE_MARGIN = TWIN_MARGIN  # plain numbers against splines
 
 
 @dataclass
@@ -166,8 +165,9 @@ class TwinChoice:
         if not sides["incumbent"] or not sides["challenger"]:
             return False
         best = {side: self._best(group) for side, group in sides.items()}
-        on, off = best["incumbent"], best["challenger"]
-        wins = off is not None and (on is None or self._error(off) * (1.0 + TWIN_MARGIN) < self._error(on))
+        incumbent, challenger = best["incumbent"], best["challenger"]
+        wins = challenger is not None and (
+            incumbent is None or self._error(challenger) * (1.0 + TWIN_MARGIN) < self._error(incumbent))
         self.note = self.describe("challenger" if wins else "incumbent", best, metric_name)
         if wins:
             self.switch()

@@ -142,3 +142,13 @@ def test_classification_and_symmetric_targets_have_no_target_choice():
     result = AutoML(max_evals=3, seed=0, n_jobs=1, ensemble=False).fit(frame, target=target)
     assert result.log_target_ is None
     assert not any("log_target" in t.config["pre"] for t in result.trials_)
+
+
+def test_without_the_boosting_there_is_no_target_choice():
+    """The twin is the default boosting's: with models= that leave it out, no trial runs on the
+    log and the result names no choice."""
+    frame, target, _ = load_dataset("insurance", rows=300)
+    result = AutoML(models=["ridge", "knn"], max_evals=3, seed=0, n_jobs=1, ensemble=False).fit(
+        frame, target=target)
+    assert result.log_target_ is None
+    assert not any(t.config["pre"].get("log_target") for t in result.trials_)
