@@ -92,6 +92,9 @@ def onnx_table(report, trained: bool) -> Table:
         rows.append(("parity check", f"{verdict} on {report.rows_checked:,} {where}"))
         if report.label_agreement is not None:
             rows.append(("labels agree", f"{report.label_agreement:.2%}"))
+        if report.value_agreement is not None:
+            what = "probabilities agree" if report.label_agreement is not None else "predictions agree"
+            rows.append((what, f"{report.value_agreement:.2%} of the rows"))
         if report.max_abs_diff is not None:
             rows.append(("max abs difference", f"{report.max_abs_diff:.2e}"))
         if report.max_rel_diff is not None:

@@ -105,3 +105,78 @@ def test_a_regressor_fitted_on_the_standardized_target_exports(tmp_path):
     report = nbautoml.export_onnx(result, tmp_path / "svr.onnx", check_rows=X.iloc[:100])
     assert report.passed and report.rows_checked == 100 and report.max_rel_diff < 1e-4
     assert (tmp_path / "svr.onnx").stat().st_size == report.size
+
+
+def _split(name, rows=None):
+    from sklearn.model_selection import train_test_split
+
+    from tests.conftest import load_dataset
+
+    frame, target, task = load_dataset(name, rows=rows)
+    train, test = train_test_split(frame, test_size=0.3, random_state=0)
+    return train.drop(columns=[target]), train[target], test.drop(columns=[target]), task
+
+
+def _default_pipeline(family, X, y, task):
+    from nbautoml.engine import data, space
+
+    config = space.default_points([family], False, False, 1)[0]
+    return space.build_pipeline(config, data.plan_columns(X), task).fit(X, y)
+
+
+@pytest.mark.parametrize("name, family", [("glass", "hist_gradient_boosting"),
+                                          ("concrete", "hist_gradient_boosting"),
+                                          ("glass", "knn"), ("concrete", "knn")])
+def test_boosting_and_distance_weighted_neighbors_export_with_the_same_predictions(name, family, tmp_path):
+    """skl2onnx 1.20 cannot write HistGradientBoosting (a bool among integer flags) and weighs
+    k-NN's neighbours uniformly; nbautoml mends both converters."""
+    pytest.importorskip("skl2onnx")
+    ort = pytest.importorskip("onnxruntime")
+    X, y, X_test, task = _split(name)
+    pipeline = _default_pipeline(family, X, y, task)
+    if family == "knn":
+        assert pipeline[-1].weights == "distance"
+    report = nbautoml.export_onnx(pipeline, tmp_path / "m.onnx", check_rows=X_test)
+    assert report.passed and report.rows_checked == len(X_test), report
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    if task == "regression":
+        (got,) = session.run(None, report.feeds(X_test))
+        expected = pipeline.predict(X_test)
+        close = np.abs(got.ravel() - expected) <= 1e-4 * np.abs(expected).max()
+        assert close.mean() >= 0.99, np.abs(got.ravel() - expected).max()
+        if family == "knn":  # and not what equal weights give
+            pipeline[-1].set_params(weights="uniform")
+            assert np.abs(got.ravel() - pipeline.predict(X_test)).max() > 0.1
+    else:
+        labels, probabilities = session.run(["label", "probabilities"], report.feeds(X_test))
+        assert np.mean(labels == pipeline.predict(X_test)) >= 0.99
+        assert np.mean(np.abs(probabilities - pipeline.predict_proba(X_test)).max(axis=1) <= 1e-3) >= 0.99
+
+
+@pytest.mark.parametrize("name", ["diabetes", "concrete"])
+def test_a_voting_ensemble_exports_with_the_same_predictions(name, tmp_path):
+    """nbautoml's ensembles hold their weights in a list, which skl2onnx's voting converters
+    cannot divide, and a soft VotingClassifier flattens transform(), which they refuse."""
+    pytest.importorskip("skl2onnx")
+    pytest.importorskip("onnxruntime")
+    from nbautoml.engine.ensemble import build_ensemble
+
+    X, y, X_test, task = _split(name)
+    families = ["logistic_regression", "hist_gradient_boosting", "knn"] if task == "binary" else \
+        ["ridge", "hist_gradient_boosting", "knn"]
+    members = [(f, _default_pipeline(f, X, y, task), w) for f, w in zip(families, (2, 1, 1))]
+    ensemble = build_ensemble(members, task).fit(X, y)
+    assert isinstance(ensemble[-1].weights, list)
+    report = nbautoml.export_onnx(ensemble, tmp_path / "e.onnx", check_rows=X_test)
+    assert report.passed and report.value_agreement >= 0.95, report
+    assert isinstance(ensemble[-1].weights, list)  # the model itself is left as it was
+
+
+def test_a_regressor_that_does_not_match_is_not_written(tmp_path):
+    pytest.importorskip("skl2onnx")
+    X, y, X_test, task = _split("concrete")
+    pipeline = _default_pipeline("ridge", X, y, task)
+    with pytest.raises(ExportError, match="does not match scikit-learn") as info:
+        nbautoml.export_onnx(pipeline, tmp_path / "r.onnx", check_rows=X_test, rtol=-1.0)
+    assert info.value.details["report"].value_agreement == 0.0
+    assert not (tmp_path / "r.onnx").exists()

@@ -108,7 +108,7 @@ def test_a_log_target_model_saves_and_loads_through_the_allowlist(insurance, tmp
     np.testing.assert_allclose(loaded.predict(X), result.predict(X))
 
 
-@pytest.mark.parametrize("family", ["ridge", "mlp"])  # mlp: the log, then standardized
+@pytest.mark.parametrize("family", ["ridge", "mlp", "hist_gradient_boosting"])  # mlp: the log, then standardized
 def test_a_log_target_pipeline_exports_to_onnx_with_the_same_predictions(family, tmp_path):
     """ONNX export converts numeric pipelines: insurance's numbers (age, bmi, children)."""
     pytest.importorskip("skl2onnx")
