@@ -499,7 +499,9 @@ def export_onnx(model, path, check_rows=None, *, target_opset: int | None = None
         import onnxruntime as ort
 
         frame, _ = loaded.check_input(check_rows, warn=False)
-        session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+        session_options = ort.SessionOptions()
+        session_options.log_severity_level = 3  # errors only: its notes on unused initializers are skl2onnx's to mend
+        session = ort.InferenceSession(data, session_options, providers=["CPUExecutionProvider"])
         try:
             outputs = dict(zip([o.name for o in session.get_outputs()], session.run(None, report.feeds(frame))))
         finally:
