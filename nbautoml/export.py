@@ -1,10 +1,11 @@
 """Export a model to ONNX (skl2onnx; ``pip install 'nbautoml[onnx]'``), checked against scikit-learn.
 
-The ONNX graph has one input per model column (``float32``, shape ``[N, 1]``)
-and outputs ``label`` and ``probabilities`` (classifiers) or ``variable``
-(regressors). Pipelines with nbautoml's own transformers (categorical, text
-and date columns go through them) have no ONNX converter; the error names
-the steps. All-numeric pipelines convert.
+The ONNX graph has one input per model column, shape ``[N, 1]``: ``float32``
+for a numeric column, a string for a categorical one (its values as text, a
+missing value as ``"missing"``: ``report.feeds(frame)`` writes them so), and
+outputs ``label`` and ``probabilities`` (classifiers) or ``variable``
+(regressors). Text and date columns, and numbers stored as text, go through
+steps without an ONNX converter; the error names them.
 
 Examples
 --------
@@ -25,6 +26,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import onnx_converters
 from .exceptions import NbAutoMLError
 
 
@@ -48,6 +50,8 @@ class OnnxReport:
     input_names : dict
         Column name -> the ONNX graph's input name (skl2onnx turns characters
         other than letters, digits and ``_`` into ``_``).
+    string_inputs : list of str
+        The categorical columns, fed as strings (the others as ``float32``).
     rows_checked : int
         Rows compared between ONNX Runtime and scikit-learn (0: not checked).
     label_agreement : float or None
@@ -68,6 +72,7 @@ class OnnxReport:
     inputs: list[str] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
     input_names: dict[str, str] = field(default_factory=dict)
+    string_inputs: list[str] = field(default_factory=list)
     rows_checked: int = 0
     label_agreement: float | None = None
     value_agreement: float | None = None
@@ -76,8 +81,9 @@ class OnnxReport:
     passed: bool | None = None
 
     def feeds(self, frame) -> dict:
-        """The ONNX Runtime input dict for ``frame`` (``float32`` columns of shape ``[N, 1]``)."""
-        return _feeds(frame, self.inputs, self.input_names)
+        """The ONNX Runtime input dict for ``frame``: columns of shape ``[N, 1]``, ``float32``
+        or, for ``string_inputs``, strings with a missing value as ``"missing"``."""
+        return _feeds(frame, self.inputs, self.input_names, self.string_inputs)
 
     def __repr__(self) -> str:
         check = "not checked"
@@ -104,231 +110,13 @@ def _require():
                           code="missing_dependency") from err
 
 
-def _register_converters():
-    """Teach skl2onnx the steps nbautoml's pipelines use that it has no converter for.
-
-    ``TransformedTargetRegressor`` with a ``StandardScaler`` (the regression families
-    fitted on the standardized target): the regressor's output times the target's
-    scale plus its mean; with a ``LogTarget`` (models fitted on the log of the target):
-    the output clipped to its range, ``exp``, minus one. ``SplineTransformer`` (linear models on splines):
-    :func:`spline_pieces`.
-    """
-    import numpy as np
-    from skl2onnx import update_registered_converter
-    from skl2onnx.algebra.onnx_operator import OnnxSubEstimator
-    from skl2onnx.algebra.onnx_ops import OnnxAdd, OnnxClip, OnnxExp, OnnxMul, OnnxSub
-    from skl2onnx.common.shape_calculator import calculate_linear_regressor_output_shapes
-    from sklearn.compose import TransformedTargetRegressor
-
-    def convert(scope, operator, container):
-        model = operator.raw_operator
-        transformer = model.transformer_
-        kind = type(transformer).__name__
-        if kind not in ("StandardScaler", "LogTarget") or model.func is not None:
-            raise NotImplementedError("TransformedTargetRegressor converts with a StandardScaler or "
-                                      "LogTarget transformer only")
-        opset = container.target_opset
-        inner = OnnxSubEstimator(model.regressor_, operator.inputs[0], op_version=opset)
-        if kind == "LogTarget":
-            low = np.array(transformer.low_ - transformer.margin, dtype=np.float32)
-            high = np.array(transformer.high_ + transformer.margin, dtype=np.float32)
-            output = OnnxSub(OnnxExp(OnnxClip(inner, low, high, op_version=opset), op_version=opset),
-                             np.array([1.0], dtype=np.float32), op_version=opset,
-                             output_names=operator.outputs[:1])
-        else:
-            scale = np.asarray(transformer.scale_ if transformer.scale_ is not None else [1.0], dtype=np.float32)
-            mean = np.asarray(transformer.mean_ if transformer.mean_ is not None else [0.0], dtype=np.float32)
-            output = OnnxAdd(OnnxMul(inner, scale, op_version=opset), mean, op_version=opset,
-                             output_names=operator.outputs[:1])
-        output.add_to(scope, container)
-
-    update_registered_converter(TransformedTargetRegressor, "NbautomlTransformedTargetRegressor",
-                                calculate_linear_regressor_output_shapes, convert)
-    _register_spline_converter()
-    _mend_boosting_converters()
-    _mend_neighbor_converters()
-
-
-def _mend_boosting_converters():
-    """Let skl2onnx's HistGradientBoosting converters write integer flags.
-
-    skl2onnx (1.20) gives every leaf ``False`` in the integer list
-    ``nodes_missing_value_tracks_true`` of ``TreeEnsembleClassifier`` /
-    ``TreeEnsembleRegressor``, and onnx (1.23) refuses a bool there ("Expected an
-    int, got a boolean"), so no boosting model converted. The wrapped converter
-    hands the same flags on as 0 and 1; everything else is skl2onnx's own.
-    """
-    from skl2onnx.common._registration import get_converter, register_converter
-
-    for alias in ("SklearnHistGradientBoostingClassifier", "SklearnHistGradientBoostingRegressor"):
-        registered = get_converter(alias)
-        if getattr(registered._fct, "nbautoml_int_flags", False):
-            continue
-        register_converter(alias, _with_int_flags(registered._fct), overwrite=True,
-                           options=registered.get_allowed_options())
-
-
-def _mend_neighbor_converters():
-    """Let skl2onnx's k-NN converters weight neighbours by their distance.
-
-    skl2onnx (1.20) takes the neighbours' distances from ``TopK`` and negates them
-    (a step meant for opsets before 11, whose ``TopK`` had no ``largest=0``), so with
-    ``weights="distance"`` every weight ``1 / max(distance, 1e-6)`` is 1e6: the ONNX
-    model weighs its neighbours uniformly. The wrapped converter takes the absolute
-    value of those distances, which leaves correct ones as they are.
-    """
-    from skl2onnx.common._registration import get_converter, register_converter
-
-    for alias in ("SklearnKNeighborsClassifier", "SklearnKNeighborsRegressor"):
-        registered = get_converter(alias)
-        if getattr(registered._fct, "nbautoml_abs_distances", False):
-            continue
-        register_converter(alias, _with_abs_distances(registered._fct), overwrite=True,
-                           options=registered.get_allowed_options())
-
-
-def _with_abs_distances(convert):
-    from skl2onnx.algebra.onnx_ops import OnnxAbs
-    from skl2onnx.operator_converters import nearest_neighbours
-
-    def converter(scope, operator, container):
-        find = nearest_neighbours.onnx_nearest_neighbors_indices_k
-
-        def find_with_abs_distances(*args, **kwargs):
-            found = find(*args, **kwargs)
-            if not kwargs.get("keep_distances"):
-                return found
-            indices, distances = found
-            return indices, OnnxAbs(distances, op_version=kwargs.get("op_version"))
-
-        nearest_neighbours.onnx_nearest_neighbors_indices_k = find_with_abs_distances  # this conversion only
-        try:
-            convert(scope, operator, container)
-        finally:
-            nearest_neighbours.onnx_nearest_neighbors_indices_k = find
-
-    converter.nbautoml_abs_distances = True
-    return converter
-
-
-def _with_int_flags(convert):
-    def converter(scope, operator, container):
-        add_node = container.add_node
-
-        def add_node_with_int_flags(*args, **attrs):
-            flags = attrs.get("nodes_missing_value_tracks_true")
-            if flags is not None:
-                attrs["nodes_missing_value_tracks_true"] = [int(flag) for flag in flags]
-            return add_node(*args, **attrs)
-
-        container.add_node = add_node_with_int_flags  # this conversion's container only
-        try:
-            convert(scope, operator, container)
-        finally:
-            del container.add_node
-
-    converter.nbautoml_int_flags = True
-    return converter
-
-
-def spline_pieces(transformer):
-    """A fitted ``SplineTransformer`` (constant extrapolation) as cubic pieces per knot interval.
-
-    Returns ``(knots, coefficients)``: ``knots`` of shape (columns, n_knots), each column's
-    knots over its training range; ``coefficients`` of shape (intervals, 4, columns,
-    n_splines), such that on interval ``i`` of column ``c`` at ``u = (x - knots[c, i]) /
-    width`` (``u`` in [0, 1]) spline ``s`` is ``sum_m coefficients[i, m, c, s] * u**m``.
-    They are read from the transformer itself (four points per interval, solved exactly for
-    the cubic), so they hold whatever its fitted B-splines are.
-    """
-    import numpy as np
-
-    if transformer.extrapolation != "constant" or transformer.degree > 3 or not transformer.include_bias:
-        raise NotImplementedError("SplineTransformer converts with extrapolation='constant', degree <= 3 "
-                                  "and include_bias=True only")
-    knots = np.array([spl.t[spl.k:len(spl.t) - spl.k] for spl in transformer.bsplines_])
-    n_columns, n_knots = knots.shape
-    n_splines = transformer.n_features_out_ // n_columns
-    widths = np.diff(knots, axis=1)
-    u = np.array([0.0, 1 / 3, 2 / 3, 1.0])
-    probe = (knots[None, :, :-1] + widths[None] * u[:, None, None])  # (4, columns, intervals)
-    probe = probe.transpose(2, 0, 1).reshape(-1, n_columns)  # rows: interval-major, then u
-    values = transformer.transform(probe).reshape(n_knots - 1, 4, n_columns * n_splines)
-    vandermonde = np.vander(u, 4, increasing=True)
-    coefficients = np.stack([np.linalg.solve(vandermonde, v) for v in values])
-    return knots, coefficients.reshape(n_knots - 1, 4, n_columns, n_splines)
-
-
-def _register_spline_converter():
-    """ONNX for ``SplineTransformer`` (linear models on splines): clip each column to its
-    training range, pick its knot interval, evaluate the interval's cubic in each spline."""
-    import numpy as np
-    from onnx import TensorProto
-    from skl2onnx import update_registered_converter
-    from skl2onnx.algebra.onnx_ops import (
-        OnnxAdd,
-        OnnxAnd,
-        OnnxCast,
-        OnnxDiv,
-        OnnxLess,
-        OnnxMax,
-        OnnxMin,
-        OnnxMul,
-        OnnxNot,
-        OnnxReshape,
-        OnnxSub,
-    )
-    from skl2onnx.common.data_types import FloatTensorType
-    from sklearn.preprocessing import SplineTransformer
-
-    def shape(operator):
-        rows = operator.inputs[0].get_first_dimension()
-        operator.outputs[0].type = FloatTensorType([rows, operator.raw_operator.n_features_out_])
-
-    def convert(scope, operator, container):
-        opset = container.target_opset
-        knots, coefficients = spline_pieces(operator.raw_operator)
-        n_columns, n_knots = knots.shape
-        n_splines = coefficients.shape[-1]
-        f32 = np.float32
-        x = operator.inputs[0]
-        clipped = OnnxMin(OnnxMax(x, knots[:, 0].astype(f32), op_version=opset), knots[:, -1].astype(f32),
-                          op_version=opset)
-        total = None
-        for i in range(n_knots - 1):
-            left, right = knots[:, i], knots[:, i + 1]
-            width = np.where(right > left, right - left, 1.0)
-            u = OnnxReshape(OnnxDiv(OnnxSub(clipped, left.astype(f32), op_version=opset), width.astype(f32),
-                                    op_version=opset),
-                            np.array([-1, n_columns, 1], dtype=np.int64), op_version=opset)
-            c = coefficients[i].astype(f32)  # (4, columns, splines): Horner's rule in u
-            piece = OnnxAdd(c[2], OnnxMul(u, c[3], op_version=opset), op_version=opset)
-            piece = OnnxAdd(c[1], OnnxMul(u, piece, op_version=opset), op_version=opset)
-            piece = OnnxAdd(c[0], OnnxMul(u, piece, op_version=opset), op_version=opset)
-            inside = None
-            if i > 0:  # x >= left
-                inside = OnnxNot(OnnxLess(clipped, left.astype(f32), op_version=opset), op_version=opset)
-            if i < n_knots - 2:  # x < right
-                below = OnnxLess(clipped, right.astype(f32), op_version=opset)
-                inside = below if inside is None else OnnxAnd(inside, below, op_version=opset)
-            if inside is not None:
-                mask = OnnxReshape(OnnxCast(inside, to=TensorProto.FLOAT, op_version=opset),
-                                   np.array([-1, n_columns, 1], dtype=np.int64), op_version=opset)
-                piece = OnnxMul(mask, piece, op_version=opset)
-            total = piece if total is None else OnnxAdd(total, piece, op_version=opset)
-        output = OnnxReshape(total, np.array([-1, n_columns * n_splines], dtype=np.int64), op_version=opset,
-                             output_names=operator.outputs[:1])
-        output.add_to(scope, container)
-
-    update_registered_converter(SplineTransformer, "NbautomlSplineTransformer", shape, convert)
-
-
 def unsupported_steps(pipeline) -> list[str]:
     """Steps of the pipeline that skl2onnx cannot convert (nbautoml's own transformers)."""
     from .persist import pipeline_steps
 
     return [f"{s['path']} ({s['class'].rsplit('.', 1)[-1]})" for s in pipeline_steps(pipeline)
-            if s["class"].startswith("nbautoml.")]
+            if s["class"].startswith("nbautoml.")
+            and s["class"].rsplit(".", 1)[-1] not in onnx_converters.CONVERTIBLE_STEPS]
 
 
 def _step_for_class(pipeline, class_name: str) -> str | None:
@@ -340,11 +128,41 @@ def _step_for_class(pipeline, class_name: str) -> str | None:
     return None
 
 
-def _feeds(frame, columns, names=None):
+def _feeds(frame, columns, names=None, strings=()):
     import numpy as np
 
+    from .engine.transformers import AsString
+
     names = names or {}
-    return {names.get(c, c): frame[[c]].to_numpy(dtype=np.float32, na_value=np.nan) for c in columns}
+    return {names.get(c, c): AsString().fit(frame[[c]]).transform(frame[[c]]) if c in strings
+            else frame[[c]].to_numpy(dtype=np.float32, na_value=np.nan) for c in columns}
+
+
+def _category_columns(pipeline) -> set[str]:
+    """The columns the pipeline reads as categories (through ``AsString``), in every
+    ColumnTransformer of its pipelines and ensemble members."""
+    from sklearn.compose import ColumnTransformer
+
+    from .engine.transformers import AsString, ColumnNames
+
+    found = set()
+    for step in _parts(pipeline):
+        if not isinstance(step, ColumnTransformer):
+            continue
+        for _, part, cols in step.transformers:
+            first = part.steps[0][1] if hasattr(part, "steps") else part
+            if isinstance(first, AsString):
+                found.update(cols.names if isinstance(cols, ColumnNames) else cols)
+    return found
+
+
+def _parts(root):
+    """Every step: ``root``, its pipelines' steps and its voting ensembles' members."""
+    yield root
+    for _name, step in getattr(root, "steps", []):
+        yield from _parts(step)
+    for member in getattr(root, "estimators_", None) or []:
+        yield from _parts(member)
 
 
 def _convertible(pipeline):
@@ -364,13 +182,6 @@ def _convertible(pipeline):
 
     from .engine.transformers import ColumnNames
 
-    def parts(root):  # every step, in pipelines and in a voting ensemble's members
-        yield root
-        for _name, step in getattr(root, "steps", []):
-            yield from parts(step)
-        for member in getattr(root, "estimators_", None) or []:
-            yield from parts(member)
-
     def named_columns(step):
         return isinstance(step, ColumnTransformer) and any(
             isinstance(cols, ColumnNames) for _, _, cols in step.transformers)
@@ -379,10 +190,10 @@ def _convertible(pipeline):
         return isinstance(step, (VotingClassifier, VotingRegressor)) and (
             isinstance(step.weights, (list, tuple)) or getattr(step, "flatten_transform", False))
 
-    if not any(named_columns(step) or voting(step) for step in parts(pipeline)):
+    if not any(named_columns(step) or voting(step) for step in _parts(pipeline)):
         return pipeline
     pipeline = copy.deepcopy(pipeline)
-    for step in parts(pipeline):
+    for step in _parts(pipeline):
         if named_columns(step):
             named = {name: cols.names for name, _, cols in step.transformers if isinstance(cols, ColumnNames)}
             step.transformers_ = [(name, part, named.get(name, cols)) for name, part, cols in step.transformers_]
@@ -448,19 +259,22 @@ def export_onnx(model, path, check_rows=None, *, target_opset: int | None = None
                           "Export a fitted AutoML or a model saved by nbautoml.save().",
                           code="onnx_unsupported")
     blocked = unsupported_steps(pipeline)
-    non_numeric = [c["name"] for c in loaded.schema_["columns"] if c.get("role") not in ("numeric", "unknown")]
-    if blocked or non_numeric:
+    roles = {c["name"]: c.get("role") for c in loaded.schema_["columns"]}
+    others = [name for name, role in roles.items() if role not in ("numeric", "unknown", "categorical")]
+    if blocked or others:
         raise ExportError(
             "This pipeline cannot be exported to ONNX: no ONNX converter exists for the step(s) "
-            + (", ".join(blocked) or "handling non-numeric columns")
-            + (f" (they handle the non-numeric column(s) {', '.join(non_numeric[:10])})" if non_numeric else "")
-            + ". ONNX export works for all-numeric pipelines: search on numeric columns only, or serve "
-            "the model with nbautoml serve instead.", code="onnx_unsupported", steps=blocked,
-            columns=non_numeric)
+            + (", ".join(blocked) or "handling text or date columns")
+            + (f" (they handle the text or date column(s) {', '.join(others[:10])})" if others else "")
+            + ". ONNX export works for numeric and categorical columns: search without the others "
+            "(drop them, or roles={column: 'dropped'}), or serve the model with nbautoml serve instead.",
+            code="onnx_unsupported", steps=blocked, columns=others)
     _require()
-    _register_converters()
+    onnx_converters.register()
     from skl2onnx import to_onnx
-    from skl2onnx.common.data_types import FloatTensorType
+    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+
+    strings = [c for c in columns if c in _category_columns(pipeline)]
 
     pipeline = _convertible(pipeline)
     options = None
@@ -470,8 +284,9 @@ def export_onnx(model, path, check_rows=None, *, target_opset: int | None = None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            onx = to_onnx(pipeline, initial_types=[(c, FloatTensorType([None, 1])) for c in columns],
-                          options=options, target_opset=target_opset)
+            types = [(c, StringTensorType([None, 1]) if c in strings else FloatTensorType([None, 1]))
+                     for c in columns]
+            onx = to_onnx(pipeline, initial_types=types, options=options, target_opset=target_opset)
     except Exception as err:
         text = str(err).strip().splitlines()[0][:300].rstrip(".") if str(err).strip() else type(err).__name__
         match = re.search(r"<class '([\w.]+)'>", str(err))
@@ -489,7 +304,7 @@ def export_onnx(model, path, check_rows=None, *, target_opset: int | None = None
     data = onx.SerializeToString()
     graph_inputs = [i.name for i in onx.graph.input]
     report = OnnxReport(Path(path), len(data), inputs=columns, outputs=[o.name for o in onx.graph.output],
-                        input_names=dict(zip(columns, graph_inputs)))
+                        input_names=dict(zip(columns, graph_inputs)), string_inputs=strings)
 
     if check_rows is None and getattr(model, "_X", None) is not None:
         warnings.warn("export_onnx: no check_rows given; checking 200 training rows. Pass held-out rows "

@@ -75,6 +75,13 @@ def _onnx_input(report, column: str) -> str:
     return column if name == column else f"{name} (column {column!r})"
 
 
+def _input_counts(report) -> str:
+    strings = len(getattr(report, "string_inputs", []))
+    numbers = len(report.inputs) - strings
+    parts = [f"{numbers} float32" if numbers else "", f"{strings} string" if strings else ""]
+    return " and ".join(p for p in parts if p) + " columns [N, 1]"
+
+
 def onnx_table(report, trained: bool) -> Table:
     """The export report as a two-column table, with the parity check in words."""
     import pandas as pd
@@ -82,8 +89,7 @@ def onnx_table(report, trained: bool) -> Table:
     rows = [
         ("file", str(report.path)),
         ("size", _size(report.size)),
-        ("inputs", f"{len(report.inputs)} float32 columns [N, 1]: "
-                   + ", ".join(_onnx_input(report, c) for c in report.inputs)),
+        ("inputs", _input_counts(report) + ": " + ", ".join(_onnx_input(report, c) for c in report.inputs)),
         ("outputs", ", ".join(report.outputs)),
     ]
     if report.rows_checked:

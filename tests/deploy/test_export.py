@@ -47,12 +47,14 @@ def test_failed_parity_check_writes_nothing(blood_cli, tmp_path):
     assert not (tmp_path / "strict.onnx").exists()
 
 
-def test_pipelines_with_nbautoml_transformers_name_the_steps(fitted, tmp_path):
-    with pytest.raises(ExportError, match="as_string") as info:
+def test_text_columns_are_refused_with_the_steps_named(fitted, tmp_path):
+    with pytest.raises(ExportError, match="as_text") as info:
         nbautoml.export_onnx(fitted("titanic").result, tmp_path / "titanic.onnx")
     assert info.value.code == "onnx_unsupported"
-    assert "features/cat/as_string (AsString)" in info.value.details["steps"]
-    assert "Sex" in str(info.value) and not (tmp_path / "titanic.onnx").exists()
+    assert "features/text0/as_text (TextColumn)" in info.value.details["steps"]
+    assert "features/cat/as_string (AsString)" not in info.value.details["steps"]  # categories convert
+    assert info.value.details["columns"] == ["Name"]
+    assert "Name" in str(info.value) and not (tmp_path / "titanic.onnx").exists()
 
 
 def test_a_converter_failure_names_the_step(blood_cli, tmp_path):
@@ -87,9 +89,17 @@ def test_unsupported_steps_inside_an_ensemble_are_named():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ensemble = build_ensemble(members, "binary").fit(X, rng.choice(["no", "yes"], 60))
-    assert unsupported_steps(ensemble) == ["ensemble/ridge/features/cat/as_string (AsString)",
-                                           "ensemble/decision_tree/features/cat/as_string (AsString)",
-                                           "ensemble/decision_tree/features/cat/encode (OrdinalCategories)"]
+    assert unsupported_steps(ensemble) == []  # categorical steps convert
+    X["when"] = pd.date_range("2024-01-01", periods=60, freq="D").astype(str)
+    plan = plan_columns(X)
+    assert plan.names("datetime") == ["when"]
+    members = [(f, build_pipeline({"family": f, "params": {}, "pre": {}}, plan, "binary"), 1)
+               for f in ("ridge", "decision_tree")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ensemble = build_ensemble(members, "binary").fit(X, rng.choice(["no", "yes"], 60))
+    assert unsupported_steps(ensemble) == ["ensemble/ridge/features/date/expand (DatetimeFeatures)",
+                                           "ensemble/decision_tree/features/date/expand (DatetimeFeatures)"]
 
 
 def test_a_regressor_fitted_on_the_standardized_target_exports(tmp_path):
@@ -180,3 +190,53 @@ def test_a_regressor_that_does_not_match_is_not_written(tmp_path):
         nbautoml.export_onnx(pipeline, tmp_path / "r.onnx", check_rows=X_test, rtol=-1.0)
     assert info.value.details["report"].value_agreement == 0.0
     assert not (tmp_path / "r.onnx").exists()
+
+
+@pytest.mark.parametrize("family", ["ridge", "random_forest", "hist_gradient_boosting"])
+def test_categorical_columns_export_as_strings(fitted, family, tmp_path):
+    """house: 43 categorical columns (one-hot for ridge, ordinal codes for the trees), some
+    with more than 20 categories (an infrequent one for the rest) and missing values; test
+    rows hold categories never seen in training."""
+    pytest.importorskip("skl2onnx")
+    ort = pytest.importorskip("onnxruntime")
+    from nbautoml.engine import data
+    from nbautoml.magics.deployment import onnx_table
+
+    X, y, X_test, task = _split("house")
+    plan = data.plan_columns(X)
+    categorical = plan.names("categorical")
+    unseen = [c for c in categorical if set(X_test[c].dropna()) - set(X[c].dropna())]
+    assert len(categorical) > 40 and unseen  # e.g. a Neighborhood or Exterior1st value
+    pipeline = _default_pipeline(family, X, y, task)
+    report = nbautoml.export_onnx(pipeline, tmp_path / "house.onnx", check_rows=X_test)
+    assert report.passed and report.value_agreement >= 0.99, report
+    assert report.string_inputs == categorical
+    session = ort.InferenceSession(str(tmp_path / "house.onnx"), providers=["CPUExecutionProvider"])
+    feeds = report.feeds(X_test)
+    assert feeds[report.input_names[categorical[0]]].dtype == object
+    (got,) = session.run(None, feeds)
+    expected = pipeline.predict(X_test)
+    assert np.mean(np.abs(got.ravel() - expected) <= 1e-4 * np.abs(expected).max()) >= 0.99
+    numbers = len(report.inputs) - len(categorical)
+    assert f"{numbers} float32 and {len(categorical)} string columns [N, 1]" in onnx_table(report, False)._repr_html_()
+
+
+def test_category_slots_match_scikit_learn_encoders():
+    """The category -> code / one-hot column map the converters write, against sklearn's own
+    transform, for columns with and without infrequent categories."""
+    from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
+
+    from nbautoml.onnx_converters import category_slots
+
+    rng = np.random.default_rng(0)
+    many = [f"c{i:02d}" for i in range(30)]
+    weights = np.linspace(1, 3, 30) / np.linspace(1, 3, 30).sum()
+    X = np.c_[rng.choice(["x", "y"], 500), rng.choice(many, 500, p=weights)].astype(object)
+    probe = np.c_[np.array(["x"] * 30), np.array(many)].astype(object)
+    ordinal = OrdinalEncoder(max_categories=20).fit(X)
+    slots, n_slots, rare = category_slots(ordinal)[1]
+    assert rare and n_slots == 20
+    assert [slots[c] for c in many] == ordinal.transform(probe)[:, 1].tolist()
+    one_hot = OneHotEncoder(max_categories=20, sparse_output=False).fit(X)
+    assert category_slots(one_hot)[0][1:] == (2, False)
+    assert [slots[c] for c in many] == one_hot.transform(probe)[:, 2:].argmax(axis=1).tolist()

@@ -185,7 +185,7 @@ def test_the_spline_pieces_are_the_transformers_own_values():
     """export.spline_pieces on skewed, constant and binary columns, inside and outside the range."""
     from sklearn.preprocessing import SplineTransformer
 
-    from nbautoml.export import spline_pieces
+    from nbautoml.onnx_converters import spline_pieces
 
     rng = np.random.default_rng(0)
     X = np.c_[rng.normal(size=200), rng.exponential(1000, size=200), np.ones(200), rng.integers(0, 2, 200)]

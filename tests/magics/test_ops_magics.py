@@ -1,7 +1,8 @@
 """The deploy, monitor and explain magics, through a real IPython InteractiveShell.
 
 One small real search on the blood data set (numeric, binary) is shared by the module;
-one more (with a text column and --ensemble) checks the search options and the ONNX refusal.
+one more (with a categorical column and --ensemble) checks the search options and the ONNX
+export of an ensemble with a categorical input.
 """
 
 from __future__ import annotations
@@ -150,7 +151,7 @@ def test_prefer_reaches_automl_and_the_result_html(searched):
     assert "Ensemble" not in html
 
 
-def test_ensemble_and_backend_options_and_an_unconvertible_export(ip, blood):
+def test_ensemble_and_backend_options_and_the_onnx_export_of_a_category(ip, blood):
     pytest.importorskip("skl2onnx", reason="ONNX export needs skl2onnx")
     data = blood.assign(donor=np.where(blood["Frequency"] > 5, "regular", "occasional"))
     ip.push({"df": data})
@@ -171,9 +172,11 @@ def test_ensemble_and_backend_options_and_an_unconvertible_export(ip, blood):
             f"and better on {result.ensemble_.folds_better} of its 3 validation folds") in html
     assert 2 * result.ensemble_.folds_better > 3  # "auto" keeps only an ensemble better on most folds
     assert "Preference" not in html
-    with pytest.raises(UsageError, match=r"Cannot export 'ens' to ONNX: .*AsString.*donor"):
-        ip.run_line_magic("automl_export", "ens model.onnx")
-    assert not Path("model.onnx").exists()
+    # the ensemble and its categorical column (donor, fed as strings) convert
+    table = ip.run_line_magic("automl_export", "ens model.onnx --out onx")
+    assert Path("model.onnx").exists() and ip.user_ns["onx"].string_inputs == ["donor"]
+    assert "4 float32 and 1 string columns [N, 1]" in table._repr_html_()
+    assert f"passed on {len(data):,} training rows" in table._repr_html_()
 
 
 def test_pareto_plot(ip, searched, shown):

@@ -1,0 +1,359 @@
+"""The ONNX converters nbautoml adds to skl2onnx's, and the ones of skl2onnx it mends.
+
+:func:`register` is called before each export (idempotent). It teaches skl2onnx
+the steps of nbautoml's pipelines that it has no converter for, and wraps three of
+its converters that get nbautoml's models wrong (skl2onnx 1.20).
+"""
+
+from __future__ import annotations
+
+
+def register():
+    """Teach skl2onnx the steps nbautoml's pipelines use that it has no converter for.
+
+    ``TransformedTargetRegressor`` with a ``StandardScaler`` (the regression families
+    fitted on the standardized target): the regressor's output times the target's
+    scale plus its mean; with a ``LogTarget`` (models fitted on the log of the target):
+    the output clipped to its range, ``exp``, minus one. ``SplineTransformer`` (linear models on splines):
+    :func:`spline_pieces`.
+    """
+    import numpy as np
+    from skl2onnx import update_registered_converter
+    from skl2onnx.algebra.onnx_operator import OnnxSubEstimator
+    from skl2onnx.algebra.onnx_ops import OnnxAdd, OnnxClip, OnnxExp, OnnxMul, OnnxSub
+    from skl2onnx.common.shape_calculator import calculate_linear_regressor_output_shapes
+    from sklearn.compose import TransformedTargetRegressor
+
+    def convert(scope, operator, container):
+        model = operator.raw_operator
+        transformer = model.transformer_
+        kind = type(transformer).__name__
+        if kind not in ("StandardScaler", "LogTarget") or model.func is not None:
+            raise NotImplementedError("TransformedTargetRegressor converts with a StandardScaler or "
+                                      "LogTarget transformer only")
+        opset = container.target_opset
+        inner = OnnxSubEstimator(model.regressor_, operator.inputs[0], op_version=opset)
+        if kind == "LogTarget":
+            low = np.array(transformer.low_ - transformer.margin, dtype=np.float32)
+            high = np.array(transformer.high_ + transformer.margin, dtype=np.float32)
+            output = OnnxSub(OnnxExp(OnnxClip(inner, low, high, op_version=opset), op_version=opset),
+                             np.array([1.0], dtype=np.float32), op_version=opset,
+                             output_names=operator.outputs[:1])
+        else:
+            scale = np.asarray(transformer.scale_ if transformer.scale_ is not None else [1.0], dtype=np.float32)
+            mean = np.asarray(transformer.mean_ if transformer.mean_ is not None else [0.0], dtype=np.float32)
+            output = OnnxAdd(OnnxMul(inner, scale, op_version=opset), mean, op_version=opset,
+                             output_names=operator.outputs[:1])
+        output.add_to(scope, container)
+
+    update_registered_converter(TransformedTargetRegressor, "NbautomlTransformedTargetRegressor",
+                                calculate_linear_regressor_output_shapes, convert)
+    _register_spline_converter()
+    _register_category_converters()
+    _mend_boosting_converters()
+    _mend_neighbor_converters()
+
+
+def _mend_boosting_converters():
+    """Let skl2onnx's HistGradientBoosting converters write integer flags.
+
+    skl2onnx (1.20) gives every leaf ``False`` in the integer list
+    ``nodes_missing_value_tracks_true`` of ``TreeEnsembleClassifier`` /
+    ``TreeEnsembleRegressor``, and onnx (1.23) refuses a bool there ("Expected an
+    int, got a boolean"), so no boosting model converted. The wrapped converter
+    hands the same flags on as 0 and 1; everything else is skl2onnx's own.
+    """
+    from skl2onnx.common._registration import get_converter, register_converter
+
+    for alias in ("SklearnHistGradientBoostingClassifier", "SklearnHistGradientBoostingRegressor"):
+        registered = get_converter(alias)
+        if getattr(registered._fct, "nbautoml_int_flags", False):
+            continue
+        register_converter(alias, _with_int_flags(registered._fct), overwrite=True,
+                           options=registered.get_allowed_options())
+
+
+def _mend_neighbor_converters():
+    """Let skl2onnx's k-NN converters weight neighbours by their distance.
+
+    skl2onnx (1.20) takes the neighbours' distances from ``TopK`` and negates them
+    (a step meant for opsets before 11, whose ``TopK`` had no ``largest=0``), so with
+    ``weights="distance"`` every weight ``1 / max(distance, 1e-6)`` is 1e6: the ONNX
+    model weighs its neighbours uniformly. The wrapped converter takes the absolute
+    value of those distances, which leaves correct ones as they are.
+    """
+    from skl2onnx.common._registration import get_converter, register_converter
+
+    for alias in ("SklearnKNeighborsClassifier", "SklearnKNeighborsRegressor"):
+        registered = get_converter(alias)
+        if getattr(registered._fct, "nbautoml_abs_distances", False):
+            continue
+        register_converter(alias, _with_abs_distances(registered._fct), overwrite=True,
+                           options=registered.get_allowed_options())
+
+
+def _with_abs_distances(convert):
+    from skl2onnx.algebra.onnx_ops import OnnxAbs
+    from skl2onnx.operator_converters import nearest_neighbours
+
+    def converter(scope, operator, container):
+        find = nearest_neighbours.onnx_nearest_neighbors_indices_k
+
+        def find_with_abs_distances(*args, **kwargs):
+            found = find(*args, **kwargs)
+            if not kwargs.get("keep_distances"):
+                return found
+            indices, distances = found
+            return indices, OnnxAbs(distances, op_version=kwargs.get("op_version"))
+
+        nearest_neighbours.onnx_nearest_neighbors_indices_k = find_with_abs_distances  # this conversion only
+        try:
+            convert(scope, operator, container)
+        finally:
+            nearest_neighbours.onnx_nearest_neighbors_indices_k = find
+
+    converter.nbautoml_abs_distances = True
+    return converter
+
+
+def _with_int_flags(convert):
+    def converter(scope, operator, container):
+        add_node = container.add_node
+
+        def add_node_with_int_flags(*args, **attrs):
+            flags = attrs.get("nodes_missing_value_tracks_true")
+            if flags is not None:
+                attrs["nodes_missing_value_tracks_true"] = [int(flag) for flag in flags]
+            return add_node(*args, **attrs)
+
+        container.add_node = add_node_with_int_flags  # this conversion's container only
+        try:
+            convert(scope, operator, container)
+        finally:
+            del container.add_node
+
+    converter.nbautoml_int_flags = True
+    return converter
+
+
+def spline_pieces(transformer):
+    """A fitted ``SplineTransformer`` (constant extrapolation) as cubic pieces per knot interval.
+
+    Returns ``(knots, coefficients)``: ``knots`` of shape (columns, n_knots), each column's
+    knots over its training range; ``coefficients`` of shape (intervals, 4, columns,
+    n_splines), such that on interval ``i`` of column ``c`` at ``u = (x - knots[c, i]) /
+    width`` (``u`` in [0, 1]) spline ``s`` is ``sum_m coefficients[i, m, c, s] * u**m``.
+    They are read from the transformer itself (four points per interval, solved exactly for
+    the cubic), so they hold whatever its fitted B-splines are.
+    """
+    import numpy as np
+
+    if transformer.extrapolation != "constant" or transformer.degree > 3 or not transformer.include_bias:
+        raise NotImplementedError("SplineTransformer converts with extrapolation='constant', degree <= 3 "
+                                  "and include_bias=True only")
+    knots = np.array([spl.t[spl.k:len(spl.t) - spl.k] for spl in transformer.bsplines_])
+    n_columns, n_knots = knots.shape
+    n_splines = transformer.n_features_out_ // n_columns
+    widths = np.diff(knots, axis=1)
+    u = np.array([0.0, 1 / 3, 2 / 3, 1.0])
+    probe = (knots[None, :, :-1] + widths[None] * u[:, None, None])  # (4, columns, intervals)
+    probe = probe.transpose(2, 0, 1).reshape(-1, n_columns)  # rows: interval-major, then u
+    values = transformer.transform(probe).reshape(n_knots - 1, 4, n_columns * n_splines)
+    vandermonde = np.vander(u, 4, increasing=True)
+    coefficients = np.stack([np.linalg.solve(vandermonde, v) for v in values])
+    return knots, coefficients.reshape(n_knots - 1, 4, n_columns, n_splines)
+
+
+def _register_spline_converter():
+    """ONNX for ``SplineTransformer`` (linear models on splines): clip each column to its
+    training range, pick its knot interval, evaluate the interval's cubic in each spline."""
+    import numpy as np
+    from onnx import TensorProto
+    from skl2onnx import update_registered_converter
+    from skl2onnx.algebra.onnx_ops import (
+        OnnxAdd,
+        OnnxAnd,
+        OnnxCast,
+        OnnxDiv,
+        OnnxLess,
+        OnnxMax,
+        OnnxMin,
+        OnnxMul,
+        OnnxNot,
+        OnnxReshape,
+        OnnxSub,
+    )
+    from skl2onnx.common.data_types import FloatTensorType
+    from sklearn.preprocessing import SplineTransformer
+
+    def shape(operator):
+        rows = operator.inputs[0].get_first_dimension()
+        operator.outputs[0].type = FloatTensorType([rows, operator.raw_operator.n_features_out_])
+
+    def convert(scope, operator, container):
+        opset = container.target_opset
+        knots, coefficients = spline_pieces(operator.raw_operator)
+        n_columns, n_knots = knots.shape
+        n_splines = coefficients.shape[-1]
+        f32 = np.float32
+        x = operator.inputs[0]
+        clipped = OnnxMin(OnnxMax(x, knots[:, 0].astype(f32), op_version=opset), knots[:, -1].astype(f32),
+                          op_version=opset)
+        total = None
+        for i in range(n_knots - 1):
+            left, right = knots[:, i], knots[:, i + 1]
+            width = np.where(right > left, right - left, 1.0)
+            u = OnnxReshape(OnnxDiv(OnnxSub(clipped, left.astype(f32), op_version=opset), width.astype(f32),
+                                    op_version=opset),
+                            np.array([-1, n_columns, 1], dtype=np.int64), op_version=opset)
+            c = coefficients[i].astype(f32)  # (4, columns, splines): Horner's rule in u
+            piece = OnnxAdd(c[2], OnnxMul(u, c[3], op_version=opset), op_version=opset)
+            piece = OnnxAdd(c[1], OnnxMul(u, piece, op_version=opset), op_version=opset)
+            piece = OnnxAdd(c[0], OnnxMul(u, piece, op_version=opset), op_version=opset)
+            inside = None
+            if i > 0:  # x >= left
+                inside = OnnxNot(OnnxLess(clipped, left.astype(f32), op_version=opset), op_version=opset)
+            if i < n_knots - 2:  # x < right
+                below = OnnxLess(clipped, right.astype(f32), op_version=opset)
+                inside = below if inside is None else OnnxAnd(inside, below, op_version=opset)
+            if inside is not None:
+                mask = OnnxReshape(OnnxCast(inside, to=TensorProto.FLOAT, op_version=opset),
+                                   np.array([-1, n_columns, 1], dtype=np.int64), op_version=opset)
+                piece = OnnxMul(mask, piece, op_version=opset)
+            total = piece if total is None else OnnxAdd(total, piece, op_version=opset)
+        output = OnnxReshape(total, np.array([-1, n_columns * n_splines], dtype=np.int64), op_version=opset,
+                             output_names=operator.outputs[:1])
+        output.add_to(scope, container)
+
+    update_registered_converter(SplineTransformer, "NbautomlSplineTransformer", shape, convert)
+
+
+# categorical columns: ONNX takes them as strings (what AsString makes of them)
+CONVERTIBLE_STEPS = ("AsString", "OrdinalCategories")
+
+
+def _register_category_converters():
+    """``AsString`` (the input is already strings: an identity), ``OrdinalCategories``
+    (skl2onnx's OrdinalEncoder, then a category not seen in training takes the
+    infrequent code) and ``OneHotEncoder`` with infrequent categories, which
+    skl2onnx refuses (:func:`_one_hot_with_infrequent`)."""
+    from skl2onnx import update_registered_converter
+    from skl2onnx.algebra.onnx_ops import OnnxIdentity
+    from skl2onnx.common._registration import (
+        get_converter,
+        get_shape_calculator,
+        register_converter,
+        register_shape_calculator,
+    )
+    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+
+    from .engine.transformers import AsString, OrdinalCategories
+
+    def strings_shape(operator):
+        rows = operator.inputs[0].get_first_dimension()
+        operator.outputs[0].type = StringTensorType([rows, operator.raw_operator.n_features_in_])
+
+    def as_string(scope, operator, container):
+        OnnxIdentity(operator.inputs[0], op_version=container.target_opset,
+                     output_names=operator.outputs[:1]).add_to(scope, container)
+
+    def codes_shape(operator):
+        rows = operator.inputs[0].get_first_dimension()
+        operator.outputs[0].type = FloatTensorType([rows, operator.raw_operator.n_features_in_])
+
+    def ordinal(scope, operator, container):
+        # skl2onnx's OrdinalEncoder converter codes infrequent categories wrongly when
+        # several columns are encoded (house's Neighborhood, 2026-12-05): mapped here
+        model = operator.raw_operator
+        unseen = [float(code) for code in model.unknown_codes_]
+        _encode_columns(scope, operator, container, model.encoder_, unseen, one_hot=False)
+
+    update_registered_converter(AsString, "NbautomlAsString", strings_shape, as_string)
+    update_registered_converter(OrdinalCategories, "NbautomlOrdinalCategories", codes_shape, ordinal)
+    registered = get_converter("SklearnOneHotEncoder")
+    if not getattr(registered._fct, "nbautoml_infrequent", False):
+        register_converter("SklearnOneHotEncoder", _one_hot_with_infrequent(registered._fct), overwrite=True,
+                           options=registered.get_allowed_options())
+        shape = get_shape_calculator("SklearnOneHotEncoder")
+
+        def one_hot_shape(operator):
+            encoder = operator.raw_operator
+            if not _has_infrequent(encoder):
+                return shape(operator)
+            width = sum(n_slots for _, n_slots, _ in category_slots(encoder))
+            operator.outputs[0].type = FloatTensorType([operator.inputs[0].get_first_dimension(), width])
+
+        register_shape_calculator("SklearnOneHotEncoder", one_hot_shape, overwrite=True)
+
+
+def _has_infrequent(encoder) -> bool:
+    return any(rare is not None for rare in getattr(encoder, "infrequent_categories_", None) or [])
+
+
+def category_slots(encoder) -> list[tuple[dict, int, bool]]:
+    """Per column of a fitted ``OneHotEncoder`` or ``OrdinalEncoder``: ``(category ->
+    slot, number of slots, whether it has infrequent categories)``.
+
+    A slot is an ordinal code or a one-hot column: the frequent categories in the
+    order of ``categories_``, then one shared by the infrequent ones, if any.
+    """
+    if getattr(encoder, "drop", None) is not None:
+        raise NotImplementedError("OneHotEncoder with drop= has no nbautoml ONNX converter")
+    infrequent = getattr(encoder, "infrequent_categories_", None) or [None] * len(encoder.categories_)
+    columns = []
+    for categories, rare in zip(encoder.categories_, infrequent):
+        rare = set() if rare is None else set(rare.tolist())
+        frequent = [c for c in categories.tolist() if c not in rare]
+        slots = {c: i for i, c in enumerate(frequent)} | {c: len(frequent) for c in rare}
+        columns.append((slots, len(frequent) + (1 if rare else 0), bool(rare)))
+    return columns
+
+
+def _encode_columns(scope, operator, container, encoder, unseen, one_hot: bool):
+    """Per column a ``LabelEncoder`` from category to slot (:func:`category_slots`; a
+    category not seen in training gets ``unseen[j]``), then ``OneHot`` or the slot as
+    a float; the columns concatenated."""
+    import numpy as np
+    from skl2onnx.algebra.onnx_ops import (
+        OnnxConcat,
+        OnnxGather,
+        OnnxLabelEncoder,
+        OnnxOneHot,
+        OnnxReshape,
+    )
+
+    opset = container.target_opset
+    parts = []
+    for j, (slots, n_slots, _) in enumerate(category_slots(encoder)):
+        column = OnnxGather(operator.inputs[0], np.array([j], dtype=np.int64), axis=1, op_version=opset)
+        keys = [str(c) for c in slots]
+        if one_hot:
+            index = OnnxLabelEncoder(column, keys_strings=keys, values_int64s=list(slots.values()),
+                                     default_int64=int(unseen[j]), op_version=2)
+            hot = OnnxOneHot(index, np.array([n_slots], dtype=np.int64), np.array([0.0, 1.0], dtype=np.float32),
+                             axis=-1, op_version=opset)
+            parts.append(OnnxReshape(hot, np.array([-1, n_slots], dtype=np.int64), op_version=opset))
+        else:
+            parts.append(OnnxLabelEncoder(column, keys_strings=keys, values_floats=[float(v) for v in slots.values()],
+                                          default_float=float(unseen[j]), op_version=2))
+    OnnxConcat(*parts, axis=1, op_version=opset, output_names=operator.outputs[:1]).add_to(scope, container)
+
+
+def _one_hot_with_infrequent(convert):
+    """skl2onnx's OneHotEncoder converter, but for an encoder with infrequent categories
+    (``max_categories``, as nbautoml's linear pipelines use it), which it refuses. A
+    category not seen in training takes the infrequent slot (``handle_unknown=
+    "infrequent_if_exist"``) or, without one, none: ``OneHot`` codes the slot count
+    as all zeros."""
+
+    def converter(scope, operator, container):
+        encoder = operator.raw_operator
+        if not _has_infrequent(encoder):
+            return convert(scope, operator, container)
+        columns = category_slots(encoder)
+        unseen = [n_slots - 1 if rare and encoder.handle_unknown == "infrequent_if_exist" else n_slots
+                  for _, n_slots, rare in columns]
+        _encode_columns(scope, operator, container, encoder, unseen, one_hot=True)
+
+    converter.nbautoml_infrequent = True
+    return converter
