@@ -1,4 +1,5 @@
-"""Command line: ``nbautoml run data.csv --target y`` (also ``python -m nbautoml``)."""
+"""Command line: ``nbautoml run data.csv --target y``, ``nbautoml serve MODEL``, ``nbautoml export
+MODEL OUT.onnx --check DATA`` (also ``python -m nbautoml``)."""
 
 from __future__ import annotations
 
@@ -92,19 +93,36 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this "
                        "machine only; 0.0.0.0 exposes the model to the network)")
     serve.add_argument("--port", type=_positive(int), default=8000)
-    serve.add_argument("--registry", help="the project directory of the registry (default $NBAUTOML_HOME "
-                       "or ./.nbautoml)")
-    serve.add_argument("--trusted", action="append", default=None, metavar="TYPE",
-                       help="trust this type beyond nbautoml's allowlist (repeatable; review it first)")
-    serve.add_argument("--sha256", metavar="HEX", help="the SHA-256 the model file must have (the one you "
-                       "recorded when it was made)")
-    serve.add_argument("--no-verify", action="store_true",
-                       help="serve a file whose integrity nothing can check (a bare skops file), with a warning")
-    serve.add_argument("--allow-version-mismatch", action="store_true",
-                       help="load even if the scikit-learn version differs from the saved one")
     serve.add_argument("--max-body-mb", type=_positive(float), default=10.0,
                        help="largest request body in MB (default 10)")
+    _model_source_arguments(serve)
+
+    export = sub.add_parser("export", allow_abbrev=False, help="export a saved model to ONNX",
+                            description="Export a model to ONNX and check ONNX Runtime's predictions "
+                                        "against scikit-learn's (needs pip install 'nbautoml[onnx]').",
+                            epilog="example: nbautoml export models/churn.nbautoml churn.onnx --check "
+                                   "holdout.csv")
+    export.add_argument("model", help="a .nbautoml file, or a registry reference NAME[@VERSION|@STAGE]")
+    export.add_argument("out", help="the .onnx file to write (nothing is written when the check fails)")
+    export.add_argument("--check", metavar="DATA", help="CSV/Parquet rows to check the export on (held-out "
+                        "rows; a target column is ignored); without it nothing is checked")
+    export.add_argument("--encoding", default=None, help="text encoding of the --check CSV")
+    _model_source_arguments(export)
     return parser
+
+
+def _model_source_arguments(parser) -> None:
+    """The options that say where a saved model comes from and what to trust in it."""
+    parser.add_argument("--registry", help="the project directory of the registry (default $NBAUTOML_HOME "
+                        "or ./.nbautoml)")
+    parser.add_argument("--trusted", action="append", default=None, metavar="TYPE",
+                        help="trust this type beyond nbautoml's allowlist (repeatable; review it first)")
+    parser.add_argument("--sha256", metavar="HEX", help="the SHA-256 the model file must have (the one you "
+                        "recorded when it was made)")
+    parser.add_argument("--no-verify", action="store_true",
+                        help="load a file whose integrity nothing can check (a bare skops file), with a warning")
+    parser.add_argument("--allow-version-mismatch", action="store_true",
+                        help="load even if the scikit-learn version differs from the saved one")
 
 
 def cmd_run(args) -> int:
@@ -180,21 +198,26 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
     print(f"nbautoml: warning: {message}", file=sys.stderr)
 
 
-def cmd_serve(args) -> int:
+def _load_model(args):
+    """The model ``args.model`` names: a file, or a registry reference."""
     from pathlib import Path
 
     from .persist import load
+
+    if Path(args.model).is_file() or args.model.endswith(".nbautoml") or "/" in args.model:
+        return load(args.model, trusted=args.trusted, allow_version_mismatch=args.allow_version_mismatch,
+                    sha256=args.sha256, verify=not args.no_verify)
+    from .registry import Registry
+
+    return Registry(args.registry).load(args.model, trusted=args.trusted,
+                                        allow_version_mismatch=args.allow_version_mismatch)
+
+
+def cmd_serve(args) -> int:
     from .serve import _require, create_app
 
     uvicorn = _require("uvicorn")
-    if Path(args.model).is_file() or args.model.endswith(".nbautoml") or "/" in args.model:
-        model = load(args.model, trusted=args.trusted, allow_version_mismatch=args.allow_version_mismatch,
-                     sha256=args.sha256, verify=not args.no_verify)
-    else:
-        from .registry import Registry
-
-        model = Registry(args.registry).load(args.model, trusted=args.trusted,
-                                             allow_version_mismatch=args.allow_version_mismatch)
+    model = _load_model(args)
     app = create_app(model, max_body_bytes=int(args.max_body_mb * 2**20))
     name = model.registry_ref_ or str(model.path_)
     print(f"Serving {name} ({model.task_} on {model.target_!r}) at http://{args.host}:{args.port}  "
@@ -203,10 +226,28 @@ def cmd_serve(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from .engine.data import read_table
+    from .export import export_onnx
+
+    model = _load_model(args)
+    check_rows = None if args.check is None else read_table(args.check, encoding=args.encoding)
+    if check_rows is not None and model.target_ in check_rows.columns:
+        check_rows = check_rows.drop(columns=[model.target_])
+    report = export_onnx(model, args.out, check_rows=check_rows)
+    print(report)
+    strings = f"; strings (missing as \"missing\"): {', '.join(report.string_inputs)}" if report.string_inputs else ""
+    print(f"  inputs, one [N, 1] tensor per column: {', '.join(report.input_names.values())}{strings}")
+    print(f"  outputs: {', '.join(report.outputs)}")
+    if check_rows is None:
+        print("  not checked against scikit-learn: add --check DATA with held-out rows", file=sys.stderr)
+    return 0
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    commands = {"run": cmd_run, "serve": cmd_serve}
+    commands = {"run": cmd_run, "serve": cmd_serve, "export": cmd_export}
     if args.command not in commands:
         parser.error(f"unknown command {args.command}")
     try:

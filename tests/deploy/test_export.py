@@ -37,6 +37,23 @@ def test_onnx_export_matches_scikit_learn_on_held_out_rows(blood_cli, tmp_path):
     assert "passed" in repr(report)
 
 
+def test_cli_export_checks_the_onnx_file_on_held_out_rows(blood_cli, tmp_path, capsys):
+    """``nbautoml export MODEL OUT --check DATA``: the holdout CSV keeps its target column,
+    which the check leaves out; a check file without a model column fails and writes nothing."""
+    pytest.importorskip("skl2onnx")
+    from nbautoml.cli import main
+
+    path, holdout, target, _ = blood_cli
+    holdout.to_csv(tmp_path / "holdout.csv", index=False)
+    assert main(["export", str(path), str(tmp_path / "blood.onnx"), "--check", str(tmp_path / "holdout.csv")]) == 0
+    printed = capsys.readouterr().out
+    assert f"parity passed on {len(holdout)} rows" in printed and (tmp_path / "blood.onnx").exists()
+    assert "outputs: label, probabilities" in printed
+    holdout.drop(columns=["Recency"]).to_csv(tmp_path / "short.csv", index=False)
+    assert main(["export", str(path), str(tmp_path / "bad.onnx"), "--check", str(tmp_path / "short.csv")]) == 2
+    assert "Recency" in capsys.readouterr().err and not (tmp_path / "bad.onnx").exists()
+
+
 def test_failed_parity_check_writes_nothing(blood_cli, tmp_path):
     pytest.importorskip("skl2onnx", reason="ONNX export needs the 'onnx' extra (skl2onnx, onnxruntime)")
     path, holdout, target, _ = blood_cli
