@@ -549,8 +549,9 @@ class AutoMLMagics(Magics):
     def automl_export(self, line):
         """Export a model to ONNX with ``nbautoml.export_onnx``, checked against scikit-learn.
 
-        A search result of this session is checked on its training rows; ONNX
-        export works for all-numeric pipelines.
+        A search result of this session is checked on its training rows. Numeric
+        and categorical columns convert (a category is a string input); a model
+        that reads text or date columns is refused, with the steps named.
 
         Example::
 
