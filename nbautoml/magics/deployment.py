@@ -75,11 +75,18 @@ def _onnx_input(report, column: str) -> str:
     return column if name == column else f"{name} (column {column!r})"
 
 
-def _input_counts(report) -> str:
-    strings = len(getattr(report, "string_inputs", []))
-    numbers = len(report.inputs) - strings
-    parts = [f"{numbers} float32" if numbers else "", f"{strings} string" if strings else ""]
-    return " and ".join(p for p in parts if p) + " columns [N, 1]"
+def _input_rows(report) -> list[tuple[str, str]]:
+    """The inputs, numbers and strings apart: ``[("inputs", "3 float32 columns [N, 1]: a, b, c"), ...]``."""
+    strings = set(getattr(report, "string_inputs", []))
+    rows = []
+    for label, kind, columns in (("inputs", "float32", [c for c in report.inputs if c not in strings]),
+                                 ("string inputs", "string", [c for c in report.inputs if c in strings])):
+        if columns:
+            names = ", ".join(_onnx_input(report, c) for c in columns)
+            note = " (a missing value as \"missing\")" if kind == "string" else ""
+            plural = "s" if len(columns) != 1 else ""
+            rows.append((label, f"{len(columns)} {kind} column{plural} [N, 1]{note}: {names}"))
+    return rows
 
 
 def onnx_table(report, trained: bool) -> Table:
@@ -89,7 +96,7 @@ def onnx_table(report, trained: bool) -> Table:
     rows = [
         ("file", str(report.path)),
         ("size", _size(report.size)),
-        ("inputs", _input_counts(report) + ": " + ", ".join(_onnx_input(report, c) for c in report.inputs)),
+        *_input_rows(report),
         ("outputs", ", ".join(report.outputs)),
     ]
     if report.rows_checked:

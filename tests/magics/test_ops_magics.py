@@ -175,7 +175,8 @@ def test_ensemble_and_backend_options_and_the_onnx_export_of_a_category(ip, bloo
     # the ensemble and its categorical column (donor, fed as strings) convert
     table = ip.run_line_magic("automl_export", "ens model.onnx --out onx")
     assert Path("model.onnx").exists() and ip.user_ns["onx"].string_inputs == ["donor"]
-    assert "4 float32 and 1 string columns [N, 1]" in table._repr_html_()
+    assert "4 float32 columns [N, 1]: Recency, Frequency, Monetary, Time" in table._repr_html_()
+    assert "1 string column [N, 1] (a missing value as \"missing\"): donor" in table._repr_html_()
     assert f"passed on {len(data):,} training rows" in table._repr_html_()
 
 
