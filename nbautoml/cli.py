@@ -236,8 +236,11 @@ def cmd_export(args) -> int:
         check_rows = check_rows.drop(columns=[model.target_])
     report = export_onnx(model, args.out, check_rows=check_rows)
     print(report)
-    strings = f"; strings (missing as \"missing\"): {', '.join(report.string_inputs)}" if report.string_inputs else ""
-    print(f"  inputs, one [N, 1] tensor per column: {', '.join(report.input_names.values())}{strings}")
+    print(f"  inputs, one [N, 1] tensor per column: {', '.join(report.input_names.values())}")
+    if report.string_inputs:
+        print(f"  strings (a missing value as \"missing\"): {', '.join(report.string_inputs)}")
+    if report.date_inputs:
+        print(f"  float64 days since 1970-01-01 (NaN when missing): {', '.join(report.date_inputs)}")
     print(f"  outputs: {', '.join(report.outputs)}")
     if check_rows is None:
         print("  not checked against scikit-learn: add --check DATA with held-out rows", file=sys.stderr)

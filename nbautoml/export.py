@@ -2,10 +2,12 @@
 
 The ONNX graph has one input per model column, shape ``[N, 1]``: ``float32``
 for a numeric column, a string for a categorical one (its values as text, a
-missing value as ``"missing"``: ``report.feeds(frame)`` writes them so), and
-outputs ``label`` and ``probabilities`` (classifiers) or ``variable``
-(regressors). Text and date columns, and numbers stored as text, go through
-steps without an ONNX converter; the error names them.
+missing value as ``"missing"``), ``float64`` for a date (its days since
+1970-01-01, the time of day as a fraction, NaN when missing);
+``report.feeds(frame)`` writes them so. It outputs ``label`` and
+``probabilities`` (classifiers) or ``variable`` (regressors). Text columns,
+and numbers stored as text, go through steps without an ONNX converter; the
+error names them.
 
 Examples
 --------
@@ -52,6 +54,8 @@ class OnnxReport:
         other than letters, digits and ``_`` into ``_``).
     string_inputs : list of str
         The categorical columns, fed as strings (the others as ``float32``).
+    date_inputs : list of str
+        The date columns, fed as ``float64`` days since 1970-01-01.
     rows_checked : int
         Rows compared between ONNX Runtime and scikit-learn (0: not checked).
     label_agreement : float or None
@@ -73,6 +77,7 @@ class OnnxReport:
     outputs: list[str] = field(default_factory=list)
     input_names: dict[str, str] = field(default_factory=dict)
     string_inputs: list[str] = field(default_factory=list)
+    date_inputs: list[str] = field(default_factory=list)
     rows_checked: int = 0
     label_agreement: float | None = None
     value_agreement: float | None = None
@@ -81,9 +86,10 @@ class OnnxReport:
     passed: bool | None = None
 
     def feeds(self, frame) -> dict:
-        """The ONNX Runtime input dict for ``frame``: columns of shape ``[N, 1]``, ``float32``
-        or, for ``string_inputs``, strings with a missing value as ``"missing"``."""
-        return _feeds(frame, self.inputs, self.input_names, self.string_inputs)
+        """The ONNX Runtime input dict for ``frame``: columns of shape ``[N, 1]``, ``float32``,
+        strings for ``string_inputs`` (a missing value as ``"missing"``) and ``float64`` days
+        since 1970-01-01 for ``date_inputs``."""
+        return _feeds(frame, self.inputs, self.input_names, self.string_inputs, self.date_inputs)
 
     def __repr__(self) -> str:
         check = "not checked"
@@ -128,22 +134,29 @@ def _step_for_class(pipeline, class_name: str) -> str | None:
     return None
 
 
-def _feeds(frame, columns, names=None, strings=()):
+def _feeds(frame, columns, names=None, strings=(), dates=()):
     import numpy as np
 
     from .engine.transformers import AsString
 
+    def feed(c):
+        if c in strings:
+            return AsString().fit(frame[[c]]).transform(frame[[c]])
+        if c in dates:
+            return onnx_converters.days_since_epoch(frame[[c]]).reshape(-1, 1)
+        return frame[[c]].to_numpy(dtype=np.float32, na_value=np.nan)
+
     names = names or {}
-    return {names.get(c, c): AsString().fit(frame[[c]]).transform(frame[[c]]) if c in strings
-            else frame[[c]].to_numpy(dtype=np.float32, na_value=np.nan) for c in columns}
+    return {names.get(c, c): feed(c) for c in columns}
 
 
-def _category_columns(pipeline) -> set[str]:
-    """The columns the pipeline reads as categories (through ``AsString``), in every
-    ColumnTransformer of its pipelines and ensemble members."""
+def _columns_read_by(pipeline, step_class: str) -> set[str]:
+    """The columns the pipeline's ColumnTransformers send first through a ``step_class``
+    step (``AsString``: the categories; ``DatetimeFeatures``: the dates), in its pipelines
+    and ensemble members."""
     from sklearn.compose import ColumnTransformer
 
-    from .engine.transformers import AsString, ColumnNames
+    from .engine.transformers import ColumnNames
 
     found = set()
     for step in _parts(pipeline):
@@ -151,7 +164,7 @@ def _category_columns(pipeline) -> set[str]:
             continue
         for _, part, cols in step.transformers:
             first = part.steps[0][1] if hasattr(part, "steps") else part
-            if isinstance(first, AsString):
+            if type(first).__name__ == step_class:
                 found.update(cols.names if isinstance(cols, ColumnNames) else cols)
     return found
 
@@ -260,21 +273,22 @@ def export_onnx(model, path, check_rows=None, *, target_opset: int | None = None
                           code="onnx_unsupported")
     blocked = unsupported_steps(pipeline)
     roles = {c["name"]: c.get("role") for c in loaded.schema_["columns"]}
-    others = [name for name, role in roles.items() if role not in ("numeric", "unknown", "categorical")]
+    others = [name for name, role in roles.items() if role == "text"]
     if blocked or others:
         raise ExportError(
             "This pipeline cannot be exported to ONNX: no ONNX converter exists for the step(s) "
-            + (", ".join(blocked) or "handling text or date columns")
-            + (f" (they handle the text or date column(s) {', '.join(others[:10])})" if others else "")
-            + ". ONNX export works for numeric and categorical columns: search without the others "
+            + (", ".join(blocked) or "handling text columns")
+            + (f" (they handle the text column(s) {', '.join(others[:10])})" if others else "")
+            + ". ONNX export works for numeric, categorical and date columns: search without the others "
             "(drop them, or roles={column: 'dropped'}), or serve the model with nbautoml serve instead.",
             code="onnx_unsupported", steps=blocked, columns=others)
     _require()
     onnx_converters.register()
     from skl2onnx import to_onnx
-    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, StringTensorType
 
-    strings = [c for c in columns if c in _category_columns(pipeline)]
+    strings = [c for c in columns if c in _columns_read_by(pipeline, "AsString")]
+    dates = [c for c in columns if c in _columns_read_by(pipeline, "DatetimeFeatures")]
 
     pipeline = _convertible(pipeline)
     options = None
@@ -284,8 +298,8 @@ def export_onnx(model, path, check_rows=None, *, target_opset: int | None = None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            types = [(c, StringTensorType([None, 1]) if c in strings else FloatTensorType([None, 1]))
-                     for c in columns]
+            types = [(c, StringTensorType([None, 1]) if c in strings else DoubleTensorType([None, 1])
+                      if c in dates else FloatTensorType([None, 1])) for c in columns]
             onx = to_onnx(pipeline, initial_types=types, options=options, target_opset=target_opset)
     except Exception as err:
         text = str(err).strip().splitlines()[0][:300].rstrip(".") if str(err).strip() else type(err).__name__
@@ -304,7 +318,8 @@ def export_onnx(model, path, check_rows=None, *, target_opset: int | None = None
     data = onx.SerializeToString()
     graph_inputs = [i.name for i in onx.graph.input]
     report = OnnxReport(Path(path), len(data), inputs=columns, outputs=[o.name for o in onx.graph.output],
-                        input_names=dict(zip(columns, graph_inputs)), string_inputs=strings)
+                        input_names=dict(zip(columns, graph_inputs)), string_inputs=strings,
+                        date_inputs=dates)
 
     if check_rows is None and getattr(model, "_X", None) is not None:
         warnings.warn("export_onnx: no check_rows given; checking 200 training rows. Pass held-out rows "
@@ -327,7 +342,10 @@ def export_onnx(model, path, check_rows=None, *, target_opset: int | None = None
         if classifier:
             labels = np.asarray(outputs.get("label")).ravel()
             expected = np.asarray(pipeline.predict(frame)).ravel()
-            report.label_agreement = float(np.mean(labels.astype(str) == expected.astype(str)))
+            if labels.dtype.kind in "iuf" and expected.dtype.kind in "iuf":  # float classes come back as int64
+                report.label_agreement = float(np.mean(labels.astype(float) == expected.astype(float)))
+            else:
+                report.label_agreement = float(np.mean(labels.astype(str) == expected.astype(str)))
             passed = report.label_agreement >= min_agreement
             if "probabilities" in outputs and hasattr(pipeline, "predict_proba"):
                 diff = np.abs(np.asarray(outputs["probabilities"]) - pipeline.predict_proba(frame))

@@ -50,6 +50,7 @@ def register():
                                 calculate_linear_regressor_output_shapes, convert)
     _register_spline_converter()
     _register_category_converters()
+    _register_date_converter()
     _mend_boosting_converters()
     _mend_neighbor_converters()
 
@@ -228,8 +229,9 @@ def _register_spline_converter():
     update_registered_converter(SplineTransformer, "NbautomlSplineTransformer", shape, convert)
 
 
-# categorical columns: ONNX takes them as strings (what AsString makes of them)
-CONVERTIBLE_STEPS = ("AsString", "OrdinalCategories")
+# nbautoml's steps with a converter here: categorical columns are string inputs (what AsString
+# makes of them), dates float64 days since 1970
+CONVERTIBLE_STEPS = ("AsString", "OrdinalCategories", "DatetimeFeatures")
 
 
 def _register_category_converters():
@@ -357,3 +359,151 @@ def _one_hot_with_infrequent(convert):
 
     converter.nbautoml_infrequent = True
     return converter
+
+
+# date columns: ONNX takes each as its days since 1970-01-01 (float64, the time of day as a fraction)
+EPOCH = "1970-01-01"
+_DAYS_BEFORE_MONTH = (0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334)
+
+
+def _register_date_converter():
+    """``DatetimeFeatures``: the calendar parts of a date given as days since 1970-01-01.
+
+    ONNX has no date type, so a date column is a float64 input (``report.feeds``
+    writes it); year, month and day follow by integer arithmetic (the proleptic
+    Gregorian calendar, "civil from days" as in H. Hinnant's *chrono-compatible
+    low-level date algorithms*), the day of the week and of the year and the hour
+    by the same. A missing date gives NaN in every part, as in scikit-learn.
+    """
+    from skl2onnx import get_model_alias, update_registered_converter
+    from skl2onnx.common.data_types import FloatTensorType
+
+    from .engine.transformers import DatetimeFeatures
+
+    def shape(operator):
+        rows = operator.inputs[0].get_first_dimension()
+        operator.outputs[0].type = FloatTensorType([rows, len(operator.raw_operator.parts_)])
+
+    def convert(scope, operator, container):
+        from onnx import TensorProto
+        from skl2onnx.algebra.onnx_ops import OnnxCast, OnnxConcat
+
+        model = operator.raw_operator
+        opset = container.target_opset
+        columns = list(model.feature_names_in_)
+        parts = [_date_part_graph(operator.inputs[0], columns.index(name), part, opset)
+                 for name, part in model.parts_]
+        OnnxCast(OnnxConcat(*parts, axis=1, op_version=opset), to=TensorProto.FLOAT, op_version=opset,
+                 output_names=operator.outputs[:1]).add_to(scope, container)
+
+    def parse(scope, model, inputs, custom_parsers=None):
+        # float64 in, float32 out: the default parser would declare the output float64 too,
+        # and the steps after it (an imputer) would then expect float64
+        operator = scope.declare_local_operator(get_model_alias(type(model)), model)
+        operator.inputs = inputs
+        operator.outputs.append(scope.declare_local_variable("date_parts", FloatTensorType()))
+        return operator.outputs
+
+    update_registered_converter(DatetimeFeatures, "NbautomlDatetimeFeatures", shape, convert, parser=parse)
+
+
+def _date_part_graph(x, j: int, part: str, opset: int):
+    """The ONNX graph of one DATETIME_PARTS value of column ``j`` of ``x`` (days since 1970)."""
+    import numpy as np
+    from onnx import TensorProto
+    from skl2onnx.algebra.onnx_ops import (
+        OnnxAdd,
+        OnnxAnd,
+        OnnxCast,
+        OnnxDiv,
+        OnnxEqual,
+        OnnxFloor,
+        OnnxGather,
+        OnnxGreater,
+        OnnxIsNaN,
+        OnnxLessOrEqual,
+        OnnxMul,
+        OnnxNot,
+        OnnxOr,
+        OnnxSub,
+        OnnxWhere,
+    )
+
+    def const(value):
+        return np.array([value], dtype=np.float64)
+
+    def num(value):
+        return const(value) if isinstance(value, (int, float)) else value
+
+    def add(a, b):
+        return OnnxAdd(num(a), num(b), op_version=opset)
+
+    def sub(a, b):
+        return OnnxSub(num(a), num(b), op_version=opset)
+
+    def mul(a, b):
+        return OnnxMul(num(a), num(b), op_version=opset)
+
+    def floor_div(a, b):
+        return OnnxFloor(OnnxDiv(num(a), num(b), op_version=opset), op_version=opset)
+
+    def mod(a, b):  # a - b * floor(a / b): never negative, unlike fmod
+        return sub(a, mul(b, floor_div(a, b)))
+
+    def as_number(flag):
+        return OnnxCast(flag, to=TensorProto.DOUBLE, op_version=opset)
+
+    column = OnnxGather(x, np.array([j], dtype=np.int64), axis=1, op_version=opset)
+    missing = OnnxIsNaN(column, op_version=opset)
+    safe = OnnxWhere(missing, const(0.0), column, op_version=opset)
+    hours = OnnxFloor(add(mul(safe, 24.0), 1e-6), op_version=opset)  # 1e-6 h: rounding of the fraction
+    days = floor_div(hours, 24.0)
+    if part == "hour":
+        value = sub(hours, mul(days, 24.0))
+    elif part == "day_of_week":  # Monday 0, as pandas; 1970-01-01 was a Thursday
+        value = mod(add(days, 3.0), 7.0)
+    else:
+        z = add(days, 719468.0)  # days since 0000-03-01
+        era = floor_div(z, 146097.0)
+        day_of_era = sub(z, mul(era, 146097.0))
+        year_of_era = floor_div(sub(add(sub(day_of_era, floor_div(day_of_era, 1460.0)),
+                                        floor_div(day_of_era, 36524.0)),
+                                    floor_div(day_of_era, 146096.0)), 365.0)
+        day_of_march_year = sub(day_of_era, sub(add(mul(year_of_era, 365.0), floor_div(year_of_era, 4.0)),
+                                                floor_div(year_of_era, 100.0)))
+        march_month = floor_div(add(mul(day_of_march_year, 5.0), 2.0), 153.0)  # 0 = March
+        day = add(sub(day_of_march_year, floor_div(add(mul(march_month, 153.0), 2.0), 5.0)), 1.0)
+        month = sub(add(march_month, 3.0),
+                    mul(as_number(OnnxGreater(march_month, const(9.0), op_version=opset)), 12.0))
+        year = add(add(year_of_era, mul(era, 400.0)),
+                   as_number(OnnxLessOrEqual(month, const(2.0), op_version=opset)))
+        if part == "year":
+            value = year
+        elif part == "month":
+            value = month
+        elif part == "day":
+            value = day
+        elif part == "day_of_year":
+            leap = OnnxAnd(OnnxEqual(mod(year, 4.0), const(0.0), op_version=opset),
+                           OnnxOr(OnnxNot(OnnxEqual(mod(year, 100.0), const(0.0), op_version=opset),
+                                          op_version=opset),
+                                  OnnxEqual(mod(year, 400.0), const(0.0), op_version=opset), op_version=opset),
+                           op_version=opset)
+            after_february = OnnxGreater(month, const(2.0), op_version=opset)
+            index = OnnxCast(sub(month, 1.0), to=TensorProto.INT64, op_version=opset)
+            before = OnnxGather(np.array(_DAYS_BEFORE_MONTH, dtype=np.float64), index, op_version=opset)
+            value = add(add(before, day), as_number(OnnxAnd(leap, after_february, op_version=opset)))
+        else:
+            raise NotImplementedError(f"DatetimeFeatures part {part!r} has no ONNX graph")
+    return OnnxWhere(missing, const(np.nan), value, op_version=opset)
+
+
+def days_since_epoch(values):
+    """A date column (anything ``DatetimeFeatures`` reads) as float64 days since 1970-01-01."""
+    import pandas as pd
+
+    from .engine.transformers import DatetimeFeatures
+
+    frame = values.to_frame() if isinstance(values, pd.Series) else values
+    dates = DatetimeFeatures._to_datetimes(frame).iloc[:, 0]
+    return ((dates - pd.Timestamp(EPOCH)) / pd.Timedelta(days=1)).to_numpy(dtype="float64", na_value=float("nan"))

@@ -107,16 +107,16 @@ def test_unsupported_steps_inside_an_ensemble_are_named():
         warnings.simplefilter("ignore")
         ensemble = build_ensemble(members, "binary").fit(X, rng.choice(["no", "yes"], 60))
     assert unsupported_steps(ensemble) == []  # categorical steps convert
-    X["when"] = pd.date_range("2024-01-01", periods=60, freq="D").astype(str)
-    plan = plan_columns(X)
-    assert plan.names("datetime") == ["when"]
+    words = ["red apples", "green pears", "ripe plums", "blue berries", "sour limes", "wild figs"]
+    X["note"] = [" ".join(rng.choice(words, 3)) for _ in range(60)]
+    plan = plan_columns(X, roles={"note": "text"})
     members = [(f, build_pipeline({"family": f, "params": {}, "pre": {}}, plan, "binary"), 1)
                for f in ("ridge", "decision_tree")]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ensemble = build_ensemble(members, "binary").fit(X, rng.choice(["no", "yes"], 60))
-    assert unsupported_steps(ensemble) == ["ensemble/ridge/features/date/expand (DatetimeFeatures)",
-                                           "ensemble/decision_tree/features/date/expand (DatetimeFeatures)"]
+    assert unsupported_steps(ensemble) == ["ensemble/ridge/features/text0/as_text (TextColumn)",
+                                           "ensemble/decision_tree/features/text0/as_text (TextColumn)"]
 
 
 def test_a_regressor_fitted_on_the_standardized_target_exports(tmp_path):
@@ -258,3 +258,63 @@ def test_category_slots_match_scikit_learn_encoders():
     one_hot = OneHotEncoder(max_categories=20, sparse_output=False).fit(X)
     assert category_slots(one_hot)[0][1:] == (2, False)
     assert [slots[c] for c in many] == one_hot.transform(probe)[:, 2:].argmax(axis=1).tolist()
+
+
+def test_date_parts_in_onnx_match_pandas_for_two_centuries():
+    """The calendar arithmetic of the DatetimeFeatures converter against pandas: 5,000 random
+    times from 1890 to 2100 (before 1970 too), leap days, 1900 (no leap year), missing dates,
+    a datetime column and a text one."""
+    pytest.importorskip("skl2onnx")
+    ort = pytest.importorskip("onnxruntime")
+    import pandas as pd
+    from skl2onnx import to_onnx
+    from skl2onnx.common.data_types import DoubleTensorType
+    from sklearn.compose import ColumnTransformer
+
+    from nbautoml import onnx_converters
+    from nbautoml.engine.transformers import DatetimeFeatures
+
+    rng = np.random.default_rng(0)
+    first, last = pd.Timestamp("1890-01-01").value // 10**9, pd.Timestamp("2100-12-31").value // 10**9
+    when = pd.Series(pd.to_datetime(rng.integers(first, last, 5000), unit="s"))
+    edges = pd.to_datetime(["2000-02-29 23:59:59", "1900-02-28", "1900-03-01", "2000-12-31", "1969-12-31 23:00",
+                            "2024-12-31 13:00", None], format="mixed")
+    when = pd.concat([when, pd.Series(edges)], ignore_index=True)
+    X = pd.DataFrame({"at": when, "on": when.dt.strftime("%m/%d/%Y").where(when.notna(), None)})
+    dates = ColumnTransformer([("date", DatetimeFeatures(), ["at", "on"])]).fit(X)
+    assert len(dates.get_feature_names_out()) == 11  # six parts of "at", five of "on" (no hour)
+    onnx_converters.register()
+    onx = to_onnx(dates, initial_types=[("at", DoubleTensorType([None, 1])), ("on", DoubleTensorType([None, 1]))])
+    session = ort.InferenceSession(onx.SerializeToString(), providers=["CPUExecutionProvider"])
+    feeds = {c: onnx_converters.days_since_epoch(X[[c]]).reshape(-1, 1) for c in X.columns}
+    (got,) = session.run(None, feeds)
+    expected = dates.transform(X)
+    assert np.isnan(got[-1]).all() and np.isnan(expected[-1]).all()  # the missing date
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_a_model_with_a_date_column_exports(tmp_path):
+    """bike's dteday ("1/1/2011") is a float64 input: days since 1970."""
+    pytest.importorskip("skl2onnx")
+    pytest.importorskip("onnxruntime")
+    from nbautoml.magics.deployment import onnx_table
+
+    X, y, X_test, task = _split("bike", rows=3000)
+    result = nbautoml.AutoML(models=["ridge", "hist_gradient_boosting"], max_evals=4, n_jobs=1, seed=0,
+                             cv=3).fit(X, y)
+    assert result.plan_.names("datetime") == ["dteday"]
+    report = nbautoml.export_onnx(result, tmp_path / "bike.onnx", check_rows=X_test)
+    assert report.passed and report.value_agreement >= 0.99, report
+    assert report.date_inputs == ["dteday"] and report.string_inputs == []
+    assert report.feeds(X_test.iloc[:1])["dteday"].dtype == np.float64
+    assert "1 float64 column [N, 1] (days since 1970-01-01" in onnx_table(report, False)._repr_html_()
+
+
+def test_float_class_labels_agree_with_the_int64_labels_of_onnx(tmp_path):
+    """CTG's classes are 1.0, 2.0, 3.0; ONNX gives them back as int64 1, 2, 3 (the same labels)."""
+    pytest.importorskip("skl2onnx")
+    X, y, X_test, task = _split("glass")
+    pipeline = _default_pipeline("logistic_regression", X, y.astype(float), task)
+    assert pipeline.classes_.dtype == np.float64
+    report = nbautoml.export_onnx(pipeline, tmp_path / "glass.onnx", check_rows=X_test)
+    assert report.passed and report.label_agreement == 1.0, report
