@@ -988,6 +988,13 @@ class AutoML(BaseEstimator):
 
         return result_html(self)
 
+    def _repr_mimebundle_(self, **kwargs):
+        """What Jupyter shows: the result's summary once fitted (scikit-learn's estimator
+        diagram before; IPython asks for this bundle before ``_repr_html_``)."""
+        if not hasattr(self, "trials_"):
+            return super()._repr_mimebundle_(**kwargs)
+        return {"text/plain": repr(self), "text/html": self._repr_html_()}
+
 
 def _traded(result) -> bool:
     """True when the refitted trial is not the one with the best CV score (see ``choose_trial``)."""

@@ -21,6 +21,20 @@ from nbautoml.render.text import leaderboard_text, result_board_text, status_lin
 from .test_panel import synthetic_events
 
 
+def test_jupyter_shows_the_result_summary_not_the_estimator_diagram(searches):
+    """IPython asks for ``_repr_mimebundle_`` first, which scikit-learn's BaseEstimator answers
+    with its estimator diagram: a fitted AutoML answers with its summary."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from nbautoml import AutoML
+
+    result = searches["binary"]
+    shown, _ = InteractiveShell.instance().display_formatter.format(result)
+    assert shown["text/html"] == result_html(result) and shown["text/plain"] == repr(result)
+    unfitted, _ = InteractiveShell.instance().display_formatter.format(AutoML(time_budget=5))
+    assert "sk-global" in unfitted["text/html"]  # before fit: scikit-learn's diagram of the options
+
+
 def test_result_html_summarises_the_search(searches):
     result = searches["binary"]
     html = result_html(result)
