@@ -528,7 +528,7 @@ class Explanation:
 
     def plot_dependence(self, features=None, ice: bool = True):
         """Partial dependence (and ICE) of the top columns, one panel each; returns the Figure."""
-        from matplotlib.figure import Figure
+        from .render.plots import NbFigure  # shown as PNG in a notebook without pyplot
 
         features = [f for f in (features or list(self.dependence)) if f in self.dependence]
         if not features:
@@ -537,7 +537,7 @@ class Explanation:
         n = len(features)
         cols = min(3, n)
         rows = -(-n // cols)
-        fig = Figure(figsize=(4 * cols, 3 * rows), layout="constrained")
+        fig = NbFigure(figsize=(4 * cols, 3 * rows), layout="constrained")
         axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
         for ax, feature in zip(axes, features):
             plot_partial_dependence(self.dependence[feature], feature, ice=ice, ax=ax)
@@ -658,9 +658,9 @@ def explain(result, data=None, row=None, *, top: int = 5, n_repeats: int = 5, n_
 def _axes(ax, size):
     if ax is not None:
         return ax
-    from matplotlib.figure import Figure
+    from .render.plots import NbFigure  # shown as PNG in a notebook without pyplot
 
-    return Figure(figsize=size, layout="constrained").subplots()
+    return NbFigure(figsize=size, layout="constrained").subplots()
 
 
 def _clip(text, n: int) -> str:

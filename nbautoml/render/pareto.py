@@ -38,9 +38,9 @@ def plot_pareto(result, x: str = "latency", ax=None, log: bool = True):
     """
     info = _get_pareto_info(result, x)
     if ax is None:
-        from matplotlib.figure import Figure
+        from .plots import NbFigure  # shown as PNG in a notebook without pyplot
 
-        ax = Figure(figsize=(6.5, 4.2), layout="constrained").subplots()
+        ax = NbFigure(figsize=(6.5, 4.2), layout="constrained").subplots()
     if info.empty:
         ax.text(0.5, 0.5, "no successful trial with a measured cost", ha="center", va="center",
                 transform=ax.transAxes)

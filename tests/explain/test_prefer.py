@@ -98,6 +98,7 @@ def test_pareto_plot_marks_front_and_choice(diabetes_fast):
         labels = ax.get_legend_handles_labels()[1]
         assert "Pareto front" in labels and "chosen (prefer)" in labels
         ax.figure.savefig(io.BytesIO(), format="png")
+        assert "image/png" in ax.figure._repr_mimebundle_()[0]  # shown as PNG without pyplot
     with pytest.raises(ConfigError, match="x axis"):
         plot_pareto(diabetes_fast, x="memory")
 
