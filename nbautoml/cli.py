@@ -89,30 +89,29 @@ def build_parser() -> argparse.ArgumentParser:
                                        "(needs pip install 'nbautoml[serve]').",
                            epilog="examples: nbautoml serve models/titanic.nbautoml --port 8000; "
                                   "nbautoml serve titanic@production")
-    serve.add_argument("model", help="a .nbautoml file, or a registry reference NAME[@VERSION|@STAGE]")
+    _model_arguments(serve)
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this "
                        "machine only; 0.0.0.0 exposes the model to the network)")
     serve.add_argument("--port", type=_positive(int), default=8000)
     serve.add_argument("--max-body-mb", type=_positive(float), default=10.0,
                        help="largest request body in MB (default 10)")
-    _model_source_arguments(serve)
 
     export = sub.add_parser("export", allow_abbrev=False, help="export a saved model to ONNX",
                             description="Export a model to ONNX and check ONNX Runtime's predictions "
                                         "against scikit-learn's (needs pip install 'nbautoml[onnx]').",
                             epilog="example: nbautoml export models/churn.nbautoml churn.onnx --check "
                                    "holdout.csv")
-    export.add_argument("model", help="a .nbautoml file, or a registry reference NAME[@VERSION|@STAGE]")
+    _model_arguments(export)
     export.add_argument("out", help="the .onnx file to write (nothing is written when the check fails)")
     export.add_argument("--check", metavar="DATA", help="CSV/Parquet rows to check the export on (held-out "
                         "rows; a target column is ignored); without it nothing is checked")
     export.add_argument("--encoding", default=None, help="text encoding of the --check CSV")
-    _model_source_arguments(export)
     return parser
 
 
-def _model_source_arguments(parser) -> None:
-    """The options that say where a saved model comes from and what to trust in it."""
+def _model_arguments(parser) -> None:
+    """The saved model, and the options that say where it comes from and what to trust in it."""
+    parser.add_argument("model", help="a .nbautoml file, or a registry reference NAME[@VERSION|@STAGE]")
     parser.add_argument("--registry", help="the project directory of the registry (default $NBAUTOML_HOME "
                         "or ./.nbautoml)")
     parser.add_argument("--trusted", action="append", default=None, metavar="TYPE",

@@ -64,14 +64,27 @@ def _mend_boosting_converters():
     int, got a boolean"), so no boosting model converted. The wrapped converter
     hands the same flags on as 0 and 1; everything else is skl2onnx's own.
     """
+    _wrap_converters(("SklearnHistGradientBoostingClassifier", "SklearnHistGradientBoostingRegressor"),
+                     _with_int_flags)
+
+
+def _wrap_converters(aliases, wrap) -> bool:
+    """Register ``wrap(skl2onnx's converter)`` in its place for each alias, once.
+
+    Returns True when it wrapped something (False: already done in this process).
+    """
     from skl2onnx.common._registration import get_converter, register_converter
 
-    for alias in ("SklearnHistGradientBoostingClassifier", "SklearnHistGradientBoostingRegressor"):
+    wrapped_any = False
+    for alias in aliases:
         registered = get_converter(alias)
-        if getattr(registered._fct, "nbautoml_int_flags", False):
+        if getattr(registered._fct, "nbautoml_wrapped", False):
             continue
-        register_converter(alias, _with_int_flags(registered._fct), overwrite=True,
-                           options=registered.get_allowed_options())
+        wrapped = wrap(registered._fct)
+        wrapped.nbautoml_wrapped = True
+        register_converter(alias, wrapped, overwrite=True, options=registered.get_allowed_options())
+        wrapped_any = True
+    return wrapped_any
 
 
 def _mend_neighbor_converters():
@@ -83,14 +96,7 @@ def _mend_neighbor_converters():
     model weighs its neighbours uniformly. The wrapped converter takes the absolute
     value of those distances, which leaves correct ones as they are.
     """
-    from skl2onnx.common._registration import get_converter, register_converter
-
-    for alias in ("SklearnKNeighborsClassifier", "SklearnKNeighborsRegressor"):
-        registered = get_converter(alias)
-        if getattr(registered._fct, "nbautoml_abs_distances", False):
-            continue
-        register_converter(alias, _with_abs_distances(registered._fct), overwrite=True,
-                           options=registered.get_allowed_options())
+    _wrap_converters(("SklearnKNeighborsClassifier", "SklearnKNeighborsRegressor"), _with_abs_distances)
 
 
 def _with_abs_distances(convert):
@@ -113,7 +119,6 @@ def _with_abs_distances(convert):
         finally:
             nearest_neighbours.onnx_nearest_neighbors_indices_k = find
 
-    converter.nbautoml_abs_distances = True
     return converter
 
 
@@ -133,7 +138,6 @@ def _with_int_flags(convert):
         finally:
             del container.add_node
 
-    converter.nbautoml_int_flags = True
     return converter
 
 
@@ -187,9 +191,7 @@ def _register_spline_converter():
     from skl2onnx.common.data_types import FloatTensorType
     from sklearn.preprocessing import SplineTransformer
 
-    def shape(operator):
-        rows = operator.inputs[0].get_first_dimension()
-        operator.outputs[0].type = FloatTensorType([rows, operator.raw_operator.n_features_out_])
+    shape = _output_shape(FloatTensorType, lambda step: step.n_features_out_)
 
     def convert(scope, operator, container):
         opset = container.target_opset
@@ -229,6 +231,16 @@ def _register_spline_converter():
     update_registered_converter(SplineTransformer, "NbautomlSplineTransformer", shape, convert)
 
 
+def _output_shape(tensor_type, width):
+    """A shape calculator: one output of ``tensor_type`` with ``width(fitted step)`` columns."""
+
+    def shape(operator):
+        rows = operator.inputs[0].get_first_dimension()
+        operator.outputs[0].type = tensor_type([rows, width(operator.raw_operator)])
+
+    return shape
+
+
 # nbautoml's steps with a converter here: categorical columns are string inputs (what AsString
 # makes of them), dates float64 days since 1970
 CONVERTIBLE_STEPS = ("AsString", "OrdinalCategories", "DatetimeFeatures")
@@ -241,27 +253,14 @@ def _register_category_converters():
     skl2onnx refuses (:func:`_one_hot_with_infrequent`)."""
     from skl2onnx import update_registered_converter
     from skl2onnx.algebra.onnx_ops import OnnxIdentity
-    from skl2onnx.common._registration import (
-        get_converter,
-        get_shape_calculator,
-        register_converter,
-        register_shape_calculator,
-    )
+    from skl2onnx.common._registration import get_shape_calculator, register_shape_calculator
     from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 
     from .engine.transformers import AsString, OrdinalCategories
 
-    def strings_shape(operator):
-        rows = operator.inputs[0].get_first_dimension()
-        operator.outputs[0].type = StringTensorType([rows, operator.raw_operator.n_features_in_])
-
     def as_string(scope, operator, container):
         OnnxIdentity(operator.inputs[0], op_version=container.target_opset,
                      output_names=operator.outputs[:1]).add_to(scope, container)
-
-    def codes_shape(operator):
-        rows = operator.inputs[0].get_first_dimension()
-        operator.outputs[0].type = FloatTensorType([rows, operator.raw_operator.n_features_in_])
 
     def ordinal(scope, operator, container):
         # skl2onnx's OrdinalEncoder converter codes infrequent categories wrongly when
@@ -270,12 +269,11 @@ def _register_category_converters():
         unseen = [float(code) for code in model.unknown_codes_]
         _encode_columns(scope, operator, container, model.encoder_, unseen, one_hot=False)
 
-    update_registered_converter(AsString, "NbautomlAsString", strings_shape, as_string)
-    update_registered_converter(OrdinalCategories, "NbautomlOrdinalCategories", codes_shape, ordinal)
-    registered = get_converter("SklearnOneHotEncoder")
-    if not getattr(registered._fct, "nbautoml_infrequent", False):
-        register_converter("SklearnOneHotEncoder", _one_hot_with_infrequent(registered._fct), overwrite=True,
-                           options=registered.get_allowed_options())
+    update_registered_converter(AsString, "NbautomlAsString",
+                                _output_shape(StringTensorType, lambda step: step.n_features_in_), as_string)
+    update_registered_converter(OrdinalCategories, "NbautomlOrdinalCategories",
+                                _output_shape(FloatTensorType, lambda step: step.n_features_in_), ordinal)
+    if _wrap_converters(("SklearnOneHotEncoder",), _one_hot_with_infrequent):
         shape = get_shape_calculator("SklearnOneHotEncoder")
 
         def one_hot_shape(operator):
@@ -357,7 +355,6 @@ def _one_hot_with_infrequent(convert):
                   for _, n_slots, rare in columns]
         _encode_columns(scope, operator, container, encoder, unseen, one_hot=True)
 
-    converter.nbautoml_infrequent = True
     return converter
 
 
@@ -380,9 +377,7 @@ def _register_date_converter():
 
     from .engine.transformers import DatetimeFeatures
 
-    def shape(operator):
-        rows = operator.inputs[0].get_first_dimension()
-        operator.outputs[0].type = FloatTensorType([rows, len(operator.raw_operator.parts_)])
+    shape = _output_shape(FloatTensorType, lambda step: len(step.parts_))
 
     def convert(scope, operator, container):
         from onnx import TensorProto
