@@ -248,9 +248,9 @@ CONVERTIBLE_STEPS = ("AsString", "OrdinalCategories", "DatetimeFeatures")
 
 def _register_category_converters():
     """``AsString`` (the input is already strings: an identity), ``OrdinalCategories``
-    (skl2onnx's OrdinalEncoder, then a category not seen in training takes the
-    infrequent code) and ``OneHotEncoder`` with infrequent categories, which
-    skl2onnx refuses (:func:`_one_hot_with_infrequent`)."""
+    (each category to its code, :func:`category_slots`; a category not seen in
+    training to ``unknown_codes_``) and ``OneHotEncoder`` with infrequent categories,
+    which skl2onnx refuses (:func:`_one_hot_with_infrequent`)."""
     from skl2onnx import update_registered_converter
     from skl2onnx.algebra.onnx_ops import OnnxIdentity
     from skl2onnx.common._registration import get_shape_calculator, register_shape_calculator
