@@ -549,9 +549,10 @@ class AutoMLMagics(Magics):
     def automl_export(self, line):
         """Export a model to ONNX with ``nbautoml.export_onnx``, checked against scikit-learn.
 
-        A search result of this session is checked on its training rows. Numeric
-        and categorical columns convert (a category is a string input); a model
-        that reads text or date columns is refused, with the steps named.
+        A search result of this session is checked on its training rows. Numeric,
+        categorical and date columns convert (a category is a string input, a date
+        float64 days since 1970); a model that reads a text column is refused, with
+        the steps named.
 
         Example::
 
