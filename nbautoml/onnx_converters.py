@@ -386,8 +386,9 @@ def _register_date_converter():
         model = operator.raw_operator
         opset = container.target_opset
         columns = list(model.feature_names_in_)
-        parts = [_date_part_graph(operator.inputs[0], columns.index(name), part, opset)
-                 for name, part in model.parts_]
+        calendars = {name: _calendar_graph(operator.inputs[0], columns.index(name), opset)
+                     for name in dict.fromkeys(name for name, _ in model.parts_)}
+        parts = [calendars[name][part] for name, part in model.parts_]
         OnnxCast(OnnxConcat(*parts, axis=1, op_version=opset), to=TensorProto.FLOAT, op_version=opset,
                  output_names=operator.outputs[:1]).add_to(scope, container)
 
@@ -402,8 +403,11 @@ def _register_date_converter():
     update_registered_converter(DatetimeFeatures, "NbautomlDatetimeFeatures", shape, convert, parser=parse)
 
 
-def _date_part_graph(x, j: int, part: str, opset: int):
-    """The ONNX graph of one DATETIME_PARTS value of column ``j`` of ``x`` (days since 1970)."""
+def _calendar_graph(x, j: int, opset: int) -> dict:
+    """The ONNX graphs of the DATETIME_PARTS of column ``j`` of ``x`` (days since 1970), by part.
+
+    They share their intermediate nodes; only the parts a model uses reach its graph.
+    """
     import numpy as np
     from onnx import TensorProto
     from skl2onnx.algebra.onnx_ops import (
@@ -453,44 +457,34 @@ def _date_part_graph(x, j: int, part: str, opset: int):
     safe = OnnxWhere(missing, const(0.0), column, op_version=opset)
     hours = OnnxFloor(add(mul(safe, 24.0), 1e-6), op_version=opset)  # 1e-6 h: rounding of the fraction
     days = floor_div(hours, 24.0)
-    if part == "hour":
-        value = sub(hours, mul(days, 24.0))
-    elif part == "day_of_week":  # Monday 0, as pandas; 1970-01-01 was a Thursday
-        value = mod(add(days, 3.0), 7.0)
-    else:
-        z = add(days, 719468.0)  # days since 0000-03-01
-        era = floor_div(z, 146097.0)
-        day_of_era = sub(z, mul(era, 146097.0))
-        year_of_era = floor_div(sub(add(sub(day_of_era, floor_div(day_of_era, 1460.0)),
-                                        floor_div(day_of_era, 36524.0)),
-                                    floor_div(day_of_era, 146096.0)), 365.0)
-        day_of_march_year = sub(day_of_era, sub(add(mul(year_of_era, 365.0), floor_div(year_of_era, 4.0)),
-                                                floor_div(year_of_era, 100.0)))
-        march_month = floor_div(add(mul(day_of_march_year, 5.0), 2.0), 153.0)  # 0 = March
-        day = add(sub(day_of_march_year, floor_div(add(mul(march_month, 153.0), 2.0), 5.0)), 1.0)
-        month = sub(add(march_month, 3.0),
-                    mul(as_number(OnnxGreater(march_month, const(9.0), op_version=opset)), 12.0))
-        year = add(add(year_of_era, mul(era, 400.0)),
-                   as_number(OnnxLessOrEqual(month, const(2.0), op_version=opset)))
-        if part == "year":
-            value = year
-        elif part == "month":
-            value = month
-        elif part == "day":
-            value = day
-        elif part == "day_of_year":
-            leap = OnnxAnd(OnnxEqual(mod(year, 4.0), const(0.0), op_version=opset),
-                           OnnxOr(OnnxNot(OnnxEqual(mod(year, 100.0), const(0.0), op_version=opset),
-                                          op_version=opset),
-                                  OnnxEqual(mod(year, 400.0), const(0.0), op_version=opset), op_version=opset),
-                           op_version=opset)
-            after_february = OnnxGreater(month, const(2.0), op_version=opset)
-            index = OnnxCast(sub(month, 1.0), to=TensorProto.INT64, op_version=opset)
-            before = OnnxGather(np.array(_DAYS_BEFORE_MONTH, dtype=np.float64), index, op_version=opset)
-            value = add(add(before, day), as_number(OnnxAnd(leap, after_february, op_version=opset)))
-        else:
-            raise NotImplementedError(f"DatetimeFeatures part {part!r} has no ONNX graph")
-    return OnnxWhere(missing, const(np.nan), value, op_version=opset)
+    z = add(days, 719468.0)  # days since 0000-03-01
+    era = floor_div(z, 146097.0)
+    day_of_era = sub(z, mul(era, 146097.0))
+    year_of_era = floor_div(sub(add(sub(day_of_era, floor_div(day_of_era, 1460.0)),
+                                    floor_div(day_of_era, 36524.0)),
+                                floor_div(day_of_era, 146096.0)), 365.0)
+    day_of_march_year = sub(day_of_era, sub(add(mul(year_of_era, 365.0), floor_div(year_of_era, 4.0)),
+                                            floor_div(year_of_era, 100.0)))
+    march_month = floor_div(add(mul(day_of_march_year, 5.0), 2.0), 153.0)  # 0 = March
+    day = add(sub(day_of_march_year, floor_div(add(mul(march_month, 153.0), 2.0), 5.0)), 1.0)
+    month = sub(add(march_month, 3.0), mul(as_number(OnnxGreater(march_month, const(9.0), op_version=opset)), 12.0))
+    year = add(add(year_of_era, mul(era, 400.0)), as_number(OnnxLessOrEqual(month, const(2.0), op_version=opset)))
+    leap = OnnxAnd(OnnxEqual(mod(year, 4.0), const(0.0), op_version=opset),
+                   OnnxOr(OnnxNot(OnnxEqual(mod(year, 100.0), const(0.0), op_version=opset), op_version=opset),
+                          OnnxEqual(mod(year, 400.0), const(0.0), op_version=opset), op_version=opset),
+                   op_version=opset)
+    after_february = OnnxGreater(month, const(2.0), op_version=opset)
+    before = OnnxGather(np.array(_DAYS_BEFORE_MONTH, dtype=np.float64),
+                        OnnxCast(sub(month, 1.0), to=TensorProto.INT64, op_version=opset), op_version=opset)
+    values = {
+        "year": year,
+        "month": month,
+        "day": day,
+        "day_of_week": mod(add(days, 3.0), 7.0),  # Monday 0, as pandas; 1970-01-01 was a Thursday
+        "day_of_year": add(add(before, day), as_number(OnnxAnd(leap, after_february, op_version=opset))),
+        "hour": sub(hours, mul(days, 24.0)),
+    }
+    return {part: OnnxWhere(missing, const(np.nan), value, op_version=opset) for part, value in values.items()}
 
 
 def days_since_epoch(values):
