@@ -9,14 +9,25 @@ from __future__ import annotations
 
 
 def register():
-    """Teach skl2onnx the steps nbautoml's pipelines use that it has no converter for.
+    """Teach skl2onnx the steps of nbautoml's pipelines, and mend the converters it gets wrong.
 
-    ``TransformedTargetRegressor`` with a ``StandardScaler`` (the regression families
+    New: the standardized or log target, splines, categories, dates. Mended:
+    HistGradientBoosting, k-NN with distance weights, one-hot codes with infrequent
+    categories. Idempotent.
+    """
+    _register_target_converter()
+    _register_spline_converter()
+    _register_category_converters()
+    _register_date_converter()
+    _mend_boosting_converters()
+    _mend_neighbor_converters()
+
+
+def _register_target_converter():
+    """``TransformedTargetRegressor`` with a ``StandardScaler`` (the regression families
     fitted on the standardized target): the regressor's output times the target's
     scale plus its mean; with a ``LogTarget`` (models fitted on the log of the target):
-    the output clipped to its range, ``exp``, minus one. ``SplineTransformer`` (linear models on splines):
-    :func:`spline_pieces`.
-    """
+    the output clipped to its range, ``exp``, minus one."""
     import numpy as np
     from skl2onnx import update_registered_converter
     from skl2onnx.algebra.onnx_operator import OnnxSubEstimator
@@ -48,11 +59,6 @@ def register():
 
     update_registered_converter(TransformedTargetRegressor, "NbautomlTransformedTargetRegressor",
                                 calculate_linear_regressor_output_shapes, convert)
-    _register_spline_converter()
-    _register_category_converters()
-    _register_date_converter()
-    _mend_boosting_converters()
-    _mend_neighbor_converters()
 
 
 def _mend_boosting_converters():
