@@ -150,6 +150,11 @@ def _data_lines(result, writer: _Writer, data_var: str) -> list[str]:
         "X = data[feature_columns]",
         "y = data[target]",
     ]
+    converted = _converted_lines(result.plan_)
+    if converted:
+        lines += ["# as nbautoml reads them: durations in seconds, periods as their start dates,"
+                  "# nullable numbers with <NA> as float64 with NaN",
+                  "X = X.assign(**{"] + converted + ["})"]
     if result.task_ != "regression":
         lines += [
             "classes = np.unique(y.to_numpy())  # sorted; class code i is classes[i], "
@@ -159,6 +164,15 @@ def _data_lines(result, writer: _Writer, data_var: str) -> list[str]:
     else:
         lines += ["y_values = pd.to_numeric(y).to_numpy(dtype=float)"]
     return lines
+
+
+def _converted_lines(plan) -> list[str]:
+    """``name: conversion,`` lines for the used columns that ``data.plain_dtypes`` converts."""
+    from .engine.data import read_as
+
+    code = {"seconds": "dt.total_seconds()", "dates": "dt.to_timestamp()", "float64": 'astype("float64")'}
+    return [f"    {c.name!r}: X[{c.name!r}].{code[read_as(c.dtype)]},"
+            for c in plan.columns if c.role != "dropped" and read_as(c.dtype)]
 
 
 def _ensemble_code(result, data_var: str) -> str:

@@ -21,7 +21,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .engine.data import MISSING_PLACEHOLDERS, number_blocks
+from .engine.data import (
+    MISSING_PLACEHOLDERS,
+    converted_columns,
+    number_blocks,
+    plain_dtypes,
+    read_as,
+)
 from .exceptions import DataError, closest
 
 MAX_CATEGORIES = 1000
@@ -298,6 +304,9 @@ def enforce_schema(data, schema: dict, known: list[str] | None = None) -> tuple[
     if not all(isinstance(c, str) for c in frame.columns):  # on a copy: the caller's frame keeps its names
         frame = frame.set_axis([str(c) for c in frame.columns], axis=1)
     report = InputReport(rows=len(frame))
+    report.coerced.update({name: f"{dtype} -> {read_as(dtype)}"
+                           for name, dtype in converted_columns(frame).items() if name in used})
+    frame = plain_dtypes(frame)  # as in training
     missing = [c for c in used if c not in frame.columns]
     if missing:
         unexpected = [c for c in frame.columns if c not in set(used) | {str(k) for k in (known or [])}]

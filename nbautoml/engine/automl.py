@@ -336,7 +336,9 @@ class AutoML(BaseEstimator):
         t_start = time.perf_counter()
         cpu_start = time.process_time()
         self._check_params()
-        renamed = data_mod.renamed_columns(X)  # non-string column names, made strings on a copy
+        # what split_target changes on its copy: non-string column names made strings,
+        # durations seconds, periods dates
+        renamed, converted = data_mod.renamed_columns(X), data_mod.converted_columns(X)
         X, y = data_mod.split_target(X, target=target, y=y)
         if isinstance(groups, str):
             if groups not in X.columns:
@@ -353,7 +355,7 @@ class AutoML(BaseEstimator):
         if labels_note:
             warnings.warn(f"nbautoml: {labels_note}", UserWarning, stacklevel=3)
         data_mod.check_features(X)
-        plan = data_mod.plan_columns(X, self.roles, notes=renamed)
+        plan = data_mod.plan_columns(X, self.roles, notes=renamed, converted=converted)
         leaks = data_mod.leaking_columns(X, y, plan, task)
         _note_and_warn(plan, leaks, lambda names, s: (
             f"{names} determine{s} the target {y.name!r} exactly: possible target leakage (a value known "

@@ -270,8 +270,9 @@ def _as_frame(X) -> pd.DataFrame:
 def _check_columns(X: pd.DataFrame) -> pd.DataFrame:
     """Refuse duplicated and multi-level column names; return ``X`` with string names.
 
-    Non-string names (``0``, ``1``) are made strings on a new frame: the
-    caller's frame is never changed (see :func:`renamed_columns`).
+    Non-string names (``0``, ``1``) are made strings, and durations and periods
+    numbers and dates (:func:`plain_dtypes`), on a new frame: the caller's frame
+    is never changed (see :func:`renamed_columns`).
     """
     names = X.columns
     if isinstance(names, pd.MultiIndex):
@@ -285,7 +286,7 @@ def _check_columns(X: pd.DataFrame) -> pd.DataFrame:
         dup = sorted({str(c) for c in names[names.duplicated()]})
         raise DataError(
             f"Duplicated column names: {', '.join(dup)}. Rename them so each column has its own name "
-            "(e.g. df.columns = [...] or pd.read_csv(..., mangle_dupe_cols) ).",
+            "(e.g. df.columns = [...]; pd.read_csv already renames a repeated header to name.1).",
             code="duplicate_columns",
             columns=dup,
         )
@@ -299,8 +300,73 @@ def _check_columns(X: pd.DataFrame) -> pd.DataFrame:
                 code="duplicate_columns",
                 columns=dup,
             )
-        return X.set_axis(as_text, axis=1)
+        X = X.set_axis(as_text, axis=1)
+    return plain_dtypes(X)
+
+
+def _conversion(col: pd.Series) -> str | None:
+    """How :func:`plain_dtypes` converts ``col``: "seconds", "dates", "float64" or None."""
+    dtype = col.dtype
+    if pd.api.types.is_timedelta64_dtype(dtype):
+        return "seconds"
+    if isinstance(dtype, pd.PeriodDtype):
+        return "dates"
+    if (isinstance(dtype, pd.api.extensions.ExtensionDtype) and pd.api.types.is_numeric_dtype(dtype)
+            and not pd.api.types.is_bool_dtype(dtype) and bool(col.isna().any())):
+        return "float64"
+    return None
+
+
+def plain_dtypes(X: pd.DataFrame) -> pd.DataFrame:
+    """``X`` with durations as float seconds, periods as timestamps (their start), and nullable
+    or Arrow numbers with missing values as float64 with NaN.
+
+    Everything downstream (the pipelines, the schema, the monitor's profile) then sees
+    NumPy numbers and dates: scikit-learn refuses ``pd.NA`` where no imputer runs first
+    (gradient boosting). Returns ``X`` itself when no column needs it, else a new frame:
+    the caller's frame is never changed.
+    """
+    converted = {}
+    for j in range(X.shape[1]):  # by position: a repeated name is refused later, with its own error
+        col = X.iloc[:, j]
+        how = _conversion(col)
+        if how == "seconds":
+            converted[j] = col.dt.total_seconds()
+        elif how == "dates":
+            converted[j] = col.dt.to_timestamp()
+        elif how == "float64":
+            converted[j] = col.astype("float64")
+    if not converted:
+        return X
+    X = X.copy(deep=False)
+    for j, values in converted.items():
+        X.isetitem(j, values)
     return X
+
+
+def converted_columns(data) -> dict[str, str]:
+    """The columns of ``data`` that :func:`plain_dtypes` converts: string name to dtype."""
+    if not isinstance(data, pd.DataFrame) or isinstance(data.columns, pd.MultiIndex):
+        return {}
+    columns = (data.iloc[:, j] for j in range(data.shape[1]))
+    return {str(col.name): str(col.dtype) for col in columns if _conversion(col)}
+
+
+def read_as(dtype: str) -> str | None:
+    """How :func:`plain_dtypes` reads a column of ``dtype`` (its name): "seconds", "dates",
+    "float64" (nullable or Arrow numbers, converted when they hold missing values) or None."""
+    if dtype.startswith("timedelta"):
+        return "seconds"
+    if dtype.startswith("period"):
+        return "dates"
+    try:
+        parsed = pd.api.types.pandas_dtype(dtype)
+    except TypeError:
+        return None
+    if (isinstance(parsed, pd.api.extensions.ExtensionDtype) and pd.api.types.is_numeric_dtype(parsed)
+            and not pd.api.types.is_bool_dtype(parsed)):
+        return "float64"
+    return None
 
 
 def renamed_columns(data) -> dict[str, str]:
@@ -418,7 +484,17 @@ def decimal_labels_as_text(y: pd.Series, task: str) -> tuple[pd.Series, str | No
 
 
 def check_features(X: pd.DataFrame) -> None:
-    """Refuse infinite values in numeric columns, naming them."""
+    """Refuse complex numbers and infinite values in numeric columns, naming them."""
+    complex_columns = [str(name) for name, dtype in X.dtypes.items() if pd.api.types.is_complex_dtype(dtype)]
+    if complex_columns:
+        first = complex_columns[0]
+        raise DataError(
+            f"Complex numbers in: {', '.join(complex_columns)}. Models take real numbers: split each into "
+            f"two columns, e.g. df[{first + '_re'!r}], df[{first + '_im'!r}] = df[{first!r}].real, "
+            f"df[{first!r}].imag, then drop {first!r} (or keep its abs()).",
+            code="complex_values",
+            columns=complex_columns,
+        )
     bad = []
     for name in X.columns:
         col = X[name]
@@ -536,7 +612,7 @@ def huge_magnitudes(X: pd.DataFrame, plan: DataPlan) -> dict[str, str]:
 
 
 def plan_columns(X: pd.DataFrame, roles: dict[str, str] | None = None,
-                 notes: dict[str, str] | None = None) -> DataPlan:
+                 notes: dict[str, str] | None = None, converted: dict[str, str] | None = None) -> DataPlan:
     """Infer each column's role: numeric, categorical, datetime, text or dropped.
 
     Parameters
@@ -547,12 +623,16 @@ def plan_columns(X: pd.DataFrame, roles: dict[str, str] | None = None,
         Overrides, column name to role (one of ``ROLES``).
     notes : dict, optional
         Column name to a note for the user (e.g. from :func:`renamed_columns`).
+    converted : dict, optional
+        Column name to the dtype it had before :func:`plain_dtypes` (from
+        :func:`converted_columns`): the plan shows that dtype and how it was read.
 
     Returns
     -------
     DataPlan
     """
     roles = dict(roles or {})
+    converted = dict(converted or {})
     for name, role in roles.items():
         if name not in X.columns:
             hint = closest(name, X.columns)
@@ -595,6 +675,13 @@ def plan_columns(X: pd.DataFrame, roles: dict[str, str] | None = None,
             if info.role in ("categorical", "dropped") and info.n_unique >= 2:
                 _read_as_numbers(col, info)
         plan.columns.append(info)
+    for info in plan.columns:
+        if info.name in converted:  # durations and periods: the user's dtype, and how it was read
+            info.dtype = converted[info.name]
+            how = read_as(info.dtype)
+            if info.name not in roles and info.role != "dropped" and how != "float64":
+                info.reason = ("durations, read in seconds" if how == "seconds" else
+                               "periods, read as their start: expanded to year, month, day, weekday, hour")
     if not plan.used:
         reasons = "; ".join(f"{k}: {v}" for k, v in plan.dropped.items())
         raise DataError(

@@ -799,6 +799,8 @@ def _text_dtype(dtype: str) -> bool:
     """True for the dtype (as a plan stores it) of a column whose values are not numbers."""
     import pandas as pd
 
+    if dtype.startswith("timedelta"):  # durations: seconds before the pipeline (data.plain_dtypes)
+        return False
     try:
         return not pd.api.types.is_numeric_dtype(pd.api.types.pandas_dtype(dtype))
     except TypeError:

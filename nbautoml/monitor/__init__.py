@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..engine.data import plain_dtypes
 from . import checks, plots
 from .checks import Thresholds
 from .history import history
@@ -235,7 +236,7 @@ def _as_frame(batch, model, profile) -> pd.DataFrame:
         batch = pd.DataFrame(arr, columns=names).infer_objects()
     batch = batch.copy()
     batch.columns = [str(c) for c in batch.columns]
-    return batch.reset_index(drop=True)
+    return plain_dtypes(batch.reset_index(drop=True))  # durations in seconds, periods dates
 
 
 def _split_labels(frame, labels, profile):
