@@ -126,12 +126,15 @@ def _model_arguments(parser) -> None:
 
 def cmd_run(args) -> int:
     from .engine.automl import AutoML
-    from .engine.data import read_table
+    from .engine.data import read_table, reading_notes
     from .render.progress import terminal_progress
 
     if args.out:
         _check_out(args.out)  # before the search, not after it
     frame = read_table(args.data, encoding=args.encoding)
+    notes = reading_notes(frame)
+    if notes and not args.quiet:
+        print(f"read {args.data}: {', '.join(notes)}", file=sys.stderr)
     progress = terminal_progress(sys.stderr, disable=args.quiet)
     automl = AutoML(task=args.task, metric=args.metric, time_budget=args.time_budget,
                     max_evals=args.max_evals, trial_timeout=args.trial_timeout, early_stop=args.early_stop,

@@ -190,9 +190,41 @@ def _read_csv(path: Path, encoding: str) -> pd.DataFrame:
                         "file with one header line, or a Parquet file.", code="bad_csv") from err
     except pd.errors.EmptyDataError as err:
         raise DataError(f"{path.name} is empty: no header line and no rows.", code="empty_data") from err
+    if sep == ";":
+        frame = _with_decimal_comma(path, encoding, frame)
     if sep != ",":
         frame.attrs["nbautoml_sep"] = sep
     return frame
+
+
+_DECIMAL_COMMA = r"^\s*[-+]?\d*,\d+\s*$"
+
+
+def _with_decimal_comma(path: Path, encoding: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """Excel's CSV where 1.5 is written 1,5 (the separator then is ';'): read again with
+    ``decimal=','`` when text columns hold such numbers, and keep that reading if it makes
+    more columns numeric (``attrs["nbautoml_decimal"]``)."""
+    text = [j for j in range(frame.shape[1]) if not pd.api.types.is_numeric_dtype(frame.iloc[:, j])]
+    if not any(frame.iloc[:, j].astype("string").str.match(_DECIMAL_COMMA).any() for j in text):
+        return frame
+    other = pd.read_csv(path, encoding=encoding, sep=";", decimal=",")
+    gained = sum(pd.api.types.is_numeric_dtype(other.iloc[:, j]) for j in text)
+    if gained:
+        other.attrs["nbautoml_decimal"] = ","
+        return other
+    return frame
+
+
+def reading_notes(frame: pd.DataFrame) -> list[str]:
+    """How :func:`read_table` read a CSV when it was not plain UTF-8 with commas."""
+    notes = []
+    if "nbautoml_encoding" in frame.attrs:
+        notes.append(f"encoding {frame.attrs['nbautoml_encoding']} (not UTF-8)")
+    if "nbautoml_sep" in frame.attrs:
+        notes.append(f"separator {frame.attrs['nbautoml_sep']!r}")
+    if "nbautoml_decimal" in frame.attrs:
+        notes.append("decimal comma (1,5 read as 1.5)")
+    return notes
 
 
 # --------------------------------------------------------------------------- checks

@@ -203,6 +203,17 @@ def test_cli_jobs(datasets_dir, tmp_path, monkeypatch, capsys, jobs, expected):
     assert code == 0 and seen == [(expected, 1 if expected == 1 else cpu_count())]
 
 
+def test_cli_says_how_it_read_a_csv_with_decimal_commas(titanic, tmp_path, capsys):
+    from nbautoml.cli import main
+
+    path = tmp_path / "titanic_de.csv"
+    titanic.to_csv(path, sep=";", decimal=",", index=False)
+    code = main(["run", str(path), "--target", "Survived", "--max-evals", "2", "--models", "random_forest",
+                 "--search-dir", str(tmp_path / "runs")])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert f"read {path}: separator ';', decimal comma (1,5 read as 1.5)" in captured.err
+
 
 def test_cli_bad_seed_search_dir_and_resume_are_one_line_errors(datasets_dir, tmp_path):
     from nbautoml.engine.store import RunStore

@@ -164,6 +164,20 @@ def test_a_csv_separated_by_semicolons_tabs_or_pipes_is_read_by_its_header(titan
     assert frame.attrs["nbautoml_sep"] == sep
 
 
+def test_excels_csv_with_decimal_commas_is_read_as_numbers(titanic, tmp_path):
+    """Excel in locales that write 1,5 for 1.5 saves ';'-separated CSV: Age and Fare were read
+    as text before (Fare one-hot on its 20 most common values, Age's 88 values likewise)."""
+    path = tmp_path / "titanic_de.csv"
+    titanic.to_csv(path, sep=";", decimal=",", index=False)
+    assert "22,0" in path.read_text()
+    frame = D.read_table(path)
+    pd.testing.assert_frame_equal(frame, titanic)
+    assert D.reading_notes(frame) == ["separator ';'", "decimal comma (1,5 read as 1.5)"]
+    plain = tmp_path / "titanic_semicolons.csv"  # decimal points: read as before, no note
+    titanic.to_csv(plain, sep=";", index=False)
+    assert D.reading_notes(D.read_table(plain)) == ["separator ';'"]
+
+
 def test_unreadable_tables_get_a_data_error_not_a_traceback(tmp_path, monkeypatch):
     text = tmp_path / "notes.csv"
     text.write_text("# nbautoml\n\nModel automation for Jupyter\ntrain, validate\ndeploy, monitor, explain\n")
