@@ -152,7 +152,7 @@ def _data_lines(result, writer: _Writer, data_var: str) -> list[str]:
     ]
     converted = _converted_lines(result.plan_)
     if converted:
-        lines += ["# as nbautoml reads them: durations in seconds, periods as their start dates,"
+        lines += ["# as nbautoml reads them: durations in seconds, periods as their start dates,",
                   "# nullable numbers with <NA> as float64 with NaN",
                   "X = X.assign(**{"] + converted + ["})"]
     if result.task_ != "regression":
@@ -161,6 +161,14 @@ def _data_lines(result, writer: _Writer, data_var: str) -> list[str]:
             "the positive class is classes[1]",
             "y_codes = np.searchsorted(classes, y.to_numpy())",
         ]
+    elif getattr(result, "target_as_numbers_", False):  # "$1,234.50", "?": read as the search read them
+        from .engine.transformers import to_numbers
+
+        read = writer.reference(to_numbers)
+        lines[lines.index(f"data = {data_var}[{data_var}[target].notna()]")] = (
+            f"data = {data_var}[{read}({data_var}[target]).notna()]  # the target holds numbers as text")
+        lines[lines.index("y = data[target]")] = f"y = {read}(data[target])"
+        lines += ["y_values = y.to_numpy(dtype=float)"]
     else:
         lines += ["y_values = pd.to_numeric(y).to_numpy(dtype=float)"]
     return lines

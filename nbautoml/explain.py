@@ -26,6 +26,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from .engine.data import true_values
 from .exceptions import DataError
 
 __all__ = ["Explanation", "explain", "permutation_importance", "partial_dependence", "explain_row",
@@ -101,6 +102,7 @@ def _split_data(result, data):
     y = data[result.target_] if result.target_ in data.columns else None
     X = result._input_frame(data.drop(columns=[result.target_]) if y is not None else data)
     if y is not None:
+        y = true_values(y, result.task_).set_axis(y.index)  # "$1,234.50" as fit read it, "?" missing
         keep = y.notna().to_numpy()
         X, y = X[keep], y[keep]
     return X.reset_index(drop=True), y

@@ -1435,9 +1435,9 @@ class LoadedModel:
 
     def score(self, X, y=None) -> float:
         """The model's metric on new data with the target (a column of ``X``, or ``y``)."""
-        import numpy as np
         import pandas as pd
 
+        from .engine.data import true_values
         from .engine.evaluate import score_fitted
         from .engine.metrics import get_metric
 
@@ -1448,7 +1448,7 @@ class LoadedModel:
                 raise DataError(f"score() needs the target: a {self.target_!r} column in the data, or y.",
                                 code="no_target")
             y, X = X[self.target_], X.drop(columns=[self.target_])
-        y = pd.Series(np.asarray(y).ravel())
+        y = true_values(y, self.task_)
         keep = y.notna().to_numpy()
         frame, _ = self.check_input(X)
         metric = get_metric(self.metric_ or "auto", self.task_)

@@ -28,6 +28,7 @@ from .engine.data import (
     plain_dtypes,
     read_as,
 )
+from .engine.transformers import formatted_number
 from .exceptions import DataError, closest
 
 MAX_CATEGORIES = 1000
@@ -239,10 +240,7 @@ def _coerce_numeric(name: str, col: pd.Series, report: InputReport) -> pd.Series
         if isinstance(v, (int, float, np.integer, np.floating)):
             return float(v)
         if isinstance(v, str):
-            try:
-                return float(v.strip())
-            except ValueError:
-                return np.nan
+            return formatted_number(v)  # "1.5", and "$1,234.50" or "12%" as the pipeline reads them
         return np.nan
 
     numbers = values.where(~mask_missing, None).map(lambda v: np.nan if v is None else to_number(v))

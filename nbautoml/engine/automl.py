@@ -344,6 +344,10 @@ class AutoML(BaseEstimator):
             if groups not in X.columns:
                 raise DataError(f"groups={groups!r} is not a column of the data.", code="column_not_found")
             groups, X = X[groups].to_numpy(), X.drop(columns=[groups])
+        y, numbers_note = data_mod.target_numbers_from_text(y, self.task)
+        self.target_as_numbers_ = numbers_note is not None
+        if numbers_note:
+            warnings.warn(f"nbautoml: {numbers_note}", UserWarning, stacklevel=3)
         task = data_mod.infer_task(y, self.task)
         if groups is not None:
             groups = np.asarray(groups)
@@ -845,7 +849,7 @@ class AutoML(BaseEstimator):
                 raise DataError(f"score() needs the target: a {self.target_!r} column in the data, or y.",
                                 code="no_target")
             y, X = X[self.target_], X.drop(columns=[self.target_])
-        y = pd.Series(np.asarray(y).ravel())
+        y = data_mod.true_values(y, self.task_)
         keep = y.notna().to_numpy()
         frame = self._input_frame(X)[keep]
         metric = get_metric(self.metric_, self.task_)

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import DataError, closest, unknown_choice
-from .transformers import to_numbers
+from .transformers import formatted_number, to_numbers
 
 TASKS = ("binary", "multiclass", "regression")
 ROLES = ("numeric", "categorical", "datetime", "text", "dropped")
@@ -515,6 +515,35 @@ def decimal_labels_as_text(y: pd.Series, task: str) -> tuple[pd.Series, str | No
                   "labels shown, which predict returns. For a number to predict, pass task='regression'.")
 
 
+def target_numbers_from_text(y: pd.Series, task: str) -> tuple[pd.Series, str | None]:
+    """A text target of numbers (``"$1,234.50"``, ``"12"`` with ``"?"`` for unknown) as float64,
+    with a note saying so, where it is a quantity: ``task="regression"``, or ``"auto"`` with
+    more than 20 distinct values (fewer stay class labels). Placeholders become missing targets.
+    """
+    if task not in ("auto", "regression") or pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y):
+        return y, None
+    found = numbers_in_text(y)
+    if found is None:
+        return y, None
+    numbers, placeholders = found
+    if task == "auto" and numbers.nunique() <= 20:
+        return y, None
+    example = formatted_example(y)
+    how = f"formatted: {example!r} read as {formatted_number(example):g}" if example else "numbers stored as text"
+    taken = f"; {sum(placeholders.values())} placeholder value(s) ({', '.join(map(repr, placeholders))}) " \
+            "taken as missing targets" if placeholders else ""
+    return numbers.rename(y.name), f"the target {y.name!r} holds numbers as text ({how}): read as numbers{taken}."
+
+
+def true_values(y, task: str) -> pd.Series:
+    """Known target values to score against, as a Series: for regression, numbers stored as
+    text are read as ``fit`` reads them (:func:`target_numbers_from_text`), placeholders missing."""
+    y = pd.Series(np.asarray(y).ravel())
+    if task == "regression" and not pd.api.types.is_numeric_dtype(y):
+        y = to_numbers(y)
+    return y
+
+
 def check_features(X: pd.DataFrame) -> None:
     """Refuse complex numbers and infinite values in numeric columns, naming them."""
     complex_columns = [str(name) for name, dtype in X.dtypes.items() if pd.api.types.is_complex_dtype(dtype)]
@@ -616,10 +645,17 @@ def numbers_in_text(col: pd.Series) -> tuple[pd.Series, dict[str, int]] | None:
     rest = text[~placeholder]
     if rest.str.match(_LEADING_ZERO).any():
         return None
-    numbers = pd.to_numeric(rest, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    numbers = to_numbers(rest).to_numpy(dtype=float, na_value=np.nan)
     if not np.isfinite(numbers).all():
         return None
     return to_numbers(col), {str(k): int(v) for k, v in text[placeholder].value_counts().items()}
+
+
+def formatted_example(col: pd.Series) -> str | None:
+    """A value of a text column of numbers that is formatted (``"$1,234.50"``, ``"12%"``), if any."""
+    text = col.dropna().astype(str).str.strip()
+    formatted = text[pd.to_numeric(text, errors="coerce").isna() & to_numbers(text).notna()]
+    return None if formatted.empty else str(formatted.iloc[0])
 
 
 def huge_magnitudes(X: pd.DataFrame, plan: DataPlan) -> dict[str, str]:
@@ -784,6 +820,12 @@ def _read_as_numbers(col: pd.Series, info: ColumnInfo) -> None:
     taken = " and ".join(f"{count} {token!r}" for token, count in placeholders.items())
     note = (f"read as numbers; {taken} value{'s' if sum(placeholders.values()) > 1 else ''} taken as missing"
             if placeholders else "numbers stored as text; read as numbers")
+    example = formatted_example(col)
+    if example is not None:
+        info.reason = "numbers formatted as text"
+        note = note.replace("numbers stored as text; read as numbers", "read as numbers")
+        note += f"; formatted: {example!r} read as {formatted_number(example):g}"
+        note += " (a % sign is dropped, not divided by)" if "%" in example else ""
     info.note = f"{info.note}; {note}" if info.note else note
 
 

@@ -6,6 +6,8 @@ and ``%automl_code`` can write them out verbatim.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -198,13 +200,43 @@ class NumbersFromText(_ColumnwiseTransformer):
         return out
 
 
+CURRENCY_SIGNS = "$€£¥₹"
+THOUSANDS = r"^\d{1,3}(,\d{3})+(\.\d*)?$"  # 1,234 and 1,234,567.89; not 9,99
+
+
+def formatted_number(text: str) -> float:
+    """A number written for people, or NaN: ``"$1,234.50"`` (1234.5), ``"12.5%"`` (12.5: the
+    sign is dropped, not divided by), ``"(300)"`` (-300, an accounting negative), ``"-€5"``."""
+    text = text.strip()
+    negative = len(text) > 2 and text[0] == "(" and text[-1] == ")"
+    if negative:
+        text = text[1:-1].strip()
+    sign = ""
+    for _ in range(2):  # a sign before or after the currency sign: -$5, $-5
+        if text[:1] in ("+", "-"):
+            sign, text = text[0], text[1:].strip()
+        text = text.strip(CURRENCY_SIGNS).strip()
+    text = text[:-1].rstrip() if text.endswith("%") else text
+    if re.match(THOUSANDS, text):
+        text = text.replace(",", "")
+    try:
+        value = float(sign + text)
+    except ValueError:
+        return np.nan
+    return -value if negative else value
+
+
 def to_numbers(col: pd.Series) -> pd.Series:
-    """A column as float64: text parsed as numbers; anything else (placeholders, inf) missing."""
+    """A column as float64: text parsed as numbers (plain, or formatted as :func:`formatted_number`
+    reads); anything else (placeholders, inf) missing."""
     if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
         values = col.astype("float64")
     else:
         stripped = col.astype(object).map(lambda v: v.strip() if isinstance(v, str) else v)
         values = pd.to_numeric(stripped, errors="coerce").astype("float64")
+        formatted = values.isna() & stripped.map(lambda v: isinstance(v, str) and v != "").astype(bool)
+        if formatted.any():
+            values[formatted] = stripped[formatted].map(formatted_number).astype("float64")
     return values.where(np.isfinite(values.to_numpy(dtype=float, na_value=np.nan)))
 
 

@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..engine.data import plain_dtypes
+from ..engine.data import MISSING_PLACEHOLDERS, plain_dtypes, true_values
+from ..engine.transformers import to_numbers
 from . import checks, plots
 from .checks import Thresholds
 from .history import history
@@ -275,7 +276,7 @@ def _model_input(profile, frame) -> pd.DataFrame:
         elif info["role"] == "numeric" and not (
             pd.api.types.is_numeric_dtype(frame[name]) or pd.api.types.is_bool_dtype(frame[name])
         ):
-            data[name] = pd.to_numeric(frame[name], errors="coerce")
+            data[name] = to_numbers(frame[name])  # "$1,234.50" as the pipeline reads it
         else:
             data[name] = frame[name]
     return pd.DataFrame(data, index=frame.index)
@@ -319,11 +320,14 @@ def _classes(model, profile) -> np.ndarray:
 
 
 def _performance(model, profile, metric, y: pd.Series, prediction, th):
+    if profile.task == "regression":  # numbers stored as text read as fit reads them, "?" missing
+        placeholder = y.astype("string").str.strip().str.lower().isin(MISSING_PLACEHOLDERS).to_numpy(dtype=bool)
+        y = y.where(~placeholder)
     known = y.notna().to_numpy()
     n_missing = int((~known).sum())
     y, prediction = y[known].reset_index(drop=True), prediction[known]
     if profile.task == "regression":
-        values = pd.to_numeric(y, errors="coerce")
+        values = true_values(y, "regression")
         bad = values.isna().to_numpy()
         if bad.any():
             example = y[bad].iloc[0]

@@ -34,6 +34,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..engine.data import MISSING_PLACEHOLDERS
+from ..engine.transformers import to_numbers
+
 log = logging.getLogger("nbautoml")
 
 PROFILE_VERSION = 1
@@ -304,8 +307,9 @@ def column_values(col: pd.Series, role: str) -> tuple[np.ndarray, int, Any]:
         values = np.asarray(values, dtype=float)
     elif pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
         return col.to_numpy(dtype=float, na_value=np.nan), 0, None
-    else:
-        values = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    else:  # numbers stored as text, formatted ("$1,234.50") or not, read as the pipeline reads them
+        values = to_numbers(col).to_numpy(dtype=float, na_value=np.nan)
+        col = col.where(~col.astype("string").str.strip().str.lower().isin(MISSING_PLACEHOLDERS))  # "?": missing
     bad = np.isnan(values) & col.notna().to_numpy()
     n_bad = int(bad.sum())
     return values, n_bad, (col[bad].iloc[0] if n_bad else None)

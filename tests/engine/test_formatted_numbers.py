@@ -1,0 +1,108 @@
+"""Numbers written for people ("$1,234.50", "12.5%", "(300)") read as numbers, in features and
+in a regression target, the same way by fit, predict, score, monitor, explain and the exported
+code. Before, such a feature was dropped as an ID or one-hot on its 20 most common values, and
+such a target became a multiclass task with a class per price.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import nbautoml
+from nbautoml import AutoML
+from nbautoml.codegen import pipeline_code
+from nbautoml.engine.data import plan_columns
+from nbautoml.engine.transformers import formatted_number
+from tests.conftest import load_dataset
+
+SMALL = dict(max_evals=4, time_budget=None, n_jobs=1, seed=0, ensemble=False,
+             models=["ridge", "hist_gradient_boosting"])
+
+
+@pytest.mark.parametrize("text, value", [
+    ("$1,234.50", 1234.5), ("12.5%", 12.5), ("(300)", -300.0), ("(1,234.5)", -1234.5), ("-€5", -5.0),
+    ("$-5", -5.0), ("£ 1,234,567", 1234567.0), ("  42  ", 42.0), ("1e3", 1000.0), ("9,999", 9999.0),
+])
+def test_formatted_numbers_are_read(text, value):
+    assert formatted_number(text) == value
+
+
+@pytest.mark.parametrize("text", ["9,99", "1,23", "12 kg", "abc", "?", "", "$", "%", "()", "1.234,5"])
+def test_text_that_is_not_a_number_stays_nan(text):
+    """A decimal comma inside comma-separated text (9,99) is ambiguous with thousands: not read."""
+    assert np.isnan(formatted_number(text))
+
+
+@pytest.fixture(scope="module")
+def insurance_formatted(datasets_dir):
+    """insurance with charges in dollars ("$16,884.92") and bmi with a % sign, and the same
+    numbers as NumPy floats (charges to the cent, as the text has them)."""
+    frame, target, _ = load_dataset("insurance")
+    plain = frame.assign(charges=frame["charges"].map(lambda v: float(f"{v:.2f}")))
+    formatted = frame.assign(charges=frame["charges"].map(lambda v: f"${v:,.2f}"),
+                             bmi=frame["bmi"].map(lambda v: f"{v}%"))
+    return formatted, plain, target
+
+
+def test_formatted_features_are_planned_as_numbers_with_an_example():
+    frame, _, _ = load_dataset("insurance", rows=300)
+    frame = frame.assign(charges=frame["charges"].map(lambda v: f"${v:,.2f}"),
+                         bmi=frame["bmi"].map(lambda v: f"{v}%"))
+    plan = plan_columns(frame)
+    table = plan.to_frame().set_index("column")
+    assert table.loc["charges", "role"] == table.loc["bmi", "role"] == "numeric"
+    assert table.loc["bmi", "reason"] == "numbers formatted as text"
+    assert plan.notes["bmi"].startswith("read as numbers; formatted: '")
+    assert plan.notes["bmi"].endswith("(a % sign is dropped, not divided by)")
+
+
+def test_a_search_on_formatted_numbers_equals_the_search_on_floats(insurance_formatted, tmp_path):
+    formatted, plain, target = insurance_formatted
+    train, test = slice(0, 1000), slice(1000, None)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = AutoML(search_dir=tmp_path / "formatted", **SMALL).fit(formatted.iloc[train], target=target)
+    assert any("the target 'charges' holds numbers as text (formatted: '$" in str(w.message) for w in caught)
+    reference = AutoML(search_dir=tmp_path / "plain", **SMALL).fit(plain.iloc[train], target=target)
+    assert result.task_ == "regression"
+    np.testing.assert_allclose(result.leaderboard["score"], reference.leaderboard["score"], rtol=1e-12)
+    assert result.score(formatted.iloc[test]) == pytest.approx(reference.score(plain.iloc[test]), rel=1e-12)
+    assert result.score(formatted.iloc[test]) > 0.8
+
+    new = formatted.iloc[test]
+    loaded = nbautoml.load(nbautoml.save(result, tmp_path / "insurance.nbautoml"))
+    np.testing.assert_allclose(loaded.predict(new.drop(columns=target)),
+                               reference.predict(plain.iloc[test].drop(columns=target)))
+    assert loaded.score(new) == pytest.approx(result.score(new), rel=1e-12)
+
+    report = nbautoml.monitor(loaded, new)  # formatted labels and features, as in training
+    assert report.metric_value == pytest.approx(result.score(new), rel=1e-9)
+    assert "type_mismatch" not in set(report.findings["check"]) and report.status != "alert", report
+
+    importance = result.explain(new).importance.set_index("feature")
+    assert importance.loc["smoker", "importance"] > importance.loc["region", "importance"]
+
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(pipeline_code(result), {"df": formatted.iloc[train]})
+    assert f"{result.best_score_:.10f}" in printed.getvalue()
+
+
+def test_a_target_of_few_text_numbers_stays_class_labels_and_placeholders_are_missing(tmp_path):
+    frame, _, _ = load_dataset("insurance", rows=400)
+    classes = frame.assign(children=frame["children"].astype(str))  # "0".."5": six classes
+    result = AutoML(search_dir=tmp_path / "classes", **dict(SMALL, models=["logistic_regression"])).fit(
+        classes, target="children")
+    assert result.task_ == "multiclass" and set(result.classes_) <= {"0", "1", "2", "3", "4", "5"}
+
+    prices = frame.assign(charges=frame["charges"].map(lambda v: f"{v:.2f}").astype(object))
+    prices.loc[:9, "charges"] = "?"
+    with pytest.warns(UserWarning, match=r"10 placeholder value\(s\) \('\?'\) taken as missing targets"):
+        result = AutoML(search_dir=tmp_path / "prices", **SMALL).fit(prices, target="charges")
+    assert result.task_ == "regression" and result.n_rows_dropped_ == 10
