@@ -371,6 +371,10 @@ class AutoML(BaseEstimator):
             "Random forest, extra trees and decision tree trials fail on them (too large for float32), "
             "and squaring or scaling them gives inf; the search goes on with what works. If they are "
             "meant as numbers, rescale them (e.g. divide by a power of ten, or take a log)."))
+        mixed = data_mod.mixed_units(X, plan)
+        _note_and_warn(plan, {name: f"mixes units {units}" for name, units in mixed.items()}, lambda names, s: (
+            f"{names} mix{'es' if s else ''} units ({'; '.join(mixed.values())}). If they differ in scale "
+            "(g and kg), convert them to one unit first: nbautoml reads the numbers as written."))
         metric_name, self.metric_note_ = choose_metric(self.metric, task, y)
         metric = get_metric(metric_name, task)
         if task == "regression":

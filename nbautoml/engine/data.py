@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import DataError, closest, unknown_choice
-from .transformers import formatted_number, to_numbers
+from .transformers import UNIT, formatted_number, to_numbers
 
 TASKS = ("binary", "multiclass", "regression")
 ROLES = ("numeric", "categorical", "datetime", "text", "dropped")
@@ -646,9 +646,33 @@ def numbers_in_text(col: pd.Series) -> tuple[pd.Series, dict[str, int]] | None:
     if rest.str.match(_LEADING_ZERO).any():
         return None
     numbers = to_numbers(rest).to_numpy(dtype=float, na_value=np.nan)
-    if not np.isfinite(numbers).all():
+    units = set(units_in(rest))
+    if not np.isfinite(numbers).all() or len(units - ORDINAL_SUFFIXES) + bool(units & ORDINAL_SUFFIXES) > MAX_UNITS:
         return None
     return to_numbers(col), {str(k): int(v) for k, v in text[placeholder].value_counts().items()}
+
+
+# a text column of numbers with more distinct words after them is not numbers with units
+# ("3 apples", "4 pears", "2 plums", "5 figs" stay categories)
+MAX_UNITS = 3
+ORDINAL_SUFFIXES = {"st", "nd", "rd", "th"}  # 1st, 2nd, 3rd, 4th: one unit, not a mix
+
+
+def units_in(col: pd.Series) -> list[str]:
+    """The distinct units after the numbers of a text column (``"23.4 kmpl"``: "kmpl"), most common first."""
+    found = col.dropna().astype(str).str.strip().str.extract(UNIT)[1].dropna()
+    return found.value_counts().index.tolist()
+
+
+def mixed_units(X: pd.DataFrame, plan: DataPlan) -> dict[str, str]:
+    """Numeric columns read from text with more than one unit, mapped to the units (quoted)."""
+    found = {}
+    for name in plan.names("numeric"):
+        if not pd.api.types.is_numeric_dtype(X[name]):
+            units = units_in(X[name])
+            if len(units) > 1 and not set(units) <= ORDINAL_SUFFIXES:
+                found[name] = ", ".join(map(repr, units))
+    return found
 
 
 def formatted_example(col: pd.Series) -> str | None:
@@ -826,6 +850,11 @@ def _read_as_numbers(col: pd.Series, info: ColumnInfo) -> None:
         note = note.replace("numbers stored as text; read as numbers", "read as numbers")
         note += f"; formatted: {example!r} read as {formatted_number(example):g}"
         note += " (a % sign is dropped, not divided by)" if "%" in example else ""
+        units = units_in(col)
+        if units and set(units) <= ORDINAL_SUFFIXES:
+            note += "; ordinals (1st, 2nd, ...) read as their numbers"
+        elif units:
+            note += f"; unit{'s' if len(units) > 1 else ''} {', '.join(map(repr, units))} dropped"
     info.note = f"{info.note}; {note}" if info.note else note
 
 

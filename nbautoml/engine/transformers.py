@@ -202,11 +202,13 @@ class NumbersFromText(_ColumnwiseTransformer):
 
 CURRENCY_SIGNS = "$€£¥₹"
 THOUSANDS = r"^\d{1,3}(,\d{3})+(\.\d*)?$"  # 1,234 and 1,234,567.89; not 9,99
+UNIT = r"^(.*\d)\s*([^\W\d_][^\d]{0,11})$"  # "23.4 kmpl", "1248 CC", "3rd": a number, then a word
 
 
 def formatted_number(text: str) -> float:
     """A number written for people, or NaN: ``"$1,234.50"`` (1234.5), ``"12.5%"`` (12.5: the
-    sign is dropped, not divided by), ``"(300)"`` (-300, an accounting negative), ``"-€5"``."""
+    sign is dropped, not divided by), ``"(300)"`` (-300, an accounting negative), ``"-€5"``,
+    ``"23.4 kmpl"`` (23.4: a unit after the number is dropped)."""
     text = text.strip()
     negative = len(text) > 2 and text[0] == "(" and text[-1] == ")"
     if negative:
@@ -217,6 +219,9 @@ def formatted_number(text: str) -> float:
             sign, text = text[0], text[1:].strip()
         text = text.strip(CURRENCY_SIGNS).strip()
     text = text[:-1].rstrip() if text.endswith("%") else text
+    unit = re.match(UNIT, text)
+    if unit:
+        text = unit.group(1)
     if re.match(THOUSANDS, text):
         text = text.replace(",", "")
     try:

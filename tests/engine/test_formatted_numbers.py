@@ -11,7 +11,6 @@ import io
 import warnings
 
 import numpy as np
-import pandas as pd
 import pytest
 
 import nbautoml
@@ -28,12 +27,15 @@ SMALL = dict(max_evals=4, time_budget=None, n_jobs=1, seed=0, ensemble=False,
 @pytest.mark.parametrize("text, value", [
     ("$1,234.50", 1234.5), ("12.5%", 12.5), ("(300)", -300.0), ("(1,234.5)", -1234.5), ("-€5", -5.0),
     ("$-5", -5.0), ("£ 1,234,567", 1234567.0), ("  42  ", 42.0), ("1e3", 1000.0), ("9,999", 9999.0),
+    ("23.4 kmpl", 23.4), ("1,248 CC", 1248.0), ("12kg", 12.0), ("20.0 km/kg", 20.0), ("4.5 m²", 4.5),
+    ("3rd", 3.0),
 ])
 def test_formatted_numbers_are_read(text, value):
     assert formatted_number(text) == value
 
 
-@pytest.mark.parametrize("text", ["9,99", "1,23", "12 kg", "abc", "?", "", "$", "%", "()", "1.234,5"])
+@pytest.mark.parametrize("text", ["9,99", "1,23", "abc", "?", "", "$", "%", "()", "1.234,5", "kg 12",
+                                  "3 apples and pears"])
 def test_text_that_is_not_a_number_stays_nan(text):
     """A decimal comma inside comma-separated text (9,99) is ambiguous with thousands: not read."""
     assert np.isnan(formatted_number(text))
@@ -106,3 +108,31 @@ def test_a_target_of_few_text_numbers_stays_class_labels_and_placeholders_are_mi
     with pytest.warns(UserWarning, match=r"10 placeholder value\(s\) \('\?'\) taken as missing targets"):
         result = AutoML(search_dir=tmp_path / "prices", **SMALL).fit(prices, target="charges")
     assert result.task_ == "regression" and result.n_rows_dropped_ == 10
+
+
+def test_numbers_with_units_are_read_and_a_mix_of_units_is_warned_about(tmp_path):
+    """Scraped tables write units after the numbers ("23.4 kmpl", "1248 CC", as in the used-car
+    listings of many teaching notebooks). concrete's age in days and water in kg give the same
+    search as the plain numbers; a column mixing units is read but warned about."""
+    frame, target, _ = load_dataset("concrete", rows=600)
+    age, water = frame.columns[7], frame.columns[3]
+    with_units = frame.assign(**{age: frame[age].map(lambda v: f"{v} days"),
+                                 water: frame[water].map(lambda v: f"{v} kg")})
+    fit = dict(SMALL, models=["ridge"])
+    result = AutoML(search_dir=tmp_path / "units", **fit).fit(with_units, target=target)
+    reference = AutoML(search_dir=tmp_path / "plain", **fit).fit(frame, target=target)
+    np.testing.assert_allclose(result.leaderboard["score"], reference.leaderboard["score"], rtol=1e-12)
+    assert result.plan_.notes[age].endswith("unit 'days' dropped")
+    np.testing.assert_allclose(result.predict(with_units.head(20)), reference.predict(frame.head(20)))
+
+    rng = np.random.default_rng(0)
+    mixed = frame.assign(
+        mileage=[f"{v:.1f} kmpl" if k % 10 else f"{v:.1f} km/kg" for k, v in enumerate(rng.uniform(10, 30, 600))],
+        owner=[("1st", "2nd", "3rd", "4th")[k % 4] for k in range(600)],
+        fruit=[f"{k % 5} {('apples', 'pears', 'plums', 'figs', 'kiwis')[k % 5]}" for k in range(600)],
+    )
+    with pytest.warns(UserWarning, match=r"'mileage' mixes units \('kmpl', 'km/kg'"):
+        result = AutoML(search_dir=tmp_path / "mixed", **fit).fit(mixed, target=target)
+    roles = result.plan_.to_frame().set_index("column")["role"]
+    assert (roles["mileage"], roles["owner"], roles["fruit"]) == ("numeric", "numeric", "categorical")
+    assert "ordinals (1st, 2nd, ...) read as their numbers" in result.plan_.notes["owner"]
