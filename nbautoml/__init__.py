@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "AutoML": ("nbautoml.engine.automl", "AutoML"),
     "available_models": ("nbautoml.engine.automl", "available_models"),
+    "plan": ("nbautoml.engine.automl", "plan"),
     "read_table": ("nbautoml.engine.data", "read_table"),
     "save": ("nbautoml.persist", "save"),
     "load": ("nbautoml.persist", "load"),

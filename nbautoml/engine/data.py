@@ -104,6 +104,17 @@ class DataPlan:
             ]
         )
 
+    def __repr__(self) -> str:
+        frame = self.to_frame()
+        if self.notes:
+            frame["note"] = frame["column"].map(self.notes).fillna("")
+        return f"DataPlan ({len(frame)} columns)\n{frame.to_string(index=False)}"
+
+    def _repr_html_(self) -> str:
+        from ..render.html import plan_html
+
+        return plan_html(self)
+
     def to_dict(self) -> dict:
         # without an empty note, as before notes existed: older versions read the file
         return {"columns": [{k: v for k, v in c.__dict__.items() if k != "note" or v} for c in self.columns]}
@@ -284,6 +295,12 @@ def split_target(data, target=None, y=None) -> tuple[pd.DataFrame, pd.Series]:
     if X.shape[1] == 0:
         raise DataError("The data has no feature columns besides the target.", code="no_features")
     return X, y_series
+
+
+def features_frame(X) -> pd.DataFrame:
+    """``X`` (a DataFrame or array-like of features) as ``split_target`` gives it: string column
+    names, durations, periods and ``<NA>`` numbers converted, on a copy."""
+    return _check_columns(_as_frame(X))
 
 
 def _as_frame(X) -> pd.DataFrame:

@@ -22,6 +22,7 @@ from .parsing import parse, search_arguments, strict_magic_arguments
 #: subcommand -> "module:function" (modules are imported when first used)
 COMMANDS = {
     "search": "nbautoml.magics.search:run",
+    "plan": "nbautoml.magics.search:plan",
     "leaderboard": "nbautoml.magics.results:leaderboard",
     "plot": "nbautoml.magics.results:plot",
     "predict": "nbautoml.magics.results:predict",
@@ -164,6 +165,30 @@ class AutoMLMagics(Magics):
         """
         args = parse(self.automl, line)
         return None if args is None else self._run("search", args, cell)
+
+    @strict_magic_arguments
+    @_out("the DataPlan")
+    @argument("--roles", type=parsing.role_map, metavar="COL=ROLE,...",
+              help="Override column roles, as %%automl --roles does.")
+    @argument("--task", choices=["auto", "binary", "multiclass", "regression"], default="auto",
+              help="As %%automl --task (a text target of numbers is read as numbers for regression).")
+    @argument("-t", "--target", metavar="COL", help="The target column (without it: features only).")
+    @argument(
+        "data", nargs="+", metavar="DATA", help="An expression giving a DataFrame, or a file path."
+    )
+    @line_magic
+    def automl_plan(self, line):
+        """Show how a search would treat each column (role, reason, notes), without searching.
+
+        The same plan and warnings as ``%%automl`` on the same data and options; change
+        it with ``--roles`` here and in ``%%automl``.
+
+        Example::
+
+            %automl_plan df --target Survived --roles Pclass=categorical
+        """
+        args = parse(self.automl_plan, line)
+        return None if args is None else self._run("plan", args)
 
     @strict_magic_arguments
     @argument(

@@ -71,6 +71,27 @@ def name_list(text: str) -> list[str]:
 name_list.__name__ = "list"
 
 
+def role_map(text: str) -> dict[str, str]:
+    """``"Pclass=categorical,Cabin=dropped"`` -> ``{"Pclass": "categorical", "Cabin": "dropped"}``."""
+    from ..engine.data import ROLES
+
+    roles = {}
+    for item in (t for t in text.split(",") if t.strip()):
+        column, sep, role = item.rpartition("=")
+        column, role = column.strip(), role.strip()
+        if not sep or not column:
+            raise argparse.ArgumentTypeError(f"expected COLUMN=ROLE pairs, e.g. Pclass=categorical; got {item!r}")
+        if role not in ROLES:
+            raise argparse.ArgumentTypeError(f"unknown role {role!r} for {column!r}; roles: {', '.join(ROLES)}")
+        roles[column] = role
+    if not roles:
+        raise argparse.ArgumentTypeError("expected COLUMN=ROLE pairs, e.g. Pclass=categorical,Cabin=dropped")
+    return roles
+
+
+role_map.__name__ = "COLUMN=ROLE list"
+
+
 def cv_value(text: str):
     """``"5"`` -> 5 (k-fold); other strings (``"stratified:5"``, ``"holdout:0.2"``) as given."""
     return int(text) if text.strip().isdigit() else text
@@ -201,6 +222,15 @@ SEARCH_OPTIONS: tuple[Option, ...] = (
             "metavar": "SCHEME",
             "help": "auto, 5, kfold:5, stratified:5, timeseries:5, holdout:0.2 (default: auto).",
         },
+    ),
+    Option(
+        ("--roles",),
+        "roles",
+        "roles",
+        trait=False,
+        kwargs={"type": role_map, "metavar": "COL=ROLE,...",
+                "help": "Override column roles (numeric, categorical, datetime, text, dropped), "
+                        "e.g. Pclass=categorical,Cabin=dropped; %automl_plan shows them first."},
     ),
     Option(
         ("--models",),

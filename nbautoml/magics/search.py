@@ -53,6 +53,22 @@ def run(magics, args, cell):
     return finish(listener, automl)
 
 
+def plan(magics, args):
+    """Show ``nbautoml.plan`` of the data (``%automl_plan``); store it in ``--out``."""
+    from IPython.display import display
+
+    from ..engine.automl import plan as plan_columns
+
+    data = resolve_data(magics.shell, " ".join(args.data), what="DATA")
+    X, y = split_data(data)
+    if y is not None and args.target:
+        y = _renamed(y, args.target)
+    found = plan_columns(X, None if y is not None else args.target, y=y, task=args.task, roles=args.roles)
+    display(found)
+    if args.out:
+        magics.shell.user_ns[args.out] = found
+
+
 def _record_variable(automl, name: str) -> None:
     """Note in the stored search which variable holds it, so the name still finds it after a restart."""
     from ..engine.store import RunStore

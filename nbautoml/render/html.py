@@ -245,6 +245,26 @@ def result_html(result, top: int = 10) -> str:
             f"of {s['trials']} trials, best first)</div>{board}{note}</div>")
 
 
+def plan_html(plan) -> str:
+    """A column plan (``DataPlan``) as a table: each column's dtype, role, reason and note."""
+    frame = plan.to_frame()
+    notes = plan.notes
+    counts = frame["role"].value_counts()
+    summary = ", ".join(f"{n} {role}" for role, n in counts.items())
+    rows = []
+    for record in frame.to_dict("records"):
+        role = _e(record["role"])
+        if record["role"] == "dropped":
+            role = f"<span style='color:#9e9e9e'>{role}</span>"
+        note = notes.get(record["column"], "")
+        rows.append([f"<code>{_e(record['column'])}</code>", _e(record["dtype"]), role,
+                     f"{record['unique']:,}", f"{record['missing']:.1%}", _e(record["reason"]),
+                     f"<i>{_e(note)}</i>" if note else ""])
+    table = _table(["column", "dtype", "role", "distinct", "missing", "reason", "note"], rows)
+    return (f"<div class='nbautoml-plan'><div style='font-size:14px'><b>Column plan</b> "
+            f"({len(frame)} columns: {_e(summary)})</div>{table}</div>")
+
+
 def _short_path(path) -> str:
     """The path relative to the working directory when it is below it (no home paths in saved notebooks)."""
     import os

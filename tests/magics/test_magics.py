@@ -55,6 +55,7 @@ def test_load_ext_is_fast_and_imports_nothing_heavy():
         "automl_load",
         "automl_monitor",
         "automl_pareto",
+        "automl_plan",
         "automl_plot",
         "automl_predict",
         "automl_promote",

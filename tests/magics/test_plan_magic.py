@@ -1,0 +1,24 @@
+"""``%automl_plan``: the column plan before a search, and ``--roles`` shared with ``%%automl``."""
+
+from __future__ import annotations
+
+import pytest
+from IPython.core.error import UsageError
+
+from .conftest import FAST
+
+
+def test_automl_plan_magic_shows_the_plan_and_roles_reach_the_search(ip, titanic, capsys):
+    ip.push({"df": titanic})
+    ip.run_line_magic("automl_plan", "df --target Survived --roles Pclass=categorical,Cabin=dropped --out p")
+    plan = ip.user_ns["p"]
+    roles = plan.to_frame().set_index("column")["role"]
+    assert (roles["Pclass"], roles["Cabin"]) == ("categorical", "dropped")
+    assert "Cabin" in capsys.readouterr().out  # the text display, without a front end
+    ip.run_cell_magic("automl", f"--target Survived --roles Pclass=categorical,Cabin=dropped {FAST} "
+                                "--name searched", "df")
+    assert ip.user_ns["searched"].plan_.to_dict() == plan.to_dict()
+    with pytest.raises(UsageError, match=r"unknown role 'gone' for 'Cabin'; roles: numeric"):
+        ip.run_line_magic("automl_plan", "df --target Survived --roles Cabin=gone")
+    with pytest.raises(UsageError, match="Did you mean 'Survived'"):
+        ip.run_line_magic("automl_plan", "df --target Survivd")
