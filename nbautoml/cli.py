@@ -38,6 +38,15 @@ def _csv_list(text):
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
+def _roles(text):
+    from .engine.data import roles_argument
+
+    return roles_argument(text)
+
+
+_roles.__name__ = "COLUMN=ROLE list"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nbautoml", allow_abbrev=False,
                                      description="Model automation on a CSV: search, validate, save.")
@@ -57,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="stop a trial that needs more than MB megabytes; the search goes on (enforced on Linux)")
     run.add_argument("--early-stop", type=_positive(int))
     run.add_argument("--cv", default="auto", help="auto, kfold:5, stratified:5, holdout:0.2, timeseries:5")
+    run.add_argument("--roles", type=_roles, metavar="COL=ROLE,...",
+                     help="override column roles (numeric, categorical, datetime, text, dropped), e.g. "
+                          "Pclass=categorical,Cabin=dropped; nbautoml plan shows them first")
     run.add_argument("--models", type=_csv_list, help="comma-separated families to search")
     run.add_argument("--exclude", type=_csv_list, help="comma-separated families to leave out")
     run.add_argument("--algo", default="tpe", choices=["tpe", "random", "anneal", "atpe"])
@@ -83,6 +95,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--show-pipeline", action="store_true",
                      help="also print the fitted scikit-learn pipeline, step by step")
     run.add_argument("--quiet", action="store_true", help="no progress (a bar on a terminal, lines in a log)")
+
+    plan = sub.add_parser("plan", allow_abbrev=False, help="show how a search would treat each column",
+                          description="The column plan of a search (role, reason, notes), without searching.",
+                          epilog="example: nbautoml plan titanic.csv --target Survived --roles Pclass=categorical")
+    plan.add_argument("data", help="CSV or Parquet file")
+    plan.add_argument("--target", help="target column (without it: the features only)")
+    plan.add_argument("--task", default="auto", choices=["auto", "binary", "multiclass", "regression"])
+    plan.add_argument("--roles", type=_roles, metavar="COL=ROLE,...", help="override column roles")
+    plan.add_argument("--encoding", help="text encoding of the CSV (default: UTF-8, then detected)")
 
     serve = sub.add_parser("serve", allow_abbrev=False, help="serve a saved model as an HTTP JSON API",
                            description="Serve a model: POST /predict, GET /health, GET /model "
@@ -136,7 +157,7 @@ def cmd_run(args) -> int:
     if notes and not args.quiet:
         print(f"read {args.data}: {', '.join(notes)}", file=sys.stderr)
     progress = terminal_progress(sys.stderr, disable=args.quiet)
-    automl = AutoML(task=args.task, metric=args.metric, time_budget=args.time_budget,
+    automl = AutoML(task=args.task, metric=args.metric, time_budget=args.time_budget, roles=args.roles,
                     max_evals=args.max_evals, trial_timeout=args.trial_timeout, early_stop=args.early_stop,
                     memory_limit=args.memory_limit,
                     cv=args.cv, models=args.models, exclude=args.exclude, algo=args.algo, seed=args.seed,
@@ -249,10 +270,25 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_plan(args) -> int:
+    from .engine.automl import plan
+    from .engine.data import read_table, reading_notes
+
+    frame = read_table(args.data, encoding=args.encoding)
+    notes = reading_notes(frame)
+    if notes:
+        print(f"read {args.data}: {', '.join(notes)}", file=sys.stderr)
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        found = plan(frame, args.target, task=args.task, roles=args.roles)
+    print(found)
+    return 0
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    commands = {"run": cmd_run, "serve": cmd_serve, "export": cmd_export}
+    commands = {"run": cmd_run, "plan": cmd_plan, "serve": cmd_serve, "export": cmd_export}
     if args.command not in commands:
         parser.error(f"unknown command {args.command}")
     try:

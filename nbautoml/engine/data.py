@@ -418,6 +418,27 @@ def read_as(dtype: str) -> str | None:
     return None
 
 
+def roles_argument(text: str) -> dict[str, str]:
+    """``roles=`` from a command line: ``"Pclass=categorical,Cabin=dropped"`` -> a dict.
+
+    Raises ``argparse.ArgumentTypeError`` naming the pair that is wrong and the valid roles.
+    """
+    import argparse
+
+    roles = {}
+    for item in (t for t in text.split(",") if t.strip()):
+        column, sep, role = item.rpartition("=")
+        column, role = column.strip(), role.strip()
+        if not sep or not column:
+            raise argparse.ArgumentTypeError(f"expected COLUMN=ROLE pairs, e.g. Pclass=categorical; got {item!r}")
+        if role not in ROLES:
+            raise argparse.ArgumentTypeError(f"unknown role {role!r} for {column!r}; roles: {', '.join(ROLES)}")
+        roles[column] = role
+    if not roles:
+        raise argparse.ArgumentTypeError("expected COLUMN=ROLE pairs, e.g. Pclass=categorical,Cabin=dropped")
+    return roles
+
+
 def renamed_columns(data) -> dict[str, str]:
     """Notes for the columns of ``data`` whose non-string names ``split_target`` makes strings.
 

@@ -73,20 +73,9 @@ name_list.__name__ = "list"
 
 def role_map(text: str) -> dict[str, str]:
     """``"Pclass=categorical,Cabin=dropped"`` -> ``{"Pclass": "categorical", "Cabin": "dropped"}``."""
-    from ..engine.data import ROLES
+    from ..engine.data import roles_argument
 
-    roles = {}
-    for item in (t for t in text.split(",") if t.strip()):
-        column, sep, role = item.rpartition("=")
-        column, role = column.strip(), role.strip()
-        if not sep or not column:
-            raise argparse.ArgumentTypeError(f"expected COLUMN=ROLE pairs, e.g. Pclass=categorical; got {item!r}")
-        if role not in ROLES:
-            raise argparse.ArgumentTypeError(f"unknown role {role!r} for {column!r}; roles: {', '.join(ROLES)}")
-        roles[column] = role
-    if not roles:
-        raise argparse.ArgumentTypeError("expected COLUMN=ROLE pairs, e.g. Pclass=categorical,Cabin=dropped")
-    return roles
+    return roles_argument(text)
 
 
 role_map.__name__ = "COLUMN=ROLE list"

@@ -203,6 +203,29 @@ def test_cli_jobs(datasets_dir, tmp_path, monkeypatch, capsys, jobs, expected):
     assert code == 0 and seen == [(expected, 1 if expected == 1 else cpu_count())]
 
 
+def test_cli_plan_prints_the_plan_and_run_takes_the_same_roles(datasets_dir, tmp_path, capsys, monkeypatch):
+    from nbautoml.cli import main
+    from nbautoml.engine.automl import AutoML
+
+    data = str(datasets_dir / "titanic.csv")
+    assert main(["plan", data, "--target", "Survived", "--roles", "Pclass=categorical,Cabin=dropped"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "DataPlan (11 columns)"
+    assert lines[3].split()[:3] == ["Pclass", "int64", "categorical"] and lines[3].endswith("set by the user")
+    assert any(line.split()[:1] == ["Cabin"] and "dropped by the user" in line for line in lines)
+
+    plans = []
+    fit = AutoML.fit
+    monkeypatch.setattr(AutoML, "fit", lambda self, *a, **k: plans.append(fit(self, *a, **k).plan_) or self)
+    assert main(["run", data, "--target", "Survived", "--max-evals", "1", "--quiet", "--models", "random_forest",
+                 "--search-dir", str(tmp_path), "--roles", "Pclass=categorical,Cabin=dropped"]) == 0
+    roles = plans[0].to_frame().set_index("column")["role"]
+    assert (roles["Pclass"], roles["Cabin"]) == ("categorical", "dropped")
+    with pytest.raises(SystemExit):
+        main(["plan", data, "--roles", "Cabin=gone"])
+    assert "unknown role 'gone' for 'Cabin'; roles: numeric" in capsys.readouterr().err
+
+
 def test_cli_says_how_it_read_a_csv_with_decimal_commas(titanic, tmp_path, capsys):
     from nbautoml.cli import main
 
