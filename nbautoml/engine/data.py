@@ -319,9 +319,9 @@ def _as_frame(X) -> pd.DataFrame:
 def _check_columns(X: pd.DataFrame) -> pd.DataFrame:
     """Refuse duplicated and multi-level column names; return ``X`` with string names.
 
-    Non-string names (``0``, ``1``) are made strings, and durations and periods
-    numbers and dates (:func:`plain_dtypes`), on a new frame: the caller's frame
-    is never changed (see :func:`renamed_columns`).
+    Non-string names (``0``, ``1``) are made strings, and durations, periods and
+    numbers with ``<NA>`` NumPy numbers and dates (:func:`plain_dtypes`), on a new
+    frame: the caller's frame is never changed (see :func:`renamed_columns`).
     """
     names = X.columns
     if isinstance(names, pd.MultiIndex):
@@ -683,11 +683,19 @@ def numbers_in_text(col: pd.Series) -> tuple[pd.Series, dict[str, int]] | None:
     rest = text[~placeholder]
     if rest.str.match(_LEADING_ZERO).any():
         return None
-    numbers = to_numbers(rest).to_numpy(dtype=float, na_value=np.nan)
-    units = set(units_in(rest))
-    if not np.isfinite(numbers).all() or len(units - ORDINAL_SUFFIXES) + bool(units & ORDINAL_SUFFIXES) > MAX_UNITS:
+    distinct = pd.Series(rest.unique())  # each value parsed once; most text fails on the first few
+    for part in (distinct[:50], distinct):
+        if not np.isfinite(to_numbers(part).to_numpy(dtype=float, na_value=np.nan)).all():
+            return None
+    if _count_units(units_in(distinct)) > MAX_UNITS:
         return None
     return to_numbers(col), {str(k): int(v) for k, v in text[placeholder].value_counts().items()}
+
+
+def _count_units(units) -> int:
+    """How many units: the ordinal suffixes (1st, 2nd, 3rd, 4th) count as one."""
+    units = set(units)
+    return len(units - ORDINAL_SUFFIXES) + bool(units & ORDINAL_SUFFIXES)
 
 
 # a text column of numbers with more distinct words after them is not numbers with units
@@ -708,7 +716,7 @@ def mixed_units(X: pd.DataFrame, plan: DataPlan) -> dict[str, str]:
     for name in plan.names("numeric"):
         if not pd.api.types.is_numeric_dtype(X[name]):
             units = units_in(X[name])
-            if len(units) > 1 and not set(units) <= ORDINAL_SUFFIXES:
+            if _count_units(units) > 1:
                 found[name] = ", ".join(map(repr, units))
     return found
 

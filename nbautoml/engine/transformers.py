@@ -240,8 +240,10 @@ def to_numbers(col: pd.Series) -> pd.Series:
         stripped = col.astype(object).map(lambda v: v.strip() if isinstance(v, str) else v)
         values = pd.to_numeric(stripped, errors="coerce").astype("float64")
         formatted = values.isna() & stripped.map(lambda v: isinstance(v, str) and v != "").astype(bool)
-        if formatted.any():
-            values[formatted] = stripped[formatted].map(formatted_number).astype("float64")
+        if formatted.any():  # each distinct text parsed once
+            texts = stripped[formatted]
+            parsed = {text: formatted_number(text) for text in texts.unique()}
+            values[formatted] = texts.map(parsed).astype("float64")
     return values.where(np.isfinite(values.to_numpy(dtype=float, na_value=np.nan)))
 
 
