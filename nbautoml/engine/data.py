@@ -573,6 +573,11 @@ def target_numbers_from_text(y: pd.Series, task: str) -> tuple[pd.Series, str | 
     return numbers.rename(y.name), f"the target {y.name!r} holds numbers as text ({how}): read as numbers{taken}."
 
 
+def is_placeholder(col: pd.Series) -> np.ndarray:
+    """Where ``col`` holds a missing-value placeholder (:data:`MISSING_PLACEHOLDERS`: "?", "NA", ...)."""
+    return col.astype("string").str.strip().str.lower().isin(MISSING_PLACEHOLDERS).to_numpy(dtype=bool)
+
+
 def true_values(y, task: str) -> pd.Series:
     """Known target values to score against, as a Series: for regression, numbers stored as
     text are read as ``fit`` reads them (:func:`target_numbers_from_text`), placeholders missing."""

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..engine.data import MISSING_PLACEHOLDERS, plain_dtypes, true_values
+from ..engine.data import is_placeholder, plain_dtypes, true_values
 from ..engine.transformers import to_numbers
 from . import checks, plots
 from .checks import Thresholds
@@ -321,8 +321,7 @@ def _classes(model, profile) -> np.ndarray:
 
 def _performance(model, profile, metric, y: pd.Series, prediction, th):
     if profile.task == "regression":  # numbers stored as text read as fit reads them, "?" missing
-        placeholder = y.astype("string").str.strip().str.lower().isin(MISSING_PLACEHOLDERS).to_numpy(dtype=bool)
-        y = y.where(~placeholder)
+        y = y.where(~is_placeholder(y))
     known = y.notna().to_numpy()
     n_missing = int((~known).sum())
     y, prediction = y[known].reset_index(drop=True), prediction[known]

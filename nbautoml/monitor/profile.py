@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..engine.data import MISSING_PLACEHOLDERS
+from ..engine.data import is_placeholder
 from ..engine.transformers import to_numbers
 
 log = logging.getLogger("nbautoml")
@@ -309,7 +309,7 @@ def column_values(col: pd.Series, role: str) -> tuple[np.ndarray, int, Any]:
         return col.to_numpy(dtype=float, na_value=np.nan), 0, None
     else:  # numbers stored as text, formatted ("$1,234.50") or not, read as the pipeline reads them
         values = to_numbers(col).to_numpy(dtype=float, na_value=np.nan)
-        col = col.where(~col.astype("string").str.strip().str.lower().isin(MISSING_PLACEHOLDERS))  # "?": missing
+        col = col.where(~is_placeholder(col))  # "?": missing, not a wrong type
     bad = np.isnan(values) & col.notna().to_numpy()
     n_bad = int(bad.sum())
     return values, n_bad, (col[bad].iloc[0] if n_bad else None)
