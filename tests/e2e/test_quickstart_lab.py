@@ -95,7 +95,7 @@ def test_quickstart_in_jupyterlab(lab_server, page, screenshots_dir):
 
     # ---------------------------------------------------------------- when everything ran
     cells = nb.wait_all_executed(timeout=BUDGET + 180)
-    assert len(cells) == 13
+    assert len(cells) == 14
     assert not nb.problems(), nb.problems()
     assert not page.js_errors, page.js_errors
 
@@ -120,6 +120,11 @@ def test_quickstart_in_jupyterlab(lab_server, page, screenshots_dir):
     assert "rank" in board.locator("thead").inner_text()
     pngs = _pngs(search)
     assert len(pngs) == 1 and pngs[0]["width"] > 400, pngs  # convergence + confusion matrix
+
+    # the column plan before the search: its HTML table, one row per column of the data
+    plan = nb.cell("%automl_plan").locator(".nbautoml-plan")
+    assert plan.count() == 1 and plan.locator("tbody tr").count() == 11
+    assert "ID-like" in plan.inner_text()
 
     # the cells after the search read the result
     leaderboard = nb.cell("%automl_leaderboard")
