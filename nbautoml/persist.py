@@ -1385,10 +1385,11 @@ class LoadedModel:
     def check_input(self, X, warn: bool = True):
         """Enforce the training schema on ``X``; returns ``(frame, InputReport)``.
 
-        With ``warn`` (the default), ignored extra columns are reported once
-        per set of columns as a ``UserWarning``.
+        With ``warn`` (the default), ignored extra columns and units never seen in
+        training (``"12 g"`` where it read ``"kg"``) are reported once each as a
+        ``UserWarning``.
         """
-        from .schema import InputReport, as_frame, enforce_schema
+        from .schema import InputReport, as_frame, enforce_schema, warn_about_input
 
         if self.schema_ and self.schema_.get("columns") and all(
                 c.get("role") != "unknown" for c in self.schema_["columns"]):
@@ -1406,10 +1407,8 @@ class LoadedModel:
                                     f"{', '.join(missing)}.", code="missing_columns", columns=missing)
                 report.extra = [c for c in frame.columns if c not in names]
                 frame = frame[names]
-        if warn and report.extra and frozenset(report.extra) not in self._warned_extra:
-            self._warned_extra.add(frozenset(report.extra))
-            warnings.warn(f"Ignoring {len(report.extra)} column(s) the model does not use: "
-                          f"{', '.join(report.extra[:20])}.", UserWarning, stacklevel=3)
+        if warn:
+            warn_about_input(report, self._warned_extra, stacklevel=3)
         self.last_input_report_ = report
         return frame, report
 

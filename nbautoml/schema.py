@@ -16,6 +16,7 @@ and on a :class:`~nbautoml.persist.LoadedModel` (``model.schema_``).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,8 +28,9 @@ from .engine.data import (
     number_blocks,
     plain_dtypes,
     read_as,
+    units_in,
 )
-from .engine.transformers import formatted_number
+from .engine.transformers import formatted_number, to_numbers
 from .exceptions import DataError, closest
 
 MAX_CATEGORIES = 1000
@@ -54,6 +56,9 @@ class InputReport:
         Column -> number of values in categories never seen in training.
     out_of_range : dict
         Column -> number of numeric values outside the training range.
+    new_units : dict
+        Column -> units after the numbers (``"12 g"``) never seen there in training;
+        the numbers are read as written, so a unit of another scale misleads the model.
     """
 
     rows: int = 0
@@ -61,6 +66,7 @@ class InputReport:
     coerced: dict[str, str] = field(default_factory=dict)
     unseen: dict[str, int] = field(default_factory=dict)
     out_of_range: dict[str, int] = field(default_factory=dict)
+    new_units: dict[str, list[str]] = field(default_factory=dict)
 
     def messages(self) -> list[str]:
         """Short human-readable notes (empty when nothing was noteworthy)."""
@@ -74,11 +80,33 @@ class InputReport:
             notes.append(f"column {col!r}: {n} value(s) in categories not seen in training")
         for col, n in self.out_of_range.items():
             notes.append(f"column {col!r}: {n} value(s) outside the training range")
+        for col, units in self.new_units.items():
+            notes.append(_new_units_message(col, units))
         return notes
 
     def to_dict(self) -> dict:
         return {"rows": self.rows, "extra": list(self.extra), "coerced": dict(self.coerced),
-                "unseen": dict(self.unseen), "out_of_range": dict(self.out_of_range)}
+                "unseen": dict(self.unseen), "out_of_range": dict(self.out_of_range),
+                "new_units": {col: list(units) for col, units in self.new_units.items()}}
+
+
+def _new_units_message(column: str, units: list[str]) -> str:
+    return (f"column {column!r}: unit{'s' if len(units) > 1 else ''} {', '.join(map(repr, units))} never seen in "
+            "training; the numbers are read as written, so convert them to the training unit first")
+
+
+def warn_about_input(report: InputReport, warned: set, stacklevel: int) -> None:
+    """Warn, once per set of columns or units, about ignored columns and units new to the model."""
+    if report.extra and frozenset(report.extra) not in warned:
+        warned.add(frozenset(report.extra))
+        warnings.warn(f"Ignoring {len(report.extra)} column(s) the model does not use: "
+                      f"{', '.join(report.extra[:20])}.", UserWarning, stacklevel=stacklevel + 1)
+    for column, units in report.new_units.items():
+        if (column, *units) not in warned:
+            warned.add((column, *units))
+            message = _new_units_message(column, units)
+            warnings.warn(message[0].upper() + message[1:] + ".", UserWarning,
+                          stacklevel=stacklevel + 1)
 
 
 def _as_str(value) -> str:
@@ -158,8 +186,11 @@ def build_schema(X: pd.DataFrame, plan=None, max_categories: int = MAX_CATEGORIE
         entry = {"name": str(name), "role": role, "dtype": str(col.dtype),
                  "missing": int(col.isna().sum())}
         if role == "numeric":
-            values = pd.to_numeric(col, errors="coerce")
+            values = to_numbers(col)  # numbers stored as text, formatted or not, as the pipeline reads them
             finite = values[np.isfinite(values.to_numpy(dtype=float, na_value=np.nan))]
+            units = [] if pd.api.types.is_numeric_dtype(col) else units_in(col)
+            if units:
+                entry["units"] = units
             entry["min"] = _jsonable_number(finite.min()) if len(finite) else None
             entry["max"] = _jsonable_number(finite.max()) if len(finite) else None
             entry["integer"] = bool(pd.api.types.is_integer_dtype(col))
@@ -327,6 +358,10 @@ def enforce_schema(data, schema: dict, known: list[str] | None = None) -> tuple[
             raise DataError(f"The data has {col.shape[1]} columns named {name!r}; keep one.",
                             code="duplicate_columns", columns=[name])
         if role == "numeric":
+            if not pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+                new = [u for u in units_in(col) if u not in entry.get("units", [])]
+                if new:
+                    report.new_units[name] = new
             col = _coerce_numeric(name, col, report)
             low, high = entry.get("min"), entry.get("max")
             if low is not None and high is not None and len(col):

@@ -774,14 +774,11 @@ class AutoML(BaseEstimator):
                 raise DataError(f"Expected {len(self.feature_names_in_)} columns, got {arr.shape[1]}.",
                                 code="bad_shape")
             X = pd.DataFrame(arr, columns=list(self.feature_names_in_))
-        from ..schema import enforce_schema
+        from ..schema import enforce_schema, warn_about_input
 
         known = [*map(str, self.feature_names_in_), self.target_]
         frame, report = enforce_schema(X, self.schema_, known=known)
-        if report.extra and frozenset(report.extra) not in self._warned_extra:
-            self._warned_extra.add(frozenset(report.extra))
-            warnings.warn(f"Ignoring {len(report.extra)} column(s) the model does not use: "
-                          f"{', '.join(report.extra[:20])}.", UserWarning, stacklevel=3)
+        warn_about_input(report, self._warned_extra, stacklevel=3)
         self.last_input_report_ = report
         return frame
 

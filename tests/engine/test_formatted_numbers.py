@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import warnings
 
 import numpy as np
@@ -124,6 +125,15 @@ def test_numbers_with_units_are_read_and_a_mix_of_units_is_warned_about(tmp_path
     np.testing.assert_allclose(result.leaderboard["score"], reference.leaderboard["score"], rtol=1e-12)
     assert result.plan_.notes[age].endswith("unit 'days' dropped")
     np.testing.assert_allclose(result.predict(with_units.head(20)), reference.predict(frame.head(20)))
+
+    # a unit the model never saw is read as written: predict says so, once, and so does a loaded model
+    in_grams = with_units.head(20).assign(**{water: frame[water].head(20).map(lambda v: f"{v * 1000} g")})
+    with pytest.warns(UserWarning, match=re.escape(f"Column {water!r}: unit 'g' never seen in training")):
+        result.predict(in_grams)
+    loaded = nbautoml.load(nbautoml.save(result, tmp_path / "concrete.nbautoml"))
+    _, report = loaded.check_input(in_grams, warn=False)
+    assert report.new_units == {water: ["g"]} and "unit 'g' never seen" in report.messages()[-1]
+    assert loaded.check_input(with_units.head(20), warn=False)[1].new_units == {}
 
     rng = np.random.default_rng(0)
     mixed = frame.assign(
