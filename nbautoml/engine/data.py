@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import DataError, closest, unknown_choice
-from .transformers import UNIT, formatted_number, to_numbers
+from .transformers import CLOCK, UNIT, formatted_number, to_numbers
 
 TASKS = ("binary", "multiclass", "regression")
 ROLES = ("numeric", "categorical", "datetime", "text", "dropped")
@@ -686,7 +686,7 @@ def numbers_in_text(col: pd.Series) -> tuple[pd.Series, dict[str, int]] | None:
     if placeholder.sum() > PLACEHOLDER_MAX_SHARE * len(values) or placeholder.all():
         return None
     rest = text[~placeholder]
-    if rest.str.match(_LEADING_ZERO).any():
+    if (rest.str.match(_LEADING_ZERO) & ~rest.str.match(CLOCK)).any():  # "05:01:27" is a duration, not a code
         return None
     distinct = pd.Series(rest.unique())  # each value parsed once; most text fails on the first few
     for part in (distinct[:50], distinct):
@@ -901,6 +901,8 @@ def _read_as_numbers(col: pd.Series, info: ColumnInfo) -> None:
         note = note.replace("numbers stored as text; read as numbers", "read as numbers")
         note += f"; formatted: {example!r} read as {formatted_number(example):g}"
         note += " (a % sign is dropped, not divided by)" if "%" in example else ""
+        note += " (clock values: h:mm:ss in seconds, h:mm or m:ss as 60 × first + second)" \
+            if re.match(CLOCK, example) else ""
         units = units_in(col)
         if units and set(units) <= ORDINAL_SUFFIXES:
             note += "; ordinals (1st, 2nd, ...) read as their numbers"

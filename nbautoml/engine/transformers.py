@@ -203,13 +203,20 @@ class NumbersFromText(_ColumnwiseTransformer):
 CURRENCY_SIGNS = "$€£¥₹"
 THOUSANDS = r"^\d{1,3}(,\d{3})+(\.\d*)?$"  # 1,234 and 1,234,567.89; not 9,99
 UNIT = r"^(.*\d)\s*([^\W\d_][^\d]{0,11})$"  # "23.4 kmpl", "1248 CC", "3rd": a number, then a word
+CLOCK = r"^(\d+):([0-5]\d)(?::([0-5]\d(?:\.\d+)?))?$"  # "3:47", "05:01:27", "1:02:03.5": a duration
 
 
 def formatted_number(text: str) -> float:
     """A number written for people, or NaN: ``"$1,234.50"`` (1234.5), ``"12.5%"`` (12.5: the
     sign is dropped, not divided by), ``"(300)"`` (-300, an accounting negative), ``"-€5"``,
-    ``"23.4 kmpl"`` (23.4: a unit after the number is dropped)."""
+    ``"23.4 kmpl"`` (23.4: a unit after the number is dropped), ``"05:01:27"`` (18087: h:mm:ss
+    in seconds; m:ss, or h:mm, as 60 × m + s)."""
     text = text.strip()
+    clock = re.match(CLOCK, text)
+    if clock:
+        first, second, third = clock.groups()
+        value = 60 * int(first) + int(second)
+        return 60 * value + float(third) if third is not None else float(value)
     negative = len(text) > 2 and text[0] == "(" and text[-1] == ")"
     if negative:
         text = text[1:-1].strip()

@@ -29,14 +29,14 @@ SMALL = dict(max_evals=4, time_budget=None, n_jobs=1, seed=0, ensemble=False,
     ("$1,234.50", 1234.5), ("12.5%", 12.5), ("(300)", -300.0), ("(1,234.5)", -1234.5), ("-€5", -5.0),
     ("$-5", -5.0), ("£ 1,234,567", 1234567.0), ("  42  ", 42.0), ("1e3", 1000.0), ("9,999", 9999.0),
     ("23.4 kmpl", 23.4), ("1,248 CC", 1248.0), ("12kg", 12.0), ("20.0 km/kg", 20.0), ("4.5 m²", 4.5),
-    ("3rd", 3.0),
+    ("3rd", 3.0), ("05:01:27", 18087.0), ("3:47", 227.0), ("1:02:03.5", 3723.5), ("14:30", 870.0),
 ])
 def test_formatted_numbers_are_read(text, value):
     assert formatted_number(text) == value
 
 
 @pytest.mark.parametrize("text", ["9,99", "1,23", "abc", "?", "", "$", "%", "()", "1.234,5", "kg 12",
-                                  "3 apples and pears"])
+                                  "3 apples and pears", "12:60", "1:2", "1:00:00:00"])
 def test_text_that_is_not_a_number_stays_nan(text):
     """A decimal comma inside comma-separated text (9,99) is ambiguous with thousands: not read."""
     assert np.isnan(formatted_number(text))
@@ -146,3 +146,19 @@ def test_numbers_with_units_are_read_and_a_mix_of_units_is_warned_about(tmp_path
     roles = result.plan_.to_frame().set_index("column")["role"]
     assert (roles["mileage"], roles["owner"], roles["fruit"]) == ("numeric", "numeric", "categorical")
     assert "ordinals (1st, 2nd, ...) read as their numbers" in result.plan_.notes["owner"]
+
+
+def test_clock_values_are_read_as_numbers(tmp_path):
+    """Times written h:mm (bike's hour as "07:00") or h:mm:ss (race and call durations) were dropped
+    as IDs or one-hot as categories; read as 60 × first + second (+ seconds), the search equals the
+    one on the plain numbers."""
+    frame, target, _ = load_dataset("bike", rows=1500)
+    frame = frame.drop(columns=["casual", "registered", "instant"], errors="ignore")
+    clock = frame.assign(hr=frame["hr"].map(lambda h: f"{h:02d}:00"))
+    minutes = frame.assign(hr=frame["hr"] * 60.0)
+    result = AutoML(search_dir=tmp_path / "clock", **SMALL).fit(clock, target=target)
+    reference = AutoML(search_dir=tmp_path / "minutes", **SMALL).fit(minutes, target=target)
+    np.testing.assert_allclose(result.leaderboard["score"], reference.leaderboard["score"], rtol=1e-12)
+    assert result.plan_.notes["hr"].startswith("read as numbers; formatted: '")
+    assert "clock values: h:mm:ss in seconds" in result.plan_.notes["hr"]
+    np.testing.assert_allclose(result.predict(clock.head(50)), reference.predict(minutes.head(50)))
