@@ -106,6 +106,19 @@ def _worker_main(conn, ctx, limit_threads: bool = True, fork_key: int | None = N
         conn.close()
 
 
+def _give_main_a_spec() -> None:
+    """Let spawn and forkserver start a worker after IPython's ``%reset``.
+
+    multiprocessing reads ``sys.modules["__main__"].__spec__`` to prepare a new
+    interpreter; IPython's reset deletes it from the kernel's ``__main__`` (the user
+    namespace), and every search then failed with "module '__main__' has no attribute
+    '__spec__'". ``None`` is what a script's ``__main__`` has: nothing to re-import.
+    """
+    main = sys.modules.get("__main__")
+    if main is not None and not hasattr(main, "__spec__"):
+        main.__spec__ = None
+
+
 @contextlib.contextmanager
 def _frozen_heap(active: bool):
     """Fork with every object of this process frozen (``gc.freeze``), so the child's garbage
@@ -247,6 +260,8 @@ class WorkerPool:
                     os.getpid())
         process = self.mp.Process(target=_worker_main, args=args, daemon=True,
                                   name=f"nbautoml-worker-{slot.index}")
+        if self.start_method != "fork":
+            _give_main_a_spec()
         with _frozen_heap(self.start_method == "fork"):
             process.start()
         child_conn.close()  # so a dying child is seen at once (EOF), not at the timeout
