@@ -147,15 +147,11 @@ def _model_arguments(parser) -> None:
 
 def cmd_run(args) -> int:
     from .engine.automl import AutoML
-    from .engine.data import read_table, reading_notes
     from .render.progress import terminal_progress
 
     if args.out:
         _check_out(args.out)  # before the search, not after it
-    frame = read_table(args.data, encoding=args.encoding)
-    notes = reading_notes(frame)
-    if notes and not args.quiet:
-        print(f"read {args.data}: {', '.join(notes)}", file=sys.stderr)
+    frame = _read_data(args.data, args.encoding, quiet=args.quiet)
     progress = terminal_progress(sys.stderr, disable=args.quiet)
     automl = AutoML(task=args.task, metric=args.metric, time_budget=args.time_budget, roles=args.roles,
                     max_evals=args.max_evals, trial_timeout=args.trial_timeout, early_stop=args.early_stop,
@@ -270,14 +266,21 @@ def cmd_export(args) -> int:
     return 0
 
 
-def cmd_plan(args) -> int:
-    from .engine.automl import plan
+def _read_data(path, encoding, quiet: bool = False):
+    """The table at ``path``; on stderr, how it was read when it was not plain UTF-8 with commas."""
     from .engine.data import read_table, reading_notes
 
-    frame = read_table(args.data, encoding=args.encoding)
+    frame = read_table(path, encoding=encoding)
     notes = reading_notes(frame)
-    if notes:
-        print(f"read {args.data}: {', '.join(notes)}", file=sys.stderr)
+    if notes and not quiet:
+        print(f"read {path}: {', '.join(notes)}", file=sys.stderr)
+    return frame
+
+
+def cmd_plan(args) -> int:
+    from .engine.automl import plan
+
+    frame = _read_data(args.data, args.encoding)
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
         found = plan(frame, args.target, task=args.task, roles=args.roles)

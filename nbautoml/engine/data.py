@@ -892,22 +892,25 @@ def _read_as_numbers(col: pd.Series, info: ColumnInfo) -> None:
     info.role, info.reason = "numeric", "numbers stored as text"
     info.n_unique = int(numbers.nunique(dropna=True))
     info.missing_rate = float(numbers.isna().mean())
-    taken = " and ".join(f"{count} {token!r}" for token, count in placeholders.items())
-    note = (f"read as numbers; {taken} value{'s' if sum(placeholders.values()) > 1 else ''} taken as missing"
-            if placeholders else "numbers stored as text; read as numbers")
     example = formatted_example(col)
+    parts = ["read as numbers" if placeholders or example else "numbers stored as text; read as numbers"]
+    if placeholders:
+        taken = " and ".join(f"{count} {token!r}" for token, count in placeholders.items())
+        parts.append(f"{taken} value{'s' if sum(placeholders.values()) > 1 else ''} taken as missing")
     if example is not None:
         info.reason = "numbers formatted as text"
-        note = note.replace("numbers stored as text; read as numbers", "read as numbers")
-        note += f"; formatted: {example!r} read as {formatted_number(example):g}"
-        note += " (a % sign is dropped, not divided by)" if "%" in example else ""
-        note += " (clock values: h:mm:ss in seconds, h:mm or m:ss as 60 × first + second)" \
-            if re.match(CLOCK, example) else ""
+        how = f"formatted: {example!r} read as {formatted_number(example):g}"
+        if "%" in example:
+            how += " (a % sign is dropped, not divided by)"
+        if re.match(CLOCK, example):
+            how += " (clock values: h:mm:ss in seconds, h:mm or m:ss as 60 × first + second)"
+        parts.append(how)
         units = units_in(col)
         if units and set(units) <= ORDINAL_SUFFIXES:
-            note += "; ordinals (1st, 2nd, ...) read as their numbers"
+            parts.append("ordinals (1st, 2nd, ...) read as their numbers")
         elif units:
-            note += f"; unit{'s' if len(units) > 1 else ''} {', '.join(map(repr, units))} dropped"
+            parts.append(f"unit{'s' if len(units) > 1 else ''} {', '.join(map(repr, units))} dropped")
+    note = "; ".join(parts)
     info.note = f"{info.note}; {note}" if info.note else note
 
 
