@@ -178,7 +178,10 @@ def _converted_lines(plan) -> list[str]:
     """``name: conversion,`` lines for the used columns that ``data.plain_dtypes`` converts."""
     from .engine.data import read_as
 
-    code = {"seconds": "dt.total_seconds()", "dates": "dt.to_timestamp()", "float64": 'astype("float64")'}
+    code = {"seconds": "dt.total_seconds()", "dates": "dt.to_timestamp()", "float64": 'astype("float64")',
+            "text": ('map(lambda v: ", ".join(f"{k}: {x}" for k, x in v.items()) if isinstance(v, dict) '
+                     'else ", ".join(sorted(map(str, v)) if isinstance(v, (set, frozenset)) else map(str, v)), '
+                     'na_action="ignore")')}
     return [f"    {c.name!r}: X[{c.name!r}].{code[read_as(c.dtype)]},"
             for c in plan.columns if c.role != "dropped" and read_as(c.dtype)]
 

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .engine.data import true_values
+from .engine.frames import as_pandas
 from .exceptions import DataError
 
 __all__ = ["Explanation", "explain", "permutation_importance", "partial_dependence", "explain_row",
@@ -97,6 +98,7 @@ def _split_data(result, data):
     """(feature frame, target or None) of user data; the target only if it is a column."""
     if data is None:
         return None, None
+    data = as_pandas(data)
     if not isinstance(data, pd.DataFrame):
         raise DataError(f"data must be a DataFrame; got {type(data).__name__}.", code="bad_data")
     y = data[result.target_] if result.target_ in data.columns else None
@@ -318,6 +320,7 @@ def _one_row(result, row, data) -> tuple[pd.DataFrame, str]:
         if not -len(X) <= row < len(X):
             raise DataError(f"row={row} is out of range: the data has {len(X)} rows.", code="bad_row")
         return X.iloc[[int(row)]].reset_index(drop=True), f"row {int(row)}"
+    row = as_pandas(row)
     if isinstance(row, dict):
         row = pd.DataFrame([row])
     elif isinstance(row, pd.Series):

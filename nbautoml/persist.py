@@ -1438,10 +1438,12 @@ class LoadedModel:
 
         from .engine.data import true_values
         from .engine.evaluate import score_fitted
+        from .engine.frames import as_pandas
         from .engine.metrics import get_metric
 
         if self.task_ is None:
             raise NotFittedError("This model's card has no task; score() cannot pick a metric.")
+        X, y = as_pandas(X), as_pandas(y)
         if y is None:
             if not isinstance(X, pd.DataFrame) or not self.target_ or self.target_ not in X.columns:
                 raise DataError(f"score() needs the target: a {self.target_!r} column in the data, or y.",

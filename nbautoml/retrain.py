@@ -206,6 +206,7 @@ def _frame(data, what: str):
     import pandas as pd
 
     from .engine.data import read_table
+    from .engine.frames import as_pandas
 
     if data is None:
         return None
@@ -217,6 +218,7 @@ def _frame(data, what: str):
     for part in parts:
         if isinstance(part, (str, Path)):
             part = read_table(part)
+        part = as_pandas(part)
         if not isinstance(part, pd.DataFrame):
             raise DataError(f"{what} must be a DataFrame, a CSV/Parquet path, or a list of them; got "
                             f"{type(part).__name__}.", code="bad_data")

@@ -30,6 +30,7 @@ from .engine.data import (
     read_as,
     units_in,
 )
+from .engine.frames import as_pandas
 from .engine.transformers import formatted_number, to_numbers
 from .exceptions import DataError, closest
 
@@ -227,6 +228,7 @@ def as_frame(data, columns: list[str] | None = None) -> pd.DataFrame:
     single record (dict of scalars), or a 2-D array whose width matches
     ``columns``.
     """
+    data = as_pandas(data)
     if isinstance(data, pd.DataFrame):
         return data
     if isinstance(data, pd.Series):

@@ -28,6 +28,7 @@ from . import data as data_mod
 from .ensemble import describe_model
 from .evaluate import EvalContext, fit_pipeline, score_fitted
 from .filesystems import check_local_filesystem
+from .frames import as_pandas
 from .leaderboard import build_leaderboard, format_leaderboard
 from .limits import limit_supported
 from .metrics import choose_metric, get_metric
@@ -766,6 +767,7 @@ class AutoML(BaseEstimator):
     def _input_frame(self, X) -> pd.DataFrame:
         if isinstance(X, (str, Path)):
             X = data_mod.read_table(X)
+        X = as_pandas(X)
         if not isinstance(X, pd.DataFrame):
             arr = np.asarray(X)
             if arr.ndim == 1:
@@ -811,6 +813,7 @@ class AutoML(BaseEstimator):
     def score(self, X, y=None):
         """The search metric on new data with the target (a column of ``X``, or ``y``)."""
         self._check_fitted()
+        X, y = as_pandas(X), as_pandas(y)
         if y is None:
             if not isinstance(X, pd.DataFrame) or self.target_ not in X.columns:
                 raise DataError(f"score() needs the target: a {self.target_!r} column in the data, or y.",
@@ -1123,6 +1126,7 @@ def prepare_data(X, y=None, *, target=None, groups=None, task="auto", roles=None
     Without ``target`` and ``y`` only the feature columns are planned (no task, no
     leakage check). ``stacklevel`` is that of the warnings, counted from this function.
     """
+    X, y = as_pandas(X), as_pandas(y)  # polars, pyarrow, DuckDB, ...
     # what split_target changes on its copy: non-string column names made strings,
     # durations seconds, periods dates
     renamed, converted = data_mod.renamed_columns(X), data_mod.converted_columns(X)

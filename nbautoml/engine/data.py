@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import DataError, closest, unknown_choice
+from .frames import as_pandas
 from .transformers import CLOCK, UNIT, formatted_number, to_numbers
 
 TASKS = ("binary", "multiclass", "regression")
@@ -248,6 +249,7 @@ def split_target(data, target=None, y=None) -> tuple[pd.DataFrame, pd.Series]:
     """
     if isinstance(data, (str, Path)):
         data = read_table(data)
+    data, y = as_pandas(data), as_pandas(y)  # polars, pyarrow, DuckDB, ...
     if y is None and target is None:
         raise DataError(
             "No target given. Call fit(df, target='column') or fit(X, y).", code="no_target"
@@ -304,6 +306,7 @@ def features_frame(X) -> pd.DataFrame:
 
 
 def _as_frame(X) -> pd.DataFrame:
+    X = as_pandas(X)
     if isinstance(X, pd.DataFrame):
         return X
     if isinstance(X, pd.Series):
@@ -353,9 +356,42 @@ def _check_columns(X: pd.DataFrame) -> pd.DataFrame:
     return plain_dtypes(X)
 
 
+# the dtype :func:`converted_columns` gives a column of lists, dicts, ... ("object (lists)")
+NESTED = "object ("
+_NESTED_TYPES = {list: "lists", tuple: "tuples", set: "sets", frozenset: "sets", dict: "dicts",
+                 np.ndarray: "arrays"}
+
+
+def nested_kind(col: pd.Series) -> str | None:
+    """"lists", "dicts", ... when an object column holds containers (a polars List or Struct
+    column, JSON records) in its first 100 values that are not missing; else None."""
+    if col.dtype != object:
+        return None
+    for value in col.head(1_000).dropna().head(100):
+        kind = _NESTED_TYPES.get(type(value))
+        if kind is None and isinstance(value, (list, tuple, set, frozenset, dict, np.ndarray)):
+            kind = next(k for t, k in _NESTED_TYPES.items() if isinstance(value, t))
+        if kind:
+            return kind
+    return None
+
+
+def nested_text(value) -> str:
+    """A container as text: ``["a", "b"]`` -> ``"a, b"``, a set sorted, ``{"k": 1}`` -> ``"k: 1"``."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {v}" for k, v in value.items())
+    if isinstance(value, (set, frozenset)):
+        return ", ".join(sorted(map(str, value)))
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return ", ".join(map(str, value))
+    return str(value)
+
+
 def _conversion(col: pd.Series) -> str | None:
-    """How :func:`plain_dtypes` converts ``col``: "seconds", "dates", "float64" or None."""
+    """How :func:`plain_dtypes` converts ``col``: "seconds", "dates", "float64", "text" or None."""
     dtype = col.dtype
+    if nested_kind(col):
+        return "text"
     if pd.api.types.is_timedelta64_dtype(dtype):
         return "seconds"
     if isinstance(dtype, pd.PeriodDtype):
@@ -385,6 +421,8 @@ def plain_dtypes(X: pd.DataFrame) -> pd.DataFrame:
             converted[j] = col.dt.to_timestamp()
         elif how == "float64":
             converted[j] = col.astype("float64")
+        elif how == "text":
+            converted[j] = col.map(nested_text, na_action="ignore")
     if not converted:
         return X
     X = X.copy(deep=False)
@@ -398,12 +436,16 @@ def converted_columns(data) -> dict[str, str]:
     if not isinstance(data, pd.DataFrame) or isinstance(data.columns, pd.MultiIndex):
         return {}
     columns = (data.iloc[:, j] for j in range(data.shape[1]))
-    return {str(col.name): str(col.dtype) for col in columns if _conversion(col)}
+    return {str(col.name): f"{NESTED}{nested_kind(col)})" if nested_kind(col) else str(col.dtype)
+            for col in columns if _conversion(col)}
 
 
 def read_as(dtype: str) -> str | None:
     """How :func:`plain_dtypes` reads a column of ``dtype`` (its name): "seconds", "dates",
-    "float64" (nullable or Arrow numbers, converted when they hold missing values) or None."""
+    "float64" (nullable or Arrow numbers, converted when they hold missing values), "text"
+    (lists, dicts, ...: :func:`nested_text`) or None."""
+    if dtype.startswith(NESTED):
+        return "text"
     if dtype.startswith("timedelta"):
         return "seconds"
     if dtype.startswith("period"):
@@ -813,6 +855,8 @@ def plan_columns(X: pd.DataFrame, roles: dict[str, str] | None = None,
             info.reason = "set by the user"
             if info.role == "dropped":
                 info.reason = "dropped by the user"
+            if info.role == "text":
+                _check_words(col)
         else:
             info.role, info.reason = _infer_role(col, info, n)
             if info.role in ("categorical", "dropped") and info.n_unique >= 2:
@@ -822,7 +866,12 @@ def plan_columns(X: pd.DataFrame, roles: dict[str, str] | None = None,
         if info.name in converted:  # durations and periods: the user's dtype, and how it was read
             info.dtype = converted[info.name]
             how = read_as(info.dtype)
-            if info.name not in roles and info.role != "dropped" and how != "float64":
+            if how == "text" and info.name not in roles:
+                kind = info.dtype[len(NESTED):-1]
+                info.role, info.note = "dropped", ""
+                info.reason = (f"nested values ({kind}): expand them into columns first (df.explode(), "
+                               f"pd.json_normalize), or roles={{{info.name!r}: 'text'}} to read them as words")
+            elif info.name not in roles and info.role != "dropped" and how != "float64":
                 info.reason = ("durations, read in seconds" if how == "seconds" else
                                "periods, read as their start: expanded to year, month, day, weekday, hour")
     if not plan.used:
@@ -833,6 +882,23 @@ def plan_columns(X: pd.DataFrame, roles: dict[str, str] | None = None,
             code="no_usable_columns",
         )
     return plan
+
+
+def _check_words(col: pd.Series) -> None:
+    """Refuse the role "text" for a column in which TF-IDF finds no word (of two or more
+    letters or digits, in at least two rows): every trial would fail with "empty vocabulary"."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    sample = col.dropna().astype(str).head(5_000)
+    try:
+        CountVectorizer(min_df=2, strip_accents="unicode").fit(sample)
+    except ValueError:
+        examples = ", ".join(map(repr, sample.drop_duplicates().head(3)))
+        raise DataError(
+            f"Column {col.name!r} has the role 'text', but its values ({examples or 'none'}) hold no word "
+            "of two or more letters or digits that occurs in two rows, so TF-IDF finds nothing to "
+            f"learn from. Use roles={{{str(col.name)!r}: 'categorical'}} for short codes.",
+            code="no_words", columns=[str(col.name)]) from None
 
 
 def number_blocks(X: pd.DataFrame, names=None, kinds: str = "iuf", chunk: int = 2_000):

@@ -542,7 +542,13 @@ def resolve_data(shell, text: str, what: str = "the cell"):
         ) from None
     if isinstance(value, (str, Path)):
         return read_file(str(value))
-    return value
+    from ..engine.frames import as_pandas
+
+    if isinstance(value, tuple):  # X, y
+        return tuple(as_pandas(part) for part in value)
+    if isinstance(value, list):  # batches
+        return [as_pandas(part) for part in value]
+    return as_pandas(value)  # polars, pyarrow, DuckDB, ...
 
 
 def _looks_like_path(text: str) -> bool:

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..engine.data import is_placeholder, plain_dtypes, true_values
+from ..engine.frames import as_pandas
 from ..engine.transformers import to_numbers
 from . import checks, plots
 from .checks import Thresholds
@@ -223,6 +224,7 @@ def _as_frame(batch, model, profile) -> pd.DataFrame:
         from ..engine.data import read_table
 
         batch = read_table(batch)
+    batch = as_pandas(batch)
     if isinstance(batch, pd.Series):
         batch = batch.to_frame().T
     if not isinstance(batch, pd.DataFrame):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 from IPython.core.error import UsageError
 
@@ -22,3 +23,17 @@ def test_automl_plan_magic_shows_the_plan_and_roles_reach_the_search(ip, titanic
         ip.run_line_magic("automl_plan", "df --target Survived --roles Cabin=gone")
     with pytest.raises(UsageError, match="Did you mean 'Survived'"):
         ip.run_line_magic("automl_plan", "df --target Survivd")
+
+
+def test_the_magics_take_a_polars_frame(ip, titanic):
+    pl = pytest.importorskip("polars")
+    ip.push({"pdf": pl.from_pandas(titanic)})
+    ip.run_line_magic("automl_plan", "pdf --target Survived --out polars_plan")
+    ip.push({"df": titanic})
+    ip.run_line_magic("automl_plan", "df --target Survived --out pandas_plan")
+    assert ip.user_ns["polars_plan"].to_dict() == ip.user_ns["pandas_plan"].to_dict()
+    ip.run_cell_magic("automl", f"--target Survived {FAST} --name from_polars", "pdf")
+    assert ip.user_ns["from_polars"].target_ == "Survived"
+    ip.run_line_magic("automl_predict", "from_polars pdf.head(20) --out polars_preds")
+    ip.run_line_magic("automl_predict", "from_polars df.head(20) --out pandas_preds")
+    pd.testing.assert_series_equal(ip.user_ns["polars_preds"], ip.user_ns["pandas_preds"])
