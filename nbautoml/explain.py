@@ -26,7 +26,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from .engine.data import true_values
+from .engine.data import string_names, true_values
 from .engine.frames import as_pandas
 from .exceptions import DataError
 
@@ -98,7 +98,7 @@ def _split_data(result, data):
     """(feature frame, target or None) of user data; the target only if it is a column."""
     if data is None:
         return None, None
-    data = as_pandas(data)
+    data = string_names(as_pandas(data))
     if not isinstance(data, pd.DataFrame):
         raise DataError(f"data must be a DataFrame; got {type(data).__name__}.", code="bad_data")
     y = data[result.target_] if result.target_ in data.columns else None
@@ -325,6 +325,7 @@ def _one_row(result, row, data) -> tuple[pd.DataFrame, str]:
         row = pd.DataFrame([row])
     elif isinstance(row, pd.Series):
         row = row.to_frame().T
+    row = string_names(row)
     if not isinstance(row, pd.DataFrame) or len(row) != 1:
         raise DataError("row must be a row position (int), a dict, a Series or a one-row DataFrame.",
                         code="bad_row")

@@ -1436,14 +1436,14 @@ class LoadedModel:
         """The model's metric on new data with the target (a column of ``X``, or ``y``)."""
         import pandas as pd
 
-        from .engine.data import true_values
+        from .engine.data import string_names, true_values
         from .engine.evaluate import score_fitted
         from .engine.frames import as_pandas
         from .engine.metrics import get_metric
 
         if self.task_ is None:
             raise NotFittedError("This model's card has no task; score() cannot pick a metric.")
-        X, y = as_pandas(X), as_pandas(y)
+        X, y = string_names(as_pandas(X)), as_pandas(y)
         if y is None:
             if not isinstance(X, pd.DataFrame) or not self.target_ or self.target_ not in X.columns:
                 raise DataError(f"score() needs the target: a {self.target_!r} column in the data, or y.",

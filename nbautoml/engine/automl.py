@@ -813,7 +813,7 @@ class AutoML(BaseEstimator):
     def score(self, X, y=None):
         """The search metric on new data with the target (a column of ``X``, or ``y``)."""
         self._check_fitted()
-        X, y = as_pandas(X), as_pandas(y)
+        X, y = data_mod.string_names(as_pandas(X)), as_pandas(y)
         if y is None:
             if not isinstance(X, pd.DataFrame) or self.target_ not in X.columns:
                 raise DataError(f"score() needs the target: a {self.target_!r} column in the data, or y.",
@@ -1154,8 +1154,9 @@ def prepare_data(X, y=None, *, target=None, groups=None, task="auto", roles=None
         groups = groups[y.notna().to_numpy()]
     X, y, n_missing_target = data_mod.clean_target(X, y, task)
     y, labels_note = data_mod.decimal_labels_as_text(y, task)
-    if labels_note:
-        warnings.warn(f"nbautoml: {labels_note}", UserWarning, stacklevel=stacklevel)
+    for note in (labels_note, data_mod.look_alike_labels(y, task)):
+        if note:
+            warnings.warn(f"nbautoml: {note}", UserWarning, stacklevel=stacklevel)
     data_mod.check_features(X)
     plan = data_mod.plan_columns(X, roles, notes=renamed, converted=converted)
     leaks = data_mod.leaking_columns(X, y, plan, task)

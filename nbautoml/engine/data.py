@@ -481,6 +481,14 @@ def roles_argument(text: str) -> dict[str, str]:
     return roles
 
 
+def string_names(data):
+    """``data`` with its column names as strings, as ``fit`` names them (a DataFrame with
+    ``0``, ``1`` as names gives the target ``"1"``); anything else unchanged."""
+    if isinstance(data, pd.DataFrame) and not all(isinstance(c, str) for c in data.columns):
+        return data.set_axis([str(c) for c in data.columns], axis=1)
+    return data
+
+
 def renamed_columns(data) -> dict[str, str]:
     """Notes for the columns of ``data`` whose non-string names ``split_target`` makes strings.
 
@@ -593,6 +601,26 @@ def decimal_labels_as_text(y: pd.Series, task: str) -> tuple[pd.Series, str | No
     shown = ", ".join(sorted(text.unique())[:5])
     return text, (f"the target {y.name!r} holds fractional class labels ({shown}); they are used as the text "
                   "labels shown, which predict returns. For a number to predict, pass task='regression'.")
+
+
+def look_alike_labels(y: pd.Series, task: str) -> str | None:
+    """A note when class labels differ only in spaces or case (``"yes"``, ``" yes"``, ``"Yes"``):
+    each is a class of its own, which is rarely meant. None when there are none."""
+    if task == "regression" or pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y):
+        return None
+    labels = pd.Series(y.dropna().unique())
+    labels = labels[labels.map(lambda v: isinstance(v, str))]
+    if len(labels) < 2:
+        return None
+    key = labels.str.strip().str.casefold()
+    groups = [sorted(group) for _, group in labels.groupby(key.to_numpy()) if len(group) > 1]
+    if not groups:
+        return None
+    shown = "; ".join(" / ".join(map(repr, group)) for group in groups[:5])
+    name = y.name
+    return (f"the target {name!r} has labels that differ only in spaces or case ({shown}): each is a class "
+            f"of its own. If they are the same class, clean them first, e.g. "
+            f"df[{name!r}] = df[{name!r}].str.strip() (and .str.lower()).")
 
 
 def target_numbers_from_text(y: pd.Series, task: str) -> tuple[pd.Series, str | None]:

@@ -286,3 +286,30 @@ def test_huge_magnitudes_checks_float_columns_in_one_pass_and_skips_inf_and_miss
     X.loc[7, "e"] = "2e300"
     plan = plan_columns(X.assign(d=0.0))  # an all-missing column would be dropped
     assert sorted(huge_magnitudes(X, plan)) == ["a", "b", "e"]
+
+
+def test_a_target_named_by_a_number_is_found_again_by_score_and_the_saved_model(titanic, tmp_path):
+    """A frame with 0, 1, ... as column names: fit made the target "1", and then score(),
+    LoadedModel.score() and explain() looked for "1" among 0, 1, ... ("score() needs the target")."""
+    import nbautoml
+
+    frame = titanic.set_axis(range(titanic.shape[1]), axis=1)  # column 1 is Survived
+    result = AutoML(search_dir=tmp_path, **FAST).fit(frame[:700], target=1)
+    new = frame[700:]
+    expected = AutoML(search_dir=tmp_path, **FAST).fit(titanic[:700], target="Survived").score(titanic[700:])
+    assert result.score(new) == pytest.approx(expected, rel=1e-12)
+    loaded = nbautoml.load(nbautoml.save(result, tmp_path / "numbered"))
+    assert loaded.score(new) == pytest.approx(expected, rel=1e-12)
+    assert result.explain(new, row=new.iloc[0]).row is not None
+
+
+def test_class_labels_that_differ_only_in_spaces_or_case_are_warned_about(titanic, tmp_path):
+    rng = np.random.default_rng(0)
+    clean = titanic["Survived"].map({0: "no", 1: "yes"})
+    messy = clean.where(rng.random(len(titanic)) > 0.5, clean.map({"no": "no ", "yes": " Yes"}))
+    with pytest.warns(UserWarning, match=r"labels that differ only in spaces or case \('no' / 'no '; ' Yes' / "
+                                         r"'yes'\): each is a class of its own.*\.str\.strip\(\)"):
+        result = AutoML(search_dir=tmp_path, **FAST).fit(titanic.assign(Survived=messy), target="Survived")
+    assert result.task_ == "multiclass"  # still the user's four labels: nothing is changed silently
+    assert D.look_alike_labels(clean.rename("Survived"), "binary") is None
+    assert D.look_alike_labels(pd.Series(["A", "a"] * 10), "regression") is None
