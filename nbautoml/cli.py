@@ -51,11 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nbautoml", allow_abbrev=False,
                                      description="Model automation on a CSV: search, validate, save.")
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", allow_abbrev=False, help="search pipelines on a CSV/Parquet file",
+    run = sub.add_parser("run", allow_abbrev=False, help="search pipelines on a data file (CSV, Parquet, Feather, JSON, Excel)",
                          description="Search preprocessing + model pipelines on a table and save the best.",
                          epilog="example: nbautoml run titanic.csv --target Survived --time-budget 60 "
                                 "--out models/titanic")
-    run.add_argument("data", help="CSV or Parquet file")
+    run.add_argument("data", help="data file: CSV (also .gz, .zip), Parquet, Feather, JSON or Excel")
     run.add_argument("--target", required=True, help="target column")
     run.add_argument("--task", default="auto", choices=["auto", "binary", "multiclass", "regression"])
     run.add_argument("--metric", default="auto")
@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan = sub.add_parser("plan", allow_abbrev=False, help="show how a search would treat each column",
                           description="The column plan of a search (role, reason, notes), without searching.",
                           epilog="example: nbautoml plan titanic.csv --target Survived --roles Pclass=categorical")
-    plan.add_argument("data", help="CSV or Parquet file")
+    plan.add_argument("data", help="data file: CSV (also .gz, .zip), Parquet, Feather, JSON or Excel")
     plan.add_argument("--target", help="target column (without it: the features only)")
     plan.add_argument("--task", default="auto", choices=["auto", "binary", "multiclass", "regression"])
     plan.add_argument("--roles", type=_roles, metavar="COL=ROLE,...", help="override column roles")

@@ -220,7 +220,7 @@ def _frame(data, what: str):
             part = read_table(part)
         part = as_pandas(part)
         if not isinstance(part, pd.DataFrame):
-            raise DataError(f"{what} must be a DataFrame, a CSV/Parquet path, or a list of them; got "
+            raise DataError(f"{what} must be a DataFrame, a data file (CSV, Parquet, JSON, Excel, ...), or a list of them; got "
                             f"{type(part).__name__}.", code="bad_data")
         frames.append(part)
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)

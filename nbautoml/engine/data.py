@@ -128,15 +128,37 @@ class DataPlan:
 # --------------------------------------------------------------------------- reading
 
 
+# file suffix -> format read_table reads it as (any other suffix: CSV)
+FORMATS = {".parquet": "parquet", ".pq": "parquet", ".feather": "feather", ".arrow": "feather",
+           ".json": "json", ".jsonl": "json lines", ".ndjson": "json lines",
+           ".xlsx": "excel", ".xlsm": "excel", ".xls": "excel", ".ods": "excel"}
+# what each format needs beyond pandas: (module, pip package)
+_FORMAT_NEEDS = {"parquet": ("pyarrow", "nbautoml[parquet]"), "feather": ("pyarrow", "nbautoml[parquet]"),
+                 "excel": ("openpyxl", "nbautoml[excel]")}
+_COMPRESSED = {".gz", ".bz2", ".zip", ".xz", ".zst"}
+
+
+def table_format(path: str | Path) -> str:
+    """The format :func:`read_table` reads ``path`` as: "csv", "parquet", "feather", "json",
+    "json lines" or "excel", by its suffix (``data.csv.gz`` is a compressed CSV)."""
+    suffixes = [s.lower() for s in Path(path).suffixes]
+    if suffixes and suffixes[-1] in _COMPRESSED:
+        suffixes = suffixes[:-1]
+    return FORMATS.get(suffixes[-1] if suffixes else "", "csv")
+
+
 def read_table(path: str | Path, encoding: str | None = None) -> pd.DataFrame:
-    """Read a CSV or Parquet file into a DataFrame.
+    """Read a data file into a DataFrame.
 
     Parameters
     ----------
     path : str or Path
-        A ``.csv`` (any other suffix is read as CSV) or ``.parquet`` file. A CSV
-        whose header line has no comma but semicolons, tabs or pipes is read with
-        that separator.
+        A CSV (also compressed: ``.csv.gz``, ``.zip``, ...; any suffix not below
+        is read as CSV), Parquet (``.parquet``), Feather/Arrow (``.feather``),
+        JSON (``.json``: records; ``.jsonl``: one record per line) or Excel
+        (``.xlsx``, ``.xls``, ``.ods``: the first sheet) file. A CSV whose header
+        line has no comma but semicolons, tabs or pipes is read with that
+        separator.
     encoding : str, optional
         The text encoding of a CSV. By default UTF-8 is tried, then the
         encoding is detected among a few common ones (cp1252, latin-1).
@@ -152,14 +174,11 @@ def read_table(path: str | Path, encoding: str | None = None) -> pd.DataFrame:
         raise DataError(f"File not found: {str(path)!r}. Check the path (relative to {Path.cwd()}).",
                         code="file_not_found")
     if path.is_dir():
-        raise DataError(f"{str(path)!r} is a directory. Give the path of a CSV or Parquet file in it.",
+        raise DataError(f"{str(path)!r} is a directory. Give the path of a data file in it (CSV, Parquet, Feather, JSON or Excel).",
                         code="not_a_file")
-    if path.suffix.lower() in {".parquet", ".pq"}:
-        try:
-            return pd.read_parquet(path)
-        except ImportError as err:
-            raise DataError(f"Reading {path.name} needs a Parquet engine: pip install 'nbautoml[parquet]' "
-                            f"(pyarrow). ({err})", code="missing_dependency") from err
+    kind = table_format(path)
+    if kind != "csv":
+        return _read_other(path, kind)
     if encoding is not None:
         try:
             return _read_csv(path, encoding)
@@ -170,13 +189,11 @@ def read_table(path: str | Path, encoding: str | None = None) -> pd.DataFrame:
     try:
         return _read_csv(path, "utf-8")
     except UnicodeDecodeError as err:
-        raw = path.read_bytes()
         for candidate in ("cp1252", "latin-1"):
             try:
-                raw.decode(candidate)
+                frame = _read_csv(path, candidate)
             except UnicodeDecodeError:
                 continue
-            frame = _read_csv(path, candidate)
             frame.attrs["nbautoml_encoding"] = candidate
             return frame
         raise DataError(
@@ -186,10 +203,58 @@ def read_table(path: str | Path, encoding: str | None = None) -> pd.DataFrame:
         ) from err
 
 
+def _read_other(path: Path, kind: str) -> pd.DataFrame:
+    """A Parquet, Feather, JSON or Excel file, with errors that name the file and the fix."""
+    module, package = _FORMAT_NEEDS.get(kind, (None, None))
+    try:
+        if kind == "parquet":
+            return pd.read_parquet(path)
+        if kind == "feather":
+            return pd.read_feather(path)
+        if kind == "excel":
+            sheets = pd.read_excel(path, sheet_name=None)
+            if not sheets:
+                raise DataError(f"{path.name} has no sheet.", code="empty_data")
+            name, frame = next(iter(sheets.items()))
+            if len(sheets) > 1:
+                frame.attrs["nbautoml_sheet"] = f"sheet {name!r}, the first of {len(sheets)}"
+            return frame
+        try:
+            return pd.read_json(path, lines=kind == "json lines")
+        except ValueError:
+            if kind != "json":
+                raise
+            frame = pd.read_json(path, lines=True)  # a .json file of one record per line
+            frame.attrs["nbautoml_lines"] = True
+            return frame
+    except ImportError as err:
+        name = module or str(getattr(err, "name", "") or err)
+        raise DataError(f"Reading {path.name} ({kind}) needs {name}, which is not installed: pip install "
+                        f"'{package or name}' ({name}).", code="missing_dependency") from err
+    except (ValueError, OSError) as err:
+        if isinstance(err, DataError):
+            raise
+        raise DataError(f"{path.name} cannot be read as {kind} ({type(err).__name__}: {err}). Check that the "
+                        f"file is {kind}, or convert it to CSV.", code="bad_file") from err
+
+
+def _header_line(path: Path, encoding: str) -> str:
+    """The first line of a CSV, through the compression its name says (``.gz``, ``.zip``, ...)."""
+    import csv
+
+    first = pd.read_csv(path, sep="\x1f", header=None, nrows=1, encoding=encoding, dtype=str,
+                        quoting=csv.QUOTE_NONE, skip_blank_lines=False, keep_default_na=False)
+    return "" if first.empty else str(first.iloc[0, 0])
+
+
 def _read_csv(path: Path, encoding: str) -> pd.DataFrame:
     """``pd.read_csv`` with the separator of the header line, and a parse error that says so."""
-    with open(path, encoding=encoding, newline="") as handle:
-        header = handle.readline()
+    try:
+        header = _header_line(path, encoding)
+    except pd.errors.EmptyDataError as err:
+        raise DataError(f"{path.name} is empty: no header line and no rows.", code="empty_data") from err
+    except pd.errors.ParserError:
+        header = ""
     sep = ","
     if "," not in header:
         counts = {s: header.count(s) for s in (";", "\t", "|")}
@@ -199,7 +264,8 @@ def _read_csv(path: Path, encoding: str) -> pd.DataFrame:
         frame = pd.read_csv(path, encoding=encoding, sep=sep)
     except pd.errors.ParserError as err:
         raise DataError(f"{path.name} cannot be read as a CSV table (separator {sep!r}): {err}. Give a CSV "
-                        "file with one header line, or a Parquet file.", code="bad_csv") from err
+                        "file with one header line, or a Parquet, Feather, JSON or Excel file (by its "
+                        "suffix).", code="bad_csv") from err
     except pd.errors.EmptyDataError as err:
         raise DataError(f"{path.name} is empty: no header line and no rows.", code="empty_data") from err
     if sep == ";":
@@ -236,6 +302,10 @@ def reading_notes(frame: pd.DataFrame) -> list[str]:
         notes.append(f"separator {frame.attrs['nbautoml_sep']!r}")
     if "nbautoml_decimal" in frame.attrs:
         notes.append("decimal comma (1,5 read as 1.5)")
+    if frame.attrs.get("nbautoml_lines"):
+        notes.append("one JSON record per line")
+    if "nbautoml_sheet" in frame.attrs:
+        notes.append(frame.attrs["nbautoml_sheet"])
     return notes
 
 

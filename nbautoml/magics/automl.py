@@ -398,7 +398,7 @@ class AutoMLMagics(Magics):
         nargs="*",
         default=[],
         metavar="DATA",
-        help="New rows: an expression giving a DataFrame, or a CSV/Parquet path.",
+        help="New rows: an expression giving a DataFrame, or a data file (CSV, Parquet, JSON, Excel, ...).",
     )
     @line_magic
     def automl_monitor(self, line):

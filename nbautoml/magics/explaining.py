@@ -26,7 +26,7 @@ def explain(magics, args):
         data = resolve_data(magics.shell, " ".join(args.data), what="DATA")
         if not isinstance(data, pd.DataFrame):
             raise UsageError(
-                f"DATA gave a {type(data).__name__}; expected a DataFrame or a CSV/Parquet path."
+                f"DATA gave a {type(data).__name__}; expected a DataFrame or a data file (CSV, Parquet, JSON, Excel, ...)."
             )
     frame = data if data is not None else getattr(result, "_X", None)
     rows = 0 if frame is None else len(frame)

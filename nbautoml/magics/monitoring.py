@@ -19,7 +19,7 @@ def monitor(magics, args):
     if not args.data and not args.history:
         raise UsageError(
             f"Give the new rows to check: %automl_monitor {args.name} DATA (a DataFrame "
-            "expression or a CSV/Parquet path), or --history for the batches checked so far."
+            "expression or a data file (CSV, Parquet, JSON, Excel, ...)), or --history for the batches checked so far."
         )
     if not args.data and (args.labels or args.threshold or args.auto_retrain):
         option = "--labels" if args.labels else "--threshold" if args.threshold else "--auto-retrain"
@@ -56,7 +56,7 @@ def check_batch(magics, model, args):
     batch = resolve_data(magics.shell, " ".join(args.data), what="DATA")
     if not isinstance(batch, pd.DataFrame):
         raise UsageError(
-            f"DATA gave a {type(batch).__name__}; expected a DataFrame or a CSV/Parquet path."
+            f"DATA gave a {type(batch).__name__}; expected a DataFrame or a data file (CSV, Parquet, JSON, Excel, ...)."
         )
     try:
         thresholds = Thresholds.coerce(dict(args.threshold) if args.threshold else None)

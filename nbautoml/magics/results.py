@@ -176,7 +176,7 @@ def predict(magics, args):
     data = resolve_data(magics.shell, " ".join(args.data), what="DATA")
     if not isinstance(data, pd.DataFrame):
         raise UsageError(
-            f"DATA gave a {type(data).__name__}; expected a DataFrame or a CSV/Parquet path."
+            f"DATA gave a {type(data).__name__}; expected a DataFrame or a data file (CSV, Parquet, JSON, Excel, ...)."
         )
     target = getattr(model, "target_", None)
     if args.proba:

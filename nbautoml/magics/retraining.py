@@ -21,7 +21,7 @@ def _frames(magics, tokens, what: str):
     bad = [type(p).__name__ for p in parts if not isinstance(p, pd.DataFrame)]
     if bad or not parts:
         raise UsageError(f"{what} gave {bad[0] if bad else 'an empty list'}; expected a DataFrame, a "
-                         "list of DataFrames (batches, oldest first) or a CSV/Parquet path.")
+                         "list of DataFrames (batches, oldest first) or a data file (CSV, Parquet, JSON, Excel, ...).")
     return parts if isinstance(value, (list, tuple)) else value
 
 

@@ -42,7 +42,7 @@ def monitor(
         A fitted ``AutoML``, a model from ``nbautoml.load``, a file path, or a
         registry reference (``"churn"``, ``"churn@2"`` or ``"registry:churn@2"``).
     batch : DataFrame or str or Path
-        New rows with the training columns (a CSV/Parquet path is read).
+        New rows with the training columns (a data file (CSV, Parquet, JSON, Excel, ...) is read).
     labels : array-like or str, optional
         True targets (an array, or the name of a column of ``batch``). When
         omitted and the batch has the training target column, that is used.

@@ -178,6 +178,53 @@ def test_excels_csv_with_decimal_commas_is_read_as_numbers(titanic, tmp_path):
     assert D.reading_notes(D.read_table(plain)) == ["separator ';'"]
 
 
+@pytest.mark.parametrize("name", ["t.csv.gz", "t.tsv.zip", "t.feather", "t.json", "t.jsonl", "lines.json", "t.xlsx"])
+def test_compressed_csv_feather_json_and_excel_files_read_as_the_csv(titanic, tmp_path, name):
+    """Before, any suffix but .parquet was read as CSV: a .json file of records became a frame of
+    0 rows and 11,583 columns, a .feather file a parse error, an .xlsx file was refused."""
+    path = tmp_path / name
+    if name.startswith("t.csv") or name.startswith("t.tsv"):
+        titanic.to_csv(path, sep="\t" if ".tsv" in name else ",", index=False)
+    elif name.endswith(".feather"):
+        titanic.to_feather(path)
+    elif name.endswith(".xlsx"):
+        pytest.importorskip("openpyxl")
+        with pd.ExcelWriter(path) as writer:  # two sheets: the first is read, and the note says so
+            titanic.to_excel(writer, sheet_name="passengers", index=False)
+            titanic.head(3).to_excel(writer, sheet_name="notes", index=False)
+    else:
+        titanic.to_json(path, orient="records", lines=name != "t.json")
+    frame = D.read_table(path)
+    assert list(frame.columns) == list(titanic.columns) and frame.shape == titanic.shape
+    for column in ("Survived", "Age", "Fare"):
+        np.testing.assert_allclose(frame[column].to_numpy(dtype=float), titanic[column].to_numpy(dtype=float))
+    assert frame["Name"].tolist() == titanic["Name"].tolist()
+    assert frame["Cabin"].isna().sum() == titanic["Cabin"].isna().sum()
+    expected_notes = {"t.tsv.zip": ["separator '\\t'"], "lines.json": ["one JSON record per line"],
+                      "t.xlsx": ["sheet 'passengers', the first of 2"]}
+    assert D.reading_notes(frame) == expected_notes.get(name, [])
+    plan = {c.name: c.role for c in D.plan_columns(frame.drop(columns="Survived")).columns}
+    assert plan == {c.name: c.role for c in D.plan_columns(titanic.drop(columns="Survived")).columns}
+
+
+def test_a_missing_reader_and_a_broken_file_name_the_fix(titanic, tmp_path, monkeypatch):
+    import sys
+
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    with pytest.raises(DataError, match=r"broken.json cannot be read as json .* or convert it to CSV") as info:
+        D.read_table(broken)
+    assert info.value.code == "bad_file"
+    pytest.importorskip("openpyxl")
+    book = tmp_path / "t.xlsx"
+    titanic.head(5).to_excel(book, index=False)
+    monkeypatch.setitem(sys.modules, "openpyxl", None)
+    with pytest.raises(DataError, match=r"t.xlsx \(excel\) needs openpyxl, which is not installed: pip "
+                                        r"install 'nbautoml\[excel\]'") as info:
+        D.read_table(book)
+    assert info.value.code == "missing_dependency"
+
+
 def test_unreadable_tables_get_a_data_error_not_a_traceback(tmp_path, monkeypatch):
     text = tmp_path / "notes.csv"
     text.write_text("# nbautoml\n\nModel automation for Jupyter\ntrain, validate\ndeploy, monitor, explain\n")

@@ -37,3 +37,14 @@ def test_the_magics_take_a_polars_frame(ip, titanic):
     ip.run_line_magic("automl_predict", "from_polars pdf.head(20) --out polars_preds")
     ip.run_line_magic("automl_predict", "from_polars df.head(20) --out pandas_preds")
     pd.testing.assert_series_equal(ip.user_ns["polars_preds"], ip.user_ns["pandas_preds"])
+
+
+def test_the_magics_read_json_lines_and_compressed_csv_files(ip, titanic):
+    titanic.to_json("titanic.jsonl", orient="records", lines=True)
+    titanic.to_csv("titanic.csv.gz", index=False)
+    ip.push({"df": titanic})
+    ip.run_line_magic("automl_plan", "df --target Survived --out from_frame")
+    for path in ("titanic.jsonl", "titanic.csv.gz"):
+        ip.run_line_magic("automl_plan", f"{path} --target Survived --out from_file")
+        roles = {c.name: c.role for c in ip.user_ns["from_file"].columns}
+        assert roles == {c.name: c.role for c in ip.user_ns["from_frame"].columns}
