@@ -23,6 +23,7 @@ _LAZY = {
     "export_onnx": ("nbautoml.export", "export_onnx"),
     "write_api": ("nbautoml.serve", "write_api"),
     "monitor": ("nbautoml.monitor", "monitor"),
+    "sanity_check": ("nbautoml.sanity", "sanity_check"),
     "retrain": ("nbautoml.retrain", "retrain"),
     "promote": ("nbautoml.retrain", "promote"),
     "rollback": ("nbautoml.retrain", "rollback"),

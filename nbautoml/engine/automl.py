@@ -957,6 +957,21 @@ class AutoML(BaseEstimator):
 
         return explain(self, data=data, row=row, **kwargs)
 
+    def sanity_check(self, *, time_budget=None, max_evals=None, seed=0):
+        """Run this search again with the target shuffled: its best CV score should be at chance.
+
+        A thin wrapper of :func:`nbautoml.sanity.sanity_check`: how much picking the best of
+        many noisy CV scores adds by luck, and a check that nothing lets the validation rows'
+        targets into the model.
+
+        Returns
+        -------
+        nbautoml.sanity.SanityCheck
+        """
+        from ..sanity import sanity_check
+
+        return sanity_check(self, time_budget=time_budget, max_evals=max_evals, seed=seed)
+
     def _repr_html_(self) -> str:
         if not hasattr(self, "trials_"):
             return None

@@ -33,6 +33,7 @@ COMMANDS = {
     "monitor": "nbautoml.magics.monitoring:monitor",
     "explain": "nbautoml.magics.explaining:explain",
     "pareto": "nbautoml.magics.explaining:pareto",
+    "sanity": "nbautoml.magics.explaining:sanity",
     "deploy": "nbautoml.magics.deployment:deploy",
     "export": "nbautoml.magics.deployment:export",
     "retrain": "nbautoml.magics.retraining:retrain",
@@ -541,6 +542,32 @@ class AutoMLMagics(Magics):
         """
         args = parse(self.automl_explain, line)
         return None if args is None else self._run("explain", args)
+
+    @strict_magic_arguments
+    @_out("the SanityCheck")
+    @argument("--seed", type=int, default=0, metavar="N", help="Seeds the shuffle (default 0).")
+    @argument("--max-evals", type=parsing.positive_int, metavar="N", help="Stop after N trials.")
+    @argument(
+        "--time-budget",
+        type=parsing.positive_float,
+        metavar="SECONDS",
+        help="Seconds for the search on the shuffled target (default: the search's own budget).",
+    )
+    @_NAME
+    @line_magic
+    def automl_sanity(self, line):
+        """Run a search again with its target shuffled: the best CV score should stay at chance.
+
+        Shows the real, shuffled and chance scores and what they mean: how much
+        picking the best of many noisy scores adds by luck, and whether the
+        validation rows' targets reach the model some other way (a leak).
+
+        Example::
+
+            %automl_sanity titanic --max-evals 20 --out check
+        """
+        args = parse(self.automl_sanity, line)
+        return None if args is None else self._run("sanity", args)
 
     @strict_magic_arguments
     @argument(

@@ -1,4 +1,5 @@
-"""``%automl_explain`` (importance, partial dependence, one prediction) and ``%automl_pareto``."""
+"""``%automl_explain`` (importance, partial dependence, one prediction), ``%automl_pareto`` and
+``%automl_sanity`` (the search again on a shuffled target)."""
 
 from __future__ import annotations
 
@@ -54,3 +55,20 @@ def pareto(magics, args):
     show_figure(figure)
     if args.out:
         magics.shell.user_ns[args.out] = figure
+
+
+def sanity(magics, args):
+    """Show ``result.sanity_check(...)``: the real, shuffled-target and chance scores."""
+    value = magics.shell.user_ns.get(args.name) if args.name else None
+    if value is not None and not hasattr(value, "leaderboard_display") and hasattr(value, "predict"):
+        raise UsageError(
+            f"{args.name!r} is a {type(value).__name__}: the check searches again on the training rows, "
+            f"which only a search of this session keeps in memory. Run %%automl --name {args.name} and "
+            f"then %automl_sanity {args.name}."
+        )
+    result = magics.result(args.name)
+    check = result.sanity_check(time_budget=args.time_budget, max_evals=args.max_evals, seed=args.seed)
+    display(check)
+    if args.out:
+        magics.shell.user_ns[args.out] = check
+    return None

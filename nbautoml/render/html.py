@@ -274,3 +274,15 @@ def _short_path(path) -> str:
     except ValueError:  # another drive on Windows
         return str(path)
     return relative if not relative.startswith("..") else str(path)
+
+
+def sanity_html(check) -> str:
+    """The shuffled-target check (``SanityCheck``): three scores and what they mean."""
+    verdict = ("<span style='color:#2e7d32'>passed</span>" if check.passed
+               else "<span style='color:#c62828'>FAILED</span>")
+    rows = [["real target", f"{check.score:.4f}"],
+            ["shuffled target (best of the search)", f"{check.shuffled_score:.4f} ± {check.shuffled_std:.4f}"],
+            ["chance (a model that ignores the features)", f"{check.chance_score:.4f}"]]
+    table = _table(["CV " + _e(check.metric), "score"], rows)
+    return (f"<div class='nbautoml-sanity'><div style='font-size:14px'><b>Shuffled-target check</b>: {verdict} "
+            f"({_e(check.validation)})</div>{table}<p>{_e(check.summary)}</p></div>")

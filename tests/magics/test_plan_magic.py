@@ -48,3 +48,14 @@ def test_the_magics_read_json_lines_and_compressed_csv_files(ip, titanic):
         ip.run_line_magic("automl_plan", f"{path} --target Survived --out from_file")
         roles = {c.name: c.role for c in ip.user_ns["from_file"].columns}
         assert roles == {c.name: c.role for c in ip.user_ns["from_frame"].columns}
+
+
+def test_automl_sanity_shows_the_check_and_stores_it(ip, titanic):
+    from nbautoml.sanity import SanityCheck
+
+    ip.push({"df": titanic})
+    ip.run_cell_magic("automl", f"--target Survived {FAST} --name searched", "df")
+    assert ip.run_line_magic("automl_sanity", "searched --max-evals 3 --out check") is None
+    check = ip.user_ns["check"]
+    assert isinstance(check, SanityCheck) and check.n_trials == 3 and check.passed
+    assert "Example::" in ip.find_line_magic("automl_sanity").__doc__
