@@ -191,7 +191,7 @@ def _summary(check: SanityCheck) -> str:
                 f"{check.n_trials} trials; a model that ignores the features scores {check.chance_score:.4f}.")
     if check.passed:
         luck = (f"Picking the best of {check.n_trials} noisy scores added {check.gain_over_chance:.4f} by "
-                "chance alone: a lead smaller than that on the leaderboard is noise."
+                "chance alone."
                 if check.gain_over_chance > 0 else f"Even the best of {check.n_trials} trials did not beat chance.")
         return (f"{shuffled} The search finds no signal where there is none: its {check.score:.4f} on the "
                 "real target comes from the features, not from the validation rows' targets reaching the "
