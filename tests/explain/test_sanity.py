@@ -26,24 +26,23 @@ class OverlappingFolds:
 
 
 def test_a_search_on_a_shuffled_target_scores_at_chance(titanic, tmp_path):
-    result = AutoML(max_evals=12, time_budget=None, n_jobs=1, seed=0, search_dir=tmp_path).fit(
+    result = AutoML(max_evals=8, time_budget=None, n_jobs=1, seed=0, search_dir=tmp_path,
+                    models=["logistic_regression", "hist_gradient_boosting"]).fit(
         titanic, target="Survived")
     check = result.sanity_check()
     assert isinstance(check, SanityCheck) and check.passed
     assert check.chance_score == pytest.approx(0.5)  # class shares: the same for every row
     assert abs(check.shuffled_score - 0.5) <= 0.05  # ANCHORS §3.3: CV AUC within 0.5 ± 0.05
     assert check.score == pytest.approx(result.best_score_) and check.score > 0.85
-    assert check.n_trials >= 10 and check.validation == "stratified 5-fold"
+    assert check.n_trials == 8 and check.validation == "stratified 5-fold"
     assert f"over {check.n_trials} trials" in check.summary and "by chance alone" in check.summary
     assert "Shuffled-target check" in check._repr_html_() and "passed" in repr(check)
-    again = nbautoml.sanity_check(result, seed=0)
-    assert again.shuffled_score == pytest.approx(check.shuffled_score, abs=1e-12)  # seeded
     assert result.best_score_ == pytest.approx(check.score)  # the search itself is left alone
 
 
 def test_folds_that_share_rows_fail_the_check(titanic, tmp_path):
-    result = AutoML(max_evals=6, time_budget=None, n_jobs=1, seed=0, cv=OverlappingFolds(), search_dir=tmp_path,
-                    models=["random_forest", "extra_trees"]).fit(titanic, target="Survived")
+    result = AutoML(max_evals=3, time_budget=None, n_jobs=1, seed=0, cv=OverlappingFolds(), search_dir=tmp_path,
+                    models=["extra_trees"]).fit(titanic, target="Survived")
     assert result.best_score_ > 0.99  # the leaderboard looks perfect
     check = result.sanity_check()
     assert not check.passed
@@ -59,8 +58,8 @@ def test_regression_and_a_loss_metric_compare_with_the_mean_and_the_class_shares
     assert rmse.chance_score == pytest.approx(insurance["charges"].std(), rel=0.05)  # the mean's error
     assert rmse.score < 0.5 * rmse.chance_score < rmse.shuffled_score
     glass = pd.read_csv(datasets_dir / "glass.csv")
-    loss = AutoML(max_evals=4, time_budget=None, n_jobs=1, metric="log_loss", search_dir=tmp_path).fit(
-        glass, target="Type").sanity_check()
+    loss = AutoML(max_evals=3, time_budget=None, n_jobs=1, metric="log_loss", search_dir=tmp_path,
+                  models=["logistic_regression", "random_forest"]).fit(glass, target="Type").sanity_check()
     shares = glass["Type"].value_counts(normalize=True)
     assert loss.chance_score == pytest.approx(-(shares * np.log(shares)).sum(), rel=0.05)  # the entropy
     assert loss.passed
