@@ -434,10 +434,10 @@ _NESTED_TYPES = {list: "lists", tuple: "tuples", set: "sets", frozenset: "sets",
 
 def nested_kind(col: pd.Series) -> str | None:
     """"lists", "dicts", ... when an object column holds containers (a polars List or Struct
-    column, JSON records) in its first 100 values that are not missing; else None."""
-    if col.dtype != object:
-        return None
-    for value in col.head(1_000).dropna().head(100):
+    column, JSON records), anywhere in it; else None."""
+    if col.dtype != object or pd.api.types.infer_dtype(col, skipna=True) not in ("mixed", "mixed-integer"):
+        return None  # strings, numbers, dates, Decimals: a scan in C
+    for value in col.to_numpy():
         kind = _NESTED_TYPES.get(type(value))
         if kind is None and isinstance(value, (list, tuple, set, frozenset, dict, np.ndarray)):
             kind = next(k for t, k in _NESTED_TYPES.items() if isinstance(value, t))

@@ -124,6 +124,9 @@ def test_columns_of_lists_and_dicts_are_dropped_with_the_reason(titanic_with_nes
     assert plan.loc["Interests", "reason"].startswith("nested values (lists): expand them into columns")
     assert "roles={'Deck': 'text'}" in plan.loc["Deck", "reason"]
     assert isinstance(titanic_with_nested["Interests"].iloc[0], list)  # the caller's frame is left alone
+    late = titanic_with_nested.assign(Late=pd.Series([None] * 800 + [["a", "b"]] * 91, dtype=object))
+    row = nbautoml.plan(late, target="Survived").to_frame().set_index("column").loc["Late"]
+    assert (row["dtype"], row["role"]) == ("object (lists)", "dropped")  # lists after 800 empty rows
 
 
 def test_a_column_of_lists_read_as_words_trains_predicts_loads_and_exports(titanic_with_nested, tmp_path):
