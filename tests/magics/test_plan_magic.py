@@ -59,3 +59,11 @@ def test_automl_sanity_shows_the_check_and_stores_it(ip, titanic):
     check = ip.user_ns["check"]
     assert isinstance(check, SanityCheck) and check.n_trials == 3 and check.passed
     assert "Example::" in ip.find_line_magic("automl_sanity").__doc__
+
+
+def test_options_take_notebook_variables_as_ipython_expands_them(ip, titanic):
+    ip.push({"df": titanic, "target": "Survived", "evals": 2})
+    ip.run_cell("%%automl --target {target} --max-evals $evals --models logistic_regression --no-widgets "
+                "--name expanded\ndf")
+    result = ip.user_ns["expanded"]
+    assert result.target_ == "Survived" and len(result.trials_) == 2
