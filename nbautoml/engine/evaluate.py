@@ -57,7 +57,8 @@ def fit_pipeline(pipeline, X, y):
     call, so also for the members of an ensemble (which ``VotingClassifier``
     clones before fitting). The fitted pipeline is the plain scikit-learn
     object, and its ``transform``/``predict`` are unchanged; other threads are
-    not affected.
+    not affected. With pandas 2, copy-on-write is on during the call (pandas 3
+    always has it): without it selecting the columns copied them, every fit.
     """
     with _single_blocks_unstacked():
         return pipeline.fit(X, y)
@@ -65,7 +66,7 @@ def fit_pipeline(pipeline, X, y):
 
 _UNSTACKING = threading.local()  # .depth > 0: inside fit_pipeline in this thread
 _PATCH_LOCK = threading.Lock()
-_PATCH = {"users": 0, "original": None}
+_PATCH = {"users": 0, "original": None, "copy_on_write": None}
 
 
 @contextmanager
@@ -85,6 +86,7 @@ def _single_blocks_unstacked():
 
             _PATCH["original"] = original
             ColumnTransformer._hstack = _hstack
+            _PATCH["copy_on_write"] = _copy_on_write(True)
         _PATCH["users"] += 1
     _UNSTACKING.depth = getattr(_UNSTACKING, "depth", 0) + 1
     try:
@@ -96,6 +98,19 @@ def _single_blocks_unstacked():
             if _PATCH["users"] == 0:
                 ColumnTransformer._hstack = _PATCH["original"]
                 _PATCH["original"] = None
+                _copy_on_write(_PATCH["copy_on_write"])
+
+
+def _copy_on_write(value):
+    """Set pandas 2's ``mode.copy_on_write`` to ``value`` (None: leave it); return what it was.
+    pandas 3 always copies on write and has no such switch to set."""
+    import pandas as pd
+
+    if value is None or int(pd.__version__.split(".")[0]) >= 3:
+        return None
+    before = pd.get_option("mode.copy_on_write")
+    pd.set_option("mode.copy_on_write", value)
+    return before
 
 
 def _unstacked(features, Xs, n_samples):
