@@ -10,18 +10,22 @@ from .parsing import resolve_data
 from .results import show_figure
 
 
+def _search_of_this_session(magics, name, magic: str, why: str):
+    """The search result ``name``; a loaded model (no training rows in memory) is refused with ``why``."""
+    value = magics.shell.user_ns.get(name) if name else None
+    if value is not None and not hasattr(value, "leaderboard_display") and hasattr(value, "predict"):
+        raise UsageError(
+            f"{name!r} is a {type(value).__name__}: {why}, which only a search of this session keeps in "
+            f"memory. Run %%automl --name {name} and then %automl_{magic} {name}."
+        )
+    return magics.result(name)
+
+
 def explain(magics, args):
     """Show ``result.explain(...)``: its summary, then the importance and dependence plots."""
     import pandas as pd
 
-    value = magics.shell.user_ns.get(args.name)
-    if value is not None and not hasattr(value, "leaderboard_display") and hasattr(value, "predict"):
-        raise UsageError(
-            f"{args.name!r} is a {type(value).__name__}: explaining needs the training data, which "
-            f"only a search of this session keeps in memory. Run %%automl --name {args.name} and "
-            f"then %automl_explain {args.name}."
-        )
-    result = magics.result(args.name)
+    result = _search_of_this_session(magics, args.name, "explain", "explaining needs the training data")
     data = None
     if args.data:
         data = resolve_data(magics.shell, " ".join(args.data), what="DATA")
@@ -59,14 +63,7 @@ def pareto(magics, args):
 
 def sanity(magics, args):
     """Show ``result.sanity_check(...)``: the real, shuffled-target and chance scores."""
-    value = magics.shell.user_ns.get(args.name) if args.name else None
-    if value is not None and not hasattr(value, "leaderboard_display") and hasattr(value, "predict"):
-        raise UsageError(
-            f"{args.name!r} is a {type(value).__name__}: the check searches again on the training rows, "
-            f"which only a search of this session keeps in memory. Run %%automl --name {args.name} and "
-            f"then %automl_sanity {args.name}."
-        )
-    result = magics.result(args.name)
+    result = _search_of_this_session(magics, args.name, "sanity", "the check searches again on the training rows")
     check = result.sanity_check(time_budget=args.time_budget, max_evals=args.max_evals, seed=args.seed)
     display(check)
     if args.out:

@@ -59,6 +59,12 @@ def test_automl_sanity_shows_the_check_and_stores_it(ip, titanic):
     check = ip.user_ns["check"]
     assert isinstance(check, SanityCheck) and check.n_trials == 3 and check.passed
     assert "Example::" in ip.find_line_magic("automl_sanity").__doc__
+    import nbautoml
+
+    ip.push({"loaded": nbautoml.load(nbautoml.save(ip.user_ns["searched"], "searched"))})
+    with pytest.raises(UsageError, match=r"'loaded' is a LoadedModel: the check searches again on the training "
+                                         r"rows, .* %automl_sanity loaded"):
+        ip.run_line_magic("automl_sanity", "loaded")
 
 
 def test_options_take_notebook_variables_as_ipython_expands_them(ip, titanic):
