@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-.PHONY: venv venv-test demo test test-e2e lint bench-setup bench clean
+.PHONY: venv venv-test demo test test-pandas2 test-e2e lint bench-setup bench clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,13 @@ test: venv-test
 	$(PY) -m pytest -q tests notebooks --nbval-lax -p no:cacheprovider --durations=15 \
 		-n $(TEST_WORKERS) --dist loadfile
 
+## test-pandas2: the same suite with pandas 2 (pyproject allows pandas >= 2.0; CI runs the newest), in .venv-pandas2
+test-pandas2:
+	test -x .venv-pandas2/bin/python || $(PYTHON) -m venv .venv-pandas2
+	.venv-pandas2/bin/python -m pip install -q -e ".[test]" "pandas>=2.2,<3"
+	.venv-pandas2/bin/python -m pytest -q tests notebooks --nbval-lax -p no:cacheprovider --ignore=tests/e2e \
+		-n $(TEST_WORKERS) --dist loadfile
+
 ## test-e2e: a notebook user's view: JupyterLab in headless Chromium (installs chromium, jupyterlab, playwright)
 test-e2e: venv-test
 	bash .ci/e2e.sh
@@ -53,4 +60,4 @@ bench: venv bench-setup
 	$(PY) benchmarks/run_benchmark.py --budget 30 --out benchmarks/results/budget30.jsonl
 
 clean:
-	rm -rf $(VENV) build .pytest_cache
+	rm -rf $(VENV) .venv-pandas2 build .pytest_cache
