@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -270,7 +271,7 @@ def _coerce_numeric(name: str, col: pd.Series, report: InputReport) -> pd.Series
     def to_number(v):
         if isinstance(v, bool):
             return float(v)
-        if isinstance(v, (int, float, np.integer, np.floating)):
+        if isinstance(v, (int, float, np.integer, np.floating, Decimal)):  # Decimal: SQL NUMERIC
             return float(v)
         if isinstance(v, str):
             return formatted_number(v)  # "1.5", and "$1,234.50" or "12%" as the pipeline reads them

@@ -1058,6 +1058,8 @@ def _read_as_numbers(col: pd.Series, info: ColumnInfo) -> None:
     info.missing_rate = float(numbers.isna().mean())
     example = formatted_example(col)
     parts = ["read as numbers" if placeholders or example else "numbers stored as text; read as numbers"]
+    if col.dtype == object and pd.api.types.infer_dtype(col, skipna=True) == "decimal":
+        info.reason, parts = "decimal.Decimal values (SQL NUMERIC)", ["read as float64 numbers"]
     if placeholders:
         taken = " and ".join(f"{count} {token!r}" for token, count in placeholders.items())
         parts.append(f"{taken} value{'s' if sum(placeholders.values()) > 1 else ''} taken as missing")
@@ -1107,7 +1109,8 @@ def _infer_role(col: pd.Series, info: ColumnInfo, n: int) -> tuple[str, str]:
         return "numeric", ""
     # strings / objects
     if _looks_like_dates(col):
-        return "datetime", "dates in text: expanded to year, month, day, weekday, hour"
+        kind = "date objects" if pd.api.types.infer_dtype(col, skipna=True) in ("date", "datetime") else "dates in text"
+        return "datetime", f"{kind}: expanded to year, month, day, weekday, hour"
     words = _mean_words(col)
     # Long strings are free text. Short ones (a few words) that are distinct on
     # almost every row are names or codes: IDs, not text worth a TF-IDF.

@@ -158,3 +158,27 @@ def test_the_role_text_on_codes_without_words_is_refused(titanic_with_nested):
         with contextlib.redirect_stderr(io.StringIO()):
             nbautoml.plan(codes, target="Survived", roles={"Interests": "text"})
     assert err.value.code == "no_words"
+
+
+def test_decimals_and_date_objects_as_sql_reads_give_them_search_as_numbers_and_dates(titanic_twins, tmp_path):
+    """``pd.read_sql`` gives NUMERIC columns as ``decimal.Decimal`` and DATE columns as ``datetime.date``
+    objects (dtype object): read as numbers and dates, with the same leaderboard as floats and datetimes."""
+    import datetime as dt
+    import decimal
+
+    _, frame = titanic_twins
+    days = pd.Series(np.random.default_rng(0).integers(0, 700, len(frame)))
+    as_sql = frame.assign(Fare=[decimal.Decimal(f"{v:.4f}") for v in frame["Fare"]],
+                          Boarded=[dt.date(1912, 1, 1) + dt.timedelta(days=int(d)) for d in days])
+    plain = frame.assign(Fare=[float(f"{v:.4f}") for v in frame["Fare"]],
+                         Boarded=pd.Timestamp("1912-01-01") + pd.to_timedelta(days, unit="D"))
+    plan = nbautoml.plan(as_sql, target="Survived").to_frame().set_index("column")
+    assert (plan.loc["Fare", "role"], plan.loc["Fare", "reason"]) == ("numeric", "decimal.Decimal values (SQL NUMERIC)")
+    assert plan.loc["Boarded", "reason"].startswith("date objects: expanded to year")
+    searches = [AutoML(search_dir=tmp_path / name, **SMALL).fit(data[:700], target="Survived")
+                for name, data in (("sql", as_sql), ("plain", plain))]
+    np.testing.assert_allclose(searches[0].leaderboard["score"], searches[1].leaderboard["score"], rtol=1e-12)
+    loaded = nbautoml.load(nbautoml.save(searches[0], tmp_path / "sql"))
+    # the text numbers go through their own scaler block: sums in another order, 1e-14 apart
+    np.testing.assert_allclose(loaded.predict_proba(as_sql[700:]), searches[1].predict_proba(plain[700:]),
+                               atol=1e-9)
