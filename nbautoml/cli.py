@@ -288,8 +288,39 @@ def cmd_plan(args) -> int:
     return 0
 
 
+def _project_defaults(parser: argparse.ArgumentParser) -> None:
+    """``nbautoml run``'s defaults from ``[tool.nbautoml]`` of the nearest pyproject.toml (the
+    options it has; a command line option still wins). A bad value is a usage error naming it."""
+    from .settings import project_defaults
+
+    try:
+        defaults = project_defaults()
+    except NbAutoMLError as err:
+        parser.error(str(err))
+    run = next(a for a in parser._subparsers._group_actions if a.dest == "command").choices["run"]
+    actions = {a.dest: a for a in run._actions}
+    chosen = {}
+    for key, value in defaults.values.items():
+        if key == "ensemble":
+            key, value = "no_ensemble", not value
+        if key not in actions:
+            continue  # an option of the magics only (name, widgets, prefer, backend)
+        action = actions[key]
+        text = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+        try:
+            value = action.type(text) if action.type is not None and not isinstance(value, bool) else value
+        except (argparse.ArgumentTypeError, ValueError, TypeError) as err:
+            run.error(f"{defaults.describe(key)} = {value!r}: {err}")
+        if action.choices is not None and value not in action.choices:
+            run.error(f"{defaults.describe(key)} = {value!r}: choose from {', '.join(map(str, action.choices))}")
+        chosen[key] = value
+    run.set_defaults(**chosen)
+
+
 def main(argv=None) -> int:
     parser = build_parser()
+    if (sys.argv[1:] if argv is None else list(argv))[:1] == ["run"]:
+        _project_defaults(parser)
     args = parser.parse_args(argv)
     commands = {"run": cmd_run, "plan": cmd_plan, "serve": cmd_serve, "export": cmd_export}
     if args.command not in commands:

@@ -45,3 +45,29 @@ def load_dataset(name: str, rows: int | None = None, seed: int = 0) -> tuple[pd.
 @pytest.fixture(scope="session")
 def titanic(datasets_dir) -> pd.DataFrame:
     return pd.read_csv(datasets_dir / "titanic.csv")
+
+
+# a course's pyproject.toml with nbautoml defaults (nbautoml.settings)
+COURSE = """
+[project]
+name = "ml-course"
+
+[tool.nbautoml]
+time-budget = 30
+max_evals = 3
+models = "logistic_regression, hist_gradient_boosting"
+seed = 7
+ensemble = false
+search_dir = "runs"
+widgets = false
+"""
+
+
+@pytest.fixture
+def course(tmp_path, monkeypatch):
+    """A course folder: pyproject.toml at the top, notebooks in a folder below."""
+    (tmp_path / "pyproject.toml").write_text(COURSE)
+    notebooks = tmp_path / "week1"
+    notebooks.mkdir()
+    monkeypatch.chdir(notebooks)
+    return tmp_path

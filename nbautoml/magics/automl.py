@@ -147,6 +147,31 @@ class AutoMLMagics(Magics):
         super().__init__(shell=shell, **kwargs)
         self.searches: list[dict] = []  # this kernel's searches, oldest first
         self.pending_retrain: dict = {}  # name -> (version, labelled batches since an alert)
+        self.project_defaults = self._apply_project_defaults()
+
+    def _apply_project_defaults(self):
+        """Take the defaults of ``[tool.nbautoml]`` in the nearest pyproject.toml (nbautoml.settings),
+        except those an IPython config sets; a bad value is warned about and left out."""
+        import warnings
+
+        from ..exceptions import ConfigError
+        from ..settings import ProjectDefaults, project_defaults
+
+        try:
+            defaults = project_defaults()
+        except ConfigError as err:
+            warnings.warn(f"nbautoml: {err} Its defaults are not used.", UserWarning, stacklevel=2)
+            return ProjectDefaults()
+        configured = self.config["AutoMLMagics"] if "AutoMLMagics" in self.config else {}
+        for key, value in defaults.values.items():
+            if key in configured:
+                continue
+            try:
+                setattr(self, key, value)
+            except TraitError as err:
+                warnings.warn(f"nbautoml: {defaults.describe(key)} = {value!r} is not used: {err}", UserWarning,
+                              stacklevel=2)
+        return defaults
 
     # ------------------------------------------------------------------ magics
     @search_arguments
