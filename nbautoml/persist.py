@@ -318,6 +318,7 @@ def _card_for_result(result) -> dict:
     return {
         "task": result.task_,
         "target": result.target_,
+        "groups_column": getattr(result, "groups_column_", None),  # cv="group:COL": not a feature
         "classes": None if classes is None else list(classes),
         "positive_class": None if classes is None or len(classes) != 2 else classes[1],
         "metric": {
@@ -1351,6 +1352,7 @@ class LoadedModel:
         metric = card.get("metric") or {}
         self.task_ = card.get("task")
         self.target_ = card.get("target")
+        self.groups_column_ = card.get("groups_column")
         self.metric_ = metric.get("name")
         self.greater_is_better_ = metric.get("greater_is_better")
         self.best_score_ = metric.get("cv_score")
@@ -1393,7 +1395,8 @@ class LoadedModel:
 
         if self.schema_ and self.schema_.get("columns") and all(
                 c.get("role") != "unknown" for c in self.schema_["columns"]):
-            known = [*self.feature_names_in_.tolist(), *([self.target_] if self.target_ else [])]
+            known = [*self.feature_names_in_.tolist(), *([self.target_] if self.target_ else []),
+                     *([self.groups_column_] if self.groups_column_ else [])]
             frame, report = enforce_schema(X, self.schema_, known=known)
         else:
             names = [c["name"] for c in (self.schema_ or {}).get("columns", [])]

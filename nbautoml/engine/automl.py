@@ -51,7 +51,7 @@ from .space import (
     vals_from_config,
 )
 from .store import RunStore, find_run, list_runs
-from .validation import make_validation
+from .validation import group_column, make_validation
 from .workers import cpu_count, resolve_n_jobs, valid_n_jobs
 
 log = logging.getLogger("nbautoml")
@@ -338,6 +338,13 @@ class AutoML(BaseEstimator):
         t_start = time.perf_counter()
         cpu_start = time.process_time()
         self._check_params()
+        column = group_column(self.cv)
+        if column is not None:
+            if groups is not None:
+                raise ConfigError(f"cv={self.cv!r} names the group column; leave groups= out (or give "
+                                  "cv='group:5' with groups=).", code="bad_cv")
+            groups = column
+        self.groups_column_ = groups if isinstance(groups, str) else None  # not a feature: predict ignores it
         prepared = prepare_data(X, y, target=target, groups=groups, task=self.task, roles=self.roles,
                                 stacklevel=4)
         X, y, groups, task, plan = prepared.X, prepared.y, prepared.groups, prepared.task, prepared.plan
@@ -353,6 +360,8 @@ class AutoML(BaseEstimator):
         validation = make_validation(self.cv, task, y_codes if task != "regression" else y_codes,
                                      groups=groups, seed=self.seed, y_for_checks=y,
                                      time_budget=self.time_budget, n_features=len(plan.used))
+        if self.groups_column_:
+            validation.description += f" (column {self.groups_column_!r})"
         families = resolve_families(task, self.models, self.exclude, n_rows=len(X))
         n_train = np.mean([len(tr) for tr, _ in validation.folds])  # rows a trial fits on
         n_test = np.mean([len(te) for _, te in validation.folds])
@@ -778,7 +787,8 @@ class AutoML(BaseEstimator):
             X = pd.DataFrame(arr, columns=list(self.feature_names_in_))
         from ..schema import enforce_schema, warn_about_input
 
-        known = [*map(str, self.feature_names_in_), self.target_]
+        known = [*map(str, self.feature_names_in_), self.target_,
+                 *filter(None, [getattr(self, "groups_column_", None)])]
         frame, report = enforce_schema(X, self.schema_, known=known)
         warn_about_input(report, self._warned_extra, stacklevel=3)
         self.last_input_report_ = report
@@ -1156,7 +1166,9 @@ def prepare_data(X, y=None, *, target=None, groups=None, task="auto", roles=None
     X, y = data_mod.split_target(X, target=target, y=y)
     if isinstance(groups, str):
         if groups not in X.columns:
-            raise DataError(f"groups={groups!r} is not a column of the data.", code="column_not_found")
+            hint = closest(groups, [str(c) for c in X.columns])
+            raise DataError(f"The group column {groups!r} is not in the data."
+                            + (f" Did you mean {hint[0]!r}?" if hint else ""), code="column_not_found")
         groups, X = X[groups].to_numpy(), X.drop(columns=[groups])
     y, numbers_note = data_mod.target_numbers_from_text(y, task)
     if numbers_note:

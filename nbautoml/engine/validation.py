@@ -25,8 +25,24 @@ class Validation:
         return len(self.folds)
 
 
+def group_column(cv) -> str | None:
+    """The column of ``cv="group:COLUMN"`` (folds that keep each value of a column of the data
+    together: a patient's or a customer's rows); None for any other ``cv``."""
+    if not isinstance(cv, str):
+        return None
+    scheme, _, arg = cv.partition(":")
+    if scheme.strip().lower() != "group" or not arg.strip():
+        return None
+    try:
+        float(arg)
+    except ValueError:
+        return arg.strip()
+    return None
+
+
 def parse_cv(cv) -> tuple[str, float | None]:
-    """Parse ``cv`` given as ``"auto"``, an int, ``"stratified:5"`` or ``"holdout:0.2"``."""
+    """Parse ``cv`` given as ``"auto"``, an int, ``"stratified:5"``, ``"holdout:0.2"`` or
+    ``"group:COLUMN"`` (5 folds by that column)."""
     if cv is None:
         return "auto", None
     if isinstance(cv, (int, np.integer)) and not isinstance(cv, bool):
@@ -40,6 +56,8 @@ def parse_cv(cv) -> tuple[str, float | None]:
     scheme = scheme.strip().lower()
     if scheme not in SCHEMES:
         raise unknown_choice("cv scheme", scheme, SCHEMES, code="unknown_cv")
+    if group_column(cv) is not None:
+        return "group", None
     value = None
     if arg:
         try:
@@ -115,7 +133,8 @@ def make_validation(cv, task: str, y_codes: np.ndarray, groups=None, seed: int |
                           + (", stratified" if classification else ""))
     if scheme == "group":
         if groups is None:
-            raise ConfigError("cv='group' needs groups=: a column name or an array with a group per row.",
+            raise ConfigError("cv='group' needs groups=: a column name or an array with a group per row "
+                              "(or name the column in cv: cv='group:patient_id', --cv group:patient_id).",
                               code="no_groups")
         n_groups = len(np.unique(groups))
         if n_groups < k:

@@ -210,7 +210,8 @@ SEARCH_OPTIONS: tuple[Option, ...] = (
         kwargs={
             "type": cv_value,
             "metavar": "SCHEME",
-            "help": "auto, 5, kfold:5, stratified:5, timeseries:5, holdout:0.2 (default: auto).",
+            "help": "auto, 5, kfold:5, stratified:5, timeseries:5, holdout:0.2, or group:COL (folds that "
+                    "keep each value of the column COL together; COL is then not a feature) (default: auto).",
         },
     ),
     Option(

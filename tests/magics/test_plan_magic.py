@@ -73,3 +73,22 @@ def test_options_take_notebook_variables_as_ipython_expands_them(ip, titanic):
                 "--name expanded\ndf")
     result = ip.user_ns["expanded"]
     assert result.target_ == "Survived" and len(result.trials_) == 2
+
+
+def test_cv_group_column_reaches_the_search(ip, titanic):
+    ip.push({"df": titanic})
+    ip.run_cell_magic("automl", f"--target Survived {FAST} --cv group:Ticket --name grouped", "df")
+    grouped = ip.user_ns["grouped"]
+    assert grouped.validation_.description.endswith("(column 'Ticket')")
+    assert "Ticket" not in grouped.feature_names_in_
+    assert "group:COL" in ip.find_cell_magic("automl").__doc__ or "group:COL" in _help(ip)
+
+
+def _help(ip) -> str:
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        ip.run_cell_magic("automl", "--help", "")
+    return out.getvalue()
