@@ -505,9 +505,12 @@ def converted_columns(data) -> dict[str, str]:
     """The columns of ``data`` that :func:`plain_dtypes` converts: string name to dtype."""
     if not isinstance(data, pd.DataFrame) or isinstance(data.columns, pd.MultiIndex):
         return {}
-    columns = (data.iloc[:, j] for j in range(data.shape[1]))
-    return {str(col.name): f"{NESTED}{nested_kind(col)})" if nested_kind(col) else str(col.dtype)
-            for col in columns if _conversion(col)}
+    found = {}
+    for col in (data.iloc[:, j] for j in range(data.shape[1])):
+        how = _conversion(col)
+        if how:  # lists or dicts: "object (lists)", read_as gives "text" for it
+            found[str(col.name)] = f"{NESTED}{nested_kind(col)})" if how == "text" else str(col.dtype)
+    return found
 
 
 def read_as(dtype: str) -> str | None:
