@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import DataError, closest, unknown_choice
+from ..formats import COMPRESSED, FORMATS
 from .frames import as_pandas
 from .transformers import CLOCK, UNIT, formatted_number, to_numbers
 
@@ -128,21 +129,16 @@ class DataPlan:
 # --------------------------------------------------------------------------- reading
 
 
-# file suffix -> format read_table reads it as (any other suffix: CSV)
-FORMATS = {".parquet": "parquet", ".pq": "parquet", ".feather": "feather", ".arrow": "feather",
-           ".json": "json", ".jsonl": "json lines", ".ndjson": "json lines",
-           ".xlsx": "excel", ".xlsm": "excel", ".xls": "excel", ".ods": "excel"}
 # what each format needs beyond pandas: (module, pip package)
 _FORMAT_NEEDS = {"parquet": ("pyarrow", "nbautoml[parquet]"), "feather": ("pyarrow", "nbautoml[parquet]"),
                  "excel": ("openpyxl", "nbautoml[excel]")}
-_COMPRESSED = {".gz", ".bz2", ".zip", ".xz", ".zst"}
 
 
 def table_format(path: str | Path) -> str:
     """The format :func:`read_table` reads ``path`` as: "csv", "parquet", "feather", "json",
     "json lines" or "excel", by its suffix (``data.csv.gz`` is a compressed CSV)."""
     suffixes = [s.lower() for s in Path(path).suffixes]
-    if suffixes and suffixes[-1] in _COMPRESSED:
+    if suffixes and suffixes[-1] in COMPRESSED:
         suffixes = suffixes[:-1]
     return FORMATS.get(suffixes[-1] if suffixes else "", "csv")
 

@@ -21,8 +21,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.utils.process import arg_split
 
-DATA_SUFFIXES = (".csv", ".tsv", ".txt", ".gz", ".zip", ".parquet", ".pq", ".feather", ".arrow", ".json", ".jsonl",
-                 ".ndjson", ".xlsx", ".xlsm", ".xls", ".ods")
+from ..formats import DATA_SUFFIXES
 
 # --------------------------------------------------------------------------- value types
 # argparse reports "argument --X: invalid <__name__> value: 'v'" for a ValueError and the

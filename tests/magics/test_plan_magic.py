@@ -48,6 +48,9 @@ def test_the_magics_read_json_lines_and_compressed_csv_files(ip, titanic):
         ip.run_line_magic("automl_plan", f"{path} --target Survived --out from_file")
         roles = {c.name: c.role for c in ip.user_ns["from_file"].columns}
         assert roles == {c.name: c.role for c in ip.user_ns["from_frame"].columns}
+    for gone in ("gone.csv.bz2", "gone.ndjson", "gone.ods"):  # every suffix read_table reads is a path
+        with pytest.raises(UsageError, match=f"File not found: '{gone}'"):
+            ip.run_line_magic("automl_plan", f"{gone} --target Survived")
 
 
 def test_automl_sanity_shows_the_check_and_stores_it(ip, titanic):
