@@ -47,7 +47,9 @@ def _roles(text):
 _roles.__name__ = "COLUMN=ROLE list"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(project_defaults: bool = False) -> argparse.ArgumentParser:
+    """The ``nbautoml`` parser; with ``project_defaults``, ``run`` takes its defaults from
+    ``[tool.nbautoml]`` of the nearest pyproject.toml (:func:`_project_defaults`)."""
     parser = argparse.ArgumentParser(prog="nbautoml", allow_abbrev=False,
                                      description="Model automation on a CSV: search, validate, save.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -96,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--show-pipeline", action="store_true",
                      help="also print the fitted scikit-learn pipeline, step by step")
     run.add_argument("--quiet", action="store_true", help="no progress (a bar on a terminal, lines in a log)")
+    if project_defaults:
+        _project_defaults(run)
 
     plan = sub.add_parser("plan", allow_abbrev=False, help="show how a search would treat each column",
                           description="The column plan of a search (role, reason, notes), without searching.",
@@ -289,7 +293,7 @@ def cmd_plan(args) -> int:
     return 0
 
 
-def _project_defaults(parser: argparse.ArgumentParser) -> None:
+def _project_defaults(run: argparse.ArgumentParser) -> None:
     """``nbautoml run``'s defaults from ``[tool.nbautoml]`` of the nearest pyproject.toml (the
     options it has; a command line option still wins). A bad value is a usage error naming it."""
     from .settings import project_defaults
@@ -297,8 +301,7 @@ def _project_defaults(parser: argparse.ArgumentParser) -> None:
     try:
         defaults = project_defaults()
     except NbAutoMLError as err:
-        parser.error(str(err))
-    run = next(a for a in parser._subparsers._group_actions if a.dest == "command").choices["run"]
+        run.error(str(err))
     actions = {a.dest: a for a in run._actions}
     chosen = {}
     for key, value in defaults.values.items():
@@ -319,9 +322,7 @@ def _project_defaults(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv=None) -> int:
-    parser = build_parser()
-    if (sys.argv[1:] if argv is None else list(argv))[:1] == ["run"]:
-        _project_defaults(parser)
+    parser = build_parser(project_defaults=(sys.argv[1:] if argv is None else list(argv))[:1] == ["run"])
     args = parser.parse_args(argv)
     commands = {"run": cmd_run, "plan": cmd_plan, "serve": cmd_serve, "export": cmd_export}
     if args.command not in commands:

@@ -72,9 +72,6 @@ class SanityCheck:
         sign = 1.0 if self.greater_is_better else -1.0
         return sign * (self.shuffled_score - self.chance_score)
 
-    def to_dict(self) -> dict:
-        return {**self.__dict__, "gain_over_chance": self.gain_over_chance}
-
     def __repr__(self) -> str:
         rows = [("real target", self.score), ("shuffled target", self.shuffled_score),
                 ("chance (features ignored)", self.chance_score)]

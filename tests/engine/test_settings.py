@@ -51,3 +51,6 @@ def test_nbautoml_run_takes_the_defaults_and_its_options_win(course, datasets_di
     proc = run()
     assert proc.returncode == 2
     assert "[tool.nbautoml] task = 'clustering': choose from auto, binary, multiclass, regression" in proc.stderr
+    (course / "pyproject.toml").write_text("[tool.nbautoml]\nbudget = 30\n")
+    proc = run()
+    assert proc.returncode == 2 and "[tool.nbautoml] has an unknown option 'budget'" in proc.stderr
