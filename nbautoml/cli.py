@@ -11,6 +11,11 @@ import warnings
 from .exceptions import NbAutoMLError
 
 
+def _time_budget(text):
+    """Seconds > 0, or ``none`` (no clock: ``--max-evals`` ends the search)."""
+    return None if text.strip().lower() == "none" else _positive(float)(text)
+
+
 def _positive(kind):
     def parse(text):
         try:
@@ -61,7 +66,9 @@ def build_parser(project_defaults: bool = False) -> argparse.ArgumentParser:
     run.add_argument("--target", required=True, help="target column")
     run.add_argument("--task", default="auto", choices=["auto", "binary", "multiclass", "regression"])
     run.add_argument("--metric", default="auto")
-    run.add_argument("--time-budget", type=_positive(float), default=60.0, help="seconds (default 60)")
+    run.add_argument("--time-budget", type=_time_budget, default=60.0,
+                     help="seconds (default 60); 'none' with --max-evals: no clock, and the same seed and "
+                          "--jobs repeat the same trials")
     run.add_argument("--max-evals", type=_positive(int))
     run.add_argument("--trial-timeout", type=_positive(float))
     run.add_argument("--memory-limit", type=_positive(float), metavar="MB",
@@ -172,7 +179,8 @@ def cmd_run(args) -> int:
         automl.fit(frame, target=args.target)
     wall = time.perf_counter() - started
     print(automl)
-    print(f"  wall time: {wall:.1f} s of {args.time_budget:g} s asked")
+    asked = "no time budget" if args.time_budget is None else f"of {args.time_budget:g} s asked"
+    print(f"  wall time: {wall:.1f} s {asked}")
     if automl.status_ == "interrupted":  # by Ctrl-C, during the search or its final refit
         print(f"  to continue it: nbautoml run {args.data} --target {args.target} --resume "
               f"{automl.run_dir_.name} --time-budget SECONDS (the budget counts the time already spent: "

@@ -97,8 +97,10 @@ class AutoML(BaseEstimator):
         Trials run in parallel: an int, -1 for one per CPU, or "auto" for one
         per CPU on data up to 10 million cells (rows x columns) and one at a
         time above (each trial's estimator then uses the cores). The number
-        used is ``n_jobs_``. Trials finish in an order that timing decides, so
-        for a search that repeats exactly give ``max_evals`` and ``n_jobs=1``.
+        used is ``n_jobs_``. Without a time budget (``max_evals`` only) trial k
+        is suggested from the results of trials 0 .. k - n_jobs, whichever ends
+        first, so the same seed and ``n_jobs`` repeat the same search exactly
+        (give ``n_jobs`` as a number: "auto" follows the machine's CPUs).
     ensemble : {"auto", True, False}, default="auto"
         Greedy ensemble selection over the best trials' out-of-fold
         predictions: "auto" keeps the ensemble only when it beats the best

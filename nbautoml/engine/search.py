@@ -432,28 +432,30 @@ class Search:
         self.state.trials = list(self.state.trials)
         pool = WorkerPool(self.ctx, self.n_jobs, self.start_method, memory_limit=self.memory_limit)
         self._emit("search_started")
-        running: dict[int, TrialRecord] = {}
+        running: dict[int, TrialRecord] = {}  # started and not yet taken in, in trial order
+        ended: dict[int, tuple] = {}  # in order: (outcome, when) of trials waiting for earlier ones
         with _deferred_sigint() as stop:
             try:
                 while not stop.is_set():
-                    while pool.idle_slots() and self._may_start() and not stop.is_set():
-                        tid, vals, config, source = self._ask()
-                        record = TrialRecord(trial_id=tid, config=config, vals=vals, source=source,
-                                             started=self.elapsed())
-                        running[tid] = record
-                        self.state.trials.append(record)
-                        pool.submit(pool.idle_slots()[0], tid, config, self.budget.trial_timeout)
-                        if self.store is not None:
-                            self.store.write_trial(record)
-                        self._emit("trial_started", trial=record)
+                    self._start_trials(pool, running, stop)
                     if not running:
                         break
                     pool.set_deadline(self._deadline())
                     for outcome in pool.wait(0.5):
-                        self._finish(running.pop(outcome.trial_id), outcome)
+                        if not self.in_order:
+                            self._finish(running.pop(outcome.trial_id), outcome)
+                            continue
+                        ended[outcome.trial_id] = (outcome, self.elapsed())
+                        while running and next(iter(running)) in ended:
+                            tid = next(iter(running))
+                            self._finish(running.pop(tid), *ended.pop(tid))
+                            self._start_trials(pool, running, stop)  # trial tid + n_jobs
                 if stop.is_set():
                     raise KeyboardInterrupt
             except KeyboardInterrupt:
+                for tid in sorted(ended):  # these trials ended: their results are kept
+                    with contextlib.suppress(KeyboardInterrupt):  # a callback stopping again
+                        self._finish(running.pop(tid), *ended.pop(tid))
                 for outcome in pool.interrupt():
                     record = running.pop(outcome.trial_id, None)
                     if record is not None:
@@ -468,8 +470,35 @@ class Search:
                 pool.close()
         return self.state
 
-    def _finish(self, record: TrialRecord, outcome: Outcome) -> None:
-        record.finished = self.elapsed()
+    @property
+    def in_order(self) -> bool:
+        """Whether results are taken in trial order (a search without a time budget).
+
+        Trial ``k`` is then suggested from the results of trials ``0 .. k - n_jobs``,
+        whichever of them ended first, so that a search with the same seed and ``n_jobs``
+        runs the same trials however long each takes. A slow trial holds back the
+        results of the trials started after it, not the workers.
+        """
+        return self.budget.time_budget is None
+
+    def _start_trials(self, pool: WorkerPool, running: dict, stop) -> None:
+        """Start trials on the idle workers while the budget allows (in order: while fewer
+        than ``n_jobs`` trials are running or waiting to be taken in)."""
+        while (pool.idle_slots() and (not self.in_order or len(running) < self.n_jobs)
+               and self._may_start() and not stop.is_set()):
+            tid, vals, config, source = self._ask()
+            record = TrialRecord(trial_id=tid, config=config, vals=vals, source=source,
+                                 started=self.elapsed())
+            running[tid] = record
+            self.state.trials.append(record)
+            pool.submit(pool.idle_slots()[0], tid, config, self.budget.trial_timeout)
+            if self.store is not None:
+                self.store.write_trial(record)
+            self._emit("trial_started", trial=record)
+
+    def _finish(self, record: TrialRecord, outcome: Outcome, finished: float | None = None) -> None:
+        """Take in a trial that ended (at ``finished`` s into the search; default: now)."""
+        record.finished = self.elapsed() if finished is None else finished
         record.wall_time = outcome.elapsed
         if outcome.kind == "done":
             apply_result(record, outcome.result)

@@ -44,6 +44,18 @@ positive_float = _number(float, lambda v: v > 0 and v != float("inf"), "a number
 positive_int = _number(int, lambda v: v > 0, "an int >= 1")
 seed_int = _number(int, lambda v: 0 <= v < 2**32, "an int in [0, 2**32 - 1]")
 
+NO_TIME_BUDGET = "none"  # --time-budget none: no clock (max_evals or early_stop end the search)
+
+
+def time_budget_value(text):
+    """``--time-budget``: seconds > 0, or ``none`` for a search that only ``--max-evals`` ends."""
+    if text.strip().lower() == NO_TIME_BUDGET:
+        return NO_TIME_BUDGET
+    return positive_float(text)
+
+
+time_budget_value.__name__ = "float"
+
 
 def jobs_int(text):
     """``auto``, -1 or an int >= 1 (the ``n_jobs`` values; checked by the engine's parser)."""
@@ -181,9 +193,10 @@ SEARCH_OPTIONS: tuple[Option, ...] = (
         "time_budget",
         "time_budget",
         kwargs={
-            "type": positive_float,
+            "type": time_budget_value,
             "metavar": "SEC",
-            "help": "Seconds for the whole search (default: AutoMLMagics.time_budget, 60).",
+            "help": "Seconds for the whole search (default: AutoMLMagics.time_budget, 60); 'none' with "
+            "--max-evals: no clock, and the same seed repeats the same trials.",
         },
     ),
     Option(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from IPython.core.error import UsageError
 
-from .parsing import SEARCH_OPTIONS, closest_hint, resolve_data, split_data
+from .parsing import NO_TIME_BUDGET, SEARCH_OPTIONS, closest_hint, resolve_data, split_data
 
 log = logging.getLogger("nbautoml")
 
@@ -93,7 +93,9 @@ def search_options(magics, args) -> dict:
             value = getattr(magics, option.dest)
             if option.from_trait is not None:
                 value = option.from_trait(value)
-        if value is not None:
+        if value == NO_TIME_BUDGET:
+            options[option.param] = None
+        elif value is not None:
             options[option.param] = value
     if isinstance(options.get("cv"), str) and options["cv"].strip().isdigit():
         options["cv"] = int(options["cv"])

@@ -184,3 +184,28 @@ class Collector(_Base):
 
         gc.collect()
         return self._fit_classes(y)
+
+
+class SlowLogistic(_Base):
+    """Logistic regression that sleeps ``seconds`` per fit when ``C < slow_below``: the same
+    trials as with ``slow_below=0``, ending in another order."""
+
+    def __init__(self, C=1.0, slow_below=0.0, seconds=0.5):
+        self.C = C
+        self.slow_below = slow_below
+        self.seconds = seconds
+
+    def fit(self, X, y):
+        from sklearn.linear_model import LogisticRegression
+
+        if self.C < self.slow_below:
+            time.sleep(self.seconds)
+        self.model_ = LogisticRegression(C=self.C, max_iter=500).fit(X, y)
+        self.classes_ = self.model_.classes_
+        return self
+
+    def predict_proba(self, X):
+        return self.model_.predict_proba(X)
+
+    def predict(self, X):
+        return self.model_.predict(X)

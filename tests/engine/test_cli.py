@@ -181,6 +181,18 @@ def test_cli_no_prune_keeps_every_family(datasets_dir, tmp_path, monkeypatch, ca
     assert "2 trials" in capsys.readouterr().out
 
 
+def test_cli_time_budget_none_is_a_search_that_max_evals_ends(datasets_dir, tmp_path, capsys):
+    from nbautoml.cli import main
+
+    code = main(["run", str(datasets_dir / "blood.csv"), "--target", "Class", "--max-evals", "2",
+                 "--time-budget", "none", "--quiet", "--search-dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0 and "no time budget" in out and "max_evals=2 reached" in out
+    with pytest.raises(SystemExit):
+        main(["run", str(datasets_dir / "blood.csv"), "--target", "Class", "--time-budget", "never"])
+    assert "'never' is not a float" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("jobs, expected", [(None, "auto"), ("auto", "auto"), ("1", 1), ("-1", -1)])
 def test_cli_jobs(datasets_dir, tmp_path, monkeypatch, capsys, jobs, expected):
     from nbautoml.cli import main

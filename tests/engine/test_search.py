@@ -105,7 +105,7 @@ def test_sklearn_api_clone_params_cross_val_and_pipeline(datasets_dir):
 
 def test_max_evals_and_reproducibility(datasets_dir):
     df = pd.read_csv(datasets_dir / "diabetes.csv")
-    # the documented recipe for a search that repeats exactly: max_evals and one trial at a time
+    # the documented recipe for a search that repeats exactly: max_evals (no time budget)
     kw = dict(max_evals=12, time_budget=None, seed=3, n_default_points=2, n_jobs=1,
               models=["logistic_regression", "decision_tree", "knn"])
     a = AutoML(**kw).fit(df, target="Class variable")
@@ -114,6 +114,25 @@ def test_max_evals_and_reproducibility(datasets_dir):
     cols = ["trial", "pipeline", "score"]
     pd.testing.assert_frame_equal(a.leaderboard[cols], b.leaderboard[cols])
     assert {t.source for t in a.trials_} == {"default", "tpe"}
+
+
+def test_a_search_without_time_budget_runs_the_same_trials_whatever_order_they_end_in(titanic):
+    """Two workers. In the second run the trials with C below 0.1 sleep in each fit, so trials
+    end in another order; trial k still learns from trials 0 .. k-2 only, and TPE (from trial
+    12) suggests the same configs: the same leaderboard."""
+
+    def search(slow_below):
+        space = custom_space(("SlowLogistic", {"C": hp.loguniform("C", -7, 5), "slow_below": slow_below,
+                                               "seconds": 0.4}))
+        return AutoML(space=space, max_evals=18, time_budget=None, seed=0, cv=2, n_jobs=2,
+                      ensemble=False).fit(titanic, target="Survived")
+
+    fast, slow = search(0.0), search(0.1)
+    order = sorted(slow.trials_, key=lambda t: t.finished)
+    assert [t.trial_id for t in order] != sorted(t.trial_id for t in order)  # they did end out of order
+    assert [t.config["params"]["C"] for t in fast.trials_] == [t.config["params"]["C"] for t in slow.trials_]
+    assert [t.score for t in fast.trials_] == [t.score for t in slow.trials_]
+    assert {t.source for t in slow.trials_} == {"tpe"} and len(slow.trials_) == 18
 
 
 def test_time_budget_is_held_within_ten_percent(datasets_dir):
@@ -171,11 +190,30 @@ def test_keyboard_interrupt_keeps_the_best_so_far(titanic):
         if event.kind == "trial_finished" and event["n_done"] == 3:
             raise KeyboardInterrupt
 
-    result = AutoML(max_evals=20, time_budget=None, callbacks=[stop_after_three],
+    result = AutoML(max_evals=20, time_budget=None, callbacks=[stop_after_three], n_jobs=1,
                     models=["logistic_regression", "ridge"]).fit(titanic, target="Survived")
     assert result.status_ == "interrupted"
     assert len([t for t in result.trials_ if t.status == "ok"]) == 3
     assert result.predict(titanic.head(3)).shape == (3,)
+
+
+def test_an_interrupt_keeps_a_trial_that_ended_while_an_earlier_one_ran(titanic):
+    """Without a time budget results are taken in trial order: trial 1 ends first and waits
+    for trial 0. Stopped when trial 0 ends, the search still records trial 1's result."""
+    space = custom_space(("SlowLogistic", {"C": hp.loguniform("C", -7, 5), "slow_below": 0.1, "seconds": 1.0}))
+    warm = [{"family": f"{FAULTY}:SlowLogistic", "params": {"C": c, "slow_below": 0.1, "seconds": 1.0}}
+            for c in (0.01, 1.0)]
+
+    def stop_at_the_first(event):
+        if event.kind == "trial_finished":
+            raise KeyboardInterrupt
+
+    result = AutoML(space=space, warm_start=warm, max_evals=2, time_budget=None, cv=2, n_jobs=2,
+                    callbacks=[stop_at_the_first], ensemble=False).fit(titanic, target="Survived")
+    slow, fast = result.trials_
+    assert result.status_ == "interrupted"
+    assert fast.finished < slow.finished  # it did end first
+    assert (slow.status, fast.status) == ("ok", "ok") and fast.score > 0.8
 
 
 def test_resume_keeps_finished_trials_and_reruns_the_in_flight_one(titanic):

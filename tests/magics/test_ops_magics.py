@@ -122,6 +122,23 @@ def test_config_traits_are_the_defaults_of_the_new_options(ip, caplog):
     assert search_options(magics, parse(["--prefer", "fast"]))["prefer"] == "fast"
 
 
+def test_time_budget_none_runs_a_search_that_only_max_evals_ends(ip, blood):
+    from nbautoml.magics.search import search_options
+
+    magics = ip.magics_manager.registry["AutoMLMagics"]
+    parse = ip.find_cell_magic("automl").parser.parse_args
+    assert search_options(magics, parse([]))["time_budget"] == 60.0
+    assert search_options(magics, parse(["--time-budget", "None"]))["time_budget"] is None
+    ip.push({"blood": blood})
+    with pytest.raises(UsageError, match="Give a time_budget, max_evals or early_stop"):
+        ip.run_cell_magic("automl", "--target Class --time-budget none", "blood")
+    ip.run_cell_magic("automl", "--target Class --time-budget none --max-evals 3 --jobs 2 --no-ensemble "
+                      "--name clockless", "blood")
+    result = ip.user_ns["clockless"]
+    assert result.time_budget is None and len(result.trials_) == 3
+    assert result.stop_reason_ == "max_evals=3 reached"
+
+
 # --------------------------------------------------------------------------- leaderboard and result
 
 
