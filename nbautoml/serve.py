@@ -3,7 +3,10 @@
 Endpoints:
 
 ``POST /predict``
-    Body ``{"records": [{"column": value, ...}, ...]}``. Answer
+    Body ``{"records": [{"column": value, ...}, ...]}``, or the columns apart:
+    ``{"columns": [...], "data": [[value, ...], ...]}`` (pandas'
+    ``to_json(orient="split")``); MLflow's ``{"dataframe_records": [...]}`` and
+    ``{"dataframe_split": {"columns": [...], "data": [...]}}`` are read too. Answer
     ``{"predictions": [...], "probabilities": [[...], ...], "classes": [...], "warnings": [...]}``
     (``probabilities`` and ``classes`` for classifiers; probability columns in
     ``classes`` order). Bad requests get a 4xx JSON ``{"error": code,
@@ -73,29 +76,76 @@ class _BadRequest(Exception):
         self.status, self.code, self.message, self.extra = status, code, message, extra
 
 
+BODY_SHAPES = ('{"records": [{column: value, ...}, ...]} or {"columns": [column, ...], "data": '
+               '[[value, ...], ...]}')
+
+
 def _records(payload, max_records: int) -> list[dict]:
+    """The records of a request body in any of the shapes the API reads (see the module doc)."""
+    if isinstance(payload, dict) and "records" not in payload:
+        if "dataframe_records" in payload:  # MLflow's serving format
+            payload = {"records": payload["dataframe_records"]}
+        elif "dataframe_split" in payload:
+            payload = payload["dataframe_split"]
+            if not isinstance(payload, dict):
+                raise _BadRequest(422, "bad_payload", '"dataframe_split" must be an object {"columns": [...], '
+                                  f'"data": [[...], ...]}}; got a JSON {_json_type(payload)}.')
+        if "columns" in payload or "data" in payload:
+            return _split_records(payload, max_records)
     if not isinstance(payload, dict) or "records" not in payload:
-        got = type(payload).__name__ if not isinstance(payload, dict) else f"keys {sorted(payload)[:5]}"
-        raise _BadRequest(422, "bad_payload", 'The body must be a JSON object {"records": [{column: value, '
-                          f'...}}, ...]}}; got {got}.')
+        got = f"a JSON {_json_type(payload)}" if not isinstance(payload, dict) else f"keys {sorted(payload)[:5]}"
+        raise _BadRequest(422, "bad_payload", f"The body must be a JSON object {BODY_SHAPES}; got {got}.")
     records = payload["records"]
     if not isinstance(records, list):
         raise _BadRequest(422, "records_not_a_list", f'"records" must be a list of objects; got a JSON '
                           f"{_json_type(records)}.")
-    if not records:
-        raise _BadRequest(422, "no_records", '"records" is empty; send at least one record.')
-    if len(records) > max_records:
-        raise _BadRequest(413, "too_many_records", f"{len(records):,} records in one request; the limit is "
-                          f"{max_records:,}. Split the request.")
+    _check_count(len(records), '"records"', "record", max_records)
     for i, record in enumerate(records):
         if not isinstance(record, dict):
             raise _BadRequest(422, "record_not_an_object", f"records[{i}] must be an object "
                               f"{{column: value}}; got a JSON {_json_type(record)}.")
         for key, value in record.items():
-            if not isinstance(value, _SCALARS):
-                raise _BadRequest(422, "bad_value", f"records[{i}][{key!r}] must be a number, string, boolean "
-                                  f"or null; got a JSON {_json_type(value)}.", columns=[key])
+            _check_value(value, f"records[{i}][{key!r}]", key)
     return records
+
+
+def _split_records(payload: dict, max_records: int) -> list[dict]:
+    """Records from ``{"columns": [...], "data": [[...], ...]}`` (an ``index`` is ignored)."""
+    columns, data = payload.get("columns"), payload.get("data")
+    if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+        raise _BadRequest(422, "bad_columns", f'"columns" must be a list of column names (strings) next to '
+                          f'"data"; got {"nothing" if columns is None else "a JSON " + _json_type(columns)}.')
+    if len(set(columns)) < len(columns):
+        twice = sorted({c for c in columns if columns.count(c) > 1})
+        raise _BadRequest(422, "duplicate_columns", f'"columns" names {twice} more than once.', columns=twice)
+    if not isinstance(data, list):
+        raise _BadRequest(422, "data_not_a_list", f'"data" must be a list of rows (lists of values, in the '
+                          f'order of "columns"); got {"nothing" if data is None else "a JSON " + _json_type(data)}.')
+    _check_count(len(data), '"data"', "row", max_records)
+    for i, row in enumerate(data):
+        if not isinstance(row, list):
+            raise _BadRequest(422, "row_not_a_list", f"data[{i}] must be a list of values in the order of "
+                              f'"columns"; got a JSON {_json_type(row)}.')
+        if len(row) != len(columns):
+            raise _BadRequest(422, "row_length", f"data[{i}] holds {len(row)} values for {len(columns)} "
+                              f'columns; give one value per column (null for a missing one).')
+        for j, value in enumerate(row):
+            _check_value(value, f"data[{i}][{j}] (column {columns[j]!r})", columns[j])
+    return [dict(zip(columns, row)) for row in data]
+
+
+def _check_count(n: int, field: str, item: str, max_records: int) -> None:
+    if not n:
+        raise _BadRequest(422, "no_records", f"{field} is empty; send at least one {item}.")
+    if n > max_records:
+        raise _BadRequest(413, "too_many_records", f"{n:,} {item}s in one request; the limit is "
+                          f"{max_records:,}. Split the request.")
+
+
+def _check_value(value, where: str, column: str) -> None:
+    if not isinstance(value, _SCALARS):
+        raise _BadRequest(422, "bad_value", f"{where} must be a number, string, boolean or null; got a JSON "
+                          f"{_json_type(value)}.", columns=[column])
 
 
 def _out_of_range(frame) -> None:

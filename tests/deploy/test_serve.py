@@ -53,6 +53,20 @@ def test_predict_returns_predictions_probabilities_and_classes(api, fitted):
     assert any("Comment" in w for w in extra["warnings"]) and any("Sex" in w for w in extra["warnings"])
 
 
+def test_the_columns_apart_and_mlflows_shapes_give_the_same_answer(api, fitted):
+    """pandas' to_json(orient="split") and MLflow's dataframe_split / dataframe_records bodies."""
+    client, model = api
+    X, records = _records(fitted)
+    expected = client.post("/predict", json={"records": records}).json()
+    split = json.loads(X.to_json(orient="split"))
+    assert set(split) == {"columns", "index", "data"}
+    for body in (split, {"dataframe_split": split}, {"dataframe_records": records}):
+        answer = client.post("/predict", json=body)
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == expected
+    assert expected["predictions"] == model.predict(X).tolist()
+
+
 @pytest.mark.parametrize("content,headers,status,code,words", [
     ('{"records": [{"Pclass": 1}]}', None, 422, "missing_columns", ["Name", "Age"]),
     ("not json", None, 400, "invalid_json", ["not valid JSON"]),
@@ -64,6 +78,16 @@ def test_predict_returns_predictions_probabilities_and_classes(api, fitted):
     ('{"records": [7]}', None, 422, "record_not_an_object", ["records[0]"]),
     ('{"records": [{"Age": {"x": 1}}]}', None, 422, "bad_value", ["records[0]['Age']"]),
     ("Pclass=1", {"content-type": "text/plain"}, 415, "not_json", ["application/json"]),
+    ('{"columns": ["Age"], "data": [[1, 2]]}', None, 422, "row_length", ["data[0] holds 2 values for 1"]),
+    ('{"columns": "Age", "data": [[1]]}', None, 422, "bad_columns", ['"columns" must be a list']),
+    ('{"columns": ["Age", "Age"], "data": [[1, 2]]}', None, 422, "duplicate_columns", ["['Age']"]),
+    ('{"columns": ["Age"], "data": [1]}', None, 422, "row_not_a_list", ["data[0]"]),
+    ('{"columns": ["Age"], "data": [[{"x": 1}]]}', None, 422, "bad_value", ["data[0][0] (column 'Age')"]),
+    ('{"columns": ["Age"], "data": []}', None, 422, "no_records", ['"data" is empty']),
+    ('{"columns": ["Age"]}', None, 422, "data_not_a_list", ['"data" must be a list of rows']),
+    ('{"dataframe_split": [1]}', None, 422, "bad_payload", ['"dataframe_split" must be an object']),
+    ('{"columns": ["Age"], "data": [' + ",".join(["[1]"] * 501) + "]}", None, 413, "too_many_records",
+     ["501 rows", "limit is 500"]),
     ('{"records": [' + ",".join(["{}"] * 501) + "]}", None, 413, "too_many_records", ["limit is 500"]),
     ('{"records": [{"x": "' + "a" * 200_000 + '"}]}', None, 413, "body_too_large", ["100,000"]),
 ])
