@@ -44,3 +44,23 @@ def test_spark_backend_runs_a_small_search(datasets_dir):
         assert user_session.sparkContext.appName == "users"
     finally:
         user_session.stop()
+
+
+@pytest.mark.slow
+def test_a_spark_dataframe_is_collected_only_if_it_fits_in_memory(datasets_dir, monkeypatch):
+    from pyspark.sql import SparkSession
+
+    from nbautoml.engine import frames
+    from nbautoml.exceptions import DataError
+
+    df = pd.read_csv(datasets_dir / "blood.csv")
+    session = SparkSession.builder.master("local[1]").appName("collect").getOrCreate()
+    try:
+        sdf = session.createDataFrame(df)
+        pd.testing.assert_frame_equal(frames.as_pandas(sdf), df, check_dtype=False)
+        monkeypatch.setattr(frames, "free_memory", lambda: 50_000)  # 748 x 5 cells need 89,760 bytes
+        with pytest.raises(DataError, match=r"748 rows x 5 columns.*df\.sample\(fraction=0\.28, seed=0\)") as info:
+            AutoML(max_evals=2, time_budget=None).fit(sdf, target="Class")
+        assert info.value.code == "too_big_to_collect"
+    finally:
+        session.stop()
