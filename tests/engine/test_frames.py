@@ -62,6 +62,19 @@ def test_a_polars_frame_searches_as_its_pandas_twin(titanic_twins, twin_searches
         on_pandas.score(new_pandas), rel=1e-12)
 
 
+def test_a_duckdb_query_searches_and_predicts_as_its_pandas_twin(titanic_twins, twin_searches, tmp_path):
+    duckdb = pytest.importorskip("duckdb")
+    _, titanic = titanic_twins  # the name DuckDB's queries read
+    _, on_pandas = twin_searches
+    query = duckdb.sql("SELECT * FROM titanic WHERE PassengerId <= 700 ORDER BY PassengerId")
+    on_duckdb = AutoML(search_dir=tmp_path, **SMALL).fit(query, target="Survived")
+    assert on_duckdb.plan_.to_dict() == on_pandas.plan_.to_dict()
+    np.testing.assert_allclose(on_duckdb.leaderboard["score"], on_pandas.leaderboard["score"], rtol=1e-12)
+    new = duckdb.sql("SELECT * EXCLUDE (Survived) FROM titanic WHERE PassengerId > 700 ORDER BY PassengerId")
+    expected = on_pandas.predict_proba(titanic[700:].reset_index(drop=True))
+    np.testing.assert_allclose(on_duckdb.predict_proba(new), expected, rtol=1e-12)
+
+
 def test_a_saved_model_takes_polars_batches_to_predict_monitor_and_explain(titanic_twins, twin_searches,
                                                                            tmp_path):
     polars_frame, pandas_frame = titanic_twins
