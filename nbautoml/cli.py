@@ -93,6 +93,8 @@ def build_parser(project_defaults: bool = False) -> argparse.ArgumentParser:
                      help="keep every model family in the search (default: a family far behind the "
                           "best one gets no more trials)")
     run.add_argument("--encoding", help="text encoding of the CSV (default: UTF-8, then detected)")
+    run.add_argument("--sheet", help="the sheet of an Excel file: its name or position from 0 "
+                                                  "(default: the first)")
     run.add_argument("--search-dir", help="where search directories go (default ./nbautoml_runs)")
     run.add_argument("--name", help="name of the search directory")
     run.add_argument("--resume", help="continue the search with this name or directory; --time-budget "
@@ -116,6 +118,7 @@ def build_parser(project_defaults: bool = False) -> argparse.ArgumentParser:
     plan.add_argument("--task", default="auto", choices=["auto", "binary", "multiclass", "regression"])
     plan.add_argument("--roles", type=_roles, metavar="COL=ROLE,...", help="override column roles")
     plan.add_argument("--encoding", help="text encoding of the CSV (default: UTF-8, then detected)")
+    plan.add_argument("--sheet", help="the sheet of an Excel file: its name or position from 0")
 
     serve = sub.add_parser("serve", allow_abbrev=False, help="serve a saved model as an HTTP JSON API",
                            description="Serve a model: POST /predict, GET /health, GET /model "
@@ -163,7 +166,7 @@ def cmd_run(args) -> int:
 
     if args.out:
         _check_out(args.out)  # before the search, not after it
-    frame = _read_data(args.data, args.encoding, quiet=args.quiet)
+    frame = _read_data(args.data, args.encoding, quiet=args.quiet, sheet=args.sheet)
     progress = terminal_progress(sys.stderr, disable=args.quiet)
     automl = AutoML(task=args.task, metric=args.metric, time_budget=args.time_budget, roles=args.roles,
                     max_evals=args.max_evals, trial_timeout=args.trial_timeout, early_stop=args.early_stop,
@@ -279,11 +282,11 @@ def cmd_export(args) -> int:
     return 0
 
 
-def _read_data(path, encoding, quiet: bool = False):
+def _read_data(path, encoding, quiet: bool = False, sheet=None):
     """The table at ``path``; on stderr, how it was read when it was not plain UTF-8 with commas."""
     from .engine.data import read_table, reading_notes
 
-    frame = read_table(path, encoding=encoding)
+    frame = read_table(path, encoding=encoding, sheet=sheet)
     notes = reading_notes(frame)
     if notes and not quiet:
         print(f"read {path}: {', '.join(notes)}", file=sys.stderr)
@@ -293,7 +296,7 @@ def _read_data(path, encoding, quiet: bool = False):
 def cmd_plan(args) -> int:
     from .engine.automl import plan
 
-    frame = _read_data(args.data, args.encoding)
+    frame = _read_data(args.data, args.encoding, sheet=args.sheet)
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
         found = plan(frame, args.target, task=args.task, roles=args.roles)

@@ -143,7 +143,7 @@ def table_format(path: str | Path) -> str:
     return FORMATS.get(suffixes[-1] if suffixes else "", "csv")
 
 
-def read_table(path: str | Path, encoding: str | None = None) -> pd.DataFrame:
+def read_table(path: str | Path, encoding: str | None = None, sheet: str | int | None = None) -> pd.DataFrame:
     """Read a data file into a DataFrame.
 
     Parameters
@@ -152,18 +152,21 @@ def read_table(path: str | Path, encoding: str | None = None) -> pd.DataFrame:
         A CSV (also compressed: ``.csv.gz``, ``.zip``, ...; any suffix not below
         is read as CSV), Parquet (``.parquet``), Feather/Arrow (``.feather``),
         JSON (``.json``: records; ``.jsonl``: one record per line) or Excel
-        (``.xlsx``, ``.xls``, ``.ods``: the first sheet) file. A CSV whose header
-        line has no comma but semicolons, tabs or pipes is read with that
-        separator.
+        (``.xlsx``, ``.xls``, ``.ods``: the first sheet unless ``sheet`` says) file.
+        A CSV whose header line has no comma but semicolons, tabs or pipes is
+        read with that separator.
     encoding : str, optional
         The text encoding of a CSV. By default UTF-8 is tried, then the
         encoding is detected among a few common ones (cp1252, latin-1).
+    sheet : str or int, optional
+        The sheet of an Excel file to read: its name, or its position from 0 (an
+        int, or a string of digits that is no sheet's name).
 
     Raises
     ------
     DataError
         When the file does not exist, is a directory, cannot be parsed or
-        decoded, or is Parquet without pyarrow installed.
+        decoded, is Parquet without pyarrow installed, or has no sheet ``sheet``.
     """
     path = Path(path)
     if not path.exists():
@@ -173,8 +176,11 @@ def read_table(path: str | Path, encoding: str | None = None) -> pd.DataFrame:
         raise DataError(f"{str(path)!r} is a directory. Give the path of a data file in it (CSV, Parquet, Feather, JSON or Excel).",
                         code="not_a_file")
     kind = table_format(path)
+    if sheet is not None and kind != "excel":
+        raise DataError(f"sheet={sheet!r} is for Excel files; {path.name} is read as {kind}. Leave the sheet out.",
+                        code="bad_sheet")
     if kind != "csv":
-        return _read_other(path, kind)
+        return _read_other(path, kind, sheet)
     if encoding is not None:
         try:
             return _read_csv(path, encoding)
@@ -199,7 +205,7 @@ def read_table(path: str | Path, encoding: str | None = None) -> pd.DataFrame:
         ) from err
 
 
-def _read_other(path: Path, kind: str) -> pd.DataFrame:
+def _read_other(path: Path, kind: str, sheet: str | int | None = None) -> pd.DataFrame:
     """A Parquet, Feather, JSON or Excel file, with errors that name the file and the fix."""
     module, package = _FORMAT_NEEDS.get(kind, (None, None))
     try:
@@ -208,13 +214,7 @@ def _read_other(path: Path, kind: str) -> pd.DataFrame:
         if kind == "feather":
             return pd.read_feather(path)
         if kind == "excel":
-            sheets = pd.read_excel(path, sheet_name=None)
-            if not sheets:
-                raise DataError(f"{path.name} has no sheet.", code="empty_data")
-            name, frame = next(iter(sheets.items()))
-            if len(sheets) > 1:
-                frame.attrs["nbautoml_sheet"] = f"sheet {name!r}, the first of {len(sheets)}"
-            return frame
+            return _read_sheet(path, sheet)
         try:
             return pd.read_json(path, lines=kind == "json lines")
         except ValueError:
@@ -232,6 +232,33 @@ def _read_other(path: Path, kind: str) -> pd.DataFrame:
             raise
         raise DataError(f"{path.name} cannot be read as {kind} ({type(err).__name__}: {err}). Check that the "
                         f"file is {kind}, or convert it to CSV.", code="bad_file") from err
+
+
+def _read_sheet(path: Path, sheet: str | int | None) -> pd.DataFrame:
+    """One sheet of an Excel file: ``sheet`` (a name or a position), else the first."""
+    with pd.ExcelFile(path) as book:
+        names = list(book.sheet_names)
+        if not names:
+            raise DataError(f"{path.name} has no sheet.", code="empty_data")
+        if isinstance(sheet, str) and sheet not in names and sheet.strip().lstrip("-").isdigit():
+            sheet = int(sheet)  # --sheet 1: a position, unless a sheet has that name
+        if sheet is None:
+            name = names[0]
+        elif isinstance(sheet, int) and not isinstance(sheet, bool) and -len(names) <= sheet < len(names):
+            name = names[sheet]
+        elif isinstance(sheet, str) and sheet in names:
+            name = sheet
+        else:
+            near = closest(str(sheet), names) if isinstance(sheet, str) else []
+            hint = f" Did you mean {near[0]!r}?" if near else ""
+            raise DataError(f"{path.name} has no sheet {sheet!r}; its sheets are {names}.{hint}",
+                            code="no_such_sheet")
+        frame = pd.read_excel(book, sheet_name=name)
+    if sheet is None and len(names) > 1:
+        frame.attrs["nbautoml_sheet"] = f"sheet {name!r}, the first of {len(names)} (sheet= or --sheet for another)"
+    elif sheet is not None:
+        frame.attrs["nbautoml_sheet"] = f"sheet {name!r}"
+    return frame
 
 
 def _header_line(path: Path, encoding: str) -> str:

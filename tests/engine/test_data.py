@@ -201,10 +201,44 @@ def test_compressed_csv_feather_json_and_excel_files_read_as_the_csv(titanic, tm
     assert frame["Name"].tolist() == titanic["Name"].tolist()
     assert frame["Cabin"].isna().sum() == titanic["Cabin"].isna().sum()
     expected_notes = {"t.tsv.zip": ["separator '\\t'"], "lines.json": ["one JSON record per line"],
-                      "t.xlsx": ["sheet 'passengers', the first of 2"]}
+                      "t.xlsx": ["sheet 'passengers', the first of 2 (sheet= or --sheet for another)"]}
     assert D.reading_notes(frame) == expected_notes.get(name, [])
     plan = {c.name: c.role for c in D.plan_columns(frame.drop(columns="Survived")).columns}
     assert plan == {c.name: c.role for c in D.plan_columns(titanic.drop(columns="Survived")).columns}
+
+
+def test_a_sheet_is_read_by_name_or_position_and_a_wrong_one_names_the_sheets(titanic, tmp_path, capsys):
+    pytest.importorskip("openpyxl")
+    from nbautoml.cli import main
+
+    book = tmp_path / "book.xlsx"
+    with pd.ExcelWriter(book) as writer:
+        titanic.head(3).to_excel(writer, sheet_name="notes", index=False)
+        titanic.to_excel(writer, sheet_name="passengers", index=False)
+        titanic.head(5).to_excel(writer, sheet_name="2024", index=False)
+    first = D.read_table(book)
+    assert len(first) == 3
+    assert D.reading_notes(first) == ["sheet 'notes', the first of 3 (sheet= or --sheet for another)"]
+    passengers = D.read_table(book, sheet="passengers")
+    assert passengers.shape == titanic.shape and D.reading_notes(passengers) == ["sheet 'passengers'"]
+    assert len(D.read_table(book, sheet=1)) == len(D.read_table(book, sheet="1")) == len(titanic)
+    assert len(D.read_table(book, sheet="2024")) == 5  # digits that name a sheet: the name
+    with pytest.raises(DataError, match=r"book.xlsx has no sheet 'pasengers'; its sheets are \['notes', "
+                                        r"'passengers', '2024'\]. Did you mean 'passengers'\?") as info:
+        D.read_table(book, sheet="pasengers")
+    assert info.value.code == "no_such_sheet"
+    with pytest.raises(DataError, match="no sheet 3"):
+        D.read_table(book, sheet=3)
+    csv = tmp_path / "t.csv"
+    titanic.to_csv(csv, index=False)
+    with pytest.raises(DataError, match=r"sheet='passengers' is for Excel files; t.csv is read as csv") as info:
+        D.read_table(csv, sheet="passengers")
+    assert info.value.code == "bad_sheet"
+    assert main(["plan", str(book), "--target", "Survived", "--sheet", "passengers"]) == 0
+    out, err = capsys.readouterr()
+    assert "DataPlan (11 columns)" in out and "sheet 'passengers'" in err
+    assert main(["plan", str(book), "--target", "Survived", "--sheet", "passenger"]) != 0
+    assert "Did you mean 'passengers'?" in capsys.readouterr().err
 
 
 def test_a_missing_reader_and_a_broken_file_name_the_fix(titanic, tmp_path, monkeypatch):
