@@ -74,7 +74,8 @@ class AutoMLMagics(Magics):
     ``%config AutoMLMagics.time_budget = 120``.
     """
 
-    time_budget = Float(60.0, help="Seconds for a search (--time-budget).").tag(config=True)
+    time_budget = Union([Float(), Unicode()], default_value=60.0,
+                        help="Seconds for a search (--time-budget), or 'none' (max_evals ends it).").tag(config=True)
     max_evals = Int(None, allow_none=True, help="Stop after this many trials (--max-evals).").tag(
         config=True
     )
@@ -121,7 +122,7 @@ class AutoMLMagics(Magics):
     @validate("time_budget", "trial_timeout", "memory_limit", "max_evals", "early_stop", "seed", "jobs")
     def _check_number(self, proposal):
         checks = {
-            "time_budget": parsing.positive_float,
+            "time_budget": parsing.time_budget_value,
             "trial_timeout": parsing.positive_float,
             "memory_limit": parsing.positive_float,
             "max_evals": parsing.positive_int,
@@ -133,7 +134,7 @@ class AutoMLMagics(Magics):
         check = checks[name]
         if value is not None and not _passes(check, value):
             raise TraitError(f"AutoMLMagics.{name} must be {check.expected}; got {value!r}.")
-        return value
+        return check(value) if name == "time_budget" else value  # "None" -> "none", "30" -> 30.0
 
     @validate("name")
     def _check_name(self, proposal):

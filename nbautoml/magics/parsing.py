@@ -49,12 +49,13 @@ NO_TIME_BUDGET = "none"  # --time-budget none: no clock (max_evals or early_stop
 
 def time_budget_value(text):
     """``--time-budget``: seconds > 0, or ``none`` for a search that only ``--max-evals`` ends."""
-    if text.strip().lower() == NO_TIME_BUDGET:
+    if isinstance(text, str) and text.strip().lower() == NO_TIME_BUDGET:
         return NO_TIME_BUDGET
     return positive_float(text)
 
 
 time_budget_value.__name__ = "float"
+time_budget_value.expected = "a number > 0 or 'none'"
 
 
 def jobs_int(text):

@@ -47,6 +47,9 @@ def test_nbautoml_run_takes_the_defaults_and_its_options_win(course, datasets_di
     assert "random_forest" not in proc.stdout  # models= from the pyproject
     assert list((course / "runs").iterdir())  # search_dir, relative to the pyproject
     assert "max_evals=2 reached" in run("--max-evals", "2").stderr
+    (course / "pyproject.toml").write_text("[tool.nbautoml]\ntime_budget = 'none'\nmax_evals = 2\n")
+    proc = run()
+    assert proc.returncode == 0 and "no time budget" in proc.stdout, proc.stderr
     (course / "pyproject.toml").write_text("[tool.nbautoml]\ntask = 'clustering'\n")
     proc = run()
     assert proc.returncode == 2

@@ -129,6 +129,13 @@ def test_time_budget_none_runs_a_search_that_only_max_evals_ends(ip, blood):
     parse = ip.find_cell_magic("automl").parser.parse_args
     assert search_options(magics, parse([]))["time_budget"] == 60.0
     assert search_options(magics, parse(["--time-budget", "None"]))["time_budget"] is None
+    ip.run_line_magic("config", "AutoMLMagics.time_budget = 'None'")  # a course's default: no clock
+    assert magics.time_budget == "none" and search_options(magics, parse([]))["time_budget"] is None
+    assert search_options(magics, parse(["--time-budget", "20"]))["time_budget"] == 20.0
+    ip.run_line_magic("config", "AutoMLMagics.time_budget = 'soon'")
+    assert magics.time_budget == "none"  # refused: the value before stays
+    ip.run_line_magic("config", "AutoMLMagics.time_budget = 45")
+    assert search_options(magics, parse([]))["time_budget"] == 45.0
     ip.push({"blood": blood})
     with pytest.raises(UsageError, match="Give a time_budget, max_evals or early_stop"):
         ip.run_cell_magic("automl", "--target Class --time-budget none", "blood")
