@@ -95,15 +95,8 @@ def _records(payload, max_records: int) -> list[dict]:
     if not isinstance(payload, dict) or "records" not in payload:
         got = f"a JSON {_json_type(payload)}" if not isinstance(payload, dict) else f"keys {sorted(payload)[:5]}"
         raise _BadRequest(422, "bad_payload", f"The body must be a JSON object {BODY_SHAPES}; got {got}.")
-    records = payload["records"]
-    if not isinstance(records, list):
-        raise _BadRequest(422, "records_not_a_list", f'"records" must be a list of objects; got a JSON '
-                          f"{_json_type(records)}.")
-    _check_count(len(records), '"records"', "record", max_records)
+    records = _items(payload, "records", max_records)
     for i, record in enumerate(records):
-        if not isinstance(record, dict):
-            raise _BadRequest(422, "record_not_an_object", f"records[{i}] must be an object "
-                              f"{{column: value}}; got a JSON {_json_type(record)}.")
         for key, value in record.items():
             _check_value(value, f"records[{i}][{key!r}]", key)
     return records
@@ -111,27 +104,44 @@ def _records(payload, max_records: int) -> list[dict]:
 
 def _split_records(payload: dict, max_records: int) -> list[dict]:
     """Records from ``{"columns": [...], "data": [[...], ...]}`` (an ``index`` is ignored)."""
-    columns, data = payload.get("columns"), payload.get("data")
+    columns = payload.get("columns")
     if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
         raise _BadRequest(422, "bad_columns", f'"columns" must be a list of column names (strings) next to '
                           f'"data"; got {"nothing" if columns is None else "a JSON " + _json_type(columns)}.')
     if len(set(columns)) < len(columns):
         twice = sorted({c for c in columns if columns.count(c) > 1})
         raise _BadRequest(422, "duplicate_columns", f'"columns" names {twice} more than once.', columns=twice)
-    if not isinstance(data, list):
-        raise _BadRequest(422, "data_not_a_list", f'"data" must be a list of rows (lists of values, in the '
-                          f'order of "columns"); got {"nothing" if data is None else "a JSON " + _json_type(data)}.')
-    _check_count(len(data), '"data"', "row", max_records)
+    data = _items(payload, "data", max_records)
     for i, row in enumerate(data):
-        if not isinstance(row, list):
-            raise _BadRequest(422, "row_not_a_list", f"data[{i}] must be a list of values in the order of "
-                              f'"columns"; got a JSON {_json_type(row)}.')
         if len(row) != len(columns):
             raise _BadRequest(422, "row_length", f"data[{i}] holds {len(row)} values for {len(columns)} "
                               f'columns; give one value per column (null for a missing one).')
         for j, value in enumerate(row):
             _check_value(value, f"data[{i}][{j}] (column {columns[j]!r})", columns[j])
     return [dict(zip(columns, row)) for row in data]
+
+
+# the lists of a body: field -> (what the list holds, its error code, what an item must be,
+# the item's type and error code)
+_LISTS = {
+    "records": ("objects", "records_not_a_list", "an object {column: value}", dict, "record_not_an_object"),
+    "data": ('rows (lists of values, in the order of "columns")', "data_not_a_list",
+             'a list of values in the order of "columns"', list, "row_not_a_list"),
+}
+
+
+def _items(payload: dict, field: str, max_records: int) -> list:
+    """``payload[field]``: a list of at most ``max_records`` items of the type ``_LISTS`` says."""
+    holds, not_a_list, must_be, kind, bad_item = _LISTS[field]
+    values = payload.get(field)
+    if not isinstance(values, list):
+        got = "nothing" if field not in payload else f"a JSON {_json_type(values)}"
+        raise _BadRequest(422, not_a_list, f'"{field}" must be a list of {holds}; got {got}.')
+    _check_count(len(values), f'"{field}"', "record" if field == "records" else "row", max_records)
+    for i, value in enumerate(values):
+        if not isinstance(value, kind):
+            raise _BadRequest(422, bad_item, f"{field}[{i}] must be {must_be}; got a JSON {_json_type(value)}.")
+    return values
 
 
 def _check_count(n: int, field: str, item: str, max_records: int) -> None:
