@@ -251,7 +251,7 @@ def test_code_whose_last_line_names_the_data(ip, iris):
 
 def test_config_traits_set_the_defaults(ip, iris, caplog):
     ip.run_line_magic("config", "AutoMLMagics.time_budget = -3")  # %config logs the refusal
-    assert "AutoMLMagics.time_budget must be a number > 0; got -3" in caplog.text
+    assert "AutoMLMagics.time_budget must be a number > 0 or 'none'; got -3" in caplog.text
     assert ip.magics_manager.registry["AutoMLMagics"].time_budget == 60.0
     ip.run_line_magic("config", "AutoMLMagics.max_evals = 1")
     ip.run_line_magic("config", "AutoMLMagics.time_budget = 45.0")
