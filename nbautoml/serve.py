@@ -6,12 +6,13 @@ Endpoints:
     Body ``{"records": [{"column": value, ...}, ...]}``, or the columns apart:
     ``{"columns": [...], "data": [[value, ...], ...]}`` (pandas'
     ``to_json(orient="split")``); MLflow's ``{"dataframe_records": [...]}`` and
-    ``{"dataframe_split": {"columns": [...], "data": [...]}}`` are read too. Answer
+    ``{"dataframe_split": {"columns": [...], "data": [...]}}`` are read too; or a
+    CSV table with its header line (``Content-Type: text/csv``). Answer
     ``{"predictions": [...], "probabilities": [[...], ...], "classes": [...], "warnings": [...]}``
     (``probabilities`` and ``classes`` for classifiers; probability columns in
     ``classes`` order). Bad requests get a 4xx JSON ``{"error": code,
     "message": text}`` naming the problem: 400 invalid JSON (or nested too
-    deeply), 413 body or record count too large, 415 not JSON, 422 wrong
+    deeply) or CSV, 413 body or record count too large, 415 neither JSON nor CSV, 422 wrong
     shape, missing column, a value of the wrong type, or an infinite or too
     large number (422 answers about columns also carry ``"columns": [...]``).
 ``GET /health``
@@ -144,6 +145,23 @@ def _items(payload: dict, field: str, max_records: int) -> list:
     return values
 
 
+def _csv_frame(body: bytes, max_records: int, schema: dict | None):
+    """A ``text/csv`` body as a DataFrame: the columns the model does not take as numbers (its
+    ``schema``: categories, text, dates) are read as text, the others as pandas infers them."""
+    import io
+
+    import pandas as pd
+
+    as_text = {c["name"]: str for c in (schema or {}).get("columns", []) if c.get("role") != "numeric"}
+    try:
+        frame = pd.read_csv(io.BytesIO(body), dtype=as_text, nrows=max_records + 1, encoding="utf-8")
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise _BadRequest(400, "invalid_csv", f"The body is not a UTF-8 CSV table with a header line: "
+                          f"{str(err).strip()}.") from None
+    _check_count(len(frame), "The CSV body", "row", max_records)
+    return frame
+
+
 def _check_count(n: int, field: str, item: str, max_records: int) -> None:
     if not n:
         raise _BadRequest(422, "no_records", f"{field} is empty; send at least one {item}.")
@@ -211,10 +229,8 @@ def create_app(model, *, max_body_bytes: int = MAX_BODY_BYTES, max_records: int 
     def error(status: int, code: str, message: str, **extra):
         return JSONResponse({"error": code, "message": message, **extra}, status_code=status)
 
-    def predict(records: list[dict]) -> dict:
-        import pandas as pd
-
-        frame, report = model.check_input(pd.DataFrame.from_records(records), warn=False)
+    def predict(frame) -> dict:
+        frame, report = model.check_input(frame, warn=False)
         _out_of_range(frame)
         pipeline = model.best_pipeline_
         final, features = pipeline, frame
@@ -234,6 +250,8 @@ def create_app(model, *, max_body_bytes: int = MAX_BODY_BYTES, max_records: int 
     async def predict_endpoint(request: fastapi.Request):
         import json
 
+        import pandas as pd
+
         from .exceptions import DataError
 
         try:
@@ -242,15 +260,18 @@ def create_app(model, *, max_body_bytes: int = MAX_BODY_BYTES, max_records: int 
                 raise _BadRequest(413, "body_too_large", f"The body is {int(declared):,} bytes; the limit is "
                                   f"{max_body_bytes:,}. Send fewer records per request.")
             kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-            if kind != "application/json":
-                raise _BadRequest(415, "not_json", f"Send the body as JSON (Content-Type: application/json); "
-                                  f"got {kind or 'no content type'!r}.")
+            if kind not in ("application/json", "text/csv"):
+                raise _BadRequest(415, "not_json", f"Send the body as JSON (Content-Type: application/json) or "
+                                  f"as CSV with a header line (text/csv); got {kind or 'no content type'!r}.")
             body = bytearray()
             async for chunk in request.stream():
                 body += chunk
                 if len(body) > max_body_bytes:
                     raise _BadRequest(413, "body_too_large", f"The body is larger than {max_body_bytes:,} "
                                       "bytes. Send fewer records per request.")
+            if kind == "text/csv":
+                frame = _csv_frame(bytes(body), max_records, model.schema_)
+                return await run_in_threadpool(predict, frame)
             try:
                 payload = json.loads(bytes(body))
             except ValueError as err:
@@ -260,7 +281,7 @@ def create_app(model, *, max_body_bytes: int = MAX_BODY_BYTES, max_records: int 
                                   'objects inside each other); send {"records": [{column: value, ...}, '
                                   "...]}.") from None
             records = _records(payload, max_records)
-            return await run_in_threadpool(predict, records)
+            return await run_in_threadpool(predict, pd.DataFrame.from_records(records))
         except _BadRequest as bad:
             return error(bad.status, bad.code, bad.message, **bad.extra)
         except DataError as err:

@@ -67,6 +67,27 @@ def test_the_columns_apart_and_mlflows_shapes_give_the_same_answer(api, fitted):
     assert expected["predictions"] == model.predict(X).tolist()
 
 
+def test_a_csv_body_gives_the_same_answer_and_bad_csv_is_named(api, fitted):
+    client, _ = api
+    X, records = _records(fitted)
+    expected = client.post("/predict", json={"records": records}).json()
+    csv = {"content-type": "text/csv; charset=utf-8"}
+    answer = client.post("/predict", content=X.to_csv(index=False), headers=csv)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == expected
+    for content, status, code, words in [
+        ("", 400, "invalid_csv", "not a UTF-8 CSV table with a header line"),
+        (b"Pclass,Age\n\xff\xfe,1\n", 400, "invalid_csv", "not a UTF-8 CSV"),
+        (X.head(0).to_csv(index=False), 422, "no_records", "The CSV body is empty; send at least one row"),
+        ("Pclass,Age\n3,22\n", 422, "missing_columns", "Name"),
+        ("Pclass\n" + "3\n" * 501, 413, "too_many_records", "501 rows in one request; the limit is 500"),
+        (X.head(2).assign(Age=["22", "twenty"]).to_csv(index=False), 422, "bad_dtype", "Column 'Age' must be numeric"),
+    ]:
+        answer = client.post("/predict", content=content, headers=csv)
+        assert (answer.status_code, answer.json()["error"]) == (status, code), answer.text
+        assert words in answer.json()["message"]
+
+
 @pytest.mark.parametrize("content,headers,status,code,words", [
     ('{"records": [{"Pclass": 1}]}', None, 422, "missing_columns", ["Name", "Age"]),
     ("not json", None, 400, "invalid_json", ["not valid JSON"]),
