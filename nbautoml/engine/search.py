@@ -476,8 +476,9 @@ class Search:
 
         Trial ``k`` is then suggested from the results of trials ``0 .. k - n_jobs``,
         whichever of them ended first, so that a search with the same seed and ``n_jobs``
-        runs the same trials however long each takes. A slow trial holds back the
-        results of the trials started after it, not the workers.
+        runs the same trials however long each takes. The price: a worker whose trial
+        ended waits for the slower trials started before it (titanic, 40 trials on two
+        workers: 12.5 s against 10.8 s; ``benchmarks/FINDINGS.md``).
         """
         return self.budget.time_budget is None
 
