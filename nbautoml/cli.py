@@ -93,8 +93,7 @@ def build_parser(project_defaults: bool = False) -> argparse.ArgumentParser:
                      help="keep every model family in the search (default: a family far behind the "
                           "best one gets no more trials)")
     run.add_argument("--encoding", help="text encoding of the CSV (default: UTF-8, then detected)")
-    run.add_argument("--sheet", help="the sheet of an Excel file: its name or position from 0 "
-                                                  "(default: the first)")
+    run.add_argument("--sheet", help="the sheet of an Excel file: its name or position from 0 (default: the first)")
     run.add_argument("--search-dir", help="where search directories go (default ./nbautoml_runs)")
     run.add_argument("--name", help="name of the search directory")
     run.add_argument("--resume", help="continue the search with this name or directory; --time-budget "
