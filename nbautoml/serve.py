@@ -33,6 +33,7 @@ import logging
 import math
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 from .exceptions import NbAutoMLError
 
@@ -122,26 +123,37 @@ def _split_records(payload: dict, max_records: int) -> list[dict]:
     return [dict(zip(columns, row)) for row in data]
 
 
-# the lists of a body: field -> (what the list holds, its error code, what an item must be,
-# the item's type and error code)
+class _ListShape(NamedTuple):
+    """What one list of a request body holds, and the error codes when it does not."""
+
+    holds: str  # the list's items, in its error message
+    code: str  # the error code when it is no list
+    item: str  # one item, in counts ("501 rows")
+    must_be: str  # what an item must be, in its error message
+    kind: type
+    item_code: str  # the error code of an item of another type
+
+
 _LISTS = {
-    "records": ("objects", "records_not_a_list", "an object {column: value}", dict, "record_not_an_object"),
-    "data": ('rows (lists of values, in the order of "columns")', "data_not_a_list",
-             'a list of values in the order of "columns"', list, "row_not_a_list"),
+    "records": _ListShape("objects", "records_not_a_list", "record", "an object {column: value}", dict,
+                          "record_not_an_object"),
+    "data": _ListShape('rows (lists of values, in the order of "columns")', "data_not_a_list", "row",
+                       'a list of values in the order of "columns"', list, "row_not_a_list"),
 }
 
 
 def _items(payload: dict, field: str, max_records: int) -> list:
     """``payload[field]``: a list of at most ``max_records`` items of the type ``_LISTS`` says."""
-    holds, not_a_list, must_be, kind, bad_item = _LISTS[field]
+    shape = _LISTS[field]
     values = payload.get(field)
     if not isinstance(values, list):
         got = "nothing" if field not in payload else f"a JSON {_json_type(values)}"
-        raise _BadRequest(422, not_a_list, f'"{field}" must be a list of {holds}; got {got}.')
-    _check_count(len(values), f'"{field}"', "record" if field == "records" else "row", max_records)
+        raise _BadRequest(422, shape.code, f'"{field}" must be a list of {shape.holds}; got {got}.')
+    _check_count(len(values), f'"{field}"', shape.item, max_records)
     for i, value in enumerate(values):
-        if not isinstance(value, kind):
-            raise _BadRequest(422, bad_item, f"{field}[{i}] must be {must_be}; got a JSON {_json_type(value)}.")
+        if not isinstance(value, shape.kind):
+            raise _BadRequest(422, shape.item_code, f"{field}[{i}] must be {shape.must_be}; got a JSON "
+                              f"{_json_type(value)}.")
     return values
 
 
@@ -229,8 +241,9 @@ def create_app(model, *, max_body_bytes: int = MAX_BODY_BYTES, max_records: int 
     def error(status: int, code: str, message: str, **extra):
         return JSONResponse({"error": code, "message": message, **extra}, status_code=status)
 
-    def predict(frame) -> dict:
-        frame, report = model.check_input(frame, warn=False)
+    def predict(read_frame) -> dict:
+        """Read the request's frame and predict it (in a worker thread: pandas off the event loop)."""
+        frame, report = model.check_input(read_frame(), warn=False)
         _out_of_range(frame)
         pipeline = model.best_pipeline_
         final, features = pipeline, frame
@@ -270,8 +283,7 @@ def create_app(model, *, max_body_bytes: int = MAX_BODY_BYTES, max_records: int 
                     raise _BadRequest(413, "body_too_large", f"The body is larger than {max_body_bytes:,} "
                                       "bytes. Send fewer records per request.")
             if kind == "text/csv":
-                frame = _csv_frame(bytes(body), max_records, model.schema_)
-                return await run_in_threadpool(predict, frame)
+                return await run_in_threadpool(predict, lambda: _csv_frame(bytes(body), max_records, model.schema_))
             try:
                 payload = json.loads(bytes(body))
             except ValueError as err:
@@ -281,7 +293,7 @@ def create_app(model, *, max_body_bytes: int = MAX_BODY_BYTES, max_records: int 
                                   'objects inside each other); send {"records": [{column: value, ...}, '
                                   "...]}.") from None
             records = _records(payload, max_records)
-            return await run_in_threadpool(predict, pd.DataFrame.from_records(records))
+            return await run_in_threadpool(predict, lambda: pd.DataFrame.from_records(records))
         except _BadRequest as bad:
             return error(bad.status, bad.code, bad.message, **bad.extra)
         except DataError as err:
