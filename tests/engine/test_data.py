@@ -239,6 +239,11 @@ def test_a_sheet_is_read_by_name_or_position_and_a_wrong_one_names_the_sheets(ti
     assert "DataPlan (11 columns)" in out and "sheet 'passengers'" in err
     assert main(["plan", str(book), "--target", "Survived", "--sheet", "passenger"]) != 0
     assert "Did you mean 'passengers'?" in capsys.readouterr().err
+    assert main(["run", str(book), "--target", "Survived", "--sheet", "1", "--max-evals", "1", "--time-budget",
+                 "none", "--models", "logistic_regression", "--no-ensemble", "--quiet",
+                 "--search-dir", str(tmp_path / "runs")]) == 0
+    # the second sheet: on the first one's 3 rows the search refuses to start (too few rows)
+    assert "best roc_auc: 0.8" in capsys.readouterr().out
 
 
 def test_a_missing_reader_and_a_broken_file_name_the_fix(titanic, tmp_path, monkeypatch):
