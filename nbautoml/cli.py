@@ -275,6 +275,9 @@ def cmd_export(args) -> int:
         print(f"  strings (a missing value as \"missing\"): {', '.join(report.string_inputs)}")
     if report.date_inputs:
         print(f"  float64 days since 1970-01-01 (NaN when missing): {', '.join(report.date_inputs)}")
+    if report.text_inputs:
+        print(f"  text as strings, lowercased, accents stripped (a missing value as \"\"): "
+              f"{', '.join(report.text_inputs)}")
     print(f"  outputs: {', '.join(report.outputs)}")
     if check_rows is None:
         print("  not checked against scikit-learn: add --check DATA with held-out rows", file=sys.stderr)

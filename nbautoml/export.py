@@ -3,11 +3,11 @@
 The ONNX graph has one input per model column, shape ``[N, 1]``: ``float32``
 for a numeric column, a string for a categorical one (its values as text, a
 missing value as ``"missing"``), ``float64`` for a date (its days since
-1970-01-01, the time of day as a fraction, NaN when missing);
-``report.feeds(frame)`` writes them so. It outputs ``label`` and
-``probabilities`` (classifiers) or ``variable`` (regressors). Text columns,
-and numbers stored as text, go through steps without an ONNX converter; the
-error names them.
+1970-01-01, the time of day as a fraction, NaN when missing), a string for a
+text column (lowercased, accents stripped, a missing value as "");
+``report.feeds(frame)`` writes them so (numbers stored as text parsed as the
+model reads them). It outputs ``label`` and ``probabilities`` (classifiers) or
+``variable`` (regressors).
 
 Examples
 --------
@@ -56,6 +56,9 @@ class OnnxReport:
         The categorical columns, fed as strings (the others as ``float32``).
     date_inputs : list of str
         The date columns, fed as ``float64`` days since 1970-01-01.
+    text_inputs : list of str
+        The free-text columns, fed as strings lowercased with their accents
+        stripped (:func:`nbautoml.onnx_converters.text_for_onnx`).
     rows_checked : int
         Rows compared between ONNX Runtime and scikit-learn (0: not checked).
     label_agreement : float or None
@@ -78,6 +81,7 @@ class OnnxReport:
     input_names: dict[str, str] = field(default_factory=dict)
     string_inputs: list[str] = field(default_factory=list)
     date_inputs: list[str] = field(default_factory=list)
+    text_inputs: list[str] = field(default_factory=list)
     rows_checked: int = 0
     label_agreement: float | None = None
     value_agreement: float | None = None
@@ -87,9 +91,11 @@ class OnnxReport:
 
     def feeds(self, frame) -> dict:
         """The ONNX Runtime input dict for ``frame``: columns of shape ``[N, 1]``, ``float32``,
-        strings for ``string_inputs`` (a missing value as ``"missing"``) and ``float64`` days
-        since 1970-01-01 for ``date_inputs``."""
-        return _feeds(frame, self.inputs, self.input_names, self.string_inputs, self.date_inputs)
+        strings for ``string_inputs`` (a missing value as ``"missing"``), ``float64`` days
+        since 1970-01-01 for ``date_inputs`` and strings lowercased without accents for
+        ``text_inputs``."""
+        return _feeds(frame, self.inputs, self.input_names, self.string_inputs, self.date_inputs,
+                      self.text_inputs)
 
     def __repr__(self) -> str:
         check = "not checked"
@@ -134,16 +140,21 @@ def _step_for_class(pipeline, class_name: str) -> str | None:
     return None
 
 
-def _feeds(frame, columns, names=None, strings=(), dates=()):
+def _feeds(frame, columns, names=None, strings=(), dates=(), texts=()):
     import numpy as np
+    import pandas as pd
 
-    from .engine.transformers import AsString
+    from .engine.transformers import AsString, to_numbers
 
     def feed(c):
         if c in strings:
             return AsString().fit(frame[[c]]).transform(frame[[c]])
         if c in dates:
             return onnx_converters.days_since_epoch(frame[[c]]).reshape(-1, 1)
+        if c in texts:
+            return onnx_converters.text_for_onnx(frame[[c]])
+        if not pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c]):
+            return to_numbers(frame[c]).to_numpy(dtype=np.float32, na_value=np.nan).reshape(-1, 1)
         return frame[[c]].to_numpy(dtype=np.float32, na_value=np.nan)
 
     names = names or {}
@@ -179,43 +190,51 @@ def _parts(root):
 
 
 def _convertible(pipeline):
-    """``pipeline``, or a copy in the form skl2onnx reads.
+    """A copy of ``pipeline`` in the form skl2onnx reads, and the conversion options it needs.
 
-    Two things differ: a ColumnNames selection becomes the list of its names (the
-    fitted ``transformers_`` hold the mask it returned), and a voting ensemble's
-    ``weights`` become an array (skl2onnx divides by ``weights.sum()``; nbautoml
-    stores a list; its converter also refuses ``flatten_transform=True``, which
-    only shapes ``transform()``).
+    What differs: a ColumnNames selection becomes the list of its names (the fitted
+    ``transformers_`` hold the mask it returned); a voting ensemble's ``weights``
+    become an array (skl2onnx divides by ``weights.sum()``; nbautoml stores a list;
+    its converter also refuses ``flatten_transform=True``, which only shapes
+    ``transform()``); a TF-IDF step reads text already lowercased, with its
+    n-grams as tuples (:func:`onnx_converters.text_vectorizer_for_onnx`). The copy
+    converts; it does not predict as the model does.
+
+    Raises
+    ------
+    ExportError
+        ``onnx_unsupported`` for a TF-IDF step with settings ONNX cannot reproduce.
     """
     import copy
 
     import numpy as np
     from sklearn.compose import ColumnTransformer
     from sklearn.ensemble import VotingClassifier, VotingRegressor
+    from sklearn.feature_extraction.text import TfidfVectorizer
 
     from .engine.transformers import ColumnNames
 
-    def named_columns(step):
-        return isinstance(step, ColumnTransformer) and any(
-            isinstance(cols, ColumnNames) for _, _, cols in step.transformers)
-
-    def voting(step):
-        return isinstance(step, (VotingClassifier, VotingRegressor)) and (
-            isinstance(step.weights, (list, tuple)) or getattr(step, "flatten_transform", False))
-
-    if not any(named_columns(step) or voting(step) for step in _parts(pipeline)):
-        return pipeline
     pipeline = copy.deepcopy(pipeline)
+    options = {}
     for step in _parts(pipeline):
-        if named_columns(step):
+        if isinstance(step, ColumnTransformer):
             named = {name: cols.names for name, _, cols in step.transformers if isinstance(cols, ColumnNames)}
-            step.transformers_ = [(name, part, named.get(name, cols)) for name, part, cols in step.transformers_]
-        if voting(step):
-            if step.weights is not None:
+            if named:
+                step.transformers_ = [(name, part, named.get(name, cols)) for name, part, cols in step.transformers_]
+            for name, part, _ in step.transformers_:
+                for _, vectorizer in getattr(part, "steps", [(name, part)]):
+                    if isinstance(vectorizer, TfidfVectorizer):
+                        try:
+                            options[id(vectorizer)] = onnx_converters.text_vectorizer_for_onnx(vectorizer)
+                        except ValueError as err:
+                            raise ExportError(f"The text step {name!r} cannot be exported to ONNX: {err}.",
+                                              code="onnx_unsupported", steps=[name]) from err
+        if isinstance(step, (VotingClassifier, VotingRegressor)):
+            if isinstance(step.weights, (list, tuple)):
                 step.weights = np.asarray(step.weights, dtype=float)
             if isinstance(step, VotingClassifier):
                 step.flatten_transform = False  # the shape of transform() only, which ONNX does not export
-    return pipeline
+    return pipeline, options
 
 
 def export_onnx(model, path, check_rows=None, *, target_opset: int | None = None, atol: float = 1e-3,
@@ -272,16 +291,13 @@ def export_onnx(model, path, check_rows=None, *, target_opset: int | None = None
                           "Export a fitted AutoML or a model saved by nbautoml.save().",
                           code="onnx_unsupported")
     blocked = unsupported_steps(pipeline)
-    roles = {c["name"]: c.get("role") for c in loaded.schema_["columns"]}
-    others = [name for name, role in roles.items() if role == "text"]
-    if blocked or others:
+    if blocked:
         raise ExportError(
             "This pipeline cannot be exported to ONNX: no ONNX converter exists for the step(s) "
-            + (", ".join(blocked) or "handling text columns")
-            + (f" (they handle the text column(s) {', '.join(others[:10])})" if others else "")
-            + ". ONNX export works for numeric, categorical and date columns: search without the others "
-            "(drop them, or roles={column: 'dropped'}), or serve the model with nbautoml serve instead.",
-            code="onnx_unsupported", steps=blocked, columns=others)
+            + ", ".join(blocked)
+            + ". ONNX export works for numeric, categorical, date and text columns: search without the "
+            "columns these steps read (drop them, or roles={column: 'dropped'}), or serve the model with "
+            "nbautoml serve instead.", code="onnx_unsupported", steps=blocked)
     _require()
     onnx_converters.register()
     from skl2onnx import to_onnx
@@ -289,25 +305,25 @@ def export_onnx(model, path, check_rows=None, *, target_opset: int | None = None
 
     strings = [c for c in columns if c in _columns_read_by(pipeline, "AsString")]
     dates = [c for c in columns if c in _columns_read_by(pipeline, "DatetimeFeatures")]
+    texts = [c for c in columns if c in _columns_read_by(pipeline, "TextColumn")]
 
-    pipeline = _convertible(pipeline)
-    options = None
+    convertible, options = _convertible(pipeline)
     classifier = loaded.task_ in ("binary", "multiclass")
     if classifier:
-        options = {id(pipeline.steps[-1][1] if hasattr(pipeline, "steps") else pipeline): {"zipmap": False}}
+        options[id(convertible.steps[-1][1] if hasattr(convertible, "steps") else convertible)] = {"zipmap": False}
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            types = [(c, StringTensorType([None, 1]) if c in strings else DoubleTensorType([None, 1])
+            types = [(c, StringTensorType([None, 1]) if c in strings or c in texts else DoubleTensorType([None, 1])
                       if c in dates else FloatTensorType([None, 1])) for c in columns]
-            onx = to_onnx(pipeline, initial_types=types, options=options, target_opset=target_opset)
+            onx = to_onnx(convertible, initial_types=types, options=options or None, target_opset=target_opset)
     except Exception as err:
         text = str(err).strip().splitlines()[0][:300].rstrip(".") if str(err).strip() else type(err).__name__
         match = re.search(r"<class '([\w.]+)'>", str(err))
-        step = _step_for_class(pipeline, match.group(1).rsplit(".", 1)[-1]) if match else None
+        step = _step_for_class(convertible, match.group(1).rsplit(".", 1)[-1]) if match else None
         if step is None:
             for candidate in re.findall(r"'(\w+)'", str(err)):
-                step = _step_for_class(pipeline, candidate)
+                step = _step_for_class(convertible, candidate)
                 if step:
                     break
         where = f"the step {step!r}" if step else "a step of the pipeline"
@@ -319,7 +335,7 @@ def export_onnx(model, path, check_rows=None, *, target_opset: int | None = None
     graph_inputs = [i.name for i in onx.graph.input]
     report = OnnxReport(Path(path), len(data), inputs=columns, outputs=[o.name for o in onx.graph.output],
                         input_names=dict(zip(columns, graph_inputs)), string_inputs=strings,
-                        date_inputs=dates)
+                        date_inputs=dates, text_inputs=texts)
 
     if check_rows is None and getattr(model, "_X", None) is not None:
         warnings.warn("export_onnx: no check_rows given; checking 200 training rows. Pass held-out rows "

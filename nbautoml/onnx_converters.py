@@ -11,14 +11,15 @@ from __future__ import annotations
 def register():
     """Teach skl2onnx the steps of nbautoml's pipelines, and mend the converters it gets wrong.
 
-    New: the standardized or log target, splines, categories, dates. Mended:
+    New: the standardized or log target, splines, categories, dates, text. Mended:
     HistGradientBoosting, k-NN with distance weights, one-hot codes with infrequent
-    categories. Idempotent.
+    categories, TF-IDF with sublinear term frequencies. Idempotent.
     """
     _register_target_converter()
     _register_spline_converter()
     _register_category_converters()
     _register_date_converter()
+    _register_text_converters()
     _mend_boosting_converters()
     _mend_neighbor_converters()
 
@@ -248,8 +249,9 @@ def _output_shape(tensor_type, width):
 
 
 # nbautoml's steps with a converter here: categorical columns are string inputs (what AsString
-# makes of them), dates float64 days since 1970
-CONVERTIBLE_STEPS = ("AsString", "OrdinalCategories", "DatetimeFeatures")
+# makes of them), dates float64 days since 1970, text strings (text_for_onnx), numbers stored as
+# text float32 (the feeds parse them)
+CONVERTIBLE_STEPS = ("AsString", "OrdinalCategories", "DatetimeFeatures", "TextColumn", "NumbersFromText")
 
 
 def _register_category_converters():
@@ -502,3 +504,142 @@ def days_since_epoch(values):
     frame = values.to_frame() if isinstance(values, pd.Series) else values
     dates = DatetimeFeatures._to_datetimes(frame).iloc[:, 0]
     return ((dates - pd.Timestamp(EPOCH)) / pd.Timedelta(days=1)).to_numpy(dtype="float64", na_value=float("nan"))
+
+
+# scikit-learn's default token_pattern, (?u)\b\w\w+\b, in RE2 (ONNX Runtime's Tokenizer): runs
+# of two or more letters, digits or underscores (Python's \w is a letter, a number or "_")
+TOKEN_PATTERN = r"[\pL\pN_]{2,}"
+_SKLEARN_TOKEN_PATTERN = r"(?u)\b\w\w+\b"
+
+
+def text_for_onnx(values):
+    """A text column as the ONNX graph reads it: ``[N, 1]`` strings, lowercased and
+    without accents (scikit-learn's ``strip_accents_unicode``), a missing value as "".
+
+    ONNX has no operator that strips accents, and its lowercasing depends on the
+    locales installed where it runs, so the text comes in the form TF-IDF reads after
+    its own preprocessing.
+    """
+    import numpy as np
+    import pandas as pd
+    from sklearn.feature_extraction.text import strip_accents_unicode
+
+    from .engine.transformers import TextColumn
+
+    frame = values.to_frame() if isinstance(values, pd.Series) else values
+    text = TextColumn().fit(frame).transform(frame)
+    return np.array([strip_accents_unicode(doc.lower()) for doc in text], dtype=object).reshape(-1, 1)
+
+
+def text_vectorizer_for_onnx(vectorizer) -> dict:
+    """Make a fitted ``TfidfVectorizer`` (a copy made for the export) convertible; return
+    its skl2onnx options.
+
+    Three changes, none to what it computes: its lowercasing and accent stripping move
+    to :func:`text_for_onnx`; its vocabulary's n-grams become tuples of words (skl2onnx
+    splits ``"0808 145"`` into two words only when both are in the vocabulary; when
+    ``max_features`` had left one out, the n-gram became one word no text matches);
+    and its tokens are matched by :data:`TOKEN_PATTERN` (skl2onnx's stand-in for the
+    default pattern, ``[a-zA-Z0-9_]+``, keeps one-letter words, which breaks bigrams,
+    and splits words at accented letters).
+
+    Raises
+    ------
+    ValueError
+        For settings the ONNX graph cannot reproduce, named.
+    """
+    wanted = {"analyzer": "word", "input": "content", "tokenizer": None, "preprocessor": None,
+              "token_pattern": _SKLEARN_TOKEN_PATTERN, "lowercase": True, "strip_accents": "unicode",
+              "stop_words": None}
+    differ = {name: getattr(vectorizer, name) for name, value in wanted.items() if getattr(vectorizer, name) != value}
+    if differ:
+        raise ValueError("ONNX export reads text as nbautoml's search space does "
+                         f"({', '.join(f'{k}={v!r}' for k, v in wanted.items() if k in differ)}); "
+                         f"this TfidfVectorizer has {', '.join(f'{k}={v!r}' for k, v in differ.items())}")
+    vectorizer.lowercase = False
+    vectorizer.strip_accents = None
+    vectorizer.vocabulary_ = {tuple(gram.split(" ")): index for gram, index in vectorizer.vocabulary_.items()}
+    return {"tokenexp": TOKEN_PATTERN}
+
+
+def _register_text_converters():
+    """``TextColumn`` (an identity: the input is already the text :func:`text_for_onnx`
+    writes), ``NumbersFromText`` (an identity: numbers stored as text are a float32
+    input, parsed by the feeds) and scikit-learn's ``TfidfTransformer`` with
+    ``sublinear_tf=True``.
+
+    skl2onnx (1.20) computes sublinear term frequencies as ``log(1 + tf)``;
+    scikit-learn takes ``1 + log(tf)`` of the nonzero counts (a word seen once weighs
+    1, not 0.69): the mended converter computes that, then the idf weights and the
+    norm as skl2onnx does. Without sublinear frequencies, skl2onnx's converter runs.
+    """
+    from skl2onnx import update_registered_converter
+    from skl2onnx.algebra.onnx_ops import OnnxIdentity
+    from skl2onnx.common._registration import get_converter, register_converter
+    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+
+    from .engine.transformers import NumbersFromText, TextColumn
+
+    def text_column(scope, operator, container):
+        OnnxIdentity(operator.inputs[0], op_version=container.target_opset,
+                     output_names=operator.outputs[:1]).add_to(scope, container)
+
+    def numbers_from_text(scope, operator, container):
+        from onnx import TensorProto
+        from skl2onnx.algebra.onnx_ops import OnnxCast
+
+        OnnxCast(operator.inputs[0], to=TensorProto.FLOAT, op_version=container.target_opset,
+                 output_names=operator.outputs[:1]).add_to(scope, container)
+
+    update_registered_converter(TextColumn, "NbautomlTextColumn", _output_shape(StringTensorType, lambda step: 1),
+                                text_column)
+    update_registered_converter(NumbersFromText, "NbautomlNumbersFromText",
+                                _output_shape(FloatTensorType, lambda step: step.n_features_in_), numbers_from_text)
+    registered = get_converter("SklearnTfidfTransformer")
+    if not getattr(registered._fct, "nbautoml_wrapped", False):
+        mended = _with_sublinear_tf(registered._fct)
+        mended.nbautoml_wrapped = True
+        register_converter("SklearnTfidfTransformer", mended, overwrite=True,
+                           options=registered.get_allowed_options())
+
+
+def _with_sublinear_tf(convert):
+    def converter(scope, operator, container):
+        import numpy as np
+        from onnx import TensorProto
+        from skl2onnx.common._apply_operation import apply_identity, apply_mul, apply_normalizer
+        from skl2onnx.common.data_types import guess_numpy_type
+
+        model = operator.raw_operator
+        if not model.sublinear_tf:
+            return convert(scope, operator, container)
+        double = guess_numpy_type(operator.inputs[0].type) == np.float64
+        dtype, proto = (np.float64, TensorProto.DOUBLE) if double else (np.float32, TensorProto.FLOAT)
+
+        def node(op_type, inputs, stem):
+            name = scope.get_unique_variable_name(stem)
+            container.add_node(op_type, inputs, name, name=scope.get_unique_operator_name(op_type))
+            return name
+
+        def constant(stem, values, shape):
+            name = scope.get_unique_variable_name(stem)
+            container.add_initializer(name, proto, shape, values)
+            return name
+
+        counts = operator.inputs[0].full_name
+        zero, one = constant("zero", [0.0], []), constant("one", [1.0], [])
+        seen = node("Greater", [counts, zero], "seen")
+        logged = node("Log", [node("Where", [seen, counts, one], "counts_or_one")], "log_tf")
+        x = node("Where", [seen, node("Add", [logged, one], "sublinear"), zero], "sublinear_tf")
+        if model.use_idf:
+            idf = constant("idf", model.idf_.astype(dtype).ravel(), [len(model.idf_)])
+            weighted = scope.get_unique_variable_name("tfidf")
+            apply_mul(scope, [x, idf], weighted, container, broadcast=1)
+            x = weighted
+        if model.norm is not None:
+            normed = scope.get_unique_variable_name("tfidf_norm")
+            apply_normalizer(scope, x, normed, container, norm=model.norm.upper(), use_float=not double)
+            x = normed
+        apply_identity(scope, x, operator.outputs[0].full_name, container)
+
+    return converter

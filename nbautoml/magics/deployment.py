@@ -79,15 +79,18 @@ def _input_rows(report) -> list[tuple[str, str]]:
     """The inputs, numbers and strings apart: ``[("inputs", "3 float32 columns [N, 1]: a, b, c"), ...]``."""
     strings = set(getattr(report, "string_inputs", []))
     dates = set(getattr(report, "date_inputs", []))
-    notes = {"string": ' (a missing value as "missing")', "float32": "",
-             "float64": " (days since 1970-01-01, the time of day as a fraction)"}
+    texts = set(getattr(report, "text_inputs", []))
+    notes = {"string inputs": ' (a missing value as "missing")', "inputs": "",
+             "date inputs": " (days since 1970-01-01, the time of day as a fraction)",
+             "text inputs": ' (lowercased, accents stripped, a missing value as "")'}
     rows = []
-    for label, kind, columns in (("inputs", "float32", [c for c in report.inputs if c not in strings | dates]),
+    for label, kind, columns in (("inputs", "float32", [c for c in report.inputs if c not in strings | dates | texts]),
                                  ("string inputs", "string", [c for c in report.inputs if c in strings]),
-                                 ("date inputs", "float64", [c for c in report.inputs if c in dates])):
+                                 ("date inputs", "float64", [c for c in report.inputs if c in dates]),
+                                 ("text inputs", "string", [c for c in report.inputs if c in texts])):
         if columns:
             names = ", ".join(_onnx_input(report, c) for c in columns)
-            note = notes[kind]
+            note = notes[label]
             plural = "s" if len(columns) != 1 else ""
             rows.append((label, f"{len(columns)} {kind} column{plural} [N, 1]{note}: {names}"))
     return rows

@@ -64,14 +64,85 @@ def test_failed_parity_check_writes_nothing(blood_cli, tmp_path):
     assert not (tmp_path / "strict.onnx").exists()
 
 
-def test_text_columns_are_refused_with_the_steps_named(fitted, tmp_path):
-    with pytest.raises(ExportError, match="as_text") as info:
-        nbautoml.export_onnx(fitted("titanic").result, tmp_path / "titanic.onnx")
-    assert info.value.code == "onnx_unsupported"
-    assert "features/text0/as_text (TextColumn)" in info.value.details["steps"]
-    assert "features/cat/as_string (AsString)" not in info.value.details["steps"]  # categories convert
-    assert info.value.details["columns"] == ["Name"]
-    assert "Name" in str(info.value) and not (tmp_path / "titanic.onnx").exists()
+def test_a_model_reading_free_text_exports(fitted, tmp_path):
+    """titanic with Name as text (TF-IDF on "Braund, Mr. Owen Harris"), categories and
+    missing values: the ONNX file predicts as scikit-learn on every row."""
+    pytest.importorskip("skl2onnx", reason="ONNX export needs the 'onnx' extra (skl2onnx, onnxruntime)")
+    ort = pytest.importorskip("onnxruntime")
+    titanic = fitted("titanic")
+    X = titanic.X
+    report = nbautoml.export_onnx(titanic.result, tmp_path / "titanic.onnx", check_rows=X)
+    assert report.text_inputs == ["Name"] and "Sex" in report.string_inputs
+    assert report.passed and report.rows_checked == len(X) == 891
+    assert report.label_agreement == 1.0 and report.max_abs_diff < 1e-5
+    session = ort.InferenceSession(str(tmp_path / "titanic.onnx"), providers=["CPUExecutionProvider"])
+    feeds = report.feeds(X)
+    assert feeds["Name"][0, 0] == "braund, mr. owen harris"  # lowercased, as the graph reads it
+    labels, probabilities = session.run(["label", "probabilities"], feeds)
+    assert np.array_equal(labels, titanic.result.predict(X))
+    np.testing.assert_allclose(probabilities, titanic.result.predict_proba(X), atol=1e-5)
+    from nbautoml.magics.deployment import onnx_table
+
+    html = onnx_table(report, True)._repr_html_()
+    assert '1 string column [N, 1] (lowercased, accents stripped, a missing value as ""): Name' in html
+
+
+def test_text_in_onnx_matches_scikit_learn_word_for_word():
+    """The TF-IDF features of two text columns, from ONNX Runtime and from scikit-learn,
+    on text that trips each difference between them: capitals and accents in several
+    scripts ("CAFÉ", "Straße", "ΣΟΦΟΣ", "İstanbul", the ligature "ﬁ"), one-letter words
+    between the words of a bigram, numbers, a vocabulary capped so that bigrams remain
+    whose words were left out, repeated words (sublinear term frequencies), missing text."""
+    pytest.importorskip("skl2onnx")
+    ort = pytest.importorskip("onnxruntime")
+    import pandas as pd
+    from skl2onnx import to_onnx
+    from skl2onnx.common.data_types import StringTensorType
+
+    from nbautoml import onnx_converters
+    from nbautoml.engine.data import plan_columns
+    from nbautoml.engine.space import build_pipeline
+    from nbautoml.export import _convertible
+
+    rng = np.random.default_rng(0)
+    words = ["Café", "cafe", "CAFÉ", "naïve.", "Straße", "ΣΟΦΟΣ", "σοφός", "Москва", "москва", "İstanbul", "a", "I",
+             "x1", "don't", "e-mail", "42", "3.5", "über", "日本語", "snake_case", "ﬁne", "½", "²nd", "co-op"]
+    phone = [f"call {number}" for number in rng.integers(100, 160, 400)]  # "call 123" as often as "123"
+    X = pd.DataFrame({"note": [" ".join(rng.choice(words, rng.integers(1, 12))) + f" {call}" for call in phone],
+                      "title": [" ".join(rng.choice(words, 3)) if i % 7 else None for i in range(400)]})
+    plan = plan_columns(X, roles={"note": "text", "title": "text"})
+    pipeline = build_pipeline({"family": "logistic_regression", "params": {}, "pre": {"text_max_features": 150}},
+                              plan, "binary").fit(X, rng.choice(["no", "yes"], 400))
+    features = pipeline.steps[0][1]
+    vocabulary = features.named_transformers_["text0"].named_steps["tfidf"].vocabulary_
+    assert any(" " in gram and not set(gram.split(" ")) <= set(vocabulary) for gram in vocabulary)
+    convertible, options = _convertible(pipeline)
+    onnx_converters.register()
+    onx = to_onnx(convertible.steps[0][1], initial_types=[(c, StringTensorType([None, 1])) for c in X.columns],
+                  options=options)
+    session = ort.InferenceSession(onx.SerializeToString(), providers=["CPUExecutionProvider"])
+    (got,) = session.run(None, {c: onnx_converters.text_for_onnx(X[[c]]) for c in X.columns})
+    expected = features.transform(X).toarray()
+    assert got.shape == expected.shape == (400, 300)
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+    # the model's copy was converted, not the model
+    assert features.named_transformers_["text0"].named_steps["tfidf"].lowercase is True
+
+
+def test_text_settings_onnx_cannot_reproduce_are_refused(tmp_path):
+    pytest.importorskip("skl2onnx")
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    X = pd.DataFrame({"review": ["good food", "bad food", "the good cafe", "the bad cafe"] * 5})
+    pipe = make_pipeline(ColumnTransformer([("words", TfidfVectorizer(stop_words="english"), "review")]),
+                         LogisticRegression()).fit(X, [1, 0, 1, 0] * 5)
+    with pytest.raises(ExportError, match="stop_words='english'") as info:
+        nbautoml.export_onnx(pipe, tmp_path / "review.onnx")
+    assert info.value.code == "onnx_unsupported" and not (tmp_path / "review.onnx").exists()
 
 
 def test_a_converter_failure_names_the_step(blood_cli, tmp_path):
@@ -88,11 +159,33 @@ def test_a_converter_failure_names_the_step(blood_cli, tmp_path):
     assert info.value.code == "onnx_unsupported"
 
 
-def test_unsupported_steps_inside_an_ensemble_are_named():
+def test_numbers_stored_as_text_export(tmp_path):
+    """blood with its Monetary column as text ("1250", "?" for a tenth of the rows): the
+    feeds parse it as the model does, so ONNX predicts as scikit-learn on raw rows."""
+    pytest.importorskip("skl2onnx")
+    ort = pytest.importorskip("onnxruntime")
+    from tests.conftest import load_dataset
+
+    frame, target, _ = load_dataset("blood")
+    frame["Monetary"] = [str(v) if i % 10 else "?" for i, v in enumerate(frame["Monetary"])]
+    X, y = frame.drop(columns=[target]), frame[target]
+    model = nbautoml.AutoML(models=["random_forest"], max_evals=1, n_jobs=1, ensemble=False, cv=3, seed=0).fit(X, y)
+    assert "as_numbers" in str(model.best_pipeline_)
+    report = nbautoml.export_onnx(model, tmp_path / "blood.onnx", check_rows=X)
+    assert report.passed and report.label_agreement == 1.0
+    session = ort.InferenceSession(str(tmp_path / "blood.onnx"), providers=["CPUExecutionProvider"])
+    feeds = report.feeds(X)
+    assert feeds[report.input_names["Monetary"]].dtype == np.float32
+    _, probabilities = session.run(None, feeds)
+    np.testing.assert_allclose(probabilities, model.predict_proba(X), atol=1e-5)
+
+
+def test_unsupported_steps_inside_an_ensemble_are_named(monkeypatch):
     import warnings
 
     import pandas as pd
 
+    from nbautoml import onnx_converters
     from nbautoml.engine.data import plan_columns
     from nbautoml.engine.ensemble import build_ensemble
     from nbautoml.engine.space import build_pipeline
@@ -107,16 +200,17 @@ def test_unsupported_steps_inside_an_ensemble_are_named():
         warnings.simplefilter("ignore")
         ensemble = build_ensemble(members, "binary").fit(X, rng.choice(["no", "yes"], 60))
     assert unsupported_steps(ensemble) == []  # categorical steps convert
-    words = ["red apples", "green pears", "ripe plums", "blue berries", "sour limes", "wild figs"]
-    X["note"] = [" ".join(rng.choice(words, 3)) for _ in range(60)]
-    plan = plan_columns(X, roles={"note": "text"})
+    X["count"] = [str(v) if v % 9 else "?" for v in rng.integers(0, 50, 60)]  # numbers stored as text
+    plan = plan_columns(X)
     members = [(f, build_pipeline({"family": f, "params": {}, "pre": {}}, plan, "binary"), 1)
                for f in ("ridge", "decision_tree")]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ensemble = build_ensemble(members, "binary").fit(X, rng.choice(["no", "yes"], 60))
-    assert unsupported_steps(ensemble) == ["ensemble/ridge/features/text0/as_text (TextColumn)",
-                                           "ensemble/decision_tree/features/text0/as_text (TextColumn)"]
+    assert unsupported_steps(ensemble) == []  # every step of nbautoml's converts; were one not to:
+    monkeypatch.setattr(onnx_converters, "CONVERTIBLE_STEPS", ("AsString", "OrdinalCategories"))
+    assert unsupported_steps(ensemble) == ["ensemble/ridge/features/num/as_numbers (NumbersFromText)",
+                                           "ensemble/decision_tree/features/num/as_numbers (NumbersFromText)"]
 
 
 def test_a_regressor_fitted_on_the_standardized_target_exports(tmp_path):
