@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,6 +62,9 @@ class OnnxReport:
         stripped (:func:`nbautoml.onnx_converters.text_for_onnx`).
     rows_checked : int
         Rows compared between ONNX Runtime and scikit-learn (0: not checked).
+    prepare : callable or None
+        The model's input check, which ``feeds`` applies first: the schema's
+        columns and dtypes, durations in seconds, periods as dates.
     label_agreement : float or None
         Share of identical labels (classifiers).
     value_agreement : float or None
@@ -88,12 +92,15 @@ class OnnxReport:
     max_abs_diff: float | None = None
     max_rel_diff: float | None = None
     passed: bool | None = None
+    prepare: Callable | None = field(default=None, repr=False, compare=False)
 
     def feeds(self, frame) -> dict:
         """The ONNX Runtime input dict for ``frame``: columns of shape ``[N, 1]``, ``float32``,
         strings for ``string_inputs`` (a missing value as ``"missing"``), ``float64`` days
         since 1970-01-01 for ``date_inputs`` and strings lowercased without accents for
-        ``text_inputs``."""
+        ``text_inputs``, after the model's own input check (:attr:`prepare`)."""
+        if self.prepare is not None:
+            frame = self.prepare(frame)
         return _feeds(frame, self.inputs, self.input_names, self.string_inputs, self.date_inputs,
                       self.text_inputs)
 
@@ -335,7 +342,8 @@ def export_onnx(model, path, check_rows=None, *, target_opset: int | None = None
     graph_inputs = [i.name for i in onx.graph.input]
     report = OnnxReport(Path(path), len(data), inputs=columns, outputs=[o.name for o in onx.graph.output],
                         input_names=dict(zip(columns, graph_inputs)), string_inputs=strings,
-                        date_inputs=dates, text_inputs=texts)
+                        date_inputs=dates, text_inputs=texts,
+                        prepare=lambda frame: loaded.check_input(frame, warn=False)[0])
 
     if check_rows is None and getattr(model, "_X", None) is not None:
         warnings.warn("export_onnx: no check_rows given; checking 200 training rows. Pass held-out rows "
@@ -349,7 +357,8 @@ def export_onnx(model, path, check_rows=None, *, target_opset: int | None = None
         session_options.log_severity_level = 3  # errors only: its notes on unused initializers are skl2onnx's to mend
         session = ort.InferenceSession(data, session_options, providers=["CPUExecutionProvider"])
         try:
-            outputs = dict(zip([o.name for o in session.get_outputs()], session.run(None, report.feeds(frame))))
+            # the rows as a user would feed them: report.feeds checks them as the model does
+            outputs = dict(zip([o.name for o in session.get_outputs()], session.run(None, report.feeds(check_rows))))
         finally:
             # freed now, not by a later garbage collection (a mismatch error's traceback holds
             # this frame): a session collected in a forked worker joins threads that are not there
@@ -358,7 +367,7 @@ def export_onnx(model, path, check_rows=None, *, target_opset: int | None = None
         if classifier:
             labels = np.asarray(outputs.get("label")).ravel()
             expected = np.asarray(pipeline.predict(frame)).ravel()
-            if labels.dtype.kind in "iuf" and expected.dtype.kind in "iuf":  # float classes come back as int64
+            if labels.dtype.kind in "iufb" and expected.dtype.kind in "iufb":  # float, bool classes come back as int64
                 report.label_agreement = float(np.mean(labels.astype(float) == expected.astype(float)))
             else:
                 report.label_agreement = float(np.mean(labels.astype(str) == expected.astype(str)))

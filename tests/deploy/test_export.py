@@ -180,6 +180,35 @@ def test_numbers_stored_as_text_export(tmp_path):
     np.testing.assert_allclose(probabilities, model.predict_proba(X), atol=1e-5)
 
 
+def test_feeds_read_raw_rows_as_the_model_does(tmp_path):
+    """Durations, periods, formatted prices and nullable floats are converted by the model's
+    input check; ``report.feeds`` on the raw rows applies it too (it gave the durations in
+    microseconds and the periods as NaN: probabilities off by 0.94). A boolean target's
+    labels come out of ONNX as 0 and 1 and are compared as such."""
+    pytest.importorskip("skl2onnx")
+    ort = pytest.importorskip("onnxruntime")
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    n = 600
+    X = pd.DataFrame({"wait": pd.to_timedelta(rng.integers(60, 7200, n), unit="s"),
+                      "month": pd.period_range("2020-01", periods=n, freq="D").asfreq("M"),
+                      "price": [f"${v:,.2f}" for v in rng.uniform(10, 5000, n)],
+                      "amount": pd.array(rng.normal(size=n), dtype="Float64")})
+    y = (X["wait"].dt.total_seconds() > 3600) ^ (rng.random(n) < 0.1)
+    model = nbautoml.AutoML(models=["logistic_regression"], max_evals=1, n_jobs=1, ensemble=False, cv=3,
+                            seed=0).fit(X, y)
+    assert model.classes_.dtype == bool and model.plan_.names("datetime") == ["month"]
+    report = nbautoml.export_onnx(model, tmp_path / "waits.onnx", check_rows=X)
+    assert report.passed and report.label_agreement == 1.0
+    feeds = report.feeds(X)
+    assert feeds["wait"][0, 0] == X["wait"].dt.total_seconds()[0] and not np.isnan(feeds["month"]).any()
+    session = ort.InferenceSession(str(tmp_path / "waits.onnx"), providers=["CPUExecutionProvider"])
+    labels, probabilities = session.run(None, feeds)
+    assert np.array_equal(labels.astype(bool), model.predict(X))
+    np.testing.assert_allclose(probabilities, model.predict_proba(X), atol=1e-5)
+
+
 def test_unsupported_steps_inside_an_ensemble_are_named(monkeypatch):
     import warnings
 
