@@ -36,7 +36,7 @@ from .prefer import check_preference, choose_trial
 from .processes import process_owner
 from .race import SplineChoice, TargetChoice
 from .records import TrialRecord
-from .search import Budget, Search, emit_finished, get_algorithm
+from .search import IN_ORDER_LAG, Budget, Search, emit_finished, get_algorithm
 from .space import (
     FAMILIES,
     build_pipeline,
@@ -98,9 +98,10 @@ class AutoML(BaseEstimator):
         per CPU on data up to 10 million cells (rows x columns) and one at a
         time above (each trial's estimator then uses the cores). The number
         used is ``n_jobs_``. Without a time budget (``max_evals`` only) trial k
-        is suggested from the results of trials 0 .. k - n_jobs, whichever ends
-        first, so the same seed and ``n_jobs`` repeat the same search exactly
-        (give ``n_jobs`` as a number: "auto" follows the machine's CPUs).
+        is suggested from the results of trials 0 .. k - 4, whichever ends
+        first, so the same seed repeats the same search exactly with any
+        ``n_jobs`` from 1 to 4 ("auto" then runs at most 4 trials at a time;
+        with more, trial k learns from trials 0 .. k - n_jobs).
     ensemble : {"auto", True, False}, default="auto"
         Greedy ensemble selection over the best trials' out-of-fold
         predictions: "auto" keeps the ensemble only when it beats the best
@@ -386,6 +387,8 @@ class AutoML(BaseEstimator):
             points = [(vals_from_config(c, families, **shape), c) for c in starts]
         X_used = X[plan.used]
         n_jobs = self.n_jobs_ = resolve_n_jobs(self.n_jobs, n_cells=X_used.size)
+        if self.n_jobs == "auto" and self.time_budget is None:  # the same search on any machine
+            n_jobs = self.n_jobs_ = min(n_jobs, IN_ORDER_LAG)
 
         fingerprint = data_mod.fingerprint(X_used, y)  # once: the store, resume's check, the result
         store, previous, rerun, spent, run_dir = self._open_store(task, metric, plan, X_used, y, fingerprint)

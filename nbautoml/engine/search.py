@@ -31,6 +31,9 @@ log = logging.getLogger("nbautoml")
 
 ALGORITHMS = ("tpe", "random", "anneal", "atpe")
 TPE_STARTUP_TRIALS = 12  # trials suggested at random before TPE models the results
+#: Without a time budget, trial k is suggested from the results of trials 0 .. k - IN_ORDER_LAG
+#: (or k - n_jobs with more workers), so that n_jobs from 1 to 4 run the same search
+IN_ORDER_LAG = 4
 
 
 def get_algorithm(name: str):
@@ -151,6 +154,10 @@ class Search:
         self.algo_name = algo
         self.rng = np.random.default_rng(seed)
         self.n_jobs = n_jobs
+        self.lag = max(IN_ORDER_LAG, n_jobs)
+        self._learned: set[int] = set()  # trials whose results the suggestions and the race have seen
+        self._pending: list[tuple[TrialRecord, Outcome]] = []  # ended, in order, not yet learned from
+        self._learned_best_loss = float("inf")
         self.store = store
         self.callbacks = list(callbacks)
         self.queue = [(v, c, "resume") for v, c in rerun] + [(v, c, "default") for v, c in points]
@@ -216,10 +223,11 @@ class Search:
         """Recompute the race and the choices; when a family left the race or a choice
         switched, suggest from the space they leave."""
         switched = False
+        learned = [record for record in self.state.trials if record.trial_id in self._learned]
         for choice in self.choices:
             if not choice.enabled or choice.note is not None:
                 continue
-            if choice.update(self.state.trials, self.metric.name):  # the queued points follow it
+            if choice.update(learned, self.metric.name):  # the queued points follow it
                 switched = True
                 self.queue = [(None, choice.adapt(config), source) for _, config, source in self.queue]
             if choice.note is not None:  # decided now: a variant that lost may be no candidate
@@ -228,7 +236,7 @@ class Search:
                         del self.state.oof[record.trial_id]
         if not self.race.enabled and not switched:
             return
-        self.race.update(self.state.trials, self.metric.name)
+        self.race.update(learned, self.metric.name)
         active = [f for f in self.families if self.race.allows(f)]
         if not active or (len(active) == len(self.active) and not switched):
             return
@@ -238,10 +246,10 @@ class Search:
             vals = self._to_active(record.vals, record.config)
             if not vals:
                 continue
-            if record.status == "running":
-                self._insert(record.trial_id, vals, None)
-            elif record.status != "interrupted":
-                self._insert(record.trial_id, vals, self._hp_result(record))
+            if record.status == "interrupted":
+                continue
+            # a trial not learned from yet is running as far as hyperopt knows
+            self._insert(record.trial_id, vals, self._hp_result(record) if record.trial_id in self._learned else None)
 
     def _hp_result(self, record: TrialRecord) -> dict:
         """A finished record's result as hyperopt stores it."""
@@ -333,8 +341,10 @@ class Search:
         if record.vals:
             self._insert(tid, record.vals, self._hp_result(record))
         self.state.trials.append(record)
+        self._learned.add(tid)
         if loss is not None and loss < self.state.best_loss:
             self.state.best, self.state.best_loss = record, loss
+            self._learned_best_loss = loss
 
     # ------------------------------------------------------------------ events
     def _emit(self, kind: str, **data) -> None:
@@ -448,13 +458,18 @@ class Search:
                         ended[outcome.trial_id] = (outcome, self.elapsed())
                         while running and next(iter(running)) in ended:
                             tid = next(iter(running))
-                            self._finish(running.pop(tid), *ended.pop(tid))
-                            self._start_trials(pool, running, stop)  # trial tid + n_jobs
+                            record, (outcome, when) = running.pop(tid), ended.pop(tid)
+                            self._record(record, outcome, when)
+                            self._pending.append((record, outcome))
+                            self._start_trials(pool, running, stop)  # trial tid + lag
+                self._learn_until(None)
                 if stop.is_set():
                     raise KeyboardInterrupt
             except KeyboardInterrupt:
+                with contextlib.suppress(KeyboardInterrupt):  # a callback stopping again
+                    self._learn_until(None)
                 for tid in sorted(ended):  # these trials ended: their results are kept
-                    with contextlib.suppress(KeyboardInterrupt):  # a callback stopping again
+                    with contextlib.suppress(KeyboardInterrupt):
                         self._finish(running.pop(tid), *ended.pop(tid))
                 for outcome in pool.interrupt():
                     record = running.pop(outcome.trial_id, None)
@@ -474,19 +489,27 @@ class Search:
     def in_order(self) -> bool:
         """Whether results are taken in trial order (a search without a time budget).
 
-        Trial ``k`` is then suggested from the results of trials ``0 .. k - n_jobs``,
-        whichever of them ended first, so that a search with the same seed and ``n_jobs``
-        runs the same trials however long each takes. The price: a worker whose trial
-        ended waits for the slower trials started before it (titanic, 40 trials on two
-        workers: 12.5 s against 10.8 s; ``benchmarks/FINDINGS.md``).
+        Trial ``k`` is then suggested from the results of trials ``0 .. k - lag``
+        (``lag``: :data:`IN_ORDER_LAG`, or ``n_jobs`` if more), whichever of them ended
+        first, and the family race, the choices and the early stop see the same
+        results, so that a search with the same seed runs the same trials however long
+        each takes and with any ``n_jobs`` up to the lag. The price: a worker may wait
+        for a trial started ``lag`` trials before its next one (titanic, 40 trials on two
+        workers: 12.4 and 12.8 s against 11.7 and 13.2 s; ``benchmarks/FINDINGS.md``).
         """
         return self.budget.time_budget is None
 
     def _start_trials(self, pool: WorkerPool, running: dict, stop) -> None:
         """Start trials on the idle workers while the budget allows (in order: while fewer
-        than ``n_jobs`` trials are running or waiting to be taken in)."""
-        while (pool.idle_slots() and (not self.in_order or len(running) < self.n_jobs)
-               and self._may_start() and not stop.is_set()):
+        than ``lag`` trials are running or waiting to be taken in, each after learning
+        from the trials ``lag`` or more before it)."""
+        while pool.idle_slots() and not stop.is_set():
+            if self.in_order:
+                if len(running) >= self.lag:
+                    break
+                self._learn_until(self._next_id - self.lag)
+            if not self._may_start():
+                break
             tid, vals, config, source = self._ask()
             record = TrialRecord(trial_id=tid, config=config, vals=vals, source=source,
                                  started=self.elapsed())
@@ -499,6 +522,16 @@ class Search:
 
     def _finish(self, record: TrialRecord, outcome: Outcome, finished: float | None = None) -> None:
         """Take in a trial that ended (at ``finished`` s into the search; default: now)."""
+        self._record(record, outcome, finished)
+        self._learn(record, outcome)
+
+    def _learn_until(self, last_id: int | None) -> None:
+        """Learn from the ended trials up to ``last_id`` (None: all), in trial order."""
+        while self._pending and (last_id is None or self._pending[0][0].trial_id <= last_id):
+            self._learn(*self._pending.pop(0))
+
+    def _record(self, record: TrialRecord, outcome: Outcome, finished: float | None = None) -> None:
+        """Write down a trial that ended: its record, the store, the best so far, the events."""
         record.finished = self.elapsed() if finished is None else finished
         record.wall_time = outcome.elapsed
         if outcome.kind == "done":
@@ -516,21 +549,28 @@ class Search:
         if outcome.kind != "done":
             record.output = outcome.output
         loss = self.metric.loss(record.score) if record.status == "ok" else None
-        self._tell(record.trial_id, loss)
         improved = loss is not None and loss < self.state.best_loss
         if improved:
             self.state.best, self.state.best_loss = record, loss
-            self.state.since_best = 0
-        else:
-            self.state.since_best += 1
-        if record.status == "ok" and outcome.result.get("oof") is not None:
-            self._keep_oof(record, outcome.result["oof"])
-        self._update_race()
         if self.store is not None:
             self.store.write_trial(record, elapsed=self.elapsed())
         self._emit("trial_finished", trial=record)
         if improved:
             self._emit("new_best", trial=record)
+
+    def _learn(self, record: TrialRecord, outcome: Outcome) -> None:
+        """Let the suggestions, the early stop, the kept predictions and the race see a
+        recorded trial's result."""
+        loss = self.metric.loss(record.score) if record.status == "ok" else None
+        self._tell(record.trial_id, loss)
+        self._learned.add(record.trial_id)
+        if loss is not None and loss < self._learned_best_loss:
+            self._learned_best_loss, self.state.since_best = loss, 0
+        else:
+            self.state.since_best += 1
+        if record.status == "ok" and outcome.result.get("oof") is not None:
+            self._keep_oof(record, outcome.result["oof"])
+        self._update_race()
 
     def _keep_oof(self, record: TrialRecord, oof) -> None:
         """Keep out-of-fold predictions of the best few trials and of the default points.

@@ -7,6 +7,7 @@ import pytest
 from nbautoml import AutoML
 from nbautoml.engine.race import FamilyRace, score_error
 from nbautoml.engine.records import TrialRecord
+from nbautoml.engine.search import IN_ORDER_LAG
 from tests.conftest import load_dataset
 
 
@@ -46,12 +47,15 @@ def test_running_and_failed_trials_and_lower_is_better_metrics():
     assert off.left == {}
 
 
-def _replay(result):
-    """Replay a one-job search's race: no trial of a family starts after it left, default points included."""
+def _replay(result, lag=IN_ORDER_LAG):
+    """Replay the race of a search without a time budget, whose trial k starts once the race has
+    seen trials 0 .. k - lag: no trial of a family starts after it left, default points included."""
     race = FamilyRace(result.greater_is_better_)
-    for i, trial in enumerate(result.trials_):
-        assert race.allows(trial.family), (i, trial.family, trial.source, race.left)
-        race.update(result.trials_[:i + 1], result.metric_)
+    trials = result.trials_
+    for k, trial in enumerate(trials):
+        race.update(trials[:max(0, k - lag + 1)], result.metric_)
+        assert race.allows(trial.family), (k, trial.family, trial.source, race.left)
+    race.update(trials, result.metric_)
     return race.left
 
 
@@ -86,16 +90,18 @@ def test_the_search_stops_trying_families_far_behind_on_real_data(bike):
 
 
 def test_a_waiting_starting_point_of_a_family_that_left_is_skipped():
-    """employee (1,500 rows): logistic regression (AUC ~0.83) leaves after the first boosting
-    trial (~0.98); its second starting point, queued last, is not run."""
+    """employee (1,500 rows): logistic regression (AUC ~0.82) leaves after the first boosting
+    trial (~0.98); its second starting point, queued seventh, is not run (trial 6 starts once
+    the race has seen trials 0 .. 2)."""
     frame, target, _ = load_dataset("employee", rows=1500, seed=0)
-    kw = dict(time_budget=None, max_evals=6, seed=0, cv=3, n_default_points=5, n_jobs=1,  # for _replay
-              models=["logistic_regression", "hist_gradient_boosting"])
+    kw = dict(time_budget=None, max_evals=8, seed=0, cv=3, n_default_points=7, n_jobs=1,
+              models=["logistic_regression", "hist_gradient_boosting", "random_forest", "extra_trees"])
     result = AutoML(**kw).fit(frame, target=target)
     assert "logistic_regression" in result.families_left_
     assert [t.family for t in result.trials_].count("logistic_regression") == 1
     assert _replay(result) == result.families_left_
-    assert len(result.trials_) == 6  # the skipped point's place went to another trial
+    assert len(result.trials_) == 8  # the skipped point's place went to another trial
+    assert [t.source for t in result.trials_[:6]] == ["default"] * 6 and result.trials_[6].source != "default"
 
 
 def test_a_resumed_search_keeps_the_families_that_left_out(bike):
@@ -118,26 +124,16 @@ def test_a_resumed_search_keeps_the_families_that_left_out(bike):
 
 
 def test_the_race_with_parallel_trials(bike):
-    """Two workers: a family can leave while a trial runs; the rebuilt history keeps the
-    running trial and the search ends with every trial recorded once."""
+    """Two workers: a family can leave while trials run; the rebuilt history keeps the
+    running trials and the search ends with every trial recorded once."""
     frame, target = bike
     result = AutoML(time_budget=None, max_evals=12, seed=0, cv=3, n_jobs=2, n_default_points=4,
                     models=["hist_gradient_boosting", "ridge", "lasso", "knn"]).fit(frame, target=target)
     assert {"ridge", "lasso"} <= set(result.families_left_)
     assert sorted(t.trial_id for t in result.trials_) == list(range(12))
     assert {t.status for t in result.trials_} == {"ok"}
-    # replayed in the order the trials finished, no trial of a family started after it left
-    # (the one running when it left is the only trial it gets past its last result)
-    race, left_at = FamilyRace(greater_is_better=True), {}
-    by_finish = sorted(result.trials_, key=lambda t: t.finished)
-    for i, trial in enumerate(by_finish):
-        race.update(by_finish[: i + 1], "r2")
-        for family in race.left:
-            left_at.setdefault(family, trial.finished)
-    assert set(left_at) == set(result.families_left_)
-    late = [(t.trial_id, t.family) for t in result.trials_
-            if t.family in left_at and t.started >= left_at[t.family]]
-    assert late == [], (late, left_at)
+    # whichever trial ended first, trial k started once the race had seen trials 0 .. k - 4
+    assert _replay(result) == result.families_left_
 
 
 def test_tpe_does_not_start_at_random_again_when_a_family_leaves(monkeypatch):

@@ -118,7 +118,7 @@ def test_max_evals_and_reproducibility(datasets_dir):
 
 def test_a_search_without_time_budget_runs_the_same_trials_whatever_order_they_end_in(titanic):
     """Two workers. In the second run the trials with C below 0.1 sleep in each fit, so trials
-    end in another order; trial k still learns from trials 0 .. k-2 only, and TPE (from trial
+    end in another order; trial k still learns from trials 0 .. k-4 only, and TPE (from trial
     12) suggests the same configs: the same leaderboard."""
 
     def search(slow_below):
@@ -133,6 +133,21 @@ def test_a_search_without_time_budget_runs_the_same_trials_whatever_order_they_e
     assert [t.config["params"]["C"] for t in fast.trials_] == [t.config["params"]["C"] for t in slow.trials_]
     assert [t.score for t in fast.trials_] == [t.score for t in slow.trials_]
     assert {t.source for t in slow.trials_} == {"tpe"} and len(slow.trials_) == 18
+
+
+def test_one_two_or_four_workers_run_the_same_search_without_a_time_budget():
+    """The built-in space on diabetes (starting points, then TPE from trial 12): with 1, 2 and
+    4 workers, the same trials with the same scores (the race is replayed in test_race.py).
+    When trial k learned from trials 0 .. k - n_jobs, 2 of the 18 trials differed between 1
+    and 2 workers."""
+    df, target, _ = load_dataset("diabetes")
+    models = ["logistic_regression", "ridge", "knn", "decision_tree"]
+    runs = {n_jobs: AutoML(max_evals=18, time_budget=None, seed=0, cv=3, n_jobs=n_jobs, ensemble=False,
+                           models=models).fit(df, target=target) for n_jobs in (1, 2, 4)}
+    trials = {n_jobs: [(t.config, t.score) for t in result.trials_] for n_jobs, result in runs.items()}
+    assert trials[1] == trials[2] == trials[4]
+    assert {t.source for t in runs[1].trials_} == {"default", "tpe"} and runs[4].n_jobs_ == 4
+    assert {t.family for t in runs[1].trials_} == set(models)
 
 
 def test_time_budget_is_held_within_ten_percent(datasets_dir):

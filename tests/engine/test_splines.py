@@ -307,6 +307,7 @@ def test_when_splines_go_off_the_search_rebuilds_its_space_and_history_by_config
         records.append(_trial(tid, config["family"], config["pre"].get("splines"), score))
         records[-1].config = config
         search.state.trials.append(records[-1])
+        search._learned.add(tid)  # as Search._learn does: the race and the choices see it
         search._keep_oof(records[-1], np.zeros(5))
     assert [t["tid"] for t in search.hp_trials.trials] == [0]  # the twin was outside the space
     search._update_race()
