@@ -386,9 +386,9 @@ class AutoML(BaseEstimator):
             starts += default_points(families, n=self.n_default_points or 0, fit_rows=int(n_train), **shape)
             points = [(vals_from_config(c, families, **shape), c) for c in starts]
         X_used = X[plan.used]
-        n_jobs = self.n_jobs_ = resolve_n_jobs(self.n_jobs, n_cells=X_used.size)
-        if self.n_jobs == "auto" and self.time_budget is None:  # the same search on any machine
-            n_jobs = self.n_jobs_ = min(n_jobs, IN_ORDER_LAG)
+        # without a time budget, "auto" runs the same search on any machine: at most IN_ORDER_LAG at a time
+        n_jobs = self.n_jobs_ = resolve_n_jobs(self.n_jobs, n_cells=X_used.size,
+                                               auto_cap=IN_ORDER_LAG if self.time_budget is None else None)
 
         fingerprint = data_mod.fingerprint(X_used, y)  # once: the store, resume's check, the result
         store, previous, rerun, spent, run_dir = self._open_store(task, metric, plan, X_used, y, fingerprint)

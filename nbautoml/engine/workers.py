@@ -470,11 +470,13 @@ def parse_n_jobs(text) -> int | str:
     return value
 
 
-def resolve_n_jobs(n_jobs, n_cells: int) -> int:
+def resolve_n_jobs(n_jobs, n_cells: int, auto_cap: int | None = None) -> int:
     """Trials at a time for ``n_jobs`` (an int, -1 for one per CPU, or "auto").
 
-    "auto" is one per CPU for data up to :data:`PARALLEL_TRIALS_MAX_CELLS` cells, else 1.
+    "auto" is one per CPU for data up to :data:`PARALLEL_TRIALS_MAX_CELLS` cells, else 1,
+    and at most ``auto_cap``.
     """
     if n_jobs == "auto":
-        return cpu_count() if n_cells <= PARALLEL_TRIALS_MAX_CELLS else 1
+        jobs = cpu_count() if n_cells <= PARALLEL_TRIALS_MAX_CELLS else 1
+        return jobs if auto_cap is None else min(jobs, auto_cap)
     return cpu_count() if n_jobs == -1 else int(n_jobs)

@@ -443,6 +443,18 @@ def test_auto_jobs_runs_one_trial_per_cpu_on_small_data_and_one_at_a_time_on_lar
     assert serial.best_score_ == pytest.approx(parallel.best_score_)
 
 
+def test_auto_jobs_without_a_time_budget_run_at_most_four_trials_at_a_time(datasets_dir, monkeypatch):
+    """On a machine with 8 CPUs "auto" runs 4 trials at a time without a time budget (the most
+    that run the same search as one), 8 with one; a number given is taken as it is."""
+    from nbautoml.engine import workers
+
+    monkeypatch.setattr(workers, "cpu_count", lambda: 8)
+    assert workers.resolve_n_jobs("auto", 100) == 8 and workers.resolve_n_jobs(6, 100, auto_cap=4) == 6
+    blood = pd.read_csv(datasets_dir / "blood.csv")
+    result = AutoML(max_evals=1, time_budget=None, seed=0, ensemble=False, models=["logistic_regression"])
+    assert result.fit(blood, target="Class").n_jobs_ == 4
+
+
 def test_the_magics_copy_of_the_n_jobs_values_matches_the_engine():
     from nbautoml.engine.workers import N_JOBS_VALUES
     from nbautoml.magics.parsing import jobs_int
