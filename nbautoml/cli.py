@@ -67,8 +67,8 @@ def build_parser(project_defaults: bool = False) -> argparse.ArgumentParser:
     run.add_argument("--task", default="auto", choices=["auto", "binary", "multiclass", "regression"])
     run.add_argument("--metric", default="auto")
     run.add_argument("--time-budget", type=_time_budget, default=60.0,
-                     help="seconds (default 60); 'none' with --max-evals: no clock, and the same seed and "
-                          "--jobs repeat the same trials")
+                     help="seconds (default 60); 'none' with --max-evals: no clock, and the same seed "
+                          "repeats the same trials with 1 to 4 --jobs")
     run.add_argument("--max-evals", type=_positive(int))
     run.add_argument("--trial-timeout", type=_positive(float))
     run.add_argument("--memory-limit", type=_positive(float), metavar="MB",

@@ -197,7 +197,7 @@ SEARCH_OPTIONS: tuple[Option, ...] = (
             "type": time_budget_value,
             "metavar": "SEC",
             "help": "Seconds for the whole search (default: AutoMLMagics.time_budget, 60); 'none' with "
-            "--max-evals: no clock, and the same seed repeats the same trials.",
+            "--max-evals: no clock, and the same seed repeats the same trials with 1 to 4 --jobs.",
         },
     ),
     Option(
