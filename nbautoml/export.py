@@ -99,8 +99,10 @@ class OnnxReport:
         strings for ``string_inputs`` (a missing value as ``"missing"``), ``float64`` days
         since 1970-01-01 for ``date_inputs`` and strings lowercased without accents for
         ``text_inputs``, after the model's own input check (:attr:`prepare`)."""
-        if self.prepare is not None:
-            frame = self.prepare(frame)
+        return self._checked_feeds(frame if self.prepare is None else self.prepare(frame))
+
+    def _checked_feeds(self, frame) -> dict:
+        """The input dict for rows the model's input check has already seen."""
         return _feeds(frame, self.inputs, self.input_names, self.string_inputs, self.date_inputs,
                       self.text_inputs)
 
@@ -352,13 +354,13 @@ def export_onnx(model, path, check_rows=None, *, target_opset: int | None = None
     if check_rows is not None:
         import onnxruntime as ort
 
-        frame, _ = loaded.check_input(check_rows, warn=False)
+        frame = report.prepare(check_rows)  # the rows as a user feeds them, checked once for both
         session_options = ort.SessionOptions()
         session_options.log_severity_level = 3  # errors only: its notes on unused initializers are skl2onnx's to mend
         session = ort.InferenceSession(data, session_options, providers=["CPUExecutionProvider"])
         try:
-            # the rows as a user would feed them: report.feeds checks them as the model does
-            outputs = dict(zip([o.name for o in session.get_outputs()], session.run(None, report.feeds(check_rows))))
+            outputs = dict(zip([o.name for o in session.get_outputs()],
+                               session.run(None, report._checked_feeds(frame))))
         finally:
             # freed now, not by a later garbage collection (a mismatch error's traceback holds
             # this frame): a session collected in a forked worker joins threads that are not there
