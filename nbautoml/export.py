@@ -6,7 +6,8 @@ missing value as ``"missing"``), ``float64`` for a date (its days since
 1970-01-01, the time of day as a fraction, NaN when missing), a string for a
 text column (lowercased, accents stripped, a missing value as "");
 ``report.feeds(frame)`` writes them so (numbers stored as text parsed as the
-model reads them). It outputs ``label`` and ``probabilities`` (classifiers) or
+model reads them), and the file's metadata ``nbautoml.inputs`` says so in JSON
+for programs without nbautoml. It outputs ``label`` and ``probabilities`` (classifiers) or
 ``variable`` (regressors).
 
 Examples
@@ -168,6 +169,25 @@ def _feeds(frame, columns, names=None, strings=(), dates=(), texts=()):
 
     names = names or {}
     return {names.get(c, c): feed(c) for c in columns}
+
+
+def _describe_inputs(columns, graph_inputs, strings, dates, texts) -> str:
+    """How to write each input, as JSON for the ONNX file's metadata (``nbautoml.inputs``), for
+    a program that runs the file without nbautoml."""
+    import json
+
+    def feed(column):
+        if column in texts:
+            return ("string: the text lowercased, accents stripped (Unicode NFKD without combining "
+                    "marks), a missing value as ''")
+        if column in strings:
+            return "string: the category as text, a missing value as 'missing'"
+        if column in dates:
+            return "float64: days since 1970-01-01, the time of day as a fraction, NaN when missing"
+        return "float32: the number, NaN when missing"
+
+    return json.dumps([{"column": column, "input": name, "feed": feed(column)}
+                       for column, name in zip(columns, graph_inputs)], ensure_ascii=False)
 
 
 def _columns_read_by(pipeline, step_class: str) -> set[str]:
@@ -340,8 +360,10 @@ def export_onnx(model, path, check_rows=None, *, target_opset: int | None = None
                           "Search with models= that convert (e.g. random_forest, logistic_regression), or "
                           "serve the model with nbautoml serve.", code="onnx_unsupported",
                           steps=[step] if step else []) from err
-    data = onx.SerializeToString()
     graph_inputs = [i.name for i in onx.graph.input]
+    onx.metadata_props.add(key="nbautoml.inputs",
+                           value=_describe_inputs(columns, graph_inputs, strings, dates, texts))
+    data = onx.SerializeToString()
     report = OnnxReport(Path(path), len(data), inputs=columns, outputs=[o.name for o in onx.graph.output],
                         input_names=dict(zip(columns, graph_inputs)), string_inputs=strings,
                         date_inputs=dates, text_inputs=texts,

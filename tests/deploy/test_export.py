@@ -78,6 +78,14 @@ def test_a_model_reading_free_text_exports(fitted, tmp_path):
     session = ort.InferenceSession(str(tmp_path / "titanic.onnx"), providers=["CPUExecutionProvider"])
     feeds = report.feeds(X)
     assert feeds["Name"][0, 0] == "braund, mr. owen harris"  # lowercased, as the graph reads it
+    import json
+
+    import onnx
+
+    described = {d["column"]: d for d in json.loads(
+        {p.key: p.value for p in onnx.load(tmp_path / "titanic.onnx").metadata_props}["nbautoml.inputs"])}
+    assert list(described) == report.inputs and described["Name"]["feed"].startswith("string: the text lowercased")
+    assert "'missing'" in described["Sex"]["feed"] and described["Age"]["feed"].startswith("float32")
     labels, probabilities = session.run(["label", "probabilities"], feeds)
     assert np.array_equal(labels, titanic.result.predict(X))
     np.testing.assert_allclose(probabilities, titanic.result.predict_proba(X), atol=1e-5)
