@@ -238,6 +238,14 @@ def _register_spline_converter():
     update_registered_converter(SplineTransformer, "NbautomlSplineTransformer", shape, convert)
 
 
+def _identity(scope, operator, container):
+    """A converter for a step whose input is already what it outputs (the feeds wrote it so)."""
+    from skl2onnx.algebra.onnx_ops import OnnxIdentity
+
+    OnnxIdentity(operator.inputs[0], op_version=container.target_opset,
+                 output_names=operator.outputs[:1]).add_to(scope, container)
+
+
 def _output_shape(tensor_type, width):
     """A shape calculator: one output of ``tensor_type`` with ``width(fitted step)`` columns."""
 
@@ -260,15 +268,10 @@ def _register_category_converters():
     training to ``unknown_codes_``) and ``OneHotEncoder`` with infrequent categories,
     which skl2onnx refuses (:func:`_one_hot_with_infrequent`)."""
     from skl2onnx import update_registered_converter
-    from skl2onnx.algebra.onnx_ops import OnnxIdentity
     from skl2onnx.common._registration import get_shape_calculator, register_shape_calculator
     from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 
     from .engine.transformers import AsString, OrdinalCategories
-
-    def as_string(scope, operator, container):
-        OnnxIdentity(operator.inputs[0], op_version=container.target_opset,
-                     output_names=operator.outputs[:1]).add_to(scope, container)
 
     def ordinal(scope, operator, container):
         # skl2onnx's OrdinalEncoder converter codes infrequent categories wrongly when
@@ -278,7 +281,7 @@ def _register_category_converters():
         _encode_columns(scope, operator, container, model.encoder_, unseen, one_hot=False)
 
     update_registered_converter(AsString, "NbautomlAsString",
-                                _output_shape(StringTensorType, lambda step: step.n_features_in_), as_string)
+                                _output_shape(StringTensorType, lambda step: step.n_features_in_), _identity)
     update_registered_converter(OrdinalCategories, "NbautomlOrdinalCategories",
                                 _output_shape(FloatTensorType, lambda step: step.n_features_in_), ordinal)
     if _wrap_converters(("SklearnOneHotEncoder",), _one_hot_with_infrequent):
@@ -574,15 +577,9 @@ def _register_text_converters():
     norm as skl2onnx does. Without sublinear frequencies, skl2onnx's converter runs.
     """
     from skl2onnx import update_registered_converter
-    from skl2onnx.algebra.onnx_ops import OnnxIdentity
-    from skl2onnx.common._registration import get_converter, register_converter
     from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 
     from .engine.transformers import NumbersFromText, TextColumn
-
-    def text_column(scope, operator, container):
-        OnnxIdentity(operator.inputs[0], op_version=container.target_opset,
-                     output_names=operator.outputs[:1]).add_to(scope, container)
 
     def numbers_from_text(scope, operator, container):
         from onnx import TensorProto
@@ -592,15 +589,10 @@ def _register_text_converters():
                  output_names=operator.outputs[:1]).add_to(scope, container)
 
     update_registered_converter(TextColumn, "NbautomlTextColumn", _output_shape(StringTensorType, lambda step: 1),
-                                text_column)
+                                _identity)
     update_registered_converter(NumbersFromText, "NbautomlNumbersFromText",
                                 _output_shape(FloatTensorType, lambda step: step.n_features_in_), numbers_from_text)
-    registered = get_converter("SklearnTfidfTransformer")
-    if not getattr(registered._fct, "nbautoml_wrapped", False):
-        mended = _with_sublinear_tf(registered._fct)
-        mended.nbautoml_wrapped = True
-        register_converter("SklearnTfidfTransformer", mended, overwrite=True,
-                           options=registered.get_allowed_options())
+    _wrap_converters(("SklearnTfidfTransformer",), _with_sublinear_tf)
 
 
 def _with_sublinear_tf(convert):
