@@ -1,5 +1,6 @@
 """Command line: ``nbautoml run data.csv --target y``, ``nbautoml serve MODEL``, ``nbautoml export
-MODEL OUT.onnx --check DATA`` (also ``python -m nbautoml``)."""
+MODEL OUT.onnx --check DATA``, ``nbautoml predict MODEL DATA``, ``nbautoml monitor MODEL DATA``
+(also ``python -m nbautoml``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import sys
 import time
 import warnings
 
-from .exceptions import NbAutoMLError
+from .exceptions import ConfigError, DataError, NbAutoMLError
 
 
 def _time_budget(text):
@@ -52,6 +53,9 @@ def _roles(text):
 _roles.__name__ = "COLUMN=ROLE list"
 
 
+DATA_HELP = "data file: CSV (also .gz, .zip), Parquet, Feather, JSON or Excel"
+
+
 def build_parser(project_defaults: bool = False) -> argparse.ArgumentParser:
     """The ``nbautoml`` parser; with ``project_defaults``, ``run`` takes its defaults from
     ``[tool.nbautoml]`` of the nearest pyproject.toml (:func:`_project_defaults`)."""
@@ -62,7 +66,7 @@ def build_parser(project_defaults: bool = False) -> argparse.ArgumentParser:
                          description="Search preprocessing + model pipelines on a table and save the best.",
                          epilog="example: nbautoml run titanic.csv --target Survived --time-budget 60 "
                                 "--out models/titanic")
-    run.add_argument("data", help="data file: CSV (also .gz, .zip), Parquet, Feather, JSON or Excel")
+    run.add_argument("data", help=DATA_HELP)
     run.add_argument("--target", required=True, help="target column")
     run.add_argument("--task", default="auto", choices=["auto", "binary", "multiclass", "regression"])
     run.add_argument("--metric", default="auto")
@@ -92,8 +96,7 @@ def build_parser(project_defaults: bool = False) -> argparse.ArgumentParser:
     run.add_argument("--no-prune", action="store_true",
                      help="keep every model family in the search (default: a family far behind the "
                           "best one gets no more trials)")
-    run.add_argument("--encoding", help="text encoding of the CSV (default: UTF-8, then detected)")
-    run.add_argument("--sheet", help="the sheet of an Excel file: its name or position from 0 (default: the first)")
+    _reading_arguments(run)
     run.add_argument("--search-dir", help="where search directories go (default ./nbautoml_runs)")
     run.add_argument("--name", help="name of the search directory")
     run.add_argument("--resume", help="continue the search with this name or directory; --time-budget "
@@ -112,12 +115,11 @@ def build_parser(project_defaults: bool = False) -> argparse.ArgumentParser:
     plan = sub.add_parser("plan", allow_abbrev=False, help="show how a search would treat each column",
                           description="The column plan of a search (role, reason, notes), without searching.",
                           epilog="example: nbautoml plan titanic.csv --target Survived --roles Pclass=categorical")
-    plan.add_argument("data", help="data file: CSV (also .gz, .zip), Parquet, Feather, JSON or Excel")
+    plan.add_argument("data", help=DATA_HELP)
     plan.add_argument("--target", help="target column (without it: the features only)")
     plan.add_argument("--task", default="auto", choices=["auto", "binary", "multiclass", "regression"])
     plan.add_argument("--roles", type=_roles, metavar="COL=ROLE,...", help="override column roles")
-    plan.add_argument("--encoding", help="text encoding of the CSV (default: UTF-8, then detected)")
-    plan.add_argument("--sheet", help="the sheet of an Excel file: its name or position from 0")
+    _reading_arguments(plan)
 
     serve = sub.add_parser("serve", allow_abbrev=False, help="serve a saved model as an HTTP JSON API",
                            description="Serve a model: POST /predict, GET /health, GET /model "
@@ -141,7 +143,66 @@ def build_parser(project_defaults: bool = False) -> argparse.ArgumentParser:
     export.add_argument("--check", metavar="DATA", help="CSV/Parquet rows to check the export on (held-out "
                         "rows; a target column is ignored); without it nothing is checked")
     export.add_argument("--encoding", default=None, help="text encoding of the --check CSV")
+
+    predict = sub.add_parser("predict", allow_abbrev=False, help="predict the rows of a data file with a saved model",
+                             description="Predict the rows of a data file with a saved model (the training "
+                                         "columns are checked as at any prediction; other columns are ignored). "
+                                         "The predictions go to --out, or to standard output as CSV.",
+                             epilog="example: nbautoml predict models/titanic.nbautoml new.csv --keep PassengerId "
+                                    "--proba --out predictions.csv")
+    _model_arguments(predict)
+    predict.add_argument("data", help=DATA_HELP)
+    predict.add_argument("--out", metavar="FILE", help="write the predictions to this file (.csv, .parquet or "
+                         ".jsonl; written whole or not at all)")
+    predict.add_argument("--proba", action="store_true", help="add a column 'probability CLASS' per class")
+    predict.add_argument("--keep", type=_csv_list, metavar="COL,...",
+                         help="copy these columns of the data in front of the predictions (an ID, say)")
+    _reading_arguments(predict)
+
+    monitor = sub.add_parser("monitor", allow_abbrev=False,
+                             help="check a batch of new rows against what a saved model saw in training",
+                             description="Check new rows for drift, data quality, anomalies and (with labels) "
+                                         "performance, against the model's reference profile; the batch is "
+                                         "added to the model's monitoring history. Exit status: 0 when the "
+                                         "status is below --fail-on, 1 when it reaches it, 2 on an error.",
+                             epilog="examples: nbautoml monitor titanic@production batch.csv --labels Survived; "
+                                    "nbautoml monitor models/churn.nbautoml week-48.parquet --json --fail-on warn")
+    _model_arguments(monitor)
+    monitor.add_argument("data", help=DATA_HELP)
+    monitor.add_argument("--labels", metavar="COL", help="the column with the true targets (default: the "
+                         "model's target column, when the data has it)")
+    monitor.add_argument("--threshold", action="append", type=_threshold, metavar="KEY=VALUE",
+                         help="override a threshold of nbautoml.monitor.Thresholds, e.g. psi_warn=0.2 "
+                         "(repeatable)")
+    monitor.add_argument("--policy", action="store_true",
+                         help="say whether to retrain, by the retraining policy stored for the registered model")
+    monitor.add_argument("--name", help="the name the batch is recorded under in the monitoring history "
+                         "(default: the model's registry name, search name or file name)")
+    monitor.add_argument("--no-history", action="store_true", help="do not record the batch in the history")
+    monitor.add_argument("--fail-on", choices=["alert", "warn", "never"], default="alert",
+                         help="exit with status 1 when the report's status is this or worse (default alert)")
+    monitor.add_argument("--json", action="store_true", help="print the report as JSON instead of text")
+    _reading_arguments(monitor)
     return parser
+
+
+def _reading_arguments(parser) -> None:
+    """How to read a data file: its text encoding and, for Excel, the sheet."""
+    parser.add_argument("--encoding", help="text encoding of the CSV (default: UTF-8, then detected)")
+    parser.add_argument("--sheet", help="the sheet of an Excel file: its name or position from 0 "
+                        "(default: the first)")
+
+
+def _threshold(text):
+    from .monitor.checks import threshold_pair
+
+    try:
+        return threshold_pair(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+_threshold.__name__ = "threshold"
 
 
 def _model_arguments(parser) -> None:
@@ -218,7 +279,6 @@ def _check_out(out: str) -> None:
     """Refuse an ``--out`` the save would refuse, before spending the time budget."""
     from pathlib import Path
 
-    from .exceptions import ConfigError
     from .registry import check_name
 
     if out.startswith("registry:"):
@@ -284,6 +344,52 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_predict(args) -> int:
+    from .batch import output_format, prediction_table, write_table
+
+    if args.out:
+        output_format(args.out)  # a bad --out is refused before the model is loaded
+    model = _load_model(args)
+    frame = _read_data(args.data, args.encoding, sheet=args.sheet)
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        table = prediction_table(model, frame, proba=args.proba, keep=args.keep or ())
+    if args.out:
+        path = write_table(table, args.out)
+        print(f"Wrote {len(table)} predictions to {path}", file=sys.stderr)
+    else:
+        table.to_csv(sys.stdout, index=False)
+    return 0
+
+
+#: how bad each monitoring status is, for ``--fail-on``
+_SEVERITY = {"ok": 0, "warn": 1, "alert": 2, "never": 3}
+
+
+def cmd_monitor(args) -> int:
+    import json
+
+    from .monitor import Thresholds, monitor
+
+    try:
+        thresholds = Thresholds.coerce(dict(args.threshold) if args.threshold else None)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"--threshold: {err}", code="bad_threshold") from None
+    model = _load_model(args)
+    frame = _read_data(args.data, args.encoding, sheet=args.sheet)
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        try:
+            report = monitor(model, frame, labels=args.labels, thresholds=thresholds, history=not args.no_history,
+                             name=args.name, policy="registry" if args.policy else None)
+        except NbAutoMLError:
+            raise
+        except ValueError as err:  # labels that name no column, a model without a profile
+            raise DataError(str(err), code="bad_monitor_input") from None
+    print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) if args.json else report)
+    return 1 if _SEVERITY[report.status] >= _SEVERITY[args.fail_on] else 0
+
+
 def _read_data(path, encoding, quiet: bool = False, sheet=None):
     """The table at ``path``; on stderr, how it was read when it was not plain UTF-8 with commas."""
     from .engine.data import read_table, reading_notes
@@ -337,7 +443,8 @@ def _project_defaults(run: argparse.ArgumentParser) -> None:
 def main(argv=None) -> int:
     parser = build_parser(project_defaults=(sys.argv[1:] if argv is None else list(argv))[:1] == ["run"])
     args = parser.parse_args(argv)
-    commands = {"run": cmd_run, "plan": cmd_plan, "serve": cmd_serve, "export": cmd_export}
+    commands = {"run": cmd_run, "plan": cmd_plan, "serve": cmd_serve, "export": cmd_export,
+                "predict": cmd_predict, "monitor": cmd_monitor}
     if args.command not in commands:
         parser.error(f"unknown command {args.command}")
     try:

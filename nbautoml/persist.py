@@ -208,21 +208,21 @@ def _jsonable(value):
     return repr(value)
 
 
-def _clean(value):
+def json_ready(value):
     """JSON-ready copy: non-finite floats become None (the card must be strict JSON)."""
     if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
+        return {str(k): json_ready(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
+        return [json_ready(v) for v in value]
     if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
-        return _clean(value.tolist())
+        return json_ready(value.tolist())
     if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
         return None
     return value
 
 
 def _dumps(data: dict) -> bytes:
-    return json.dumps(_clean(data), indent=2, default=_jsonable, ensure_ascii=False,
+    return json.dumps(json_ready(data), indent=2, default=_jsonable, ensure_ascii=False,
                       allow_nan=False).encode()
 
 

@@ -110,19 +110,14 @@ identifier.__name__ = "name"
 
 
 def threshold_pair(text: str) -> tuple[str, float]:
-    """``"psi_warn=0.2"`` -> ``("psi_warn", 0.2)`` (an int for whole numbers, e.g. ``min_rows=50``)."""
-    key, sep, value = text.partition("=")
-    key, value = key.strip(), value.strip()
-    if not sep or not key or not value:
-        raise argparse.ArgumentTypeError(
-            f"expected KEY=VALUE such as psi_warn=0.2 (give --threshold after NAME and DATA); "
-            f"got {text}"
-        )
+    """``"psi_warn=0.2"`` -> ``("psi_warn", 0.2)`` (see :func:`nbautoml.monitor.checks.threshold_pair`)."""
+    from ..monitor.checks import threshold_pair as parse_pair
+
     try:
-        number = int(value) if re.fullmatch(r"[+-]?\d+", value) else float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"the value of {key} must be a number; got {value}") from None
-    return key, number
+        return parse_pair(text)
+    except ValueError as err:
+        hint = " (give --threshold after NAME and DATA)" if "KEY=VALUE" in str(err) else ""
+        raise argparse.ArgumentTypeError(f"{err}{hint}") from None
 
 
 threshold_pair.__name__ = "threshold"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from dataclasses import asdict, dataclass, fields
 
 import numpy as np
@@ -38,6 +39,24 @@ COLUMNS = [
 ]
 PREDICTION, ROWS, LABELS = "(prediction)", "(rows)", "(labels)"
 NOT_ENOUGH = "not enough data"
+
+
+def threshold_pair(text: str) -> tuple[str, float]:
+    """``"psi_warn=0.2"`` -> ``("psi_warn", 0.2)`` (an int for whole numbers, e.g. ``min_rows=50``).
+
+    Raises
+    ------
+    ValueError
+        When ``text`` is not ``KEY=VALUE`` or the value is not a number.
+    """
+    key, sep, value = text.partition("=")
+    key, value = key.strip(), value.strip()
+    if not sep or not key or not value:
+        raise ValueError(f"expected KEY=VALUE such as psi_warn=0.2; got {text}")
+    try:
+        return key, int(value) if re.fullmatch(r"[+-]?\d+", value) else float(value)
+    except ValueError:
+        raise ValueError(f"the value of {key} must be a number; got {value}") from None
 
 
 @dataclass

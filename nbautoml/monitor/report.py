@@ -90,6 +90,23 @@ class MonitorReport:
             s: int((self.findings["severity"] == s).sum()) for s in ("alert", "warn", "info", "ok")
         }
 
+    def to_dict(self) -> dict:
+        """The report as plain JSON-ready values (NaN as None): what ``nbautoml monitor --json`` prints."""
+        anomalies = None
+        if self.anomaly_scores is not None and self.anomaly_threshold is not None:
+            anomalies = int((self.anomaly_scores > self.anomaly_threshold).sum())
+        from ..persist import json_ready
+
+        findings = self.findings.astype(object).where(self.findings.notna(), None)
+        return json_ready({
+            "status": self.status, "name": self.name, "version": self.version, "n_rows": self.n_rows,
+            "metric": self.metric, "metric_value": self.metric_value, "cv_score": self.cv_score,
+            "counts": self.counts(), "anomalies": anomalies, "anomaly_threshold": self.anomaly_threshold,
+            "findings": findings.to_dict(orient="records"), "notes": list(self.notes),
+            "action": self.action, "recommendation": self.recommendation, "history_id": self.history_id,
+            "thresholds": self.thresholds, "created": self.created,
+        })
+
     def __repr__(self) -> str:
         c = self.counts()
         head = (
