@@ -1,11 +1,13 @@
 """The ONNX converters nbautoml adds to skl2onnx's, and the ones of skl2onnx it mends.
 
 :func:`register` is called before each export (idempotent). It teaches skl2onnx
-the steps of nbautoml's pipelines that it has no converter for, and wraps three of
+the steps of nbautoml's pipelines that it has no converter for, and wraps four of
 its converters that get nbautoml's models wrong (skl2onnx 1.20).
 """
 
 from __future__ import annotations
+
+import threading
 
 
 def register():
@@ -13,15 +15,20 @@ def register():
 
     New: the standardized or log target, splines, categories, dates, text. Mended:
     HistGradientBoosting, k-NN with distance weights, one-hot codes with infrequent
-    categories, TF-IDF with sublinear term frequencies. Idempotent.
+    categories, TF-IDF with sublinear term frequencies. Idempotent, and safe from several
+    threads at once (a converter wrapped twice would mend twice).
     """
-    _register_target_converter()
-    _register_spline_converter()
-    _register_category_converters()
-    _register_date_converter()
-    _register_text_converters()
-    _mend_boosting_converters()
-    _mend_neighbor_converters()
+    with _REGISTERING:
+        _register_target_converter()
+        _register_spline_converter()
+        _register_category_converters()
+        _register_date_converter()
+        _register_text_converters()
+        _mend_boosting_converters()
+        _mend_neighbor_converters()
+
+
+_REGISTERING = threading.Lock()
 
 
 def _register_target_converter():
@@ -106,13 +113,15 @@ def _mend_neighbor_converters():
     _wrap_converters(("SklearnKNeighborsClassifier", "SklearnKNeighborsRegressor"), _with_abs_distances)
 
 
+#: held while a k-NN conversion has skl2onnx's neighbour function swapped (exports in threads)
+_NEIGHBOR_SWAP = threading.RLock()
+
+
 def _with_abs_distances(convert):
     from skl2onnx.algebra.onnx_ops import OnnxAbs
     from skl2onnx.operator_converters import nearest_neighbours
 
     def converter(scope, operator, container):
-        find = nearest_neighbours.onnx_nearest_neighbors_indices_k
-
         def find_with_abs_distances(*args, **kwargs):
             found = find(*args, **kwargs)
             if not kwargs.get("keep_distances"):
@@ -120,11 +129,13 @@ def _with_abs_distances(convert):
             indices, distances = found
             return indices, OnnxAbs(distances, op_version=kwargs.get("op_version"))
 
-        nearest_neighbours.onnx_nearest_neighbors_indices_k = find_with_abs_distances  # this conversion only
-        try:
-            convert(scope, operator, container)
-        finally:
-            nearest_neighbours.onnx_nearest_neighbors_indices_k = find
+        with _NEIGHBOR_SWAP:  # one conversion at a time swaps and restores the module's function
+            find = nearest_neighbours.onnx_nearest_neighbors_indices_k
+            nearest_neighbours.onnx_nearest_neighbors_indices_k = find_with_abs_distances  # this conversion only
+            try:
+                convert(scope, operator, container)
+            finally:
+                nearest_neighbours.onnx_nearest_neighbors_indices_k = find
 
     return converter
 

@@ -311,6 +311,25 @@ def test_boosting_and_distance_weighted_neighbors_export_with_the_same_predictio
         assert np.mean(np.abs(probabilities - pipeline.predict_proba(X_test)).max(axis=1) <= 1e-3) >= 0.99
 
 
+def test_distance_weighted_neighbors_export_right_from_several_threads_at_once(tmp_path):
+    """The k-NN mend swaps a skl2onnx function while it converts; two conversions at once
+    could each restore the other's, leaving one graph with equal weights (refused by the check)."""
+    pytest.importorskip("skl2onnx")
+    from concurrent.futures import ThreadPoolExecutor
+
+    X, y, X_test, task = _split("concrete")
+    pipeline = _default_pipeline("knn", X, y, task)
+
+    def export(i):
+        return nbautoml.export_onnx(pipeline, tmp_path / f"m{i}.onnx", check_rows=X_test.head(60)).passed
+
+    with ThreadPoolExecutor(4) as pool:
+        assert all(pool.map(export, range(12)))
+    from skl2onnx.operator_converters import nearest_neighbours
+
+    assert nearest_neighbours.onnx_nearest_neighbors_indices_k.__name__ == "onnx_nearest_neighbors_indices_k"
+
+
 @pytest.mark.parametrize("name", ["diabetes", "concrete"])
 def test_a_voting_ensemble_exports_with_the_same_predictions(name, tmp_path):
     """nbautoml's ensembles hold their weights in a list, which skl2onnx's voting converters
