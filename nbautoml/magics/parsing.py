@@ -348,6 +348,17 @@ SEARCH_OPTIONS: tuple[Option, ...] = (
         },
     ),
     Option(
+        ("--sheet",),
+        "sheet",
+        None,
+        trait=False,
+        kwargs={
+            "metavar": "SHEET",
+            "help": "With an Excel file in the cell: the sheet to read, its name or position from 0 "
+            "(default: the first).",
+        },
+    ),
+    Option(
         ("--no-widgets",),
         "no_widgets",
         None,
@@ -505,12 +516,12 @@ EXAMPLE = (
 )
 
 
-def resolve_data(shell, text: str, what: str = "the cell"):
+def resolve_data(shell, text: str, what: str = "the cell", sheet: str | None = None):
     """Turn a cell body (or a ``DATA`` argument) into the object it names.
 
-    Three forms: a path to a CSV/Parquet file; a Python expression evaluated in
-    the user namespace; or code whose last line is such an expression (the code
-    runs in the user namespace first).
+    Three forms: a path to a data file (CSV, Parquet, JSON, Excel: its sheet
+    ``sheet``, ...); a Python expression evaluated in the user namespace; or code
+    whose last line is such an expression (the code runs in the user namespace first).
 
     Returns
     -------
@@ -524,7 +535,7 @@ def resolve_data(shell, text: str, what: str = "the cell"):
             f"{what.capitalize()} is empty: name the data to learn from, for example\n{EXAMPLE}"
         )
     if len(code_lines) == 1 and _looks_like_path(code_lines[0].split("#")[0].strip()):
-        return read_file(code_lines[0].split("#")[0].strip())
+        return read_file(code_lines[0].split("#")[0].strip(), sheet)
     try:
         tree = ast.parse(source, mode="exec")
     except SyntaxError as err:
@@ -551,7 +562,10 @@ def resolve_data(shell, text: str, what: str = "the cell"):
             "Define it in a cell above, or give a file path."
         ) from None
     if isinstance(value, (str, Path)):
-        return read_file(str(value))
+        return read_file(str(value), sheet)
+    if sheet is not None:
+        raise UsageError(f"--sheet is for an Excel file named in {what}; it names a {type(value).__name__}. "
+                         "Leave --sheet out.")
     from ..engine.frames import as_pandas
 
     if isinstance(value, tuple):  # X, y
@@ -568,13 +582,24 @@ def _looks_like_path(text: str) -> bool:
     return Path(text).suffix.lower() in DATA_SUFFIXES or Path(text).is_file()
 
 
-def read_file(text: str):
-    from ..engine.data import read_table
+def read_file(text: str, sheet: str | None = None):
+    """The table at the path ``text``; how it was read is printed when it was not plain UTF-8 CSV."""
+    from ..engine.data import read_table, reading_notes
+    from ..exceptions import DataError
 
     path = text.strip().strip("'\"")
     if not Path(path).exists():
         raise UsageError(f"File not found: {path!r} (relative to {Path.cwd()}). Check the path.")
-    return read_table(path)
+    try:
+        frame = read_table(path, sheet=sheet)
+    except DataError as err:
+        if err.code != "bad_sheet":
+            raise
+        raise UsageError(str(err).replace(f"sheet={sheet!r}", f"--sheet {sheet}")) from None
+    notes = reading_notes(frame)
+    if notes:  # another encoding, separator or sheet than the plain case: say so, as the CLI does
+        print(f"read {path}: {', '.join(notes)}")
+    return frame
 
 
 def split_data(value, what: str = "the cell"):

@@ -24,7 +24,7 @@ def run(magics, args, cell):
     if args.resume is not None:
         options["resume"], meta = resolve_resume(magics, args.resume)
         target = target or meta.get("target")
-    X, y = split_data(resolve_data(magics.shell, cell))
+    X, y = split_data(resolve_data(magics.shell, cell, sheet=args.sheet))
     if y is None and not target:
         raise UsageError(
             "Name the target column: %%automl --target COLUMN (or give `X, y` in the cell)."

@@ -235,6 +235,28 @@ def test_file_path_in_the_cell(ip, diabetes):
     assert result.data_fingerprint_["rows"] == len(diabetes)
 
 
+def test_a_sheet_of_an_excel_file_in_the_cell(ip, diabetes, capsys):
+    """``--sheet`` names the sheet; without it the first is read and the cell says so."""
+    pytest.importorskip("openpyxl")
+    with pd.ExcelWriter("book.xlsx") as writer:
+        diabetes.head(3).to_excel(writer, sheet_name="notes", index=False)
+        diabetes.to_excel(writer, sheet_name="patients", index=False)
+    options = "--target target --max-evals 1 --models ridge --cv 3 --no-widgets"
+    ip.run_cell_magic("automl", f"{options} --sheet patients", "book.xlsx")
+    assert ip.user_ns["automl"].data_fingerprint_["rows"] == len(diabetes)
+    assert "read book.xlsx: sheet 'patients'" in capsys.readouterr().out
+    ip.run_line_magic("automl_plan", "book.xlsx")  # a plan of the first sheet: the cell says which
+    assert "read book.xlsx: sheet 'notes', the first of 2 (sheet= or --sheet for another)" in capsys.readouterr().out
+    with pytest.raises(UsageError, match=r"--sheet patients is for Excel files; d.csv is read as csv"):
+        diabetes.to_csv("d.csv", index=False)
+        ip.run_cell_magic("automl", f"{options} --sheet patients", "d.csv")
+    ip.push({"df": diabetes})
+    with pytest.raises(UsageError, match="--sheet is for an Excel file named in the cell; it names a DataFrame"):
+        ip.run_cell_magic("automl", f"{options} --sheet patients", "df")
+    with pytest.raises(Exception, match=r"book.xlsx has no sheet 'patient'.*Did you mean 'patients'\?"):
+        ip.run_cell_magic("automl", f"{options} --sheet patient", "book.xlsx")
+
+
 def test_code_whose_last_line_names_the_data(ip, iris):
     ip.push({"raw": iris})
     cell = (
