@@ -68,6 +68,47 @@ class SelfKill(_Base):
         return self
 
 
+class PredictRaiser(_Base):
+    """Fits, then raises in predict and predict_proba."""
+
+    def __init__(self, tag=0):
+        self.tag = tag
+
+    def fit(self, X, y):
+        return self._fit_classes(y)
+
+    def predict_proba(self, X):
+        raise RuntimeError("deliberate predict failure")
+
+    predict = predict_proba
+
+
+class NaNPredictor(_Base):
+    """Fits, then predicts NaN probabilities."""
+
+    def __init__(self, tag=0):
+        self.tag = tag
+
+    def fit(self, X, y):
+        return self._fit_classes(y)
+
+    def predict_proba(self, X):
+        return np.full((X.shape[0], len(self.classes_)), np.nan)
+
+
+class Aborter(_Base):
+    """Ends its process with a native crash (``os.abort``: SIGABRT, as a failed C assertion)."""
+
+    def __init__(self, tag=0):
+        self.tag = tag
+
+    def fit(self, X, y):
+        import faulthandler
+
+        faulthandler.disable()  # pytest's would print every thread's stack into the test log
+        os.abort()
+
+
 class Prior(_Base):
     """A fast, working classifier (predicts the class prior)."""
 

@@ -88,6 +88,48 @@ def test_a_two_column_y_is_refused_with_its_shape():
     assert y.shape == (200,)
 
 
+@pytest.mark.parametrize("fit, error, code", [
+    # RELIABILITY D-05: whitespace, or the BOM that csv.reader leaves on employee.csv's first name
+    (lambda t: AutoML(**FAST).fit(t, target=" Survived"), r"' Survived' not found. Did you mean 'Survived'\?",
+     "target_not_found"),
+    (lambda t: AutoML(**FAST).fit(t.rename(columns={"Survived": "satisfaction_level"}),
+                                  target="\ufeffsatisfaction_level"),
+     r"Did you mean 'satisfaction_level'\?", "target_not_found"),
+    # D-08: a task that contradicts the target
+    (lambda t: AutoML(task="regression", **FAST).fit(t.assign(Survived=t.Survived.map({0: "no", 1: "yes"})),
+                                                     target="Survived"),
+     "task='regression' needs a numeric target; 'Survived' holds str", "task_mismatch"),
+    # D-29: X and y of different lengths
+    (lambda t: AutoML(**FAST).fit(t.drop(columns="Survived"), t.Survived.iloc[:-5]),
+     "X has 891 rows but y has 886; they must match", "length_mismatch"),
+    # A-09: folds that cannot be made
+    (lambda t: AutoML(**FAST, cv=1).fit(t, target="Survived"), "k-fold needs at least 2 folds. Use cv='holdout'",
+     "bad_cv"),
+    (lambda t: AutoML(**FAST, cv=50).fit(t.head(30), target="Survived"),
+     "fewer members than the 50 validation folds.*use fewer folds", "tiny_class"),
+    (lambda t: AutoML(**FAST, cv="group").fit(t, target="Survived"), "cv='group' needs groups=", "no_groups"),
+])
+def test_inputs_the_search_cannot_use_are_refused_before_it_starts(titanic, tmp_path, fit, error, code):
+    with pytest.raises((DataError, ConfigError), match=error) as info:
+        fit(titanic)
+    assert info.value.code == code
+
+
+def test_mixed_types_tz_aware_dates_and_an_all_missing_date_column_are_searched_and_predicted(titanic, tmp_path):
+    """RELIABILITY D-18 and D-27: a column of ints, floats and strings is a category; tz-aware
+    dates are expanded; a date column with no date is dropped; a 1-column DataFrame y (D-29) is y."""
+    frame = titanic.assign(mixed=[1, 2.5, "a"] * 297,
+                           when=pd.date_range("2020-01-01", periods=len(titanic), freq="D", tz="Europe/Paris"),
+                           never=pd.NaT)
+    X, y = frame.drop(columns="Survived"), frame[["Survived"]]
+    result = AutoML(**FAST, search_dir=tmp_path).fit(X, y)
+    roles = {c.name: c.role for c in result.plan_.columns}
+    assert (roles["mixed"], roles["when"], roles["never"]) == ("categorical", "datetime", "dropped")
+    assert result.status_ == "completed" and all(t.status == "ok" for t in result.trials_)
+    new = X.head(20).assign(when=pd.NaT, mixed=["b", 7, None, 2.5] * 5)  # unseen values, no date at all
+    assert set(result.predict(new)) <= {0, 1} and len(result.predict(X.tail(20))) == 20
+
+
 @pytest.mark.parametrize("seed", [-1, 2**32])
 def test_a_seed_out_of_range_is_named_with_the_range(titanic, seed):
     with pytest.raises(ConfigError, match=r"seed must be an int from 0 to 2\*\*32 - 1") as info:

@@ -174,20 +174,27 @@ def test_trial_timeout_stops_a_hung_fit_and_the_search_goes_on(titanic, estimato
 
 
 def test_failing_and_crashing_trials_are_recorded(titanic):
-    space = custom_space(("Raiser", {}), ("SelfKill", {}), ("Prior", {}))
-    warm = [{"family": f"{FAULTY}:{n}", "params": {}} for n in ("Raiser", "SelfKill", "Prior")]
+    """RELIABILITY F-01 to F-03 and F-07, F-08: raising in fit or in predict, NaN predictions, a
+    native crash and a killed worker are each a recorded trial, never ranked; the search goes on."""
+    names = ("Raiser", "SelfKill", "Prior", "PredictRaiser", "NaNPredictor", "Aborter")
+    space = custom_space(*((name, {}) for name in names))
+    warm = [{"family": f"{FAULTY}:{n}", "params": {}} for n in names]
     started = time.perf_counter()
-    result = AutoML(space=space, warm_start=warm, max_evals=3, time_budget=None, trial_timeout=60,
-                    cv=2).fit(titanic, target="Survived")
-    assert time.perf_counter() - started < 20  # the crash is seen at once, not at the 60 s timeout
-    raised, crashed, ok = result.trials_
+    result = AutoML(space=space, warm_start=warm, max_evals=len(names), time_budget=None, trial_timeout=60,
+                    cv=2, n_jobs=1, ensemble=False).fit(titanic, target="Survived")
+    assert time.perf_counter() - started < 20  # the crashes are seen at once, not at the 60 s timeout
+    raised, crashed, ok, predict_raised, nan, aborted = result.trials_
     assert raised.status == "failed" and "RuntimeError: deliberate failure" in raised.error
     assert crashed.status == "crashed" and "SIGKILL" in crashed.error
+    assert predict_raised.status == "failed" and "deliberate predict failure" in predict_raised.error
+    assert nan.status == "failed" and "NaN" in nan.error, nan.error
+    assert aborted.status == "crashed" and "SIGABRT" in aborted.error, aborted.error
     assert ok.status == "ok" and result.best_trial_ is ok
+    assert list(result.leaderboard.dropna(subset=["score"])["trial"]) == [ok.trial_id]
     from nbautoml.render.text import result_board_text
 
     header, *rows = result_board_text(result).splitlines()
-    assert [row.split()[0] for row in rows] == ["1", "-", "-"]  # unscored trials have no rank
+    assert [row.split()[0] for row in rows] == ["1", "-", "-", "-", "-", "-"]  # unscored trials have no rank
     assert "error" in header and "<NA>" not in "".join(rows) and "0.00 " not in "".join(rows[1:])
     starts = {row.index(text) for row, text in zip(rows[1:], ("RuntimeError", "the worker"))}
     assert len(starts) == 1  # errors are left-aligned in their column
