@@ -256,6 +256,10 @@ def cmd_run(args) -> int:
     print(result_board_text(automl, top=10, width=100))
     print(board_legend(automl))
     print()
+    if automl.best_config_ is None:
+        print("No model: the search was interrupted before any trial finished"
+              + (", so nothing was saved." if args.out else "."))
+        return 130
     if automl.ensemble_ is not None:
         weights = automl.ensemble_.weights
         configs = {t.trial_id: t.config for t in automl.trials_ if t.trial_id in weights}

@@ -469,7 +469,7 @@ class AutoML(BaseEstimator):
         self.total_cpu_time_ = _total_cpu_time(state.trials, cpu_start)
         if state.best is None:
             if state.status == "interrupted":
-                self.best_pipeline_ = None
+                self.best_pipeline_ = self.best_config_ = self.best_trial_ = self.ensemble_ = None
                 self.elapsed_ = search.elapsed()
                 self._finish_store(store, state, None)
                 warnings.warn("The search was interrupted before any trial finished; there is no model.",
@@ -740,6 +740,8 @@ class AutoML(BaseEstimator):
     def refit(self, trial=None):
         """Refit a trial's pipeline (default: the best) on all the data and make it the best pipeline."""
         self._check_fitted(pipeline=False)
+        if trial is None and getattr(self, "best_config_", None) is None:
+            raise NotFittedError(self._no_model_reason())
         config = self.best_config_ if trial is None else self._trial(trial).config
         self.best_pipeline_ = self._refit(config)
         return self
@@ -749,9 +751,17 @@ class AutoML(BaseEstimator):
         if not hasattr(self, "trials_"):
             raise NotFittedError("This AutoML is not fitted yet. Call fit(df, target=...) first.")
         if pipeline and getattr(self, "best_pipeline_", None) is None:
-            raise NotFittedError(
-                f"There is no fitted pipeline ({self.stop_reason_ or self.status_}). "
-                "Call .refit() or run the search again with a larger budget.")
+            raise NotFittedError(self._no_model_reason())
+
+    def _no_model_reason(self) -> str:
+        """Why a fitted search has no pipeline, and what to do about it."""
+        if getattr(self, "best_config_", None) is not None:
+            return (f"There is no fitted pipeline ({self.stop_reason_ or self.status_}). "
+                    "Call .refit() or run the search again with a larger budget.")
+        run = getattr(self, "run_dir_", None)
+        resume = (f" Continue it with resume={run.name!r} (AutoML(resume=...), %%automl --resume, "
+                  "nbautoml run --resume), or run it again." if run is not None else " Run it again.")
+        return f"The search was interrupted before any trial finished, so there is no model.{resume}"
 
     def _trial(self, trial_id) -> TrialRecord:
         for t in self.trials_:
@@ -888,8 +898,8 @@ class AutoML(BaseEstimator):
             "task": self.task_, "target": self.target_, "metric": self.metric_,
             "metric_note": getattr(self, "metric_note_", None),
             "best_score": getattr(self, "best_score_", None), "best_score_std": getattr(self, "best_score_std_", None),
-            "best_pipeline": describe(self.best_config_) if hasattr(self, "best_config_") else None,
-            "model": describe_model(self) if hasattr(self, "best_config_") else None,
+            "best_pipeline": describe(self.best_config_) if getattr(self, "best_config_", None) else None,
+            "model": describe_model(self) if getattr(self, "best_config_", None) else None,
             "ensemble": None if getattr(self, "ensemble_", None) is None else {
                 "weights": dict(self.ensemble_.weights), "oof_score": self.ensemble_.score,
                 "best_single_oof_score": self.ensemble_.single_score,
@@ -916,7 +926,7 @@ class AutoML(BaseEstimator):
         lines = [
             f"AutoML result ({s['status']}): {s['task']} on {s['target']!r}",
             f"  {'chosen' if s['traded'] else 'best'} {s['metric']}: {score_text} ({s['validation']})",
-            f"  {'chosen' if s['traded'] else 'best'} pipeline: {s['best_pipeline']}",
+            f"  {'chosen' if s['traded'] else 'best'} pipeline: {s['best_pipeline'] or 'none (no trial finished)'}",
         ]
         if s["ensemble"]:
             e = s["ensemble"]

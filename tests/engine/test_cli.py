@@ -120,6 +120,26 @@ def test_cli_ctrl_c_keeps_the_model_and_says_how_to_resume(datasets_dir, tmp_pat
                      out)
 
 
+def test_cli_ctrl_c_before_any_trial_finished_says_there_is_no_model(datasets_dir, tmp_path, monkeypatch, capsys):
+    import nbautoml.render.progress
+    from nbautoml.cli import main
+
+    def stop_at_once(stream, disable=False):
+        def on_event(event):
+            if event.kind == "trial_started":
+                raise KeyboardInterrupt
+        return on_event
+
+    monkeypatch.setattr(nbautoml.render.progress, "terminal_progress", stop_at_once)
+    code = main(["run", str(datasets_dir / "blood.csv"), "--target", "Class", "--max-evals", "3", "--time-budget",
+                 "none", "--search-dir", str(tmp_path), "--name", "cut", "--out", str(tmp_path / "model")])
+    out, err = capsys.readouterr()
+    assert code == 130, err  # as a shell's Ctrl-C: nothing was made
+    assert "AutoML result (interrupted)" in out and "to continue it: nbautoml run" in out and "--resume cut" in out
+    assert "No model: the search was interrupted before any trial finished, so nothing was saved." in out
+    assert not (tmp_path / "model.nbautoml").exists()
+
+
 def test_import_is_light():
     code = ("import sys, time; t = time.perf_counter(); import nbautoml; dt = time.perf_counter() - t; "
             "import json; print(json.dumps({'t': dt, 'mods': [m for m in ('sklearn', 'hyperopt', "

@@ -11,7 +11,7 @@ from sklearn.pipeline import Pipeline
 
 from nbautoml import AutoML
 from nbautoml.engine.store import RunStore
-from nbautoml.exceptions import ConfigError, SearchFailedError
+from nbautoml.exceptions import ConfigError, NotFittedError, SearchFailedError
 from tests.conftest import load_dataset
 
 FAULTY = "tests.engine.faulty"
@@ -217,6 +217,26 @@ def test_keyboard_interrupt_keeps_the_best_so_far(titanic):
     assert result.status_ == "interrupted"
     assert len([t for t in result.trials_ if t.status == "ok"]) == 3
     assert result.predict(titanic.head(3)).shape == (3,)
+
+
+def test_an_interrupt_before_any_trial_finished_leaves_a_result_that_says_how_to_resume(titanic, tmp_path):
+    """RELIABILITY F-12: no trial finished, so no model; what the result is asked for says why and
+    names the search to resume (predict and refit said "Call .refit()", and refit raised AttributeError)."""
+    def stop_at_once(event):
+        if event.kind == "trial_started":
+            raise KeyboardInterrupt
+
+    with pytest.warns(UserWarning, match="interrupted before any trial finished"):
+        result = AutoML(max_evals=5, time_budget=None, callbacks=[stop_at_once], n_jobs=1, search_dir=tmp_path,
+                        models=["logistic_regression"]).fit(titanic, target="Survived")
+    assert result.status_ == "interrupted" and [t.status for t in result.trials_] == ["interrupted"]
+    assert "pipeline: none (no trial finished)" in repr(result)
+    for call in (lambda: result.predict(titanic.head(3)), result.refit):
+        with pytest.raises(NotFittedError, match=f"before any trial finished.*resume='{result.run_dir_.name}'"):
+            call()
+    resumed = AutoML(max_evals=2, time_budget=None, n_jobs=1, search_dir=tmp_path, resume=result.run_dir_.name,
+                     models=["logistic_regression"]).fit(titanic, target="Survived")
+    assert resumed.status_ == "completed" and resumed.predict(titanic.head(3)).shape == (3,)
 
 
 def test_an_interrupt_keeps_a_trial_that_ended_while_an_earlier_one_ran(titanic):
