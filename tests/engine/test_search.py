@@ -209,6 +209,16 @@ def test_all_trials_failing_names_the_most_common_failure(titanic):
     assert info.value.code == "all_trials_failed"
 
 
+def test_a_time_budget_shorter_than_any_trial_is_an_error_that_says_so(titanic):
+    """RELIABILITY A-07: never a silent dummy model; the error names the budget and what to try."""
+    space = custom_space(("Sleeper", {"seconds": 30.0}))
+    started = time.perf_counter()
+    with pytest.raises(SearchFailedError, match=r"No trial finished within time_budget=2s \(\d+ stopped at the end of "
+                                                r"the budget\). Give a larger time_budget, or try faster models") as info:
+        AutoML(space=space, time_budget=2, cv=2, n_jobs=1).fit(titanic, target="Survived")
+    assert info.value.code == "budget_too_small" and time.perf_counter() - started < 2 * 1.1 + 2
+
+
 def test_keyboard_interrupt_keeps_the_best_so_far(titanic):
     def stop_after_three(event):
         if event.kind == "trial_finished" and event["n_done"] == 3:
