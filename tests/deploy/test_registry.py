@@ -273,3 +273,30 @@ def test_backup_copies_a_consistent_registry_that_loads_and_refuses_a_changed_fi
         registry.backup(tmp_path / "second")
     assert info.value.code == "artifact_mismatch"
     assert not (tmp_path / "second").exists() and not list(tmp_path.glob(".nbautoml-backup-*"))
+
+
+def test_a_registry_locked_by_another_program_is_a_short_error_after_the_timeout(tmp_path):
+    """RELIABILITY P-06: a writer that holds the lock (another notebook, a DB browser) makes a
+    register wait ``timeout`` seconds, then fail with ``registry_busy``; nothing is half written."""
+    import time
+
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    model = LogisticRegression(max_iter=500).fit(X, y)
+    registry = Registry(tmp_path / "reg", timeout=0.5)
+    registry.register(model, "iris")
+    holder = sqlite3.connect(registry.db_path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        started = time.perf_counter()
+        with pytest.raises(RegistryError, match="stayed locked for 0.5 s by another program. Close it") as info:
+            registry.register(model, "iris")
+        assert info.value.code == "registry_busy" and 0.4 < time.perf_counter() - started < 5
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert registry.versions("iris")["version"].tolist() == [1]
+    assert sorted(p.name for p in (tmp_path / "reg" / "models" / "iris").iterdir()) == ["v1.nbautoml"]
+    assert registry.register(model, "iris").version == 2  # the lock gone, it works again
