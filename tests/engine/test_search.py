@@ -270,7 +270,7 @@ def test_an_interrupt_keeps_a_trial_that_ended_while_an_earlier_one_ran(titanic)
     assert (slow.status, fast.status) == ("ok", "ok") and fast.score > 0.8
 
 
-def test_resume_keeps_finished_trials_and_reruns_the_in_flight_one(titanic):
+def test_resume_keeps_finished_trials_and_reruns_the_in_flight_one(titanic, monkeypatch):
     def stop_at_trial_3(event):
         if event.kind == "trial_started" and event["trial"].trial_id == 3:
             raise KeyboardInterrupt
@@ -284,8 +284,16 @@ def test_resume_keeps_finished_trials_and_reruns_the_in_flight_one(titanic):
     assert stored == {0: "ok", 1: "ok", 2: "ok", 3: "interrupted"}
     assert "  3 trials (and 1 cut short by the interrupt) in " in repr(first)  # as a resume counts them
     in_flight = RunStore(first.run_dir_).trials()[3].config
-    resumed = AutoML(max_evals=6, resume="resumable", **{k: v for k, v in kw.items() if k != "name"})
-    resumed.fit(titanic, target="Survived")
+    import pickle
+
+    def no_unpickling(*args, **kwargs):
+        raise AssertionError("a resume unpickled something")
+
+    with monkeypatch.context() as patched:  # RELIABILITY S-13: what a resume reads is JSON, never a pickle
+        patched.setattr(pickle, "load", no_unpickling)
+        patched.setattr(pickle, "loads", no_unpickling)
+        resumed = AutoML(max_evals=6, resume="resumable", **{k: v for k, v in kw.items() if k != "name"})
+        resumed.fit(titanic, target="Survived")
     assert len(resumed.trials_) == 6
     assert [t.trial_id for t in resumed.trials_[:3]] == [0, 1, 2]
     assert resumed.trials_[3].config == in_flight and resumed.trials_[3].source == "resume"
