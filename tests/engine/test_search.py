@@ -1,5 +1,6 @@
 """The search on real data: results, API, budgets, faults, resume, reproducibility."""
 
+import sqlite3
 import time
 
 import numpy as np
@@ -302,6 +303,23 @@ def test_resume_keeps_finished_trials_and_reruns_the_in_flight_one(titanic, monk
     assert oof.shape == (len(y), 2) and np.allclose(oof.sum(axis=1), 1)
     with pytest.raises(Exception, match="differs"):
         AutoML(max_evals=7, resume="resumable", time_budget=None).fit(titanic.head(500), target="Survived")
+
+
+def test_each_trial_is_in_the_store_for_another_connection_when_it_is_reported(titanic, tmp_path):
+    """RELIABILITY P-01: committed before ``trial_finished``, so a reader in another process (or a
+    resume after ``kill -9`` at that moment) sees every trial reported so far with its score (a
+    started trial's row says ``running``)."""
+    seen = []
+
+    def read_the_store(event):
+        if event.kind == "trial_finished":
+            with sqlite3.connect(tmp_path / "durable" / "search.sqlite") as reader:
+                rows = reader.execute("SELECT trial_id, status, score FROM trials WHERE status != 'running'")
+                seen.append(sorted(row[0] for row in rows if row[1] == "ok" and row[2] is not None))
+
+    AutoML(max_evals=4, time_budget=None, n_jobs=2, models=["logistic_regression"], cv=2, search_dir=tmp_path,
+           name="durable", callbacks=[read_the_store], ensemble=False).fit(titanic, target="Survived")
+    assert seen == [[0], [0, 1], [0, 1, 2], [0, 1, 2, 3]]
 
 
 def test_resume_without_its_models_places_the_stored_trials_in_the_new_space(titanic):
