@@ -136,6 +136,7 @@ def test_a_search_whose_process_was_killed_is_listed_as_abandoned_and_resumes(tm
     # F-14: the finished trials stay as they are and are not evaluated again; a trial that was
     # running is run again; the time already spent counts toward the budget
     store = RunStore(run["path"])
+    assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"  # P-02: killed mid-write
     finished = {t.trial_id: (t.config, t.score) for t in store.trials() if t.status == "ok"}
     cut = [t.config for t in store.trials() if t.status == "running"]
     spent = float(store.meta()["elapsed"])
