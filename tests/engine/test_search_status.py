@@ -166,3 +166,34 @@ def _children(pid: int) -> list[int]:
         if int(fields[1]) == pid:
             found.append(int(stat.parent.name))
     return found
+
+
+def test_the_store_can_be_read_while_a_search_writes_it(tmp_path, titanic):
+    """RELIABILITY P-05: %automl_history in another notebook polls the stores while a search
+    commits its trials; WAL lets both go on ("database is locked" is what users of other
+    tools meet)."""
+    import threading
+
+    from nbautoml.engine.store import stored_leaderboard
+
+    errors, reads, done = [], [], threading.Event()
+
+    def poll():
+        while not done.is_set():
+            try:
+                runs = list_runs(tmp_path)
+                if runs:
+                    reads.append(len(stored_leaderboard(runs[0]["path"])))
+            except Exception as exc:  # pragma: no cover - what the test is for
+                errors.append(exc)
+
+    reader = threading.Thread(target=poll)
+    reader.start()
+    try:
+        result = AutoML(max_evals=12, time_budget=None, n_jobs=2, cv=2, search_dir=tmp_path, ensemble=False,
+                        models=["logistic_regression", "decision_tree"]).fit(titanic, target="Survived")
+    finally:
+        done.set()
+        reader.join(timeout=30)
+    assert errors == [] and len(reads) > 10, (errors[:3], len(reads))
+    assert reads == sorted(reads) and reads[-1] <= len(result.trials_)  # the board only grows
