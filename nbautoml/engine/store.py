@@ -59,7 +59,7 @@ class RunStore:
                                 code="store_too_new", path=str(self.path))
         self.conn.close()
         self.conn = _connect(self.path)
-        with _transaction(self.conn):  # a new store or an older one's upgrade: whole, or not at all
+        with _transaction(self.conn, immediate=False):  # a new store or an older one's upgrade: whole, or none
             self.conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
             self.conn.execute(
                 "CREATE TABLE IF NOT EXISTS trials (trial_id INTEGER PRIMARY KEY, status TEXT, config TEXT, "
@@ -183,9 +183,10 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 
 @contextmanager
-def _transaction(conn: sqlite3.Connection):
-    """One write transaction: all of its statements are committed, or none."""
-    conn.execute("BEGIN IMMEDIATE")
+def _transaction(conn: sqlite3.Connection, immediate: bool = True):
+    """One transaction: all of its statements are committed, or none. ``immediate`` takes the
+    write lock at once; otherwise at the first write (a store opened only to be read takes none)."""
+    conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
     try:
         yield
     except BaseException:
