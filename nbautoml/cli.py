@@ -168,7 +168,7 @@ def build_parser(project_defaults: bool = False) -> argparse.ArgumentParser:
                              epilog="examples: nbautoml monitor titanic@production batch.csv --labels Survived; "
                                     "nbautoml monitor models/churn.nbautoml week-48.parquet --json --fail-on warn")
     _model_arguments(monitor)
-    monitor.add_argument("data", help=DATA_HELP)
+    monitor.add_argument("data", nargs="?", help=DATA_HELP + " (optional with --history)")
     monitor.add_argument("--labels", metavar="COL", help="the column with the true targets (default: the "
                          "model's target column, when the data has it)")
     monitor.add_argument("--threshold", action="append", type=_threshold, metavar="KEY=VALUE",
@@ -179,6 +179,8 @@ def build_parser(project_defaults: bool = False) -> argparse.ArgumentParser:
     monitor.add_argument("--name", help="the name the batch is recorded under in the monitoring history "
                          "(default: the model's registry name, search name or file name)")
     monitor.add_argument("--no-history", action="store_true", help="do not record the batch in the history")
+    monitor.add_argument("--history", action="store_true",
+                         help="print the model's monitored batches so far, oldest first (after the batch's report)")
     monitor.add_argument("--fail-on", choices=["alert", "warn", "never"], default="alert",
                          help="exit with status 1 when the report's status is this or worse (default alert)")
     monitor.add_argument("--json", action="store_true", help="print the report as JSON instead of text")
@@ -375,6 +377,11 @@ def cmd_monitor(args) -> int:
 
     from .monitor import Thresholds, monitor
 
+    if args.data is None and not args.history:
+        raise ConfigError("Give the new rows to check (nbautoml monitor MODEL DATA), or --history for the "
+                          "batches checked so far.", code="no_data")
+    if args.data is None:
+        return _print_history(_load_model(args), args)
     try:
         thresholds = Thresholds.coerce(dict(args.threshold) if args.threshold else None)
     except (TypeError, ValueError) as err:
@@ -391,7 +398,28 @@ def cmd_monitor(args) -> int:
         except ValueError as err:  # labels that name no column, a model without a profile
             raise DataError(str(err), code="bad_monitor_input") from None
     print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) if args.json else report)
+    if args.history:
+        print()
+        _print_history(model, args)
     return 1 if _SEVERITY[report.status] >= _SEVERITY[args.fail_on] else 0
+
+
+def _print_history(model, args) -> int:
+    """Print the monitoring history of ``model`` (as text, or JSON records with ``--json``)."""
+    from .monitor import _identity
+    from .monitor.history import history
+
+    name = _identity(model, args.name)[0]
+    batches = history(name)
+    if args.json:
+        print(batches.to_json(orient="records", date_format="iso"))
+    elif batches.empty:
+        print(f"No batch of {name!r} has been monitored yet.")
+    else:
+        shown = batches.drop(columns=["name"]).assign(time=batches["time"].astype(str).str[:19])
+        print(f"Monitoring history of {name!r} ({len(batches)} batches, oldest first):")
+        print(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    return 0
 
 
 def _read_data(path, encoding, quiet: bool = False, sheet=None):

@@ -85,6 +85,12 @@ def test_monitor_exit_status_says_whether_the_batch_drifted(titanic_artifact, ba
     assert main(["monitor", str(path), str(shifted), "--fail-on", "never"]) == 0
     assert nbautoml.monitor.history("titanic")["status"].tolist() == ["ok", "alert", "alert"]
     capsys.readouterr()
+    assert main(["monitor", str(path), "--history"]) == 0  # what a scheduled job has seen so far
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == "Monitoring history of 'titanic' (3 batches, oldest first):"
+    assert [line.split()[5] for line in printed[2:]] == ["ok", "alert", "alert"]  # the status column
+    assert main(["monitor", str(path)]) == 2
+    assert "or --history for the batches checked so far" in capsys.readouterr().err
 
     # JSON for a program; a batch left out of the history; thresholds raised past the shift
     assert main(["monitor", str(path), str(shifted), "--json", "--no-history", "--fail-on", "warn",
