@@ -109,14 +109,18 @@ class RunStore:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         fresh = self.run_dir / f".search.sqlite.{os.getpid()}.tmp"
         fresh.unlink(missing_ok=True)
-        copy = sqlite3.connect(fresh)
         try:
-            self.conn.backup(copy)
-        finally:
-            copy.close()
-        for stale in ("search.sqlite-wal", "search.sqlite-shm"):  # another file's journal would not be ours
-            (self.run_dir / stale).unlink(missing_ok=True)
-        os.replace(fresh, self.path)
+            copy = sqlite3.connect(fresh)  # a rollback journal, synchronous=FULL: on disk when closed
+            try:
+                self.conn.backup(copy)
+            finally:
+                copy.close()
+            for stale in ("search.sqlite-wal", "search.sqlite-shm"):  # another file's journal is not ours
+                (self.run_dir / stale).unlink(missing_ok=True)
+            os.replace(fresh, self.path)
+        except BaseException:
+            fresh.unlink(missing_ok=True)
+            raise
         old, self.conn = self.conn, _connect(self.path)
         old.close()
         self._identity = _identity(self.path)
