@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import threading
 
+#: held while :func:`register` runs, so that two exports at once wrap each converter once
+_REGISTERING = threading.Lock()
+
 
 def register():
     """Teach skl2onnx the steps of nbautoml's pipelines, and mend the converters it gets wrong.
@@ -26,9 +29,6 @@ def register():
         _register_text_converters()
         _mend_boosting_converters()
         _mend_neighbor_converters()
-
-
-_REGISTERING = threading.Lock()
 
 
 def _register_target_converter():
