@@ -417,7 +417,8 @@ def _print_history(model, args) -> int:
         print(f"No batch of {name!r} has been monitored yet.")
     else:
         shown = batches.drop(columns=["name"]).assign(time=batches["time"].astype(str).str[:19])
-        print(f"Monitoring history of {name!r} ({len(batches)} batches, oldest first):")
+        print(f"Monitoring history of {name!r} ({len(batches)} batch{'es' if len(batches) != 1 else ''}, "
+              "oldest first):")
         print(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     return 0
 
