@@ -253,7 +253,7 @@ def test_the_search_keeps_time_to_refit_another_familys_best_trial(datasets_dir,
 
     monkeypatch.setattr(automl_mod, "Search", Watched)
     train, _ = train_test_split(pd.read_csv(datasets_dir / "house.csv"), test_size=0.25, random_state=0)
-    result = AutoML(max_evals=16, time_budget=600, seed=0, n_jobs=1,
+    result = AutoML(max_evals=16, time_budget=600, seed=0, n_jobs=1, cv=3,
                     models=["ridge", "random_forest"]).fit(train, target="SalePrice")
     search, ranked = seen["search"], seen["ranked"]
     by_id = {t.trial_id: t for t in result.trials_}
