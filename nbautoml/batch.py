@@ -56,6 +56,10 @@ def prediction_table(model, data: pd.DataFrame, proba: bool = False, keep: Seque
         raise ConfigError("This is a regression model: it predicts numbers, not class probabilities; "
                           "drop --proba.", code="no_probabilities")
     table = data.loc[:, list(keep)].reset_index(drop=True)
+    schema = getattr(model, "schema_", None) or {}
+    used = {column["name"] for column in schema.get("columns", [])}
+    if used:  # a kept column the model does not read is asked for, not "ignored" with a warning
+        data = data.drop(columns=[c for c in keep if c not in used])
     target = getattr(model, "target_", None)
     table[f"predicted {target}" if target else "prediction"] = np.asarray(model.predict(data))
     if proba:

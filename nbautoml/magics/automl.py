@@ -262,6 +262,17 @@ class AutoMLMagics(Magics):
     )
     @argument("--proba", action="store_true", help="Class probabilities instead of labels.")
     @argument(
+        "--keep",
+        type=parsing.name_list,
+        metavar="COL,...",
+        help="A table: these columns of DATA, the prediction and (with --proba) a probability per class.",
+    )
+    @argument(
+        "--file",
+        metavar="PATH",
+        help="Also write the predictions to PATH (.csv, .parquet or .jsonl, written whole or not at all).",
+    )
+    @argument(
         "name", type=parsing.identifier, metavar="NAME", help="The search result or loaded model."
     )
     @argument(
@@ -274,6 +285,7 @@ class AutoMLMagics(Magics):
         Example::
 
             %automl_predict automl test_df --out predictions
+            %automl_predict automl test.csv --keep PassengerId --file submission.csv
         """
         args = parse(self.automl_predict, line)
         return None if args is None else self._run("predict", args)

@@ -178,6 +178,8 @@ def predict(magics, args):
         raise UsageError(
             f"DATA gave a {type(data).__name__}; expected a DataFrame or a data file (CSV, Parquet, JSON, Excel, ...)."
         )
+    if args.keep is not None or args.file:
+        return _prediction_file(magics, args, model, data)
     target = getattr(model, "target_", None)
     if args.proba:
         if not hasattr(model, "predict_proba"):
@@ -195,6 +197,22 @@ def predict(magics, args):
     if args.out:
         magics.shell.user_ns[args.out] = out
     return out
+
+
+def _prediction_file(magics, args, model, data):
+    """``--keep`` / ``--file``: the table ``nbautoml predict`` writes (kept columns, prediction,
+    probabilities), also written to ``--file``."""
+    from ..batch import output_format, prediction_table, write_table
+
+    if args.file:
+        output_format(args.file)  # a bad suffix is refused before predicting
+    table = prediction_table(model, data, proba=args.proba, keep=args.keep or ())
+    if args.file:
+        path = write_table(table, args.file)
+        print(f"Wrote {len(table)} predictions to {path}")
+    if args.out:
+        magics.shell.user_ns[args.out] = table
+    return table
 
 
 def code(magics, args):

@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -371,6 +372,19 @@ def test_predict_from_an_expression_and_a_file(ip, fitted, iris):
         UsageError, match=r"name 'dg' is not defined in the notebook. Did you mean 'df'\?"
     ):
         ip.run_line_magic("automl_predict", "fitted dg")
+    # a submission file: the kept columns, the prediction, a probability per class (as the CLI)
+    ip.push({"test": iris.assign(row_id=range(150))})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # row_id is asked for, not "ignored" as a column the model does not use
+        table = ip.run_line_magic("automl_predict", "fitted test --keep row_id --proba --file sub/submission.csv")
+    written = pd.read_csv("sub/submission.csv")
+    assert list(written.columns) == ["row_id", "predicted target", "probability 0", "probability 1",
+                                     "probability 2"] == list(table.columns)
+    assert written["predicted target"].tolist() == fitted.predict(iris).tolist()
+    with pytest.raises(UsageError, match="No column 'rowid' to keep in the data. Did you mean 'row_id'"):
+        ip.run_line_magic("automl_predict", "fitted test --keep rowid")
+    with pytest.raises(UsageError, match="give a file ending in .csv, .parquet, .jsonl"):
+        ip.run_line_magic("automl_predict", "fitted test --file sub.xlsx")
 
 
 def test_code_is_printed_and_reproduces_the_score(ip, fitted, iris, capsys):
