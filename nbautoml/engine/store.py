@@ -50,15 +50,14 @@ class RunStore:
         check_local_filesystem(self.run_dir)  # before anything is created there
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.path = self.run_dir / "search.sqlite"
-        self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        self.conn = _connect(self.path, journal=False)
         found = self.conn.execute("PRAGMA user_version").fetchone()[0]
         if found > SCHEMA_VERSION:  # opened as is, not rewritten: a newer nbautoml may need it
             self.conn.close()
             raise NbAutoMLError(f"The search store {str(self.path)!r} was made by a newer nbautoml (schema "
                                 f"{found}, this version reads up to {SCHEMA_VERSION}); upgrade nbautoml.",
                                 code="store_too_new", path=str(self.path))
-        self.conn.close()
-        self.conn = _connect(self.path)
+        self.conn.execute("PRAGMA journal_mode=WAL")
         with _transaction(self.conn, immediate=False):  # a new store or an older one's upgrade: whole, or none
             self.conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
             self.conn.execute(
@@ -177,11 +176,13 @@ class RunStore:
         self.conn.close()
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    """A connection to the store at ``path`` in WAL mode, each commit on disk before it returns
-    (``synchronous=FULL``: a finished trial survives a power loss; about 0.5 ms per commit)."""
+def _connect(path: Path, journal: bool = True) -> sqlite3.Connection:
+    """A connection to the store at ``path``, each commit on disk before it returns
+    (``synchronous=FULL``: a finished trial survives a power loss; about 0.5 ms per commit), in
+    WAL mode unless ``journal`` is False (the file's mode is left as it is until its version is read)."""
     conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
+    if journal:
+        conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
     return conn
 
