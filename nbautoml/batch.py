@@ -91,6 +91,15 @@ def output_format(path: str | Path) -> str:
     return kind
 
 
+def write_predictions(model, data: pd.DataFrame, path: str | Path, proba: bool = False,
+                      keep: Sequence[str] = ()) -> tuple[pd.DataFrame, Path]:
+    """:func:`prediction_table` written to ``path`` by :func:`write_table`; a path whose suffix
+    cannot be written is refused before anything is predicted. Returns the table and the path."""
+    output_format(path)
+    table = prediction_table(model, data, proba=proba, keep=keep)
+    return table, write_table(table, path)
+
+
 def write_table(table: pd.DataFrame, path: str | Path) -> Path:
     """Write ``table`` to ``path`` (CSV, Parquet or JSON lines by suffix), atomically.
 

@@ -351,7 +351,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from .batch import output_format, prediction_table, write_table
+    from .batch import output_format, prediction_table, write_predictions
 
     if args.out:
         output_format(args.out)  # a bad --out is refused before the model is loaded
@@ -359,12 +359,11 @@ def cmd_predict(args) -> int:
     frame = _read_data(args.data, args.encoding, sheet=args.sheet)
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
-        table = prediction_table(model, frame, proba=args.proba, keep=args.keep or ())
-    if args.out:
-        path = write_table(table, args.out)
-        print(f"Wrote {len(table)} predictions to {path}", file=sys.stderr)
-    else:
-        table.to_csv(sys.stdout, index=False)
+        if args.out:
+            table, path = write_predictions(model, frame, args.out, proba=args.proba, keep=args.keep or ())
+            print(f"Wrote {len(table)} predictions to {path}", file=sys.stderr)
+        else:
+            prediction_table(model, frame, proba=args.proba, keep=args.keep or ()).to_csv(sys.stdout, index=False)
     return 0
 
 
@@ -393,9 +392,9 @@ def cmd_monitor(args) -> int:
         try:
             report = monitor(model, frame, labels=args.labels, thresholds=thresholds, history=not args.no_history,
                              name=args.name, policy="registry" if args.policy else None)
-        except NbAutoMLError:
-            raise
         except ValueError as err:  # labels that name no column, a model without a profile
+            if isinstance(err, NbAutoMLError):
+                raise
             raise DataError(str(err), code="bad_monitor_input") from None
     print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) if args.json else report)
     if args.history:

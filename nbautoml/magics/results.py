@@ -202,14 +202,13 @@ def predict(magics, args):
 def _prediction_file(magics, args, model, data):
     """``--keep`` / ``--file``: the table ``nbautoml predict`` writes (kept columns, prediction,
     probabilities), also written to ``--file``."""
-    from ..batch import output_format, prediction_table, write_table
+    from ..batch import prediction_table, write_predictions
 
     if args.file:
-        output_format(args.file)  # a bad suffix is refused before predicting
-    table = prediction_table(model, data, proba=args.proba, keep=args.keep or ())
-    if args.file:
-        path = write_table(table, args.file)
+        table, path = write_predictions(model, data, args.file, proba=args.proba, keep=args.keep or ())
         print(f"Wrote {len(table)} predictions to {path}")
+    else:
+        table = prediction_table(model, data, proba=args.proba, keep=args.keep or ())
     if args.out:
         magics.shell.user_ns[args.out] = table
     return table
