@@ -40,6 +40,7 @@ artifact stays complete until then, and no temporary file is left behind.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import errno
 import hashlib
@@ -439,7 +440,7 @@ def _zipinfo(name: str, when: _dt.datetime) -> zipfile.ZipInfo:
 # --------------------------------------------------------------------------- atomic write
 
 
-def _save_error(err: OSError, path: Path) -> ArtifactError:
+def _save_error(err: OSError, path: Path, what: str = "the model") -> ArtifactError:
     reason = {
         errno.ENOSPC: "there is no space left on the device",
         errno.EDQUOT: "the disk quota is exceeded",
@@ -450,7 +451,7 @@ def _save_error(err: OSError, path: Path) -> ArtifactError:
     }.get(err.errno, err.strerror or str(err))
     fix = ("Free some space or save elsewhere." if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
            else "Save to a directory you can write to.")
-    return ArtifactError(f"Could not save the model to {str(path)!r}: {reason}. Nothing was changed "
+    return ArtifactError(f"Could not save {what} to {str(path)!r}: {reason}. Nothing was changed "
                          f"there (an existing file is intact). {fix}", code="save_failed",
                          path=str(path), errno=err.errno)
 
@@ -468,7 +469,7 @@ def _remove_stale_temps(path: Path) -> None:
                 pass
 
 
-def atomic_write(path: str | Path, data: bytes) -> Path:
+def atomic_write(path: str | Path, data: bytes, what: str = "the model") -> Path:
     """Write ``data`` to ``path`` atomically (temp file in the same directory, fsync, ``os.replace``).
 
     Raises
@@ -477,29 +478,53 @@ def atomic_write(path: str | Path, data: bytes) -> Path:
         ``save_failed``, saying why (disk full, permission, read-only); the
         destination is unchanged and the temporary file removed.
     """
+    with atomic_file(path, what) as handle:
+        view = memoryview(data)
+        for start in range(0, len(view), 2**20):
+            handle.write(view[start:start + 2**20])
+    return Path(path)
+
+
+@contextlib.contextmanager
+def atomic_file(path: str | Path, what: str = "the model"):
+    """A binary file that replaces ``path`` when the ``with`` block ends without an error.
+
+    Written in pieces (a batch of predictions chunk by chunk) to a temporary file in the
+    same directory, then fsynced and moved into place with ``os.replace``: a reader never
+    sees half a file, and an error in the block leaves an existing file as it was.
+
+    Parameters
+    ----------
+    path : str or Path
+        The destination.
+    what : str
+        What is written, for the error message ("the model", "the predictions").
+
+    Raises
+    ------
+    ArtifactError
+        ``save_failed`` on an OSError (disk full, permission, read-only), saying why.
+    """
     path = Path(path)
-    fd = tmp = None
+    handle = tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         _remove_stale_temps(path)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
         os.fchmod(fd, 0o644)
-        view = memoryview(data)
-        written = 0
-        while written < len(view):
-            written += os.write(fd, view[written:written + 2**20])
-        os.fsync(fd)
-        os.close(fd)
-        fd = None
+        handle = _WholeWrites(fd)
+        yield handle
+        os.fsync(handle.fileno())
+        handle.close()
         os.replace(tmp, path)
         tmp = None
         _fsync_dir(path.parent)
     except OSError as err:
-        raise _save_error(err, path) from err
+        raise _save_error(err, path, what) from err
     finally:
-        if fd is not None:
+        if handle is not None and not handle.closed:
             try:
-                os.close(fd)
+                handle.close()
             except OSError:
                 pass
         if tmp is not None:
@@ -507,7 +532,35 @@ def atomic_write(path: str | Path, data: bytes) -> Path:
                 os.unlink(tmp)
             except OSError:
                 pass
-    return path
+
+
+class _WholeWrites(io.RawIOBase):
+    """An unbuffered binary file on ``fd`` whose ``write`` writes all of its bytes (``os.write``
+    again after a short write), so a full disk raises at the write that hits it."""
+
+    def __init__(self, fd: int):
+        self._fd = fd
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def write(self, data) -> int:
+        view = memoryview(data).cast("B")
+        written = 0
+        while written < len(view):
+            written += os.write(self._fd, view[written:])
+        return written
+
+    def tell(self) -> int:
+        return os.lseek(self._fd, 0, os.SEEK_CUR)
+
+    def close(self) -> None:
+        if not self.closed:
+            super().close()
+            os.close(self._fd)
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -143,7 +144,8 @@ def table_format(path: str | Path) -> str:
     return FORMATS.get(suffixes[-1] if suffixes else "", "csv")
 
 
-def read_table(path: str | Path, encoding: str | None = None, sheet: str | int | None = None) -> pd.DataFrame:
+def read_table(path: str | Path, encoding: str | None = None, sheet: str | int | None = None,
+               text_columns: Sequence[str] = ()) -> pd.DataFrame:
     """Read a data file into a DataFrame.
 
     Parameters
@@ -161,12 +163,44 @@ def read_table(path: str | Path, encoding: str | None = None, sheet: str | int |
     sheet : str or int, optional
         The sheet of an Excel file to read: its name, or its position from 0 (an
         int, or a string of digits that is no sheet's name).
+    text_columns : sequence of str
+        Columns of a CSV read as text whatever they look like (a model's text
+        columns: codes such as ``"01234"`` keep their leading zero).
 
     Raises
     ------
     DataError
         When the file does not exist, is a directory, cannot be parsed or
         decoded, is Parquet without pyarrow installed, or has no sheet ``sheet``.
+    """
+    return next(read_table_chunks(path, 0, encoding=encoding, sheet=sheet, text_columns=text_columns))
+
+
+def read_table_chunks(path: str | Path, chunk_rows: int, encoding: str | None = None,
+                      sheet: str | int | None = None, text_columns: Sequence[str] = ()) -> Iterator[pd.DataFrame]:
+    """Read a data file ``chunk_rows`` rows at a time, to score files larger than memory.
+
+    A CSV (separated by commas, tabs or pipes) and JSON lines are parsed a chunk at a
+    time and Parquet is read in batches, so memory holds one chunk. Other formats, and a
+    CSV separated by semicolons (whose decimal comma is decided on the whole file), are
+    read whole and handed out in slices. Arguments and errors as :func:`read_table`.
+
+    Parameters
+    ----------
+    chunk_rows : int
+        Rows per chunk; 0 or less: the whole file as one chunk.
+
+    Yields
+    ------
+    DataFrame
+        At least one (a file with a header and no rows gives one empty frame); each
+        carries the reading notes' ``attrs`` (:func:`reading_notes`).
+
+    Raises
+    ------
+    DataError
+        Also ``bad_encoding`` when a CSV of unknown encoding stops decoding as UTF-8
+        after chunks were handed out (pass its ``encoding``).
     """
     path = Path(path)
     if not path.exists():
@@ -179,30 +213,135 @@ def read_table(path: str | Path, encoding: str | None = None, sheet: str | int |
     if sheet is not None and kind != "excel":
         raise DataError(f"sheet={sheet!r} is for Excel files; {path.name} is read as {kind}. Leave the sheet out.",
                         code="bad_sheet")
-    if kind != "csv":
-        return _read_other(path, kind, sheet)
+    if kind == "csv":
+        yield from _csv_chunks(path, encoding, chunk_rows, tuple(text_columns))
+    elif kind == "parquet" and chunk_rows > 0:
+        yield from _parquet_chunks(path, chunk_rows)
+    elif kind == "json lines" and chunk_rows > 0:
+        yield from _json_lines_chunks(path, chunk_rows)
+    else:
+        yield from _slices(_read_other(path, kind, sheet), chunk_rows)
+
+
+def _slices(frame: pd.DataFrame, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    """``frame`` in pieces of ``chunk_rows`` rows (whole for 0), each with its ``attrs``."""
+    if chunk_rows <= 0 or len(frame) <= chunk_rows:
+        yield frame
+        return
+    for start in range(0, len(frame), chunk_rows):
+        piece = frame.iloc[start:start + chunk_rows]
+        piece.attrs = dict(frame.attrs)
+        yield piece
+
+
+def _csv_chunks(path: Path, encoding: str | None, chunk_rows: int, text_columns: tuple) -> Iterator[pd.DataFrame]:
+    """A CSV in chunks, in ``encoding`` or else UTF-8, cp1252 or latin-1 (the first that decodes:
+    tried on the whole file, which is read once more in chunks to find it)."""
     if encoding is not None:
+        candidates = (encoding,)
+    elif chunk_rows > 0:
+        candidates = (_encoding_of(path),)
+    else:
+        candidates = ("utf-8", "cp1252", "latin-1")
+    first_error = None
+    for candidate in candidates:
         try:
-            return _read_csv(path, encoding)
+            for chunk in _csv_chunks_in(path, candidate, chunk_rows, text_columns):
+                if encoding is None and candidate != "utf-8":
+                    chunk.attrs["nbautoml_encoding"] = candidate
+                yield chunk
+            return
         except (UnicodeDecodeError, LookupError) as err:
-            raise DataError(f"{path.name} cannot be read as {encoding!r}: {err}. Pass another encoding "
-                            "(encoding='latin-1', or --encoding latin-1 on the command line).",
-                            code="bad_encoding") from err
+            if encoding is not None:
+                raise DataError(f"{path.name} cannot be read as {encoding!r}: {err}. Pass another encoding "
+                                "(encoding='latin-1', or --encoding latin-1 on the command line).",
+                                code="bad_encoding") from err
+            first_error = first_error or err
+    raise DataError(
+        f"{path.name} is not UTF-8 ({first_error.reason} at byte {first_error.start}). "
+        "Pass its encoding: encoding='latin-1' in Python or --encoding latin-1 on the command line.",
+        code="bad_encoding",
+    ) from first_error
+
+
+def _encoding_of(path: Path) -> str:
+    """The first of UTF-8, cp1252 and latin-1 that decodes the whole file, read in blocks
+    through its compression (``.gz``, ``.bz2``, ``.xz``, ``.zip``)."""
+    import codecs
+
+    for candidate in ("utf-8", "cp1252"):
+        decoder = codecs.getincrementaldecoder(candidate)()
+        try:
+            with _open_binary(path) as handle:
+                while block := handle.read(2**20):
+                    decoder.decode(block)
+                decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            continue
+        return candidate
+    return "latin-1"
+
+
+def _open_binary(path: Path):
+    """``path`` opened for reading bytes, through the compression its suffix names."""
+    suffix = path.suffix.lower()
+    if suffix == ".gz":
+        import gzip
+
+        return gzip.open(path, "rb")
+    if suffix == ".bz2":
+        import bz2
+
+        return bz2.open(path, "rb")
+    if suffix == ".xz":
+        import lzma
+
+        return lzma.open(path, "rb")
+    if suffix == ".zip":
+        import zipfile
+
+        with zipfile.ZipFile(path) as archive:
+            names = [n for n in archive.namelist() if not n.endswith("/")]
+        return zipfile.ZipFile(path).open(names[0]) if len(names) == 1 else open(path, "rb")
+    if suffix == ".zst":
+        import zstandard
+
+        return zstandard.open(path, "rb")
+    return open(path, "rb")
+
+
+def _parquet_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    """A Parquet file ``chunk_rows`` rows at a time (pyarrow's batches)."""
     try:
-        return _read_csv(path, "utf-8")
-    except UnicodeDecodeError as err:
-        for candidate in ("cp1252", "latin-1"):
-            try:
-                frame = _read_csv(path, candidate)
-            except UnicodeDecodeError:
-                continue
-            frame.attrs["nbautoml_encoding"] = candidate
-            return frame
-        raise DataError(
-            f"{path.name} is not UTF-8 ({err.reason} at byte {err.start}). "
-            "Pass its encoding: encoding='latin-1' in Python or --encoding latin-1 on the command line.",
-            code="bad_encoding",
-        ) from err
+        import pyarrow.parquet as pq
+
+        reader = pq.ParquetFile(path)
+    except ImportError as err:
+        raise DataError(f"Reading {path.name} (parquet) needs pyarrow, which is not installed: pip install "
+                        "'nbautoml[parquet]' (pyarrow).", code="missing_dependency") from err
+    except (ValueError, OSError) as err:
+        raise DataError(f"{path.name} cannot be read as parquet ({type(err).__name__}: {err}). Check that the "
+                        "file is parquet, or convert it to CSV.", code="bad_file") from err
+    if reader.metadata.num_rows == 0:
+        yield reader.read().to_pandas()
+        return
+    for batch in reader.iter_batches(batch_size=chunk_rows):
+        yield batch.to_pandas()
+
+
+def _json_lines_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    """A JSON lines file ``chunk_rows`` records at a time."""
+    try:
+        with pd.read_json(path, lines=True, chunksize=chunk_rows) as reader:
+            handed = False
+            for chunk in reader:
+                handed = True
+                yield chunk
+            if not handed:
+                yield pd.DataFrame()
+    except ValueError as err:
+        raise DataError(f"{path.name} cannot be read as json lines ({type(err).__name__}: {err}). Check that "
+                        "the file has one JSON record per line, or convert it to CSV.", code="bad_file") from err
 
 
 def _read_other(path: Path, kind: str, sheet: str | int | None = None) -> pd.DataFrame:
@@ -270,8 +409,9 @@ def _header_line(path: Path, encoding: str) -> str:
     return "" if first.empty else str(first.iloc[0, 0])
 
 
-def _read_csv(path: Path, encoding: str) -> pd.DataFrame:
-    """``pd.read_csv`` with the separator of the header line, and a parse error that says so."""
+def _csv_chunks_in(path: Path, encoding: str, chunk_rows: int, text_columns: tuple) -> Iterator[pd.DataFrame]:
+    """``pd.read_csv`` with the separator of the header line, and a parse error that says so;
+    in chunks of ``chunk_rows`` rows (whole for 0, and when semicolons separate the values)."""
     try:
         header = _header_line(path, encoding)
     except pd.errors.EmptyDataError as err:
@@ -283,32 +423,40 @@ def _read_csv(path: Path, encoding: str) -> pd.DataFrame:
         counts = {s: header.count(s) for s in (";", "\t", "|")}
         best = max(counts, key=counts.get)
         sep = best if counts[best] else ","
+    options = {"encoding": encoding, "sep": sep, "dtype": dict.fromkeys(text_columns, str) or None}
     try:
-        frame = pd.read_csv(path, encoding=encoding, sep=sep)
+        if chunk_rows <= 0 or sep == ";":
+            frame = pd.read_csv(path, **options)
+            if sep == ";":
+                frame = _with_decimal_comma(path, frame, options)
+            if sep != ",":
+                frame.attrs["nbautoml_sep"] = sep
+            yield from _slices(frame, chunk_rows)
+            return
+        with pd.read_csv(path, chunksize=chunk_rows, **options) as reader:
+            for chunk in reader:
+                if sep != ",":
+                    chunk.attrs["nbautoml_sep"] = sep
+                yield chunk
     except pd.errors.ParserError as err:
         raise DataError(f"{path.name} cannot be read as a CSV table (separator {sep!r}): {err}. Give a CSV "
                         "file with one header line, or a Parquet, Feather, JSON or Excel file (by its "
                         "suffix).", code="bad_csv") from err
     except pd.errors.EmptyDataError as err:
         raise DataError(f"{path.name} is empty: no header line and no rows.", code="empty_data") from err
-    if sep == ";":
-        frame = _with_decimal_comma(path, encoding, frame)
-    if sep != ",":
-        frame.attrs["nbautoml_sep"] = sep
-    return frame
 
 
 _DECIMAL_COMMA = r"^\s*[-+]?\d*,\d+\s*$"
 
 
-def _with_decimal_comma(path: Path, encoding: str, frame: pd.DataFrame) -> pd.DataFrame:
+def _with_decimal_comma(path: Path, frame: pd.DataFrame, options: dict) -> pd.DataFrame:
     """Excel's CSV where 1.5 is written 1,5 (the separator then is ';'): read again with
     ``decimal=','`` when text columns hold such numbers, and keep that reading if it makes
     more columns numeric (``attrs["nbautoml_decimal"]``)."""
     text = [j for j in range(frame.shape[1]) if not pd.api.types.is_numeric_dtype(frame.iloc[:, j])]
     if not any(frame.iloc[:, j].astype("string").str.match(_DECIMAL_COMMA).any() for j in text):
         return frame
-    other = pd.read_csv(path, encoding=encoding, sep=";", decimal=",")
+    other = pd.read_csv(path, decimal=",", **options)
     gained = sum(pd.api.types.is_numeric_dtype(other.iloc[:, j]) for j in text)
     if gained:
         other.attrs["nbautoml_decimal"] = ","
