@@ -6,8 +6,9 @@ What ``nbautoml predict MODEL DATA`` runs; in Python, ``prediction_table(model, 
 from __future__ import annotations
 
 import importlib.util
-import io
+import sys
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -105,15 +106,167 @@ def write_table(table: pd.DataFrame, path: str | Path) -> Path:
 
     A reader never sees half a file, and a failed write leaves an existing file as it was.
     """
-    from .persist import atomic_write
+    from .persist import atomic_file
 
     kind = output_format(path)
-    if kind == "csv":
-        data = table.to_csv(index=False).encode()
-    elif kind == "json lines":
-        data = table.to_json(orient="records", lines=True, date_format="iso").encode()
+    with atomic_file(path, "the predictions") as handle:
+        _TableWriter(handle, kind).write(table).close()
+    return Path(path)
+
+
+#: rows read, predicted and written at a time by :func:`predict_file`
+CHUNK_ROWS = 100_000
+
+
+@dataclass
+class BatchRun:
+    """What :func:`predict_file` did.
+
+    Attributes
+    ----------
+    rows : int
+        Rows predicted.
+    chunks : int
+        Chunks they were read and predicted in.
+    path : Path or None
+        The file written (None: the CSV went to a stream).
+    notes : list of str
+        How the data file was read when it was not plain UTF-8 with commas.
+    """
+
+    rows: int
+    chunks: int
+    path: Path | None
+    notes: list[str] = field(default_factory=list)
+
+
+def predict_file(model, data: str | Path, out: str | Path | None = None, *, proba: bool = False,
+                 keep: Sequence[str] = (), chunk_rows: int = CHUNK_ROWS, encoding: str | None = None,
+                 sheet: str | int | None = None, stream=None) -> BatchRun:
+    """Predict the rows of a data file ``chunk_rows`` at a time, so a file larger than memory
+    can be scored; what ``nbautoml predict`` runs.
+
+    Each chunk goes through :func:`prediction_table` and is written before the next is read:
+    to ``out`` (one file, which appears only when every row is predicted, else an existing
+    file is left as it was) or as CSV to ``stream``. The model's text columns are read as
+    text, so a chunk whose codes all look like numbers (``"01234"``) reads them as a whole
+    file would.
+
+    Parameters
+    ----------
+    model : AutoML or LoadedModel
+    data : str or Path
+        A data file (any format :func:`nbautoml.read_table` reads; CSV, JSON lines and
+        Parquet are read in chunks, the others whole).
+    out : str or Path, optional
+        ``.csv``, ``.parquet`` or ``.jsonl`` file; without it, CSV goes to ``stream``.
+    proba, keep
+        As :func:`prediction_table`.
+    chunk_rows : int, default=100,000
+        Rows per chunk; 0: the whole file at once.
+    encoding, sheet
+        As :func:`nbautoml.read_table`.
+    stream : text file, optional
+        Where the CSV goes without ``out`` (default: standard output).
+
+    Returns
+    -------
+    BatchRun
+
+    Raises
+    ------
+    DataError
+        As :func:`nbautoml.read_table` and the model's input check (the error names the
+        chunk's first row); ``no_rows`` for a file without rows; ``keep_changed_type`` when
+        a kept column changes type between chunks of a Parquet output.
+    ConfigError
+        A bad ``out`` suffix, before the file is read.
+    """
+    from .engine.data import read_table_chunks, reading_notes
+    from .persist import atomic_file
+
+    kind = output_format(out) if out is not None else "csv"
+    chunk_rows = max(int(chunk_rows), 0)
+    schema = getattr(model, "schema_", None) or {}
+    text = [c["name"] for c in schema.get("columns", []) if _is_text_dtype(c.get("dtype", ""))]
+    chunks = read_table_chunks(data, chunk_rows, encoding=encoding, sheet=sheet,
+                               text_columns=text)
+    run = BatchRun(rows=0, chunks=0, path=None if out is None else Path(out))
+
+    def predict_all(writer: _TableWriter) -> None:
+        try:
+            predict_chunks(writer)
+        finally:
+            writer.close()  # also on an error, while the file is open (its temporary copy is removed)
+
+    def predict_chunks(writer: _TableWriter) -> None:
+        for chunk in chunks:
+            if run.chunks == 0:
+                run.notes = reading_notes(chunk)
+            if len(chunk) == 0 and run.rows == 0 and run.chunks == 0:
+                continue  # a header without rows: the error below
+            try:
+                table = prediction_table(model, chunk, proba=proba, keep=keep)
+            except DataError as err:
+                if not run.chunks:
+                    raise
+                raise DataError(f"{err} (in the rows from row {run.rows + 1:,} of {Path(data).name} on)",
+                                code=getattr(err, "code", None), **err.details) from None
+            writer.write(table)
+            run.rows += len(table)
+            run.chunks += 1
+        if run.rows == 0:
+            raise DataError(f"{Path(data).name} has no rows: nothing to predict.", code="no_rows")
+
+    if out is None:
+        predict_all(_TableWriter(stream if stream is not None else sys.stdout, "csv", text=True))
     else:
-        buffer = io.BytesIO()
-        table.to_parquet(buffer, index=False)
-        data = buffer.getvalue()
-    return atomic_write(path, data)
+        with atomic_file(out, "the predictions") as handle:
+            predict_all(_TableWriter(handle, kind))
+    return run
+
+
+def _is_text_dtype(dtype: str) -> bool:
+    """Whether a training column of this dtype (``str(col.dtype)``) held text."""
+    return dtype in ("object", "str", "category") or dtype.startswith("string")
+
+
+class _TableWriter:
+    """Writes tables one after another to a file as one CSV, Parquet or JSON lines table."""
+
+    def __init__(self, handle, kind: str, text: bool = False):
+        self.handle, self.kind, self.text = handle, kind, text
+        self._parquet = None
+        self._started = False
+
+    def write(self, table: pd.DataFrame) -> _TableWriter:
+        if self.kind == "parquet":
+            self._write_parquet(table)
+        else:
+            piece = (table.to_csv(index=False, header=not self._started) if self.kind == "csv"
+                     else table.to_json(orient="records", lines=True, date_format="iso", double_precision=15))
+            self.handle.write(piece if self.text else piece.encode())
+        self._started = True
+        return self
+
+    def _write_parquet(self, table: pd.DataFrame) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if self._parquet is None:
+            arrow = pa.Table.from_pandas(table, preserve_index=False)
+            self._schema = arrow.schema
+            self._parquet = pq.ParquetWriter(self.handle, arrow.schema)
+        else:
+            try:
+                arrow = pa.Table.from_pandas(table, schema=self._schema, preserve_index=False)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError) as err:
+                raise DataError(f"A kept column holds other types further down the file than in its first rows "
+                                f"({err}); Parquet needs one type per column. Write a .csv file, or read the "
+                                "file whole (--chunk-rows 0).", code="keep_changed_type") from None
+        self._parquet.write_table(arrow)
+
+    def close(self) -> None:
+        if self._parquet is not None:
+            self._parquet.close()
+            self._parquet = None

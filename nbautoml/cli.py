@@ -30,6 +30,19 @@ def _positive(kind):
     return parse
 
 
+def _at_least(low: int):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an int") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be >= {low}, got {text}")
+        return value
+
+    return parse
+
+
 def jobs_value(text):
     """``--jobs``: ``auto``, -1 or an int >= 1."""
     from .engine.workers import parse_n_jobs
@@ -157,6 +170,9 @@ def build_parser(project_defaults: bool = False) -> argparse.ArgumentParser:
     predict.add_argument("--proba", action="store_true", help="add a column 'probability CLASS' per class")
     predict.add_argument("--keep", type=_csv_list, metavar="COL,...",
                          help="copy these columns of the data in front of the predictions (an ID, say)")
+    predict.add_argument("--chunk-rows", type=_at_least(0), default=None, metavar="N",
+                         help="read, predict and write N rows at a time, so memory holds one chunk of a file "
+                              "larger than memory (default 100000; 0: the whole file at once)")
     _reading_arguments(predict)
 
     monitor = sub.add_parser("monitor", allow_abbrev=False,
@@ -351,19 +367,21 @@ def cmd_export(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from .batch import output_format, prediction_table, write_predictions
+    from .batch import CHUNK_ROWS, output_format, predict_file
 
     if args.out:
         output_format(args.out)  # a bad --out is refused before the model is loaded
     model = _load_model(args)
-    frame = _read_data(args.data, args.encoding, sheet=args.sheet)
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
-        if args.out:
-            table, path = write_predictions(model, frame, args.out, proba=args.proba, keep=args.keep or ())
-            print(f"Wrote {len(table)} predictions to {path}", file=sys.stderr)
-        else:
-            prediction_table(model, frame, proba=args.proba, keep=args.keep or ()).to_csv(sys.stdout, index=False)
+        run = predict_file(model, args.data, args.out, proba=args.proba, keep=args.keep or (),
+                           chunk_rows=CHUNK_ROWS if args.chunk_rows is None else args.chunk_rows,
+                           encoding=args.encoding, sheet=args.sheet)
+    if run.notes:
+        print(f"read {args.data}: {', '.join(run.notes)}", file=sys.stderr)
+    if args.out:
+        chunks = f" (in {run.chunks} chunks)" if run.chunks > 1 else ""
+        print(f"Wrote {run.rows} predictions to {run.path}{chunks}", file=sys.stderr)
     return 0
 
 

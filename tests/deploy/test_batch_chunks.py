@@ -1,0 +1,144 @@
+"""Scoring a file chunk by chunk (``nbautoml predict``, ``nbautoml.batch.predict_file``): the
+same predictions as the whole file at once, memory for one chunk, nothing half written."""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import nbautoml
+from nbautoml.batch import predict_file
+from nbautoml.cli import main
+from nbautoml.engine.data import read_table_chunks
+from nbautoml.exceptions import DataError
+
+
+class CountingModel:
+    """A loaded model that records how many rows each call predicts."""
+
+    def __init__(self, model):
+        self.model, self.calls = model, []
+
+    def __getattr__(self, name):
+        return getattr(self.model, name)
+
+    def predict(self, X):
+        self.calls.append(len(X))
+        return self.model.predict(X)
+
+    def predict_proba(self, X):
+        self.calls.append(len(X))
+        return self.model.predict_proba(X)
+
+
+@pytest.fixture()
+def titanic_rows(fitted, tmp_path):
+    """All 891 titanic rows in a CSV as a user has them, target column included."""
+    frame = fitted("titanic").frame
+    frame.to_csv(tmp_path / "all.csv", index=False)
+    return frame, tmp_path / "all.csv"
+
+
+def test_chunks_give_the_predictions_of_the_whole_file_in_every_format(titanic_artifact, titanic_rows, tmp_path):
+    path, _ = titanic_artifact
+    frame, csv = titanic_rows
+    model = CountingModel(nbautoml.load(path))
+    expected = model.model.predict_proba(frame)
+    frame.to_parquet(tmp_path / "all.parquet")
+    frame.to_json(tmp_path / "all.jsonl", orient="records", lines=True)
+    frame.to_csv(tmp_path / "all.csv.gz", index=False)
+
+    whole = predict_file(model, csv, tmp_path / "whole.csv", proba=True, keep=["PassengerId"], chunk_rows=0)
+    assert (whole.rows, whole.chunks) == (891, 1)
+    reference = pd.read_csv(tmp_path / "whole.csv")
+    for source in ("all.csv", "all.csv.gz", "all.parquet", "all.jsonl"):
+        for out, read in (("p.csv", pd.read_csv), ("p.parquet", pd.read_parquet),
+                          ("p.jsonl", lambda p: pd.read_json(p, lines=True))):
+            model.calls.clear()
+            run = predict_file(model, tmp_path / source, tmp_path / out, proba=True, keep=["PassengerId"],
+                               chunk_rows=100)
+            assert (run.rows, run.chunks) == (891, 9), (source, out)
+            assert max(model.calls) == 100, (source, model.calls)  # the model saw one chunk at a time
+            written = read(tmp_path / out)
+            assert written["PassengerId"].tolist() == frame["PassengerId"].tolist(), (source, out)
+            np.testing.assert_allclose(written[["probability 0", "probability 1"]], expected, atol=1e-12)
+            assert (written["predicted Survived"].to_numpy() == model.model.predict(frame)).all()
+        # the same table as the whole file's (probabilities may differ in the last bit: sums in
+        # another order over another number of rows)
+        pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "p.csv"), reference, rtol=0, atol=1e-12)
+
+
+def test_the_model_text_columns_keep_their_leading_zeros_in_every_chunk(fitted, tmp_path):
+    """A code such as '01' is text in training (other codes are 'A3'); a chunk where every code
+    looks like a number must not read it as the number 1, an unseen category."""
+    frame = fitted("titanic").frame.copy()
+    frame["Port"] = frame["Embarked"].map({"S": "01", "C": "02", "Q": "A3"})
+    frame = frame.sort_values("Port", na_position="last", kind="stable").reset_index(drop=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = nbautoml.AutoML(max_evals=1, models=["logistic_regression"], cv=3, seed=0,
+                                 search_dir=tmp_path / "runs").fit(frame, target="Survived")
+    frame.to_csv(tmp_path / "ports.csv", index=False)
+    first = next(read_table_chunks(tmp_path / "ports.csv", 100))
+    assert first["Port"].tolist()[:3] == [1, 1, 1]  # what pandas makes of the first chunk alone
+    first = next(read_table_chunks(tmp_path / "ports.csv", 100, text_columns=["Port"]))
+    assert first["Port"].tolist()[:3] == ["01", "01", "01"]
+
+    out = io.StringIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "unseen categories" note, nothing converted
+        run = predict_file(result, tmp_path / "ports.csv", proba=True, chunk_rows=100, stream=out)
+    assert run.chunks == 9
+    printed = pd.read_csv(io.StringIO(out.getvalue()))
+    np.testing.assert_allclose(printed[["probability 0", "probability 1"]], result.predict_proba(frame),
+                               atol=1e-12)
+
+
+def test_a_bad_row_far_down_the_file_leaves_no_file_and_says_where(titanic_artifact, titanic_rows, tmp_path):
+    path, _ = titanic_artifact
+    frame, _ = titanic_rows
+    bad = frame.astype({"Age": object})
+    bad.loc[650, "Age"] = "old"
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "p.csv").write_text("yesterday's predictions\n")
+    with pytest.raises(DataError, match=r"'Age' must be numeric.*'old'.*in the rows from row 601 of bad.csv"):
+        predict_file(nbautoml.load(path), tmp_path / "bad.csv", tmp_path / "out" / "p.csv", chunk_rows=100)
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["p.csv"]  # no temporary file left
+    assert (tmp_path / "out" / "p.csv").read_text() == "yesterday's predictions\n"
+
+
+def test_the_encoding_is_found_on_the_whole_file_before_the_first_chunk(titanic_artifact, titanic_rows, tmp_path):
+    """cp1252 bytes only in the last rows: chunks read as UTF-8 would fail after 800 rows."""
+    path, _ = titanic_artifact
+    frame, _ = titanic_rows
+    accented = frame.copy()
+    accented.loc[880:, "Name"] = accented.loc[880:, "Name"] + " Müller-Sørensen"
+    accented.to_csv(tmp_path / "cp1252.csv", index=False, encoding="cp1252")
+    model = nbautoml.load(path)
+    out = io.StringIO()
+    run = predict_file(model, tmp_path / "cp1252.csv", keep=["Name"], chunk_rows=100, stream=out)
+    assert run.notes == ["encoding cp1252 (not UTF-8)"] and run.chunks == 9
+    printed = pd.read_csv(io.StringIO(out.getvalue()))
+    assert printed["Name"].tolist() == accented["Name"].tolist()
+    assert (printed["predicted Survived"].to_numpy() == model.predict(accented)).all()
+
+
+def test_cli_chunk_rows(titanic_artifact, titanic_rows, tmp_path, capsys):
+    path, _ = titanic_artifact
+    frame, csv = titanic_rows
+    assert main(["predict", str(path), str(csv), "--keep", "PassengerId", "--chunk-rows", "250",
+                 "--out", str(tmp_path / "p.jsonl")]) == 0
+    assert f"Wrote 891 predictions to {tmp_path / 'p.jsonl'} (in 4 chunks)" in capsys.readouterr().err
+    assert pd.read_json(tmp_path / "p.jsonl", lines=True)["PassengerId"].tolist() == frame["PassengerId"].tolist()
+    frame.head(0).to_csv(tmp_path / "header.csv", index=False)
+    assert main(["predict", str(path), str(tmp_path / "header.csv"), "--out", str(tmp_path / "q.csv")]) == 2
+    assert "header.csv has no rows: nothing to predict" in capsys.readouterr().err
+    assert not (tmp_path / "q.csv").exists()
+    with pytest.raises(SystemExit):
+        main(["predict", str(path), str(csv), "--chunk-rows", "-1"])
+    assert "must be >= 0, got -1" in capsys.readouterr().err
