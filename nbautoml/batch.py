@@ -184,13 +184,12 @@ def predict_file(model, data: str | Path, out: str | Path | None = None, *, prob
     """
     from .engine.data import read_table_chunks, reading_notes
     from .persist import atomic_file
+    from .schema import text_columns
 
     kind = output_format(out) if out is not None else "csv"
     chunk_rows = max(int(chunk_rows), 0)
-    schema = getattr(model, "schema_", None) or {}
-    text = [c["name"] for c in schema.get("columns", []) if _is_text_dtype(c.get("dtype", ""))]
     chunks = read_table_chunks(data, chunk_rows, encoding=encoding, sheet=sheet,
-                               text_columns=text)
+                               text_columns=text_columns(getattr(model, "schema_", None)))
     run = BatchRun(rows=0, chunks=0, path=None if out is None else Path(out))
 
     def predict_all(writer: _TableWriter) -> None:
@@ -224,11 +223,6 @@ def predict_file(model, data: str | Path, out: str | Path | None = None, *, prob
         with atomic_file(out, "the predictions") as handle:
             predict_all(_TableWriter(handle, kind))
     return run
-
-
-def _is_text_dtype(dtype: str) -> bool:
-    """Whether a training column of this dtype (``str(col.dtype)``) held text."""
-    return dtype in ("object", "str", "category") or dtype.startswith("string")
 
 
 class _TableWriter:

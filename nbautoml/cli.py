@@ -345,9 +345,11 @@ def cmd_serve(args) -> int:
 def cmd_export(args) -> int:
     from .engine.data import read_table
     from .export import export_onnx
+    from .schema import text_columns
 
     model = _load_model(args)
-    check_rows = None if args.check is None else read_table(args.check, encoding=args.encoding)
+    check_rows = None if args.check is None else read_table(args.check, encoding=args.encoding,
+                                                            text_columns=text_columns(model.schema_))
     if check_rows is not None and model.target_ in check_rows.columns:
         check_rows = check_rows.drop(columns=[model.target_])
     report = export_onnx(model, args.out, check_rows=check_rows)
@@ -404,7 +406,7 @@ def cmd_monitor(args) -> int:
     except (TypeError, ValueError) as err:
         raise ConfigError(f"--threshold: {err}", code="bad_threshold") from None
     model = _load_model(args)
-    frame = _read_data(args.data, args.encoding, sheet=args.sheet)
+    frame = _read_data(args.data, args.encoding, sheet=args.sheet, model=model)
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
         try:
@@ -440,11 +442,14 @@ def _print_history(model, args) -> int:
     return 0
 
 
-def _read_data(path, encoding, quiet: bool = False, sheet=None):
-    """The table at ``path``; on stderr, how it was read when it was not plain UTF-8 with commas."""
+def _read_data(path, encoding, quiet: bool = False, sheet=None, model=None):
+    """The table at ``path`` (for ``model``: the columns it was trained on as text read as text);
+    on stderr, how it was read when it was not plain UTF-8 with commas."""
     from .engine.data import read_table, reading_notes
+    from .schema import text_columns
 
-    frame = read_table(path, encoding=encoding, sheet=sheet)
+    frame = read_table(path, encoding=encoding, sheet=sheet,
+                       text_columns=text_columns(getattr(model, "schema_", None)))
     notes = reading_notes(frame)
     if notes and not quiet:
         print(f"read {path}: {', '.join(notes)}", file=sys.stderr)

@@ -201,8 +201,9 @@ def _p(p: float, name: str = "p") -> str:
 # --------------------------------------------------------------------------- data
 
 
-def _frame(data, what: str):
-    """One DataFrame from a frame, a path, or a list of them (oldest first)."""
+def _frame(data, what: str, text_columns=()):
+    """One DataFrame from a frame, a path (its ``text_columns`` read as text), or a list of them
+    (oldest first)."""
     import pandas as pd
 
     from .engine.data import read_table
@@ -217,7 +218,7 @@ def _frame(data, what: str):
     frames = []
     for part in parts:
         if isinstance(part, (str, Path)):
-            part = read_table(part)
+            part = read_table(part, text_columns=text_columns)
         part = as_pandas(part)
         if not isinstance(part, pd.DataFrame):
             raise DataError(f"{what} must be a DataFrame, a data file (CSV, Parquet, JSON, Excel, ...), or a list of them; got "
@@ -537,6 +538,7 @@ def retrain(name: str, new_data, target: str | None = None, data: str | None = N
     from .engine.automl import AutoML
     from .engine.metrics import get_metric
     from .persist import as_loaded
+    from .schema import text_columns
 
     started = time.perf_counter()
     reg = registry if isinstance(registry, Registry) else Registry(registry)
@@ -558,12 +560,13 @@ def retrain(name: str, new_data, target: str | None = None, data: str | None = N
     champion = reg.load(f"{name}@{PRODUCTION}")
     champion_version = int(champion.registry_ref_.rsplit("@", 1)[1])
     card = champion.card
+    as_text = text_columns(champion.schema_)  # a file of new rows is read as the champion's data was
     target = target or champion.target_
     if not target:
         raise ConfigError(f"The card of {name}@{champion_version} names no target; pass target=.",
                           code="no_target")
     train, held_out, window = split_data(
-        _frame(new_data, "new_data"), _frame(old_data, "old_data"), target, data,
+        _frame(new_data, "new_data", as_text), _frame(old_data, "old_data", as_text), target, data,
         window if window is not None else (card.get("training_data") or {}).get("rows"), holdout)
     inputs = [str(c) for c in champion.feature_names_in_]
     if inputs:  # the champion's input columns only: the challenger must be a drop-in replacement

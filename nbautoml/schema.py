@@ -111,6 +111,18 @@ def warn_about_input(report: InputReport, warned: set, stacklevel: int) -> None:
                           stacklevel=stacklevel + 1)
 
 
+def text_columns(schema: dict | None) -> list[str]:
+    """The input columns a model was trained on as text (dtype object, str, string or category).
+
+    A data file read for this model reads them as text, as training saw them: a batch whose
+    codes all look like numbers (``"01"``, ``"02"``) would otherwise be read as the numbers 1
+    and 2, categories the model never saw. The other columns are read as pandas infers them,
+    as in training (a category trained as the integer 3 stays 3).
+    """
+    return [c["name"] for c in (schema or {}).get("columns", [])
+            if c.get("dtype") in ("object", "str", "category") or str(c.get("dtype", "")).startswith("string")]
+
+
 def _as_str(value) -> str:
     """A category value as the pipeline's ``AsString`` step sees it."""
     return str(value)
@@ -390,4 +402,4 @@ def enforce_schema(data, schema: dict, known: list[str] | None = None) -> tuple[
     return pd.DataFrame(out, index=frame.index), report
 
 
-__all__ = ["InputReport", "as_frame", "build_schema", "enforce_schema"]
+__all__ = ["InputReport", "as_frame", "build_schema", "enforce_schema", "text_columns"]

@@ -158,13 +158,15 @@ def _items(payload: dict, field: str, max_records: int) -> list:
 
 
 def _csv_frame(body: bytes, max_records: int, schema: dict | None):
-    """A ``text/csv`` body as a DataFrame: the columns the model does not take as numbers (its
-    ``schema``: categories, text, dates) are read as text, the others as pandas infers them."""
+    """A ``text/csv`` body as a DataFrame: the columns the model was trained on as text are read
+    as text (``schema.text_columns``), the others as pandas infers them, as in training."""
     import io
 
     import pandas as pd
 
-    as_text = {c["name"]: str for c in (schema or {}).get("columns", []) if c.get("role") != "numeric"}
+    from .schema import text_columns
+
+    as_text = dict.fromkeys(text_columns(schema), str)
     try:
         frame = pd.read_csv(io.BytesIO(body), dtype=as_text, nrows=max_records + 1, encoding="utf-8")
     except (ValueError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:

@@ -28,7 +28,7 @@ def explain(magics, args):
     result = _search_of_this_session(magics, args.name, "explain", "explaining needs the training data")
     data = None
     if args.data:
-        data = resolve_data(magics.shell, " ".join(args.data), what="DATA")
+        data = resolve_data(magics.shell, " ".join(args.data), what="DATA", model=result)
         if not isinstance(data, pd.DataFrame):
             raise UsageError(
                 f"DATA gave a {type(data).__name__}; expected a DataFrame or a data file (CSV, Parquet, JSON, Excel, ...)."

@@ -53,7 +53,7 @@ def check_batch(magics, model, args):
     from ..monitor import Thresholds
     from ..monitor import monitor as run_monitor
 
-    batch = resolve_data(magics.shell, " ".join(args.data), what="DATA")
+    batch = resolve_data(magics.shell, " ".join(args.data), what="DATA", model=model)
     if not isinstance(batch, pd.DataFrame):
         raise UsageError(
             f"DATA gave a {type(batch).__name__}; expected a DataFrame or a data file (CSV, Parquet, JSON, Excel, ...)."

@@ -516,12 +516,13 @@ EXAMPLE = (
 )
 
 
-def resolve_data(shell, text: str, what: str = "the cell", sheet: str | None = None):
+def resolve_data(shell, text: str, what: str = "the cell", sheet: str | None = None, model=None):
     """Turn a cell body (or a ``DATA`` argument) into the object it names.
 
     Three forms: a path to a data file (CSV, Parquet, JSON, Excel: its sheet
-    ``sheet``, ...); a Python expression evaluated in the user namespace; or code
-    whose last line is such an expression (the code runs in the user namespace first).
+    ``sheet``, ...; for ``model``, the columns it was trained on as text are read as
+    text); a Python expression evaluated in the user namespace; or code whose last
+    line is such an expression (the code runs in the user namespace first).
 
     Returns
     -------
@@ -535,7 +536,7 @@ def resolve_data(shell, text: str, what: str = "the cell", sheet: str | None = N
             f"{what.capitalize()} is empty: name the data to learn from, for example\n{EXAMPLE}"
         )
     if len(code_lines) == 1 and _looks_like_path(code_lines[0].split("#")[0].strip()):
-        return read_file(code_lines[0].split("#")[0].strip(), sheet)
+        return read_file(code_lines[0].split("#")[0].strip(), sheet, model)
     try:
         tree = ast.parse(source, mode="exec")
     except SyntaxError as err:
@@ -562,7 +563,7 @@ def resolve_data(shell, text: str, what: str = "the cell", sheet: str | None = N
             "Define it in a cell above, or give a file path."
         ) from None
     if isinstance(value, (str, Path)):
-        return read_file(str(value), sheet)
+        return read_file(str(value), sheet, model)
     if sheet is not None:
         raise UsageError(f"--sheet is for an Excel file named in {what}; it names a {type(value).__name__}. "
                          "Leave --sheet out.")
@@ -582,16 +583,18 @@ def _looks_like_path(text: str) -> bool:
     return Path(text).suffix.lower() in DATA_SUFFIXES or Path(text).is_file()
 
 
-def read_file(text: str, sheet: str | None = None):
-    """The table at the path ``text``; how it was read is printed when it was not plain UTF-8 CSV."""
+def read_file(text: str, sheet: str | None = None, model=None):
+    """The table at the path ``text`` (``model``'s text columns read as text); how it was read is
+    printed when it was not plain UTF-8 CSV."""
     from ..engine.data import read_table, reading_notes
     from ..exceptions import DataError
+    from ..schema import text_columns
 
     path = text.strip().strip("'\"")
     if not Path(path).exists():
         raise UsageError(f"File not found: {path!r} (relative to {Path.cwd()}). Check the path.")
     try:
-        frame = read_table(path, sheet=sheet)
+        frame = read_table(path, sheet=sheet, text_columns=text_columns(getattr(model, "schema_", None)))
     except DataError as err:
         if err.code != "bad_sheet":
             raise

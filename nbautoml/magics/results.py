@@ -173,7 +173,7 @@ def predict(magics, args):
     import pandas as pd
 
     model = magics.result(args.name, search=False)
-    data = resolve_data(magics.shell, " ".join(args.data), what="DATA")
+    data = resolve_data(magics.shell, " ".join(args.data), what="DATA", model=model)
     if not isinstance(data, pd.DataFrame):
         raise UsageError(
             f"DATA gave a {type(data).__name__}; expected a DataFrame or a data file (CSV, Parquet, JSON, Excel, ...)."

@@ -12,11 +12,12 @@ from IPython.display import display
 from .parsing import resolve_data
 
 
-def _frames(magics, tokens, what: str):
-    """A DataFrame, or a list of them (batches, oldest first), from DATA."""
+def _frames(magics, tokens, what: str, model=None):
+    """A DataFrame, or a list of them (batches, oldest first), from DATA (a file for ``model``
+    read as :func:`~nbautoml.magics.parsing.resolve_data` says)."""
     import pandas as pd
 
-    value = resolve_data(magics.shell, " ".join(tokens), what=what)
+    value = resolve_data(magics.shell, " ".join(tokens), what=what, model=model)
     parts = list(value) if isinstance(value, (list, tuple)) else [value]
     bad = [type(p).__name__ for p in parts if not isinstance(p, pd.DataFrame)]
     if bad or not parts:
@@ -98,7 +99,7 @@ def auto_retrain(magics, args, model, report) -> None:
         print(f"No retraining: {report.recommendation}.")
         return
     target = model.target_
-    batch = _frames(magics, args.data, "DATA")
+    batch = _frames(magics, args.data, "DATA", model=model)
     if args.labels and args.labels != target:
         batch = batch.rename(columns={args.labels: target})
     if target not in batch.columns:

@@ -4,7 +4,6 @@ same predictions as the whole file at once, memory for one chunk, nothing half w
 from __future__ import annotations
 
 import io
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -13,7 +12,6 @@ import pytest
 import nbautoml
 from nbautoml.batch import predict_file
 from nbautoml.cli import main
-from nbautoml.engine.data import read_table_chunks
 from nbautoml.exceptions import DataError
 
 
@@ -70,32 +68,6 @@ def test_chunks_give_the_predictions_of_the_whole_file_in_every_format(titanic_a
         # the same table as the whole file's (probabilities may differ in the last bit: sums in
         # another order over another number of rows)
         pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "p.csv"), reference, rtol=0, atol=1e-12)
-
-
-def test_the_model_text_columns_keep_their_leading_zeros_in_every_chunk(fitted, tmp_path):
-    """A code such as '01' is text in training (other codes are 'A3'); a chunk where every code
-    looks like a number must not read it as the number 1, an unseen category."""
-    frame = fitted("titanic").frame.copy()
-    frame["Port"] = frame["Embarked"].map({"S": "01", "C": "02", "Q": "A3"})
-    frame = frame.sort_values("Port", na_position="last", kind="stable").reset_index(drop=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        result = nbautoml.AutoML(max_evals=1, models=["logistic_regression"], cv=3, seed=0,
-                                 search_dir=tmp_path / "runs").fit(frame, target="Survived")
-    frame.to_csv(tmp_path / "ports.csv", index=False)
-    first = next(read_table_chunks(tmp_path / "ports.csv", 100))
-    assert first["Port"].tolist()[:3] == [1, 1, 1]  # what pandas makes of the first chunk alone
-    first = next(read_table_chunks(tmp_path / "ports.csv", 100, text_columns=["Port"]))
-    assert first["Port"].tolist()[:3] == ["01", "01", "01"]
-
-    out = io.StringIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # no "unseen categories" note, nothing converted
-        run = predict_file(result, tmp_path / "ports.csv", proba=True, chunk_rows=100, stream=out)
-    assert run.chunks == 9
-    printed = pd.read_csv(io.StringIO(out.getvalue()))
-    np.testing.assert_allclose(printed[["probability 0", "probability 1"]], result.predict_proba(frame),
-                               atol=1e-12)
 
 
 def test_a_bad_row_far_down_the_file_leaves_no_file_and_says_where(titanic_artifact, titanic_rows, tmp_path):
