@@ -325,7 +325,15 @@ def _parquet_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
     if reader.metadata.num_rows == 0:
         yield reader.read().to_pandas()
         return
-    for batch in reader.iter_batches(batch_size=chunk_rows):
+    batches = reader.iter_batches(batch_size=chunk_rows)
+    while True:
+        try:
+            batch = next(batches, None)
+        except (ValueError, OSError) as err:  # a damaged row group further down
+            raise DataError(f"{path.name} cannot be read as parquet past its first rows ({type(err).__name__}: "
+                            f"{err}). Check that the file is whole.", code="bad_file") from err
+        if batch is None:
+            return
         yield batch.to_pandas()
 
 

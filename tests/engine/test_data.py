@@ -207,6 +207,61 @@ def test_compressed_csv_feather_json_and_excel_files_read_as_the_csv(titanic, tm
     assert plan == {c.name: c.role for c in D.plan_columns(titanic.drop(columns="Survived")).columns}
 
 
+@pytest.mark.parametrize("name", ["t.csv", "t.csv.gz", "t.tsv.zip", "t_de.csv", "t.parquet", "t.feather",
+                                  "t.json", "t.jsonl", "t.xlsx"])
+def test_chunks_of_every_format_make_the_whole_table(titanic, tmp_path, name):
+    """``read_table_chunks`` (what ``nbautoml predict`` reads a file with): CSV, JSON lines and
+    Parquet a chunk at a time, the other formats whole and then in slices; the same rows and
+    values as ``read_table``, and the reading notes on every chunk."""
+    path = tmp_path / name
+    if name == "t_de.csv":
+        titanic.to_csv(path, sep=";", decimal=",", index=False)
+    elif name.startswith("t.csv") or name.startswith("t.tsv"):
+        titanic.to_csv(path, sep="\t" if ".tsv" in name else ",", index=False)
+    elif name.endswith(".parquet"):
+        titanic.to_parquet(path, row_group_size=250)
+    elif name.endswith(".feather"):
+        titanic.to_feather(path)
+    elif name.endswith(".xlsx"):
+        pytest.importorskip("openpyxl")
+        titanic.to_excel(path, index=False)
+    else:
+        titanic.to_json(path, orient="records", lines=name.endswith(".jsonl"))
+    whole = D.read_table(path)
+    chunks = list(D.read_table_chunks(path, 100))
+    assert [len(c) for c in chunks] == [100] * 8 + [91]
+    joined = pd.concat(chunks, ignore_index=True)
+    assert joined.shape == whole.shape and joined["Name"].tolist() == whole["Name"].tolist()
+    for column in ("Survived", "Age", "Fare"):
+        np.testing.assert_allclose(joined[column].to_numpy(dtype=float), whole[column].to_numpy(dtype=float))
+    assert all(D.reading_notes(c) == D.reading_notes(whole) for c in chunks)
+    assert len(list(D.read_table_chunks(path, 0))) == 1
+
+
+def test_a_broken_chunk_far_down_a_file_is_a_data_error(titanic, tmp_path):
+    path = tmp_path / "t.csv"
+    text = titanic.to_csv(index=False).splitlines()
+    text[700] += ",one field too many"
+    path.write_text("\n".join(text) + "\n")
+    chunks = D.read_table_chunks(path, 100)
+    assert len(next(chunks)) == 100
+    with pytest.raises(DataError, match="cannot be read as a CSV table") as info:
+        list(chunks)
+    assert info.value.code == "bad_csv"
+
+    pq = pytest.importorskip("pyarrow.parquet")
+    titanic.to_parquet(tmp_path / "t.parquet", row_group_size=300)
+    data = bytearray((tmp_path / "t.parquet").read_bytes())
+    start = pq.ParquetFile(tmp_path / "t.parquet").metadata.row_group(2).column(0).data_page_offset
+    data[start:start + 40] = b"\xff" * 40  # the page header of the third row group
+    (tmp_path / "damaged.parquet").write_bytes(bytes(data))
+    chunks = D.read_table_chunks(tmp_path / "damaged.parquet", 300)
+    assert len(next(chunks)) == 300
+    with pytest.raises(DataError, match="cannot be read as parquet past its first rows") as info:
+        list(chunks)
+    assert info.value.code == "bad_file"
+
+
 def test_a_sheet_is_read_by_name_or_position_and_a_wrong_one_names_the_sheets(titanic, tmp_path, capsys):
     pytest.importorskip("openpyxl")
     from nbautoml.cli import main
