@@ -109,8 +109,8 @@ def write_table(table: pd.DataFrame, path: str | Path) -> Path:
     from .persist import atomic_file
 
     kind = output_format(path)
-    with atomic_file(path, "the predictions") as handle:
-        _TableWriter(handle, kind).write(table).close()
+    with atomic_file(path, "the predictions") as handle, _TableWriter(handle, kind) as writer:
+        writer.write(table)
     return Path(path)
 
 
@@ -192,48 +192,50 @@ def predict_file(model, data: str | Path, out: str | Path | None = None, *, prob
                                text_columns=text_columns(getattr(model, "schema_", None)))
     run = BatchRun(rows=0, chunks=0, path=None if out is None else Path(out))
 
-    def predict_all(writer: _TableWriter) -> None:
-        try:
-            predict_chunks(writer)
-        finally:
-            writer.close()  # also on an error, while the file is open (its temporary copy is removed)
-
-    def predict_chunks(writer: _TableWriter) -> None:
-        for chunk in chunks:
-            if run.chunks == 0:
-                run.notes = reading_notes(chunk)
-            if len(chunk) == 0 and run.rows == 0 and run.chunks == 0:
-                continue  # a header without rows: the error below
-            try:
-                table = prediction_table(model, chunk, proba=proba, keep=keep)
-            except DataError as err:
-                if not run.chunks:
-                    raise
-                raise DataError(f"{err} (in the rows from row {run.rows + 1:,} of {Path(data).name} on)",
-                                code=getattr(err, "code", None), **err.details) from None
-            writer.write(table)
-            run.rows += len(table)
-            run.chunks += 1
+    def predict_into(writer: _TableWriter) -> None:
+        with writer:  # closed also on an error, while the file is still open
+            for chunk in chunks:
+                if run.chunks == 0:
+                    run.notes = reading_notes(chunk)
+                if len(chunk) == 0:  # a header without rows
+                    continue
+                try:
+                    table = prediction_table(model, chunk, proba=proba, keep=keep)
+                except DataError as err:
+                    if not run.chunks:
+                        raise
+                    raise DataError(f"{err} (in the rows from row {run.rows + 1:,} of {Path(data).name} on)",
+                                    code=err.code, **err.details) from None
+                writer.write(table)
+                run.rows += len(table)
+                run.chunks += 1
         if run.rows == 0:
             raise DataError(f"{Path(data).name} has no rows: nothing to predict.", code="no_rows")
 
     if out is None:
-        predict_all(_TableWriter(stream if stream is not None else sys.stdout, "csv", text=True))
+        predict_into(_TableWriter(stream if stream is not None else sys.stdout, "csv", text=True))
     else:
         with atomic_file(out, "the predictions") as handle:
-            predict_all(_TableWriter(handle, kind))
+            predict_into(_TableWriter(handle, kind))
     return run
 
 
 class _TableWriter:
-    """Writes tables one after another to a file as one CSV, Parquet or JSON lines table."""
+    """Writes tables one after another to a file as one CSV, Parquet or JSON lines table
+    (a context manager: a Parquet file's footer is written when it closes)."""
 
     def __init__(self, handle, kind: str, text: bool = False):
         self.handle, self.kind, self.text = handle, kind, text
         self._parquet = None
         self._started = False
 
-    def write(self, table: pd.DataFrame) -> _TableWriter:
+    def __enter__(self) -> _TableWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def write(self, table: pd.DataFrame) -> None:
         if self.kind == "parquet":
             self._write_parquet(table)
         else:
@@ -241,7 +243,6 @@ class _TableWriter:
                      else table.to_json(orient="records", lines=True, date_format="iso", double_precision=15))
             self.handle.write(piece if self.text else piece.encode())
         self._started = True
-        return self
 
     def _write_parquet(self, table: pd.DataFrame) -> None:
         import pyarrow as pa

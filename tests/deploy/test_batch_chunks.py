@@ -114,3 +114,21 @@ def test_cli_chunk_rows(titanic_artifact, titanic_rows, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["predict", str(path), str(csv), "--chunk-rows", "-1"])
     assert "must be >= 0, got -1" in capsys.readouterr().err
+
+
+def test_a_kept_column_that_changes_type_down_the_file(titanic_artifact, titanic_rows, tmp_path):
+    """Parquet holds one type per column: IDs that are numbers in the first chunks and text
+    further down are refused there, with the ways out; CSV writes them as they are."""
+    path, _ = titanic_artifact
+    frame, _ = titanic_rows
+    mixed = frame.astype({"PassengerId": object})
+    mixed.loc[500:, "PassengerId"] = [f"P-{i}" for i in mixed.loc[500:, "PassengerId"]]
+    mixed.to_csv(tmp_path / "mixed.csv", index=False)
+    model = nbautoml.load(path)
+    with pytest.raises(DataError, match="other types further down.*Write a .csv file.*--chunk-rows 0") as info:
+        predict_file(model, tmp_path / "mixed.csv", tmp_path / "p.parquet", keep=["PassengerId"], chunk_rows=100)
+    assert info.value.code == "keep_changed_type" and not (tmp_path / "p.parquet").exists()
+    predict_file(model, tmp_path / "mixed.csv", tmp_path / "p.csv", keep=["PassengerId"], chunk_rows=100)
+    assert pd.read_csv(tmp_path / "p.csv")["PassengerId"].astype(str).tolist() == mixed["PassengerId"].astype(str).tolist()
+    predict_file(model, tmp_path / "mixed.csv", tmp_path / "p.parquet", keep=["PassengerId"], chunk_rows=0)
+    assert pd.read_parquet(tmp_path / "p.parquet")["PassengerId"].tolist()[-1] == "P-891"
