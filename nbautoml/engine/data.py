@@ -7,7 +7,9 @@ all-missing columns) are dropped and reported in the :class:`DataPlan`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import importlib
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -199,8 +201,8 @@ def read_table_chunks(path: str | Path, chunk_rows: int, encoding: str | None = 
     Raises
     ------
     DataError
-        Also ``bad_encoding`` when a CSV of unknown encoding stops decoding as UTF-8
-        after chunks were handed out (pass its ``encoding``).
+        As :func:`read_table`, when the chunk that holds the problem is read (a CSV's
+        encoding is found on the whole file before the first chunk).
     """
     path = Path(path)
     if not path.exists():
@@ -235,8 +237,9 @@ def _slices(frame: pd.DataFrame, chunk_rows: int) -> Iterator[pd.DataFrame]:
 
 
 def _csv_chunks(path: Path, encoding: str | None, chunk_rows: int, text_columns: tuple) -> Iterator[pd.DataFrame]:
-    """A CSV in chunks, in ``encoding`` or else UTF-8, cp1252 or latin-1 (the first that decodes:
-    tried on the whole file, which is read once more in chunks to find it)."""
+    """A CSV in chunks, in ``encoding`` or else UTF-8, cp1252 or latin-1, the first that decodes
+    it: in chunks, found by decoding the whole file in blocks first (:func:`_encoding_of`), so
+    no chunk fails after others were handed out; whole, tried in turn."""
     if encoding is not None:
         candidates = (encoding,)
     elif chunk_rows > 0:
@@ -282,32 +285,31 @@ def _encoding_of(path: Path) -> str:
     return "latin-1"
 
 
+@contextlib.contextmanager
 def _open_binary(path: Path):
     """``path`` opened for reading bytes, through the compression its suffix names."""
     suffix = path.suffix.lower()
-    if suffix == ".gz":
-        import gzip
-
-        return gzip.open(path, "rb")
-    if suffix == ".bz2":
-        import bz2
-
-        return bz2.open(path, "rb")
-    if suffix == ".xz":
-        import lzma
-
-        return lzma.open(path, "rb")
     if suffix == ".zip":
         import zipfile
 
         with zipfile.ZipFile(path) as archive:
             names = [n for n in archive.namelist() if not n.endswith("/")]
-        return zipfile.ZipFile(path).open(names[0]) if len(names) == 1 else open(path, "rb")
-    if suffix == ".zst":
-        import zstandard
-
-        return zstandard.open(path, "rb")
-    return open(path, "rb")
+            if len(names) == 1:  # else pandas refuses the file when it reads it
+                with archive.open(names[0]) as handle:
+                    yield handle
+                return
+    openers = {".gz": "gzip", ".bz2": "bz2", ".xz": "lzma", ".zst": "zstandard"}
+    if suffix not in openers:
+        with open(path, "rb") as handle:
+            yield handle
+        return
+    try:
+        module = importlib.import_module(openers[suffix])
+    except ImportError as err:
+        raise DataError(f"Reading {path.name} needs {openers[suffix]}, which is not installed: pip install "
+                        f"{openers[suffix]}.", code="missing_dependency") from err
+    with module.open(path, "rb") as handle:
+        yield handle
 
 
 def _parquet_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
