@@ -508,19 +508,23 @@ def atomic_file(path: str | Path, what: str = "the model"):
     path = Path(path)
     handle = tmp = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _remove_stale_temps(path)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
-        os.fchmod(fd, 0o644)
-        handle = _WholeWrites(fd)
-        yield handle
-        os.fsync(handle.fileno())
-        handle.close()
-        os.replace(tmp, path)
-        tmp = None
-        _fsync_dir(path.parent)
-    except OSError as err:
-        raise _save_error(err, path, what) from err
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _remove_stale_temps(path)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
+            handle = _WholeWrites(fd, lambda err: _save_error(err, path, what))
+            os.fchmod(fd, 0o644)
+        except OSError as err:
+            raise _save_error(err, path, what) from err
+        yield handle  # an OSError of the block's own (reading its input, say) is not a save error
+        try:
+            os.fsync(handle.fileno())
+            handle.close()
+            os.replace(tmp, path)
+            tmp = None
+            _fsync_dir(path.parent)
+        except OSError as err:
+            raise _save_error(err, path, what) from err
     finally:
         if handle is not None and not handle.closed:
             try:
@@ -536,10 +540,11 @@ def atomic_file(path: str | Path, what: str = "the model"):
 
 class _WholeWrites(io.RawIOBase):
     """An unbuffered binary file on ``fd`` whose ``write`` writes all of its bytes (``os.write``
-    again after a short write), so a full disk raises at the write that hits it."""
+    again after a short write), so a full disk raises at the write that hits it, as the error
+    ``failed`` makes of the OSError."""
 
-    def __init__(self, fd: int):
-        self._fd = fd
+    def __init__(self, fd: int, failed):
+        self._fd, self._failed = fd, failed
 
     def writable(self) -> bool:
         return True
@@ -550,8 +555,11 @@ class _WholeWrites(io.RawIOBase):
     def write(self, data) -> int:
         view = memoryview(data).cast("B")
         written = 0
-        while written < len(view):
-            written += os.write(self._fd, view[written:])
+        try:
+            while written < len(view):
+                written += os.write(self._fd, view[written:])
+        except OSError as err:
+            raise self._failed(err) from err
         return written
 
     def tell(self) -> int:

@@ -215,14 +215,18 @@ def read_table_chunks(path: str | Path, chunk_rows: int, encoding: str | None = 
     if sheet is not None and kind != "excel":
         raise DataError(f"sheet={sheet!r} is for Excel files; {path.name} is read as {kind}. Leave the sheet out.",
                         code="bad_sheet")
-    if kind == "csv":
-        yield from _csv_chunks(path, encoding, chunk_rows, tuple(text_columns))
-    elif kind == "parquet" and chunk_rows > 0:
-        yield from _parquet_chunks(path, chunk_rows)
-    elif kind == "json lines" and chunk_rows > 0:
-        yield from _json_lines_chunks(path, chunk_rows)
-    else:
-        yield from _slices(_read_other(path, kind, sheet), chunk_rows)
+    try:
+        if kind == "csv":
+            yield from _csv_chunks(path, encoding, chunk_rows, tuple(text_columns))
+        elif kind == "parquet" and chunk_rows > 0:
+            yield from _parquet_chunks(path, chunk_rows)
+        elif kind == "json lines" and chunk_rows > 0:
+            yield from _json_lines_chunks(path, chunk_rows)
+        else:
+            yield from _slices(_read_other(path, kind, sheet), chunk_rows)
+    except OSError as err:  # the system's, not the format's: permissions, a disk error
+        raise DataError(f"{path.name} cannot be read: {err.strerror or err}. Check that you may read it "
+                        f"({path}).", code="unreadable") from err
 
 
 def _slices(frame: pd.DataFrame, chunk_rows: int) -> Iterator[pd.DataFrame]:

@@ -132,3 +132,41 @@ def test_a_kept_column_that_changes_type_down_the_file(titanic_artifact, titanic
     assert pd.read_csv(tmp_path / "p.csv")["PassengerId"].astype(str).tolist() == mixed["PassengerId"].astype(str).tolist()
     predict_file(model, tmp_path / "mixed.csv", tmp_path / "p.parquet", keep=["PassengerId"], chunk_rows=0)
     assert pd.read_parquet(tmp_path / "p.parquet")["PassengerId"].tolist()[-1] == "P-891"
+
+
+@pytest.mark.parametrize("out", ["p.csv", "p.parquet"])
+def test_a_full_disk_or_an_unreadable_input_leaves_the_old_predictions(titanic_artifact, titanic_rows, tmp_path,
+                                                                      monkeypatch, out):
+    import errno
+    import os
+
+    from nbautoml.persist import ArtifactError
+
+    path, _ = titanic_artifact
+    _, csv = titanic_rows
+    model = nbautoml.load(path)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / out).write_bytes(b"yesterday's predictions")
+    real_write, calls = os.write, []
+
+    def full_after_two(fd, data):
+        calls.append(len(data))
+        if len(calls) > 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", full_after_two)
+    with pytest.raises(ArtifactError, match=f"Could not save the predictions to .*{out}.*no space left"):
+        predict_file(model, csv, tmp_path / "out" / out, chunk_rows=100)
+    monkeypatch.setattr(os, "write", real_write)
+    assert [p.name for p in (tmp_path / "out").iterdir()] == [out]
+    assert (tmp_path / "out" / out).read_bytes() == b"yesterday's predictions"
+
+    # an error reading the input is the reader's, not "could not save"
+    def unreadable(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", str(csv))
+
+    monkeypatch.setattr(pd, "read_csv", unreadable)
+    with pytest.raises(DataError, match="all.csv cannot be read: Permission denied. Check that you may read it"):
+        predict_file(model, csv, tmp_path / "out" / out, chunk_rows=100)
+    assert [p.name for p in (tmp_path / "out").iterdir()] == [out]
