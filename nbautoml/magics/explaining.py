@@ -25,10 +25,13 @@ def explain(magics, args):
     """Show ``result.explain(...)``: its summary, then the importance and dependence plots."""
     import pandas as pd
 
+    from ..schema import text_columns
+
     result = _search_of_this_session(magics, args.name, "explain", "explaining needs the training data")
     data = None
     if args.data:
-        data = resolve_data(magics.shell, " ".join(args.data), what="DATA", model=result)
+        data = resolve_data(magics.shell, " ".join(args.data), what="DATA",
+                            text_columns=text_columns(getattr(result, "schema_", None)))
         if not isinstance(data, pd.DataFrame):
             raise UsageError(
                 f"DATA gave a {type(data).__name__}; expected a DataFrame or a data file (CSV, Parquet, JSON, Excel, ...)."

@@ -13,7 +13,7 @@ import ast
 import difflib
 import keyword
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -516,13 +516,14 @@ EXAMPLE = (
 )
 
 
-def resolve_data(shell, text: str, what: str = "the cell", sheet: str | None = None, model=None):
+def resolve_data(shell, text: str, what: str = "the cell", sheet: str | None = None,
+                 text_columns: Sequence[str] = ()):
     """Turn a cell body (or a ``DATA`` argument) into the object it names.
 
     Three forms: a path to a data file (CSV, Parquet, JSON, Excel: its sheet
-    ``sheet``, ...; for ``model``, the columns it was trained on as text are read as
-    text); a Python expression evaluated in the user namespace; or code whose last
-    line is such an expression (the code runs in the user namespace first).
+    ``sheet``, ...; ``text_columns`` read as text: a model's, ``schema.text_columns``);
+    a Python expression evaluated in the user namespace; or code whose last line is
+    such an expression (the code runs in the user namespace first).
 
     Returns
     -------
@@ -536,7 +537,7 @@ def resolve_data(shell, text: str, what: str = "the cell", sheet: str | None = N
             f"{what.capitalize()} is empty: name the data to learn from, for example\n{EXAMPLE}"
         )
     if len(code_lines) == 1 and _looks_like_path(code_lines[0].split("#")[0].strip()):
-        return read_file(code_lines[0].split("#")[0].strip(), sheet, model)
+        return read_file(code_lines[0].split("#")[0].strip(), sheet, text_columns)
     try:
         tree = ast.parse(source, mode="exec")
     except SyntaxError as err:
@@ -563,7 +564,7 @@ def resolve_data(shell, text: str, what: str = "the cell", sheet: str | None = N
             "Define it in a cell above, or give a file path."
         ) from None
     if isinstance(value, (str, Path)):
-        return read_file(str(value), sheet, model)
+        return read_file(str(value), sheet, text_columns)
     if sheet is not None:
         raise UsageError(f"--sheet is for an Excel file named in {what}; it names a {type(value).__name__}. "
                          "Leave --sheet out.")
@@ -583,18 +584,17 @@ def _looks_like_path(text: str) -> bool:
     return Path(text).suffix.lower() in DATA_SUFFIXES or Path(text).is_file()
 
 
-def read_file(text: str, sheet: str | None = None, model=None):
-    """The table at the path ``text`` (``model``'s text columns read as text); how it was read is
-    printed when it was not plain UTF-8 CSV."""
+def read_file(text: str, sheet: str | None = None, text_columns: Sequence[str] = ()):
+    """The table at the path ``text`` (``text_columns`` read as text); how it was read is printed
+    when it was not plain UTF-8 CSV."""
     from ..engine.data import read_table, reading_notes
     from ..exceptions import DataError
-    from ..schema import text_columns
 
     path = text.strip().strip("'\"")
     if not Path(path).exists():
         raise UsageError(f"File not found: {path!r} (relative to {Path.cwd()}). Check the path.")
     try:
-        frame = read_table(path, sheet=sheet, text_columns=text_columns(getattr(model, "schema_", None)))
+        frame = read_table(path, sheet=sheet, text_columns=text_columns)
     except DataError as err:
         if err.code != "bad_sheet":
             raise

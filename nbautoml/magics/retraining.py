@@ -12,18 +12,31 @@ from IPython.display import display
 from .parsing import resolve_data
 
 
-def _frames(magics, tokens, what: str, model=None):
-    """A DataFrame, or a list of them (batches, oldest first), from DATA (a file for ``model``
-    read as :func:`~nbautoml.magics.parsing.resolve_data` says)."""
+def _frames(magics, tokens, what: str, schema: dict | None = None):
+    """A DataFrame, or a list of them (batches, oldest first), from DATA (a file read with the
+    text columns of the model whose input ``schema`` this is)."""
     import pandas as pd
 
-    value = resolve_data(magics.shell, " ".join(tokens), what=what, model=model)
+    from ..schema import text_columns
+
+    value = resolve_data(magics.shell, " ".join(tokens), what=what, text_columns=text_columns(schema))
     parts = list(value) if isinstance(value, (list, tuple)) else [value]
     bad = [type(p).__name__ for p in parts if not isinstance(p, pd.DataFrame)]
     if bad or not parts:
         raise UsageError(f"{what} gave {bad[0] if bad else 'an empty list'}; expected a DataFrame, a "
                          "list of DataFrames (batches, oldest first) or a data file (CSV, Parquet, JSON, Excel, ...).")
     return parts if isinstance(value, (list, tuple)) else value
+
+
+def _production_schema(name: str) -> dict | None:
+    """The input schema on the card of ``name@production`` (None when there is none: the
+    retraining itself then says why)."""
+    from ..registry import Registry, RegistryError
+
+    try:
+        return Registry().card(f"{name}@production").get("input_schema")
+    except RegistryError:
+        return None
 
 
 def _model_name(text: str) -> str:
@@ -44,8 +57,9 @@ def retrain(magics, args):
     from ..retrain import retrain as run_retrain
 
     name = _model_name(args.name)
-    new = _frames(magics, args.data, "DATA")
-    old = _frames(magics, [args.old], "--old") if args.old else None
+    schema = _production_schema(name)  # files are read as the champion's training data was
+    new = _frames(magics, args.data, "DATA", schema)
+    old = _frames(magics, [args.old], "--old", schema) if args.old else None
     result = run_retrain(name, new, target=args.target, data=args.data_mode, old_data=old,
                          window=args.window, time_budget=args.time_budget, max_evals=args.max_evals)
     if args.out:
@@ -99,7 +113,7 @@ def auto_retrain(magics, args, model, report) -> None:
         print(f"No retraining: {report.recommendation}.")
         return
     target = model.target_
-    batch = _frames(magics, args.data, "DATA", model=model)
+    batch = _frames(magics, args.data, "DATA", getattr(model, "schema_", None))
     if args.labels and args.labels != target:
         batch = batch.rename(columns={args.labels: target})
     if target not in batch.columns:

@@ -86,16 +86,21 @@ def test_a_csv_body_reads_the_codes_as_text(ports):
     np.testing.assert_allclose(answer.json()["probabilities"], model.predict_proba(X), atol=1e-12)
 
 
-def test_the_magics_read_a_file_for_a_model_the_same_way(ports, capsys):
+def _shell():
+    """IPython's shell (a singleton) as ``tests/magics`` makes it: without a history database."""
     from IPython.core.interactiveshell import InteractiveShell
     from traitlets.config import Config
 
+    config = Config()
+    config.HistoryManager.enabled = False
+    return InteractiveShell.instance(config=config)
+
+
+def test_the_magics_read_a_file_for_a_model_the_same_way(ports, capsys):
     from tests.magics.conftest import fresh
 
     path, _, batch, tmp = ports
-    config = Config()
-    config.HistoryManager.enabled = False
-    ip = fresh(InteractiveShell.instance(config=config))
+    ip = fresh(_shell())
     ip.run_line_magic("automl_load", f"{path} --name ports_model")
     model = ip.user_ns["ports_model"]
     proba = ip.run_line_magic("automl_predict", f"ports_model {tmp / 'batch.csv'} --proba")
@@ -104,3 +109,20 @@ def test_the_magics_read_a_file_for_a_model_the_same_way(ports, capsys):
     report = ip.user_ns["report"]
     assert "Port" not in set(report.findings.query("check == 'unseen_category'")["feature"])
     ip.reset(new_session=False)
+
+
+def test_retraining_reads_a_file_with_the_champions_text_columns(ports):
+    """``%automl_retrain NAME DATA`` reads DATA before the champion is loaded: the text columns
+    come from the card of NAME@production in the registry."""
+    import types
+
+    from nbautoml.magics import retraining
+
+    path, _, _, tmp = ports
+    nbautoml.save(nbautoml.load(path), "registry:ports", stage="production")
+    schema = retraining._production_schema("ports")
+    assert "Port" in text_columns(schema)
+    magics = types.SimpleNamespace(shell=_shell())
+    batch = retraining._frames(magics, [str(tmp / "batch.csv")], "DATA", schema)
+    assert set(batch["Port"]) == {"01"}  # the 200 rows hold "01" only: read as the number 1 before
+    assert retraining._production_schema("nothing") is None
