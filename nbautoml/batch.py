@@ -142,7 +142,7 @@ class BatchRun:
 
 def predict_file(model, data: str | Path, out: str | Path | None = None, *, proba: bool = False,
                  keep: Sequence[str] = (), chunk_rows: int = CHUNK_ROWS, encoding: str | None = None,
-                 sheet: str | int | None = None, stream=None) -> BatchRun:
+                 sheet: str | int | None = None, stream=None, on_chunk=None) -> BatchRun:
     """Predict the rows of a data file ``chunk_rows`` at a time, so a file larger than memory
     can be scored; what ``nbautoml predict`` runs.
 
@@ -168,6 +168,8 @@ def predict_file(model, data: str | Path, out: str | Path | None = None, *, prob
         As :func:`nbautoml.read_table`.
     stream : text file, optional
         Where the CSV goes without ``out`` (default: standard output).
+    on_chunk : callable, optional
+        Called with the :class:`BatchRun` so far after each chunk is written (progress).
 
     Returns
     -------
@@ -209,6 +211,8 @@ def predict_file(model, data: str | Path, out: str | Path | None = None, *, prob
                 writer.write(table)
                 run.rows += len(table)
                 run.chunks += 1
+                if on_chunk is not None:
+                    on_chunk(run)
         if run.rows == 0:
             raise DataError(f"{Path(data).name} has no rows: nothing to predict.", code="no_rows")
 

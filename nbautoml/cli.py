@@ -170,6 +170,7 @@ def build_parser(project_defaults: bool = False) -> argparse.ArgumentParser:
     predict.add_argument("--proba", action="store_true", help="add a column 'probability CLASS' per class")
     predict.add_argument("--keep", type=_csv_list, metavar="COL,...",
                          help="copy these columns of the data in front of the predictions (an ID, say)")
+    predict.add_argument("--quiet", action="store_true", help="no progress on standard error")
     predict.add_argument("--chunk-rows", type=_at_least(0), default=None, metavar="N",
                          help="read, predict and write N rows at a time, so memory holds one chunk of a file "
                               "larger than memory (default 100000; 0: the whole file at once)")
@@ -370,15 +371,20 @@ def cmd_export(args) -> int:
 
 def cmd_predict(args) -> int:
     from .batch import CHUNK_ROWS, output_format, predict_file
+    from .render.progress import RowProgress
 
     if args.out:
         output_format(args.out)  # a bad --out is refused before the model is loaded
     model = _load_model(args)
+    progress = RowProgress(sys.stderr, disable=args.quiet)
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
-        run = predict_file(model, args.data, args.out, proba=args.proba, keep=args.keep or (),
-                           chunk_rows=CHUNK_ROWS if args.chunk_rows is None else args.chunk_rows,
-                           encoding=args.encoding, sheet=args.sheet)
+        try:
+            run = predict_file(model, args.data, args.out, proba=args.proba, keep=args.keep or (),
+                               chunk_rows=CHUNK_ROWS if args.chunk_rows is None else args.chunk_rows,
+                               encoding=args.encoding, sheet=args.sheet, on_chunk=progress)
+        finally:
+            progress.close()
     if run.notes:
         print(f"read {args.data}: {', '.join(run.notes)}", file=sys.stderr)
     if args.out:

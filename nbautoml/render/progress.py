@@ -1,4 +1,5 @@
-"""Terminal progress for a search: a tqdm bar fed by the engine's events."""
+"""Terminal progress: a search's (a tqdm bar fed by the engine's events) and a batch
+prediction's (rows predicted so far)."""
 
 from __future__ import annotations
 
@@ -78,3 +79,58 @@ def terminal_progress(file, disable: bool = False):
     if callable(isatty) and isatty():
         return TqdmProgress(file=file, disable=disable)
     return LineProgress(file=file, disable=disable)
+
+
+class RowProgress:
+    """Rows predicted so far by ``nbautoml predict`` (:func:`nbautoml.batch.predict_file`'s
+    ``on_chunk``), on standard error.
+
+    On a terminal, a tqdm counter that appears after 2 s (a short job shows nothing); on a log
+    or a pipe, a whole line at least ``every`` seconds apart, and a last one when a job that
+    printed lines ends.
+    """
+
+    def __init__(self, file=None, every: float = 10.0, disable: bool = False):
+        import sys
+        import time
+
+        self.file = file or sys.stderr
+        self.every, self.disable = every, disable
+        isatty = getattr(self.file, "isatty", None)
+        self.bar = None
+        self._tty = bool(callable(isatty) and isatty())
+        self._started = self._last_line_at = time.perf_counter()
+        self._lines = 0
+        self._run = None
+
+    def __call__(self, run) -> None:
+        """After each chunk: ``run`` is the :class:`~nbautoml.batch.BatchRun` so far."""
+        import time
+
+        if self.disable:
+            return
+        if self._tty:
+            if self.bar is None:
+                from tqdm.auto import tqdm
+
+                self.bar = tqdm(unit=" rows", unit_scale=True, delay=2.0, file=self.file, desc="predicted")
+            self.bar.update(run.rows - self.bar.n)
+        elif time.perf_counter() - self._last_line_at >= self.every:
+            self._line(run)
+        self._run = run
+
+    def close(self) -> None:
+        """The job ended (or failed): close the counter, or write a last line if lines were written."""
+        if self.bar is not None:
+            self.bar.close()
+        elif self._lines and not self.disable:
+            self._line(self._run)
+
+    def _line(self, run) -> None:
+        import time
+
+        now = time.perf_counter()
+        print(f"predicted {run.rows:,} rows ({run.chunks} chunk{'s' if run.chunks != 1 else ''}) in "
+              f"{now - self._started:.1f} s", file=self.file, flush=True)
+        self._last_line_at = now
+        self._lines += 1

@@ -171,3 +171,27 @@ def test_a_full_disk_or_an_unreadable_input_leaves_the_old_predictions(titanic_a
     with pytest.raises(DataError, match="all.csv cannot be read: Permission denied. Check that you may read it"):
         predict_file(model, csv, tmp_path / "out" / out, chunk_rows=100)
     assert [p.name for p in (tmp_path / "out").iterdir()] == [out]
+
+
+def test_progress_after_each_chunk(titanic_artifact, titanic_rows, tmp_path):
+    from nbautoml.render.progress import RowProgress
+
+    path, _ = titanic_artifact
+    _, csv = titanic_rows
+    model, seen = nbautoml.load(path), []
+    predict_file(model, csv, tmp_path / "p.csv", chunk_rows=250, on_chunk=lambda run: seen.append(run.rows))
+    assert seen == [250, 500, 750, 891]
+
+    log = io.StringIO()  # a log file: whole lines, here at every chunk, and a last one
+    progress = RowProgress(log, every=0)
+    predict_file(model, csv, tmp_path / "p.csv", chunk_rows=250, on_chunk=progress)
+    progress.close()
+    lines = log.getvalue().splitlines()
+    assert [line.split(" in ")[0] for line in lines] == [
+        "predicted 250 rows (1 chunk)", "predicted 500 rows (2 chunks)", "predicted 750 rows (3 chunks)",
+        "predicted 891 rows (4 chunks)", "predicted 891 rows (4 chunks)"]
+    quiet = io.StringIO()  # the default: a line at most every 10 s, so a short job writes none
+    progress = RowProgress(quiet)
+    predict_file(model, csv, tmp_path / "p.csv", chunk_rows=250, on_chunk=progress)
+    progress.close()
+    assert quiet.getvalue() == ""
