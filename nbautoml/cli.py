@@ -377,16 +377,19 @@ def cmd_predict(args) -> int:
         output_format(args.out)  # a bad --out is refused before the model is loaded
     model = _load_model(args)
     progress = RowProgress(sys.stderr, disable=args.quiet)
+
+    def on_chunk(run) -> None:
+        if run.chunks == 1 and run.notes:  # how the file was read, before a long job goes on
+            print(f"read {args.data}: {', '.join(run.notes)}", file=sys.stderr)
+        progress(run)
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
         try:
             run = predict_file(model, args.data, args.out, proba=args.proba, keep=args.keep or (),
                                chunk_rows=CHUNK_ROWS if args.chunk_rows is None else args.chunk_rows,
-                               encoding=args.encoding, sheet=args.sheet, on_chunk=progress)
+                               encoding=args.encoding, sheet=args.sheet, on_chunk=on_chunk)
         finally:
             progress.close()
-    if run.notes:
-        print(f"read {args.data}: {', '.join(run.notes)}", file=sys.stderr)
     if args.out:
         chunks = f" (in {run.chunks} chunks)" if run.chunks > 1 else ""
         print(f"Wrote {run.rows} predictions to {run.path}{chunks}", file=sys.stderr)
