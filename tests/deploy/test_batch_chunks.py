@@ -84,7 +84,8 @@ def test_a_bad_row_far_down_the_file_leaves_no_file_and_says_where(titanic_artif
     assert (tmp_path / "out" / "p.csv").read_text() == "yesterday's predictions\n"
 
 
-def test_the_encoding_is_found_on_the_whole_file_before_the_first_chunk(titanic_artifact, titanic_rows, tmp_path):
+def test_the_encoding_is_found_on_the_whole_file_before_the_first_chunk(titanic_artifact, titanic_rows, tmp_path,
+                                                                       capsys):
     """cp1252 bytes only in the last rows: chunks read as UTF-8 would fail after 800 rows."""
     path, _ = titanic_artifact
     frame, _ = titanic_rows
@@ -98,6 +99,11 @@ def test_the_encoding_is_found_on_the_whole_file_before_the_first_chunk(titanic_
     printed = pd.read_csv(io.StringIO(out.getvalue()))
     assert printed["Name"].tolist() == accented["Name"].tolist()
     assert (printed["predicted Survived"].to_numpy() == model.predict(accented)).all()
+    assert main(["predict", str(path), str(tmp_path / "cp1252.csv"), "--chunk-rows", "100",
+                 "--out", str(tmp_path / "p.csv")]) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        f"read {tmp_path / 'cp1252.csv'}: encoding cp1252 (not UTF-8)",
+        f"Wrote 891 predictions to {tmp_path / 'p.csv'} (in 9 chunks)"]
 
 
 def test_cli_chunk_rows(titanic_artifact, titanic_rows, tmp_path, capsys):
