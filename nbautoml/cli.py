@@ -17,27 +17,15 @@ def _time_budget(text):
     return None if text.strip().lower() == "none" else _positive(float)(text)
 
 
-def _positive(kind):
+def _positive(kind, allow_zero: bool = False):
+    """An argparse type: a ``kind`` (int or float) > 0, or >= 0 with ``allow_zero``."""
     def parse(text):
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-        return value
-
-    return parse
-
-
-def _at_least(low: int):
-    def parse(text):
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not an int") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"must be >= {low}, got {text}")
+        if value < 0 or (value == 0 and not allow_zero):
+            raise argparse.ArgumentTypeError(f"must be {'>=' if allow_zero else '>'} 0, got {text}")
         return value
 
     return parse
@@ -171,7 +159,7 @@ def build_parser(project_defaults: bool = False) -> argparse.ArgumentParser:
     predict.add_argument("--keep", type=_csv_list, metavar="COL,...",
                          help="copy these columns of the data in front of the predictions (an ID, say)")
     predict.add_argument("--quiet", action="store_true", help="no progress on standard error")
-    predict.add_argument("--chunk-rows", type=_at_least(0), default=None, metavar="N",
+    predict.add_argument("--chunk-rows", type=_positive(int, allow_zero=True), default=None, metavar="N",
                          help="read, predict and write N rows at a time, so memory holds one chunk of a file "
                               "larger than memory (default 100000; 0: the whole file at once)")
     _reading_arguments(predict)
