@@ -76,8 +76,9 @@ def test_prefer_fast_trades_a_little_score_for_speed(diabetes_fast):
     assert best.config["params"]["n_estimators"] == 300
     assert chosen.config["params"]["n_estimators"] == 30
     # measured latency: 10x fewer trees, but on 154-row folds the per-call overhead is a large
-    # part of it (0.16 against 0.28 s per 1,000 rows in a loaded CI run: 0.56x)
-    assert chosen.predict_time < 0.8 * best.predict_time
+    # part of it (0.16 against 0.28 s per 1,000 rows in a loaded CI run: 0.56x; 0.103 against
+    # 0.122 s in another, 0.85x), so only "faster" is asserted, which the choice needs
+    assert chosen.predict_time < best.predict_time
     assert best.score - chosen.score <= standard_error(best.fold_scores)
     assert result.best_score_ == chosen.score  # the chosen trial's score
     assert result.best_pipeline_[-1].n_estimators == 30  # the refit used the preferred trial
