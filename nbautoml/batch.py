@@ -232,6 +232,7 @@ class _TableWriter:
         self.handle, self.kind, self.text = handle, kind, text
         self._parquet = None
         self._started = False
+        self._first_types: dict | None = None
 
     def __enter__(self) -> _TableWriter:
         return self
@@ -240,6 +241,7 @@ class _TableWriter:
         self.close()
 
     def write(self, table: pd.DataFrame) -> None:
+        table = self._as_first_chunk(table)
         if self.kind == "parquet":
             self._write_parquet(table)
         else:
@@ -247,6 +249,27 @@ class _TableWriter:
                      else table.to_json(orient="records", lines=True, date_format="iso", double_precision=15))
             self.handle.write(piece if self.text else piece.encode())
         self._started = True
+
+    def _as_first_chunk(self, table: pd.DataFrame) -> pd.DataFrame:
+        """``table`` with its number columns of the first chunk's kind: a column of whole
+        numbers stays whole numbers (``1``, not ``1.0``) in a chunk where a missing value made
+        pandas read it as floats, and a float column stays float in a chunk without any."""
+        if self._first_types is None:
+            self._first_types = table.dtypes.to_dict()
+            return table
+        kinds = {}
+        for name, first in self._first_types.items():
+            now = table[name].dtype if name in table else None
+            if now is None or now == first:
+                continue
+            if pd.api.types.is_integer_dtype(first) and pd.api.types.is_float_dtype(now):
+                values = table[name].dropna().to_numpy()
+                if np.isfinite(values).all() and (values == np.round(values)).all() \
+                        and (np.abs(values) < 2.0 ** 63).all():
+                    kinds[name] = "Int64"
+            elif pd.api.types.is_float_dtype(first) and pd.api.types.is_integer_dtype(now):
+                kinds[name] = "float64"
+        return table.astype(kinds) if kinds else table
 
     def _write_parquet(self, table: pd.DataFrame) -> None:
         import pyarrow as pa

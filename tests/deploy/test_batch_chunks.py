@@ -4,6 +4,7 @@ same predictions as the whole file at once, memory for one chunk, nothing half w
 from __future__ import annotations
 
 import io
+import json
 
 import numpy as np
 import pandas as pd
@@ -138,6 +139,34 @@ def test_a_kept_column_that_changes_type_down_the_file(titanic_artifact, titanic
     assert pd.read_csv(tmp_path / "p.csv")["PassengerId"].astype(str).tolist() == mixed["PassengerId"].astype(str).tolist()
     predict_file(model, tmp_path / "mixed.csv", tmp_path / "p.parquet", keep=["PassengerId"], chunk_rows=0)
     assert pd.read_parquet(tmp_path / "p.parquet")["PassengerId"].tolist()[-1] == "P-891"
+
+
+def test_a_kept_number_column_keeps_its_first_chunks_kind_in_every_chunk(titanic_artifact, titanic_rows, tmp_path):
+    """pandas reads a chunk with a missing ID as floats: "651.0" in the middle of "1", "2", ...
+    Each kept column is written as in its first chunk: whole numbers stay whole, floats stay
+    floats (a missing value in the first chunk: "1.0" on, as the whole file would write)."""
+    path, _ = titanic_artifact
+    frame, _ = titanic_rows
+    ids = frame.assign(PassengerId=frame["PassengerId"].astype("Int64"), Code=frame["PassengerId"].astype("Int64"))
+    ids.loc[[650, 651], "PassengerId"] = pd.NA  # in the 7th chunk of 100 only
+    ids.loc[3, "Code"] = pd.NA  # in the first chunk
+    ids.to_csv(tmp_path / "ids.csv", index=False)
+    assert pd.read_csv(tmp_path / "ids.csv", dtype=str)["PassengerId"].tolist()[:2] == ["1", "2"]  # as a user has them
+    model = nbautoml.load(path)
+    predict_file(model, tmp_path / "ids.csv", tmp_path / "p.csv", keep=["PassengerId", "Code"], chunk_rows=100)
+    rows = pd.read_csv(tmp_path / "p.csv", dtype=str, keep_default_na=False)
+    passenger, code = rows["PassengerId"].tolist(), rows["Code"].tolist()
+    assert passenger[649:653] == ["650", "", "", "653"] and not any(v.endswith(".0") for v in passenger)
+    assert code[:5] == ["1.0", "2.0", "3.0", "", "5.0"] and code[700] == "701.0"
+    assert all(v.endswith(".0") for i, v in enumerate(code) if i != 3)
+    predict_file(model, tmp_path / "ids.csv", tmp_path / "p.jsonl", keep=["PassengerId", "Code"], chunk_rows=100)
+    rows = [json.loads(line) for line in (tmp_path / "p.jsonl").read_text().splitlines()]
+    assert [r["PassengerId"] for r in rows[649:653]] == [650, None, None, 653]
+    assert all(type(r["PassengerId"]) is int for i, r in enumerate(rows) if i not in (650, 651))
+    assert all(type(r["Code"]) is float for i, r in enumerate(rows) if i != 3) and rows[3]["Code"] is None
+    predict_file(model, tmp_path / "ids.csv", tmp_path / "p.parquet", keep=["PassengerId", "Code"], chunk_rows=100)
+    written = pd.read_parquet(tmp_path / "p.parquet")
+    assert written["PassengerId"].isna().sum() == 2 and written["PassengerId"].sum() == frame["PassengerId"].sum() - 651 - 652
 
 
 @pytest.mark.parametrize("out", ["p.csv", "p.parquet"])
