@@ -307,15 +307,21 @@ def _load_model(args):
     """The model ``args.model`` names: a file, or a registry reference."""
     from pathlib import Path
 
-    from .persist import load
-
-    if Path(args.model).is_file() or args.model.endswith(".nbautoml") or "/" in args.model:
-        return load(args.model, trusted=args.trusted, allow_version_mismatch=args.allow_version_mismatch,
-                    sha256=args.sha256, verify=not args.no_verify)
+    from .persist import UntrustedArtifactError, load
     from .registry import Registry
 
-    return Registry(args.registry).load(args.model, trusted=args.trusted,
-                                        allow_version_mismatch=args.allow_version_mismatch)
+    try:
+        if Path(args.model).is_file() or args.model.endswith(".nbautoml") or "/" in args.model:
+            return load(args.model, trusted=args.trusted, allow_version_mismatch=args.allow_version_mismatch,
+                        sha256=args.sha256, verify=not args.no_verify)
+        return Registry(args.registry).load(args.model, trusted=args.trusted,
+                                            allow_version_mismatch=args.allow_version_mismatch)
+    except UntrustedArtifactError as err:
+        types = err.details.get("types") or []
+        if not types or "pass trusted=" not in str(err):
+            raise
+        flags = " ".join(f"--trusted {t}" for t in types)
+        raise UntrustedArtifactError(f"{str(err).split(' pass trusted=')[0]} add {flags}.", **err.details) from None
 
 
 def cmd_serve(args) -> int:

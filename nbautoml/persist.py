@@ -56,6 +56,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .exceptions import ConfigError, DataError, NbAutoMLError, NotFittedError, unknown_choice
+from .neighbor_trees import rebuild_trees, trees_left_out
 
 FORMAT = "nbautoml-model"
 FORMAT_VERSION = 1
@@ -384,7 +385,8 @@ def _prepare(obj) -> _Prepared:
     else:
         card = _card_for_pipeline(pipeline)
     try:
-        members = {MODEL: sio.dumps(pipeline, compression=zipfile.ZIP_DEFLATED)}
+        with trees_left_out(pipeline):  # a k-NN tree is built again at load, not trusted from the file
+            members = {MODEL: sio.dumps(pipeline, compression=zipfile.ZIP_DEFLATED)}
     except Exception as err:
         raise ArtifactError(f"The pipeline cannot be saved in the skops format: {err}. "
                             "Only scikit-learn-compatible objects that skops supports can be saved.",
@@ -1125,7 +1127,7 @@ def _construct(data: bytes, trusted, path: Path, part: str, environment: dict | 
             f"have reviewed these types, pass trusted={untrusted!r} to load().",
             types=untrusted, path=str(path))
     try:
-        return sio.loads(data, trusted=sorted(types & allowed))
+        obj = sio.loads(data, trusted=sorted(types & allowed))
     except UntrustedTypesFoundException as err:  # a type our schema walk did not see
         raise UntrustedArtifactError(
             f"{str(path)!r} ({part}) contains types nbautoml does not trust: {err}. Pass them in "
@@ -1144,6 +1146,12 @@ def _construct(data: bytes, trusted, path: Path, part: str, environment: dict | 
             f"{type(err).__name__}: {err}. It was probably saved with other versions; install the versions "
             "in its card (nbautoml.read_card(path)['environment']) or retrain the model.",
             code="load_failed", path=str(path)) from err
+    try:
+        rebuild_trees(obj)
+    except ValueError as err:
+        raise ArtifactError(f"{str(path)!r} ({part}) is damaged or forged: {err}.", code="damaged_model",
+                            path=str(path)) from None
+    return obj
 
 
 # --------------------------------------------------------------------------- load
@@ -1191,6 +1199,7 @@ def load(path, trusted=None, format=None, allow_pickle: bool = False, allow_vers
     ArtifactError
         ``file_not_found``, ``not_an_artifact``, ``pickle_refused``,
         ``pickle_unverified``, ``integrity_unverified``, ``load_failed``,
+        ``damaged_model`` (a k-NN model whose tree cannot be built again),
         ``module_not_found`` (for a module outside scikit-learn, numpy, scipy
         and nbautoml); subclasses :class:`IntegrityError` (``artifact_corrupt``),
         :class:`UntrustedArtifactError` (``untrusted_types``) and

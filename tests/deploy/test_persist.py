@@ -9,6 +9,7 @@ import os
 import pickle
 import subprocess
 import sys
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -415,7 +416,7 @@ def _sentinel_pipeline():
     return make_pipeline(SentinelTransformer(), LogisticRegression(max_iter=500)).fit(X, y), X
 
 
-def test_untrusted_type_is_refused_and_named(tmp_path, monkeypatch):
+def test_untrusted_type_is_refused_and_named(tmp_path, monkeypatch, capsys):
     import skops.io as sio
 
     sentinel = tmp_path / "CONSTRUCTED"
@@ -432,6 +433,17 @@ def test_untrusted_type_is_refused_and_named(tmp_path, monkeypatch):
         assert info.value.details["types"] == [name]
         assert name in str(info.value) and "trusted=" in str(info.value)
     assert not sentinel.exists()
+    # the command line names its own option, not load()'s argument
+    from nbautoml.cli import main
+
+    X.to_csv(tmp_path / "rows.csv", index=False)
+    command = ["predict", str(path), str(tmp_path / "rows.csv"), "--out", str(tmp_path / "p.csv")]
+    assert main(command) == 2
+    err = capsys.readouterr().err
+    assert f"If you trust the file's source and have reviewed these types, add --trusted {name}." in err, err
+    assert "trusted=[" not in err and not sentinel.exists()
+    assert main([*command, "--trusted", name, "--quiet"]) == 0 and sentinel.exists()
+    sentinel.unlink()
     model = nbautoml.load(path, trusted=[name])  # after review, the user can trust it
     assert sentinel.exists()
     np.testing.assert_array_equal(model.predict(X), pipe.predict(X))
@@ -460,6 +472,7 @@ def test_allowlist_covers_every_family_of_the_search_space():
     from nbautoml.engine.data import plan_columns
     from nbautoml.engine.ensemble import build_ensemble
     from nbautoml.engine.space import FAMILIES, build_pipeline, pre_params
+    from nbautoml.neighbor_trees import neighbor_models, trees_left_out
 
     rng = np.random.default_rng(0)
     n = 60
@@ -500,7 +513,14 @@ def test_allowlist_covers_every_family_of_the_search_space():
                 with warnings.catch_warnings(), threadpool_limits(1):  # OpenMP threads only slow tiny fits
                     warnings.simplefilter("ignore")
                     pipe.fit(X, y)
-                seen |= persist._types_in_skops(sio.dumps(pipe))
+                with trees_left_out(pipe):  # as nbautoml.save writes it
+                    seen |= persist._types_in_skops(sio.dumps(pipe))
+        # on a few dense columns k-NN keeps a KDTree (the text above makes the features sparse)
+        dense = X[["a", "b"]]
+        knn = build_pipeline({"family": "knn", "params": {}, "pre": {}}, plan_columns(dense), task).fit(dense, y)
+        assert [m._fit_method for m in neighbor_models(knn)] == ["kd_tree"]
+        with trees_left_out(knn):
+            seen |= persist._types_in_skops(sio.dumps(knn))
         # AutoML(ensemble=...) wraps fitted pipelines in a soft-voting step
         members = [(f, build_pipeline({"family": f, "params": {}, "pre": {}}, plan, task), 1)
                    for f in ("ridge", "decision_tree")]
@@ -511,6 +531,57 @@ def test_allowlist_covers_every_family_of_the_search_space():
     assert not outside, f"types produced by the search space but not in the allowlist: {sorted(outside)}"
     roots = {t.split(".")[0] for t in persist.ALLOWED_TYPES}
     assert roots <= {"builtins", "numpy", "scipy", "sklearn", "nbautoml"}
+
+
+def test_a_knn_model_on_few_columns_is_saved_without_its_tree_and_predicts_the_same(datasets_dir, tmp_path):
+    """glass (9 numbers): k-NN keeps a KDTree, whose node indices scikit-learn reads back unchecked.
+    A model `nbautoml run` saved could not be loaded by `nbautoml predict` (KDTree and
+    EuclideanDistance64 are not on the allowlist); now the file holds the training points and
+    the loader builds the same tree."""
+    import pandas as pd
+
+    from nbautoml.cli import main
+    from nbautoml.neighbor_trees import neighbor_models
+
+    frame = pd.read_csv(datasets_dir / "glass.csv")
+    X = frame.drop(columns=["Type"])
+    result = nbautoml.AutoML(max_evals=2, models=["knn"], n_jobs=1, seed=0, ensemble=False).fit(frame, target="Type")
+    fitted = neighbor_models(result.best_pipeline_)
+    assert [(m._fit_method, type(m._tree).__name__) for m in fitted] == [("kd_tree", "KDTree")]
+    path = tmp_path / "knn.nbautoml"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "types outside nbautoml's allowlist" warning
+        nbautoml.save(result, path)
+    assert type(fitted[0]._tree).__name__ == "KDTree"  # the model in memory keeps its tree
+    card, parts = members(path)
+    types = persist._types_in_skops(parts["model.skops"])
+    assert not {t for t in types if "tree" in t.lower() or "dist_metrics" in t}, sorted(types)
+    loaded = nbautoml.load(path)  # nothing to trust
+    rebuilt = neighbor_models(loaded.best_pipeline_)
+    assert [(m._fit_method, type(m._tree).__name__) for m in rebuilt] == [("kd_tree", "KDTree")]
+    np.testing.assert_array_equal(rebuilt[0]._tree.get_arrays()[1], fitted[0]._tree.get_arrays()[1])
+    np.testing.assert_array_equal(loaded.predict_proba(X), result.predict_proba(X))
+    frame.to_csv(tmp_path / "glass.csv", index=False)
+    assert main(["predict", str(path), str(tmp_path / "glass.csv"), "--out", str(tmp_path / "p.csv"), "--quiet"]) == 0
+    assert (pd.read_csv(tmp_path / "p.csv")["predicted Type"] == result.predict(X)).all()
+
+
+def test_a_knn_model_whose_saved_search_method_is_unknown_is_refused(tmp_path):
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import make_pipeline
+
+    from nbautoml.neighbor_trees import TREE_METHOD
+
+    rng = np.random.default_rng(0)
+    pipe = make_pipeline(KNeighborsClassifier(algorithm="brute")).fit(rng.normal(size=(40, 3)), rng.integers(0, 2, 40))
+    setattr(pipe[-1], TREE_METHOD, "mystery")  # what a forged file could say
+    path = tmp_path / "forged.nbautoml"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        nbautoml.save(pipe, path)
+    with pytest.raises(ArtifactError, match="damaged or forged: a k-NN model names the search method 'mystery'") as info:
+        nbautoml.load(path)
+    assert info.value.code == "damaged_model"
 
 
 # --------------------------------------------------------------------------- versions
