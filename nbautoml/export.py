@@ -305,7 +305,8 @@ def export_onnx(model, path, check_rows=None, *, target_opset: int | None = None
     ------
     ExportError
         ``onnx_unsupported`` naming the steps without a converter,
-        ``onnx_mismatch`` with the figures when the check fails,
+        ``onnx_mismatch`` with the figures when the check fails, ``onnx_invalid`` when
+        ONNX Runtime refuses the graph skl2onnx wrote,
         ``missing_dependency`` when skl2onnx/onnxruntime are not installed.
     """
     import numpy as np
@@ -379,7 +380,13 @@ def export_onnx(model, path, check_rows=None, *, target_opset: int | None = None
         frame = report.prepare(check_rows)  # the rows as a user feeds them, checked once for both
         session_options = ort.SessionOptions()
         session_options.log_severity_level = 3  # errors only: its notes on unused initializers are skl2onnx's to mend
-        session = ort.InferenceSession(data, session_options, providers=["CPUExecutionProvider"])
+        try:
+            session = ort.InferenceSession(data, session_options, providers=["CPUExecutionProvider"])
+        except Exception as err:  # a graph skl2onnx wrote that ONNX Runtime refuses
+            text = str(err).strip().splitlines()[0][:300] if str(err).strip() else type(err).__name__
+            raise ExportError(f"skl2onnx wrote a graph ONNX Runtime cannot run ({text}); it was not written. "
+                              "Search with models= that convert (e.g. random_forest, logistic_regression), or "
+                              "serve the model with nbautoml serve.", code="onnx_invalid") from err
         try:
             outputs = dict(zip([o.name for o in session.get_outputs()],
                                session.run(None, report._checked_feeds(frame))))
@@ -411,10 +418,14 @@ def export_onnx(model, path, check_rows=None, *, target_opset: int | None = None
             passed = report.value_agreement >= min_agreement
         report.passed = bool(passed)
         if not passed:
+            from .neighbor_trees import neighbor_models
+
+            cause = ("a converter that gets the model wrong, or (the model has a k-NN step) neighbours at "
+                     "equal distances, as repeated values give, among which ONNX Runtime picks others than "
+                     "scikit-learn" if neighbor_models(pipeline) else "a converter that gets the model wrong")
             raise ExportError(f"The ONNX model does not match scikit-learn on {report.rows_checked} rows "
                               f"({report!r}); it was not written. Differences on this many rows come from "
-                              "a converter that gets the model wrong; try another model family, or serve "
-                              "the model with nbautoml serve.",
+                              f"{cause}; try another model family, or serve the model with nbautoml serve.",
                               code="onnx_mismatch", report=report)
     atomic_write(path, data)
     return report

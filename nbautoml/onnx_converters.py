@@ -1,7 +1,7 @@
 """The ONNX converters nbautoml adds to skl2onnx's, and the ones of skl2onnx it mends.
 
 :func:`register` is called before each export (idempotent). It teaches skl2onnx
-the steps of nbautoml's pipelines that it has no converter for, and wraps four of
+the steps of nbautoml's pipelines that it has no converter for, and wraps five of
 its converters that get nbautoml's models wrong (skl2onnx 1.20).
 """
 
@@ -18,7 +18,8 @@ def register():
 
     New: the standardized or log target, splines, categories, dates, text. Mended:
     HistGradientBoosting, k-NN with distance weights, one-hot codes with infrequent
-    categories, TF-IDF with sublinear term frequencies. Idempotent, and safe from several
+    categories, TF-IDF with sublinear term frequencies, a selection of the first column
+    alone. Idempotent, and safe from several
     threads at once (a converter wrapped twice would mend twice).
     """
     with _REGISTERING:
@@ -29,6 +30,7 @@ def register():
         _register_text_converters()
         _mend_boosting_converters()
         _mend_neighbor_converters()
+        _mend_selection_converter()
 
 
 def _register_target_converter():
@@ -110,11 +112,72 @@ def _mend_neighbor_converters():
     model weighs its neighbours uniformly. The wrapped converter takes the absolute
     value of those distances, which leaves correct ones as they are.
     """
-    _wrap_converters(("SklearnKNeighborsClassifier", "SklearnKNeighborsRegressor"), _with_abs_distances)
+    _wrap_converters(("SklearnKNeighborsClassifier", "SklearnKNeighborsRegressor"),
+                     lambda convert: _with_dense_points(_with_abs_distances(convert)))
+
+
+def _mend_selection_converter():
+    """Let skl2onnx's ``SelectPercentile`` converter keep the first column alone.
+
+    skl2onnx (1.20) tests the selected column indices with ``index.any()``, which is False
+    for ``[0]``, and then writes ``ConstantOfShape`` of the input, a graph ONNX Runtime
+    refuses ("Type 'tensor(float)' of input parameter ... is invalid"): blood's Recency
+    selected alone by ``select_percentile=25``. The wrapped converter writes the column
+    extractor for that case; every other selection is skl2onnx's own.
+    """
+    _wrap_converters(("SklearnSelectPercentile",), _with_first_column_alone)
+
+
+def _with_first_column_alone(convert):
+    from skl2onnx.proto import onnx_proto
+
+    def converter(scope, operator, container):
+        index = operator.raw_operator.get_support(indices=True)
+        if list(index) != [0]:
+            return convert(scope, operator, container)
+        columns = scope.get_unique_variable_name("column_indices")
+        container.add_initializer(columns, onnx_proto.TensorProto.INT64, [1], [0])
+        container.add_node("ArrayFeatureExtractor", [operator.inputs[0].full_name, columns],
+                           operator.outputs[0].full_name, op_domain="ai.onnx.ml",
+                           name=scope.get_unique_operator_name("ArrayFeatureExtractor"))
+
+    return converter
 
 
 #: held while a k-NN conversion has skl2onnx's neighbour function swapped (exports in threads)
 _NEIGHBOR_SWAP = threading.RLock()
+
+
+#: the most training-point cells a k-NN model fitted on sparse features is written with densely
+DENSE_NEIGHBOR_CELLS = 20_000_000
+
+
+def _with_dense_points(convert):
+    """skl2onnx writes k-NN's training points as a dense constant and fails on a sparse
+    matrix ("Unexpected type <class 'scipy.sparse._csr.csr_matrix'> for input 1 of operator
+    'OnnxScan'": titanic's one-hot and TF-IDF features): convert a copy holding them densely."""
+    import copy
+
+    import scipy.sparse
+
+    def converter(scope, operator, container):
+        model = operator.raw_operator
+        points = getattr(model, "_fit_X", None)
+        if not scipy.sparse.issparse(points):
+            return convert(scope, operator, container)
+        rows, columns = points.shape
+        if rows * columns > DENSE_NEIGHBOR_CELLS:
+            raise NotImplementedError(f"the k-NN model's {rows:,} x {columns:,} training points are sparse, "
+                                      f"too many to write densely into ONNX (at most {DENSE_NEIGHBOR_CELLS:,} cells)")
+        dense = copy.copy(model)  # the model itself keeps its sparse points
+        dense._fit_X = points.toarray()
+        operator.raw_operator = dense
+        try:
+            return convert(scope, operator, container)
+        finally:
+            operator.raw_operator = model
+
+    return converter
 
 
 def _with_abs_distances(convert):

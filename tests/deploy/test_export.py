@@ -311,6 +311,57 @@ def test_boosting_and_distance_weighted_neighbors_export_with_the_same_predictio
         assert np.mean(np.abs(probabilities - pipeline.predict_proba(X_test)).max(axis=1) <= 1e-3) >= 0.99
 
 
+@pytest.mark.parametrize("family", ["logistic_regression", "naive_bayes"])
+def test_a_selection_of_the_first_column_alone_exports(family, tmp_path):
+    """blood with select_percentile=25 keeps Recency, its first column, alone; skl2onnx 1.20
+    wrote ConstantOfShape for that selection and ONNX Runtime refused the graph (a traceback
+    from nbautoml export; a naive Bayes ensemble of a 5 s search hit it)."""
+    pytest.importorskip("skl2onnx")
+    pytest.importorskip("onnxruntime")
+    from nbautoml.engine import data, space
+
+    X, y, X_test, task = _split("blood")
+    config = space.default_points([family], False, False, 1)[0]
+    config["pre"]["select_percentile"] = 25
+    pipeline = space.build_pipeline(config, data.plan_columns(X), task).fit(X, y)
+    assert list(pipeline.named_steps["select"].get_support(indices=True)) == [0]
+    report = nbautoml.export_onnx(pipeline, tmp_path / "m.onnx", check_rows=X_test)
+    assert report.passed and report.label_agreement == 1.0 and report.max_abs_diff < 1e-5, report
+
+
+def test_a_graph_onnx_runtime_refuses_is_an_export_error(blood_cli, tmp_path, monkeypatch):
+    pytest.importorskip("skl2onnx")
+    ort = pytest.importorskip("onnxruntime")
+
+    def refuse(*args, **kwargs):
+        raise ort.capi.onnxruntime_pybind11_state.InvalidGraph("[ONNXRuntimeError] : 10 : INVALID_GRAPH : made up")
+
+    monkeypatch.setattr(ort, "InferenceSession", refuse)
+    path, holdout, target, _ = blood_cli
+    with pytest.raises(ExportError, match="ONNX Runtime cannot run .*INVALID_GRAPH : made up.*not written") as info:
+        nbautoml.export_onnx(path, tmp_path / "m.onnx", check_rows=holdout.drop(columns=[target]))
+    assert info.value.code == "onnx_invalid" and not (tmp_path / "m.onnx").exists()
+
+
+def test_a_knn_model_on_sparse_features_converts(tmp_path):
+    """titanic's one-hot and TF-IDF features are sparse; skl2onnx failed on k-NN's sparse training
+    points ("Unexpected type ... csr_matrix ... 'OnnxScan'"). Written densely, the ONNX model
+    predicts the labels; where neighbours tie (repeated values) the check names that cause."""
+    pytest.importorskip("skl2onnx")
+    import scipy.sparse
+
+    X, y, X_test, task = _split("titanic")
+    pipeline = _default_pipeline("knn", X, y, task)
+    assert scipy.sparse.issparse(pipeline[-1]._fit_X)
+    try:
+        report = nbautoml.export_onnx(pipeline, tmp_path / "m.onnx", check_rows=X_test)
+    except ExportError as err:
+        assert err.code == "onnx_mismatch" and "neighbours at equal distances" in str(err), err
+        report = err.details["report"]
+    assert report.label_agreement >= 0.95, report
+    assert scipy.sparse.issparse(pipeline[-1]._fit_X)  # the model keeps its sparse points
+
+
 def test_distance_weighted_neighbors_export_right_from_several_threads_at_once(tmp_path):
     """The k-NN mend swaps a skl2onnx function while it converts; two conversions at once
     could each restore the other's, leaving one graph with equal weights (refused by the check)."""
