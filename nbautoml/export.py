@@ -266,6 +266,23 @@ def _convertible(pipeline):
     return pipeline, options
 
 
+def _mismatch_causes(pipeline) -> str:
+    """What makes ONNX Runtime's predictions differ from scikit-learn's, for this model's steps."""
+    from sklearn.svm import SVC, SVR
+
+    from .estimators import estimators_inside
+    from .neighbor_trees import neighbor_models
+
+    causes = ["a converter that gets the model wrong"]
+    if neighbor_models(pipeline):
+        causes.append("(a k-NN step) neighbours at equal distances, as repeated values give, among which "
+                      "ONNX Runtime picks others than scikit-learn")
+    if any(isinstance(step, (SVC, SVR)) for step in estimators_inside(pipeline)):
+        causes.append("(an SVM step) float32 rounding in its sum over the support vectors, large with a "
+                      "large C")
+    return ", or ".join(causes)
+
+
 def export_onnx(model, path, check_rows=None, *, target_opset: int | None = None, atol: float = 1e-3,
                 rtol: float = 1e-4, min_agreement: float = 0.95) -> OnnxReport:
     """Convert the model's pipeline to ONNX and check it against scikit-learn.
@@ -418,15 +435,10 @@ def export_onnx(model, path, check_rows=None, *, target_opset: int | None = None
             passed = report.value_agreement >= min_agreement
         report.passed = bool(passed)
         if not passed:
-            from .neighbor_trees import neighbor_models
-
-            cause = ("a converter that gets the model wrong, or (the model has a k-NN step) neighbours at "
-                     "equal distances, as repeated values give, among which ONNX Runtime picks others than "
-                     "scikit-learn" if neighbor_models(pipeline) else "a converter that gets the model wrong")
             raise ExportError(f"The ONNX model does not match scikit-learn on {report.rows_checked} rows "
                               f"({report!r}); it was not written. Differences on this many rows come from "
-                              f"{cause}; try another model family, or serve the model with nbautoml serve.",
-                              code="onnx_mismatch", report=report)
+                              f"{_mismatch_causes(pipeline)}; try another model family, or serve the model "
+                              "with nbautoml serve.", code="onnx_mismatch", report=report)
     atomic_write(path, data)
     return report
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import contextlib
 
+from .estimators import estimators_inside
+
 #: the search method a saved k-NN model is rebuilt with (an attribute of the saved copy only)
 TREE_METHOD = "_nbautoml_tree_method"
 _METHODS = ("kd_tree", "ball_tree")
@@ -20,24 +22,9 @@ _METHODS = ("kd_tree", "ball_tree")
 
 def neighbor_models(obj) -> list:
     """The fitted k-NN estimators anywhere inside ``obj`` (pipelines, ensembles, wrappers)."""
-    from sklearn.base import BaseEstimator
     from sklearn.neighbors._base import NeighborsBase
 
-    found, seen, stack = [], set(), [obj]
-    while stack:
-        item = stack.pop()
-        if id(item) in seen:
-            continue
-        seen.add(id(item))
-        if isinstance(item, (list, tuple)):
-            stack.extend(item)
-        elif isinstance(item, dict):
-            stack.extend(item.values())
-        elif isinstance(item, BaseEstimator):
-            if isinstance(item, NeighborsBase) and hasattr(item, "_fit_X"):
-                found.append(item)
-            stack.extend(vars(item).values())
-    return found
+    return [e for e in estimators_inside(obj) if isinstance(e, NeighborsBase) and hasattr(e, "_fit_X")]
 
 
 @contextlib.contextmanager
