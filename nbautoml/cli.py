@@ -317,11 +317,10 @@ def _load_model(args):
         return Registry(args.registry).load(args.model, trusted=args.trusted,
                                             allow_version_mismatch=args.allow_version_mismatch)
     except UntrustedArtifactError as err:
-        types = err.details.get("types") or []
-        if not types or "pass trusted=" not in str(err):
+        retold = err.for_option("--trusted")
+        if retold is None:
             raise
-        flags = " ".join(f"--trusted {t}" for t in types)
-        raise UntrustedArtifactError(f"{str(err).split(' pass trusted=')[0]} add {flags}.", **err.details) from None
+        raise retold from None
 
 
 def cmd_serve(args) -> int:

@@ -89,6 +89,15 @@ class UntrustedArtifactError(ArtifactError):
 
     code = "untrusted_types"
 
+    def for_option(self, option: str = "--trusted") -> UntrustedArtifactError | None:
+        """The same refusal telling to add ``option TYPE`` for each type (the command line's and
+        the magics' way) instead of ``trusted=[...]``; None when the types are not known."""
+        types = self.details.get("types") or []
+        head, found, _ = str(self).partition(" pass trusted=")
+        if not types or not found:
+            return None
+        return UntrustedArtifactError(f"{head} add {' '.join(f'{option} {t}' for t in types)}.", **self.details)
+
 
 class EnvironmentMismatchError(ArtifactError):
     """The model was saved with library versions that do not match this environment."""

@@ -365,6 +365,12 @@ class AutoMLMagics(Magics):
         help="The SHA-256 the file must have (the one you recorded when it was made).",
     )
     @argument(
+        "--trusted",
+        action="append",
+        metavar="TYPE",
+        help="Trust this type beyond nbautoml's allowlist (repeatable; review it first).",
+    )
+    @argument(
         "path",
         metavar="PATH",
         help="A file written by %%automl_save or nbautoml.save, or a registry reference "

@@ -52,10 +52,10 @@ def find_model(magics, name: str, purpose: str):
     raise UsageError(f"Cannot run {purpose}: {not_found(magics, text)}")
 
 
-def load_reference(text: str, sha256: str | None = None, verify: bool = True):
+def load_reference(text: str, sha256: str | None = None, verify: bool = True, trusted=None):
     """Load a saved file or a registry reference; None when ``text`` names neither.
 
-    ``sha256`` and ``verify`` go to :func:`nbautoml.load` for a file. A registry
+    ``sha256``, ``verify`` and ``trusted`` go to :func:`nbautoml.load` for a file. A registry
     reference is checked against the registry's record, and with ``sha256`` the
     record must be that hash too (a stage may since point at another version).
     Errors of a file or registry entry that exists (damaged file, unknown version
@@ -64,10 +64,10 @@ def load_reference(text: str, sha256: str | None = None, verify: bool = True):
     from .. import persist
 
     if text.startswith("registry:"):
-        return persist.load(text, sha256=sha256, verify=verify)
+        return persist.load(text, sha256=sha256, verify=verify, trusted=trusted)
     for path in _paths(text):
         if path.is_file():
-            return persist.load(path, sha256=sha256, verify=verify)
+            return persist.load(path, sha256=sha256, verify=verify, trusted=trusted)
     if not _registry_like(text):
         return None
     from ..registry import Registry, RegistryError
@@ -80,7 +80,7 @@ def load_reference(text: str, sha256: str | None = None, verify: bool = True):
             registry.get(text)  # a reference that resolves: refuse the flag (else: not found, below)
             raise UsageError(f"--no-verify is for a file; {text} is a registry reference, which is "
                              "always checked against the registry's record. Drop --no-verify.")
-        return registry.load(text, sha256=sha256)
+        return registry.load(text, sha256=sha256, trusted=trusted)
     except RegistryError as err:
         if err.code == "model_not_found" and "@" not in text:
             return None

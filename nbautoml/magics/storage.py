@@ -42,12 +42,16 @@ def save(magics, args):
 
 def load(magics, args):
     """Load a saved file or a registry reference into a variable of the notebook."""
+    from ..persist import UntrustedArtifactError
     from .models import load_reference, registered_names
 
     text = args.path.strip("'\"")
     try:
-        model = load_reference(text, sha256=args.sha256, verify=not args.no_verify)
+        model = load_reference(text, sha256=args.sha256, verify=not args.no_verify, trusted=args.trusted)
     except NbAutoMLError as err:
+        retold = err.for_option("--trusted") if isinstance(err, UntrustedArtifactError) else None
+        if retold is not None:
+            raise UsageError(str(retold)) from None
         if getattr(err, "code", None) != "integrity_unverified":
             raise
         raise UsageError(f"{err} Here: %automl_load {text} --sha256 HEX, or --no-verify for a file "

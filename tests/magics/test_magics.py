@@ -486,6 +486,25 @@ def test_load_of_a_file_nothing_can_verify_needs_its_sha256_or_no_verify(ip, fit
     assert ip.user_ns["trusted"].predict(fitted._X.head(5)).tolist() == fitted.predict(fitted._X.head(5)).tolist()
 
 
+def test_load_of_a_type_outside_the_allowlist_names_the_magics_trusted_option(ip, iris, capsys):
+    """The refusal tells a notebook user the magic's own way in (--trusted TYPE, as on the
+    command line), not only nbautoml.load's trusted=[...]."""
+    from sklearn.neighbors import NearestCentroid
+
+    import nbautoml
+
+    X, y = iris.drop(columns=["target"]), iris["target"]
+    with pytest.warns(UserWarning, match="outside nbautoml's allowlist"):
+        nbautoml.save(NearestCentroid().fit(X, y), "nc")
+    name = "sklearn.neighbors._nearest_centroid.NearestCentroid"
+    with pytest.raises(UsageError, match=rf"reviewed these types, add --trusted {re.escape(name)}\.$"):
+        ip.run_line_magic("automl_load", "nc.nbautoml --name nc")
+    assert "nc" not in ip.user_ns
+    ip.run_line_magic("automl_load", f"nc.nbautoml --name nc --trusted {name}")
+    assert "Loaded 'nc.nbautoml' into `nc`" in capsys.readouterr().out
+    assert ip.user_ns["nc"].predict(X.head(5)).tolist() == NearestCentroid().fit(X, y).predict(X.head(5)).tolist()
+
+
 def test_memory_limit_option_and_trait_reach_the_search(ip, iris):
     # AutoML(memory_limit=MB) (audit F-06) from the cell magic: the option, else the trait
     from tests.magics.conftest import FAST
