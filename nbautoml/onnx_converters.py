@@ -17,10 +17,10 @@ def register():
     """Teach skl2onnx the steps of nbautoml's pipelines, and mend the converters it gets wrong.
 
     New: the standardized or log target, splines, categories, dates, text. Mended:
-    HistGradientBoosting, k-NN with distance weights, one-hot codes with infrequent
-    categories, TF-IDF with sublinear term frequencies, a selection of the first column
-    alone. Idempotent, and safe from several
-    threads at once (a converter wrapped twice would mend twice).
+    HistGradientBoosting, k-NN with distance weights or sparse training points, one-hot
+    codes with infrequent categories, TF-IDF with sublinear term frequencies, a selection
+    of the first column alone. Idempotent, and safe from several threads at once (a
+    converter wrapped twice would mend twice).
     """
     with _REGISTERING:
         _register_target_converter()
@@ -110,7 +110,8 @@ def _mend_neighbor_converters():
     (a step meant for opsets before 11, whose ``TopK`` had no ``largest=0``), so with
     ``weights="distance"`` every weight ``1 / max(distance, 1e-6)`` is 1e6: the ONNX
     model weighs its neighbours uniformly. The wrapped converter takes the absolute
-    value of those distances, which leaves correct ones as they are.
+    value of those distances, which leaves correct ones as they are, and hands over
+    training points held as a sparse matrix densely (:func:`_with_dense_points`).
     """
     _wrap_converters(("SklearnKNeighborsClassifier", "SklearnKNeighborsRegressor"),
                      lambda convert: _with_dense_points(_with_abs_distances(convert)))
