@@ -168,8 +168,9 @@ def _with_dense_points(convert):
             return convert(scope, operator, container)
         rows, columns = points.shape
         if rows * columns > DENSE_NEIGHBOR_CELLS:
-            raise NotImplementedError(f"the k-NN model's {rows:,} x {columns:,} training points are sparse, "
-                                      f"too many to write densely into ONNX (at most {DENSE_NEIGHBOR_CELLS:,} cells)")
+            raise NotImplementedError(f"the k-NN model {type(model).__name__!r} has {rows:,} x {columns:,} sparse "
+                                      f"training points, too many to write densely into ONNX (at most "
+                                      f"{DENSE_NEIGHBOR_CELLS:,} cells)")
         dense = copy.copy(model)  # the model itself keeps its sparse points
         dense._fit_X = points.toarray()
         operator.raw_operator = dense

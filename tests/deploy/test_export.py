@@ -362,6 +362,22 @@ def test_a_knn_model_on_sparse_features_converts(tmp_path):
     assert scipy.sparse.issparse(pipeline[-1]._fit_X)  # the model keeps its sparse points
 
 
+def test_a_knn_model_with_too_many_sparse_points_is_refused_by_name(tmp_path, monkeypatch):
+    """spam's 4,179 x 10,000 TF-IDF points would be 42 million cells written densely."""
+    pytest.importorskip("skl2onnx")
+    from nbautoml import onnx_converters
+
+    X, y, X_test, task = _split("titanic")
+    pipeline = _default_pipeline("knn", X, y, task)
+    rows, columns = pipeline[-1]._fit_X.shape
+    monkeypatch.setattr(onnx_converters, "DENSE_NEIGHBOR_CELLS", rows * columns - 1)
+    with pytest.raises(ExportError, match=rf"could not convert the step 'model': .*'KNeighborsClassifier' has "
+                                          rf"{rows:,} x {columns:,} sparse training points, too many") as info:
+        nbautoml.export_onnx(pipeline, tmp_path / "m.onnx", check_rows=X_test)
+    assert info.value.code == "onnx_unsupported" and info.value.details["steps"] == ["model"]
+    assert not (tmp_path / "m.onnx").exists()
+
+
 def test_distance_weighted_neighbors_export_right_from_several_threads_at_once(tmp_path):
     """The k-NN mend swaps a skl2onnx function while it converts; two conversions at once
     could each restore the other's, leaving one graph with equal weights (refused by the check)."""
