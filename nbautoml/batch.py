@@ -186,12 +186,12 @@ def predict_file(model, data: str | Path, out: str | Path | None = None, *, prob
     """
     from .engine.data import read_table_chunks, reading_notes
     from .persist import atomic_file
-    from .schema import text_columns
+    from .schema import model_text_columns
 
     kind = output_format(out) if out is not None else "csv"
     chunk_rows = max(int(chunk_rows), 0)
     chunks = read_table_chunks(data, chunk_rows, encoding=encoding, sheet=sheet,
-                               text_columns=text_columns(getattr(model, "schema_", None)))
+                               text_columns=model_text_columns(model))
     run = BatchRun(rows=0, chunks=0, path=None if out is None else Path(out))
 
     def predict_into(writer: _TableWriter) -> None:

@@ -339,11 +339,11 @@ def cmd_serve(args) -> int:
 def cmd_export(args) -> int:
     from .engine.data import read_table
     from .export import export_onnx
-    from .schema import text_columns
+    from .schema import model_text_columns
 
     model = _load_model(args)
     check_rows = None if args.check is None else read_table(args.check, encoding=args.encoding,
-                                                            text_columns=text_columns(model.schema_))
+                                                            text_columns=model_text_columns(model))
     if check_rows is not None and model.target_ in check_rows.columns:
         check_rows = check_rows.drop(columns=[model.target_])
     report = export_onnx(model, args.out, check_rows=check_rows)
@@ -448,10 +448,10 @@ def _read_data(path, encoding, quiet: bool = False, sheet=None, model=None):
     """The table at ``path`` (for ``model``: the columns it was trained on as text read as text);
     on stderr, how it was read when it was not plain UTF-8 with commas."""
     from .engine.data import read_table, reading_notes
-    from .schema import text_columns
+    from .schema import model_text_columns
 
     frame = read_table(path, encoding=encoding, sheet=sheet,
-                       text_columns=text_columns(getattr(model, "schema_", None)))
+                       text_columns=model_text_columns(model))
     notes = reading_notes(frame)
     if notes and not quiet:
         print(f"read {path}: {', '.join(notes)}", file=sys.stderr)

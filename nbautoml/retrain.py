@@ -538,7 +538,7 @@ def retrain(name: str, new_data, target: str | None = None, data: str | None = N
     from .engine.automl import AutoML
     from .engine.metrics import get_metric
     from .persist import as_loaded
-    from .schema import text_columns
+    from .schema import model_text_columns
 
     started = time.perf_counter()
     reg = registry if isinstance(registry, Registry) else Registry(registry)
@@ -560,7 +560,7 @@ def retrain(name: str, new_data, target: str | None = None, data: str | None = N
     champion = reg.load(f"{name}@{PRODUCTION}")
     champion_version = int(champion.registry_ref_.rsplit("@", 1)[1])
     card = champion.card
-    as_text = text_columns(champion.schema_)  # a file of new rows is read as the champion's data was
+    as_text = model_text_columns(champion)  # a file of new rows is read as the champion's data was
     target = target or champion.target_
     if not target:
         raise ConfigError(f"The card of {name}@{champion_version} names no target; pass target=.",

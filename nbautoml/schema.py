@@ -123,6 +123,11 @@ def text_columns(schema: dict | None) -> list[str]:
             if c.get("dtype") in ("object", "str", "category") or str(c.get("dtype", "")).startswith("string")]
 
 
+def model_text_columns(model) -> list[str]:
+    """:func:`text_columns` of a model's input schema (``model.schema_``; none without one)."""
+    return text_columns(getattr(model, "schema_", None))
+
+
 def _as_str(value) -> str:
     """A category value as the pipeline's ``AsString`` step sees it."""
     return str(value)

@@ -25,13 +25,13 @@ def explain(magics, args):
     """Show ``result.explain(...)``: its summary, then the importance and dependence plots."""
     import pandas as pd
 
-    from ..schema import text_columns
+    from ..schema import model_text_columns
 
     result = _search_of_this_session(magics, args.name, "explain", "explaining needs the training data")
     data = None
     if args.data:
         data = resolve_data(magics.shell, " ".join(args.data), what="DATA",
-                            text_columns=text_columns(getattr(result, "schema_", None)))
+                            text_columns=model_text_columns(result))
         if not isinstance(data, pd.DataFrame):
             raise UsageError(
                 f"DATA gave a {type(data).__name__}; expected a DataFrame or a data file (CSV, Parquet, JSON, Excel, ...)."

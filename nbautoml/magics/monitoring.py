@@ -52,10 +52,10 @@ def check_batch(magics, model, args):
 
     from ..monitor import Thresholds
     from ..monitor import monitor as run_monitor
-    from ..schema import text_columns
+    from ..schema import model_text_columns
 
     batch = resolve_data(magics.shell, " ".join(args.data), what="DATA",
-                         text_columns=text_columns(getattr(model, "schema_", None)))
+                         text_columns=model_text_columns(model))
     if not isinstance(batch, pd.DataFrame):
         raise UsageError(
             f"DATA gave a {type(batch).__name__}; expected a DataFrame or a data file (CSV, Parquet, JSON, Excel, ...)."

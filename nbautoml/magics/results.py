@@ -172,11 +172,11 @@ def predict(magics, args):
     import numpy as np
     import pandas as pd
 
-    from ..schema import text_columns
+    from ..schema import model_text_columns
 
     model = magics.result(args.name, search=False)
     data = resolve_data(magics.shell, " ".join(args.data), what="DATA",
-                        text_columns=text_columns(getattr(model, "schema_", None)))
+                        text_columns=model_text_columns(model))
     if not isinstance(data, pd.DataFrame):
         raise UsageError(
             f"DATA gave a {type(data).__name__}; expected a DataFrame or a data file (CSV, Parquet, JSON, Excel, ...)."

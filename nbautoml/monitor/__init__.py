@@ -222,9 +222,9 @@ def _profile_of(model) -> ReferenceProfile:
 def _as_frame(batch, model, profile) -> pd.DataFrame:
     if isinstance(batch, (str, Path)):
         from ..engine.data import read_table
-        from ..schema import text_columns
+        from ..schema import model_text_columns
 
-        batch = read_table(batch, text_columns=text_columns(getattr(model, "schema_", None)))
+        batch = read_table(batch, text_columns=model_text_columns(model))
     batch = as_pandas(batch)
     if isinstance(batch, pd.Series):
         batch = batch.to_frame().T
