@@ -17,6 +17,19 @@ def _time_budget(text):
     return None if text.strip().lower() == "none" else _positive(float)(text)
 
 
+def _decision_threshold(text):
+    """``auto``, ``none`` or a probability between 0 and 1."""
+    from .engine.threshold import parse_decision_threshold
+
+    try:
+        return parse_decision_threshold(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+_decision_threshold.__name__ = "decision threshold"
+
+
 def _positive(kind, allow_zero: bool = False):
     """An argparse type: a ``kind`` (int or float) > 0, or >= 0 with ``allow_zero``."""
     def parse(text):
@@ -94,6 +107,10 @@ def build_parser(project_defaults: bool = False) -> argparse.ArgumentParser:
     run.add_argument("--no-ensemble", action="store_true",
                      help="refit the best single pipeline only (default: an ensemble of the best "
                           "trials when it beats it)")
+    run.add_argument("--decision-threshold", type=_decision_threshold, default="auto", metavar="auto|none|P",
+                     help="binary tasks: predict the positive class from probability P on; auto (default) "
+                          "chooses P on the out-of-fold probabilities for accuracy, balanced_accuracy, f1 "
+                          "and f1_macro when it beats 0.5 clearly; none keeps 0.5")
     run.add_argument("--no-prune", action="store_true",
                      help="keep every model family in the search (default: a family far behind the "
                           "best one gets no more trials)")
@@ -242,7 +259,7 @@ def cmd_run(args) -> int:
                     n_jobs=args.jobs, search_dir=args.search_dir, name=args.name, resume=args.resume,
                     force_resume=args.force,
                     ensemble=False if args.no_ensemble else "auto", prune_families=not args.no_prune,
-                    callbacks=[progress])
+                    decision_threshold=args.decision_threshold, callbacks=[progress])
     started = time.perf_counter()
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning

@@ -115,17 +115,31 @@ def pipeline_code(result, data_var: str = "df", trial: int | None = None) -> str
     body = _data_lines(result, writer, data_var)
     body += ["", "", "def build_pipeline():"] + [f"    {line}" for line in builder] + ["", ""]
     body += cv_lines + score_lines
-    return _script(head, writer, body)
+    return _script(head, writer, body, result if trial is None else None)
 
 
-def _script(head: list[str], writer: _Writer, body: list[str]) -> str:
-    """The comment head, the imports and helpers, the body, then the final fit on all the rows."""
+def _script(head: list[str], writer: _Writer, body: list[str], result=None) -> str:
+    """The comment head, the imports and helpers, the body, then the final fit on all the rows
+    (around it the decision threshold of ``result``'s model, if it has one)."""
     final = [
         "",
         "# The final model, fitted on all the rows; it predicts the original labels:",
         "# model.predict(new_data[feature_columns])",
         "model = build_pipeline().fit(X, y.to_numpy())",
     ]
+    threshold = getattr(result, "decision_threshold_", None)
+    if threshold is not None:
+        writer.use("sklearn.model_selection", "FixedThresholdClassifier")
+        negative, positive = list(result.classes_.tolist())
+        final[1:] = [
+            f"# The final model, fitted on all the rows. It predicts {positive!r} where that class's",
+            f"# probability is at least {threshold!r} (the search's decision threshold:",
+            f"# {result.threshold_note_}), else {negative!r}:",
+            "# model.predict(new_data[feature_columns])",
+            f"model = FixedThresholdClassifier(build_pipeline(), threshold={threshold!r}, "
+            'response_method="predict_proba")',
+            "model.fit(X, y.to_numpy())",
+        ]
     return "\n".join(head + writer.header() + ["", ""] + body + final) + "\n"
 
 
@@ -232,7 +246,7 @@ def _ensemble_code(result, data_var: str) -> str:
     ]
     body = _data_lines(result, writer, data_var) + ["", ""] + builders + cv_lines
     body += _pooled_score_lines(result, writer, y)
-    return _script(head, writer, body)
+    return _script(head, writer, body, result)
 
 
 def _pooled_score_lines(result, writer: _Writer, y: str) -> list[str]:

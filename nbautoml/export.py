@@ -210,12 +210,15 @@ def _columns_read_by(pipeline, step_class: str) -> set[str]:
 
 
 def _parts(root):
-    """Every step: ``root``, its pipelines' steps and its voting ensembles' members."""
+    """Every step: ``root``, its pipelines' steps, its voting ensembles' members and the
+    classifier a decision threshold wraps."""
     yield root
     for _name, step in getattr(root, "steps", []):
         yield from _parts(step)
     for member in getattr(root, "estimators_", None) or []:
         yield from _parts(member)
+    if type(root).__name__ == "FixedThresholdClassifier":  # decision_threshold: the step it wraps
+        yield from _parts(root.estimator_)
 
 
 def _convertible(pipeline):

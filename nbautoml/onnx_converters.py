@@ -16,13 +16,15 @@ _REGISTERING = threading.Lock()
 def register():
     """Teach skl2onnx the steps of nbautoml's pipelines, and mend the converters it gets wrong.
 
-    New: the standardized or log target, splines, categories, dates, text. Mended:
+    New: a decision threshold, the standardized or log target, splines, categories, dates,
+    text. Mended:
     HistGradientBoosting, k-NN with distance weights or sparse training points, one-hot
     codes with infrequent categories, TF-IDF with sublinear term frequencies, a selection
     of the first column alone. Idempotent, and safe from several threads at once (a
     converter wrapped twice would mend twice).
     """
     with _REGISTERING:
+        _register_threshold_converter()
         _register_target_converter()
         _register_spline_converter()
         _register_category_converters()
@@ -31,6 +33,50 @@ def register():
         _mend_boosting_converters()
         _mend_neighbor_converters()
         _mend_selection_converter()
+
+
+def _register_threshold_converter():
+    """``FixedThresholdClassifier`` (``AutoML(decision_threshold=...)``): the wrapped
+    classifier's probabilities as they are, and as labels the second class where its
+    probability is at least the threshold, else the first."""
+    import numpy as np
+    from skl2onnx import update_registered_converter
+    from skl2onnx.algebra.onnx_operator import OnnxSubEstimator
+    from skl2onnx.algebra.onnx_ops import (
+        OnnxArrayFeatureExtractor,
+        OnnxCast,
+        OnnxGreaterOrEqual,
+        OnnxIdentity,
+        OnnxReshape,
+    )
+    from skl2onnx.common.data_types import guess_proto_type
+    from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_shapes
+    from skl2onnx.proto import onnx_proto
+    from sklearn.model_selection import FixedThresholdClassifier
+
+    def convert(scope, operator, container):
+        model = operator.raw_operator
+        opset = container.target_opset
+        inner = OnnxSubEstimator(getattr(model, "estimator_", model.estimator), operator.inputs[0],
+                                 op_version=opset, options={"zipmap": False})
+        proba = inner[1]
+        dtype = guess_proto_type(operator.outputs[1].type)
+        cut = np.array([model.threshold], dtype=np.float64 if dtype == onnx_proto.TensorProto.DOUBLE
+                       else np.float32)
+        positive = OnnxArrayFeatureExtractor(proba, np.array([1], dtype=np.int64), op_version=opset)
+        index = OnnxCast(OnnxGreaterOrEqual(positive, cut, op_version=opset),
+                         to=onnx_proto.TensorProto.INT64, op_version=opset)
+        classes = np.asarray(model.classes_)
+        classes = classes.astype(np.int64) if classes.dtype.kind in "iub" else classes.astype(str)
+        labels = OnnxReshape(OnnxArrayFeatureExtractor(classes, index, op_version=opset),
+                             np.array([-1], dtype=np.int64), op_version=opset,
+                             output_names=operator.outputs[:1])
+        labels.add_to(scope, container)
+        OnnxIdentity(proba, op_version=opset, output_names=operator.outputs[1:2]).add_to(scope, container)
+
+    update_registered_converter(FixedThresholdClassifier, "NbautomlFixedThresholdClassifier",
+                                calculate_linear_classifier_output_shapes, convert,
+                                options={"zipmap": [True, False, "columns"], "nocl": [True, False]})
 
 
 def _register_target_converter():

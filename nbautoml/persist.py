@@ -176,6 +176,8 @@ _SKLEARN = {f"sklearn.{t}" for t in (
     "compose._target.TransformedTargetRegressor",
     # AutoML(ensemble=...) (engine/ensemble.py build_ensemble): soft voting over pipelines
     "ensemble._voting.VotingClassifier", "ensemble._voting.VotingRegressor", "utils._bunch.Bunch",
+    # AutoML(decision_threshold=...) (engine/threshold.py with_threshold): a binary model's cut
+    "model_selection._classification_threshold.FixedThresholdClassifier",
     # the monitoring anomaly detector
     "ensemble._iforest.IsolationForest",
 )}
@@ -255,6 +257,8 @@ def pipeline_steps(pipeline, prefix: str = "") -> list[dict]:
     elif hasattr(pipeline, "transformers_") or hasattr(pipeline, "transformers"):
         items = getattr(pipeline, "transformers_", None) or pipeline.transformers
         children = [(name, step) for name, step, _cols in items if not isinstance(step, str)]
+    elif _is_threshold_wrapper(pipeline):  # decision_threshold: the last step it wraps
+        children = [("estimator", pipeline.estimator)]
     elif isinstance(getattr(pipeline, "estimators", None), list):  # voting ensembles
         fitted = getattr(pipeline, "named_estimators_", None)
         children = [(name, fitted[name] if fitted is not None and name in fitted else step)
@@ -264,6 +268,12 @@ def pipeline_steps(pipeline, prefix: str = "") -> list[dict]:
         steps.append({"path": path, "class": _qualname(step)})
         steps.extend(pipeline_steps(step, path))
     return steps
+
+
+def _is_threshold_wrapper(obj) -> bool:
+    from sklearn.model_selection import FixedThresholdClassifier
+
+    return isinstance(obj, FixedThresholdClassifier)
 
 
 def _looks_like_result(obj) -> bool:
@@ -301,6 +311,7 @@ def _card_for_pipeline(pipeline) -> dict:
         "metric": None, "model": {"family": None, "description": type(pipeline[-1]).__name__
                                   if hasattr(pipeline, "steps") else type(pipeline).__name__,
                                   "config": None},
+        "decision_threshold": {"value": _model_threshold(pipeline), "note": None},
         "input_schema": schema,
         "feature_names_in": None if names is None else [str(n) for n in names],
         "training_data": None, "search": None, "plan": None,
@@ -343,6 +354,9 @@ def _card_for_result(result) -> dict:
         },
         "model": {"family": (config or {}).get("family"), "description": description, "config": config,
                   "top_configs": _top_configs(result)},
+        # the positive class is predicted from this probability on (None: 0.5), and why
+        "decision_threshold": {"value": getattr(result, "decision_threshold_", None),
+                               "note": getattr(result, "threshold_note_", None)},
         "input_schema": None if X is None else build_schema(X, plan),
         "feature_names_in": [str(c) for c in getattr(result, "feature_names_in_", [])],
         "plan": None if plan is None else plan.to_dict(),
@@ -360,9 +374,16 @@ def _card_for_result(result) -> dict:
             "stop_reason": getattr(result, "stop_reason_", None),
             "prefer": getattr(result, "prefer", None),
             "preference": getattr(result, "preference_", None),  # which trial was refitted, and why
+            "decision_threshold": getattr(result, "decision_threshold", "auto"),  # the setting
             "traded": chosen is not None and best is not None and chosen.trial_id != best.trial_id,
         },
     }
+
+
+def _model_threshold(pipeline) -> float | None:
+    from .engine.threshold import model_threshold
+
+    return model_threshold(pipeline)
 
 
 def _top_configs(result, top: int = 5) -> list[dict] | None:
@@ -1439,6 +1460,8 @@ class LoadedModel:
         self.holdout_score_ = metric.get("holdout_score")
         self.metric_note_ = metric.get("note")
         self.preference_ = (card.get("search") or {}).get("preference")
+        self.decision_threshold_ = _model_threshold(pipeline)  # the model's own, whatever the card says
+        self.threshold_note_ = (card.get("decision_threshold") or {}).get("note")
         self.best_config_ = (card.get("model") or {}).get("config")
         self.top_configs_ = (card.get("model") or {}).get("top_configs") or (
             [self.best_config_] if self.best_config_ else [])
@@ -1558,6 +1581,7 @@ class LoadedModel:
             "size": self.size_, "registry": self.registry_ref_,
             "monitoring_profile": self.reference_profile_ is not None,
             "prefer": search.get("prefer"), "preference": self.preference_, "traded": bool(search.get("traded")),
+            "decision_threshold": self.decision_threshold_, "threshold_note": self.threshold_note_,
         }
 
     def _lines(self) -> list[tuple[str, str]]:
@@ -1571,6 +1595,8 @@ class LoadedModel:
             rows.append(("Metric", f"{s['metric']} ({s['metric_note']})"))
         if s["preference"] and (s["traded"] or s["prefer"] not in (None, "accurate")):
             rows.append((f"Preference ({s['prefer']})", s["preference"]))
+        if s["decision_threshold"] is not None:
+            rows.append(("Decision threshold", s["threshold_note"] or f"{s['decision_threshold']:.4g}"))
         if s["holdout_score"] is not None:
             rows.append(("Held-out", f"{s['holdout_score']:.4f}"))
         if s["inputs"]:

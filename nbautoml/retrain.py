@@ -577,6 +577,7 @@ def retrain(name: str, new_data, target: str | None = None, data: str | None = N
         max_evals=max_evals, models=models if models is not None else search.get("models"),
         roles=roles, cv=cv, seed=seed if seed is not None else (search.get("seed") or 0),
         warm_start=champion.top_configs_ or None, search_dir=search_dir, callbacks=callbacks,
+        decision_threshold=search.get("decision_threshold", "auto"),
     ).fit(train, target=target)
 
     metric = get_metric(champion.metric_ or "auto", champion.task_)

@@ -51,6 +51,7 @@ from .space import (
     vals_from_config,
 )
 from .store import RunStore, find_run, list_runs
+from .threshold import check_decision_threshold
 from .validation import group_column, make_validation
 from .workers import cpu_count, resolve_n_jobs, valid_n_jobs
 
@@ -155,6 +156,15 @@ class AutoML(BaseEstimator):
         exceeds ``(1 + 2/n)`` times the best error plus 0.01 after ``n`` of
         its trials, or its first two trials failed. ``families_left_`` says
         which left and why. The local backend only.
+    decision_threshold : {"auto"} or float or None, default="auto"
+        For binary tasks: the probability of the positive class (the second
+        of ``classes_``) from which the model predicts it. "auto" chooses it
+        on the model's out-of-fold probabilities when the metric is accuracy,
+        balanced_accuracy, f1 or f1_macro, and keeps it only when it beats
+        0.5 by more than 0.1 % pooled over the rows and on most validation
+        folds; a number is used as given; None keeps 0.5. The threshold is
+        part of the saved model (scikit-learn's ``FixedThresholdClassifier``
+        around the last step); ``predict_proba`` is unchanged.
     memory_limit : float, optional
         MB of memory a trial may use on top of what its worker process already
         holds (the data included). A trial that needs more fails at once with
@@ -186,6 +196,10 @@ class AutoML(BaseEstimator):
         None where the log was not tried.
     n_jobs_ : int
         Trials that ran at a time (``n_jobs`` resolved).
+    decision_threshold_ : float or None
+        The decision threshold in the model, or None (0.5); ``threshold_note_``
+        says how it was chosen, or why 0.5 was kept, and ``threshold_choice_``
+        holds the out-of-fold scores behind "auto".
     total_cpu_time_ : float
         CPU seconds of the search: every trial (in its worker) plus this
         process (hyperopt, the final refit). Trials stopped by a timeout are
@@ -199,7 +213,7 @@ class AutoML(BaseEstimator):
                  n_jobs="auto", search_dir=None, name=None, resume=None, roles=None, callbacks=None,
                  n_default_points=8, warm_start=None, start_method=None, prefer="accurate",
                  prefer_tolerance=None, backend="local", ensemble="auto", prune_families=True,
-                 memory_limit=None, force_resume=False):
+                 memory_limit=None, force_resume=False, decision_threshold="auto"):
         self.task = task
         self.metric = metric
         self.time_budget = time_budget
@@ -228,6 +242,7 @@ class AutoML(BaseEstimator):
         self.prefer_tolerance = prefer_tolerance
         self.prune_families = prune_families
         self.memory_limit = memory_limit
+        self.decision_threshold = decision_threshold
 
     def __sklearn_tags__(self):
         """A classifier for scikit-learn (stratified folds in ``cross_val_score``, ``predict_proba``
@@ -296,6 +311,7 @@ class AutoML(BaseEstimator):
             raise ConfigError(f"ensemble={self.ensemble!r}: use 'auto' (ensemble when it beats the best "
                               "single pipeline), True or False.", code="bad_ensemble")
         check_preference(self.prefer, self.prefer_tolerance)
+        check_decision_threshold(self.decision_threshold)
         for name in ("models", "exclude"):
             value = getattr(self, name)
             if isinstance(value, str):
@@ -354,6 +370,10 @@ class AutoML(BaseEstimator):
         n_missing_target, self.target_as_numbers_ = prepared.n_missing_target, prepared.target_as_numbers
         metric_name, self.metric_note_ = choose_metric(self.metric, task, y)
         metric = get_metric(metric_name, task)
+        if task != "binary" and self.decision_threshold not in (None, "auto"):
+            raise ConfigError(f"decision_threshold={self.decision_threshold!r} is for binary tasks; this target "
+                              f"makes a {task} task. Leave decision_threshold out (or None).",
+                              code="bad_decision_threshold")
         if task == "regression":
             classes = None
             y_codes = pd.to_numeric(y, errors="raise").to_numpy(dtype=float)
@@ -498,6 +518,11 @@ class AutoML(BaseEstimator):
         except KeyboardInterrupt:
             self.status_ = "interrupted"
             self.stop_reason_ = "interrupted during the final refit; call .refit() to fit the best config"
+        try:
+            self._set_decision_threshold(metric)
+        except Exception as exc:  # the model at 0.5 is still a model: the search is not lost for it
+            self.threshold_note_ = f"0.5 kept: choosing a threshold failed ({type(exc).__name__}: {exc})"
+            warnings.warn(f"nbautoml: {self.threshold_note_}.", UserWarning, stacklevel=3)
         self.refit_time_ = time.perf_counter() - t_refit
         try:  # the monitoring reference profile (nbautoml.monitor); a failure must not lose the search
             from ..monitor.profile import build_profile
@@ -744,7 +769,50 @@ class AutoML(BaseEstimator):
             raise NotFittedError(self._no_model_reason())
         config = self.best_config_ if trial is None else self._trial(trial).config
         self.best_pipeline_ = self._refit(config)
+        self._set_decision_threshold(get_metric(self.metric_, self.task_),
+                                     trial=self.best_trial_.trial_id if trial is None else trial)
         return self
+
+    def _set_decision_threshold(self, metric, trial=None):
+        """Set ``decision_threshold_`` by ``decision_threshold`` and put it in the model.
+
+        "auto" chooses it on the out-of-fold probabilities of the model (or of
+        ``trial``) and keeps it when it beats 0.5 clearly (``threshold.choose_threshold``);
+        a number is used as given. ``threshold_note_`` says what was done and why.
+        """
+        from .threshold import TUNABLE_METRICS, choose_threshold, with_threshold
+
+        self.decision_threshold_ = self.threshold_choice_ = self.threshold_note_ = None
+        setting = self.decision_threshold
+        if setting is None or self.task_ != "binary" or getattr(self, "best_pipeline_", None) is None:
+            return
+        if not hasattr(self.best_pipeline_, "predict_proba"):
+            self.threshold_note_ = "0.5 kept: the model gives no probabilities to cut"
+            if setting != "auto":
+                warnings.warn(f"nbautoml: decision_threshold={setting!r} is not applied: {self.threshold_note_}.",
+                              UserWarning, stacklevel=4)
+            return
+        if setting != "auto":
+            with_threshold(self.best_pipeline_, setting)
+            self.decision_threshold_ = float(setting)
+            self.threshold_note_ = f"{float(setting):g}, as given"
+            return
+        if metric.name not in TUNABLE_METRICS:
+            self.threshold_note_ = (f"0.5 kept: {metric.name} is not tuned by a threshold (only "
+                                    f"{', '.join(TUNABLE_METRICS)} are)")
+            return
+        oof = self._model_oof(trial, compute=trial is not None)
+        choice = None if oof is None else choose_threshold(self._y_codes(), oof, metric, self.validation_.folds)
+        if choice is None:
+            self.threshold_note_ = "0.5 kept: no out-of-fold probabilities of the model to choose from"
+            return
+        self.threshold_choice_ = choice
+        if not choice.worth_keeping(metric.greater_is_better):
+            self.threshold_note_ = f"0.5 kept: the best cut, {choice.describe(metric.name)}, is no clear gain"
+            return
+        with_threshold(self.best_pipeline_, choice.threshold)
+        self.decision_threshold_ = choice.threshold
+        self.threshold_note_ = choice.describe(metric.name)
 
     # ------------------------------------------------------------------ results
     def _check_fitted(self, pipeline=True):
@@ -860,12 +928,23 @@ class AutoML(BaseEstimator):
         members' out-of-fold predictions.
         """
         self._check_fitted(pipeline=False)
+        oof = self._model_oof(trial)
+        mask = ~np.isnan(oof if oof.ndim == 1 else oof[:, 0])
+        return self._y_codes()[mask], oof[mask]
+
+    def _model_oof(self, trial=None, compute=True):
+        """The out-of-fold predictions of a trial (default: the model, an ensemble's weighted
+        average), one row per training row (NaN where no fold validated it). A trial's that
+        the search did not keep is computed again, or None with ``compute=False``."""
         if trial is None and getattr(self, "ensemble_", None) is not None:
             weights = self.ensemble_.weights
-            parts = [self.oof_predictions(tid) for tid in weights]  # same rows for every member
-            total = sum(w * prediction for w, (_, prediction) in zip(weights.values(), parts))
-            return parts[0][0], total / sum(weights.values())
+            parts = [self._model_oof(tid, compute) for tid in weights]
+            if any(part is None for part in parts):
+                return None
+            return sum(w * part for w, part in zip(weights.values(), parts)) / sum(weights.values())
         trial_id = self.best_trial_.trial_id if trial is None else trial
+        if trial_id not in self._oof and not compute:
+            return None
         if trial_id not in self._oof:
             from .evaluate import evaluate_config
 
@@ -881,9 +960,7 @@ class AutoML(BaseEstimator):
             finally:
                 capture.close()
             self._oof[trial_id] = (result["score"], result["oof"])
-        oof = self._oof[trial_id][1]
-        mask = ~np.isnan(oof if oof.ndim == 1 else oof[:, 0])
-        return self._y_codes()[mask], oof[mask]
+        return self._oof[trial_id][1]
 
     def _y_codes(self):
         if self.task_ == "regression":
@@ -916,6 +993,8 @@ class AutoML(BaseEstimator):
             "n_jobs": getattr(self, "n_jobs_", None),
             "prefer": self.prefer, "preference": getattr(self, "preference_", None),
             "traded": _traded(self),
+            "decision_threshold": getattr(self, "decision_threshold_", None),
+            "threshold_note": getattr(self, "threshold_note_", None),
         }
 
     def __repr__(self) -> str:
@@ -940,6 +1019,8 @@ class AutoML(BaseEstimator):
         ]
         if s["metric_note"]:
             lines.append(f"  metric: {s['metric']} ({s['metric_note']})")
+        if s["decision_threshold"] is not None:
+            lines.append(f"  decision threshold: {s['threshold_note']}")
         if s["families_left"]:
             lines.append("  left the search early (well behind the best): " + ", ".join(s["families_left"]))
         if s["linear_models"]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .metrics import Metric, score
+from .metrics import Metric, clear_gain, score
 
 
 @dataclass
@@ -41,11 +41,10 @@ class EnsembleChoice:
         return len(self.weights)
 
     def worth_keeping(self, greater_is_better: bool, min_gain: float = 0.001) -> bool:
-        """The ``ensemble="auto"`` rule: two or more members, a pooled gain over the
-        starting trial above ``min_gain`` (relative to scores above 1), and better on
-        most folds (a pooled gain carried by a few rows of a minority of folds is noise)."""
-        gain = (self.score - self.single_score) * (1 if greater_is_better else -1)
-        return self.size >= 2 and gain > min_gain * max(1.0, abs(self.single_score)) and self.consistent
+        """The ``ensemble="auto"`` rule: two or more members that beat the starting trial
+        clearly (``metrics.clear_gain``: pooled by more than ``min_gain``, and on most folds)."""
+        return self.size >= 2 and clear_gain(self.score, self.single_score, greater_is_better, min_gain,
+                                             self.folds_better, self.n_folds)
 
 
 def candidate_pool(ranked: list[int], family_of: dict[int, str], best_id: int, keep: int,

@@ -109,6 +109,20 @@ def identifier(text: str) -> str:
 identifier.__name__ = "name"
 
 
+def decision_threshold(text: str):
+    """``auto``, ``none`` or a probability between 0 and 1 (``--decision-threshold``)."""
+    from ..engine.threshold import parse_decision_threshold
+
+    try:
+        value = parse_decision_threshold(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return NO_TIME_BUDGET if value is None else value  # "none": the keyword is passed as None
+
+
+decision_threshold.__name__ = "decision threshold"
+
+
 def threshold_pair(text: str) -> tuple[str, float]:
     """``"psi_warn=0.2"`` -> ``("psi_warn", 0.2)`` (see :func:`nbautoml.monitor.checks.threshold_pair`)."""
     from ..monitor.checks import threshold_pair as parse_pair
@@ -313,6 +327,19 @@ SEARCH_OPTIONS: tuple[Option, ...] = (
             "action": "store_const",
             "const": False,
             "help": "Refit the best single pipeline only, never an ensemble.",
+        },
+    ),
+    Option(
+        ("--decision-threshold",),
+        "decision_threshold",
+        "decision_threshold",
+        trait=False,
+        kwargs={
+            "type": decision_threshold,
+            "metavar": "auto|none|P",
+            "help": "Binary tasks: predict the positive class from probability P on; auto (the "
+            "default) chooses P on the out-of-fold probabilities for accuracy, "
+            "balanced_accuracy, f1 and f1_macro when it beats 0.5 clearly; none keeps 0.5.",
         },
     ),
     Option(

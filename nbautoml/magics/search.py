@@ -93,7 +93,7 @@ def search_options(magics, args) -> dict:
             value = getattr(magics, option.dest)
             if option.from_trait is not None:
                 value = option.from_trait(value)
-        if value == NO_TIME_BUDGET:
+        if value == NO_TIME_BUDGET:  # "none" (--time-budget, --decision-threshold): the keyword is None
             options[option.param] = None
         elif value is not None:
             options[option.param] = value

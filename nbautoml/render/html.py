@@ -204,6 +204,9 @@ def result_html(result, top: int = 10) -> str:
                                  f"out-of-fold predictions of all rows pooled, against "
                                  f"{ensemble.single_score:.4f} for the chosen single pipeline scored "
                                  f"the same way{folds}"))
+    if s.get("decision_threshold") is not None:
+        rows.append(("Decision threshold", f"the positive class <code>{_e(result.classes_[1])}</code> is "
+                                           f"predicted from probability {_e(s['threshold_note'])}"))
     if status == "interrupted":
         has_model = getattr(result, "best_pipeline_", None) is not None
         note = ("The search was interrupted; the best pipeline found so far was refitted and is the model."

@@ -553,3 +553,28 @@ def test_float_class_labels_agree_with_the_int64_labels_of_onnx(tmp_path):
     assert pipeline.classes_.dtype == np.float64
     report = nbautoml.export_onnx(pipeline, tmp_path / "glass.onnx", check_rows=X_test)
     assert report.passed and report.label_agreement == 1.0, report
+
+
+def test_onnx_export_of_a_model_with_a_decision_threshold_predicts_its_labels(datasets_dir, tmp_path):
+    """``AutoML(decision_threshold=...)`` wraps the last step in ``FixedThresholdClassifier``, which
+    skl2onnx has no converter for: nbautoml's cuts the probabilities at the threshold, for labels
+    that are numbers or strings."""
+    pytest.importorskip("skl2onnx", reason="ONNX export needs the 'onnx' extra (skl2onnx, onnxruntime)")
+    ort = pytest.importorskip("onnxruntime", reason="ONNX export needs onnxruntime")
+    from tests.conftest import load_dataset
+
+    frame, target, _ = load_dataset("diabetes")
+    frame[target] = frame[target].map({0: "healthy", 1: "diabetic"})  # "healthy" is the positive class
+    train = frame.sample(frac=0.75, random_state=1)
+    X = frame.drop(train.index).drop(columns=[target])
+    result = nbautoml.AutoML(metric="f1", max_evals=4, time_budget=None, models=["random_forest"],
+                             ensemble=False, decision_threshold=0.8, search_dir=tmp_path).fit(train, target=target)
+    assert result.decision_threshold_ == 0.8 and list(result.classes_) == ["diabetic", "healthy"]
+    report = nbautoml.export_onnx(result, tmp_path / "cut.onnx", check_rows=X)
+    assert report.passed and report.label_agreement == 1.0
+    session = ort.InferenceSession(str(tmp_path / "cut.onnx"), providers=["CPUExecutionProvider"])
+    labels, probabilities = session.run(["label", "probabilities"], report.feeds(X))
+    expected = result.predict(X)
+    np.testing.assert_array_equal(labels, expected)
+    assert (expected == "diabetic").sum() > (result.predict_proba(X)[:, 0] > 0.5).sum()  # the cut moved rows
+    np.testing.assert_allclose(probabilities, result.predict_proba(X), atol=1e-5)

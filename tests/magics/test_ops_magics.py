@@ -435,3 +435,22 @@ def test_save_to_the_registry_then_load_and_monitor_references(ip, searched, blo
     for magic, line, expected in cases:
         with pytest.raises(UsageError, match=expected):
             ip.run_line_magic(magic, line)
+
+
+def test_decision_threshold_option_reaches_the_search(ip, blood):
+    from nbautoml.magics.search import search_options
+
+    magics = ip.magics_manager.registry["AutoMLMagics"]
+    parse = ip.find_cell_magic("automl").parser.parse_args
+    assert "decision_threshold" not in search_options(magics, parse([]))  # AutoML's default: "auto"
+    assert search_options(magics, parse(["--decision-threshold", "none"]))["decision_threshold"] is None
+    assert search_options(magics, parse(["--decision-threshold", "0.3"]))["decision_threshold"] == 0.3
+    ip.push({"df": blood})
+    with pytest.raises(UsageError, match=r"--decision-threshold: '1.2' is not auto, none or a probability"):
+        ip.run_cell_magic("automl", "--target Class --decision-threshold 1.2", "df")
+    ip.run_cell_magic("automl", "--target Class --max-evals 2 --time-budget none --models logistic_regression "
+                      "--decision-threshold 0.3 --name cut", "df")
+    cut = ip.user_ns["cut"]
+    assert cut.decision_threshold_ == 0.3
+    proba = cut.predict_proba(blood.drop(columns=["Class"]))[:, 1]
+    assert (cut.predict(blood.drop(columns=["Class"])) == cut.classes_[(proba >= 0.3).astype(int)]).all()
