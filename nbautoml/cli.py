@@ -110,7 +110,7 @@ def build_parser(project_defaults: bool = False) -> argparse.ArgumentParser:
     run.add_argument("--decision-threshold", type=_decision_threshold, default="auto", metavar="auto|none|P",
                      help="binary tasks: predict the positive class from probability P on; auto (default) "
                           "chooses P on the out-of-fold probabilities for accuracy, balanced_accuracy, f1 "
-                          "and f1_macro when it beats 0.5 clearly; none keeps 0.5")
+                          "and f1_macro when it beats 0.5 by more than 0.1 %%; none keeps 0.5")
     run.add_argument("--no-prune", action="store_true",
                      help="keep every model family in the search (default: a family far behind the "
                           "best one gets no more trials)")

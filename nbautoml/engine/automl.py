@@ -161,8 +161,8 @@ class AutoML(BaseEstimator):
         of ``classes_``) from which the model predicts it. "auto" chooses it
         on the model's out-of-fold probabilities when the metric is accuracy,
         balanced_accuracy, f1 or f1_macro, and keeps it only when it beats
-        0.5 by more than 0.1 % pooled over the rows and on most validation
-        folds; a number is used as given; None keeps 0.5. The threshold is
+        0.5 by more than 0.1 % pooled over the rows; a number is used as
+        given; None keeps 0.5. The threshold is
         part of the saved model (scikit-learn's ``FixedThresholdClassifier``
         around the last step); ``predict_proba`` is unchanged.
     memory_limit : float, optional
@@ -763,7 +763,11 @@ class AutoML(BaseEstimator):
         return pipeline
 
     def refit(self, trial=None):
-        """Refit a trial's pipeline (default: the best) on all the data and make it the best pipeline."""
+        """Refit a trial's pipeline (default: the best) on all the data and make it the best pipeline.
+
+        The decision threshold follows ``decision_threshold``: with "auto" it is chosen
+        again on that trial's out-of-fold probabilities (computed again if the search did
+        not keep them)."""
         self._check_fitted(pipeline=False)
         if trial is None and getattr(self, "best_config_", None) is None:
             raise NotFittedError(self._no_model_reason())
@@ -777,7 +781,7 @@ class AutoML(BaseEstimator):
         """Set ``decision_threshold_`` by ``decision_threshold`` and put it in the model.
 
         "auto" chooses it on the out-of-fold probabilities of the model (or of
-        ``trial``) and keeps it when it beats 0.5 clearly (``threshold.choose_threshold``);
+        ``trial``) and keeps it when it beats 0.5 by more than 0.1 % (``threshold.choose_threshold``);
         a number is used as given. ``threshold_note_`` says what was done and why.
         """
         from .threshold import TUNABLE_METRICS, choose_threshold, with_threshold
@@ -808,7 +812,7 @@ class AutoML(BaseEstimator):
             return
         self.threshold_choice_ = choice
         if not choice.worth_keeping(metric.greater_is_better):
-            self.threshold_note_ = f"0.5 kept: the best cut, {choice.describe(metric.name)}, is no clear gain"
+            self.threshold_note_ = f"0.5 kept: the best cut, {choice.describe(metric.name)}, gains less than 0.1 %"
             return
         with_threshold(self.best_pipeline_, choice.threshold)
         self.decision_threshold_ = choice.threshold

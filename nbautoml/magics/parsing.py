@@ -339,7 +339,7 @@ SEARCH_OPTIONS: tuple[Option, ...] = (
             "metavar": "auto|none|P",
             "help": "Binary tasks: predict the positive class from probability P on; auto (the "
             "default) chooses P on the out-of-fold probabilities for accuracy, "
-            "balanced_accuracy, f1 and f1_macro when it beats 0.5 clearly; none keeps 0.5.",
+            "balanced_accuracy, f1 and f1_macro when it beats 0.5 by more than 0.1 %%; none keeps 0.5.",
         },
     ),
     Option(

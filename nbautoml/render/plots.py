@@ -320,10 +320,13 @@ def _oof_scores(result, trial=None, need_proba=False) -> tuple[np.ndarray, np.nd
 
 
 def _oof_labels(result, trial=None) -> tuple[np.ndarray, np.ndarray]:
-    """Out-of-fold true and predicted class codes."""
+    """Out-of-fold true and predicted class codes (the model's at its decision threshold)."""
     y, prediction = result.oof_predictions(trial)
     prediction = np.asarray(prediction, dtype=float)
-    if prediction.ndim == 2:
+    threshold = _model_threshold(result, trial)
+    if threshold is not None and prediction.ndim == 2 and prediction.shape[1] == 2:
+        labels = (prediction[:, 1] >= threshold).astype(int)
+    elif prediction.ndim == 2:
         labels = prediction.argmax(axis=1)
     elif _metric_needs(result) == "label":
         labels = np.rint(prediction).astype(int)
@@ -553,6 +556,11 @@ class ConfusionInfo:
     source: str
 
 
+def _model_threshold(result, trial=None) -> float | None:
+    """The decision threshold of the model (not of another ``trial``), or None for 0.5."""
+    return getattr(result, "decision_threshold_", None) if trial is None else None
+
+
 def _confusion_info(result, trial=None) -> ConfusionInfo:
     from sklearn.metrics import confusion_matrix
 
@@ -584,7 +592,9 @@ def plot_confusion(result, ax=None, trial=None):
     ax.set_yticks(range(k), info.classes)
     ax.set_xlabel("Predicted class")
     ax.set_ylabel("True class")
-    ax.set_title(f"Confusion matrix: {info.source}, out-of-fold (accuracy {info.accuracy:.3f})")
+    threshold = _model_threshold(result, trial)
+    cut = "" if threshold is None else f" at threshold {threshold:.3g}"
+    ax.set_title(f"Confusion matrix: {info.source}, out-of-fold{cut} (accuracy {info.accuracy:.3f})")
     ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="Share of the true class")
     return ax
 
