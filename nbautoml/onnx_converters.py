@@ -50,14 +50,21 @@ def _register_threshold_converter():
         OnnxReshape,
     )
     from skl2onnx.common.data_types import guess_proto_type
-    from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_shapes
+    from skl2onnx.common.shape_calculator import _infer_linear_classifier_output_types
+    from skl2onnx.common.utils import check_input_and_output_numbers
     from skl2onnx.proto import onnx_proto
     from sklearn.model_selection import FixedThresholdClassifier
+
+    def shape(operator):
+        # as skl2onnx's VotingClassifier: any number of inputs (an ensemble, the pipeline's first
+        # step, takes the columns one by one), a label and the probabilities out
+        check_input_and_output_numbers(operator, output_count_range=2)
+        _infer_linear_classifier_output_types(operator)
 
     def convert(scope, operator, container):
         model = operator.raw_operator
         opset = container.target_opset
-        inner = OnnxSubEstimator(getattr(model, "estimator_", model.estimator), operator.inputs[0],
+        inner = OnnxSubEstimator(getattr(model, "estimator_", model.estimator), *operator.inputs,
                                  op_version=opset, options={"zipmap": False})
         proba = inner[1]
         dtype = guess_proto_type(operator.outputs[1].type)
@@ -74,8 +81,7 @@ def _register_threshold_converter():
         labels.add_to(scope, container)
         OnnxIdentity(proba, op_version=opset, output_names=operator.outputs[1:2]).add_to(scope, container)
 
-    update_registered_converter(FixedThresholdClassifier, "NbautomlFixedThresholdClassifier",
-                                calculate_linear_classifier_output_shapes, convert,
+    update_registered_converter(FixedThresholdClassifier, "NbautomlFixedThresholdClassifier", shape, convert,
                                 options={"zipmap": [True, False, "columns"], "nocl": [True, False]})
 
 

@@ -578,3 +578,25 @@ def test_onnx_export_of_a_model_with_a_decision_threshold_predicts_its_labels(da
     np.testing.assert_array_equal(labels, expected)
     assert (expected == "diabetic").sum() > (result.predict_proba(X)[:, 0] > 0.5).sum()  # the cut moved rows
     np.testing.assert_allclose(probabilities, result.predict_proba(X), atol=1e-5)
+
+
+def test_onnx_export_of_an_ensemble_with_a_decision_threshold(datasets_dir, tmp_path):
+    """An ensemble is the pipeline's first step, so the threshold around it takes every column
+    as an input of its own (skl2onnx's classifier shapes allow one: "at most 1 input(s) is(are)
+    supported but we got 4", found by exporting blood's f1 model)."""
+    pytest.importorskip("skl2onnx", reason="ONNX export needs the 'onnx' extra (skl2onnx, onnxruntime)")
+    pytest.importorskip("onnxruntime", reason="ONNX export needs onnxruntime")
+    from sklearn.ensemble import VotingClassifier
+    from sklearn.model_selection import FixedThresholdClassifier
+
+    from tests.conftest import load_dataset
+
+    frame, target, _ = load_dataset("blood")
+    train = frame.sample(frac=0.75, random_state=1)
+    X = frame.drop(train.index).drop(columns=[target])
+    result = nbautoml.AutoML(metric="f1", max_evals=6, time_budget=None, ensemble=True, decision_threshold=0.3,
+                             models=["logistic_regression", "random_forest"], search_dir=tmp_path).fit(train, target=target)
+    (_, first), = result.best_pipeline_.steps
+    assert isinstance(first, FixedThresholdClassifier) and isinstance(first.estimator, VotingClassifier)
+    report = nbautoml.export_onnx(result, tmp_path / "ensemble.onnx", check_rows=X)
+    assert report.passed and report.label_agreement == 1.0 and len(report.inputs) == 4
