@@ -24,7 +24,8 @@ from .exceptions import ConfigError, closest
 
 #: the keys of [tool.nbautoml]: the options of a search shared by the magics and ``nbautoml run``
 KEYS = ("time_budget", "max_evals", "early_stop", "trial_timeout", "memory_limit", "task", "metric", "cv",
-        "models", "exclude", "seed", "jobs", "prefer", "ensemble", "backend", "search_dir")
+        "models", "exclude", "seed", "jobs", "prefer", "ensemble", "backend", "search_dir",
+        "decision_threshold")
 #: keys only the magics read
 MAGIC_KEYS = ("name", "widgets")
 

@@ -104,6 +104,9 @@ class AutoMLMagics(Magics):
     ensemble = Bool(
         True, help="End with an ensemble of the best trials when it helps (False: --no-ensemble)."
     ).tag(config=True)
+    decision_threshold = Union([Float(), Unicode()], default_value="auto",
+                               help="Binary tasks: 'auto', 'none' or a probability (--decision-threshold)."
+                               ).tag(config=True)
     backend = Enum(["local", "spark"], "local", help="Where trials run (--backend).").tag(
         config=True
     )
@@ -135,6 +138,15 @@ class AutoMLMagics(Magics):
         if value is not None and not _passes(check, value):
             raise TraitError(f"AutoMLMagics.{name} must be {check.expected}; got {value!r}.")
         return check(value) if name == "time_budget" else value  # "None" -> "none", "30" -> 30.0
+
+    @validate("decision_threshold")
+    def _check_decision_threshold(self, proposal):
+        value = proposal["value"]
+        try:
+            parsing.decision_threshold(str(value))
+        except parsing.argparse.ArgumentTypeError as err:
+            raise TraitError(f"AutoMLMagics.decision_threshold: {err}.") from None
+        return value
 
     @validate("name")
     def _check_name(self, proposal):

@@ -164,6 +164,12 @@ class Option:
         return argument(*self.flags, dest=self.dest, **kwargs)
 
 
+def _decision_threshold_from_trait(value):
+    """``AutoMLMagics.decision_threshold``: "auto" leaves AutoML's default; "none" passes None."""
+    value = decision_threshold(str(value))
+    return None if value == "auto" else value
+
+
 def _ensemble_from_trait(value: bool):
     """``AutoMLMagics.ensemble = False`` means ``AutoML(ensemble=False)``; True, AutoML's default ("auto")."""
     return None if value else False
@@ -333,7 +339,7 @@ SEARCH_OPTIONS: tuple[Option, ...] = (
         ("--decision-threshold",),
         "decision_threshold",
         "decision_threshold",
-        trait=False,
+        from_trait=_decision_threshold_from_trait,
         kwargs={
             "type": decision_threshold,
             "metavar": "auto|none|P",

@@ -57,3 +57,12 @@ def test_nbautoml_run_takes_the_defaults_and_its_options_win(course, datasets_di
     (course / "pyproject.toml").write_text("[tool.nbautoml]\nbudget = 30\n")
     proc = run()
     assert proc.returncode == 2 and "[tool.nbautoml] has an unknown option 'budget'" in proc.stderr
+
+
+def test_nbautoml_run_takes_a_decision_threshold_default(course, datasets_dir):
+    (course / "pyproject.toml").write_text("[tool.nbautoml]\ndecision_threshold = 0.3\nmax_evals = 2\n"
+                                           "time_budget = 'none'\nmodels = 'logistic_regression'\n")
+    proc = subprocess.run([sys.executable, "-m", "nbautoml", "run", str(datasets_dir / "blood.csv"), "--target",
+                           "Class", "--quiet"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "decision threshold: 0.3, as given" in proc.stdout

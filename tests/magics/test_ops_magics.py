@@ -454,3 +454,23 @@ def test_decision_threshold_option_reaches_the_search(ip, blood):
     assert cut.decision_threshold_ == 0.3
     proba = cut.predict_proba(blood.drop(columns=["Class"]))[:, 1]
     assert (cut.predict(blood.drop(columns=["Class"])) == cut.classes_[(proba >= 0.3).astype(int)]).all()
+
+
+def test_decision_threshold_trait_and_project_default(ip, course):
+    from traitlets import TraitError
+
+    from nbautoml.magics.search import search_options
+    from nbautoml.settings import project_defaults
+
+    magics = ip.magics_manager.registry["AutoMLMagics"]
+    parse = ip.find_cell_magic("automl").parser.parse_args
+    assert magics.decision_threshold == "auto" and "decision_threshold" not in search_options(magics, parse([]))
+    ip.run_line_magic("config", "AutoMLMagics.decision_threshold = 'none'")  # a course that keeps 0.5
+    assert search_options(magics, parse([]))["decision_threshold"] is None
+    assert search_options(magics, parse(["--decision-threshold", "auto"]))["decision_threshold"] == "auto"
+    magics.decision_threshold = 0.25
+    assert search_options(magics, parse([]))["decision_threshold"] == 0.25
+    with pytest.raises(TraitError, match="decision_threshold: '2' is not auto, none or a probability"):
+        magics.decision_threshold = "2"
+    (course / "pyproject.toml").write_text("[tool.nbautoml]\ndecision-threshold = 'none'\n")
+    assert project_defaults().values == {"decision_threshold": "none"}
