@@ -156,14 +156,15 @@ def select_ensemble(candidates: dict[int, np.ndarray], best_id: int, y: np.ndarr
     choice = EnsembleChoice(weights=weights, score=current, single_score=single)
     if folds is not None and len(weights) > 1:
         average = sum(w * usable[tid] for tid, w in weights.items()) / sum(weights.values())
-        choice.folds_better, choice.n_folds = _folds_better(average, usable[best_id], y, folds, metric,
+        choice.folds_better, choice.n_folds = folds_better(average, usable[best_id], y, folds, metric,
                                                             task, n_classes)
     return choice
 
 
-def _folds_better(ensemble: np.ndarray, single: np.ndarray, y: np.ndarray, folds, metric: Metric, task: str,
+def folds_better(ensemble: np.ndarray, single: np.ndarray, y: np.ndarray, folds, metric: Metric, task: str,
                   n_classes: int) -> tuple[int, int]:
-    """On how many folds the ensemble's out-of-fold predictions beat the single trial's (ties do not count)."""
+    """On how many folds the ensemble's out-of-fold predictions beat the single trial's (ties do not
+    count). Returns ``(better, counted)``: folds without validated rows are not counted."""
     sign = 1.0 if metric.greater_is_better else -1.0
     better, counted = 0, 0
     for _, test in folds:

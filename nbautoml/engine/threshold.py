@@ -144,6 +144,7 @@ def choose_threshold(y: np.ndarray, oof: np.ndarray, metric: Metric, folds) -> T
     y_seen, proba = y[rows], oof[rows, 1]
     if len(np.unique(y_seen)) < 2:
         return None
+    from .ensemble import folds_better
     from .metrics import score
 
     thresholds, scores = cut_scores(y_seen, proba, metric.name)
@@ -151,17 +152,22 @@ def choose_threshold(y: np.ndarray, oof: np.ndarray, metric: Metric, folds) -> T
         return None
     best = np.flatnonzero(scores >= scores.max() - 1e-12)
     threshold = float(thresholds[best[np.argmin(np.abs(thresholds[best] - 0.5))]])
-    default = score(metric, y_seen, oof[rows].argmax(axis=1))
-    tuned = score(metric, y_seen, (proba >= threshold).astype(int))
-    better, counted = 0, 0
-    for _, test in folds:
-        test = test[rows[test]]
-        if len(test) == 0:
-            continue
-        counted += 1
-        at_threshold = score(metric, y[test], (oof[test, 1] >= threshold).astype(int))
-        better += bool(at_threshold > score(metric, y[test], oof[test].argmax(axis=1)) + 1e-12)
+    default = score(metric, y_seen, predicted_codes(oof[rows]))
+    tuned = score(metric, y_seen, predicted_codes(oof[rows], threshold))
+    # the cut's labels as one-hot probabilities, which folds_better scores by their argmax
+    at_cut = np.eye(2)[predicted_codes(oof, threshold)]
+    at_cut[~rows] = np.nan
+    better, counted = folds_better(at_cut, oof, y, folds, metric, "binary", 2)
     return ThresholdChoice(threshold, tuned, default, better, counted)
+
+
+def predicted_codes(proba, threshold: float | None = None) -> np.ndarray:
+    """Class codes from ``(n, k)`` probabilities as the model predicts them: the most probable
+    class, or with a ``threshold`` (binary) class 1 where its probability is at least that."""
+    proba = np.asarray(proba)
+    if threshold is None or proba.ndim != 2 or proba.shape[1] != 2:
+        return proba.argmax(axis=1)
+    return (proba[:, 1] >= threshold).astype(int)
 
 
 def with_threshold(pipeline, threshold: float):

@@ -477,9 +477,9 @@ def _prediction_profile(result, sample: pd.DataFrame) -> dict:
         if metric.needs == "label" and result.task_ != "regression" and np.ndim(prediction) == 2:
             # out-of-fold predictions are kept as probabilities; a label model is
             # monitored on the class codes it predicts, at its decision threshold if it has one
-            threshold = getattr(result, "decision_threshold_", None)
-            prediction = (np.asarray(prediction).argmax(axis=1) if threshold is None
-                          else (np.asarray(prediction)[:, 1] >= threshold).astype(int))
+            from ..engine.threshold import predicted_codes
+
+            prediction = predicted_codes(prediction, getattr(result, "decision_threshold_", None))
     else:
         prediction, source = in_sample(sample), "in-sample"
     kind = prediction_kind(result.task_, metric.needs, prediction)

@@ -323,11 +323,10 @@ def _oof_labels(result, trial=None) -> tuple[np.ndarray, np.ndarray]:
     """Out-of-fold true and predicted class codes (the model's at its decision threshold)."""
     y, prediction = result.oof_predictions(trial)
     prediction = np.asarray(prediction, dtype=float)
-    threshold = _model_threshold(result, trial)
-    if threshold is not None and prediction.ndim == 2 and prediction.shape[1] == 2:
-        labels = (prediction[:, 1] >= threshold).astype(int)
-    elif prediction.ndim == 2:
-        labels = prediction.argmax(axis=1)
+    if prediction.ndim == 2:
+        from ..engine.threshold import predicted_codes
+
+        labels = predicted_codes(prediction, _model_threshold(result, trial))
     elif _metric_needs(result) == "label":
         labels = np.rint(prediction).astype(int)
     else:  # binary decision values

@@ -150,8 +150,8 @@ def test_auto_keeps_an_ensemble_only_when_it_wins_most_folds(datasets_dir, monke
     assert (kept.ensemble_.folds_better, kept.ensemble_.n_folds) == (3, 5)
     assert kept.summary()["ensemble"]["folds_better"] == 3
 
-    real = ensemble_mod._folds_better
-    monkeypatch.setattr(ensemble_mod, "_folds_better", lambda *a: (2, real(*a)[1]))
+    real = ensemble_mod.folds_better
+    monkeypatch.setattr(ensemble_mod, "folds_better", lambda *a: (2, real(*a)[1]))
     dropped = AutoML(**options).fit(df, target="Type")
     assert dropped.ensemble_ is None  # a pooled gain carried by a minority of folds
     assert dropped.best_trial_.trial_id == kept.best_trial_.trial_id

@@ -222,3 +222,20 @@ def test_retrain_is_callable_however_it_was_imported():
     assert callable(module) and callable(nbautoml.retrain)
     with pytest.raises(RegistryError, match="No model named 'nope'"):
         module("nope", None)
+
+
+def test_the_challenger_keeps_the_champions_decision_threshold_setting(period, tmp_path):
+    """A champion searched with decision_threshold=0.3 (a cost ratio, say) is challenged by a model
+    cut at 0.3 too, not at whatever "auto" would choose."""
+    from nbautoml import AutoML
+
+    reg = Registry()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        champion = AutoML(max_evals=2, time_budget=None, models=["decision_tree"], seed=0, decision_threshold=0.3,
+                          search_dir=tmp_path).fit(period.frame.iloc[:3000], target=period.target)
+        reg.register(champion, "cut", stage="production", reason="first model")
+        assert reg.load("cut@production").card["search"]["decision_threshold"] == 0.3
+        result = nbautoml.retrain("cut", period.batch(0), data="new", time_budget=None, max_evals=2,
+                                  models=["decision_tree"], search_dir=tmp_path)
+    assert result.challenger.decision_threshold == 0.3 and result.challenger.decision_threshold_ == 0.3
