@@ -601,7 +601,7 @@ def plot_confusion(result, ax=None, trial=None):
 @dataclass
 class CurveInfo:
     kind: str  # "roc" or "pr"
-    curves: list[dict]  # {"label", "x", "y", "area", "baseline"}
+    curves: list[dict]  # {"label", "x", "y", "area", "baseline", "point"}
     area_name: str  # "AUC" or "AP"
     source: str
     note: str = ""
@@ -615,17 +615,32 @@ def _one_vs_rest(result, y, scores):
     return [(classes[c], y == c, scores[:, c]) for c in shown]
 
 
+def _operating_point(result, trial, truth, score, is_proba: bool, kind: str) -> dict | None:
+    """Where a binary model predicts: its cut of the probability (its decision threshold, or
+    0.5) as ``{"cut", "x", "y"}`` on the ROC (false and true positive rates) or PR (recall,
+    precision) curve; None for multiclass curves and decision values."""
+    if not is_proba or len(result.classes_) != 2:
+        return None
+    cut = _model_threshold(result, trial) or 0.5
+    flagged = score >= cut
+    recall = float(flagged[truth].mean())
+    if kind == "roc":
+        return {"cut": cut, "x": float(flagged[~truth].mean()), "y": recall}
+    return {"cut": cut, "x": recall, "y": float(truth[flagged].mean()) if flagged.any() else 1.0}
+
+
 def _roc_info(result, trial=None) -> CurveInfo:
     from sklearn.metrics import roc_auc_score, roc_curve
 
-    y, scores, _ = _oof_scores(result, trial)
+    y, scores, is_proba = _oof_scores(result, trial)
     curves = []
     for label, truth, score in _one_vs_rest(result, y, scores):
         if truth.all() or not truth.any():
             continue
         fpr, tpr, _ = roc_curve(truth, score)
         curves.append({"label": label, "x": fpr, "y": tpr, "area": float(roc_auc_score(truth, score)),
-                       "baseline": None})
+                       "baseline": None,
+                       "point": _operating_point(result, trial, truth, score, is_proba, "roc")})
     note = _class_note(result)
     return CurveInfo("roc", curves, "AUC", _trial_label(result, trial), note)
 
@@ -633,7 +648,7 @@ def _roc_info(result, trial=None) -> CurveInfo:
 def _pr_info(result, trial=None) -> CurveInfo:
     from sklearn.metrics import average_precision_score, precision_recall_curve
 
-    y, scores, _ = _oof_scores(result, trial)
+    y, scores, is_proba = _oof_scores(result, trial)
     curves = []
     for label, truth, score in _one_vs_rest(result, y, scores):
         if truth.all() or not truth.any():
@@ -641,7 +656,8 @@ def _pr_info(result, trial=None) -> CurveInfo:
         precision, recall, _ = precision_recall_curve(truth, score)
         curves.append({"label": label, "x": recall, "y": precision,
                        "area": float(average_precision_score(truth, score)),
-                       "baseline": float(truth.mean())})
+                       "baseline": float(truth.mean()),
+                       "point": _operating_point(result, trial, truth, score, is_proba, "pr")})
     return CurveInfo("pr", curves, "AP", _trial_label(result, trial), _class_note(result))
 
 
@@ -653,16 +669,26 @@ def _class_note(result) -> str:
     return f"one-vs-rest per class{extra}"
 
 
+def _mark_point(ax, curve: dict, line) -> None:
+    """The model's operating point on a curve: a dot, and its cut in the legend."""
+    point = curve.get("point")
+    if point is not None:
+        ax.plot([point["x"]], [point["y"]], "o", color=line.get_color(), ms=7, zorder=3,
+                label=f"the model predicts {curve['label']} from p ≥ {point['cut']:.3g}")
+
+
 def plot_roc(result, ax=None, trial=None):
     """ROC curve of the out-of-fold scores (binary; one-vs-rest per class for multiclass).
 
     The curve shows the true positive rate reached at each false positive rate as the
-    decision threshold moves; the dashed diagonal is a model that guesses (AUC 0.5).
+    decision threshold moves; the dashed diagonal is a model that guesses (AUC 0.5). For a
+    binary model a dot marks where it predicts: at its decision threshold, or 0.5.
     """
     info = _roc_info(result, trial)
     ax = _new_axes(ax, figsize=(5.6, 5.0))
     for curve in info.curves:
-        ax.plot(curve["x"], curve["y"], lw=1.8, label=f"{curve['label']} (AUC {curve['area']:.3f})")
+        (line,) = ax.plot(curve["x"], curve["y"], lw=1.8, label=f"{curve['label']} (AUC {curve['area']:.3f})")
+        _mark_point(ax, curve, line)
     ax.plot([0, 1], [0, 1], ls="--", color="#9e9e9e", lw=1, label="chance (AUC 0.5)")
     ax.set_xlim(-0.01, 1.01)
     ax.set_ylim(-0.01, 1.01)
@@ -677,7 +703,8 @@ def plot_roc(result, ax=None, trial=None):
 def plot_pr(result, ax=None, trial=None):
     """Precision-recall curve of the out-of-fold scores (one-vs-rest for multiclass).
 
-    Dotted lines are the precision of a model that guesses: the share of the class.
+    Dotted lines are the precision of a model that guesses: the share of the class. For a
+    binary model a dot marks where it predicts: at its decision threshold, or 0.5.
     """
     info = _pr_info(result, trial)
     ax = _new_axes(ax, figsize=(5.6, 5.0))
@@ -685,6 +712,7 @@ def plot_pr(result, ax=None, trial=None):
         (line,) = ax.plot(curve["x"], curve["y"], lw=1.8,
                           label=f"{curve['label']} (AP {curve['area']:.3f})")
         ax.axhline(curve["baseline"], color=line.get_color(), ls=":", lw=1)
+        _mark_point(ax, curve, line)
     ax.set_xlim(-0.01, 1.01)
     ax.set_ylim(-0.01, 1.01)
     ax.set_xlabel("Recall (share of the class found)")

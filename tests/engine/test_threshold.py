@@ -211,3 +211,21 @@ def test_the_confusion_matrix_counts_the_model_at_its_threshold(tuned):
     assert _confusion_info(tuned, trial=best).counts[:, 1].sum() == (oof.argmax(axis=1) == 1).sum()
     ax = plot_confusion(tuned)
     assert f"at threshold {tuned.decision_threshold_:.3g}" in ax.get_title()
+
+
+def test_roc_and_pr_curves_mark_where_the_model_predicts(tuned):
+    """The dot on each curve is the confusion matrix's rates at the model's cut (0.5 for a trial)."""
+    from nbautoml.render.plots import _confusion_info, _pr_info, _roc_info, plot_pr, plot_roc
+
+    counts = _confusion_info(tuned).counts
+    (roc,), (pr,) = _roc_info(tuned).curves, _pr_info(tuned).curves
+    assert roc["point"]["cut"] == pr["point"]["cut"] == tuned.decision_threshold_
+    assert roc["point"]["y"] == pytest.approx(counts[1, 1] / counts[1].sum())  # recall
+    assert roc["point"]["x"] == pytest.approx(counts[0, 1] / counts[0].sum())  # false positive rate
+    assert (pr["point"]["x"], pr["point"]["y"]) == pytest.approx((counts[1, 1] / counts[1].sum(),
+                                                                  counts[1, 1] / counts[:, 1].sum()))
+    (trial_roc,) = _roc_info(tuned, trial=tuned.best_trial_.trial_id).curves
+    assert trial_roc["point"]["cut"] == 0.5 and trial_roc["point"]["y"] < roc["point"]["y"]
+    for draw in (plot_roc, plot_pr):
+        labels = draw(tuned).get_legend_handles_labels()[1]
+        assert f"the model predicts 1 from p ≥ {tuned.decision_threshold_:.3g}" in labels
