@@ -38,8 +38,11 @@ def _finished_trials(directory) -> int:
     import sqlite3
 
     for path in directory.glob("runs/*/search.sqlite"):
-        with sqlite3.connect(path) as store:
-            return store.execute("SELECT COUNT(*) FROM trials WHERE status = 'ok'").fetchone()[0]
+        try:
+            with sqlite3.connect(path) as store:
+                return store.execute("SELECT COUNT(*) FROM trials WHERE status = 'ok'").fetchone()[0]
+        except sqlite3.OperationalError:  # the file exists before its tables (as list_runs allows for)
+            return 0
     return 0
 
 
