@@ -41,10 +41,11 @@ class EnsembleChoice:
         return len(self.weights)
 
     def worth_keeping(self, greater_is_better: bool, min_gain: float = 0.001) -> bool:
-        """The ``ensemble="auto"`` rule: two or more members that beat the starting trial
-        clearly (``metrics.clear_gain``: pooled by more than ``min_gain``, and on most folds)."""
-        return self.size >= 2 and clear_gain(self.score, self.single_score, greater_is_better, min_gain,
-                                             self.folds_better, self.n_folds)
+        """The ``ensemble="auto"`` rule: two or more members that beat the starting trial by
+        more than ``min_gain`` pooled (``metrics.clear_gain``) and on most folds (a pooled gain
+        carried by a few rows of a minority of folds is noise)."""
+        return (self.size >= 2 and clear_gain(self.score, self.single_score, greater_is_better, min_gain)
+                and self.consistent)
 
 
 def candidate_pool(ranked: list[int], family_of: dict[int, str], best_id: int, keep: int,

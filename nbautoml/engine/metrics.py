@@ -80,15 +80,10 @@ def choose_metric(name: str | None, task: str, y=None) -> tuple[str, str | None]
                                  "predicting the majority")
 
 
-def clear_gain(new: float, old: float, greater_is_better: bool, min_gain: float, folds_better: int | None,
-               n_folds: int | None) -> bool:
-    """Whether ``new`` beats ``old`` clearly: by more than ``min_gain`` (relative to scores
-    above 1) pooled over the rows, and on most of the ``n_folds`` validation folds
-    (``folds_better`` of them; None when not counted). A pooled gain carried by a few rows
-    of a minority of folds is noise."""
+def clear_gain(new: float, old: float, greater_is_better: bool, min_gain: float) -> bool:
+    """Whether ``new`` beats ``old`` by more than ``min_gain`` (relative to scores above 1)."""
     gain = (new - old) * (1 if greater_is_better else -1)
-    consistent = folds_better is None or 2 * folds_better > n_folds
-    return gain > min_gain * max(1.0, abs(old)) and consistent
+    return gain > min_gain * max(1.0, abs(old))
 
 
 def get_metric(name: str, task: str) -> Metric:

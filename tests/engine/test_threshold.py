@@ -120,6 +120,8 @@ def test_f1_search_ends_with_a_threshold_that_beats_one_half_out_of_fold(tuned, 
     assert skm.f1_score(y, (oof[:, 1] >= choice.threshold).astype(int)) == pytest.approx(choice.score)
     assert f"decision threshold: {choice.threshold:.4g}: out-of-fold f1" in repr(tuned)
     assert tuned.summary()["decision_threshold"] == choice.threshold
+    assert f"Decision threshold</th><td style='padding:2px 8px;text-align:left;border-bottom:1px solid #e0e0e0'>" \
+           f"the positive class <code>1</code> is predicted from probability {choice.threshold:.4g}" in tuned._repr_html_()
 
 
 def test_the_threshold_is_saved_loaded_without_trust_and_written_as_code(tuned, diabetes, tmp_path):
@@ -133,6 +135,9 @@ def test_the_threshold_is_saved_loaded_without_trust_and_written_as_code(tuned, 
     assert loaded.decision_threshold_ == tuned.decision_threshold_
     assert loaded.card["decision_threshold"] == {"value": tuned.decision_threshold_, "note": tuned.threshold_note_}
     assert "Decision threshold" in loaded._repr_html_()
+    # a bare scikit-learn pipeline saved on its own: the card reads the threshold from the model
+    bare = nbautoml.load(nbautoml.save(tuned.best_pipeline_, tmp_path / "bare.nbautoml"))
+    assert bare.card["decision_threshold"]["value"] == bare.decision_threshold_ == tuned.decision_threshold_
     assert any(s["class"].endswith("LogisticRegression") for s in nbautoml.persist.pipeline_steps(loaded.best_pipeline_))
     # the code nbautoml writes refits the same model, threshold included
     from nbautoml.codegen import pipeline_code
