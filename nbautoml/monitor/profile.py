@@ -63,7 +63,9 @@ class ReferenceProfile:
         or "in-sample") and ``sketch``, the sketch of the monitored values
         (see :func:`prediction_values`).
     performance : dict
-        ``metric``, ``greater_is_better``, ``cv_score``, ``cv_std``, ``fold_scores``.
+        ``metric``, ``greater_is_better``, ``cv_score``, ``cv_std``, ``fold_scores``;
+        for a binary model with a decision threshold and a label metric, the folds'
+        scores at that threshold, which ``decision_threshold`` then names.
     anomaly : dict
         ``threshold`` and reference ``rate`` of the anomaly score, and the
         encoding the detector expects; empty when there is no detector.
@@ -503,7 +505,7 @@ def _single_tree(pipeline) -> bool:
 
 
 def _performance_profile(result) -> dict:
-    return {
+    profile = {
         "metric": result.metric_,
         "greater_is_better": bool(result.greater_is_better_),
         "cv_score": float(result.best_score_),
@@ -511,6 +513,30 @@ def _performance_profile(result) -> dict:
         "fold_scores": [float(s) for s in (result.best_trial_.fold_scores or [])],
         "validation": getattr(result.validation_, "description", ""),
     }
+    at_threshold = _fold_scores_at_threshold(result)
+    if at_threshold:
+        # the search scored its folds at 0.5; the model predicts at its threshold, and a
+        # batch's labels are compared with what the folds score at that same cut
+        profile.update(cv_score=float(np.mean(at_threshold)), cv_std=float(np.std(at_threshold)),
+                       fold_scores=[float(s) for s in at_threshold],
+                       decision_threshold=float(result.decision_threshold_))
+    return profile
+
+
+def _fold_scores_at_threshold(result) -> list[float] | None:
+    """The validation folds' label metric at the model's decision threshold, or None where the
+    model has none, the metric needs no labels or the out-of-fold probabilities are not kept."""
+    from ..engine.metrics import get_metric
+    from ..engine.threshold import fold_scores_at
+
+    threshold = getattr(result, "decision_threshold_", None)
+    metric = get_metric(result.metric_, result.task_)
+    if threshold is None or metric.needs != "label" or not hasattr(result, "_model_oof"):
+        return None
+    oof = result._model_oof(compute=False)
+    if oof is None or np.ndim(oof) != 2 or oof.shape[1] != 2:
+        return None
+    return fold_scores_at(result._y_codes(), oof, threshold, metric, result.validation_.folds) or None
 
 
 # --------------------------------------------------------------------------- anomaly detector

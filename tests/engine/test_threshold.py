@@ -190,6 +190,26 @@ def test_monitoring_a_thresholded_model_expects_its_own_share_of_positives(tuned
     assert not [r for r in report.problems().itertuples() if r.check == "prediction_drift"], report
 
 
+def test_monitoring_compares_a_batch_with_the_folds_scored_at_the_threshold(tuned, diabetes):
+    """The performance reference of a thresholded model is its folds' metric at that threshold
+    (the search scored them at 0.5, where this model's out-of-fold f1 is lower)."""
+    from nbautoml.monitor.profile import build_profile
+
+    _, test, target = diabetes
+    performance = build_profile(tuned).performance
+    oof, codes = tuned._model_oof(), tuned._y_codes()
+    expected = [skm.f1_score(codes[rows], (oof[rows, 1] >= tuned.decision_threshold_).astype(int))
+                for _, rows in tuned.validation_.folds]
+    assert performance["decision_threshold"] == tuned.decision_threshold_
+    assert performance["fold_scores"] == pytest.approx(expected)
+    assert performance["cv_score"] == pytest.approx(np.mean(expected))
+    assert performance["cv_score"] > tuned.best_score_ + 0.01  # the search's mean fold f1 at 0.5
+    report = nbautoml.monitor(tuned, test)
+    assert report.cv_score == pytest.approx(np.mean(expected))
+    batch_f1 = skm.f1_score(test[target], tuned.predict(test.drop(columns=[target])))
+    assert report.metric_value == pytest.approx(batch_f1)
+
+
 def test_cli_run_takes_the_option_and_refuses_a_bad_value(datasets_dir, tmp_path, capsys):
     data = str(datasets_dir / "diabetes.csv")
     common = ["run", data, "--target", "Class variable", "--metric", "f1", "--models", "logistic_regression",
