@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-.PHONY: venv venv-test demo test test-pandas2 test-e2e test-load lint bench-setup bench clean
+.PHONY: venv venv-test demo test test-slow test-pandas2 test-e2e test-load lint bench-setup bench clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ test: venv-test
 	$(BIN)/ruff check nbautoml tests benchmarks
 	$(PY) -m pytest -q tests notebooks --nbval-lax -p no:cacheprovider --durations=15 \
 		-n $(TEST_WORKERS) --dist loadfile
+
+## test-slow: the tests marked slow, left out of `make test` to keep it near 8 minutes on 2 cores
+## (searches on real data of 10-40 s each: ensemble rules, the race of families, Spark, wide data)
+test-slow: venv-test
+	$(PY) -m pytest -q -m slow tests -p no:cacheprovider --durations=10 -n $(TEST_WORKERS) --dist loadfile
 
 ## test-load: the load tests, left out of `make test` for time (monitoring 100 batches of 10,000
 ## rows; a search on 1,000,000 rows against issue 7's memory target): about 3 minutes

@@ -111,13 +111,14 @@ def test_trial_choice_and_errors(datasets_dir):
         # binary roc_auc on probabilities; a scaled linear model next to tree ensembles
         ("diabetes", None, {"models": ["logistic_regression", "random_forest", "knn"]}),
         # regression r2; one-hot categoricals (sex, smoker, region)
-        ("insurance", None, {"models": ["ridge", "hist_gradient_boosting", "knn"]}),
+        pytest.param("insurance", None, {"models": ["ridge", "hist_gradient_boosting", "knn"]},
+                     marks=pytest.mark.slow),
         # accuracy: the vote is the argmax of the averaged probabilities (text Name, categoricals)
         ("titanic", None, {"models": ["random_forest", "logistic_regression", "knn"],
                            "metric": "accuracy"}),
         # multiclass log loss on the averaged probabilities
-        ("glass", None, {"models": ["random_forest", "logistic_regression", "knn"],
-                         "metric": "log_loss"}),
+        pytest.param("glass", None, {"models": ["random_forest", "logistic_regression", "knn"],
+                                     "metric": "log_loss"}, marks=pytest.mark.slow),
     ],
 )  # fmt: skip
 def test_ensemble_code_reproduces_the_ensembles_score(datasets_dir, tmp_path, name, rows, options):

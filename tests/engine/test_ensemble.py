@@ -136,6 +136,7 @@ def test_a_member_that_cannot_refit_next_to_the_best_is_no_candidate(datasets_di
     assert result.ensemble_ is None and result.summary()["ensemble"] is None
 
 
+@pytest.mark.slow
 def test_auto_keeps_an_ensemble_only_when_it_wins_most_folds(datasets_dir, monkeypatch):
     """glass: an ensemble 0.014 better pooled and on 3 of 5 folds is kept; the same gain on 2 of 5 is not."""
     from nbautoml.engine import ensemble as ensemble_mod
@@ -180,6 +181,7 @@ def _keep_top_two_and_watch_the_selection(monkeypatch) -> dict:
     return seen
 
 
+@pytest.mark.slow
 def test_a_chosen_default_point_below_the_top_trials_still_starts_the_selection(datasets_dir, monkeypatch):
     """juice: the chosen trial is a default point tied with the best but ranked 3rd; with
     predictions kept for only the top 2 it must still be a candidate (it was dropped before,
@@ -202,6 +204,7 @@ def test_a_chosen_default_point_below_the_top_trials_still_starts_the_selection(
     assert set(result._oof) <= {chosen.trial_id, result.overall_best_trial_.trial_id} | members
 
 
+@pytest.mark.slow
 def test_the_best_kept_trial_of_each_family_is_a_candidate(datasets_dir, monkeypatch):
     """house, the benchmark's training rows (split 0): ridge and the linear SVM lead the CV, and their
     out-of-fold errors are alike. With predictions kept for only the top two (both linear),
@@ -233,6 +236,7 @@ def test_likely_members_are_other_families_best_then_the_next_best():
     assert likely_members([1, 2], {1: "ridge", 2: "ridge"}, 1, 2) == [2]
 
 
+@pytest.mark.slow
 def test_the_search_keeps_time_to_refit_another_familys_best_trial(datasets_dir, monkeypatch):
     """house, the benchmark's training rows: ridge variants lead the CV and refit in a fraction
     of a second, the random forest takes seconds. The time kept for the ensemble's refit
@@ -267,6 +271,7 @@ def test_the_search_keeps_time_to_refit_another_familys_best_trial(datasets_dir,
 
 
 @pytest.mark.parametrize("name, target", [("diabetes", "Class variable"), ("blood", "Class")])
+@pytest.mark.slow
 def test_near_the_deadline_no_time_is_kept_for_an_ensemble_that_would_not_be_kept(datasets_dir, monkeypatch,
                                                                                  name, target):
     """Within a second of the end of the budget, the search asks whether the final model would be

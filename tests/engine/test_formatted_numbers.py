@@ -65,6 +65,7 @@ def test_formatted_features_are_planned_as_numbers_with_an_example():
     assert plan.notes["bmi"].endswith("(a % sign is dropped, not divided by)")
 
 
+@pytest.mark.slow
 def test_a_search_on_formatted_numbers_equals_the_search_on_floats(insurance_formatted, tmp_path):
     formatted, plain, target = insurance_formatted
     train, test = slice(0, 1000), slice(1000, None)

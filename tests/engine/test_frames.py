@@ -173,6 +173,7 @@ def test_the_role_text_on_codes_without_words_is_refused(titanic_with_nested):
     assert err.value.code == "no_words"
 
 
+@pytest.mark.slow
 def test_decimals_and_date_objects_as_sql_reads_give_them_search_as_numbers_and_dates(titanic_twins, tmp_path):
     """``pd.read_sql`` gives NUMERIC columns as ``decimal.Decimal`` and DATE columns as ``datetime.date``
     objects (dtype object): read as numbers and dates, with the same leaderboard as floats and datetimes."""

@@ -127,6 +127,7 @@ def test_a_log_target_pipeline_exports_to_onnx_with_the_same_predictions(family,
     assert report.passed and report.rows_checked == 40, report
 
 
+@pytest.mark.slow
 def test_a_log_target_model_is_written_as_code_that_gives_its_cv_score(insurance, tmp_path):
     from nbautoml.codegen import pipeline_code
 

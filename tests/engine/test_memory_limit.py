@@ -16,7 +16,6 @@ FAULTY = "tests.engine.faulty"
 pytestmark = pytest.mark.skipif(not limit_supported(), reason="only Linux enforces RLIMIT_AS")
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("steps", [False, True], ids=["one-block", "64MB-steps"])
 def test_a_trial_over_the_memory_limit_is_recorded_as_memory_and_the_search_goes_on(titanic, steps):
     """There was no memory limit: a 2 GB trial took 2 GB (and one larger than the machine's memory

@@ -65,6 +65,7 @@ def bike():
     return frame, target
 
 
+@pytest.mark.slow
 def test_the_search_stops_trying_families_far_behind_on_real_data(bike):
     """bike (800 rows): linear models and k-NN score far below boosting; out of the race,
     they get fewer trials than TPE gives them without it."""
@@ -89,6 +90,7 @@ def test_the_search_stops_trying_families_far_behind_on_real_data(bike):
     assert raced.best_score_ >= unraced.best_score_ - 0.005
 
 
+@pytest.mark.slow
 def test_a_waiting_starting_point_of_a_family_that_left_is_skipped():
     """employee (1,500 rows): logistic regression (AUC ~0.82) leaves after the first boosting
     trial (~0.98); its second starting point, queued seventh, is not run (trial 6 starts once
@@ -104,6 +106,7 @@ def test_a_waiting_starting_point_of_a_family_that_left_is_skipped():
     assert [t.source for t in result.trials_[:6]] == ["default"] * 6 and result.trials_[6].source != "default"
 
 
+@pytest.mark.slow
 def test_a_resumed_search_keeps_the_families_that_left_out(bike):
     frame, target = bike
     # one trial at a time: which trials run before a family leaves must not depend on timing

@@ -46,7 +46,6 @@ def test_spark_backend_runs_a_small_search(datasets_dir):
         user_session.stop()
 
 
-@pytest.mark.slow
 def test_a_spark_dataframe_is_collected_only_if_it_fits_in_memory(datasets_dir, monkeypatch):
     from pyspark.sql import SparkSession
 

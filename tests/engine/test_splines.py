@@ -261,6 +261,7 @@ def test_a_config_is_placed_only_in_the_space_of_its_spline_mode():
     assert space.without_splines(forest) is forest
 
 
+@pytest.mark.slow
 def test_on_nearly_linear_data_the_search_goes_on_without_splines():
     """scikit-learn's diabetes data: 442 rows, ten nearly linear numbers. The default ridge scores
     0.4914 plain and 0.4801 on splines (5-fold CV R²): after that pair, every linear trial is
@@ -325,6 +326,7 @@ def test_when_splines_go_off_the_search_rebuilds_its_space_and_history_by_config
         search.state.trials.append(_trial(tid, config["family"], False, 0.3))
 
 
+@pytest.mark.slow
 def test_a_resumed_search_keeps_the_spline_choice_of_its_first_session(tmp_path, monkeypatch):
     """The decision is taken again from the stored trials: the lasso starting point, queued
     on splines when the first session stopped, runs on plain numbers in the second."""

@@ -144,7 +144,6 @@ def test_force_resume_on_changed_data_starts_a_new_search_from_the_best_configs(
         again.fit(changed, target="Survived")
 
 
-@pytest.mark.slow
 def test_a_trial_printing_far_more_than_the_cap_keeps_its_capture_file_small(titanic, capfd):
     """A trial that printed gigabytes filled the temporary disk: its capture file was emptied
     per trial, never capped. An estimator printing 60 MB per fit (at ~100 MB/s, two folds per

@@ -60,7 +60,6 @@ def test_column_names_give_a_mask_only_for_the_same_columns_in_the_same_order(da
     assert ColumnNames(names + ["nope"])(X) == names + ["nope"]
 
 
-@pytest.mark.slow
 def test_a_model_whose_columns_are_selected_by_a_mask_predicts_saves_exports_and_writes_code(
         datasets_dir, tmp_path, monkeypatch):
     # above MANY_COLUMNS a part of the ColumnTransformer selects through ColumnNames; lowered

@@ -144,6 +144,7 @@ def test_accurate_prefers_a_default_point_the_paired_test_ties_with_the_best():
     assert choose_trial(holdout, "accurate", test_fraction=0.25).chosen.trial_id == 7
 
 
+@pytest.mark.slow
 def test_accurate_refits_a_tied_default_on_real_data(tmp_path):
     """diabetes (768 rows, 3 folds): a tuned forest edges out the default forest by CV noise; the default is refit."""
     from nbautoml import AutoML

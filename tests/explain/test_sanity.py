@@ -25,6 +25,7 @@ class OverlappingFolds:
         return 5
 
 
+@pytest.mark.slow
 def test_a_search_on_a_shuffled_target_scores_at_chance(titanic, tmp_path):
     result = AutoML(max_evals=8, time_budget=None, n_jobs=1, seed=0, search_dir=tmp_path,
                     models=["logistic_regression", "hist_gradient_boosting"]).fit(

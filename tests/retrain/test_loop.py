@@ -151,6 +151,7 @@ print(json.dumps({"version": result.challenger_version, "decision": result.decis
 """
 
 
+@pytest.mark.slow
 def test_two_processes_retraining_at_once_leave_one_production_version(period, tmp_path):
     reg = Registry()
     reg.register(period.result, NAME, stage="production", reason="first model")
