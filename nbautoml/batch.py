@@ -62,12 +62,38 @@ def prediction_table(model, data: pd.DataFrame, proba: bool = False, keep: Seque
     if used:  # a kept column the model does not read is asked for, not "ignored" with a warning
         data = data.drop(columns=[c for c in keep if c not in used])
     target = getattr(model, "target_", None)
-    table[f"predicted {target}" if target else "prediction"] = np.asarray(model.predict(data))
     if proba:
-        values = np.asarray(model.predict_proba(data))
+        labels, values = labels_and_probabilities(model, data)
+    else:
+        labels, values = np.asarray(model.predict(data)), None
+    table[f"predicted {target}" if target else "prediction"] = labels
+    if proba:
         for label, column in zip(model.classes_, values.T):
             table[f"probability {label}"] = column
     return table
+
+
+#: rows on which :func:`labels_and_probabilities` checks its labels against the model's predict
+LABEL_CHECK_ROWS = 64
+
+
+def labels_and_probabilities(model, data: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """A classifier's predicted labels and class probabilities from one pass over ``data``.
+
+    The labels are read off the probabilities as the model's ``predict`` does
+    (the most probable class, or the positive class from the model's decision
+    threshold), so the preprocessing and the estimator run once, not twice. The
+    first :data:`LABEL_CHECK_ROWS` rows are checked against ``predict``; a model
+    whose ``predict`` is not read off its probabilities is asked for its labels.
+    """
+    from .engine.threshold import model_threshold, predicted_codes
+
+    values = np.asarray(model.predict_proba(data))
+    labels = np.asarray(model.classes_)[predicted_codes(values, model_threshold(model))]
+    head = data.iloc[:LABEL_CHECK_ROWS]
+    if not np.array_equal(np.asarray(model.predict(head)), labels[:len(head)]):
+        labels = np.asarray(model.predict(data))
+    return labels, values
 
 
 def output_format(path: str | Path) -> str:

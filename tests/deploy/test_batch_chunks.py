@@ -20,13 +20,14 @@ class CountingModel:
     """A loaded model that records how many rows each call predicts."""
 
     def __init__(self, model):
-        self.model, self.calls = model, []
+        self.model, self.calls, self.predicted = model, [], []
 
     def __getattr__(self, name):
         return getattr(self.model, name)
 
     def predict(self, X):
         self.calls.append(len(X))
+        self.predicted.append(len(X))
         return self.model.predict(X)
 
     def predict_proba(self, X):
@@ -69,6 +70,43 @@ def test_chunks_give_the_predictions_of_the_whole_file_in_every_format(titanic_a
         # the same table as the whole file's (probabilities may differ in the last bit: sums in
         # another order over another number of rows)
         pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "p.csv"), reference, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("threshold", [None, 0.3])
+def test_labels_are_read_off_the_probabilities_in_one_pass(titanic_artifact, titanic_rows, tmp_path, threshold):
+    """With --proba the model runs once per chunk: the labels are the probabilities' (at the
+    model's threshold if it has one), and only the first 64 rows of a chunk are asked of predict."""
+    from nbautoml.engine.threshold import with_threshold
+
+    path, _ = titanic_artifact
+    frame, csv = titanic_rows
+    loaded = nbautoml.load(path)
+    if threshold is not None:
+        with_threshold(loaded.best_pipeline_, threshold)
+    model = CountingModel(loaded)
+    run = predict_file(model, csv, tmp_path / "p.csv", proba=True, chunk_rows=300)
+    assert run.chunks == 3 and model.predicted == [64, 64, 64], model.predicted
+    written = pd.read_csv(tmp_path / "p.csv")
+    np.testing.assert_array_equal(written["predicted Survived"], loaded.predict(frame))
+    positive = loaded.predict_proba(frame)[:, 1] >= (threshold or 0.5)
+    assert ((written["predicted Survived"] == 1) == positive).all()
+
+
+def test_a_model_whose_labels_are_not_its_probabilities_argmax_is_asked_for_them(titanic_artifact, titanic_rows,
+                                                                                 tmp_path):
+    path, _ = titanic_artifact
+    frame, csv = titanic_rows
+
+    class Contrary(CountingModel):  # predicts the less probable class
+        def predict(self, X):
+            self.predicted.append(len(X))
+            return 1 - self.model.predict(X)
+
+    model = Contrary(nbautoml.load(path))
+    predict_file(model, csv, tmp_path / "p.csv", proba=True, chunk_rows=0)
+    assert model.predicted == [64, 891]
+    written = pd.read_csv(tmp_path / "p.csv")
+    np.testing.assert_array_equal(written["predicted Survived"], 1 - model.model.predict(frame))
 
 
 def test_a_bad_row_far_down_the_file_leaves_no_file_and_says_where(titanic_artifact, titanic_rows, tmp_path):
