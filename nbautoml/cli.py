@@ -317,7 +317,8 @@ def _check_out(out: str) -> None:
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
-    print(f"nbautoml: warning: {message}", file=sys.stderr)
+    text = str(message)
+    print(f"nbautoml: warning: {text.removeprefix('nbautoml: ')}", file=sys.stderr)
 
 
 def _load_model(args):

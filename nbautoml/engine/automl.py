@@ -162,7 +162,8 @@ class AutoML(BaseEstimator):
         on the model's out-of-fold probabilities when the metric is accuracy,
         balanced_accuracy, f1 or f1_macro, and keeps it only when it beats
         0.5 by more than 0.1 % pooled over the rows; a number is used as
-        given; None keeps 0.5. The threshold is
+        given (on a multiclass or regression task it is not applied, with a
+        warning); None keeps 0.5. The threshold is
         part of the saved model (scikit-learn's ``FixedThresholdClassifier``
         around the last step); ``predict_proba`` is unchanged.
     memory_limit : float, optional
@@ -370,10 +371,6 @@ class AutoML(BaseEstimator):
         n_missing_target, self.target_as_numbers_ = prepared.n_missing_target, prepared.target_as_numbers
         metric_name, self.metric_note_ = choose_metric(self.metric, task, y)
         metric = get_metric(metric_name, task)
-        if task != "binary" and self.decision_threshold not in (None, "auto"):
-            raise ConfigError(f"decision_threshold={self.decision_threshold!r} is for binary tasks; this target "
-                              f"makes a {task} task. Leave decision_threshold out (or None).",
-                              code="bad_decision_threshold")
         if task == "regression":
             classes = None
             y_codes = pd.to_numeric(y, errors="raise").to_numpy(dtype=float)
@@ -788,7 +785,13 @@ class AutoML(BaseEstimator):
 
         self.decision_threshold_ = self.threshold_choice_ = self.threshold_note_ = None
         setting = self.decision_threshold
-        if setting is None or self.task_ != "binary" or getattr(self, "best_pipeline_", None) is None:
+        if setting is None or getattr(self, "best_pipeline_", None) is None:
+            return
+        if self.task_ != "binary":
+            if setting != "auto":  # a course's default for its binary tasks, say: said, not an error
+                self.threshold_note_ = f"{float(setting):g} not applied: a {self.task_} model has no decision threshold"
+                warnings.warn(f"nbautoml: decision_threshold={setting!r} is for binary tasks; not applied to this "
+                              f"{self.task_} model.", UserWarning, stacklevel=4)
             return
         if not hasattr(self.best_pipeline_, "predict_proba"):
             self.threshold_note_ = "0.5 kept: the model gives no probabilities to cut"

@@ -169,16 +169,38 @@ def test_precision_is_not_tuned_and_says_why(diabetes, tmp_path):
     assert result.decision_threshold_ is None and "precision is not tuned by a threshold" in result.threshold_note_
 
 
-def test_a_threshold_for_another_task_or_out_of_range_is_refused(datasets_dir, tmp_path):
+def test_a_threshold_on_another_task_is_not_applied_and_out_of_range_is_refused(datasets_dir, tmp_path):
     frame, target, _ = load_dataset("iris")
-    with pytest.raises(ConfigError, match="decision_threshold=0.3 is for binary tasks; this target makes a "
-                                          "multiclass task"):
-        nbautoml.AutoML(decision_threshold=0.3, max_evals=1, search_dir=tmp_path).fit(frame, target=target)
+    with pytest.warns(UserWarning, match="decision_threshold=0.3 is for binary tasks; not applied to this "
+                                         "multiclass model"):
+        result = nbautoml.AutoML(decision_threshold=0.3, max_evals=1, models=["logistic_regression"],
+                                 search_dir=tmp_path).fit(frame, target=target)
+    assert result.decision_threshold_ is None and model_threshold(result) is None
+    assert result.threshold_note_ == "0.3 not applied: a multiclass model has no decision threshold"
     with pytest.raises(ConfigError, match="a probability strictly between 0 and 1"):
         nbautoml.AutoML(decision_threshold=1.5, max_evals=1, search_dir=tmp_path).fit(frame, target=target)
     # "auto" on a multiclass task leaves the model as it is
     result = nbautoml.AutoML(max_evals=2, models=["logistic_regression"], search_dir=tmp_path).fit(frame, target=target)
     assert result.decision_threshold_ is None and model_threshold(result) is None
+
+
+def test_a_course_default_threshold_serves_its_binary_searches_and_spares_the_others(datasets_dir, tmp_path,
+                                                                                        monkeypatch, capsys):
+    """``decision_threshold = 0.3`` in a course's ``[tool.nbautoml]``: a binary search predicts
+    from 0.3, a multiclass one in the same course runs and says the value was not applied."""
+    (tmp_path / "pyproject.toml").write_text("[tool.nbautoml]\ndecision_threshold = 0.3\nmax_evals = 2\n"
+                                             "models = 'logistic_regression'\nsearch_dir = 'runs'\n")
+    monkeypatch.chdir(tmp_path)
+    iris, target, _ = load_dataset("iris")
+    iris.to_csv(tmp_path / "iris.csv", index=False)
+    assert main(["run", "iris.csv", "--target", target, "--out", "iris"]) == 0
+    assert ("nbautoml: warning: decision_threshold=0.3 is for binary tasks; not applied to this multiclass model."
+            in capsys.readouterr().err.splitlines())
+    assert model_threshold(nbautoml.load(tmp_path / "iris.nbautoml")) is None
+    blood, target, _ = load_dataset("blood")
+    blood.to_csv(tmp_path / "blood.csv", index=False)
+    assert main(["run", "blood.csv", "--target", target, "--out", "blood"]) == 0
+    assert model_threshold(nbautoml.load(tmp_path / "blood.nbautoml")) == 0.3
 
 
 def test_monitoring_a_thresholded_model_expects_its_own_share_of_positives(tuned, diabetes):
