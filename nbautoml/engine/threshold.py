@@ -85,7 +85,7 @@ def parse_decision_threshold(text: str):
 
 
 def cut_scores(y: np.ndarray, positive_proba: np.ndarray, metric: str) -> tuple[np.ndarray, np.ndarray]:
-    """The metric at every cut of ``positive_proba``.
+    """The metric (one of ``TUNABLE_METRICS``, or precision or recall) at every cut of ``positive_proba``.
 
     Returns ``(thresholds, scores)``: a threshold halfway between each two
     neighbouring distinct probabilities (so that rounding cannot move a row
@@ -108,6 +108,10 @@ def cut_scores(y: np.ndarray, positive_proba: np.ndarray, metric: str) -> tuple[
             scores = (tp + tn) / (p + n)
         elif metric == "balanced_accuracy":
             scores = (tp / p + tn / n) / 2
+        elif metric == "precision":  # the top value is positive at every cut: tp + fp >= 1
+            scores = tp / (tp + fp)
+        elif metric == "recall":
+            scores = tp / p
         elif metric in ("f1", "f1_macro"):
             f1_pos = np.nan_to_num(2 * tp / (2 * tp + fp + fn))
             scores = f1_pos

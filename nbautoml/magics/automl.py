@@ -254,8 +254,8 @@ class AutoMLMagics(Magics):
     @argument(
         "kind",
         metavar="KIND",
-        help="convergence, leaderboard, confusion, roc, pr, calibration, "
-        "residuals, prediction-vs-actual, importance or hyperparameters.",
+        help="convergence, leaderboard, importance, hyperparameters; for classification "
+        "confusion, roc, pr, calibration, threshold (binary); for regression residuals or prediction-vs-actual.",
     )
     @line_magic
     def automl_plot(self, line):

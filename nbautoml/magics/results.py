@@ -19,6 +19,7 @@ PLOT_KINDS = {
     "roc": "classification",
     "pr": "classification",
     "calibration": "classification",
+    "threshold": "binary classification",
     "residuals": "regression",
     "prediction-vs-actual": "regression",
     "importance": "any",
@@ -27,7 +28,15 @@ PLOT_KINDS = {
 _KIND_ALIASES = {
     "prediction": "prediction-vs-actual",
     "prediction_vs_actual": "prediction-vs-actual",
+    "decision-threshold": "threshold",
+    "decision_threshold": "threshold",
 }
+
+
+def _plot_fits(scope: str, task: str) -> bool:
+    """Whether a plot for ``scope`` (a value of PLOT_KINDS) fits a search of ``task``."""
+    return {"any": True, "classification": task != "regression", "binary classification": task == "binary",
+            "regression": task == "regression"}[scope]
 
 
 class Table:
@@ -145,9 +154,8 @@ def plot(magics, args):
             f"Valid kinds: {', '.join(PLOT_KINDS)}."
         )
     result = magics.result(args.name)
-    family = "regression" if result.task_ == "regression" else "classification"
-    if PLOT_KINDS[kind] not in ("any", family):
-        valid = [k for k, fits in PLOT_KINDS.items() if fits in ("any", family)]
+    if not _plot_fits(PLOT_KINDS[kind], result.task_):
+        valid = [k for k, scope in PLOT_KINDS.items() if _plot_fits(scope, result.task_)]
         raise UsageError(
             f"The {kind!r} plot is for {PLOT_KINDS[kind]}; {args.name or magics.default_name()!r} "
             f"is a {result.task_} search. Plots for it: {', '.join(valid)}."

@@ -25,9 +25,10 @@ from matplotlib.figure import Figure
 
 __all__ = ["PLOT_KINDS", "plot", "plot_kinds", "plot_calibration", "plot_confusion",
            "plot_convergence", "plot_hyperparameters", "plot_importance", "plot_leaderboard",
-           "plot_pr", "plot_prediction", "plot_residuals", "plot_roc", "figure_png", "figure_alt_text",
+           "plot_pr", "plot_prediction", "plot_residuals", "plot_roc", "plot_threshold", "figure_png", "figure_alt_text",
            "png_display_bundle", "NbFigure"]
 
+BINARY = ("binary",)
 CLASSIFICATION = ("binary", "multiclass")
 REGRESSION = ("regression",)
 ALL_TASKS = CLASSIFICATION + REGRESSION
@@ -40,6 +41,7 @@ PLOT_KINDS: dict[str, tuple[str, ...]] = {
     "roc": CLASSIFICATION,
     "pr": CLASSIFICATION,
     "calibration": CLASSIFICATION,
+    "threshold": BINARY,
     "residuals": REGRESSION,
     "prediction": REGRESSION,
     "importance": ALL_TASKS,
@@ -53,6 +55,8 @@ _ALIASES = {
     "predicted_vs_actual": "prediction",
     "feature_importance": "importance",
     "params": "hyperparameters",
+    "discrimination_threshold": "threshold",
+    "decision_threshold": "threshold",
 }
 _MAX_CLASS_CURVES = 10  # one-vs-rest curves drawn for at most this many classes
 
@@ -156,7 +160,8 @@ def _resolve_kind(kind: str, task: str | None) -> str:
         hint = f" Did you mean {_ALIASES.get(close[0], close[0])!r}?" if close else ""
         raise ValueError(f"Unknown plot kind {kind!r}.{hint} Valid kinds: {', '.join(PLOT_KINDS)}.")
     if task is not None and task not in PLOT_KINDS[name]:
-        fits = "classification" if PLOT_KINDS[name] == CLASSIFICATION else "regression"
+        fits = {CLASSIFICATION: "classification", BINARY: "binary classification"}.get(PLOT_KINDS[name],
+                                                                                      "regression")
         raise ValueError(f"The {name!r} plot is for {fits}; this search is a {task} task. "
                          f"Plots for {task}: {', '.join(plot_kinds(task))}.")
     return name
@@ -171,7 +176,7 @@ def plot(result, kind: str, ax=None, **kwargs) -> Figure:
         A fitted search.
     kind : str
         One of ``convergence``, ``leaderboard``, ``confusion``, ``roc``, ``pr``,
-        ``calibration`` (classification), ``residuals``, ``prediction`` (regression),
+        ``calibration`` (classification), ``threshold`` (binary), ``residuals``, ``prediction`` (regression),
         ``importance``, ``hyperparameters``.
     ax : matplotlib Axes, optional
         Draw into this Axes; by default a new figure is made.
@@ -724,6 +729,67 @@ def plot_pr(result, ax=None, trial=None):
 
 
 @dataclass
+class ThresholdInfo:
+    thresholds: np.ndarray  # every cut of the out-of-fold probabilities, ascending
+    scores: dict[str, np.ndarray]  # metric name -> its value at each cut
+    share_positive: np.ndarray  # share of rows predicted positive at each cut
+    metric: str  # the search's metric, drawn thicker where it is among the scores
+    threshold: float | None  # the model's, or None where it predicts at 0.5
+    source: str
+    positive: str
+
+
+#: the metrics drawn against the threshold, besides the search's own when it is a label metric
+_THRESHOLD_METRICS = ("precision", "recall", "f1")
+
+
+def _threshold_info(result, trial=None) -> ThresholdInfo:
+    from ..engine.threshold import TUNABLE_METRICS, cut_scores
+
+    if len(result.classes_) != 2:
+        raise ValueError(f"The 'threshold' plot is for binary classification; this search has "
+                         f"{len(result.classes_)} classes.")
+    y, proba, _ = _oof_scores(result, trial, need_proba=True)
+    names = list(_THRESHOLD_METRICS)
+    if result.metric_ in TUNABLE_METRICS and result.metric_ not in names:
+        names.append(result.metric_)
+    scores = {}
+    for name in names:
+        thresholds, scores[name] = cut_scores(y, proba[:, 1], name)
+    share = 1 - np.searchsorted(np.sort(proba[:, 1]), thresholds, side="left") / len(proba)  # p >= cut
+    return ThresholdInfo(thresholds, scores, share, result.metric_, _model_threshold(result, trial),
+                         _trial_label(result, trial), str(result.classes_[1]))
+
+
+def plot_threshold(result, ax=None, trial=None):
+    """Precision, recall, F1 (and the search's metric) of the out-of-fold probabilities at every
+    decision threshold of a binary model, with the share of rows predicted positive.
+
+    A dashed line marks 0.5, a solid one the model's decision threshold where it has one
+    (``decision_threshold``): how much a metric gains by moving the cut, and what the cut costs
+    in the other metrics, at a glance.
+    """
+    info = _threshold_info(result, trial)
+    ax = _new_axes(ax, figsize=(6.8, 4.6))
+    for name, values in info.scores.items():
+        ax.plot(info.thresholds, values, lw=2.6 if name == info.metric else 1.5,
+                label=f"{name} (the search's metric)" if name == info.metric else name)
+    ax.plot(info.thresholds, info.share_positive, ls=":", color="#616161", lw=1.3,
+            label="share predicted positive")
+    ax.axvline(0.5, ls="--", color="#9e9e9e", lw=1, label="0.5, the default cut")
+    if info.threshold is not None:
+        ax.axvline(info.threshold, color="black", lw=1.2, label=f"the model's threshold {info.threshold:.3g}")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(-0.01, 1.01)
+    ax.set_xlabel(f"Decision threshold: predict {info.positive} from this probability")
+    ax.set_ylabel("Out-of-fold score")
+    ax.set_title(f"Metrics by decision threshold: {info.source}, out-of-fold (positive class: {info.positive})")
+    ax.legend(fontsize=8, loc="best")
+    ax.grid(alpha=0.3)
+    return ax
+
+
+@dataclass
 class CalibrationInfo:
     curves: list[dict]  # {"label", "predicted", "observed", "brier"}
     source: str
@@ -1057,6 +1123,7 @@ _PLOTTERS = {
     "roc": plot_roc,
     "pr": plot_pr,
     "calibration": plot_calibration,
+    "threshold": plot_threshold,
     "residuals": plot_residuals,
     "prediction": plot_prediction,
     "importance": plot_importance,

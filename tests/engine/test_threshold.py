@@ -27,6 +27,8 @@ SCORERS = {
     "balanced_accuracy": skm.balanced_accuracy_score,
     "f1": lambda y, p: skm.f1_score(y, p, zero_division=0),
     "f1_macro": lambda y, p: skm.f1_score(y, p, average="macro", zero_division=0),
+    "precision": skm.precision_score,
+    "recall": skm.recall_score,
 }
 
 
@@ -258,6 +260,25 @@ def test_the_confusion_matrix_counts_the_model_at_its_threshold(tuned):
     assert _confusion_info(tuned, trial=best).counts[:, 1].sum() == (oof.argmax(axis=1) == 1).sum()
     ax = plot_confusion(tuned)
     assert f"at threshold {tuned.decision_threshold_:.3g}" in ax.get_title()
+
+
+def test_the_threshold_plot_draws_each_metric_at_every_cut_and_marks_the_models(tuned):
+    from nbautoml.render.plots import _threshold_info, plot
+
+    info = _threshold_info(tuned)
+    y, oof = tuned.oof_predictions()
+    assert set(info.scores) == {"precision", "recall", "f1"} and info.metric == "f1"
+    for t, f1, share in zip(info.thresholds[::25], info.scores["f1"][::25], info.share_positive[::25]):
+        assert f1 == pytest.approx(skm.f1_score(y, (oof[:, 1] >= t).astype(int)))
+        assert share == pytest.approx(np.mean(oof[:, 1] >= t))
+    # the best f1 of the curve is the cut the search chose
+    assert info.scores["f1"].max() == pytest.approx(tuned.threshold_choice_.score)
+    assert info.threshold == tuned.decision_threshold_
+    ax = plot(tuned, "decision-threshold").axes[0]
+    assert [line.get_label() for line in ax.get_lines()] == [
+        "precision", "recall", "f1 (the search's metric)", "share predicted positive", "0.5, the default cut",
+        f"the model's threshold {tuned.decision_threshold_:.3g}"]
+    assert ax.get_lines()[-1].get_xdata()[0] == tuned.decision_threshold_
 
 
 def test_roc_and_pr_curves_mark_where_the_model_predicts(tuned):

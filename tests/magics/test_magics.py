@@ -419,6 +419,10 @@ def test_plot_kinds(ip, fitted, monkeypatch):
         UsageError, match=r"'residuals' plot is for regression.*Plots for it: .*confusion"
     ):
         ip.run_line_magic("automl_plot", "fitted residuals")
+    with pytest.raises(UsageError, match=r"The 'threshold' plot is for binary classification; 'fitted' is a "
+                                         r"multiclass search\. Plots for it: .*calibration, importance") as err:
+        ip.run_line_magic("automl_plot", "fitted decision-threshold")
+    assert "threshold," not in str(err.value).split("Plots for it:")[1]
     pytest.importorskip("nbautoml.render.plots")
     from matplotlib.figure import Figure
 

@@ -21,6 +21,8 @@ EXPECTED = {
     "roc": ("ROC curve: best pipeline, out-of-fold", "False positive rate", "True positive rate"),
     "pr": ("Precision-recall curve: best pipeline", "Recall", "Precision"),
     "calibration": ("Calibration: best pipeline", "Mean predicted probability", "Observed fraction"),
+    "threshold": ("Metrics by decision threshold: best pipeline, out-of-fold", "Decision threshold",
+                  "Out-of-fold score"),
     "residuals": ("Residuals: best pipeline, out-of-fold", "Predicted strength", "Residual (actual − predicted)"),
     "prediction": ("Predicted vs actual: best pipeline", "Actual strength", "Predicted strength"),
     "importance": ("Permutation importance: validation fold 1 of", "Drop in {metric}", "Input column"),
@@ -77,7 +79,8 @@ def test_unknown_kind_lists_valid_kinds(searches):
 
 @pytest.mark.parametrize("task,kind,word", [("regression", "roc", "classification"),
                                             ("regression", "confusion", "classification"),
-                                            ("binary", "residuals", "regression")])
+                                            ("binary", "residuals", "regression"),
+                                            ("multiclass", "threshold", "binary classification")])
 def test_kind_of_the_wrong_task_is_refused(searches, task, kind, word):
     with pytest.raises(ValueError, match=f"'{kind}' plot is for {word}; this search is a {task} task"):
         P.plot(searches[task], kind)
