@@ -86,6 +86,29 @@ def clear_gain(new: float, old: float, greater_is_better: bool, min_gain: float)
     return gain > min_gain * max(1.0, abs(old))
 
 
+def fold_scores(metric: Metric, y, oof, folds, task: str, n_classes: int = 0,
+                threshold: float | None = None) -> list[float]:
+    """The metric of out-of-fold predictions on each validation fold, as a trial's fold scores.
+
+    ``oof`` holds one prediction per row (probabilities for classification, NaN on rows no
+    fold validated); a label metric scores the most probable class, or for a binary model
+    the positive class from ``threshold``. Folds without validated rows are left out.
+    """
+    from .threshold import predicted_codes
+
+    oof = np.asarray(oof, dtype=float)
+    scores = []
+    for _, test in folds:
+        rows = test[~np.isnan(oof[test] if oof.ndim == 1 else oof[test, 0])]
+        if len(rows) == 0:
+            continue
+        prediction = oof[rows]
+        if task != "regression" and metric.needs == "label" and prediction.ndim == 2:
+            prediction = predicted_codes(prediction, threshold)
+        scores.append(score(metric, np.asarray(y)[rows], prediction, n_classes))
+    return scores
+
+
 def get_metric(name: str, task: str) -> Metric:
     """Return the metric, checking it fits the task.
 

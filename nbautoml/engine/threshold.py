@@ -165,23 +165,6 @@ def choose_threshold(y: np.ndarray, oof: np.ndarray, metric: Metric, folds) -> T
     return ThresholdChoice(threshold, tuned, default, better, counted)
 
 
-def fold_scores_at(y: np.ndarray, oof: np.ndarray, threshold: float, metric: Metric, folds) -> list[float]:
-    """The label metric of each validation fold's out-of-fold probabilities cut at ``threshold``.
-
-    What the search's fold scores (taken at 0.5) become for a model that predicts
-    at ``threshold``: the monitor's reference for a thresholded model. Folds
-    without validated rows are left out.
-    """
-    from .metrics import score
-
-    scores = []
-    for _, test in folds:
-        rows = test[~np.isnan(oof[test, 1])]
-        if len(rows):
-            scores.append(score(metric, y[rows], predicted_codes(oof[rows], threshold)))
-    return scores
-
-
 def predicted_codes(proba, threshold: float | None = None) -> np.ndarray:
     """Class codes from ``(n, k)`` probabilities as the model predicts them: the most probable
     class, or with a ``threshold`` (binary) class 1 where its probability is at least that."""

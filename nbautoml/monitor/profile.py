@@ -63,9 +63,10 @@ class ReferenceProfile:
         or "in-sample") and ``sketch``, the sketch of the monitored values
         (see :func:`prediction_values`).
     performance : dict
-        ``metric``, ``greater_is_better``, ``cv_score``, ``cv_std``, ``fold_scores``;
-        for a binary model with a decision threshold and a label metric, the folds'
-        scores at that threshold, which ``decision_threshold`` then names.
+        ``metric``, ``greater_is_better``, ``cv_score``, ``cv_std``, ``fold_scores``:
+        the best trial's, or where the model is an ensemble or a binary model with a
+        decision threshold (and a label metric), the validation folds' scores of its own
+        out-of-fold predictions (``source`` then says so, ``decision_threshold`` names a cut).
     anomaly : dict
         ``threshold`` and reference ``rate`` of the anomaly score, and the
         encoding the detector expects; empty when there is no detector.
@@ -513,30 +514,35 @@ def _performance_profile(result) -> dict:
         "fold_scores": [float(s) for s in (result.best_trial_.fold_scores or [])],
         "validation": getattr(result.validation_, "description", ""),
     }
-    at_threshold = _fold_scores_at_threshold(result)
-    if at_threshold:
-        # the search scored its folds at 0.5; the model predicts at its threshold, and a
-        # batch's labels are compared with what the folds score at that same cut
-        profile.update(cv_score=float(np.mean(at_threshold)), cv_std=float(np.std(at_threshold)),
-                       fold_scores=[float(s) for s in at_threshold],
-                       decision_threshold=float(result.decision_threshold_))
+    own = _model_fold_scores(result)
+    if own:
+        # the search scored the best trial's folds (at 0.5); the model may be an ensemble or cut its
+        # probabilities elsewhere, and a batch's labels are compared with what its own
+        # out-of-fold predictions score on the same folds
+        profile.update(cv_score=float(np.mean(own)), cv_std=float(np.std(own)), fold_scores=[float(s) for s in own],
+                       source="the model's out-of-fold predictions")
+        if getattr(result, "decision_threshold_", None) is not None:
+            profile["decision_threshold"] = float(result.decision_threshold_)
     return profile
 
 
-def _fold_scores_at_threshold(result) -> list[float] | None:
-    """The validation folds' label metric at the model's decision threshold, or None where the
-    model has none, the metric needs no labels or the out-of-fold probabilities are not kept."""
-    from ..engine.metrics import get_metric
-    from ..engine.threshold import fold_scores_at
+def _model_fold_scores(result) -> list[float] | None:
+    """The validation folds' scores of the model's own out-of-fold predictions where they differ
+    from its best trial's: an ensemble's (its members' weighted average), or a binary model's
+    labels at its decision threshold. None otherwise, or where the predictions are not kept."""
+    from ..engine.metrics import fold_scores, get_metric
 
-    threshold = getattr(result, "decision_threshold_", None)
     metric = get_metric(result.metric_, result.task_)
-    if threshold is None or metric.needs != "label" or not hasattr(result, "_model_oof"):
+    threshold = getattr(result, "decision_threshold_", None)
+    thresholded = threshold is not None and metric.needs == "label"
+    if not (thresholded or getattr(result, "ensemble_", None) is not None) or not hasattr(result, "_model_oof"):
         return None
     oof = result._model_oof(compute=False)
-    if oof is None or np.ndim(oof) != 2 or oof.shape[1] != 2:
+    if oof is None:
         return None
-    return fold_scores_at(result._y_codes(), oof, threshold, metric, result.validation_.folds) or None
+    n_classes = 0 if result.classes_ is None else len(result.classes_)
+    return fold_scores(metric, result._y_codes(), oof, result.validation_.folds, result.task_, n_classes,
+                       threshold) or None
 
 
 # --------------------------------------------------------------------------- anomaly detector

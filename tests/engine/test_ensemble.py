@@ -69,6 +69,12 @@ def test_forced_ensemble_is_a_fitted_soft_vote_on_real_data(datasets_dir):
     assert result.reference_profile_.prediction["source"] == "oof"
     best_y, best_oof = result.oof_predictions(result.best_trial_.trial_id)
     assert abs(roc_auc_score(best_y, best_oof[:, 1]) - result.ensemble_.single_score) < 1e-12
+    # and monitoring compares a labelled batch with the ensemble's own fold scores, not its best trial's
+    codes, every_row = result._y_codes(), result._model_oof()
+    folds = [roc_auc_score(codes[rows], every_row[rows, 1]) for _, rows in result.validation_.folds]
+    performance = result.reference_profile_.performance
+    assert performance["fold_scores"] == pytest.approx(folds) and performance["cv_score"] == pytest.approx(np.mean(folds))
+    assert performance["cv_score"] != pytest.approx(result.best_score_, abs=1e-6)
 
 
 def test_ensemble_is_the_default_and_checked(datasets_dir):
