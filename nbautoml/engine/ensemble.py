@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .metrics import Metric, clear_gain, score
+from .metrics import Metric, clear_gain, fold_scores, score
 
 
 @dataclass
@@ -165,18 +165,12 @@ def select_ensemble(candidates: dict[int, np.ndarray], best_id: int, y: np.ndarr
 def folds_better(ensemble: np.ndarray, single: np.ndarray, y: np.ndarray, folds, metric: Metric, task: str,
                   n_classes: int) -> tuple[int, int]:
     """On how many folds the ensemble's out-of-fold predictions beat the single trial's (ties do not
-    count). Returns ``(better, counted)``: folds without validated rows are not counted."""
+    count; both hold NaN on the same rows). Returns ``(better, counted)``: folds without validated
+    rows are not counted."""
     sign = 1.0 if metric.greater_is_better else -1.0
-    better, counted = 0, 0
-    for _, test in folds:
-        rows = test[~np.isnan(ensemble[test] if ensemble.ndim == 1 else ensemble[test, 0])]
-        if len(rows) == 0:
-            continue
-        counted += 1
-        gain = sign * (_score(metric, y[rows], ensemble[rows], task, n_classes)
-                       - _score(metric, y[rows], single[rows], task, n_classes))
-        better += bool(gain > 1e-12)
-    return better, counted
+    new = fold_scores(metric, y, ensemble, folds, task, n_classes)
+    old = fold_scores(metric, y, single, folds, task, n_classes)
+    return sum(bool(sign * (a - b) > 1e-12) for a, b in zip(new, old)), len(new)
 
 
 def build_ensemble(members: list[tuple[str, object, int]], task: str):
