@@ -33,6 +33,7 @@ _METRICS = {
     "precision": ("precision_score", ", pos_label=1, zero_division=0", "label"),
     "recall": ("recall_score", ", pos_label=1, zero_division=0", "label"),
     "roc_auc": ("roc_auc_score", "", "score"),
+    "average_precision": ("average_precision_score", "", "score"),
     "log_loss": ("log_loss", "", "proba"),
     "r2": ("r2_score", "", "label"),
     "rmse": ("mean_squared_error", "", "label"),
@@ -275,8 +276,8 @@ def _pooled_score_lines(result, writer: _Writer, y: str) -> list[str]:
     if name == "roc_auc" and result.task_ == "multiclass":
         writer.helpers.append(_ROC_AUC_OVR.strip("\n"))
         score = f"roc_auc_ovr({truth}, {prediction})"
-    elif name == "roc_auc":
-        score = f"roc_auc_score({truth}, {prediction}[:, 1])"
+    elif name in ("roc_auc", "average_precision"):
+        score = f"{func}({truth}, {prediction}[:, 1])"
     elif name == "log_loss":
         score = f"log_loss({truth}, np.clip({prediction}, 1e-15, 1), labels=np.arange(len(classes)))"
     elif name == "rmse":
@@ -373,9 +374,9 @@ def _score_lines(result, pipeline, writer: _Writer, y: str) -> list[str]:
     if name == "roc_auc" and result.task_ == "multiclass":
         writer.helpers.append(_ROC_AUC_OVR.strip("\n"))
         score = f"roc_auc_ovr({truth}, prediction)"
-    elif name == "roc_auc":
+    elif name in ("roc_auc", "average_precision"):
         column = "[:, 1]" if predict.startswith("pipeline.predict_proba") else ""
-        score = f"roc_auc_score({truth}, prediction{column})"
+        score = f"{func}({truth}, prediction{column})"
     elif name == "log_loss":
         score = f"log_loss({truth}, np.clip(prediction, 1e-15, 1), labels=np.arange(len(classes)))"
     elif name == "rmse":

@@ -73,7 +73,9 @@ class AutoML(BaseEstimator):
         Inferred from the target when "auto".
     metric : str, default="auto"
         One of accuracy, balanced_accuracy, f1, f1_macro, roc_auc, log_loss,
-        precision, recall (classification), r2, rmse, mae, mape (regression).
+        precision, recall, average_precision (classification; f1, precision,
+        recall and average_precision binary only), r2, rmse, mae, mape
+        (regression).
         "auto" picks roc_auc (binary), accuracy (multiclass) or r2;
         balanced_accuracy for multiclass when the largest class has at least
         20 times the rows of the smallest (the choice is noted in the result).

@@ -38,6 +38,9 @@ METRICS = {
         Metric("precision", True, ("binary",), "label"),
         Metric("recall", True, ("binary",), "label"),
         Metric("roc_auc", True, _CLS, "score"),
+        # the area under the precision-recall curve: for rare positives (fraud, churn), where
+        # ROC AUC stays high on a ranking that flags many negatives per positive found
+        Metric("average_precision", True, ("binary",), "score"),
         Metric("log_loss", False, _CLS, "proba"),
         Metric("r2", True, ("regression",), "label"),
         Metric("rmse", False, ("regression",), "label"),
@@ -180,6 +183,11 @@ def score(metric: Metric, y_true, prediction, classes=None) -> float:
                 return float(skm.roc_auc_score(y_true == present[1], proba[:, 1]))
             return float(skm.roc_auc_score(y_true, proba, multi_class="ovr", labels=present))
         return float(skm.roc_auc_score(y_true, prediction, multi_class="ovr", labels=labels))
+    if name == "average_precision":
+        if len(np.unique(y_true)) < 2:
+            return float("nan")
+        positive = prediction[:, 1] if prediction.ndim == 2 else prediction
+        return float(skm.average_precision_score(y_true, positive))
     if name == "log_loss":
         k = classes or prediction.shape[1]
         return float(skm.log_loss(y_true, np.clip(prediction, 1e-15, 1), labels=np.arange(k)))

@@ -201,7 +201,7 @@ SEARCH_OPTIONS: tuple[Option, ...] = (
         kwargs={
             "metavar": "NAME",
             "help": "accuracy, balanced_accuracy, f1, f1_macro, roc_auc, log_loss, "
-            "precision, recall, r2, rmse, mae, mape (default: auto).",
+            "precision, recall, average_precision, r2, rmse, mae, mape (default: auto).",
         },
     ),
     Option(

@@ -98,6 +98,7 @@ def test_benjamini_hochberg():
         ("accuracy", "binary"),
         ("f1", "binary"),
         ("log_loss", "binary"),
+        ("average_precision", "binary"),
         ("r2", "regression"),
         ("mae", "regression"),
     ],
@@ -112,7 +113,7 @@ def test_metric_standard_errors_agree_with_a_bootstrap(name, task):
         y = rng.integers(0, 2, n)
         logit = 0.9 * y + rng.normal(size=n)
         proba = np.column_stack([1 / (1 + np.exp(logit)), 1 / (1 + np.exp(-logit))])
-        prediction = proba if name in ("roc_auc", "log_loss") else (proba[:, 1] > 0.5).astype(int)
+        prediction = proba if name in ("roc_auc", "log_loss", "average_precision") else (proba[:, 1] > 0.5).astype(int)
     metric = get_metric(name, task)
     boot = []
     for _ in range(200):
