@@ -344,6 +344,8 @@ def resampled_scores(metric, y, prediction, idx, n_classes: int | None = None) -
         for b in np.flatnonzero(np.isnan(values)):
             values[b] = score(metric, y[idx[b]], prediction[idx[b]], n_classes)
         return values
+    if name == "average_precision":
+        return _resampled_average_precision(y, prediction, idx)
     if name == "log_loss":
         proba = np.clip(prediction, 1e-15, 1)
         proba = proba / proba.sum(axis=1, keepdims=True)
@@ -363,6 +365,24 @@ def resampled_scores(metric, y, prediction, idx, n_classes: int | None = None) -
             r2 = 1 - sse / sst
         return np.where(sst > 0, r2, np.where(sse == 0, 1.0, 0.0))
     return np.array([score(metric, y[i], prediction[i], n_classes) for i in idx])
+
+
+def _resampled_average_precision(y, prediction, idx) -> np.ndarray:
+    """Average precision of each resample: its drawn rows counted per distinct score (highest
+    first), then the true and false positives above each cut summed from those counts."""
+    scores = prediction[:, 1] if prediction.ndim == 2 else prediction
+    distinct, group = np.unique(-scores, return_inverse=True)  # group 0: the highest score
+    n_groups, drawn = len(distinct), group[idx]
+    flat = (np.arange(len(idx))[:, None] * n_groups + drawn).ravel()  # one bincount for every resample
+    size = len(idx) * n_groups
+    tp = np.cumsum(np.bincount(flat, weights=(y[idx] == 1).ravel(), minlength=size).reshape(-1, n_groups), axis=1)
+    seen = np.cumsum(np.bincount(flat, minlength=size).reshape(-1, n_groups), axis=1)
+    n_positive, n_negative = tp[:, -1], seen[:, -1] - tp[:, -1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = np.where(seen > 0, tp / seen, 0.0)
+        recall_gain = np.diff(tp, axis=1, prepend=0.0) / n_positive[:, None]
+        value = (recall_gain * precision).sum(axis=1)
+    return np.where((n_positive > 0) & (n_negative > 0), value, np.nan)
 
 
 def paired_bootstrap(metric, y, champion, challenger, n_classes=None, n_resamples: int = 2000,

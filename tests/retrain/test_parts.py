@@ -48,6 +48,16 @@ def test_vectorised_resampled_scores_equal_the_engine_scores(name, task):
     np.testing.assert_allclose(resampled_scores(metric, y, prediction, idx, k), expected, atol=1e-9)
 
 
+def test_resampled_average_precision_counts_tied_scores_as_one_cut():
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 200)
+    scores = np.round(np.clip(0.3 * y + rng.random(200) * 0.7, 0, 1), 1)  # 11 distinct values
+    idx = rng.integers(0, 200, size=(20, 200))
+    expected = [score(METRICS["average_precision"], y[i], scores[i]) for i in idx]
+    np.testing.assert_allclose(resampled_scores(METRICS["average_precision"], y, scores, idx), expected,
+                               atol=1e-12)
+
+
 def test_paired_bootstrap_separates_a_better_model_from_an_equal_one():
     metric = METRICS["roc_auc"]
     rng = np.random.default_rng(0)
