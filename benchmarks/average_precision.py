@@ -1,5 +1,6 @@
-"""Searching for average precision: held-out average precision (the area under the
-precision-recall curve) of a search made for it, against what a user would run instead.
+"""Held-out average precision of a search for it, of a search for ROC AUC and of a default forest.
+
+Average precision is the area under the precision-recall curve.
 
 For every binary data set in ``../shared/datasets`` and every split seed (the benchmark
 protocol's stratified 75/25 split), the held-out average precision of the positive class
@@ -17,7 +18,7 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
+import contextlib
 import json
 import sys
 import tempfile
@@ -31,10 +32,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from benchmarks.run_benchmark import (  # noqa: E402
-    DEFAULT_DATASETS,
     _as_object_strings,
     baseline_preprocessor,
-    parse_seeds,
+    binary_datasets,
+    case_parser,
+    emit,
 )
 
 SYSTEMS = ("nbautoml_ap", "nbautoml_auc", "random_forest")
@@ -84,32 +86,21 @@ def summarize(records: list[dict]) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = case_parser(__doc__, "every binary data set", seeds=(0,))
     parser.add_argument("--budget", type=float, default=10.0)
-    parser.add_argument("--split-seeds", default="0", help="e.g. 0-2 or 0,3")
-    parser.add_argument("--only", help="comma-separated data sets")
     parser.add_argument("--out", help="JSONL file for the records (appended to)")
     parser.add_argument("--summarize", metavar="JSONL", help="print the table of earlier records and stop")
     args = parser.parse_args(argv)
     if args.summarize:
         print(summarize([json.loads(line) for line in open(args.summarize) if line.strip()]))
         return 0
-    index = pd.read_csv(DEFAULT_DATASETS / "INDEX.csv")
-    index = index[index.task == "binary"]
-    if args.only:
-        index = index[index.dataset.isin(args.only.split(","))]
     records = []
     warnings.filterwarnings("ignore")
-    with open(args.out, "a") if args.out else open("/dev/null", "w") as out:
-        for _, entry in index.iterrows():
-            frame = pd.read_csv(DEFAULT_DATASETS / entry.file)
-            frame = frame[frame[entry.target].notna()].reset_index(drop=True)
-            for seed in parse_seeds(args.split_seeds):
-                record = run_case(entry.dataset, frame, entry.target, seed, args.budget)
-                records.append(record)
-                print(json.dumps(record), flush=True)
-                out.write(json.dumps(record) + "\n")
-                out.flush()
+    with open(args.out, "a") if args.out else contextlib.nullcontext() as out:
+        for name, frame, target in binary_datasets(args.datasets_dir, args.only):
+            for seed in args.split_seeds:
+                records.append(run_case(name, frame, target, seed, args.budget))
+                emit(records[-1], out)
     print(summarize(records))
     return 0
 

@@ -1,5 +1,6 @@
-"""The decision threshold of binary models: held-out scores with and without it, and against
-what a user would do by hand.
+"""The decision threshold of binary models: held-out scores with and without it, and by hand.
+
+"By hand" is what a user would do instead: scikit-learn's own threshold tuning (below).
 
 For every binary data set in ``../shared/datasets``, every threshold-dependent metric and every
 split seed (the benchmark protocol's stratified 75/25 split): one nbautoml search with
@@ -22,7 +23,7 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
+import contextlib
 import json
 import sys
 import tempfile
@@ -36,7 +37,13 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from benchmarks.run_benchmark import DEFAULT_DATASETS, _as_object_strings, baseline_preprocessor  # noqa: E402
+from benchmarks.run_benchmark import (  # noqa: E402
+    _as_object_strings,
+    baseline_preprocessor,
+    binary_datasets,
+    case_parser,
+    emit,
+)
 
 METRICS = ("f1", "balanced_accuracy", "accuracy")
 SYSTEMS = ("nbautoml", "nbautoml_at_0.5", "random_forest", "random_forest_tuned")
@@ -162,41 +169,25 @@ def summarize(records: list[dict]) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = case_parser(__doc__, "every binary data set", seeds=(0,))
     parser.add_argument("--budget", type=float, default=10.0)
     parser.add_argument("--metrics", default=",".join(METRICS))
-    parser.add_argument("--split-seeds", default="0", help="e.g. 0-2 or 0,3")
-    parser.add_argument("--only", help="comma-separated data sets")
     parser.add_argument("--out", help="JSONL file for the records (appended to)")
     parser.add_argument("--summarize", metavar="JSONL", help="print the tables of earlier records and stop")
     args = parser.parse_args(argv)
     if args.summarize:
         print(summarize([json.loads(line) for line in open(args.summarize) if line.strip()]))
         return 0
-    if "-" in args.split_seeds:
-        low, high = map(int, args.split_seeds.split("-"))
-        seeds = list(range(low, high + 1))
-    else:
-        seeds = [int(s) for s in args.split_seeds.split(",")]
+    seeds = args.split_seeds
     metrics = args.metrics.split(",")
-    index = pd.read_csv(DEFAULT_DATASETS / "INDEX.csv")
-    index = index[index.task == "binary"]
-    if args.only:
-        index = index[index.dataset.isin(args.only.split(","))]
     records = []
-    out = open(args.out, "a") if args.out else None
     warnings.filterwarnings("ignore")
-    for _, entry in index.iterrows():
-        frame = pd.read_csv(DEFAULT_DATASETS / entry.file)
-        frame = frame[frame[entry.target].notna()].reset_index(drop=True)
-        for seed in seeds:
-            for metric in metrics:
-                record = run_case(entry.dataset, frame, entry.target, metric, seed, args.budget)
-                records.append(record)
-                print(json.dumps(record), flush=True)
-                if out:
-                    out.write(json.dumps(record) + "\n")
-                    out.flush()
+    with open(args.out, "a") if args.out else contextlib.nullcontext() as out:
+        for name, frame, target in binary_datasets(args.datasets_dir, args.only):
+            for seed in seeds:
+                for metric in metrics:
+                    records.append(run_case(name, frame, target, metric, seed, args.budget))
+                    emit(records[-1], out)
     print(summarize(records))
     return 0
 

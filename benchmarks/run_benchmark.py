@@ -581,6 +581,26 @@ def case_parser(doc: str, only_help: str, seeds=(0, 1, 2)) -> argparse.ArgumentP
     return parser
 
 
+def binary_datasets(datasets_dir: Path, only: str | None = None):
+    """``(name, frame, target)`` for each binary data set of INDEX.csv (``only``: comma-separated
+    names), the rows without a target left out."""
+    import pandas as pd
+
+    for entry in read_index(datasets_dir):
+        if entry["task"] != "binary" or (only and entry["dataset"] not in only.split(",")):
+            continue
+        frame = pd.read_csv(datasets_dir / entry["file"])
+        yield entry["dataset"], frame[frame[entry["target"]].notna()].reset_index(drop=True), entry["target"]
+
+
+def emit(record: dict, out) -> None:
+    """Print a record as a JSON line and append it to the open file ``out`` (None: print only)."""
+    print(json.dumps(record), flush=True)
+    if out is not None:
+        out.write(json.dumps(record) + "\n")
+        out.flush()
+
+
 def change_counts(label: str, changes) -> str:
     """How often a score went up and down between two variants, its largest drop and mean."""
     import numpy as np
