@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .metrics import Metric, clear_gain, fold_scores, score
+from .metrics import Metric, clear_gain, fold_scores, folds_won, score
 
 
 @dataclass
@@ -163,14 +163,11 @@ def select_ensemble(candidates: dict[int, np.ndarray], best_id: int, y: np.ndarr
 
 
 def folds_better(ensemble: np.ndarray, single: np.ndarray, y: np.ndarray, folds, metric: Metric, task: str,
-                  n_classes: int) -> tuple[int, int]:
-    """On how many folds the ensemble's out-of-fold predictions beat the single trial's (ties do not
-    count; both hold NaN on the same rows). Returns ``(better, counted)``: folds without validated
-    rows are not counted."""
-    sign = 1.0 if metric.greater_is_better else -1.0
-    new = fold_scores(metric, y, ensemble, folds, task, n_classes)
-    old = fold_scores(metric, y, single, folds, task, n_classes)
-    return sum(bool(sign * (a - b) > 1e-12) for a, b in zip(new, old)), len(new)
+                 n_classes: int) -> tuple[int, int]:
+    """On how many folds the ensemble's out-of-fold predictions beat the single trial's, and of
+    how many (both hold NaN on the same rows; folds without validated rows are not counted)."""
+    return folds_won(fold_scores(metric, y, ensemble, folds, task, n_classes),
+                     fold_scores(metric, y, single, folds, task, n_classes), metric.greater_is_better)
 
 
 def build_ensemble(members: list[tuple[str, object, int]], task: str):

@@ -112,6 +112,13 @@ def fold_scores(metric: Metric, y, oof, folds, task: str, n_classes: int = 0,
     return scores
 
 
+def folds_won(new: list[float], old: list[float], greater_is_better: bool) -> tuple[int, int]:
+    """On how many folds the scores ``new`` beat ``old`` (ties do not count), and of how many:
+    ``(better, counted)`` from two :func:`fold_scores` of the same folds."""
+    sign = 1.0 if greater_is_better else -1.0
+    return sum(bool(sign * (a - b) > 1e-12) for a, b in zip(new, old)), len(new)
+
+
 def get_metric(name: str, task: str) -> Metric:
     """Return the metric, checking it fits the task.
 

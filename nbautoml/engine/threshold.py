@@ -148,8 +148,7 @@ def choose_threshold(y: np.ndarray, oof: np.ndarray, metric: Metric, folds) -> T
     y_seen, proba = y[rows], oof[rows, 1]
     if len(np.unique(y_seen)) < 2:
         return None
-    from .ensemble import folds_better
-    from .metrics import score
+    from .metrics import fold_scores, folds_won, score
 
     thresholds, scores = cut_scores(y_seen, proba, metric.name)
     if len(thresholds) == 0:
@@ -158,10 +157,8 @@ def choose_threshold(y: np.ndarray, oof: np.ndarray, metric: Metric, folds) -> T
     threshold = float(thresholds[best[np.argmin(np.abs(thresholds[best] - 0.5))]])
     default = score(metric, y_seen, predicted_codes(oof[rows]))
     tuned = score(metric, y_seen, predicted_codes(oof[rows], threshold))
-    # the cut's labels as one-hot probabilities, which folds_better scores by their argmax
-    at_cut = np.eye(2)[predicted_codes(oof, threshold)]
-    at_cut[~rows] = np.nan
-    better, counted = folds_better(at_cut, oof, y, folds, metric, "binary", 2)
+    better, counted = folds_won(fold_scores(metric, y, oof, folds, "binary", 2, threshold),
+                                fold_scores(metric, y, oof, folds, "binary", 2), metric.greater_is_better)
     return ThresholdChoice(threshold, tuned, default, better, counted)
 
 
