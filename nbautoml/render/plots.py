@@ -626,8 +626,12 @@ def _operating_point(result, trial, truth, score, is_proba: bool, kind: str) -> 
     precision) curve; None for multiclass curves and decision values."""
     if not is_proba or len(result.classes_) != 2:
         return None
-    cut = _model_threshold(result, trial) or 0.5
-    flagged = score >= cut
+    from ..engine.threshold import predicted_codes
+
+    threshold = _model_threshold(result, trial)
+    cut = threshold or 0.5
+    # as the model predicts (and the confusion matrix counts): at 0.5 a tie goes to class 0
+    flagged = predicted_codes(np.column_stack([1 - score, score]), threshold) == 1
     recall = float(flagged[truth].mean())
     if kind == "roc":
         return {"cut": cut, "x": float(flagged[~truth].mean()), "y": recall}

@@ -281,6 +281,20 @@ def test_the_threshold_plot_draws_each_metric_at_every_cut_and_marks_the_models(
     assert ax.get_lines()[-1].get_xdata()[0] == tuned.decision_threshold_
 
 
+def test_the_dot_at_one_half_counts_a_tie_as_the_model_does():
+    """At 0.5 the model predicts the most probable class and a tie goes to class 0 (k-NN with
+    an even number of neighbours gives many): the dot counts those rows as negatives too."""
+    from types import SimpleNamespace
+
+    from nbautoml.render.plots import _operating_point
+
+    model = SimpleNamespace(classes_=np.array([0, 1]), decision_threshold_=None)
+    truth = np.array([True, True, True, False, False, False])
+    score = np.array([0.9, 0.5, 0.2, 0.5, 0.5, 0.1])
+    roc = _operating_point(model, None, truth, score, True, "roc")
+    assert (roc["x"], roc["y"]) == (0.0, pytest.approx(1 / 3))  # only the 0.9 row is called positive
+
+
 def test_roc_and_pr_curves_mark_where_the_model_predicts(tuned):
     """The dot on each curve is the confusion matrix's rates at the model's cut (0.5 for a trial)."""
     from nbautoml.render.plots import _confusion_info, _pr_info, _roc_info, plot_pr, plot_roc
