@@ -255,7 +255,7 @@ class AutoMLMagics(Magics):
         "kind",
         metavar="KIND",
         help="convergence, leaderboard, importance, hyperparameters; for classification "
-        "confusion, roc, pr, calibration, threshold (binary); for regression residuals or prediction-vs-actual.",
+        "confusion, roc, pr, calibration, threshold (binary); for regression residuals or prediction (prediction-vs-actual).",
     )
     @line_magic
     def automl_plot(self, line):

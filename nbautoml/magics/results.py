@@ -9,34 +9,8 @@ from pathlib import Path
 from IPython.core.error import UsageError
 from IPython.display import display
 
-from .parsing import closest_hint, resolve_data
-
-#: the plot kinds and the tasks they fit (``nbautoml.render.plots`` draws them)
-PLOT_KINDS = {
-    "convergence": "any",
-    "leaderboard": "any",
-    "confusion": "classification",
-    "roc": "classification",
-    "pr": "classification",
-    "calibration": "classification",
-    "threshold": "binary classification",
-    "residuals": "regression",
-    "prediction-vs-actual": "regression",
-    "importance": "any",
-    "hyperparameters": "any",
-}
-_KIND_ALIASES = {
-    "prediction": "prediction-vs-actual",
-    "prediction_vs_actual": "prediction-vs-actual",
-    "decision-threshold": "threshold",
-    "decision_threshold": "threshold",
-}
-
-
-def _plot_fits(scope: str, task: str) -> bool:
-    """Whether a plot for ``scope`` (a value of PLOT_KINDS) fits a search of ``task``."""
-    return {"any": True, "classification": task != "regression", "binary classification": task == "binary",
-            "regression": task == "regression"}[scope]
+from ..render.kinds import PLOT_KINDS, PlotKindError, resolve_kind
+from .parsing import resolve_data
 
 
 class Table:
@@ -142,24 +116,20 @@ def leaderboard(magics, args):
 
 def plot(magics, args):
     """Draw one plot of a search with ``nbautoml.render.plots.plot`` and display it."""
-    kind = _KIND_ALIASES.get(args.kind.lower(), args.kind.lower())
-    if kind not in PLOT_KINDS:
+    try:
+        resolve_kind(args.kind)  # an unknown kind is named before the search is looked up
+    except PlotKindError as err:
         if args.name is None and args.kind in magics.shell.user_ns:  # "%automl_plot titanic"
             raise UsageError(
                 f"{args.kind!r} is a variable, not a plot kind: give the kind after it, e.g. "
                 f"%automl_plot {args.kind} convergence. Kinds: {', '.join(PLOT_KINDS)}."
-            )
-        raise UsageError(
-            f"Unknown plot kind {args.kind!r}.{closest_hint(kind, PLOT_KINDS)} "
-            f"Valid kinds: {', '.join(PLOT_KINDS)}."
-        )
+            ) from None
+        raise UsageError(str(err)) from None
     result = magics.result(args.name)
-    if not _plot_fits(PLOT_KINDS[kind], result.task_):
-        valid = [k for k, scope in PLOT_KINDS.items() if _plot_fits(scope, result.task_)]
-        raise UsageError(
-            f"The {kind!r} plot is for {PLOT_KINDS[kind]}; {args.name or magics.default_name()!r} "
-            f"is a {result.task_} search. Plots for it: {', '.join(valid)}."
-        )
+    try:
+        kind = resolve_kind(args.kind, result.task_, repr(args.name or magics.default_name()))
+    except PlotKindError as err:
+        raise UsageError(str(err)) from None
     try:
         from ..render.plots import plot as draw
     except ImportError as err:

@@ -17,7 +17,7 @@ _LAZY = {
     "show_result": ("nbautoml.render.panel", "show_result"),
     "widgets_supported": ("nbautoml.render.panel", "widgets_supported"),
     "plot": ("nbautoml.render.plots", "plot"),
-    "plot_kinds": ("nbautoml.render.plots", "plot_kinds"),
+    "plot_kinds": ("nbautoml.render.kinds", "plot_kinds"),
     "result_html": ("nbautoml.render.html", "result_html"),
 }
 

@@ -18,46 +18,17 @@ import io
 import math
 import weakref
 from dataclasses import dataclass, field
-from difflib import get_close_matches
 
 import numpy as np
 from matplotlib.figure import Figure
+
+from .kinds import PLOT_KINDS, plot_kinds, resolve_kind
 
 __all__ = ["PLOT_KINDS", "plot", "plot_kinds", "plot_calibration", "plot_confusion",
            "plot_convergence", "plot_hyperparameters", "plot_importance", "plot_leaderboard",
            "plot_pr", "plot_prediction", "plot_residuals", "plot_roc", "plot_threshold", "figure_png", "figure_alt_text",
            "png_display_bundle", "NbFigure"]
 
-BINARY = ("binary",)
-CLASSIFICATION = ("binary", "multiclass")
-REGRESSION = ("regression",)
-ALL_TASKS = CLASSIFICATION + REGRESSION
-
-#: kind -> the tasks it fits
-PLOT_KINDS: dict[str, tuple[str, ...]] = {
-    "convergence": ALL_TASKS,
-    "leaderboard": ALL_TASKS,
-    "confusion": CLASSIFICATION,
-    "roc": CLASSIFICATION,
-    "pr": CLASSIFICATION,
-    "calibration": CLASSIFICATION,
-    "threshold": BINARY,
-    "residuals": REGRESSION,
-    "prediction": REGRESSION,
-    "importance": ALL_TASKS,
-    "hyperparameters": ALL_TASKS,
-}
-_ALIASES = {
-    "history": "convergence",
-    "confusion_matrix": "confusion",
-    "precision_recall": "pr",
-    "prediction_vs_actual": "prediction",
-    "predicted_vs_actual": "prediction",
-    "feature_importance": "importance",
-    "params": "hyperparameters",
-    "discrimination_threshold": "threshold",
-    "decision_threshold": "threshold",
-}
 _MAX_CLASS_CURVES = 10  # one-vs-rest curves drawn for at most this many classes
 
 
@@ -147,26 +118,6 @@ def _new_axes(ax, figsize=(6.4, 4.4)):
 # --------------------------------------------------------------------------- dispatch
 
 
-def plot_kinds(task: str | None = None) -> list[str]:
-    """The plot kinds, all or those that fit a task ("binary", "multiclass", "regression")."""
-    return [k for k, tasks in PLOT_KINDS.items() if task is None or task in tasks]
-
-
-def _resolve_kind(kind: str, task: str | None) -> str:
-    name = str(kind).strip().lower().replace("-", "_")
-    name = _ALIASES.get(name, name)
-    if name not in PLOT_KINDS:
-        close = get_close_matches(name, list(PLOT_KINDS) + list(_ALIASES), n=1)
-        hint = f" Did you mean {_ALIASES.get(close[0], close[0])!r}?" if close else ""
-        raise ValueError(f"Unknown plot kind {kind!r}.{hint} Valid kinds: {', '.join(PLOT_KINDS)}.")
-    if task is not None and task not in PLOT_KINDS[name]:
-        fits = {CLASSIFICATION: "classification", BINARY: "binary classification"}.get(PLOT_KINDS[name],
-                                                                                      "regression")
-        raise ValueError(f"The {name!r} plot is for {fits}; this search is a {task} task. "
-                         f"Plots for {task}: {', '.join(plot_kinds(task))}.")
-    return name
-
-
 def plot(result, kind: str, ax=None, **kwargs) -> Figure:
     """Plot one aspect of a fitted search.
 
@@ -200,7 +151,7 @@ def plot(result, kind: str, ax=None, **kwargs) -> Figure:
     >>> plot_kinds("regression")
     ['convergence', 'leaderboard', 'residuals', 'prediction', 'importance', 'hyperparameters']
     """
-    name = _resolve_kind(kind, getattr(result, "task_", None))
+    name = resolve_kind(kind, getattr(result, "task_", None))
     drawn = _PLOTTERS[name](result, ax=ax, **kwargs)
     first = drawn if not isinstance(drawn, (list, tuple, np.ndarray)) else np.ravel(drawn)[0]
     return first.figure

@@ -434,6 +434,11 @@ def test_plot_kinds(ip, fitted, monkeypatch):
     (data, metadata), = published
     assert base64.b64decode(data["image/png"])[:4] == b"\x89PNG"
     assert metadata["image/png"]["alt"].startswith("Convergence: best accuracy so far. x axis: Trial")
+    # the other names plot() takes (one table for both): "history", "Confusion-Matrix"
+    ip.run_line_magic("automl_plot", "fitted history")
+    ip.run_line_magic("automl_plot", "fitted Confusion-Matrix")
+    alts = [metadata["image/png"]["alt"] for _data, metadata in published]
+    assert alts[1].startswith("Convergence: ") and alts[2].startswith("Confusion matrix"), alts
 
 
 def test_save_and_load(ip, fitted, iris, capsys):

@@ -82,7 +82,7 @@ def test_unknown_kind_lists_valid_kinds(searches):
                                             ("binary", "residuals", "regression"),
                                             ("multiclass", "threshold", "binary classification")])
 def test_kind_of_the_wrong_task_is_refused(searches, task, kind, word):
-    with pytest.raises(ValueError, match=f"'{kind}' plot is for {word}; this search is a {task} task"):
+    with pytest.raises(ValueError, match=f"'{kind}' plot is for {word}; this search is a {task} search. Plots for it: "):
         P.plot(searches[task], kind)
 
 
