@@ -993,7 +993,9 @@ def _hyperparameter_info(result, family: str | None = None, max_params: int = 6)
     if not trials:
         raise ValueError(f"No successful trial of {family!r}. Families tried: "
                          f"{', '.join(sorted({t.family for t in result.trials_}))}.")
-    priors = {p.name: p for p in FAMILIES[family].params} if family in FAMILIES else {}
+    plan = getattr(result, "plan_", None)
+    has_text = bool(plan is not None and plan.names("text"))
+    priors = {p.name: p for p in FAMILIES[family].params_for(has_text)} if family in FAMILIES else {}
     names = [p for p in priors if any(p in t.config["params"] for t in trials)]
     names += sorted({k for t in trials for k in t.config["params"]} - set(names))
     best_trial = getattr(result, "best_trial_", None)

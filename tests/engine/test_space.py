@@ -9,7 +9,14 @@ import pytest
 
 import nbautoml
 from nbautoml.engine.data import plan_columns
-from nbautoml.engine.space import FAMILIES, build_pipeline, default_points, describe, pre_params
+from nbautoml.engine.space import (
+    FAMILIES,
+    build_pipeline,
+    default_points,
+    describe,
+    pre_params,
+    vals_from_config,
+)
 from tests.conftest import load_dataset
 
 
@@ -187,3 +194,42 @@ def test_target_scale_sensitive_regressors_fit_the_standardized_target(family):
     assert type(build_pipeline(config, plan, "binary")[-1]).__name__ != "TransformedTargetRegressor"
     ridge = build_pipeline(default_points(["ridge"], True, False, 1)[0], plan, "regression")
     assert type(ridge[-1]).__name__ == "Ridge"
+
+
+def test_forests_on_text_try_a_small_share_of_the_tfidf_columns():
+    """On data with a text column a forest's max_features is a share of thousands of TF-IDF
+    columns: its prior and default are the text ones; other data keeps the tabular ones."""
+    for name in ("random_forest", "extra_trees"):
+        family = FAMILIES[name]
+        on_text = {p.name: p for p in family.params_for(has_text=True)}["max_features"]
+        tabular = {p.name: p for p in family.params_for(has_text=False)}["max_features"]
+        assert (on_text.kind, on_text.args, on_text.default) == ("loguniform", (0.002, 1.0), 0.01)
+        assert tabular.kind == "uniform" and tabular.default in (0.35, 0.5)
+        [text_start] = default_points([name], False, True, 1)
+        [table_start] = default_points([name], False, False, 1)
+        assert text_start["params"]["max_features"] == 0.01
+        assert table_start["params"]["max_features"] == tabular.default
+        # the hyperopt values of a stored config stay inside the prior of the data it runs on
+        vals = vals_from_config(table_start, [name], False, True)
+        assert vals[f"{name}.max_features"] == tabular.default
+        assert vals_from_config({**text_start}, [name], False, True)[f"{name}.max_features"] == 0.01
+
+
+def test_the_default_forest_on_spam_splits_on_a_small_share_of_its_words():
+    frame, target, _ = load_dataset("spam")
+    rows = frame.sample(1500, random_state=0)
+    X, y = rows.drop(columns=[target]), rows[target]
+    plan = plan_columns(X)
+    assert plan.names("text")
+    [config] = default_points(["random_forest"], False, True, 1)
+    pipeline = build_pipeline(config, plan, "binary", random_state=0).fit(X, y)
+    forest = pipeline[-1]
+    n_columns = forest.n_features_in_
+    assert n_columns > 1000  # the TF-IDF columns of 1,500 messages
+    assert forest.estimators_[0].max_features_ == max(1, int(0.01 * n_columns))
+    # and it still tells spam from ham on messages it did not see
+    rest = frame.drop(index=rows.index).sample(1000, random_state=1)
+    from sklearn.metrics import roc_auc_score
+
+    proba = pipeline.predict_proba(rest.drop(columns=[target]))[:, list(pipeline.classes_).index("spam")]
+    assert roc_auc_score(rest[target] == "spam", proba) > 0.95
