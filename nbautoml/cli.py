@@ -9,6 +9,7 @@ import sys
 import time
 import warnings
 
+from .arguments import checked
 from .exceptions import ConfigError, DataError, NbAutoMLError
 
 
@@ -17,17 +18,8 @@ def _time_budget(text):
     return None if text.strip().lower() == "none" else _positive(float)(text)
 
 
-def _decision_threshold(text):
-    """``auto``, ``none`` or a probability between 0 and 1."""
-    from .engine.threshold import parse_decision_threshold
-
-    try:
-        return parse_decision_threshold(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
-
-
-_decision_threshold.__name__ = "decision threshold"
+_decision_threshold = checked("nbautoml.engine.threshold:parse_decision_threshold", "decision threshold")
+"""``auto``, ``none`` or a probability between 0 and 1."""
 
 
 def _positive(kind, allow_zero: bool = False):
@@ -44,14 +36,8 @@ def _positive(kind, allow_zero: bool = False):
     return parse
 
 
-def jobs_value(text):
-    """``--jobs``: ``auto``, -1 or an int >= 1."""
-    from .engine.workers import parse_n_jobs
-
-    try:
-        return parse_n_jobs(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
+jobs_value = checked("nbautoml.engine.workers:parse_n_jobs", "jobs")
+"""``--jobs``: ``auto``, -1 or an int >= 1."""
 
 
 def _csv_list(text):
@@ -217,16 +203,7 @@ def _reading_arguments(parser) -> None:
                         "(default: the first)")
 
 
-def _threshold(text):
-    from .monitor.checks import threshold_pair
-
-    try:
-        return threshold_pair(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
-
-
-_threshold.__name__ = "threshold"
+_threshold = checked("nbautoml.monitor.checks:threshold_pair", "threshold")
 
 
 def _model_arguments(parser) -> None:

@@ -21,6 +21,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.utils.process import arg_split
 
+from ..arguments import checked
 from ..formats import DATA_SUFFIXES
 
 # --------------------------------------------------------------------------- value types
@@ -58,19 +59,9 @@ time_budget_value.__name__ = "float"
 time_budget_value.expected = "a number > 0 or 'none'"
 
 
-def jobs_int(text):
-    """``auto``, -1 or an int >= 1 (the ``n_jobs`` values; checked by the engine's parser)."""
-    # imported here: the engine package loads scikit-learn, and %load_ext must stay light
-    from ..engine.workers import parse_n_jobs
-
-    try:
-        return parse_n_jobs(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
-
-
-jobs_int.__name__ = "int"
-jobs_int.expected = "an int >= 1, -1 for one per CPU, or auto"  # = engine.workers.N_JOBS_VALUES (tested)
+#: ``auto``, -1 or an int >= 1 (the ``n_jobs`` values; checked by the engine's parser)
+jobs_int = checked("nbautoml.engine.workers:parse_n_jobs", "int",
+                   expected="an int >= 1, -1 for one per CPU, or auto")  # = engine.workers.N_JOBS_VALUES (tested)
 
 
 def name_list(text: str) -> list[str]:
@@ -109,14 +100,13 @@ def identifier(text: str) -> str:
 identifier.__name__ = "name"
 
 
+_decision_threshold = checked("nbautoml.engine.threshold:parse_decision_threshold", "decision threshold")
+_threshold_pair = checked("nbautoml.monitor.checks:threshold_pair", "threshold")
+
+
 def decision_threshold(text: str):
     """``auto``, ``none`` or a probability between 0 and 1 (``--decision-threshold``)."""
-    from ..engine.threshold import parse_decision_threshold
-
-    try:
-        value = parse_decision_threshold(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
+    value = _decision_threshold(text)
     return NO_TIME_BUDGET if value is None else value  # "none": the keyword is passed as None
 
 
@@ -125,11 +115,9 @@ decision_threshold.__name__ = "decision threshold"
 
 def threshold_pair(text: str) -> tuple[str, float]:
     """``"psi_warn=0.2"`` -> ``("psi_warn", 0.2)`` (see :func:`nbautoml.monitor.checks.threshold_pair`)."""
-    from ..monitor.checks import threshold_pair as parse_pair
-
     try:
-        return parse_pair(text)
-    except ValueError as err:
+        return _threshold_pair(text)
+    except argparse.ArgumentTypeError as err:
         hint = " (give --threshold after NAME and DATA)" if "KEY=VALUE" in str(err) else ""
         raise argparse.ArgumentTypeError(f"{err}{hint}") from None
 
