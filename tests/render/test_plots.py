@@ -268,3 +268,23 @@ def test_every_category_of_a_hyperparameter_is_labelled_in_view(searches):
             assert (low, high) == (-0.5, len(ticks) - 0.5)  # each category in the middle of its slot
             assert [t.get_text() for t in ax.get_xticklabels()] == sorted(
                 {str(v) for v in next(p["values"] for p in info.params if p["name"] == ax.get_xlabel())})
+
+
+def test_a_forest_on_text_shows_max_features_on_its_log_prior(tmp_path):
+    """On text data the forests search max_features log-uniformly (0.002-1): the
+    hyperparameter plot puts it on a log axis, as it does for every log prior."""
+    from nbautoml import AutoML
+    from tests.conftest import load_dataset
+
+    frame, target, _ = load_dataset("spam")
+    rows = frame.sample(800, random_state=0)
+    result = AutoML(models=["random_forest"], max_evals=4, time_budget=None, seed=0, cv=3,
+                    search_dir=tmp_path).fit(rows, target=target)
+    values = [t.config["params"]["max_features"] for t in result.trials_ if t.status == "ok"]
+    assert values[0] == 0.01 and all(0.002 <= v <= 1.0 for v in values)
+    info = P._hyperparameter_info(result)
+    assert next(p for p in info.params if p["name"] == "max_features")["log"] is True
+    assert next(p for p in info.params if p["name"] == "n_estimators")["log"] is True
+    fig = P.plot(result, "hyperparameters")
+    axis = next(ax for ax in fig.axes if ax.get_xlabel() == "max_features")
+    assert axis.get_xscale() == "log"
