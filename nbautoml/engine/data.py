@@ -732,7 +732,10 @@ def roles_argument(text: str) -> dict[str, str]:
         if not sep or not column:
             raise argparse.ArgumentTypeError(f"expected COLUMN=ROLE pairs, e.g. Pclass=categorical; got {item!r}")
         if role not in ROLES:
-            raise argparse.ArgumentTypeError(f"unknown role {role!r} for {column!r}; roles: {', '.join(ROLES)}")
+            hint = closest(role, ROLES)
+            did_you_mean = f" Did you mean {hint[0]!r}?" if hint else ""
+            raise argparse.ArgumentTypeError(f"unknown role {role!r} for {column!r}.{did_you_mean} "
+                                             f"Roles: {', '.join(ROLES)}")
         roles[column] = role
     if not roles:
         raise argparse.ArgumentTypeError("expected COLUMN=ROLE pairs, e.g. Pclass=categorical,Cabin=dropped")

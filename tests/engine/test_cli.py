@@ -262,7 +262,7 @@ def test_cli_plan_prints_the_plan_and_run_takes_the_same_roles(datasets_dir, tmp
     assert (roles["Pclass"], roles["Cabin"]) == ("categorical", "dropped")
     with pytest.raises(SystemExit):
         main(["plan", data, "--roles", "Cabin=gone"])
-    assert "unknown role 'gone' for 'Cabin'; roles: numeric" in capsys.readouterr().err
+    assert "unknown role 'gone' for 'Cabin'. Roles: numeric" in capsys.readouterr().err
 
 
 def test_cli_says_how_it_read_a_csv_with_decimal_commas(titanic, tmp_path, capsys):

@@ -19,8 +19,11 @@ def test_automl_plan_magic_shows_the_plan_and_roles_reach_the_search(ip, titanic
     ip.run_cell_magic("automl", f"--target Survived --roles Pclass=categorical,Cabin=dropped {FAST} "
                                 "--name searched", "df")
     assert ip.user_ns["searched"].plan_.to_dict() == plan.to_dict()
-    with pytest.raises(UsageError, match=r"unknown role 'gone' for 'Cabin'; roles: numeric"):
+    with pytest.raises(UsageError, match=r"unknown role 'gone' for 'Cabin'\. Roles: numeric"):
         ip.run_line_magic("automl_plan", "df --target Survived --roles Cabin=gone")
+    with pytest.raises(UsageError, match=r"unknown role 'categorial' for 'Pclass'\. Did you mean 'categorical'\? "
+                                         r"Roles: numeric, categorical"):
+        ip.run_line_magic("automl_plan", "df --target Survived --roles Pclass=categorial")
     with pytest.raises(UsageError, match="Did you mean 'Survived'"):
         ip.run_line_magic("automl_plan", "df --target Survivd")
 
