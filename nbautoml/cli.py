@@ -78,7 +78,7 @@ def build_parser(project_defaults: bool = False) -> argparse.ArgumentParser:
     run.add_argument("--memory-limit", type=_positive(float), metavar="MB",
                      help="stop a trial that needs more than MB megabytes; the search goes on (enforced on Linux)")
     run.add_argument("--early-stop", type=_positive(int))
-    run.add_argument("--cv", default="auto", help="auto, kfold:5, stratified:5, holdout:0.2, timeseries:5, or "
+    run.add_argument("--cv", default="auto", help="auto, 5 (folds), kfold:5, stratified:5, holdout:0.2, timeseries:5, or "
                      "group:COL (folds that keep each value of the column COL together; not a feature then)")
     run.add_argument("--roles", type=_roles, metavar="COL=ROLE,...",
                      help="override column roles (numeric, categorical, datetime, text, dropped), e.g. "

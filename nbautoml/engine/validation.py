@@ -40,18 +40,29 @@ def group_column(cv) -> str | None:
     return None
 
 
+def folds_count(cv):
+    """``cv`` with a number of folds written as text (``"5"``, as a command line gives it) made
+    an int; anything else as given."""
+    return int(cv) if isinstance(cv, str) and cv.strip().isdigit() else cv
+
+
 def parse_cv(cv) -> tuple[str, float | None]:
     """Parse ``cv`` given as ``"auto"``, an int, ``"stratified:5"``, ``"holdout:0.2"`` or
     ``"group:COLUMN"`` (5 folds by that column)."""
     if cv is None:
         return "auto", None
+    cv = folds_count(cv)
     if isinstance(cv, (int, np.integer)) and not isinstance(cv, bool):
         if cv < 2:
             raise ConfigError(f"cv={cv}: k-fold needs at least 2 folds. Use cv='holdout' for one split.",
                               code="bad_cv")
         return "kfold", int(cv)
     if not isinstance(cv, str):
-        return "splitter", None
+        if callable(getattr(cv, "split", None)) and not isinstance(cv, bool):
+            return "splitter", None
+        raise ConfigError(f"cv={cv!r}: give a number of folds (an int >= 2), a scheme such as "
+                          "'stratified:5', 'holdout:0.2' or 'group:COLUMN', or a scikit-learn splitter "
+                          "(an object with a split() method).", code="bad_cv")
     scheme, _, arg = cv.partition(":")
     scheme = scheme.strip().lower()
     if scheme not in SCHEMES:
@@ -95,6 +106,7 @@ def make_validation(cv, task: str, y_codes: np.ndarray, groups=None, seed: int |
 
     n = len(y_codes)
     classification = task != "regression"
+    cv = folds_count(cv)
     scheme, value = parse_cv(cv)
     rows = np.arange(n)
     fewer = ""  # why cv="auto" uses fewer folds than usual

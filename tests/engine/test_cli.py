@@ -42,6 +42,17 @@ def test_cli_run_prints_leaderboard_and_saves(datasets_dir, tmp_path):
     assert any(p.name.startswith("titanic") for p in out.parent.iterdir())
 
 
+def test_cli_cv_takes_a_number_of_folds(datasets_dir, tmp_path):
+    """``--cv 3`` is 3 folds (stratified for a classifier), as ``cv=3`` and ``%%automl --cv 3`` are;
+    it was refused as "Unknown cv scheme '3'"."""
+    proc = run(["run", str(datasets_dir / "iris.csv"), "--target", "species", "--cv", "3", "--max-evals", "2",
+                "--time-budget", "none", "--models", "logistic_regression", "--out", str(tmp_path / "m")])
+    assert proc.returncode == 0, proc.stderr
+    assert "(stratified 3-fold)" in proc.stdout
+    proc = run(["run", str(datasets_dir / "iris.csv"), "--target", "species", "--cv", "1"])
+    assert proc.returncode == 2 and "cv=1: k-fold needs at least 2 folds" in proc.stderr, proc.stderr
+
+
 def test_cli_misspelled_target_is_a_short_error(datasets_dir):
     proc = run(["run", str(datasets_dir / "titanic.csv"), "--target", "survived"])
     assert proc.returncode == 2

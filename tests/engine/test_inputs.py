@@ -105,6 +105,11 @@ def test_a_two_column_y_is_refused_with_its_shape():
     # folds that cannot be made
     (lambda t: AutoML(**FAST, cv=1).fit(t, target="Survived"), "k-fold needs at least 2 folds. Use cv='holdout'",
      "bad_cv"),
+    (lambda t: AutoML(**FAST, cv="1").fit(t, target="Survived"), "cv=1: k-fold needs at least 2 folds",
+     "bad_cv"),
+    (lambda t: AutoML(**FAST, cv=2.5).fit(t, target="Survived"),
+     r"cv=2\.5: give a number of folds \(an int >= 2\), a scheme such as 'stratified:5'", "bad_cv"),
+    (lambda t: AutoML(**FAST, cv=True).fit(t, target="Survived"), "cv=True: give a number of folds", "bad_cv"),
     (lambda t: AutoML(**FAST, cv=50).fit(t.head(30), target="Survived"),
      "fewer members than the 50 validation folds.*use fewer folds", "tiny_class"),
     (lambda t: AutoML(**FAST, cv="group").fit(t, target="Survived"), "cv='group' needs groups=", "no_groups"),
