@@ -9,13 +9,13 @@ import sys
 import time
 import warnings
 
-from .arguments import checked
+from .arguments import checked, duration
 from .exceptions import ConfigError, DataError, NbAutoMLError
 
 
 def _time_budget(text):
     """Seconds > 0, or ``none`` (no clock: ``--max-evals`` ends the search)."""
-    return None if text.strip().lower() == "none" else _positive(float)(text)
+    return None if text.strip().lower() == "none" else duration(text)
 
 
 _decision_threshold = checked("nbautoml.engine.threshold:parse_decision_threshold", "decision threshold")
@@ -71,10 +71,11 @@ def build_parser(project_defaults: bool = False) -> argparse.ArgumentParser:
     run.add_argument("--task", default="auto", choices=["auto", "binary", "multiclass", "regression"])
     run.add_argument("--metric", default="auto")
     run.add_argument("--time-budget", type=_time_budget, default=60.0,
-                     help="seconds (default 60); 'none' with --max-evals: no clock, and the same seed "
+                     help="seconds, or 90s, 2m, 1h (default 60); 'none' with --max-evals: no clock, and the same seed "
                           "repeats the same trials with 1 to 4 --jobs")
     run.add_argument("--max-evals", type=_positive(int))
-    run.add_argument("--trial-timeout", type=_positive(float))
+    run.add_argument("--trial-timeout", type=duration, metavar="SEC",
+                     help="stop a trial after SEC seconds (or 30s, 2m); the search goes on")
     run.add_argument("--memory-limit", type=_positive(float), metavar="MB",
                      help="stop a trial that needs more than MB megabytes; the search goes on (enforced on Linux)")
     run.add_argument("--early-stop", type=_positive(int))

@@ -21,7 +21,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.utils.process import arg_split
 
-from ..arguments import checked
+from ..arguments import SECONDS_EXPECTED, checked, duration
 from ..formats import DATA_SUFFIXES
 
 # --------------------------------------------------------------------------- value types
@@ -52,11 +52,11 @@ def time_budget_value(text):
     """``--time-budget``: seconds > 0, or ``none`` for a search that only ``--max-evals`` ends."""
     if isinstance(text, str) and text.strip().lower() == NO_TIME_BUDGET:
         return NO_TIME_BUDGET
-    return positive_float(text)
+    return duration(text)
 
 
-time_budget_value.__name__ = "float"
-time_budget_value.expected = "a number > 0 or 'none'"
+time_budget_value.__name__ = "duration"
+time_budget_value.expected = f"{SECONDS_EXPECTED}, or 'none'"
 
 
 #: ``auto``, -1 or an int >= 1 (the ``n_jobs`` values; checked by the engine's parser)
@@ -199,7 +199,7 @@ SEARCH_OPTIONS: tuple[Option, ...] = (
         kwargs={
             "type": time_budget_value,
             "metavar": "SEC",
-            "help": "Seconds for the whole search (default: AutoMLMagics.time_budget, 60); 'none' with "
+            "help": "Seconds for the whole search, or 90s, 2m, 1h (default: AutoMLMagics.time_budget, 60); 'none' with "
             "--max-evals: no clock, and the same seed repeats the same trials with 1 to 4 --jobs.",
         },
     ),
@@ -273,9 +273,9 @@ SEARCH_OPTIONS: tuple[Option, ...] = (
         "trial_timeout",
         "trial_timeout",
         kwargs={
-            "type": positive_float,
+            "type": duration,
             "metavar": "SEC",
-            "help": "Kill a trial after SEC seconds.",
+            "help": "Kill a trial after SEC seconds (or 30s, 2m).",
         },
     ),
     Option(

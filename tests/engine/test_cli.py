@@ -53,6 +53,17 @@ def test_cli_cv_takes_a_number_of_folds(datasets_dir, tmp_path):
     assert proc.returncode == 2 and "cv=1: k-fold needs at least 2 folds" in proc.stderr, proc.stderr
 
 
+def test_cli_durations_take_a_unit(datasets_dir, tmp_path):
+    proc = run(["run", str(datasets_dir / "iris.csv"), "--target", "species", "--time-budget", "0.05m",
+                "--trial-timeout", "2s", "--out", str(tmp_path / "m")])
+    assert proc.returncode == 0, proc.stderr
+    assert "/ 3 s · best accuracy" in proc.stderr and "time_budget=3s used" in proc.stderr
+    proc = run(["run", str(datasets_dir / "iris.csv"), "--target", "species", "--time-budget", "10x"])
+    assert proc.returncode == 2
+    assert ("argument --time-budget: '10x' is not a duration: give a number of seconds > 0, or with a unit: "
+            "30s, 2m, 1.5h") in proc.stderr
+
+
 def test_cli_misspelled_target_is_a_short_error(datasets_dir):
     proc = run(["run", str(datasets_dir / "titanic.csv"), "--target", "survived"])
     assert proc.returncode == 2
@@ -228,7 +239,7 @@ def test_cli_time_budget_none_is_a_search_that_max_evals_ends(datasets_dir, tmp_
     assert code == 0 and "no time budget" in out and "max_evals=2 reached" in out
     with pytest.raises(SystemExit):
         main(["run", str(datasets_dir / "blood.csv"), "--target", "Class", "--time-budget", "never"])
-    assert "'never' is not a float" in capsys.readouterr().err
+    assert "'never' is not a duration: give a number of seconds > 0" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("jobs, expected", [(None, "auto"), ("auto", "auto"), ("1", 1), ("-1", -1)])

@@ -89,15 +89,15 @@ def test_help_pages_show_the_options_and_an_example(ip, capsys):
         ),
         (
             "--target target --time-budget -5",
-            r"argument --time-budget: must be a number > 0; got -5",
+            r"argument --time-budget: must be a number of seconds > 0, or with a unit: 30s, 2m, 1\.5h; got -5",
         ),
-        ("--target target --time-budget 0", r"--time-budget: must be a number > 0; got 0"),
+        ("--target target --time-budget 0", r"--time-budget: must be a number of seconds > 0, or with a unit: 30s, 2m, 1\.5h; got 0"),
         (
             "--target target --time-budget ten",
-            r"argument --time-budget: invalid float value: 'ten'",
+            r"argument --time-budget: 'ten' is not a duration: give a number of seconds > 0",
         ),
         ("--target target --max-evals 0", r"--max-evals: must be an int >= 1; got 0"),
-        ("--target target --trial-timeout -1", r"--trial-timeout: must be a number > 0; got -1"),
+        ("--target target --trial-timeout -1", r"--trial-timeout: must be a number of seconds > 0, or with a unit: 30s, 2m, 1\.5h; got -1"),
         ("--target target --jobs 0", r"--jobs: must be an int >= 1, -1 for one per CPU, or auto; got 0"),
         ("--target target --jobs some", r"argument -j/--jobs: must be an int >= 1, -1 for one per CPU, or auto; got 'some'"),
         ("--target target --seed -1", r"--seed: must be an int in \[0, 2\*\*32 - 1\]; got -1"),
@@ -142,7 +142,7 @@ def test_usage_error_prints_a_short_message_without_traceback(ip, iris, capsys):
     assert isinstance(result.error_in_exec, UsageError)
     printed = capsys.readouterr()
     text = printed.out + printed.err
-    assert "UsageError: argument --time-budget: must be a number > 0; got -5" in text
+    assert "UsageError: argument --time-budget: must be a number of seconds > 0, or with a unit: 30s, 2m, 1.5h; got -5" in text
     assert "Target column 'tagret' not found. Did you mean 'target'?" in text
     assert "Traceback" not in text and 'File "' not in text
 
@@ -274,7 +274,7 @@ def test_code_whose_last_line_names_the_data(ip, iris):
 
 def test_config_traits_set_the_defaults(ip, iris, caplog):
     ip.run_line_magic("config", "AutoMLMagics.time_budget = -3")  # %config logs the refusal
-    assert "AutoMLMagics.time_budget must be a number > 0 or 'none'; got -3" in caplog.text
+    assert "AutoMLMagics.time_budget must be a number of seconds > 0, or with a unit: 30s, 2m, 1.5h, or 'none'; got -3" in caplog.text
     assert ip.magics_manager.registry["AutoMLMagics"].time_budget == 60.0
     ip.run_line_magic("config", "AutoMLMagics.max_evals = 1")
     ip.run_line_magic("config", "AutoMLMagics.time_budget = 45.0")
@@ -287,6 +287,12 @@ def test_config_traits_set_the_defaults(ip, iris, caplog):
         "automl", "--target target --models decision_tree --cv 3 --max-evals 2 --no-widgets", "df"
     )
     assert len(ip.user_ns["iris_search"].trials_) == 2  # the option wins over the trait
+    # durations with a unit, in a cell and in %config
+    ip.run_line_magic("config", "AutoMLMagics.time_budget = '1.5m'")
+    assert ip.magics_manager.registry["AutoMLMagics"].time_budget == 90.0
+    ip.run_cell_magic("automl", "--target target --models decision_tree --cv 3 --time-budget 20s "
+                                "--trial-timeout 0.25m --no-widgets", "df")
+    assert (ip.user_ns["iris_search"].time_budget, ip.user_ns["iris_search"].trial_timeout) == (20.0, 15.0)
 
 
 def test_resume_after_a_kernel_restart(ip, iris):
