@@ -1249,6 +1249,18 @@ class PreparedData:
     target_as_numbers: bool = False
 
 
+def _check_roles_name_features(roles, target, group_column) -> None:
+    """Refuse ``roles=`` that name the target or the group column: neither is a feature."""
+    for name in roles or {}:
+        if name == target:
+            raise DataError(f"roles= names {name!r}, the target: roles are for the feature columns "
+                            "(the target's type is the task: task='binary', 'multiclass' or 'regression').",
+                            code="role_for_target")
+        if name == group_column:
+            raise DataError(f"roles= names {name!r}, the group column of the folds: it keeps rows together "
+                            "and is not a feature, so it has no role.", code="role_for_groups")
+
+
 def prepare_data(X, y=None, *, target=None, groups=None, task="auto", roles=None,
                  stacklevel: int = 2) -> PreparedData:
     """Read, check and plan the data as :meth:`AutoML.fit` does, its warnings included.
@@ -1269,6 +1281,7 @@ def prepare_data(X, y=None, *, target=None, groups=None, task="auto", roles=None
         _warn_about_values(X, plan, stacklevel + 1)
         return PreparedData(X, None, None, None, plan)
     X, y = data_mod.split_target(X, target=target, y=y)
+    _check_roles_name_features(roles, y.name, groups if isinstance(groups, str) else None)
     if isinstance(groups, str):
         if groups not in X.columns:
             hint = closest(groups, [str(c) for c in X.columns])

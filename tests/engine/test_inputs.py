@@ -113,6 +113,11 @@ def test_a_two_column_y_is_refused_with_its_shape():
     (lambda t: AutoML(**FAST, cv=50).fit(t.head(30), target="Survived"),
      "fewer members than the 50 validation folds.*use fewer folds", "tiny_class"),
     (lambda t: AutoML(**FAST, cv="group").fit(t, target="Survived"), "cv='group' needs groups=", "no_groups"),
+    # roles= for a column that is not a feature: the target, the group column of the folds
+    (lambda t: AutoML(**FAST, roles={"Survived": "categorical"}).fit(t, target="Survived"),
+     "roles= names 'Survived', the target: roles are for the feature columns", "role_for_target"),
+    (lambda t: AutoML(**FAST, cv="group:Pclass", roles={"Pclass": "categorical"}).fit(t, target="Survived"),
+     "roles= names 'Pclass', the group column of the folds", "role_for_groups"),
 ])
 def test_inputs_the_search_cannot_use_are_refused_before_it_starts(titanic, tmp_path, fit, error, code):
     with pytest.raises((DataError, ConfigError), match=error) as info:
