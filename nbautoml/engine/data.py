@@ -566,6 +566,11 @@ def _as_frame(X) -> pd.DataFrame:
         return X
     if isinstance(X, pd.Series):
         return X.to_frame()
+    if hasattr(X, "toarray") and hasattr(X, "nnz"):  # scipy.sparse: np.asarray makes a 0-d object array
+        raise DataError(
+            f"X is a scipy sparse matrix ({X.shape[0]} x {X.shape[1]}); nbautoml takes a table. Give the "
+            "columns it came from (a text column is turned into TF-IDF inside each fold), or a dense "
+            "table: pd.DataFrame(X.toarray()) when it fits in memory.", code="sparse_input")
     arr = np.asarray(X)
     if arr.ndim == 1:
         arr = arr.reshape(-1, 1)
@@ -777,8 +782,13 @@ def infer_task(y: pd.Series, task: str = "auto") -> str:
         raise _empty_target(y)
     n_unique = values.nunique()
     if n_unique < 2:
+        n_missing = len(y) - len(values)
+        missing = (f" ({n_missing} other row(s) have no target value and are left out: if they are "
+                   f"the other class, fill them in: df[{y.name!r}].fillna(<the other class>))" if n_missing else "")
+        value = values.iloc[0]
+        value = value.item() if isinstance(value, np.generic) else value  # 1.0, not np.float64(1.0)
         raise DataError(
-            f"The target {y.name!r} has a single value ({values.iloc[0]!r}); "
+            f"The target {y.name!r} has a single value ({value!r}){missing}; "
             "there is nothing to learn. Check the target column or filter the rows.",
             code="single_class",
         )

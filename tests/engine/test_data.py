@@ -25,7 +25,25 @@ def test_single_class_target_is_refused(titanic):
     _, y = D.split_target(titanic[titanic.Survived == 1], target="Survived")
     with pytest.raises(DataError, match="single value") as info:
         D.infer_task(y)
-    assert info.value.code == "single_class"
+    assert info.value.code == "single_class" and "no target value" not in str(info.value)
+    # the other class written as missing (a survey's blank "no"): the message counts those rows
+    _, y = D.split_target(titanic.assign(Survived=titanic.Survived.where(titanic.Survived == 1)),
+                          target="Survived")
+    with pytest.raises(DataError, match=r"single value \(1\.0\) \(549 other row\(s\) have no target value "
+                                        r"and are left out: if they are the other class, fill them in"):
+        D.infer_task(y)
+
+
+def test_a_sparse_matrix_is_refused_with_what_to_give_instead(titanic):
+    import scipy.sparse
+
+    from nbautoml import AutoML
+
+    matrix = scipy.sparse.csr_matrix(titanic[["Pclass", "SibSp", "Parch"]].to_numpy(float))
+    with pytest.raises(DataError, match=r"X is a scipy sparse matrix \(891 x 3\); nbautoml takes a table\. "
+                                        r"Give the columns it came from") as info:
+        AutoML(max_evals=1, time_budget=None).fit(matrix, titanic.Survived)
+    assert info.value.code == "sparse_input"
 
 
 def test_inf_values_are_named(titanic):
