@@ -83,6 +83,9 @@ def monitor(
     frame = _as_frame(batch, model, profile)
     y, frame, label_note = _split_labels(frame, labels, profile)
     rows, converted = checks.column_checks(profile, frame, th)
+    seen = checks.seen_rows_check(profile, frame)
+    if seen is not None:
+        rows.append(seen)
     notes = [label_note] if label_note else []
     metric_value, scores = np.nan, None
     metric = _metric(model, profile)

@@ -21,6 +21,7 @@ from scipy import stats
 from . import drift
 from .performance import metric_se
 from .profile import ReferenceProfile, anomaly_matrix, as_category, column_values, prediction_values
+from .seen_rows import seen_share
 
 SEVERITIES = ("ok", "info", "warn", "alert")
 RANK = {s: i for i, s in enumerate(SEVERITIES)}
@@ -38,6 +39,9 @@ COLUMNS = [
     "detail",
 ]
 PREDICTION, ROWS, LABELS = "(prediction)", "(rows)", "(labels)"
+# a batch whose rows are at least this share training rows, this much above the repeats new
+# rows have, gets the training_rows warning
+SEEN_ROWS_WARN, SEEN_ROWS_EXCESS = 0.5, 0.25
 NOT_ENOUGH = "not enough data"
 
 
@@ -470,6 +474,35 @@ def anomaly_check(profile: ReferenceProfile, detector, converted: dict, n: int, 
         severity=("alert", "warn", ratio, th.anomaly_alert, th.anomaly_warn),
     )
     return row, scores
+
+
+def seen_rows_check(profile: ReferenceProfile, frame: pd.DataFrame) -> dict | None:
+    """A warning when most of the batch are training rows (:mod:`.seen_rows`): the model
+    predicts those in-sample, so prediction drift and performance on them mislead. None when
+    the profile has no sketch, a column is missing, too few rows can be checked, or the
+    overlap is what new rows of the same kind would have."""
+    sketch = getattr(profile, "seen_rows", None)
+    if not sketch or any(name not in frame.columns for name in profile.columns):
+        return None
+    share, seen, eligible = seen_share(sketch, frame, profile.columns)
+    expected = float(sketch.get("repeat_share", 0.0))
+    if not np.isfinite(share) or share < SEEN_ROWS_WARN or share - expected < SEEN_ROWS_EXCESS:
+        return None
+    checked = "" if eligible == len(frame) else f" (estimated from {eligible} of the {len(frame)} rows)"
+    return finding(
+        ROWS,
+        "training_rows",
+        severity="warn",
+        statistic=share,
+        value=share,
+        reference=expected,
+        level="model",
+        badness=share,
+        detail=f"{share:.0%} of the batch's rows are rows the model was trained on{checked}; new rows of "
+               f"the same kind repeat a training row {expected:.0%} of the time. The model predicts its "
+               "training rows in-sample, so prediction drift and performance on them do not show how it "
+               "does on new data",
+    )
 
 
 def performance_check(

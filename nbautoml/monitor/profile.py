@@ -36,6 +36,7 @@ import pandas as pd
 
 from ..engine.data import is_placeholder
 from ..engine.transformers import to_numbers
+from .seen_rows import training_sketch
 
 log = logging.getLogger("nbautoml")
 
@@ -72,6 +73,9 @@ class ReferenceProfile:
         encoding the detector expects; empty when there is no detector.
     anomaly_detector : estimator or None
         A fitted ``IsolationForest`` (not part of ``to_dict``).
+    seen_rows : dict
+        A sketch of the training rows' hashes and their repeat share
+        (:mod:`nbautoml.monitor.seen_rows`); empty in profiles made before it.
     """
 
     n_rows: int
@@ -84,6 +88,7 @@ class ReferenceProfile:
     prediction: dict
     performance: dict
     anomaly: dict = field(default_factory=dict)
+    seen_rows: dict = field(default_factory=dict)
     created: float = 0.0
     version: int = PROFILE_VERSION
     anomaly_detector: Any = field(default=None, repr=False, compare=False)
@@ -104,6 +109,7 @@ class ReferenceProfile:
                 "prediction": self.prediction,
                 "performance": self.performance,
                 "anomaly": self.anomaly,
+                "seen_rows": self.seen_rows,
             }
         )
 
@@ -137,6 +143,7 @@ class ReferenceProfile:
         )
         return cls(
             **{k: data.get(k) for k in keys},
+            seen_rows=data.get("seen_rows") or {},
             version=version,
             anomaly_detector=anomaly_detector if data.get("anomaly") else None,
         )
@@ -191,6 +198,11 @@ def build_profile(result, max_rows: int = MAX_ROWS) -> ReferenceProfile:
         performance=_performance_profile(result),
         created=time.time(),
     )
+    try:
+        profile.seen_rows = training_sketch(X, list(plan.used))
+    except Exception as exc:  # optional, as the detector below
+        log.warning("nbautoml: no sketch of the training rows in the reference profile (%s: %s)",
+                    type(exc).__name__, exc)
     try:
         profile.anomaly, profile.anomaly_detector = _fit_anomaly(profile, sample, rng)
     except Exception as exc:  # the detector is optional; the rest of the profile stays useful
