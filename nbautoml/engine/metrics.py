@@ -57,6 +57,27 @@ DEFAULT_METRIC = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "
 IMBALANCE_RATIO = 20
 
 
+#: other names a user types for a metric: scikit-learn's scorer names, common short forms
+METRIC_ALIASES = {
+    "auc": "roc_auc", "roc": "roc_auc", "auroc": "roc_auc",
+    "ap": "average_precision", "pr_auc": "average_precision", "auprc": "average_precision",
+    "neg_log_loss": "log_loss", "logloss": "log_loss", "cross_entropy": "log_loss",
+    "f1_score": "f1", "accuracy_score": "accuracy", "balanced_accuracy_score": "balanced_accuracy",
+    "r2_score": "r2", "neg_root_mean_squared_error": "rmse", "root_mean_squared_error": "rmse",
+    "neg_mean_absolute_error": "mae", "mean_absolute_error": "mae",
+    "neg_mean_absolute_percentage_error": "mape", "mean_absolute_percentage_error": "mape",
+}
+
+
+def metric_name(name):
+    """The metric ``name`` means: any case, "-" for "_", or another name of it
+    (:data:`METRIC_ALIASES`, e.g. scikit-learn's "neg_log_loss"); other values as given."""
+    if not isinstance(name, str):
+        return name
+    key = name.strip().lower().replace("-", "_")
+    return METRIC_ALIASES.get(key, key)
+
+
 def choose_metric(name: str | None, task: str, y=None) -> tuple[str, str | None]:
     """The metric to search with, and a note when ``"auto"`` chose it for the data.
 
@@ -66,6 +87,7 @@ def choose_metric(name: str | None, task: str, y=None) -> tuple[str, str | None]
     predicting the majority there, so balanced_accuracy (the mean recall over
     the classes) is chosen and the note says why.
     """
+    name = metric_name(name)
     if name not in (None, "auto"):
         return name, None
     default = DEFAULT_METRIC.get(task, name)
@@ -128,6 +150,7 @@ def get_metric(name: str, task: str) -> Metric:
         For an unknown name, or a metric of another task; the message lists
         the valid metrics for this task.
     """
+    name = metric_name(name)
     if name in (None, "auto"):
         name = DEFAULT_METRIC[task]
     if name not in METRICS:

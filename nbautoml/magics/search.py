@@ -107,7 +107,7 @@ def search_options(magics, args) -> dict:
 
 def check_options(options: dict) -> None:
     """Refuse unknown metrics, models and cv schemes, and conflicts, before the data is touched."""
-    from ..engine.metrics import METRICS, get_metric
+    from ..engine.metrics import METRICS, get_metric, metric_name
     from ..engine.space import FAMILIES, resolve_families
     from ..engine.validation import parse_cv
     from ..exceptions import unknown_choice
@@ -123,7 +123,7 @@ def check_options(options: dict) -> None:
         get_metric(metric, task)
         resolve_families(task, models, exclude)
     else:
-        if metric != "auto" and metric not in METRICS:
+        if metric_name(metric) != "auto" and metric_name(metric) not in METRICS:
             raise unknown_choice("metric", metric, METRICS, code="unknown_metric")
         for model in models + exclude:
             if model not in FAMILIES:

@@ -393,6 +393,19 @@ def test_unknown_model_metric_and_mismatch_list_valid_values(titanic):
         AutoML(time_budget=-3).fit(titanic, target="Survived")
 
 
+def test_a_metric_is_taken_in_any_case_and_by_scikit_learn_s_name(titanic, tmp_path):
+    from nbautoml.engine.metrics import metric_name
+
+    assert [metric_name(m) for m in ("ROC_AUC", "roc-auc", "AUC", "neg_log_loss", "AP", "F1",
+                                     "neg_root_mean_squared_error", "auto", None)] == [
+        "roc_auc", "roc_auc", "roc_auc", "log_loss", "average_precision", "f1", "rmse", "auto", None]
+    result = AutoML(metric="neg_log_loss", max_evals=1, time_budget=None, models=["logistic_regression"],
+                    search_dir=tmp_path).fit(titanic, target="Survived")
+    assert result.metric_ == "log_loss" and result.best_score_ > 0  # a loss, lower is better
+    with pytest.raises(ConfigError, match="The metric 'rmse' does not fit a binary task"):
+        AutoML(metric="neg_root_mean_squared_error", max_evals=1).fit(titanic, target="Survived")
+
+
 def test_validation_schemes(titanic):
     kw = dict(max_evals=1, time_budget=None, models=["logistic_regression"])
     assert AutoML(cv="holdout:0.3", **kw).fit(titanic, target="Survived").validation_.n_splits == 1

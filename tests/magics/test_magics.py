@@ -123,6 +123,8 @@ def test_help_pages_show_the_options_and_an_example(ip, capsys):
             r"'f1' does not fit a regression task.*r2",
         ),
         ("--target target --cv bogus", r"Unknown cv scheme 'bogus'.*stratified"),
+        ("--target target --metric Balanced-Acuracy", r"Unknown metric 'Balanced-Acuracy'\. Did you mean "
+                                                      r"'balanced_accuracy'\?"),
         ("--target target --name 1x", r"'1x' is not a valid Python variable name"),
     ],
 )
