@@ -134,7 +134,7 @@ def build_parser(project_defaults: bool = False) -> argparse.ArgumentParser:
     _model_arguments(serve)
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this "
                        "machine only; 0.0.0.0 exposes the model to the network)")
-    serve.add_argument("--port", type=_positive(int), default=8000)
+    serve.add_argument("--port", type=_port, default=8000, help="TCP port (default 8000)")
     serve.add_argument("--max-body-mb", type=_positive(float), default=10.0,
                        help="largest request body in MB (default 10)")
 
@@ -319,10 +319,37 @@ def _load_model(args):
         raise retold from None
 
 
+def _port(text):
+    """``--port``: an int from 1 to 65535."""
+    value = _positive(int)(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"a TCP port is 1 to 65535; got {text}")
+    return value
+
+
+_port.__name__ = "port"
+
+
+def _check_address(host: str, port: int) -> None:
+    """Refuse an address the server could not listen on, with the reason, before loading the model."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        with socket.socket(infos[0][0], socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            probe.bind(infos[0][4])
+    except OSError as err:
+        raise ConfigError(f"Cannot serve at {host}:{port}: {err.strerror or err}. Give another --port, or a "
+                          "--host of this machine (127.0.0.1, or 0.0.0.0 for every interface).",
+                          code="bad_address") from None
+
+
 def cmd_serve(args) -> int:
     from .serve import _require, create_app
 
     uvicorn = _require("uvicorn")
+    _check_address(args.host, args.port)
     model = _load_model(args)
     app = create_app(model, max_body_bytes=int(args.max_body_mb * 2**20))
     name = model.registry_ref_ or str(model.path_)

@@ -236,6 +236,25 @@ def test_cli_serve_reports_a_missing_model(tmp_path):
     assert b"No model named 'nosuch'" in done.stderr and b"Traceback" not in done.stderr
 
 
+def test_cli_serve_refuses_an_address_it_cannot_listen_on(titanic_artifact, capsys):
+    """A port beyond 65535 or one in use is a short error (it was uvicorn's traceback)."""
+    import socket
+
+    from nbautoml.cli import main
+
+    with pytest.raises(SystemExit) as leaving:
+        main(["serve", str(titanic_artifact[0]), "--port", "99999"])
+    assert leaving.value.code == 2
+    assert "argument --port: a TCP port is 1 to 65535; got 99999" in capsys.readouterr().err
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", str(titanic_artifact[0]), "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert f"Cannot serve at 127.0.0.1:{port}: Address already in use. Give another --port" in err
+
+
 def test_write_api_makes_a_standalone_app(titanic_artifact, fitted, tmp_path):
     directory = nbautoml.write_api(titanic_artifact[0], tmp_path / "api")
     assert sorted(p.name for p in directory.iterdir()) == ["app.py", "model.nbautoml", "requirements.txt"]
