@@ -18,11 +18,15 @@ HISTORY_COLUMNS = ["variable", "search", "target", "task", "metric", "best_score
 
 def save(magics, args):
     """Save a result with :func:`nbautoml.save` (``registry:NAME`` registers a version)."""
+    from pathlib import Path
+
     from .. import save as save_model
 
     result = magics.result(args.name, search=False)
     path = args.path or args.name
     registry = path.startswith("registry:")
+    if not registry and Path(path).is_dir():  # "%automl_save titanic models/": models/titanic.nbautoml
+        path = str(Path(path) / (args.name or magics.default_name()))
     if args.stage is not None and not registry:
         raise UsageError(
             f"--stage is for the registry: %automl_save {args.name} registry:NAME --stage "

@@ -459,6 +459,9 @@ def test_save_and_load(ip, fitted, iris, capsys):
     assert np.array_equal(predicted.to_numpy(), fitted.predict(iris))
     with pytest.raises(UsageError, match=r"No file or directory at 'models/nope'"):
         ip.run_line_magic("automl_load", "models/nope")
+    # a directory: the file goes inside it, named after the search (not models.nbautoml beside it)
+    ip.run_line_magic("automl_save", "fitted models")
+    assert Path("models/fitted.nbautoml").is_file() and not Path("models.nbautoml").exists()
 
 
 def test_live_display_is_the_panel_or_the_text_fallback():
