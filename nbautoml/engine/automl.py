@@ -868,16 +868,10 @@ class AutoML(BaseEstimator):
     def _input_frame(self, X) -> pd.DataFrame:
         if isinstance(X, (str, Path)):
             X = data_mod.read_table(X)
-        X = as_pandas(X)
-        if not isinstance(X, pd.DataFrame):
-            arr = np.asarray(X)
-            if arr.ndim == 1:
-                arr = arr.reshape(1, -1)
-            if arr.shape[1] != len(self.feature_names_in_):
-                raise DataError(f"Expected {len(self.feature_names_in_)} columns, got {arr.shape[1]}.",
-                                code="bad_shape")
-            X = pd.DataFrame(arr, columns=list(self.feature_names_in_))
-        from ..schema import enforce_schema, warn_about_input
+        from ..schema import as_frame, enforce_schema, warn_about_input
+
+        # a record (dict), records, a dict of columns, a Series row or an array, as a loaded model takes them
+        X = as_frame(X, [str(c) for c in self.feature_names_in_])
 
         known = [*map(str, self.feature_names_in_), self.target_,
                  *filter(None, [getattr(self, "groups_column_", None)])]

@@ -472,6 +472,26 @@ def test_predict_enforces_the_training_schema(titanic_result):
         result.predict(df.drop(columns=["Sex"]).head())
 
 
+def test_a_fitted_search_predicts_records_as_a_loaded_model_does(titanic_result, tmp_path):
+    """A record (dict), records, a dict of columns or a Series row: what a loaded model and the
+    HTTP API take (a dict was an IndexError, records "Expected 11 columns, got 2")."""
+    import nbautoml
+
+    df, result, _ = titanic_result
+    X = df.drop(columns="Survived").head(3)
+    expected = result.predict(X)
+    loaded = nbautoml.load(nbautoml.save(result, tmp_path / "t"))
+    for model in (result, loaded):
+        assert list(model.predict(X.iloc[0].to_dict())) == [expected[0]]
+        assert list(model.predict(X.to_dict("records"))) == list(expected)
+        assert list(model.predict(X.to_dict("list"))) == list(expected)
+        assert list(model.predict(X.iloc[1])) == [expected[1]]
+        with pytest.raises(Exception, match=r"lacks \d+ column\(s\) the model needs: .*Fare"):
+            model.predict_proba({"Pclass": 3, "Sex": "male", "Age": 22})
+        with pytest.raises(Exception, match="An array of 3 columns cannot be matched to the model's input"):
+            model.predict(X.to_numpy()[:, :3])
+
+
 def test_small_predictions_run_on_one_native_thread(titanic_result, monkeypatch):
     from threadpoolctl import threadpool_info
 
