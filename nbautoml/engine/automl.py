@@ -844,7 +844,11 @@ class AutoML(BaseEstimator):
         for t in self.trials_:
             if t.trial_id == trial_id:
                 return t
-        raise KeyError(f"No trial {trial_id}.")
+        ids = [t.trial_id for t in self.trials_]
+        listed = (f"{ids[0]} to {ids[-1]}" if len(ids) > 2 and ids == list(range(ids[0], ids[-1] + 1))
+                  else ", ".join(map(str, ids[:30])) + (" ..." if len(ids) > 30 else ""))
+        raise ConfigError(f"No trial {trial_id!r}; the trials of this search are {listed or 'none'}.",
+                          code="unknown_trial")
 
     @property
     def best_pipeline(self):
@@ -915,9 +919,13 @@ class AutoML(BaseEstimator):
                 raise DataError(f"score() needs the target: a {self.target_!r} column in the data, or y.",
                                 code="no_target")
             y, X = X[self.target_], X.drop(columns=[self.target_])
+        frame = self._input_frame(X)
+        if len(y) != len(frame):
+            raise DataError(f"X has {len(frame)} rows but y has {len(y)}; they must match.",
+                            code="length_mismatch")
         y = data_mod.true_values(y, self.task_)
         keep = y.notna().to_numpy()
-        frame = self._input_frame(X)[keep]
+        frame = frame[keep]
         metric = get_metric(self.metric_, self.task_)
         return score_fitted(self.best_pipeline_, frame, y[keep], metric, self.task_, self.classes_)
 

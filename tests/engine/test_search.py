@@ -492,6 +492,20 @@ def test_a_fitted_search_predicts_records_as_a_loaded_model_does(titanic_result,
             model.predict(X.to_numpy()[:, :3])
 
 
+def test_an_unknown_trial_and_a_y_of_another_length_are_named(titanic_result):
+    from nbautoml.exceptions import DataError
+
+    df, result, _ = titanic_result
+    ids = [t.trial_id for t in result.trials_]
+    with pytest.raises(ConfigError, match=r"No trial 99; the trials of this search are ") as info:
+        result.refit(trial=99)
+    assert info.value.code == "unknown_trial" and str(ids[-1]) in str(info.value)
+    with pytest.raises(ConfigError, match="No trial 99"):
+        result.oof_predictions(trial=99)
+    with pytest.raises(DataError, match="X has 891 rows but y has 5; they must match"):
+        result.score(df.drop(columns="Survived"), df["Survived"].head(5))
+
+
 def test_small_predictions_run_on_one_native_thread(titanic_result, monkeypatch):
     from threadpoolctl import threadpool_info
 
