@@ -659,9 +659,6 @@ def save(obj, path, *, stage: str | None = None, reason: str = ""):
         raise ConfigError("stage= is for registry saves: save(result, 'registry:NAME', stage=...).",
                           code="bad_option")
     path = Path(path)
-    if path.is_dir():  # before the suffix: "models" must not become a sibling file "models.nbautoml"
-        raise ArtifactError(f"{str(path)!r} is a directory; give a file name such as "
-                            f"{str(path / ('model' + SUFFIX))!r}.", code="save_failed")
     if not path.suffix:
         path = path.with_name(path.name + SUFFIX)
     if path.is_dir():
