@@ -25,7 +25,7 @@ def save(magics, args):
     result = magics.result(args.name, search=False)
     path = args.path or args.name
     registry = path.startswith("registry:")
-    if not registry and Path(path).is_dir():  # "%automl_save titanic models/": models/titanic.nbautoml
+    if args.path and not registry and Path(path).is_dir():  # "%automl_save titanic models/": models/titanic.nbautoml
         path = str(Path(path) / (args.name or magics.default_name()))
     if args.stage is not None and not registry:
         raise UsageError(

@@ -462,6 +462,10 @@ def test_save_and_load(ip, fitted, iris, capsys):
     # a directory: the file goes inside it, named after the search (not models.nbautoml beside it)
     ip.run_line_magic("automl_save", "fitted models")
     assert Path("models/fitted.nbautoml").is_file() and not Path("models.nbautoml").exists()
+    # without PATH the file is NAME.nbautoml, even beside a folder of that name
+    Path("fitted").mkdir()
+    ip.run_line_magic("automl_save", "fitted")
+    assert Path("fitted.nbautoml").is_file() and not Path("fitted/fitted.nbautoml").exists()
 
 
 def test_live_display_is_the_panel_or_the_text_fallback():
