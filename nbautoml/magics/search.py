@@ -123,7 +123,7 @@ def check_options(options: dict) -> None:
         get_metric(metric, task)
         resolve_families(task, models, exclude)
     else:
-        if metric_name(metric) != "auto" and metric_name(metric) not in METRICS:
+        if metric_name(metric) not in (*METRICS, "auto"):
             raise unknown_choice("metric", metric, METRICS, code="unknown_metric")
         for model in models + exclude:
             if model not in FAMILIES:
