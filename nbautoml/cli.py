@@ -5,12 +5,17 @@ MODEL OUT.onnx --check DATA``, ``nbautoml predict MODEL DATA``, ``nbautoml monit
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import time
 import warnings
+from pathlib import Path
 
 from .arguments import checked, duration
 from .exceptions import ConfigError, DataError, NbAutoMLError
+
+RUN_MODEL_FILE = "model.nbautoml"
+"""Where ``nbautoml run`` without ``--out`` saves the model: this file in the search directory."""
 
 
 def _time_budget(text):
@@ -110,7 +115,7 @@ def build_parser(project_defaults: bool = False) -> argparse.ArgumentParser:
                      help="with --resume, when the data changed: start a new search on this data from "
                           "the old search's 5 best configs (the old one is left as it is)")
     run.add_argument("--out", help="save the best model to this path (.nbautoml artifact), or "
-                     "registry:NAME to register it")
+                     f"registry:NAME to register it (default: {RUN_MODEL_FILE} in the search directory)")
     run.add_argument("--show-pipeline", action="store_true",
                      help="also print the fitted scikit-learn pipeline, step by step")
     run.add_argument("--quiet", action="store_true", help="no progress (a bar on a terminal, lines in a log)")
@@ -259,8 +264,7 @@ def cmd_run(args) -> int:
     print(board_legend(automl))
     print()
     if automl.best_config_ is None:
-        print("No model: the search was interrupted before any trial finished"
-              + (", so nothing was saved." if args.out else "."))
+        print("No model: the search was interrupted before any trial finished, so nothing was saved.")
         return 130
     if automl.ensemble_ is not None:
         weights = automl.ensemble_.weights
@@ -272,19 +276,31 @@ def cmd_run(args) -> int:
         print(f"Model (trial {automl.best_trial_.trial_id}): {describe(automl.best_config_)}")
     if args.show_pipeline:
         print(automl.best_pipeline)
-    if args.out:
-        from .persist import save
+    from .persist import save
 
-        saved = save(automl, args.out)
-        where = f"{saved.ref} in the registry ({saved.path})" if hasattr(saved, "ref") else str(saved)
-        print(f"\nSaved the model to {where}")
+    # without --out the model goes into its search directory: a search a user ran is never lost
+    saved = save(automl, args.out or str(Path(automl.run_dir_) / RUN_MODEL_FILE))
+    if hasattr(saved, "ref"):
+        print(f"\nSaved the model to {saved.ref} in the registry ({saved.path})")
+        model = saved.ref
+    else:
+        print(f"\nSaved the model to {_shown_path(saved)}" + ("" if args.out else " (--out PATH saves it elsewhere)"))
+        model = shlex.quote(_shown_path(saved))
+    print(f"  predict: nbautoml predict {model} NEW.csv --out predictions.csv")
+    print(f"  serve:   nbautoml serve {model} --port 8000")
     return 0
+
+
+def _shown_path(path) -> str:
+    """``path`` relative to the working directory when it is inside it, else as it is."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def _check_out(out: str) -> None:
     """Refuse an ``--out`` the save would refuse, before spending the time budget."""
-    from pathlib import Path
-
     from .registry import check_name
 
     if out.startswith("registry:"):
@@ -301,8 +317,6 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
 
 def _load_model(args):
     """The model ``args.model`` names: a file, or a registry reference."""
-    from pathlib import Path
-
     from .persist import UntrustedArtifactError, load
     from .registry import Registry
 

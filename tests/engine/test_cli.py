@@ -9,7 +9,10 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
+
+import nbautoml
 
 PY = sys.executable
 REPO = Path(__file__).resolve().parents[2]
@@ -140,6 +143,7 @@ def test_cli_ctrl_c_keeps_the_model_and_says_how_to_resume(datasets_dir, tmp_pat
                      r"--time-budget SECONDS \(the budget counts the time already spent: \d+ s\)", out)
     assert re.search(r"Model \(trial \d+\): |Model \(an ensemble of \d+ pipelines, weight × trial\):\n  ×\d+ trial",
                      out)
+    assert (tmp_path / "cut" / "model.nbautoml").is_file()  # the best model so far, saved without --out
 
 
 def test_cli_ctrl_c_before_any_trial_finished_says_there_is_no_model(datasets_dir, tmp_path, monkeypatch, capsys):
@@ -230,13 +234,20 @@ def test_cli_no_prune_keeps_every_family(datasets_dir, tmp_path, monkeypatch, ca
     assert "2 trials" in capsys.readouterr().out
 
 
-def test_cli_time_budget_none_is_a_search_that_max_evals_ends(datasets_dir, tmp_path, capsys):
+def test_cli_time_budget_none_is_a_search_that_max_evals_ends(datasets_dir, tmp_path, capsys, monkeypatch):
     from nbautoml.cli import main
 
+    monkeypatch.chdir(tmp_path)
     code = main(["run", str(datasets_dir / "blood.csv"), "--target", "Class", "--max-evals", "2",
-                 "--time-budget", "none", "--quiet", "--search-dir", str(tmp_path)])
+                 "--time-budget", "none", "--quiet", "--search-dir", str(tmp_path), "--name", "blood"])
     out = capsys.readouterr().out
     assert code == 0 and "no time budget" in out and "max_evals=2 reached" in out
+    # without --out the model is saved in its search directory, and the output says where and what next
+    saved = tmp_path / "blood" / "model.nbautoml"  # shown relative to the working directory, tmp_path
+    assert "Saved the model to blood/model.nbautoml (--out PATH saves it elsewhere)" in out
+    assert "  predict: nbautoml predict blood/model.nbautoml NEW.csv --out predictions.csv" in out
+    frame = pd.read_csv(datasets_dir / "blood.csv")
+    assert len(nbautoml.load(saved).predict(frame.drop(columns="Class"))) == len(frame)
     with pytest.raises(SystemExit):
         main(["run", str(datasets_dir / "blood.csv"), "--target", "Class", "--time-budget", "never"])
     assert "'never' is not a duration: give a number of seconds > 0" in capsys.readouterr().err
