@@ -16,19 +16,19 @@ from .parsing import resolve_data
 class Table:
     """A DataFrame with a caption, shown as HTML in notebooks and as text elsewhere."""
 
-    def __init__(self, frame, caption: str = ""):
+    def __init__(self, frame, caption: str = "", left=None):
         self.frame = frame
         self.caption = caption
+        self.left = left  # columns left-aligned in the text form (default: the text columns)
 
     def _repr_html_(self) -> str:
         caption = f"<p>{html.escape(self.caption)}</p>" if self.caption else ""
         return caption + self.frame.to_html(index=False, na_rep="", escape=True)
 
     def __repr__(self) -> str:
-        import pandas as pd
+        from ..render.text import frame_text
 
-        with pd.option_context("display.width", 200, "display.max_colwidth", 80):
-            text = self.frame.to_string(index=False)
+        text = frame_text(self.frame, left=self.left)
         return f"{self.caption}\n{text}" if self.caption else text
 
 
@@ -103,6 +103,8 @@ def leaderboard(magics, args):
         in_model = model_trials(result)
         source = ""
     frame, costs = with_costs(format_leaderboard(board, metric, top, in_model), board)
+    if not frame["error"].astype(str).str.len().any():
+        frame = frame.drop(columns="error")  # no trial shown failed
     n = len(board)
     shown = f"top {min(top, n)} of {n} trials" if top else f"all {n} trials"
     legend = "; ".join(f"{COST_COLUMNS[c][0]} = {COST_COLUMNS[c][1]}" for c in costs)
@@ -111,7 +113,7 @@ def leaderboard(magics, args):
         "the folds; ≈ = not significantly different from the best (paired corrected t-test)"
         + (f"; {IN_MODEL_NOTE}" if in_model else "") + (f"; {legend}" if legend else "") + source + "."
     )
-    return Table(frame, caption)
+    return Table(frame, caption, left=("in_model", "model", "status", "pipeline", "error"))
 
 
 def plot(magics, args):

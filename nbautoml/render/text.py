@@ -99,14 +99,29 @@ def result_board_text(result, top: int = 10, width: int = 60) -> str:
     if "pipeline" in board.columns:
         board["pipeline"] = board["pipeline"].astype(str).map(
             lambda p: p if len(p) <= width else p[: width - 1] + "…")
-    for column in ("model", "pipeline", "error"):
-        if column in board.columns:
-            board[column] = board[column].astype(str)
-            size = max([len(column), *board[column].str.len()])
-            board[column] = board[column].str.ljust(size)
-            board = board.rename(columns={column: column.ljust(size)})
-    with pd.option_context("display.width", 250, "display.max_colwidth", width + 5):
-        return board.to_string(index=False, na_rep="")
+    return frame_text(board, width=250, max_colwidth=width + 5,
+                      left=("model", "pipeline", "error"))
+
+
+def frame_text(frame, width: int = 200, max_colwidth: int = 80, left=None) -> str:
+    """``frame`` as text without its index, its ``left`` columns (default: the text columns)
+    left-aligned as a reader scans them; numbers stay right-aligned."""
+    import pandas as pd
+
+    frame = frame.copy()
+    if left is None:
+        left = [c for c in frame.columns if pd.api.types.is_object_dtype(frame[c])
+                or pd.api.types.is_string_dtype(frame[c])]
+    for column in left:
+        if column not in frame.columns:
+            continue
+        values = frame[column].map(lambda v: "" if v is None or (isinstance(v, float) and v != v) else str(v))
+        values = values.map(lambda v: v if len(v) <= max_colwidth else v[: max_colwidth - 1] + "…")
+        size = max([len(str(column)), *values.str.len()])
+        frame[column] = values.str.ljust(size)
+        frame = frame.rename(columns={column: str(column).ljust(size)})
+    with pd.option_context("display.width", width, "display.max_colwidth", max_colwidth + 5):
+        return frame.to_string(index=False, na_rep="")
 
 
 def board_legend(result) -> str:

@@ -207,7 +207,8 @@ def test_dataframe_expression_binds_the_result_under_its_name(ip, iris):
     assert shown is None or shown is result  # the panel showed it, or IPython displays it
     board = ip.run_line_magic("automl_leaderboard", "")  # default NAME: this kernel's last search
     display = result.leaderboard_display(10)
-    assert board.frame[list(display.columns)].equals(display)
+    assert "error" not in board.frame.columns  # no trial failed: no empty error column
+    assert board.frame[[c for c in display.columns if c != "error"]].equals(display.drop(columns="error"))
 
 
 def test_x_y_pair_and_the_kernel_history(ip, iris):
@@ -366,6 +367,28 @@ def test_leaderboard_shows_fold_spread_and_ties(ip, fitted):
     ties = int((ok["tied_with_best"] & (ok["rank"] != 1)).sum())
     assert html.count("≈") == ties + 1  # the marks, and the caption that explains them
     assert "paired corrected t-test" in repr(table)
+
+
+def test_leaderboard_text_left_aligns_pipelines_and_keeps_errors(ip, fitted):
+    """In a terminal or a log the leaderboard is text: pipelines and errors start under their
+    header, as a reader scans them; the error column shows where a trial failed."""
+    import copy
+
+    failed = copy.deepcopy(fitted)
+    board = failed.leaderboard_.copy()
+    last = board.index[-1]
+    board.loc[last, ["status", "error"]] = ["error", "ValueError: boom"]
+    failed.leaderboard_ = board
+    ip.push({"failed": failed, "fitted": fitted})
+    for name, has_error in (("fitted", False), ("failed", True)):
+        table = ip.run_line_magic("automl_leaderboard", f"{name} --all")
+        lines = repr(table).splitlines()[1:]
+        assert ("error" in table.frame.columns) is has_error
+        assert (" error" in lines[0]) is has_error
+        at = lines[0].index(" pipeline") + 1
+        for row in lines[1:]:
+            assert row[at - 1] == " " and row[at] != " ", (lines[0], row)
+    assert "ValueError: boom" in lines[-1]
 
 
 def test_predict_from_an_expression_and_a_file(ip, fitted, iris):
