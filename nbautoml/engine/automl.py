@@ -367,6 +367,8 @@ class AutoML(BaseEstimator):
                                   "cv='group:5' with groups=).", code="bad_cv")
             groups = column
         self.groups_column_ = groups if isinstance(groups, str) else None  # not a feature: predict ignores it
+        if target is None and y is None:
+            raise data_mod.no_target_error(X)
         prepared = prepare_data(X, y, target=target, groups=groups, task=self.task, roles=self.roles,
                                 stacklevel=4)
         X, y, groups, task, plan = prepared.X, prepared.y, prepared.groups, prepared.task, prepared.plan

@@ -497,6 +497,15 @@ def reading_notes(frame: pd.DataFrame) -> list[str]:
 # --------------------------------------------------------------------------- checks
 
 
+def no_target_error(data) -> DataError:
+    """The error of a ``fit`` given neither ``target=`` nor ``y``: what to call, and the columns."""
+    columns = [str(c) for c in data.columns] if isinstance(data, pd.DataFrame) else []
+    found = (f" The data has {len(columns)} columns: {', '.join(columns[:30])}"
+             + (", ..." if len(columns) > 30 else "") + ".") if columns else ""
+    return DataError("No target given: name the column to predict with fit(df, target='column'), or "
+                     f"pass it as y with fit(X, y).{found}", code="no_target")
+
+
 def split_target(data, target=None, y=None) -> tuple[pd.DataFrame, pd.Series]:
     """Return ``(X, y)`` from ``fit``'s arguments, checking the target column.
 
@@ -506,9 +515,7 @@ def split_target(data, target=None, y=None) -> tuple[pd.DataFrame, pd.Series]:
         data = read_table(data)
     data, y = as_pandas(data), as_pandas(y)  # polars, pyarrow, DuckDB, ...
     if y is None and target is None:
-        raise DataError(
-            "No target given. Call fit(df, target='column') or fit(X, y).", code="no_target"
-        )
+        raise no_target_error(data)
     if y is not None and target is not None:
         raise DataError("Give either target= or y, not both.", code="target_and_y")
     if y is None:

@@ -99,6 +99,10 @@ def test_a_two_column_y_is_refused_with_its_shape():
     (lambda t: AutoML(task="regression", **FAST).fit(t.assign(Survived=t.Survived.map({0: "no", 1: "yes"})),
                                                      target="Survived"),
      "task='regression' needs a numeric target; 'Survived' holds str", "task_mismatch"),
+    # no target at all: it was "KeyError: None" from the metric table
+    (lambda t: AutoML(**FAST).fit(t), r"No target given: name the column to predict with fit\(df, "
+     r"target='column'\), or pass it as y with fit\(X, y\)\. The data has 12 columns: PassengerId, Survived, ",
+     "no_target"),
     # D-29: X and y of different lengths
     (lambda t: AutoML(**FAST).fit(t.drop(columns="Survived"), t.Survived.iloc[:-5]),
      "X has 891 rows but y has 886; they must match", "length_mismatch"),
