@@ -24,6 +24,7 @@ _LAZY = {
     "write_api": ("nbautoml.serve", "write_api"),
     "monitor": ("nbautoml.monitor", "monitor"),
     "sanity_check": ("nbautoml.sanity", "sanity_check"),
+    "plot": ("nbautoml.render.plots", "plot"),
     "retrain": ("nbautoml.retrain", "retrain"),
     "promote": ("nbautoml.retrain", "promote"),
     "rollback": ("nbautoml.retrain", "rollback"),

@@ -1076,6 +1076,40 @@ class AutoML(BaseEstimator):
 
         return explain(self, data=data, row=row, **kwargs)
 
+    def plot(self, kind: str, ax=None, **kwargs):
+        """Plot one aspect of the search: its convergence, leaderboard, ROC curve, residuals, ...
+
+        A thin wrapper of :func:`nbautoml.render.plots.plot` (``%automl_plot`` in a
+        notebook); ``nbautoml.render.plots.plot_kinds(task)`` lists the kinds.
+
+        Parameters
+        ----------
+        kind : str
+            ``convergence``, ``leaderboard``, ``importance``, ``hyperparameters``;
+            ``confusion``, ``roc``, ``pr``, ``calibration``, ``threshold`` (binary) for
+            classification; ``residuals``, ``prediction`` for regression.
+        ax : matplotlib Axes, optional
+            Draw into this Axes; by default a new figure is made.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
+        from ..render.plots import plot
+
+        return plot(self, kind, ax=ax, **kwargs)
+
+    def code(self, data_var: str = "df", trial: int | None = None) -> str:
+        """Plain scikit-learn code that rebuilds the model and reproduces its CV score.
+
+        A thin wrapper of :func:`nbautoml.codegen.pipeline_code` (``%automl_code`` in a
+        notebook): run after ``data_var`` holds the data, the code prints the CV score
+        and leaves the fitted model in ``model``.
+        """
+        from ..codegen import pipeline_code
+
+        return pipeline_code(self, data_var=data_var, trial=trial)
+
     def sanity_check(self, *, time_budget=None, max_evals=None, seed=0):
         """Run this search again with the target shuffled: its best CV score should be at chance.
 

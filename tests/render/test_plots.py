@@ -86,6 +86,22 @@ def test_kind_of_the_wrong_task_is_refused(searches, task, kind, word):
         P.plot(searches[task], kind)
 
 
+def test_the_result_plots_itself_and_writes_its_code(searches):
+    """The Python API without the magics: ``result.plot(kind)`` and ``nbautoml.plot(result, kind)``
+    draw what ``%automl_plot`` draws, and ``result.code()`` is ``%automl_code``'s code."""
+    import nbautoml
+    from nbautoml.codegen import pipeline_code
+
+    result = searches["binary"]
+    fig = result.plot("roc")
+    assert isinstance(fig, Figure) and fig.axes[0].get_title().startswith("ROC curve: best pipeline")
+    assert nbautoml.plot(result, "history").axes[0].get_title().startswith("Convergence")
+    with pytest.raises(ValueError, match="'residuals' plot is for regression"):
+        result.plot("residuals")
+    assert result.code() == pipeline_code(result)
+    assert "bloods = " not in result.code() and "bloods" in result.code(data_var="bloods")
+
+
 def test_aliases_and_given_axes(searches):
     result = searches["regression"]
     fig = Figure()
