@@ -6,7 +6,8 @@ Endpoints:
     Body ``{"records": [{"column": value, ...}, ...]}``, or the columns apart:
     ``{"columns": [...], "data": [[value, ...], ...]}`` (pandas'
     ``to_json(orient="split")``); MLflow's ``{"dataframe_records": [...]}`` and
-    ``{"dataframe_split": {"columns": [...], "data": [...]}}`` are read too; or a
+    ``{"dataframe_split": {"columns": [...], "data": [...]}}`` are read too; so is one
+    record ``{"column": value, ...}`` (an object that names the model's columns), or a
     CSV table with its header line (``Content-Type: text/csv``). Answer
     ``{"predictions": [...], "probabilities": [[...], ...], "classes": [...], "warnings": [...]}``
     (``probabilities`` and ``classes`` for classifiers; probability columns in
@@ -78,12 +79,22 @@ class _BadRequest(Exception):
         self.status, self.code, self.message, self.extra = status, code, message, extra
 
 
-BODY_SHAPES = ('{"records": [{column: value, ...}, ...]} or {"columns": [column, ...], "data": '
-               '[[value, ...], ...]}')
+BODY_SHAPES = ('{"records": [{column: value, ...}, ...]}, {"columns": [column, ...], "data": '
+               '[[value, ...], ...]} or one record {column: value, ...}')
+SHAPE_KEYS = frozenset({"records", "columns", "data", "dataframe_records", "dataframe_split"})
+"""The keys that say a JSON object is a body shape, not one record."""
 
 
-def _records(payload, max_records: int) -> list[dict]:
-    """The records of a request body in any of the shapes the API reads (see the module doc)."""
+def _records(payload, max_records: int, columns=()) -> list[dict]:
+    """The records of a request body in any of the shapes the API reads (see the module doc).
+
+    An object without the keys of a shape that names one of the model's input ``columns``
+    is one record.
+    """
+    if isinstance(payload, dict) and not SHAPE_KEYS & payload.keys() and set(columns) & payload.keys():
+        for key, value in payload.items():
+            _check_value(value, repr(key), key)
+        return [payload]
     if isinstance(payload, dict) and "records" not in payload:
         if "dataframe_records" in payload:  # MLflow's serving format
             payload = {"records": payload["dataframe_records"]}
@@ -243,6 +254,8 @@ def create_app(model, *, max_body_bytes: int = MAX_BODY_BYTES, max_records: int 
     def error(status: int, code: str, message: str, **extra):
         return JSONResponse({"error": code, "message": message, **extra}, status_code=status)
 
+    input_columns = [entry["name"] for entry in (model.schema_ or {}).get("columns", [])]
+
     def predict(read_frame) -> dict:
         """Read the request's frame and predict it (in a worker thread: pandas off the event loop)."""
         frame, report = model.check_input(read_frame(), warn=False)
@@ -294,7 +307,7 @@ def create_app(model, *, max_body_bytes: int = MAX_BODY_BYTES, max_records: int 
                 raise _BadRequest(400, "invalid_json", "The body is nested too deeply to be read (arrays or "
                                   'objects inside each other); send {"records": [{column: value, ...}, '
                                   "...]}.") from None
-            records = _records(payload, max_records)
+            records = _records(payload, max_records, input_columns)
             return await run_in_threadpool(predict, lambda: pd.DataFrame.from_records(records))
         except _BadRequest as bad:
             return error(bad.status, bad.code, bad.message, **bad.extra)

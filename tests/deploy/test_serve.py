@@ -65,6 +65,12 @@ def test_the_columns_apart_and_mlflows_shapes_give_the_same_answer(api, fitted):
         assert answer.status_code == 200, answer.text
         assert answer.json() == expected
     assert expected["predictions"] == model.predict(X).tolist()
+    # one record as a plain object, as model.predict(dict) takes it (it was a 422 bad_payload)
+    for i, record in enumerate(records):
+        answer = client.post("/predict", json=record)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["predictions"] == expected["predictions"][i:i + 1]
+        assert answer.json()["probabilities"] == expected["probabilities"][i:i + 1]
 
 
 def test_a_csv_body_gives_the_same_answer_and_bad_csv_is_named(api, fitted):
@@ -95,6 +101,10 @@ def test_a_csv_body_gives_the_same_answer_and_bad_csv_is_named(api, fitted):
     ('{"records": ' + "[" * 40_000 + "]" * 40_000 + "}", None, 400, "invalid_json", ["nested too deeply"]),
     ('{"records": {"a": 1}}', None, 422, "records_not_a_list", ["must be a list"]),
     ('[{"Pclass": 1}]', None, 422, "bad_payload", ['"records"']),
+    # an object naming none of the model's columns is no record; one naming some lacks the others
+    ('{"x": 1}', None, 422, "bad_payload", ['"records"', "or one record {column: value, ...}; got keys ['x']"]),
+    ('{"Pclass": 1}', None, 422, "missing_columns", ["Name", "Age"]),
+    ('{"Pclass": [1, 2]}', None, 422, "bad_value", ["'Pclass' must be a number, string, boolean or null"]),
     ('{"records": []}', None, 422, "no_records", ["empty"]),
     ('{"records": [7]}', None, 422, "record_not_an_object", ["records[0]"]),
     ('{"records": [{"Age": {"x": 1}}]}', None, 422, "bad_value", ["records[0]['Age']"]),
