@@ -413,7 +413,10 @@ def _identity(model, name):
         return Path(run_dir).name, version
     path = getattr(model, "path_", None)
     if path:
-        return Path(path).stem, version
+        path = Path(path)
+        if (path.parent / "search.sqlite").is_file():  # nbautoml run's model.nbautoml in its search directory
+            return path.parent.name, version
+        return path.stem, version
     return str(getattr(model, "target_", None) or "model"), version
 
 

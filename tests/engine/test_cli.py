@@ -248,6 +248,9 @@ def test_cli_time_budget_none_is_a_search_that_max_evals_ends(datasets_dir, tmp_
     assert "  predict: nbautoml predict blood/model.nbautoml NEW.csv --out predictions.csv" in out
     frame = pd.read_csv(datasets_dir / "blood.csv")
     assert len(nbautoml.load(saved).predict(frame.drop(columns="Class"))) == len(frame)
+    # monitored under its search's name, not the file's "model" that every such file shares
+    main(["monitor", "blood/model.nbautoml", str(datasets_dir / "blood.csv")])
+    assert "MonitorReport: WARN for blood: 748 rows" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         main(["run", str(datasets_dir / "blood.csv"), "--target", "Class", "--time-budget", "never"])
     assert "'never' is not a duration: give a number of seconds > 0" in capsys.readouterr().err
