@@ -141,6 +141,12 @@ def folds_won(new: list[float], old: list[float], greater_is_better: bool) -> tu
     return sum(bool(sign * (a - b) > 1e-12) for a, b in zip(new, old)), len(new)
 
 
+#: (metric, task it does not fit) -> the metric of that task that measures the same thing
+TASK_COUNTERPARTS = {("f1", "multiclass"): "f1_macro", ("recall", "multiclass"): "balanced_accuracy"}
+TASK_COUNTERPARTS_WHY = {"f1_macro": "the F1 of each class, averaged",
+                         "balanced_accuracy": "the recall of each class, averaged"}
+
+
 def get_metric(name: str, task: str) -> Metric:
     """Return the metric, checking it fits the task.
 
@@ -158,8 +164,11 @@ def get_metric(name: str, task: str) -> Metric:
     metric = METRICS[name]
     if task not in metric.tasks:
         valid = [m.name for m in METRICS.values() if task in m.tasks]
+        hint = TASK_COUNTERPARTS.get((name, task))
         raise ConfigError(
-            f"The metric {name!r} does not fit a {task} task. Valid metrics for {task}: {', '.join(valid)}.",
+            f"The metric {name!r} does not fit a {task} task."
+            + (f" Did you mean {hint!r} ({TASK_COUNTERPARTS_WHY[hint]})?" if hint else "")
+            + f" Valid metrics for {task}: {', '.join(valid)}.",
             code="metric_task_mismatch",
             valid=valid,
         )

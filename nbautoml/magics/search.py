@@ -26,8 +26,11 @@ def run(magics, args, cell):
         target = target or meta.get("target")
     X, y = split_data(resolve_data(magics.shell, cell, sheet=args.sheet))
     if y is None and not target:
+        columns = [str(c) for c in getattr(X, "columns", [])]
         raise UsageError(
             "Name the target column: %%automl --target COLUMN (or give `X, y` in the cell)."
+            + (f" The data has {len(columns)} columns: {', '.join(columns[:30])}"
+               + (", ..." if len(columns) > 30 else "") + "." if columns else "")
         )
     if y is not None and target:
         y = _renamed(y, target)

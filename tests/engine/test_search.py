@@ -404,6 +404,16 @@ def test_a_metric_is_taken_in_any_case_and_by_scikit_learn_s_name(titanic, tmp_p
     assert result.metric_ == "log_loss" and result.best_score_ > 0  # a loss, lower is better
     with pytest.raises(ConfigError, match="The metric 'rmse' does not fit a binary task"):
         AutoML(metric="neg_root_mean_squared_error", max_evals=1).fit(titanic, target="Survived")
+    # a binary metric on a multiclass target names the multiclass one that measures the same
+    from nbautoml.engine.metrics import get_metric
+
+    with pytest.raises(ConfigError, match=r"'f1' does not fit a multiclass task\. Did you mean 'f1_macro' \(the "
+                       r"F1 of each class, averaged\)\? Valid metrics for multiclass: accuracy, "):
+        get_metric("F1", "multiclass")
+    with pytest.raises(ConfigError, match=r"Did you mean 'balanced_accuracy' \(the recall of each class"):
+        get_metric("recall", "multiclass")
+    with pytest.raises(ConfigError, match=r"'r2' does not fit a multiclass task\. Valid metrics"):
+        get_metric("r2", "multiclass")
 
 
 def test_validation_schemes(titanic):

@@ -180,7 +180,8 @@ def test_bad_cell_bodies_say_what_to_write(ip, iris, cell, expected):
 
 def test_missing_target_and_missing_search_names(ip, iris):
     ip.push({"df": iris})
-    with pytest.raises(UsageError, match=r"Name the target column: %%automl --target COLUMN"):
+    with pytest.raises(UsageError, match=r"Name the target column: %%automl --target COLUMN \(or give `X, y` "
+                       r"in the cell\)\. The data has 5 columns: sepal length \(cm\), .*, target\.$"):
         ip.run_cell_magic("automl", "--no-widgets", "df")
     with pytest.raises(
         UsageError, match=r"No search named 'x' in this kernel; run %%automl --name x first."
