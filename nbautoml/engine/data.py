@@ -438,6 +438,7 @@ def _csv_chunks_in(path: Path, encoding: str, chunk_rows: int, text_columns: tup
         best = max(counts, key=counts.get)
         sep = best if counts[best] else ","
     options = {"encoding": encoding, "sep": sep, "dtype": dict.fromkeys(text_columns, str) or None}
+    repeated = _repeated_names_note(header, sep)
     try:
         if chunk_rows <= 0 or sep == ";":
             frame = pd.read_csv(path, **options)
@@ -445,12 +446,16 @@ def _csv_chunks_in(path: Path, encoding: str, chunk_rows: int, text_columns: tup
                 frame = _with_decimal_comma(path, frame, options)
             if sep != ",":
                 frame.attrs["nbautoml_sep"] = sep
+            if repeated:
+                frame.attrs["nbautoml_repeated"] = repeated
             yield from _slices(frame, chunk_rows)
             return
         with pd.read_csv(path, chunksize=chunk_rows, **options) as reader:
             for chunk in reader:
                 if sep != ",":
                     chunk.attrs["nbautoml_sep"] = sep
+                if repeated:
+                    chunk.attrs["nbautoml_repeated"] = repeated
                 yield chunk
     except pd.errors.ParserError as err:
         raise DataError(f"{path.name} cannot be read as a CSV table (separator {sep!r}): {err}. Give a CSV "
@@ -458,6 +463,24 @@ def _csv_chunks_in(path: Path, encoding: str, chunk_rows: int, text_columns: tup
                         "suffix).", code="bad_csv") from err
     except pd.errors.EmptyDataError as err:
         raise DataError(f"{path.name} is empty: no header line and no rows.", code="empty_data") from err
+
+
+def _repeated_names_note(header: str, sep: str) -> str | None:
+    """What pandas made of column names the header line repeats (it reads the second ``a``
+    as ``a.1``), for :func:`reading_notes`; None when every name is its own."""
+    import csv
+
+    try:
+        names = next(csv.reader([header], delimiter=sep)) if header else []
+    except csv.Error:
+        return None
+    counts = {name: names.count(name) for name in dict.fromkeys(names) if name}
+    repeated = [(name, n) for name, n in counts.items() if n > 1]
+    if not repeated:
+        return None
+    read = "; ".join(f"{name!r} {n} times, read as " + ", ".join(
+        repr(name if k == 0 else f"{name}.{k}") for k in range(n)) for name, n in repeated[:5])
+    return f"the header repeats column names ({read}); give each column its own name in the file"
 
 
 _DECIMAL_COMMA = r"^\s*[-+]?\d*,\d+\s*$"
@@ -491,6 +514,8 @@ def reading_notes(frame: pd.DataFrame) -> list[str]:
         notes.append("one JSON record per line")
     if "nbautoml_sheet" in frame.attrs:
         notes.append(frame.attrs["nbautoml_sheet"])
+    if "nbautoml_repeated" in frame.attrs:
+        notes.append(frame.attrs["nbautoml_repeated"])
     return notes
 
 

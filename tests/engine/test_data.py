@@ -196,6 +196,23 @@ def test_excels_csv_with_decimal_commas_is_read_as_numbers(titanic, tmp_path):
     assert D.reading_notes(D.read_table(plain)) == ["separator ';'"]
 
 
+@pytest.mark.parametrize("sep", [",", ";"])
+def test_column_names_a_csv_header_repeats_are_noted_with_what_they_were_read_as(titanic, tmp_path, sep):
+    """pandas reads a repeated header name ``Age`` as ``Age.1`` without a word; the note says so,
+    for the whole file and each chunk of it."""
+    path = tmp_path / "repeats.csv"
+    frame = titanic.head(50).rename(columns={"SibSp": "Age", "Parch": "Age", "Fare": "Ticket"})
+    frame.to_csv(path, sep=sep, index=False)
+    read = D.read_table(path)
+    assert ["Age", "Age.1", "Age.2", "Ticket", "Ticket.1"] == [c for c in read.columns if c[:3] in ("Age", "Tic")]
+    note = ("the header repeats column names ('Age' 3 times, read as 'Age', 'Age.1', 'Age.2'; 'Ticket' 2 times, "
+            "read as 'Ticket', 'Ticket.1'); give each column its own name in the file")
+    assert D.reading_notes(read)[-1] == note
+    assert all(D.reading_notes(chunk)[-1] == note for chunk in D.read_table_chunks(path, 20))
+    titanic.head(5).to_csv(path, sep=sep, index=False)
+    assert D.reading_notes(D.read_table(path)) == ([] if sep == "," else ["separator ';'"])
+
+
 @pytest.mark.parametrize("name", ["t.csv.gz", "t.tsv.zip", "t.feather", "t.json", "t.jsonl", "lines.json", "t.xlsx"])
 def test_compressed_csv_feather_json_and_excel_files_read_as_the_csv(titanic, tmp_path, name):
     """Before, any suffix but .parquet was read as CSV: a .json file of records became a frame of
