@@ -416,9 +416,17 @@ class Registry:
             raise RegistryError(f"{name!r} has no version in stage {which!r}."
                                 + (f" Did you mean {name}@{hint[0]}?" if hint else "")
                                 + (f" Current stages: {stages}." if stages else "")
-                                + f" Set one with registry.set_stage({name!r}, VERSION, {which!r}).",
+                                + self._set_stage_hint(conn, name, which),
                                 code="stage_not_set")
         return name, version
+
+    @staticmethod
+    def _set_stage_hint(conn, name: str, stage: str) -> str:
+        """How to point ``stage`` of ``name`` at its latest version, in Python and in a notebook."""
+        latest = conn.execute("SELECT MAX(version) FROM versions WHERE name = ?", (name,)).fetchone()[0]
+        promote = f" (or %automl_promote {name}@{latest} in a notebook)" if stage == "production" else ""
+        return (f" Its latest version is {name}@{latest}; set the stage with "
+                f"nbautoml.Registry().set_stage({name!r}, {latest}, {stage!r}){promote}.")
 
     def get(self, ref: str) -> ModelVersion:
         """The registered version a reference points at (nothing is loaded)."""
