@@ -69,7 +69,8 @@ def test_register_stage_and_load_by_reference(fitted, titanic_artifact, tmp_path
     assert list(compared.columns) == ["v1", "v3", "same"]
     assert compared.loc["cv_score", "same"] and compared.loc["config", "same"]
 
-    with pytest.raises(RegistryError, match=r"no version in stage 'canary'\. Its latest version is titanic@3; set "
+    with pytest.raises(RegistryError, match=r"no version in stage 'canary'\. Current stages: \{'staging': 3, "
+                       r"'production': 1\}\. Its latest version is titanic@3; set "
                        r"the stage with nbautoml\.Registry\(\)\.set_stage\('titanic', 3, 'canary'\)\.$") as info:
         registry.load("titanic@canary")
     assert info.value.code == "stage_not_set"
