@@ -362,6 +362,13 @@ def enforce_schema(data, schema: dict, known: list[str] | None = None) -> tuple[
         renamed = [(c, hit[0]) for c in missing for hit in [closest(c, unexpected)] if hit]
         hint = (" The data has " + ", ".join(f"{new!r}" for _, new in renamed) + ": renamed from "
                 + ", ".join(f"{old!r}" for old, _ in renamed) + "?") if renamed else ""
+        if len(missing) == len(used) > 1 and not renamed:  # not one of them: another model's data?
+            found = [str(c) for c in frame.columns]
+            raise DataError(
+                f"The data has none of the {len(used)} columns the model needs ({', '.join(used[:10])}"
+                f"{', ...' if len(used) > 10 else ''}); its {len(found)} columns are {', '.join(found[:10])}"
+                f"{', ...' if len(found) > 10 else ''}. Is it the data for this model?",
+                code="missing_columns", columns=missing)
         raise DataError(
             f"The data lacks {len(missing)} column(s) the model needs: {', '.join(missing)}.{hint} "
             "Add them (use null for unknown values).", code="missing_columns", columns=missing)

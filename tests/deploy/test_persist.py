@@ -773,6 +773,13 @@ def test_predict_enforces_the_training_schema(titanic_artifact, fitted):
     assert "renamed" not in str(info.value)
     with pytest.raises(DataError, match=r"lacks 1 column.*: Fare\. The data has 'fare': renamed from 'Fare'\?"):
         model.predict(X.rename(columns={"Fare": "fare"}))
+    # another table altogether: said so, with both sets of columns
+    used = model.schema_["columns"]
+    with pytest.raises(DataError, match=rf"The data has none of the {len(used)} columns the model needs "
+                       rf"\({used[0]['name']}, .*\); its 2 columns are species, petal_width\. Is it the data "
+                       r"for this model\?") as info:
+        model.predict(X.head(3)[[]].assign(species="setosa", petal_width=0.2))
+    assert info.value.code == "missing_columns" and len(info.value.details["columns"]) == len(used)
     for predict in (model.predict, model.predict_proba, fitted("titanic").result.predict):
         with pytest.raises(DataError, match=r"no rows \(\d+ columns, 0 rows\): nothing to predict") as info:
             predict(X.head(0))
