@@ -1,6 +1,6 @@
 """Command line: ``nbautoml run data.csv --target y``, ``nbautoml serve MODEL``, ``nbautoml export
-MODEL OUT.onnx --check DATA``, ``nbautoml predict MODEL DATA``, ``nbautoml monitor MODEL DATA``
-(also ``python -m nbautoml``)."""
+MODEL OUT.onnx --check DATA``, ``nbautoml predict MODEL DATA``, ``nbautoml monitor MODEL DATA``,
+``nbautoml explain MODEL DATA`` (also ``python -m nbautoml``)."""
 
 from __future__ import annotations
 
@@ -172,6 +172,25 @@ def build_parser(project_defaults: bool = False) -> argparse.ArgumentParser:
                          help="read, predict and write N rows at a time, so memory holds one chunk of a file "
                               "larger than memory (default 100000; 0: the whole file at once)")
     _reading_arguments(predict)
+
+    explain = sub.add_parser("explain", allow_abbrev=False,
+                             help="explain a saved model on labelled rows: importance, dependence, one row",
+                             description="Explain a saved model on rows with its target column (held-out or "
+                                         "recent labelled rows): which columns it relies on (permutation "
+                                         "importance, in words and as a table), how its output moves with the "
+                                         "top columns (partial dependence) and, with --row, why one row got "
+                                         "its prediction.",
+                             epilog="example: nbautoml explain models/titanic.nbautoml test.csv --row 0 "
+                                    "--figures explain/")
+    _model_arguments(explain)
+    explain.add_argument("data", help=DATA_HELP + " with the model's target column")
+    explain.add_argument("--row", type=int, metavar="N", help="also explain the prediction of row N of the data "
+                         "(its position, from 0)")
+    explain.add_argument("--top", type=_positive(int), default=5, metavar="K",
+                         help="partial dependence of the K most important columns (default 5)")
+    explain.add_argument("--figures", metavar="DIR", help="also write the plots as PNG files into DIR "
+                         "(importance.png, dependence.png, row.png)")
+    _reading_arguments(explain)
 
     monitor = sub.add_parser("monitor", allow_abbrev=False,
                              help="check a batch of new rows against what a saved model saw in training",
@@ -462,6 +481,36 @@ def cmd_monitor(args) -> int:
     return 1 if _SEVERITY[report.status] >= _SEVERITY[args.fail_on] else 0
 
 
+def cmd_explain(args) -> int:
+    from .persist import atomic_write
+    from .render.plots import figure_png
+
+    if args.figures:
+        figures = Path(args.figures)
+        if figures.exists() and not figures.is_dir():
+            raise ConfigError(f"--figures {args.figures!r} is a file; give a directory (made if missing).",
+                              code="bad_out")
+    model = _load_model(args)
+    frame = _read_data(args.data, args.encoding, sheet=args.sheet, model=model)
+    if args.row is not None and not -len(frame) <= args.row < len(frame):
+        raise ConfigError(f"--row {args.row} is out of range: {args.data} has {len(frame)} rows.", code="bad_row")
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        explanation = model.explain(frame, row=args.row, top=args.top)
+    print(explanation)
+    if args.figures:
+        figures.mkdir(parents=True, exist_ok=True)
+        drawn = {"importance.png": explanation.plot_importance()}
+        if explanation.dependence:
+            drawn["dependence.png"] = explanation.plot_dependence()
+        if explanation.row is not None:
+            drawn["row.png"] = explanation.plot_row()
+        for name, figure in drawn.items():
+            atomic_write(figures / name, figure_png(figure), what="the figure")
+        print(f"\nWrote {', '.join(drawn)} to {_shown_path(figures)}")
+    return 0
+
+
 def _print_history(model, args) -> int:
     """Print the monitoring history of ``model`` (as text, or JSON records with ``--json``)."""
     from .monitor import _identity
@@ -538,7 +587,7 @@ def main(argv=None) -> int:
     parser = build_parser(project_defaults=(sys.argv[1:] if argv is None else list(argv))[:1] == ["run"])
     args = parser.parse_args(argv)
     commands = {"run": cmd_run, "plan": cmd_plan, "serve": cmd_serve, "export": cmd_export,
-                "predict": cmd_predict, "monitor": cmd_monitor}
+                "predict": cmd_predict, "monitor": cmd_monitor, "explain": cmd_explain}
     if args.command not in commands:
         parser.error(f"unknown command {args.command}")
     try:

@@ -94,6 +94,26 @@ def _fold_models(result, n_folds: int, max_rows: int, rng):
         yield pipeline, X.iloc[val_idx].reset_index(drop=True), y[val_idx]
 
 
+def _training_rows(result):
+    """The training features a search keeps in memory; None for a loaded model."""
+    return getattr(result, "_X", None)
+
+
+def _model_words(result) -> tuple[str, str]:
+    """(short kind for sentences, full description) of a search's model or a loaded one's."""
+    import re
+
+    from .engine.ensemble import describe_model, model_kind
+
+    card = getattr(result, "card", None)
+    if card is None:
+        return model_kind(result), describe_model(result)
+    description = (card.get("model") or {}).get("description") or type(result.best_pipeline[-1]).__name__
+    ensemble = re.match(r"ensemble of \d+", description)
+    family = (result.best_config_ or {}).get("family") or type(result.best_pipeline[-1]).__name__
+    return (ensemble.group(0) if ensemble else str(family)), description
+
+
 def _split_data(result, data):
     """(feature frame, target or None) of user data; the target only if it is a column."""
     if data is None:
@@ -150,7 +170,8 @@ def permutation_importance(result, data=None, *, n_repeats: int = 5, n_folds: in
             keep = np.sort(rng.choice(len(X_data), max_rows, replace=False))
             X_data, y_data = X_data.iloc[keep].reset_index(drop=True), y_data.iloc[keep]
         models = [(result.best_pipeline, X_data, _encode_target(result, y_data))]
-        codes, source = False, f"{len(X_data)} rows of the given data, refitted pipeline"
+        fitted = "refitted pipeline" if _training_rows(result) is not None else "the loaded model"
+        codes, source = False, f"{len(X_data)} rows of the given data, {fitted}"
     else:
         models = _fold_models(result, n_folds, max_rows, rng)
         n_used = min(max(1, n_folds), len(result.validation_.folds))
@@ -330,9 +351,10 @@ def _one_row(result, row, data) -> tuple[pd.DataFrame, str]:
         raise DataError("row must be a row position (int), a dict, a Series or a one-row DataFrame.",
                         code="bad_row")
     frame = result._input_frame(row.drop(columns=[result.target_], errors="ignore"))
-    for column in frame.columns:  # the training dtypes, so the pipeline sees what it was fitted on
+    training = _training_rows(result)
+    for column in frame.columns if training is not None else ():  # the training dtypes, as fitted
         try:
-            frame[column] = frame[column].astype(result._X[column].dtype)
+            frame[column] = frame[column].astype(training[column].dtype)
         except (TypeError, ValueError):
             pass
     return frame.reset_index(drop=True), "the given row"
@@ -440,8 +462,6 @@ def summarize(result, importance: pd.DataFrame, row: pd.DataFrame | None = None)
     number of fitted models, a conservative count); the leading group is the fewest columns (at most three) holding
     60 % of the positive importance.
     """
-    from .engine.ensemble import model_kind
-
     metric = importance.attrs.get("metric", result.metric_)
     # the repeats on one fitted model are not independent: count the fitted models only
     n = max(1, int(importance.attrs.get("n_models", 1)))
@@ -449,10 +469,14 @@ def summarize(result, importance: pd.DataFrame, row: pd.DataFrame | None = None)
     matters = importance[importance["importance"] > 2 * se]
     noise = importance[importance["importance"] <= 2 * se]
     harmful = importance[importance["importance"] < -2 * se]
-    model = model_kind(result)
+    model = _model_words(result)[0]
     choice = getattr(result, "ensemble_", None)
-    score = (f"{metric} {result.best_score_:.3f} ± {result.best_score_std_:.3f}" if choice is None
-             else f"{metric} {choice.score:.3f} out-of-fold")
+    if _training_rows(result) is None:  # a loaded model: what it scores on the rows it is explained on
+        score = f"{metric} {importance.attrs['baseline']:.3f} on the given rows"
+    elif choice is None:
+        score = f"{metric} {result.best_score_:.3f} ± {result.best_score_std_:.3f}"
+    else:
+        score = f"{metric} {choice.score:.3f} out-of-fold"
     sentences = []
     if matters.empty:
         sentences.append(f"The model ({model}, {score}) relies on no single column measurably: "
@@ -560,10 +584,14 @@ class Explanation:
         return ax.figure
 
     def __repr__(self) -> str:
-        lines = [f"Explanation of {self.model}", self.summary, "",
-                 self.importance.head(10).to_string(index=False, float_format=lambda v: f"{v:.4f}")]
+        from .render.text import frame_text
+
+        def table(frame):  # names and values left-aligned, numbers right-aligned
+            return frame_text(frame, left=["feature", "role", "value"], float_format=lambda v: f"{v:.4f}")
+
+        lines = [f"Explanation of {self.model}", self.summary, "", table(self.importance.head(10))]
         if self.row is not None:
-            lines += ["", self.row.head(10).to_string(index=False, float_format=lambda v: f"{v:.4f}")]
+            lines += ["", table(self.row.head(10))]
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
@@ -609,8 +637,9 @@ def explain(result, data=None, row=None, *, top: int = 5, n_repeats: int = 5, n_
 
     Parameters
     ----------
-    result : AutoML
-        A fitted search with its training data in memory (not a loaded model).
+    result : AutoML or LoadedModel
+        A fitted search, or a loaded model (``nbautoml.load``): that keeps no
+        training rows, so it is explained on ``data`` with the target column.
     data : DataFrame, optional
         Held-out rows. With the target column, importance is measured on them
         with the refitted pipeline; they are also the rows averaged in partial
@@ -637,12 +666,13 @@ def explain(result, data=None, row=None, *, top: int = 5, n_repeats: int = 5, n_
     -------
     Explanation
     """
-    from .engine.ensemble import describe_model
-
-    result._check_fitted()
-    if getattr(result, "_X", None) is None:
-        raise DataError("This model has no training data in memory (a loaded model?). "
-                        "Explain the result of fit(), in the session that ran it.", code="no_data")
+    if hasattr(result, "_check_fitted"):
+        result._check_fitted()
+    if _training_rows(result) is None:
+        _check_explainable_without_training_rows(result, data)
+        if target_class is None and row is None and result.task_ == "multiclass":
+            # the class whose probability is drawn: the given rows' most frequent, as the training rows' would be
+            target_class = _split_data(result, data)[1].value_counts().index[0]
     importance = permutation_importance(result, data, n_repeats=n_repeats, n_folds=n_folds,
                                         max_rows=max_rows, seed=seed)
     usable = importance[importance["role"].isin(["numeric", "categorical"])]
@@ -655,7 +685,20 @@ def explain(result, data=None, row=None, *, top: int = 5, n_repeats: int = 5, n_
     dependence = partial_dependence(result, list(usable["feature"][:top]), data, grid_size=grid_size,
                                     target_class=target_class, seed=seed)
     summary = summarize(result, importance, row_frame)
-    return Explanation(importance, dependence, row_frame, summary, describe_model(result))
+    return Explanation(importance, dependence, row_frame, summary, _model_words(result)[1])
+
+
+def _check_explainable_without_training_rows(result, data) -> None:
+    """A loaded model keeps no training rows: it is explained on labelled rows given to it."""
+    target = result.target_
+    if data is None or target not in getattr(data, "columns", ()):
+        got = "no data" if data is None else "data without it"
+        raise DataError(f"This model keeps no training rows (a loaded model): explain it on rows with the "
+                        f"target column {target!r}, e.g. held-out or recent labelled rows; got {got}.",
+                        code="no_data")
+    if result.plan_ is None:
+        raise DataError("This model's card has no column plan (saved by an older nbautoml), so its columns "
+                        "cannot be explained one by one. Save it again with this version.", code="no_plan")
 
 
 # --------------------------------------------------------------------------- drawing
@@ -722,6 +765,6 @@ def plot_attribution(row: pd.DataFrame, top: int = 12, ax=None):
     ax.axvline(0, color="#999999", linewidth=0.8)
     a = row.attrs
     ax.set_xlabel(f"contribution to {a.get('output', 'the prediction')}")
-    ax.set_title(f"{a.get('prediction', float('nan')):.4g} vs {a.get('baseline', float('nan')):.4g} "
-                 "on average")
+    ax.set_title(f"{_clip(a.get('output', 'Prediction'), 40)}: {a.get('prediction', float('nan')):.4g} "
+                 f"against {a.get('baseline', float('nan')):.4g} on average")
     return ax

@@ -1517,6 +1517,10 @@ class LoadedModel:
         self.last_input_report_ = report
         return frame, report
 
+    def _input_frame(self, X):
+        """``X`` as the model's input frame (``check_input``), as ``AutoML._input_frame``."""
+        return self.check_input(X, warn=False)[0]
+
     # ------------------------------------------------------------ predictions
     def predict(self, X):
         """Predict (original labels for classifiers) after enforcing the input schema."""
@@ -1559,6 +1563,21 @@ class LoadedModel:
         frame, _ = self.check_input(X)
         metric = get_metric(self.metric_ or "auto", self.task_)
         return score_fitted(self.best_pipeline_, frame[keep], y[keep], metric, self.task_, self.classes_)
+
+    def explain(self, data, row=None, **kwargs):
+        """Explain the model on labelled rows: permutation importance, partial dependence, one row.
+
+        A loaded model keeps no training rows, so ``data`` (held-out or recent rows
+        with the target column) is what importance is measured on, dependence
+        averaged over and a row explained against. See :func:`nbautoml.explain.explain`.
+
+        Returns
+        -------
+        nbautoml.explain.Explanation
+        """
+        from .explain import explain
+
+        return explain(self, data=data, row=row, **kwargs)
 
     # ------------------------------------------------------------ display
     def summary(self) -> dict:

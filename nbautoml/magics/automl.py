@@ -576,18 +576,20 @@ class AutoMLMagics(Magics):
         help="Also explain the prediction of row N (position in DATA, else in the training data).",
     )
     @argument(
-        "name", type=parsing.identifier, metavar="NAME", help="A search result of this session."
+        "name", type=parsing.identifier, metavar="NAME",
+        help="A search result of this session, or a loaded model (%%automl_load) with DATA.",
     )
     @argument(
         "data",
         nargs="*",
         default=[],
         metavar="DATA",
-        help="Held-out rows with the target (default: the training data, on CV folds).",
+        help="Held-out rows with the target (default: the training data, on CV folds; a loaded model "
+        "needs them).",
     )
     @line_magic
     def automl_explain(self, line):
-        """Explain a search result: permutation importance, partial dependence, one prediction.
+        """Explain a search result or a loaded model: permutation importance, partial dependence, one prediction.
 
         Shows a summary in words, the importance and partial-dependence plots, and
         with ``--row`` the contributions of each column to that row's prediction.
@@ -595,6 +597,7 @@ class AutoMLMagics(Magics):
         Example::
 
             %automl_explain automl test_df --row 0 --top 3 --out explanation
+            %automl_explain titanic recent.csv   # a model loaded with %automl_load
         """
         args = parse(self.automl_explain, line)
         return None if args is None else self._run("explain", args)

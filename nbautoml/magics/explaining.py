@@ -27,7 +27,15 @@ def explain(magics, args):
 
     from ..schema import model_text_columns
 
-    result = _search_of_this_session(magics, args.name, "explain", "explaining needs the training data")
+    value = magics.shell.user_ns.get(args.name) if args.name else None
+    if value is not None and hasattr(value, "card") and hasattr(value, "explain"):  # a loaded model
+        if not args.data:
+            raise UsageError(f"{args.name!r} is a loaded model, which keeps no training rows: explain it on "
+                             f"labelled rows, %automl_explain {args.name} DATA, where DATA holds the target "
+                             f"column {value.target_!r} (held-out or recent rows).")
+        result = value
+    else:
+        result = _search_of_this_session(magics, args.name, "explain", "explaining needs the training data")
     data = None
     if args.data:
         data = resolve_data(magics.shell, " ".join(args.data), what="DATA",

@@ -103,9 +103,9 @@ def result_board_text(result, top: int = 10, width: int = 60) -> str:
                       left=("model", "pipeline", "error"))
 
 
-def frame_text(frame, width: int = 200, max_colwidth: int = 80, left=None) -> str:
+def frame_text(frame, width: int = 200, max_colwidth: int = 80, left=None, float_format=None) -> str:
     """``frame`` as text without its index, its ``left`` columns (default: the text columns)
-    left-aligned as a reader scans them; numbers stay right-aligned."""
+    left-aligned as a reader scans them; numbers stay right-aligned (``float_format`` as pandas')."""
     import pandas as pd
 
     frame = frame.copy()
@@ -121,7 +121,7 @@ def frame_text(frame, width: int = 200, max_colwidth: int = 80, left=None) -> st
         frame[column] = values.str.ljust(size)
         frame = frame.rename(columns={column: str(column).ljust(size)})
     with pd.option_context("display.width", width, "display.max_colwidth", max_colwidth + 5):
-        return frame.to_string(index=False, na_rep="")
+        return frame.to_string(index=False, na_rep="", float_format=float_format)
 
 
 def board_legend(result) -> str:

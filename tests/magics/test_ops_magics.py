@@ -11,6 +11,7 @@ from html import escape
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from IPython.core.error import UsageError
 
@@ -296,7 +297,7 @@ def test_explain_shows_the_summary_plots_and_one_row(ip, searched, shown):
     assert _images(shown) == [
         "<Figure: Permutation importance>",
         "<Figure: Partial dependence>",
-        f"<Figure: {why.row.attrs['prediction']:.4g} vs {why.row.attrs['baseline']:.4g} "
+        f"<Figure: P(Class = 1): {why.row.attrs['prediction']:.4g} against {why.row.attrs['baseline']:.4g} "
         "on average>",
     ]
     # each plot carries alternative text (a screen reader's view of it), from its own labels
@@ -309,10 +310,22 @@ def test_explain_errors(ip, searched):
     ip.push({"blood_search": searched, "loaded": _loaded(searched)})
     with pytest.raises(UsageError, match=r"--row 748 is out of range: the training data has 748"):
         ip.run_line_magic("automl_explain", "blood_search --row 748")
-    with pytest.raises(UsageError, match=r"'loaded' is a LoadedModel: explaining needs"):
+    with pytest.raises(UsageError, match=r"'loaded' is a loaded model, which keeps no training rows: explain it "
+                       r"on labelled rows, %automl_explain loaded DATA, where DATA holds the target column 'Class'"):
         ip.run_line_magic("automl_explain", "loaded")
     with pytest.raises(UsageError, match=r"--top: must be an int >= 1; got 0"):
         ip.run_line_magic("automl_explain", "blood_search --top 0")
+
+
+def test_explain_a_loaded_model_on_labelled_rows(ip, searched, blood, shown):
+    """A model from %automl_load explains on DATA with the target, as the search it came from."""
+    ip.push({"loaded": _loaded(searched), "recent": blood.tail(300)})
+    ip.run_line_magic("automl_explain", "loaded recent --row 0 --top 2 --out why")
+    why = ip.user_ns["why"]
+    expected = searched.explain(blood.tail(300), row=0, top=2)
+    pd.testing.assert_frame_equal(why.importance, expected.importance)
+    assert "on the given rows" in why.summary and why.row.attrs["row"] == "row 0"
+    assert len(_images(shown)) == 3
 
 
 def _loaded(result):
