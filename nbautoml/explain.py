@@ -1,4 +1,5 @@
-"""Explain a fitted AutoML: which columns matter, how, and why one prediction is what it is.
+"""Explain a fitted AutoML, or a loaded model on labelled rows: which columns matter, how, and
+why one prediction is what it is.
 
 Everything works on the ORIGINAL input columns (``result.plan_.used``), not on
 one-hot fragments, and treats the pipeline as a black box:
