@@ -12,7 +12,7 @@ import warnings
 from pathlib import Path
 
 from .arguments import checked, duration
-from .exceptions import ConfigError, DataError, NbAutoMLError
+from .exceptions import ConfigError, DataError, NbAutoMLError, SearchFailedError
 
 RUN_MODEL_FILE = "model.nbautoml"
 """Where ``nbautoml run`` without ``--out`` saves the model: this file in the search directory."""
@@ -265,13 +265,16 @@ def cmd_run(args) -> int:
     started = time.perf_counter()
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
-        automl.fit(frame, target=args.target)
+        try:
+            automl.fit(frame, target=args.target)
+        except SearchFailedError as err:
+            raise _failed_search(err, args) from None
     wall = time.perf_counter() - started
     print(automl)
     asked = "no time budget" if args.time_budget is None else f"of {args.time_budget:g} s asked"
     print(f"  wall time: {wall:.1f} s {asked}")
     if automl.status_ == "interrupted":  # by Ctrl-C, during the search or its final refit
-        print(f"  to continue it: nbautoml run {args.data} --target {args.target} --resume "
+        print(f"  to continue it: nbautoml run {shlex.quote(args.data)} --target {shlex.quote(args.target)} --resume "
               f"{automl.run_dir_.name} --time-budget SECONDS (the budget counts the time already spent: "
               f"{automl.elapsed_:.0f} s)")
     print()
@@ -308,6 +311,35 @@ def cmd_run(args) -> int:
     print(f"  predict: nbautoml predict {model} NEW.csv --out predictions.csv")
     print(f"  serve:   nbautoml serve {model} --port 8000")
     return 0
+
+
+def _failed_search(err, args) -> SearchFailedError:
+    """``err`` said for the command line: its options as flags, and each failed trial listed
+    (the Python message points at ``err.trials``, which a shell cannot reach)."""
+    budget = "none" if args.time_budget is None else f"{args.time_budget:g}s"
+    if err.code == "budget_too_small":
+        message = (f"No trial finished within --time-budget {budget}: every one was stopped at the end of the "
+                   "budget. Give a larger --time-budget, or try faster models first, e.g. --models "
+                   "logistic_regression,ridge.")
+    elif err.code == "no_trials":
+        message = "No trial could run within the budget. Give a larger --time-budget or --max-evals."
+    else:
+        trials = getattr(err, "trials", [])
+        lines = [f"  trial {t.trial_id} {t.family}: {t.status}: {(t.error or '').splitlines()[0][:160]}"
+                 for t in trials[:20]]
+        more = [f"  ... and {len(trials) - 20} more"] if len(trials) > 20 else []
+        common = next(iter(err.details.get("errors", {}).items()), None)
+        traceback = "" if not err.traceback else (
+            "\nThe traceback of one of them, its last lines:\n"
+            + "\n".join("    " + line for line in err.traceback.splitlines()))
+        run = Path(err.details.get("run_dir", "."))
+        message = (f"All {len(trials)} trials failed"
+                   + (f"; the most common failure ({common[1]} of {len(trials)}): {common[0]}" if common else "")
+                   + ".\n" + "\n".join(lines + more) + traceback
+                   + f"\nThe search directory {_shown_path(run)} keeps every trial with its traceback and "
+                   f"output; nbautoml run {shlex.quote(args.data)} --target {shlex.quote(args.target)} --resume "
+                   f"{run.name} continues it.")
+    return SearchFailedError(message, code=err.code, **err.details)
 
 
 def _shown_path(path) -> str:

@@ -166,6 +166,35 @@ def test_cli_ctrl_c_before_any_trial_finished_says_there_is_no_model(datasets_di
     assert not (tmp_path / "model.nbautoml").exists()
 
 
+def test_cli_a_failed_search_lists_its_trials_and_says_the_flags(datasets_dir, tmp_path, monkeypatch, capsys):
+    """The Python message points at ``err.trials`` and ``time_budget=``, which a shell cannot use."""
+    from nbautoml.cli import main
+    from nbautoml.engine.automl import AutoML
+    from nbautoml.exceptions import SearchFailedError
+
+    monkeypatch.chdir(tmp_path)
+    code = main(["run", str(datasets_dir / "iris.csv"), "--target", "species", "--max-evals", "2", "--time-budget",
+                 "none", "--trial-timeout", "0.01", "--quiet", "--models", "random_forest", "--name", "cut", "--search-dir", "runs"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("nbautoml: error: All 2 trials failed; the most common failure (")
+    assert re.search(r"\n  trial 0 random_forest: timeout: trial_timeout=0\.01s reached", err)
+    assert re.search(r"\n  trial 1 random_forest: timeout: ", err)
+    assert (f"The search directory runs/cut keeps every trial with its traceback and output; nbautoml run "
+            f"{datasets_dir / 'iris.csv'} --target species --resume cut continues it.") in err
+    assert ".trials" not in err and "result.trials_" not in err
+
+    def too_small(self, *args, **kwargs):
+        raise SearchFailedError("No trial finished within time_budget=1s (...). Give a larger time_budget, or "
+                                "... models=['logistic_regression', 'ridge'].", code="budget_too_small")
+
+    monkeypatch.setattr(AutoML, "fit", too_small)
+    assert main(["run", str(datasets_dir / "iris.csv"), "--target", "species", "--time-budget", "1"]) == 2
+    assert ("nbautoml: error: No trial finished within --time-budget 1s: every one was stopped at the end of the "
+            "budget. Give a larger --time-budget, or try faster models first, e.g. --models logistic_regression,"
+            "ridge.") in capsys.readouterr().err
+
+
 def test_import_is_light():
     code = ("import sys, time; t = time.perf_counter(); import nbautoml; dt = time.perf_counter() - t; "
             "import json; print(json.dumps({'t': dt, 'mods': [m for m in ('sklearn', 'hyperopt', "
