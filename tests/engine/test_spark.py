@@ -46,6 +46,7 @@ def test_spark_backend_runs_a_small_search(datasets_dir):
         user_session.stop()
 
 
+@pytest.mark.slow  # starts a Spark session (19 s on 2 cores), as the search above does
 def test_a_spark_dataframe_is_collected_only_if_it_fits_in_memory(datasets_dir, monkeypatch):
     from pyspark.sql import SparkSession
 
