@@ -111,7 +111,7 @@ class MonitorReport:
         c = self.counts()
         head = (
             f"MonitorReport: {self.status.upper()} for {self.name or 'model'}"
-            f"{'' if self.version is None else ' v' + str(self.version)}: {self.n_rows} rows, "
+            f"{'' if self.version is None else ' v' + str(self.version)}: {self.n_rows} row{'' if self.n_rows == 1 else 's'}, "
             f"{c['alert']} alert(s), {c['warn']} warning(s)"
         )
         lines = [head]
@@ -147,7 +147,7 @@ def report_html(report: MonitorReport) -> str:
         "<div class='nbautoml-monitor'>",
         f"<p><span style='background:{color};color:white;padding:2px 8px;border-radius:3px;"
         f"font-weight:bold'>{esc(report.status.upper())}</span> "
-        f"<b>{title}</b>: {report.n_rows:,} rows; {c['alert']} alert(s), {c['warn']} warning(s), "
+        f"<b>{title}</b>: {report.n_rows:,} row{'' if report.n_rows == 1 else 's'}; {c['alert']} alert(s), {c['warn']} warning(s), "
         f"{c['info']} note(s)</p>",
     ]
     if not np.isnan(report.metric_value):
