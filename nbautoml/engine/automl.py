@@ -52,7 +52,7 @@ from .space import (
 )
 from .store import RunStore, find_run, list_runs
 from .threshold import check_decision_threshold
-from .validation import group_column, make_validation
+from .validation import group_column, make_validation, time_order_note
 from .workers import cpu_count, resolve_n_jobs, valid_n_jobs
 
 log = logging.getLogger("nbautoml")
@@ -386,6 +386,7 @@ class AutoML(BaseEstimator):
                                      time_budget=self.time_budget, n_features=len(plan.used))
         if self.groups_column_:
             validation.description += f" (column {self.groups_column_!r})"
+        self.time_order_note_ = time_order_note(X, plan, validation)
         families = resolve_families(task, self.models, self.exclude, n_rows=len(X))
         n_train = np.mean([len(tr) for tr, _ in validation.folds])  # rows a trial fits on
         n_test = np.mean([len(te) for _, te in validation.folds])
@@ -1008,6 +1009,7 @@ class AutoML(BaseEstimator):
             "traded": _traded(self),
             "decision_threshold": getattr(self, "decision_threshold_", None),
             "threshold_note": getattr(self, "threshold_note_", None),
+            "time_order": getattr(self, "time_order_note_", None),
         }
 
     def __repr__(self) -> str:
@@ -1030,6 +1032,8 @@ class AutoML(BaseEstimator):
             + f" in {s['elapsed']:.1f} s"
             + (f" ({s['n_jobs']} at a time)" if (s["n_jobs"] or 1) > 1 else "") + f"; {s['stop_reason']}",
         ]
+        if s["time_order"]:
+            lines.append(f"  validation: {s['time_order']}")
         if s["metric_note"]:
             lines.append(f"  metric: {s['metric']} ({s['metric_note']})")
         if s["decision_threshold"] is not None:

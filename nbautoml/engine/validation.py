@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from ..exceptions import ConfigError, DataError, unknown_choice
 from .data import check_classes
@@ -167,3 +168,42 @@ def make_validation(cv, task: str, y_codes: np.ndarray, groups=None, seed: int |
         raise DataError(f"{k}-fold CV needs at least {k} rows; the data has {n}.", code="too_few_rows")
     folds = list(ms.KFold(n_splits=k, shuffle=True, random_state=seed).split(rows))
     return Validation("kfold", folds, f"{k}-fold")
+
+
+#: a date column with at least this many distinct dates, never going back over the rows, puts them in time order
+TIME_ORDER_MIN_DATES = 10
+#: rows (evenly spaced) whose dates are read to tell
+TIME_ORDER_SAMPLE = 2_000
+
+
+def time_order_note(X: pd.DataFrame, plan, validation: Validation) -> str | None:
+    """Say when the rows are in time order by a date column and the folds mix them.
+
+    k-fold and a random holdout then train on later rows to score earlier ones, which a
+    model that forecasts never can: its CV score is optimistic for predicting the future.
+    The order is read on ``TIME_ORDER_SAMPLE`` evenly spaced rows.
+    None when the folds keep the order (``timeseries``), follow groups or a custom
+    splitter, or no date column orders the rows.
+    """
+    if validation.scheme not in ("kfold", "stratified", "holdout"):
+        return None
+    # evenly spaced rows: a text date is parsed one by one, which on a million rows takes minutes
+    rows = np.unique(np.linspace(0, len(X) - 1, min(len(X), TIME_ORDER_SAMPLE)).astype(int))
+    for name in plan.names("datetime"):
+        column = X[name].iloc[rows]
+        dates = column if pd.api.types.is_datetime64_any_dtype(column) else pd.to_datetime(
+            column, errors="coerce", format="mixed")
+        dates = dates.dropna()
+        if len(dates) < 0.9 * len(column) or dates.nunique() < TIME_ORDER_MIN_DATES:
+            continue
+        try:
+            in_order = dates.is_monotonic_increasing
+        except TypeError:  # dates of mixed time zones: no single order
+            continue
+        if in_order:
+            mixing = {"kfold": "shuffled k-fold", "stratified": "shuffled stratified k-fold",
+                      "holdout": "a random holdout"}[validation.scheme]
+            return (f"the rows are in time order by {name!r}, and {mixing} mixes them: it trains on later rows "
+                    "to score earlier ones. If the model is to predict the future, cv='timeseries:5' "
+                    "(--cv timeseries:5) validates it that way: each fold trains on earlier rows only")
+    return None

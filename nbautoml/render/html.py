@@ -212,6 +212,8 @@ def result_html(result, top: int = 10) -> str:
         note = ("The search was interrupted; the best pipeline found so far was refitted and is the model."
                 if has_model else "The search was interrupted before a model could be fitted.")
         rows.append(("Interrupted", f"<span style='color:#e65100'>{_e(note)}</span>"))
+    if s.get("time_order"):
+        rows.append(("Validation", f"<span style='color:#e65100'>{_e(s['time_order'])}</span>"))
     if s.get("families_left"):
         left = "; ".join(f"<code>{_e(k)}</code> ({_e(v)})" for k, v in s["families_left"].items())
         rows.append(("Left early", f"families well behind the best got no more trials: {left}"))
