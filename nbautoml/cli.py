@@ -72,7 +72,7 @@ def build_parser(project_defaults: bool = False) -> argparse.ArgumentParser:
                          epilog="example: nbautoml run titanic.csv --target Survived --time-budget 60 "
                                 "--out models/titanic")
     run.add_argument("data", help=DATA_HELP)
-    run.add_argument("--target", required=True, help="target column")
+    run.add_argument("--target", help="target column (required; without it the error lists the columns)")
     run.add_argument("--task", default="auto", choices=["auto", "binary", "multiclass", "regression"])
     run.add_argument("--metric", default="auto")
     run.add_argument("--time-budget", type=_time_budget, default=60.0,
@@ -253,6 +253,11 @@ def cmd_run(args) -> int:
     if args.out:
         _check_out(args.out)  # before the search, not after it
     frame = _read_data(args.data, args.encoding, quiet=args.quiet, sheet=args.sheet)
+    if not args.target:
+        columns = [str(c) for c in frame.columns]
+        raise ConfigError(f"Name the column to predict with --target COLUMN. {args.data} has {len(columns)} "
+                          f"columns: {', '.join(columns[:30])}{', ...' if len(columns) > 30 else ''}.",
+                          code="no_target")
     progress = terminal_progress(sys.stderr, disable=args.quiet)
     automl = AutoML(task=args.task, metric=args.metric, time_budget=args.time_budget, roles=args.roles,
                     max_evals=args.max_evals, trial_timeout=args.trial_timeout, early_stop=args.early_stop,

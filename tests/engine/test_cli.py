@@ -71,6 +71,10 @@ def test_cli_misspelled_target_is_a_short_error(datasets_dir):
     proc = run(["run", str(datasets_dir / "titanic.csv"), "--target", "survived"])
     assert proc.returncode == 2
     assert "Did you mean 'Survived'" in proc.stderr and "Traceback" not in proc.stderr
+    proc = run(["run", str(datasets_dir / "iris.csv")])  # no --target: the columns to choose from
+    assert proc.returncode == 2 and proc.stderr == (
+        f"nbautoml: error: Name the column to predict with --target COLUMN. {datasets_dir / 'iris.csv'} has 5 "
+        "columns: sepal_length, sepal_width, petal_length, petal_width, species.\n")
 
 
 def test_cli_checks_out_and_the_file_before_the_search(datasets_dir, tmp_path):
