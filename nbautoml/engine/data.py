@@ -110,10 +110,12 @@ class DataPlan:
         )
 
     def __repr__(self) -> str:
+        from ..render.text import frame_text
+
         frame = self.to_frame()
         if self.notes:
             frame["note"] = frame["column"].map(self.notes).fillna("")
-        return f"DataPlan ({len(frame)} columns)\n{frame.to_string(index=False)}"
+        return f"DataPlan ({len(frame)} columns)\n{frame_text(frame, max_colwidth=120)}"
 
     def _repr_html_(self) -> str:
         from ..render.html import plan_html

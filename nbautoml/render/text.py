@@ -121,7 +121,8 @@ def frame_text(frame, width: int = 200, max_colwidth: int = 80, left=None, float
         frame[column] = values.str.ljust(size)
         frame = frame.rename(columns={column: str(column).ljust(size)})
     with pd.option_context("display.width", width, "display.max_colwidth", max_colwidth + 5):
-        return frame.to_string(index=False, na_rep="", float_format=float_format)
+        text = frame.to_string(index=False, na_rep="", float_format=float_format)
+    return "\n".join(line.rstrip() for line in text.splitlines())  # no padding after the last column
 
 
 def board_legend(result) -> str:
