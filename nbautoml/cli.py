@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .arguments import checked, duration
 from .exceptions import ConfigError, DataError, NbAutoMLError, SearchFailedError
+from .render.text import shown_path
 
 RUN_MODEL_FILE = "model.nbautoml"
 """Where ``nbautoml run`` without ``--out`` saves the model: this file in the search directory."""
@@ -311,8 +312,8 @@ def cmd_run(args) -> int:
         print(f"\nSaved the model to {saved.ref} in the registry ({saved.path})")
         model = saved.ref
     else:
-        print(f"\nSaved the model to {_shown_path(saved)}" + ("" if args.out else " (--out PATH saves it elsewhere)"))
-        model = shlex.quote(_shown_path(saved))
+        print(f"\nSaved the model to {shown_path(saved)}" + ("" if args.out else " (--out PATH saves it elsewhere)"))
+        model = shlex.quote(shown_path(saved))
     print(f"  predict: nbautoml predict {model} NEW.csv --out predictions.csv")
     print(f"  serve:   nbautoml serve {model} --port 8000")
     return 0
@@ -341,18 +342,10 @@ def _failed_search(err, args) -> SearchFailedError:
         message = (f"All {len(trials)} trials failed"
                    + (f"; the most common failure ({common[1]} of {len(trials)}): {common[0]}" if common else "")
                    + ".\n" + "\n".join(lines + more) + traceback
-                   + f"\nThe search directory {_shown_path(run)} keeps every trial with its traceback and "
+                   + f"\nThe search directory {shown_path(run)} keeps every trial with its traceback and "
                    f"output; nbautoml run {shlex.quote(args.data)} --target {shlex.quote(args.target)} --resume "
                    f"{run.name} continues it.")
     return SearchFailedError(message, code=err.code, **err.details)
-
-
-def _shown_path(path) -> str:
-    """``path`` relative to the working directory when it is inside it, else as it is."""
-    try:
-        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
 
 
 def _check_out(out: str) -> None:
@@ -544,7 +537,7 @@ def cmd_explain(args) -> int:
             drawn["row.png"] = explanation.plot_row()
         for name, figure in drawn.items():
             atomic_write(figures / name, figure_png(figure), what="the figure")
-        print(f"\nWrote {', '.join(drawn)} to {_shown_path(figures)}")
+        print(f"\nWrote {', '.join(drawn)} to {shown_path(figures)}")
     return 0
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from IPython.core.error import UsageError
 
 from ..exceptions import NbAutoMLError
+from ..render.text import shown_path
 from .parsing import closest_hint
 from .results import Table
 
@@ -36,7 +37,7 @@ def save(magics, args):
     if registry:
         stages = f" (stage {', '.join(saved.stages)})" if saved.stages else ""
         print(
-            f"Registered {args.name!r} as {saved.ref}{stages} in {_short(saved.path)}. "
+            f"Registered {args.name!r} as {saved.ref}{stages} in {shown_path(saved.path)}. "
             f"Load it with %automl_load {saved.ref}"
         )
     else:
@@ -101,13 +102,6 @@ def _file_hint(text: str) -> str:
         sorted(str(p) for p in path.parent.glob(path.name + "*")) if path.parent.exists() else []
     )
     return f" Did you mean {candidates[0]!r}?" if candidates else ""
-
-
-def _short(path) -> str:
-    try:
-        return str(Path(path).relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
 
 
 def default_variable(path: Path) -> str:

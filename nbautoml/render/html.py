@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 
 from .live import LiveState
-from .text import STATUS_WORDS, budget_text, fmt_score, fmt_seconds
+from .text import STATUS_WORDS, budget_text, fmt_score, fmt_seconds, shown_path
 
 STATUS_COLORS = {
     "waiting": "#546e7a",
@@ -232,7 +232,7 @@ def result_html(result, top: int = 10) -> str:
     if s.get("rows_dropped"):
         n = s["rows_dropped"]
         rows.append(("Rows left out", f"{n:,} row{'s' if n > 1 else ''} without a target"))
-    rows.append(("Search directory", f"<code>{_e(_short_path(s['run_dir']))}</code>"))
+    rows.append(("Search directory", f"<code>{_e(shown_path(s['run_dir']))}</code>"))
     summary = "".join(f"<tr><th style='{_CELL};width:10em'>{k}</th><td style='{_CELL}'>{v}</td></tr>"
                       for k, v in rows)
     board = leaderboard_html(result, top)
@@ -268,17 +268,6 @@ def plan_html(plan) -> str:
     table = _table(["column", "dtype", "role", "distinct", "missing", "reason", "note"], rows)
     return (f"<div class='nbautoml-plan'><div style='font-size:14px'><b>Column plan</b> "
             f"({len(frame)} columns: {_e(summary)})</div>{table}</div>")
-
-
-def _short_path(path) -> str:
-    """The path relative to the working directory when it is below it (no home paths in saved notebooks)."""
-    import os
-
-    try:
-        relative = os.path.relpath(str(path))
-    except ValueError:  # another drive on Windows
-        return str(path)
-    return relative if not relative.startswith("..") else str(path)
 
 
 def sanity_html(check) -> str:

@@ -131,3 +131,15 @@ def board_legend(result) -> str:
 
     return (f"score = mean ± std over the folds ({result.validation_.description}); ≈ = not "
             f"significantly different from the best (paired corrected t-test); {IN_MODEL_NOTE}.")
+
+
+def shown_path(path) -> str:
+    """``path`` relative to the working directory when it is below it, else as given: what
+    output shows of a file (no home directories in saved notebooks and logs)."""
+    import os
+
+    try:
+        relative = os.path.relpath(str(path))
+    except ValueError:  # another drive on Windows
+        return str(path)
+    return relative if not relative.startswith("..") else str(path)
