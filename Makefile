@@ -40,7 +40,8 @@ test: venv-test
 ## test-slow: the tests marked slow, left out of `make test` to keep it near 8 minutes on 2 cores
 ## (searches on real data of 10-40 s each: ensemble rules, the race of families, Spark, wide data)
 test-slow: venv-test
-	$(PY) -m pytest -q -m slow tests -p no:cacheprovider --durations=10 -n $(TEST_WORKERS) --dist loadfile
+	$(PY) -m pytest -q -m "slow and not alone" tests -p no:cacheprovider --durations=10 -n $(TEST_WORKERS) --dist loadfile
+	$(PY) -m pytest -q -m "slow and alone" tests -p no:cacheprovider --durations=5
 
 ## test-load: the load tests, left out of `make test` for time (monitoring 100 batches of 10,000
 ## rows; a search on 1,000,000 rows against issue 7's memory target): about 3 minutes
