@@ -397,6 +397,7 @@ class AutoMLMagics(Magics):
             %automl_load models/titanic.nbautoml --name titanic
             %automl_load titanic@production
             %automl_load model.skops --sha256 3f5a...   # a bare skops file: its recorded hash
+            model = %automl_load titanic@production     # also returns the model
         """
         args = parse(self.automl_load, line)
         return None if args is None else self._run("load", args)

@@ -46,7 +46,8 @@ def save(magics, args):
 
 
 def load(magics, args):
-    """Load a saved file or a registry reference into a variable of the notebook."""
+    """Load a saved file or a registry reference into a variable of the notebook; return the
+    model too, so ``model = %automl_load PATH`` binds it (a bare call shows its card)."""
     from ..persist import UntrustedArtifactError
     from .models import load_reference, registered_names
 
@@ -80,6 +81,7 @@ def load(magics, args):
     magics.shell.user_ns[name] = model
     source = f"{ref} from the registry" if ref else repr(str(getattr(model, "path_", text)))
     print(f"Loaded {source} into `{name}`{note}")
+    return model
 
 
 def _free_variable(namespace: dict, name: str, suffix: str) -> tuple[str, str]:

@@ -478,9 +478,13 @@ def test_save_and_load(ip, fitted, iris, capsys):
     ip.run_line_magic("automl_save", "fitted models/iris")
     saved = [p for p in Path("models").iterdir() if not p.name.startswith(".")]
     assert len(saved) == 1 and str(saved[0]) in capsys.readouterr().out
-    ip.run_line_magic("automl_load", f"{saved[0]} --name back")
+    returned = ip.run_line_magic("automl_load", f"{saved[0]} --name back")
     predicted = ip.run_line_magic("automl_predict", "back df")
     assert np.array_equal(predicted.to_numpy(), fitted.predict(iris))
+    # `model = %automl_load PATH` binds the model it loaded (it was None)
+    assert returned is ip.user_ns["back"] and np.array_equal(returned.predict(iris), fitted.predict(iris))
+    ip.run_cell(f"assigned = %automl_load {saved[0]}")
+    assert type(ip.user_ns["assigned"]).__name__ == "LoadedModel"
     with pytest.raises(UsageError, match=r"No file or directory at 'models/nope'"):
         ip.run_line_magic("automl_load", "models/nope")
     # a directory: the file goes inside it, named after the search (not models.nbautoml beside it)
