@@ -349,6 +349,8 @@ def _card_for_result(result) -> dict:
             "cv_score": getattr(result, "best_score_", None),
             "cv_std": getattr(result, "best_score_std_", None),
             "validation": getattr(validation, "description", None),
+            # shuffled folds on rows in time order: the CV score may not hold on future rows
+            "validation_note": getattr(result, "time_order_note_", None),
             "holdout_score": holdout,
             "note": getattr(result, "metric_note_", None),  # why metric="auto" chose it, if it says
         },
@@ -1593,6 +1595,7 @@ class LoadedModel:
             "metric_note": self.metric_note_, "best_score": self.best_score_, "best_score_std": self.best_score_std_,
             "holdout_score": self.holdout_score_,
             "validation": (self.card.get("metric") or {}).get("validation"),
+            "validation_note": (self.card.get("metric") or {}).get("validation_note"),
             "model": (self.card.get("model") or {}).get("description"),
             "inputs": roles, "classes": None if self.classes_ is None else self.classes_.tolist(),
             "created": self.card.get("created"), "scikit-learn": env.get("scikit-learn"),
@@ -1610,6 +1613,8 @@ class LoadedModel:
                 ("Model", str(s["model"]))]
         if s["metric"]:
             rows.append((f"CV {s['metric']}", f"{score} ({s['validation']})"))
+        if s["validation_note"]:
+            rows.append(("Validation", s["validation_note"]))
         if s["metric_note"]:
             rows.append(("Metric", f"{s['metric']} ({s['metric_note']})"))
         if s["preference"] and (s["traded"] or s["prefer"] not in (None, "accurate")):

@@ -1114,6 +1114,20 @@ class AutoML(BaseEstimator):
 
         return pipeline_code(self, data_var=data_var, trial=trial)
 
+    def save(self, path, *, stage: str | None = None, reason: str = ""):
+        """Save the best model and its card: ``nbautoml.save(self, path, ...)``.
+
+        ``path`` is a file (``.nbautoml`` is added when it has no suffix) or
+        ``"registry:NAME"``; ``nbautoml.load`` reads it back.
+
+        Returns
+        -------
+        Path or ModelVersion
+        """
+        from ..persist import save
+
+        return save(self, path, stage=stage, reason=reason)
+
     def sanity_check(self, *, time_budget=None, max_evals=None, seed=0):
         """Run this search again with the target shuffled: its best CV score should be at chance.
 

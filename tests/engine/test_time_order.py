@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+import nbautoml
 from nbautoml import AutoML
 from nbautoml.engine.data import plan_columns
 from nbautoml.engine.validation import Validation, time_order_note
@@ -30,6 +31,11 @@ def test_a_search_on_rows_in_time_order_says_so_and_how_to_validate_a_forecast(b
     assert result.time_order_note_ == expected
     assert f"\n  validation: {expected}\n" in repr(result)
     assert "in time order by &#x27;dteday&#x27;" in result._repr_html_()
+    # the saved model keeps the note: its card and the loaded model's summary say it
+    path = result.save(tmp_path / "bike")  # the method is nbautoml.save(result, path)
+    assert path == tmp_path / "bike.nbautoml"
+    assert nbautoml.read_card(path)["metric"]["validation_note"] == expected
+    assert f"\n  Validation: {expected}\n" in repr(nbautoml.load(path))
     assert AutoML(**fast, cv="timeseries:3").fit(frame, target=target).time_order_note_ is None
     shuffled = frame.sample(frac=1, random_state=0)
     assert AutoML(**fast).fit(shuffled, target=target).time_order_note_ is None
