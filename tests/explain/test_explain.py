@@ -113,3 +113,39 @@ def test_explanation_displays_and_plots(explanation):
         assert buffer.tell() > 1000
     ax = explanation.plot_importance(top=5).axes[0]
     assert len(ax.patches) == 5  # one bar per feature
+
+
+def test_shuffled_copies_of_many_columns_in_one_call_give_the_same_importance(concrete_noisy, monkeypatch):
+    """The shuffled copies of several columns go through one prediction call (on house, 79
+    columns: 19.5 s one column a call, 11.8 s batched); the figures are those of one call a column."""
+    import nbautoml.explain as E
+
+    calls = []  # the number of copies scored in each call
+    original = E._scores
+    monkeypatch.setattr(E, "_scores", lambda *args: calls.append(args[3]) or original(*args))
+    batched = permutation_importance(concrete_noisy, n_repeats=3, n_folds=2, seed=0)
+    n_columns = len(concrete_noisy.plan_.used)
+    assert calls == [1, 3 * n_columns] * 2  # per fold: the unshuffled rows, then all the copies
+    calls.clear()
+    monkeypatch.setattr(E, "SHUFFLED_ROWS_PER_CALL", 1)
+    one_by_one = permutation_importance(concrete_noisy, n_repeats=3, n_folds=2, seed=0)
+    assert calls == ([1] + [3] * n_columns) * 2
+    pd.testing.assert_frame_equal(batched, one_by_one)
+
+
+def test_shuffled_copies_keep_dtypes_and_shuffle_one_column_each():
+    from nbautoml.explain import _shuffled_copies
+
+    frame = pd.DataFrame({"a": np.arange(6), "b": pd.Series(list("uvwxyz"), dtype="category"),
+                          "c": pd.array([1, None, 3, 4, 5, 6], dtype="Int64")})
+    stacked = _shuffled_copies(frame, ["b", "c"], 2, np.random.default_rng(0))
+    assert len(stacked) == 4 * 6 and (stacked.dtypes == frame.dtypes).all()
+    for copy in range(4):
+        block = stacked.iloc[copy * 6:(copy + 1) * 6].reset_index(drop=True)
+        shuffled = "b" if copy < 2 else "c"
+        for column in frame.columns:
+            if column != shuffled:
+                assert block[column].equals(frame[column])
+        in_order = block[shuffled].sort_values().reset_index(drop=True)
+        assert in_order.equals(frame[shuffled].sort_values().reset_index(drop=True))
+        assert not block[shuffled].equals(frame[shuffled])
