@@ -132,3 +132,4 @@ def test_repeated_column_names_are_refused_with_a_fix_pandas_still_has():
     with pytest.raises(DataError, match=r"Duplicated column names: Age \(day\)") as err:
         AutoML(**SMALL).fit(frame, target=target)
     assert "mangle_dupe_cols" not in str(err.value)  # removed in pandas 2.0
+
