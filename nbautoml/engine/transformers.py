@@ -139,8 +139,6 @@ def _all_strings(col: pd.Series) -> bool:
 
 #: ``OrdinalCategories`` looks codes up in its own tables from this many rows on
 LOOKUP_MIN_ROWS = 200
-# the tables of each fitted encoder, kept outside the transformer so that a saved model holds none
-_LOOKUPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 class OrdinalCategories(TransformerMixin, BaseEstimator):
@@ -159,6 +157,9 @@ class OrdinalCategories(TransformerMixin, BaseEstimator):
     max_categories : int, default=20
         Codes per column, the infrequent one included.
     """
+
+    # the lookup tables of each fitted encoder; a class attribute, so that a saved model holds none
+    _lookups = weakref.WeakKeyDictionary()
 
     def __init__(self, max_categories=20):
         self.max_categories = max_categories
@@ -192,11 +193,11 @@ class OrdinalCategories(TransformerMixin, BaseEstimator):
         if (values.dtype != object or values.ndim != 2 or values.shape[1] != len(categories)
                 or len(values) < LOOKUP_MIN_ROWS or any(c.dtype != object for c in categories)):
             return None
-        tables = _LOOKUPS.get(self.encoder_)
+        tables = self._lookups.get(self.encoder_)
         if tables is None:
             if len(values) < 2 * max(len(c) for c in categories):
                 return None  # making the tables would cost more than they save
-            tables = _LOOKUPS[self.encoder_] = self._tables()
+            tables = self._lookups[self.encoder_] = self._tables()
         out = np.empty(values.shape, dtype=float)
         for j, (index, codes) in enumerate(tables):
             position = index.get_indexer(values[:, j])

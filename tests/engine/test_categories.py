@@ -55,7 +55,7 @@ def test_ordinal_codes_looked_up_per_column_equal_the_encoders(monkeypatch):
         monkeypatch.setattr(T, "LOOKUP_MIN_ROWS", 10**9)
         plain = encoder.transform(rows)
         monkeypatch.undo()
-        assert len(rows) >= T.LOOKUP_MIN_ROWS and encoder.encoder_ in T._LOOKUPS
+        assert len(rows) >= T.LOOKUP_MIN_ROWS and encoder.encoder_ in T.OrdinalCategories._lookups
         np.testing.assert_array_equal(fast, plain)
         assert (fast[::7, 0] == encoder.unknown_codes_[0]).all()
     assert not any(isinstance(v, pd.Index) for v in vars(encoder).values())  # nothing of it is saved
