@@ -524,6 +524,10 @@ def cmd_explain(args) -> int:
     frame = _read_data(args.data, args.encoding, sheet=args.sheet, model=model)
     if args.row is not None and not -len(frame) <= args.row < len(frame):
         raise ConfigError(f"--row {args.row} is out of range: {args.data} has {len(frame)} rows.", code="bad_row")
+    if model.target_ in frame.columns:  # else explain() says what to give, at once
+        print(f"Explaining the model on {len(frame):,} rows of {args.data}: permutation importance of "
+              f"{frame.shape[1] - 1} columns, partial dependence{'' if args.row is None else f', row {args.row}'}"
+              " ...", file=sys.stderr, flush=True)
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
         explanation = model.explain(frame, row=args.row, top=args.top)
