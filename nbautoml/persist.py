@@ -57,6 +57,7 @@ from pathlib import Path
 
 from .exceptions import ConfigError, DataError, NbAutoMLError, NotFittedError, unknown_choice
 from .neighbor_trees import rebuild_trees, trees_left_out
+from .words import counted
 
 FORMAT = "nbautoml-model"
 FORMAT_VERSION = 1
@@ -1510,7 +1511,7 @@ class LoadedModel:
                 frame.columns = [str(c) for c in frame.columns]
                 missing = [n for n in names if n not in frame.columns]
                 if missing:
-                    raise DataError(f"The data lacks {len(missing)} column(s) the model needs: "
+                    raise DataError(f"The data lacks {counted(len(missing), 'column')} the model needs: "
                                     f"{', '.join(missing)}.", code="missing_columns", columns=missing)
                 report.extra = [c for c in frame.columns if c not in names]
                 frame = frame[names]

@@ -34,6 +34,7 @@ from .engine.data import (
 from .engine.frames import as_pandas
 from .engine.transformers import formatted_number, to_numbers
 from .exceptions import DataError, closest
+from .words import are, counted
 
 MAX_CATEGORIES = 1000
 """Categories listed per column at most; beyond that unseen values are not counted."""
@@ -74,14 +75,14 @@ class InputReport:
         """Short human-readable notes (empty when nothing was noteworthy)."""
         notes = []
         if self.extra:
-            notes.append(f"ignored {len(self.extra)} column(s) the model does not use: "
+            notes.append(f"ignored {counted(len(self.extra), 'column')} the model does not use: "
                          + ", ".join(self.extra[:20]) + (" ..." if len(self.extra) > 20 else ""))
         for col, how in self.coerced.items():
             notes.append(f"converted column {col!r} ({how})")
         for col, n in self.unseen.items():
-            notes.append(f"column {col!r}: {n} value(s) in categories not seen in training")
+            notes.append(f"column {col!r}: {counted(n, 'value')} in categories not seen in training")
         for col, n in self.out_of_range.items():
-            notes.append(f"column {col!r}: {n} value(s) outside the training range")
+            notes.append(f"column {col!r}: {counted(n, 'value')} outside the training range")
         for col, units in self.new_units.items():
             notes.append(_new_units_message(col, units))
         return notes
@@ -101,7 +102,7 @@ def warn_about_input(report: InputReport, warned: set, stacklevel: int) -> None:
     """Warn, once per set of columns or units, about ignored columns and units new to the model."""
     if report.extra and frozenset(report.extra) not in warned:
         warned.add(frozenset(report.extra))
-        warnings.warn(f"Ignoring {len(report.extra)} column(s) the model does not use: "
+        warnings.warn(f"Ignoring {counted(len(report.extra), 'column')} the model does not use: "
                       f"{', '.join(report.extra[:20])}.", UserWarning, stacklevel=stacklevel + 1)
     for column, units in report.new_units.items():
         if (column, *units) not in warned:
@@ -300,7 +301,7 @@ def _coerce_numeric(name: str, col: pd.Series, report: InputReport) -> pd.Series
     if bad.any():
         examples = ", ".join(repr(v) for v in pd.unique(values[bad])[:3])
         raise DataError(
-            f"Column {name!r} must be numeric, but {int(bad.sum())} value(s) are not numbers "
+            f"Column {name!r} must be numeric, but {counted(int(bad.sum()), 'value')} {are(int(bad.sum()))} not numbers "
             f"(e.g. {examples}). Send numbers (or null for a missing value) in this column.",
             code="bad_dtype", columns=[name])
     report.coerced[name] = f"{col.dtype} -> float64"
@@ -370,7 +371,7 @@ def enforce_schema(data, schema: dict, known: list[str] | None = None) -> tuple[
                 f"{', ...' if len(found) > 10 else ''}. Is it the data for this model?",
                 code="missing_columns", columns=missing)
         raise DataError(
-            f"The data lacks {len(missing)} column(s) the model needs: {', '.join(missing)}.{hint} "
+            f"The data lacks {counted(len(missing), 'column')} the model needs: {', '.join(missing)}.{hint} "
             "Add them (use null for unknown values).", code="missing_columns", columns=missing)
     if len(frame) == 0:
         raise DataError(f"The data has no rows ({frame.shape[1]} columns, 0 rows): nothing to predict.",

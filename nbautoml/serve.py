@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .exceptions import NbAutoMLError
+from .words import counted
 
 log = logging.getLogger("nbautoml.serve")
 
@@ -211,7 +212,7 @@ def _out_of_range(frame) -> None:
     if bad:
         examples = "; ".join(f"{name!r}: {', '.join(repr(float(v)) for v in values.unique()[:3])}"
                              for name, values in bad.items())
-        raise DataError(f"{len(bad)} column(s) hold infinite values or numbers too large for the model (beyond "
+        raise DataError(f"{counted(len(bad), 'column')} {'holds' if len(bad) == 1 else 'hold'} infinite values or numbers too large for the model (beyond "
                         f"±{MAX_ABS_VALUE:.3g}): {examples}. Send finite numbers in range (or null for a "
                         "missing value).", code="value_out_of_range", columns=list(bad))
 

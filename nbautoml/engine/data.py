@@ -20,6 +20,7 @@ import pandas as pd
 
 from ..exceptions import DataError, closest, unknown_choice
 from ..formats import COMPRESSED, FORMATS
+from ..words import counted
 from .frames import as_pandas
 from .transformers import CLOCK, UNIT, formatted_number, to_numbers
 
@@ -817,7 +818,8 @@ def infer_task(y: pd.Series, task: str = "auto") -> str:
     n_unique = values.nunique()
     if n_unique < 2:
         n_missing = len(y) - len(values)
-        missing = (f" ({n_missing} other row(s) have no target value and are left out: if they are "
+        missing = (f" ({counted(n_missing, 'other row')} {'has' if n_missing == 1 else 'have'} no target value and "
+                   f"{'is' if n_missing == 1 else 'are'} left out: if they are "
                    f"the other class, fill them in: df[{y.name!r}].fillna(<the other class>))" if n_missing else "")
         value = values.iloc[0]
         value = value.item() if isinstance(value, np.generic) else value  # 1.0, not np.float64(1.0)
@@ -943,7 +945,7 @@ def target_numbers_from_text(y: pd.Series, task: str) -> tuple[pd.Series, str | 
         return y, None
     example = formatted_example(y)
     how = f"formatted: {example!r} read as {formatted_number(example):g}" if example else "numbers stored as text"
-    taken = f"; {sum(placeholders.values())} placeholder value(s) ({', '.join(map(repr, placeholders))}) " \
+    taken = f"; {counted(sum(placeholders.values()), 'placeholder value')} ({', '.join(map(repr, placeholders))}) " \
             "taken as missing targets" if placeholders else ""
     return numbers.rename(y.name), f"the target {y.name!r} holds numbers as text ({how}): read as numbers{taken}."
 

@@ -24,6 +24,7 @@ import pandas as pd
 from ..engine.data import is_placeholder, plain_dtypes, true_values
 from ..engine.frames import as_pandas
 from ..engine.transformers import to_numbers
+from ..words import are, counted
 from . import checks, plots
 from .checks import Thresholds
 from .history import history
@@ -343,7 +344,7 @@ def _performance(model, profile, metric, y: pd.Series, prediction, th):
                     severity="alert",
                     level="model",
                     badness=np.inf,
-                    detail=f"{int(bad.sum())} label(s) are not numbers, "
+                    detail=f"{counted(int(bad.sum()), 'label')} {are(int(bad.sum()))} not numbers, "
                     f"e.g. {example!r}; pass numeric true values for this regression "
                     "model",
                 )
@@ -371,7 +372,7 @@ def _performance(model, profile, metric, y: pd.Series, prediction, th):
     row, value = checks.performance_check(profile, metric, codes, prediction, n_classes, th)
     rows = [row]
     if n_missing:
-        row["detail"] += f"; {n_missing} row(s) without a label left out"
+        row["detail"] += f"; {counted(n_missing, 'row')} without a label left out"
     if profile.task != "regression" and matched_as_text:
         rows.append(
             checks.finding(

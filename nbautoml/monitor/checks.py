@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..words import are, counted
 from . import drift
 from .performance import metric_se
 from .profile import ReferenceProfile, anomaly_matrix, as_category, column_values, prediction_values
@@ -252,7 +253,7 @@ def _column_rows(name, info, col: pd.Series, n: int, n_ref: int, th: Thresholds)
                 value=n_bad / max(n, 1),
                 badness=math.inf if crash else n_bad / max(n, 1),
                 detail=(
-                    f"{n_bad} value(s) are not {'numbers' if crash else 'dates'}, e.g. {example!r}"
+                    f"{counted(n_bad, 'value')} {are(n_bad)} not {'numbers' if crash else 'dates'}, e.g. {example!r}"
                     + ("; the model cannot use them (treated as missing here)" if crash else "")
                 ),
             )
@@ -303,7 +304,7 @@ def _out_of_range(name, info, values, n, n_ref, th) -> dict | None:
     if k == 0:
         return None
     share = k / max(n, 1)
-    detail = f"{k} value(s) outside the training range [{_fmt(low)}, {_fmt(high)}]"
+    detail = f"{counted(k, 'value')} outside the training range [{_fmt(low)}, {_fmt(high)}]"
     detail += (
         f" ({below} below, {above} above)"
         if below and above
@@ -347,7 +348,7 @@ def _unseen(name, info, values: pd.Series, n, th) -> dict | None:
     counts = unseen.value_counts()
     listing = ", ".join(f"{v!r} ({c})" for v, c in counts.head(5).items())
     more = f" and {len(counts) - 5} more" if len(counts) > 5 else ""
-    detail = f"{k} row(s) with {len(counts)} categories never seen in training: {listing}{more}"
+    detail = f"{counted(k, 'row')} with {counted(len(counts), 'category', 'categories')} never seen in training: {listing}{more}"
     share = k / max(n, 1)
     if n < th.min_rows:
         return finding(
@@ -454,7 +455,7 @@ def anomaly_check(profile: ReferenceProfile, detector, converted: dict, n: int, 
             severity="info",
             statistic=k,
             level="model",
-            detail=f"{NOT_ENOUGH} ({n} rows; {th.min_rows} needed); {k} unusual row(s)",
+            detail=f"{NOT_ENOUGH} ({n} rows; {th.min_rows} needed); {counted(k, 'unusual row')}",
         ), scores
     rate = k / n
     n_ref = int(info.get("n_calibration") or 0)
@@ -470,7 +471,7 @@ def anomaly_check(profile: ReferenceProfile, detector, converted: dict, n: int, 
         level="model",
         badness=ratio / th.anomaly_alert,
         family="anomaly",
-        detail=f"{k} unusual row(s), {rate:.1%} (training: {ref:.1%}, {ratio:.1f}x)",
+        detail=f"{counted(k, 'unusual row')}, {rate:.1%} (training: {ref:.1%}, {ratio:.1f}x)",
         severity=("alert", "warn", ratio, th.anomaly_alert, th.anomaly_warn),
     )
     return row, scores

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..words import counted
+
 _COLORS = {"alert": "#c62828", "warn": "#ef6c00", "info": "#1565c0", "ok": "#2e7d32"}
 _HTML_ROWS = 25
 
@@ -112,7 +114,7 @@ class MonitorReport:
         head = (
             f"MonitorReport: {self.status.upper()} for {self.name or 'model'}"
             f"{'' if self.version is None else ' v' + str(self.version)}: {self.n_rows} row{'' if self.n_rows == 1 else 's'}, "
-            f"{c['alert']} alert(s), {c['warn']} warning(s)"
+            f"{counted(c['alert'], 'alert')}, {counted(c['warn'], 'warning')}"
         )
         lines = [head]
         if not np.isnan(self.metric_value):
@@ -147,8 +149,8 @@ def report_html(report: MonitorReport) -> str:
         "<div class='nbautoml-monitor'>",
         f"<p><span style='background:{color};color:white;padding:2px 8px;border-radius:3px;"
         f"font-weight:bold'>{esc(report.status.upper())}</span> "
-        f"<b>{title}</b>: {report.n_rows:,} row{'' if report.n_rows == 1 else 's'}; {c['alert']} alert(s), {c['warn']} warning(s), "
-        f"{c['info']} note(s)</p>",
+        f"<b>{title}</b>: {report.n_rows:,} row{'' if report.n_rows == 1 else 's'}; {counted(c['alert'], 'alert')}, {counted(c['warn'], 'warning')}, "
+        f"{counted(c['info'], 'note')}</p>",
     ]
     if not np.isnan(report.metric_value):
         parts.append(
@@ -180,7 +182,7 @@ def report_html(report: MonitorReport) -> str:
     parts.extend(cells)
     rest = len(report.findings) - len(table)
     if rest > 0:
-        parts.append(f"<p><i>{rest} more finding(s) in report.findings.</i></p>")
+        parts.append(f"<p><i>{counted(rest, 'more finding')} in report.findings.</i></p>")
     parts.extend(f"<p><i>{esc(n)}</i></p>" for n in report.notes)
     if report.action is not None:
         parts.append(

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from matplotlib.figure import Figure
 
+from ..words import counted
 from .kinds import PLOT_KINDS, plot_kinds, resolve_kind
 
 __all__ = ["PLOT_KINDS", "plot", "plot_kinds", "plot_calibration", "plot_confusion",
@@ -910,7 +911,7 @@ def _importance_info(result, n_repeats: int = 5, max_rows: int = 2000, fold: int
     _check_training_data(result, "importance")
     folds = result.validation_.folds
     if not 0 <= fold < len(folds):
-        raise ValueError(f"fold={fold}: the search has {len(folds)} validation fold(s) (0 to {len(folds) - 1}).")
+        raise ValueError(f"fold={fold}: the search has {counted(len(folds), 'validation fold')} (0 to {len(folds) - 1}).")
     train_idx, val_idx = folds[fold]
     rng = np.random.default_rng(result.seed)
     if len(val_idx) > max_rows:

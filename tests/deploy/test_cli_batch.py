@@ -61,7 +61,7 @@ def test_predict_refuses_a_bad_out_before_loading_and_names_a_misspelled_column(
     assert not (tmp_path / "p.csv").exists()
     pd.read_csv(new).drop(columns=["Age"]).to_csv(tmp_path / "short.csv", index=False)
     assert main(["predict", str(path), str(tmp_path / "short.csv")]) == 2
-    assert "lacks 1 column(s) the model needs: Age" in capsys.readouterr().err
+    assert "lacks 1 column the model needs: Age" in capsys.readouterr().err
 
 
 def test_probabilities_of_a_regression_model_are_refused(fitted):

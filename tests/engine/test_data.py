@@ -29,7 +29,7 @@ def test_single_class_target_is_refused(titanic):
     # the other class written as missing (a survey's blank "no"): the message counts those rows
     _, y = D.split_target(titanic.assign(Survived=titanic.Survived.where(titanic.Survived == 1)),
                           target="Survived")
-    with pytest.raises(DataError, match=r"single value \(1\.0\) \(549 other row\(s\) have no target value "
+    with pytest.raises(DataError, match=r"single value \(1\.0\) \(549 other rows have no target value "
                                         r"and are left out: if they are the other class, fill them in"):
         D.infer_task(y)
 

@@ -107,7 +107,7 @@ def test_a_target_of_few_text_numbers_stays_class_labels_and_placeholders_are_mi
 
     prices = frame.assign(charges=frame["charges"].map(lambda v: f"{v:.2f}").astype(object))
     prices.loc[:9, "charges"] = "?"
-    with pytest.warns(UserWarning, match=r"10 placeholder value\(s\) \('\?'\) taken as missing targets"):
+    with pytest.warns(UserWarning, match=r"10 placeholder values \('\?'\) taken as missing targets"):
         result = AutoML(search_dir=tmp_path / "prices", **SMALL).fit(prices, target="charges")
     assert result.task_ == "regression" and result.n_rows_dropped_ == 10
 
