@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from ..words import counted
+
 #: lines kept of a failed trial's traceback (the innermost frames), and at most this many characters
 TRACEBACK_LINES = 15
 TRACEBACK_CHARS = 4000
@@ -253,7 +255,7 @@ def evaluate_config(config: dict, ctx: EvalContext) -> dict:
                     oof[val_idx] = stored
         scores = np.asarray(fold_scores, dtype=float)
         if np.isnan(scores).any():
-            raise ValueError(f"the metric {ctx.metric.name} is NaN on {int(np.isnan(scores).sum())} fold(s)")
+            raise ValueError(f"the metric {ctx.metric.name} is NaN on {counted(int(np.isnan(scores).sum()), 'fold')}")
         status, error, trace = "ok", None, None
     except MemoryError:
         status, error = "failed", "MemoryError: the trial ran out of memory"

@@ -489,7 +489,7 @@ def _explain(parser, message: str) -> str:
                 f"{_option_hint(bad, options)} "
                 f"Valid options: {', '.join(options)}."
             )
-        return f"Unexpected argument(s): {' '.join(tokens)}.\n{usage(parser)}"
+        return f"Unexpected argument{'s' if len(tokens) > 1 else ''}: {' '.join(tokens)}.\n{usage(parser)}"
     if message.startswith("the following arguments are required"):
         return f"{message}.\n{usage(parser)}"
     choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)

@@ -82,6 +82,8 @@ def test_help_pages_show_the_options_and_an_example(ip, capsys):
     "line, expected",
     [
         ("--target target --bud 3", r"Unknown option --bud \(options are never abbreviated\)"),
+        ("--target target stray", r"Unexpected argument: stray\.\n"),
+        ("--target target two strays", r"Unexpected arguments: two strays\.\n"),
         ("--target target --max-ev 3", r"Unknown option --max-ev .*Did you mean --max-evals\?"),
         (
             "--target target --metrc accuracy",
