@@ -7,7 +7,6 @@ and ``%automl_code`` can write them out verbatim.
 from __future__ import annotations
 
 import re
-import weakref
 
 import numpy as np
 import pandas as pd
@@ -137,10 +136,6 @@ def _all_strings(col: pd.Series) -> bool:
     return col.dtype == object and pd.api.types.infer_dtype(col, skipna=True) in ("string", "empty")
 
 
-#: ``OrdinalCategories`` looks codes up in its own tables from this many rows on
-LOOKUP_MIN_ROWS = 200
-
-
 class OrdinalCategories(TransformerMixin, BaseEstimator):
     """Ordinal codes of categorical columns; a category not seen in training is coded as infrequent.
 
@@ -158,9 +153,6 @@ class OrdinalCategories(TransformerMixin, BaseEstimator):
         Codes per column, the infrequent one included.
     """
 
-    # the lookup tables of each fitted encoder; a class attribute, so that a saved model holds none
-    _lookups = weakref.WeakKeyDictionary()
-
     def __init__(self, max_categories=20):
         self.max_categories = max_categories
 
@@ -175,48 +167,9 @@ class OrdinalCategories(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X):
-        codes = self._looked_up(X)
-        if codes is None:
-            codes = self.encoder_.transform(X)
+        codes = self.encoder_.transform(X)
         unknown = codes == -1
         return np.where(unknown, self.unknown_codes_, codes) if unknown.any() else codes
-
-    def _looked_up(self, X):
-        """``encoder_.transform(X)`` through a hash table per column (``pd.Index.get_indexer``),
-        for many rows of strings; None otherwise. scikit-learn looks each value up in a dict
-        from Python: 0.25 s a call on 20,000 rows of house's 43 text columns."""
-        names = getattr(self.encoder_, "feature_names_in_", None)
-        if isinstance(X, pd.DataFrame) and (names is None or list(X.columns) != list(names)):
-            return None  # the encoder's own checks and messages
-        values = X.to_numpy() if isinstance(X, pd.DataFrame) else np.asarray(X)
-        categories = self.encoder_.categories_
-        if (values.dtype != object or values.ndim != 2 or values.shape[1] != len(categories)
-                or len(values) < LOOKUP_MIN_ROWS or any(c.dtype != object for c in categories)):
-            return None
-        tables = self._lookups.get(self.encoder_)
-        if tables is None:
-            if len(values) < 2 * max(len(c) for c in categories):
-                return None  # making the tables would cost more than they save
-            tables = self._lookups[self.encoder_] = self._tables()
-        out = np.empty(values.shape, dtype=float)
-        for j, (index, codes) in enumerate(tables):
-            position = index.get_indexer(values[:, j])
-            out[:, j] = np.where(position >= 0, codes[position], -1.0)
-        return out
-
-    def _tables(self):
-        """Per column: (Index of its categories, the encoder's code of each), the codes found by
-        ``encoder_.transform`` itself on the categories (so infrequent ones share theirs)."""
-        categories = self.encoder_.categories_
-        longest = max(len(c) for c in categories)
-        grid = np.empty((longest, len(categories)), dtype=object)
-        for j, seen in enumerate(categories):
-            grid[:, j] = seen[0]
-            grid[:len(seen), j] = seen
-        if hasattr(self.encoder_, "feature_names_in_"):
-            grid = pd.DataFrame(grid, columns=self.encoder_.feature_names_in_)
-        codes = self.encoder_.transform(grid)
-        return [(pd.Index(seen, dtype=object), codes[:len(seen), j]) for j, seen in enumerate(categories)]
 
     def get_feature_names_out(self, input_features=None):
         return self.encoder_.get_feature_names_out(input_features)

@@ -1,13 +1,11 @@
-"""The steps every categorical column goes through: ``AsString``, then an encoder; their fast
-paths give what the plain ones give."""
+"""``AsString``, the first step of every categorical column: its fast path for columns of
+strings gives what ``str()`` of each value gives."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-import nbautoml
-from nbautoml import AutoML
 from tests.conftest import load_dataset
 
 
@@ -39,37 +37,3 @@ def test_categories_become_the_strings_of_their_values_whatever_the_dtype():
     assert out[:5, list(columns).index("mixed")].tolist() == ["1", "1", "1.0", "True", "missing"]
 
 
-
-def test_ordinal_codes_looked_up_per_column_equal_the_encoders(monkeypatch):
-    """From ``LOOKUP_MIN_ROWS`` rows on, ``OrdinalCategories`` codes through a hash table per column;
-    the codes must be ``OrdinalEncoder``'s: infrequent categories share one, unseen ones get it too."""
-    from nbautoml.engine import transformers as T
-
-    house, _, _ = load_dataset("house")
-    text = T.AsString().fit(house.select_dtypes(exclude="number")).transform(house.select_dtypes(exclude="number"))
-    for cap in (3, 20, 1000):
-        encoder = T.OrdinalCategories(max_categories=cap).fit(text[:1000])
-        rows = text[1000:].copy()
-        rows[::7, 0] = "never seen"  # unseen categories in the held-out rows
-        fast = encoder.transform(rows)
-        monkeypatch.setattr(T, "LOOKUP_MIN_ROWS", 10**9)
-        plain = encoder.transform(rows)
-        monkeypatch.undo()
-        assert len(rows) >= T.LOOKUP_MIN_ROWS and encoder.encoder_ in T.OrdinalCategories._lookups
-        np.testing.assert_array_equal(fast, plain)
-        assert (fast[::7, 0] == encoder.unknown_codes_[0]).all()
-    assert not any(isinstance(v, pd.Index) for v in vars(encoder).values())  # nothing of it is saved
-
-
-def test_a_model_on_text_categories_predicts_alike_on_one_row_and_many(tmp_path):
-    """One row takes the encoder's own path, many rows the tables; a saved and loaded model
-    (the tables are not in the file) predicts as the search's."""
-    titanic, target, _ = load_dataset("titanic")
-    result = AutoML(max_evals=3, time_budget=None, models=["hist_gradient_boosting"], seed=0,
-                    search_dir=tmp_path).fit(titanic, target=target)
-    X = titanic.drop(columns=[target])
-    many = result.predict_proba(X)
-    one_by_one = np.vstack([result.predict_proba(X.iloc[[i]]) for i in range(0, len(X), 40)])
-    np.testing.assert_allclose(one_by_one, many[::40], rtol=0, atol=1e-12)
-    loaded = nbautoml.load(result.save(tmp_path / "titanic"))
-    np.testing.assert_allclose(loaded.predict_proba(X), many, rtol=0, atol=1e-12)
