@@ -396,10 +396,10 @@ class Search:
         return reserve + self._profile_time()
 
     def _profile_time(self) -> float:
-        """Seconds kept for the monitoring profile built after the refit: 0.8 s, and 0.1 s per
-        1,000 columns (1.8 s on 200 x 20,000 rows, whose search ran 12 s on a 10 s budget
-        with 0.8 s kept)."""
-        return 0.8 + self.ctx.X.shape[1] / 10_000
+        """Seconds kept for the monitoring profile built after the refit: 0.8 s, and 0.25 s per
+        1,000 columns (on 200 x 20,000 rows it took 1.8 s on an idle machine and 4.4-6.0 s on a
+        slow one, where a 30 s search ran 34.4 s keeping 2.8 s)."""
+        return 0.8 + self.ctx.X.shape[1] / 4_000
 
     def _would_keep_ensemble(self) -> bool:
         """``ensemble_kept``, asked again only when the kept predictions (or the best trial)

@@ -27,17 +27,52 @@ MIN_ELIGIBLE = 20  # fewer eligible batch rows than this: no estimate
 
 def row_hashes(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
     """One 32-bit hash per row of ``frame[columns]``, the same for the same values whatever
-    the dtypes they were read with (an int column read as float, a category as text)."""
-    normalized = {}
+    the dtypes they were read with (an int column read as float, a category as text).
+
+    The hash of ``pd.util.hash_pandas_object`` on the columns as float64 or text, computed a
+    block at a time: plain NumPy number columns are hashed in one call, so 20,000 columns of
+    200 rows take about 0.2 s instead of 6 s column by column.
+    """
+    dtypes = dict(zip(frame.columns, frame.dtypes))  # not frame[name] 20,000 times
+    plain = [name for name in columns if _plain_number(dtypes[name])]
+    column_hashes: dict[str, np.ndarray] = {}
+    if plain:
+        block = frame[plain].to_numpy(dtype="float64", na_value=np.nan)
+        hashed = pd.util.hash_array(block.ravel(order="F")).reshape(block.shape, order="F")
+        column_hashes.update((name, hashed[:, j]) for j, name in enumerate(plain))
     for name in columns:
+        if name in column_hashes:
+            continue
         col = frame[name]
         if pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
-            normalized[name] = pd.to_numeric(col, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+            values = pd.to_numeric(col, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
         else:
-            normalized[name] = col.astype("string").fillna("\x00").to_numpy(dtype=object)
-    table = pd.DataFrame(normalized, index=pd.RangeIndex(len(frame)))
-    hashes = pd.util.hash_pandas_object(table, index=False).to_numpy()
+            values = col.astype("string").fillna("\x00").to_numpy(dtype=object)
+        column_hashes[name] = pd.util.hash_array(values)
+    hashes = _combined([column_hashes[name] for name in columns], len(frame))
     return (hashes & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+
+
+def _plain_number(dtype) -> bool:
+    """NumPy bool, integer or float columns: their float64 values need no conversion."""
+    return isinstance(dtype, np.dtype) and dtype.kind in "biuf"
+
+
+def _combined(arrays: list[np.ndarray], n_rows: int) -> np.ndarray:
+    """Row hashes from column hashes, as ``hash_pandas_object`` combines a frame's columns
+    (CPython's tuple hash; pandas' ``combine_hash_arrays``)."""
+    with np.errstate(over="ignore"):
+        if not arrays:
+            return np.full(n_rows, 0x345678 + 97531, dtype=np.uint64)
+        mult = np.uint64(1000003)
+        out = np.zeros(n_rows, dtype=np.uint64) + np.uint64(0x345678)
+        for i, a in enumerate(arrays):
+            inverse_i = len(arrays) - i
+            out ^= a
+            out *= mult
+            mult += np.uint64(82520 + inverse_i + inverse_i)
+        out += np.uint64(97531)
+    return out
 
 
 def training_sketch(X: pd.DataFrame, columns: list[str]) -> dict:
