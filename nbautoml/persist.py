@@ -50,6 +50,7 @@ import os
 import platform
 import re
 import tempfile
+import threading
 import warnings
 import zipfile
 from dataclasses import dataclass
@@ -403,10 +404,40 @@ class _Prepared:
     members: dict  # name -> bytes, in write order (card.json excluded)
 
 
+class _CompactJson:
+    """``json`` for skops' writer: its ``schema.json`` without the indentation.
+
+    skops writes the schema with ``json.dumps(state, indent=2)``, and an indent sends
+    ``json`` to its pure-Python encoder: 1.9 s of the 3.4 s skops took for titanic's
+    ensemble (1,200 boosting trees, a 150-tree forest). The same JSON on one line
+    reads back the same; skops' reader is ``json.loads``.
+    """
+
+    @staticmethod
+    def dumps(obj, indent=None, **kwargs):  # noqa: ARG004 - the indent is what is dropped
+        return json.dumps(obj, **kwargs)
+
+
+_SKOPS_WRITER = threading.Lock()  # one swap of skops' json at a time
+
+
+def _skops_dumps(obj) -> bytes:
+    """``skops.io.dumps(obj)`` (deflated), its ``schema.json`` written by :class:`_CompactJson`."""
+    import skops.io as sio
+    import skops.io._persist as writer
+
+    with _SKOPS_WRITER:
+        if getattr(writer, "json", None) is not json:  # another skops: leave it as it is
+            return sio.dumps(obj, compression=zipfile.ZIP_DEFLATED)
+        writer.json = _CompactJson
+        try:
+            return sio.dumps(obj, compression=zipfile.ZIP_DEFLATED)
+        finally:
+            writer.json = json
+
+
 def _prepare(obj) -> _Prepared:
     """Serialise the pipeline (and the monitoring parts) and build the card."""
-    import skops.io as sio
-
     pipeline = _fitted_pipeline(obj)
     if isinstance(obj, LoadedModel):
         skip = ("format", "format_version", "files", "environment", "created", "model_sha256", "registry")
@@ -419,7 +450,7 @@ def _prepare(obj) -> _Prepared:
         card = _card_for_pipeline(pipeline)
     try:
         with trees_left_out(pipeline):  # a k-NN tree is built again at load, not trusted from the file
-            members = {MODEL: sio.dumps(pipeline, compression=zipfile.ZIP_DEFLATED)}
+            members = {MODEL: _skops_dumps(pipeline)}
     except Exception as err:
         raise ArtifactError(f"The pipeline cannot be saved in the skops format: {err}. "
                             "Only scikit-learn-compatible objects that skops supports can be saved.",
@@ -431,7 +462,7 @@ def _prepare(obj) -> _Prepared:
         card["reference_profile"] = PROFILE
         detector = getattr(profile, "anomaly_detector", None)
         if detector is not None:
-            members[DETECTOR] = sio.dumps(detector, compression=zipfile.ZIP_DEFLATED)
+            members[DETECTOR] = _skops_dumps(detector)
     outside = sorted(set().union(*(_types_in_skops(members[m]) for m in (MODEL, DETECTOR)
                                    if m in members)) - ALLOWED_TYPES)
     if outside:
