@@ -37,8 +37,9 @@ test: venv-test
 	$(PY) -m pytest -q tests notebooks --nbval-lax -p no:cacheprovider --durations=15 \
 		-n $(TEST_WORKERS) --dist loadfile
 
-## test-slow: the tests marked slow, left out of `make test` to keep it near 8 minutes on 2 cores
-## (searches on real data of 10-40 s each: ensemble rules, the race of families, Spark, wide data)
+## test-slow: the tests marked slow, left out of `make test` to keep it under about 10 minutes on
+## 2 cores (searches on real data of 10-40 s each: ensemble rules, the race of families, Spark,
+## wide data, the benchmark script's own runs, CLI resumes, the log target on insurance)
 test-slow: venv-test
 	$(PY) -m pytest -q -m "slow and not alone" tests -p no:cacheprovider --durations=10 -n $(TEST_WORKERS) --dist loadfile
 	$(PY) -m pytest -q -m "slow and alone" tests -p no:cacheprovider --durations=5

@@ -114,8 +114,8 @@ def test_trial_choice_and_errors(datasets_dir):
         pytest.param("insurance", None, {"models": ["ridge", "hist_gradient_boosting", "knn"]},
                      marks=pytest.mark.slow),
         # accuracy: the vote is the argmax of the averaged probabilities (text Name, categoricals)
-        ("titanic", None, {"models": ["random_forest", "logistic_regression", "knn"],
-                           "metric": "accuracy"}),
+        pytest.param("titanic", None, {"models": ["random_forest", "logistic_regression", "knn"],
+                                       "metric": "accuracy"}, marks=pytest.mark.slow),
         # multiclass log loss on the averaged probabilities
         pytest.param("glass", None, {"models": ["random_forest", "logistic_regression", "knn"],
                                      "metric": "log_loss"}, marks=pytest.mark.slow),

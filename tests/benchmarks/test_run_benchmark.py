@@ -44,6 +44,7 @@ def runs(tmp_path_factory):
     return seed0, seed1
 
 
+@pytest.mark.slow  # the benchmark script's children, each a fresh interpreter: 12-25 s
 def test_split_seed_changes_the_split_and_the_default_models_seed(runs):
     (seed0, _), (seed1, _) = runs
     forest0, = seed0
@@ -63,6 +64,7 @@ def test_split_seed_changes_the_split_and_the_default_models_seed(runs):
     assert forest1["score"] == pytest.approx(roc_auc_score(test["Class"] == positive, proba), abs=1e-12)
 
 
+@pytest.mark.slow  # the benchmark script's children, each a fresh interpreter: 12-25 s
 def test_every_system_scores_and_the_report_ranks_them(runs, tmp_path):
     _, (records, stdout) = runs
     assert [r["system"] for r in records] == ["random_forest", "hist_gradient_boosting", "nbautoml"]
@@ -161,6 +163,7 @@ def test_the_report_keeps_each_split_seed_and_budget_apart_and_averages_the_seed
         bench.parse_seeds("zero")
 
 
+@pytest.mark.slow  # the benchmark script's children, each a fresh interpreter: 12-25 s
 def test_split_seeds_run_one_after_another_and_resume_skips_only_the_seeds_done(tmp_path):
     if not DATASETS.exists():
         pytest.skip(f"the shared data sets are not at {DATASETS}")
@@ -191,6 +194,7 @@ def test_a_child_killed_at_the_hard_cap_is_recorded_under_its_split_seed(tmp_pat
     assert "blood/3" in bench.summarize([record, {**record, "split_seed": 0}])
 
 
+@pytest.mark.slow  # the benchmark script's children, each a fresh interpreter: 12-25 s
 def test_house_outliers_scores_each_system_with_and_without_the_unusual_sales(capsys):
     """benchmarks/house_outliers.py on split 0 of house: one of the two partial sales above
     4,500 sq ft falls among the test rows and one among the training rows, every system's R²

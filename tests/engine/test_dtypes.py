@@ -100,7 +100,7 @@ def test_nullable_and_arrow_dtypes_search_as_numpy_dtypes_do(titanic, tmp_path):
         Survived=df["Survived"].astype(bool),
     )
     assert modern["Age"].isna().sum() == 177
-    fit = dict(SMALL, models=["logistic_regression", "hist_gradient_boosting"])
+    fit = dict(SMALL, max_evals=2, models=["logistic_regression", "hist_gradient_boosting"])
     on_numpy = AutoML(search_dir=tmp_path / "numpy", **fit).fit(df, target="Survived")
     on_modern = AutoML(search_dir=tmp_path / "modern", **fit).fit(modern, target="Survived")
     np.testing.assert_allclose(on_modern.leaderboard["score"], on_numpy.leaderboard["score"], rtol=1e-9)

@@ -27,7 +27,7 @@ from nbautoml.exceptions import DataError
 pl = pytest.importorskip("polars")
 pa = pytest.importorskip("pyarrow")
 
-SMALL = dict(max_evals=4, time_budget=None, n_jobs=1, seed=0, ensemble=False,
+SMALL = dict(max_evals=2, time_budget=None, n_jobs=1, seed=0, ensemble=False,
              models=["logistic_regression", "hist_gradient_boosting"])
 
 

@@ -18,7 +18,7 @@ import nbautoml
 from nbautoml import AutoML
 from nbautoml.exceptions import ConfigError, DataError
 
-FAST = dict(max_evals=4, time_budget=None, n_jobs=1, seed=0, models=["logistic_regression", "hist_gradient_boosting"])
+FAST = dict(max_evals=2, time_budget=None, n_jobs=1, seed=0, models=["logistic_regression", "hist_gradient_boosting"])
 
 
 @pytest.fixture(scope="module")

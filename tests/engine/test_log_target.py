@@ -87,6 +87,7 @@ def insurance():
     return result, frame, target
 
 
+@pytest.mark.slow
 def test_on_a_skewed_target_the_search_goes_on_on_the_log_scale(insurance):
     result, frame, target = insurance
     assert result.log_target_.startswith("on the log scale (hist_gradient_boosting r2 0.8"), result.log_target_
@@ -100,6 +101,7 @@ def test_on_a_skewed_target_the_search_goes_on_on_the_log_scale(insurance):
     assert np.all(np.isfinite(predictions)) and predictions.min() > 0
 
 
+@pytest.mark.slow
 def test_a_log_target_model_saves_and_loads_through_the_allowlist(insurance, tmp_path):
     result, frame, target = insurance
     X = frame.drop(columns=[target])
@@ -108,6 +110,7 @@ def test_a_log_target_model_saves_and_loads_through_the_allowlist(insurance, tmp
     np.testing.assert_allclose(loaded.predict(X), result.predict(X))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", ["ridge", "mlp", "hist_gradient_boosting"])  # mlp: the log, then standardized
 def test_a_log_target_pipeline_exports_to_onnx_with_the_same_predictions(family, tmp_path):
     """ONNX export converts numeric pipelines: insurance's numbers (age, bmi, children)."""

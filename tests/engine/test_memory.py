@@ -147,6 +147,7 @@ def test_stacking_is_restored_when_a_fit_fails(numeric):
     assert evaluate_mod._PATCH["users"] == 0 and evaluate_mod._UNSTACKING.depth == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("ensemble", [False, True])
 def test_search_keeps_only_the_predictions_it_uses_and_refits_without_a_copy(numeric, tmp_path, monkeypatch,
                                                                              ensemble):

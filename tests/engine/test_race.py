@@ -126,6 +126,7 @@ def test_a_resumed_search_keeps_the_families_that_left_out(bike):
     assert len({t.trial_id for t in resumed.trials_}) == 14
 
 
+@pytest.mark.slow
 def test_the_race_with_parallel_trials(bike):
     """Two workers: a family can leave while trials run; the rebuilt history keeps the
     running trials and the search ends with every trial recorded once."""

@@ -452,6 +452,7 @@ def test_auto_validation_takes_a_holdout_when_the_data_is_large_for_the_budget(d
     assert result.validation_.scheme == "holdout" and len(result.validation_.folds[0][1]) == 1200
 
 
+@pytest.mark.slow
 def test_no_leak_permuted_target_scores_at_chance(datasets_dir):
     df = pd.read_csv(datasets_dir / "diabetes.csv")
     df["Class variable"] = np.random.default_rng(0).permutation(df["Class variable"].to_numpy())
@@ -545,6 +546,7 @@ def _overlapping_pairs(trials) -> int:
     return sum(1 for (s1, f1), (s2, _) in zip(spans, spans[1:]) if s2 < f1)
 
 
+@pytest.mark.slow
 def test_auto_jobs_runs_one_trial_per_cpu_on_small_data_and_one_at_a_time_on_large(datasets_dir, monkeypatch):
     from nbautoml.engine import workers
 

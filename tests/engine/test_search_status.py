@@ -82,6 +82,7 @@ def test_an_interrupted_search_stores_its_in_flight_trial_as_interrupted(titanic
     assert {t.trial_id: t.status for t in RunStore(run["path"]).trials()} == {0: "ok", 1: "interrupted"}
 
 
+@pytest.mark.slow
 def test_a_search_whose_process_was_killed_is_listed_as_abandoned_and_resumes(tmp_path, datasets_dir,
                                                                              monkeypatch):
     """After ``kill -9`` a search stayed ``running`` for good in ``%automl_history``. Its store

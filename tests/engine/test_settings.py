@@ -34,6 +34,7 @@ def test_a_git_folder_ends_the_lookup_and_bad_tables_are_named(tmp_path, monkeyp
         project_defaults()
 
 
+@pytest.mark.slow
 def test_nbautoml_run_takes_the_defaults_and_its_options_win(course, datasets_dir):
     data = str(datasets_dir / "iris.csv")
 
@@ -47,7 +48,8 @@ def test_nbautoml_run_takes_the_defaults_and_its_options_win(course, datasets_di
     assert "random_forest" not in proc.stdout  # models= from the pyproject
     assert list((course / "runs").iterdir())  # search_dir, relative to the pyproject
     assert "max_evals=2 reached" in run("--max-evals", "2").stderr
-    (course / "pyproject.toml").write_text("[tool.nbautoml]\ntime_budget = 'none'\nmax_evals = 2\n")
+    (course / "pyproject.toml").write_text("[tool.nbautoml]\ntime_budget = 'none'\nmax_evals = 2\n"
+                                           "models = 'logistic_regression'\n")
     proc = run()
     assert proc.returncode == 0 and "no time budget" in proc.stdout, proc.stderr
     (course / "pyproject.toml").write_text("[tool.nbautoml]\ntask = 'clustering'\n")

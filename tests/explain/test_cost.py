@@ -37,6 +37,7 @@ def _diabetes_context():
                        get_metric("roc_auc", "binary"), 2, 0, keep_oof=False)
 
 
+@pytest.mark.slow
 def test_a_bigger_forest_is_bigger_and_slower(diabetes_context):
     from nbautoml.engine.evaluate import evaluate_config
 

@@ -42,7 +42,7 @@ def test_a_search_on_a_shuffled_target_scores_at_chance(titanic, tmp_path):
 
 
 def test_folds_that_share_rows_fail_the_check(titanic, tmp_path):
-    result = AutoML(max_evals=3, time_budget=None, n_jobs=1, seed=0, cv=OverlappingFolds(), search_dir=tmp_path,
+    result = AutoML(max_evals=2, time_budget=None, n_jobs=1, seed=0, cv=OverlappingFolds(), search_dir=tmp_path,
                     models=["extra_trees"]).fit(titanic, target="Survived")
     assert result.best_score_ > 0.99  # the leaderboard looks perfect
     check = result.sanity_check()
@@ -51,15 +51,16 @@ def test_folds_that_share_rows_fail_the_check(titanic, tmp_path):
     assert "Do not trust the leaderboard" in check.summary and "FAILED" in check._repr_html_()
 
 
+@pytest.mark.slow
 def test_regression_and_a_loss_metric_compare_with_the_mean_and_the_class_shares(datasets_dir, tmp_path):
     insurance = pd.read_csv(datasets_dir / "insurance.csv")
-    rmse = AutoML(max_evals=4, time_budget=None, n_jobs=1, metric="rmse", search_dir=tmp_path,
+    rmse = AutoML(max_evals=3, time_budget=None, n_jobs=1, metric="rmse", search_dir=tmp_path,
                   models=["ridge", "hist_gradient_boosting"]).fit(insurance, target="charges").sanity_check()
     assert rmse.passed and not rmse.greater_is_better
     assert rmse.chance_score == pytest.approx(insurance["charges"].std(), rel=0.05)  # the mean's error
     assert rmse.score < 0.5 * rmse.chance_score < rmse.shuffled_score
     glass = pd.read_csv(datasets_dir / "glass.csv")
-    loss = AutoML(max_evals=3, time_budget=None, n_jobs=1, metric="log_loss", search_dir=tmp_path,
+    loss = AutoML(max_evals=2, time_budget=None, n_jobs=1, metric="log_loss", search_dir=tmp_path,
                   models=["logistic_regression", "random_forest"]).fit(glass, target="Type").sanity_check()
     shares = glass["Type"].value_counts(normalize=True)
     assert loss.chance_score == pytest.approx(-(shares * np.log(shares)).sum(), rel=0.05)  # the entropy

@@ -66,6 +66,7 @@ def test_auto_retrain_collects_labelled_batches_then_promotes(ip, shown, period,
                                                     "promote: v2 (was v1): review passed"]
 
 
+@pytest.mark.slow
 def test_retrain_magic_runs_the_comparison_and_keeps_the_champion(ip, period):
     reg = Registry()
     reg.register(period.result, NAME, stage="production", reason="first model")
