@@ -21,6 +21,8 @@ import base64
 import numpy as np
 import pandas as pd
 
+from ..engine.data import combined_hashes
+
 MAX_HASHES = 10_000  # 53 KB of base64 in the profile
 MIN_ELIGIBLE = 20  # fewer eligible batch rows than this: no estimate
 
@@ -49,30 +51,13 @@ def row_hashes(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
         else:
             values = col.astype("string").fillna("\x00").to_numpy(dtype=object)
         column_hashes[name] = pd.util.hash_array(values)
-    hashes = _combined([column_hashes[name] for name in columns], len(frame))
+    hashes = combined_hashes([column_hashes[name] for name in columns], len(frame))
     return (hashes & np.uint64(0xFFFFFFFF)).astype(np.uint32)
 
 
 def _plain_number(dtype) -> bool:
     """NumPy bool, integer or float columns: their float64 values need no conversion."""
     return isinstance(dtype, np.dtype) and dtype.kind in "biuf"
-
-
-def _combined(arrays: list[np.ndarray], n_rows: int) -> np.ndarray:
-    """Row hashes from column hashes, as ``hash_pandas_object`` combines a frame's columns
-    (CPython's tuple hash; pandas' ``combine_hash_arrays``)."""
-    with np.errstate(over="ignore"):
-        if not arrays:
-            return np.full(n_rows, 0x345678 + 97531, dtype=np.uint64)
-        mult = np.uint64(1000003)
-        out = np.zeros(n_rows, dtype=np.uint64) + np.uint64(0x345678)
-        for i, a in enumerate(arrays):
-            inverse_i = len(arrays) - i
-            out ^= a
-            out *= mult
-            mult += np.uint64(82520 + inverse_i + inverse_i)
-        out += np.uint64(97531)
-    return out
 
 
 def training_sketch(X: pd.DataFrame, columns: list[str]) -> dict:

@@ -386,3 +386,53 @@ def test_missing_target_rows_are_dropped(titanic):
     X, y = D.split_target(df, target="Survived")
     X2, y2, n = D.clean_target(X, y, "binary")
     assert n == 10 and len(X2) == len(df) - 10
+
+
+def _leaks(frame, target, task):
+    X, y = D.split_target(frame, target=target)
+    X, y, _ = D.clean_target(X, y, task)
+    return set(D.leaking_columns(X, y, D.plan_columns(X), task))
+
+
+def test_number_columns_that_determine_the_target_are_found_from_the_plans_counts(titanic):
+    """Number columns are checked for leakage from the plan's distinct values and missing rate,
+    without reading the columns that cannot leak; these must still be found."""
+    survived = titanic["Survived"]
+    flipped = survived.astype(float).copy()
+    flipped.iloc[0] = 1 - flipped.iloc[0]
+    frame = titanic.assign(
+        AsFloat=survived * 2.5, AsInt=survived + 10, AsBool=survived == 1,
+        # missing counts as one of its values
+        OrMissing=np.where(survived == 1, np.where(titanic["Sex"] == "male", 1.0, 2.0), np.nan),
+        AsFloat32=(survived * 3).astype("float32"), AsNullable=pd.array(survived + 1, dtype="Int64"),
+        OneRowOff=flipped,  # not every row
+        Noise=np.random.default_rng(0).normal(size=len(titanic)))
+    assert _leaks(frame, "Survived", "binary") == {"AsFloat", "AsInt", "AsBool", "OrMissing", "AsFloat32",
+                                                   "AsNullable"}
+    # more than LEAK_MAX_VALUES values are not checked, even when each goes with one class
+    many = titanic.assign(ManyValues=survived * 100 + np.arange(len(titanic)) % 30)
+    assert _leaks(many, "Survived", "binary") == set()
+
+
+def test_a_number_column_equal_to_a_regression_target_is_found(datasets_dir):
+    frame, target, task = load_dataset("insurance")
+    charges = frame[target]
+    copy_with_a_gap = charges.copy()
+    copy_with_a_gap.iloc[5] = np.nan
+    frame = frame.assign(Copy=charges, CopyAsFloat32=charges.astype("float32").astype(float),
+                         CopyWithAGap=copy_with_a_gap, Rounded=charges.round(-3))
+    assert _leaks(frame, target, task) == {"Copy"}
+    whole = frame.assign(charges=charges.round().astype(int), IntCopy=charges.round().astype(int))
+    assert _leaks(whole, target, task) == {"IntCopy"}
+
+
+def test_infinite_values_are_counted_in_numpy_and_nullable_float_columns_in_column_order(titanic):
+    df = titanic.assign(Extra=pd.array(titanic["Fare"], dtype="Float64"), Age32=titanic["Age"].astype("float32"))
+    df.loc[[1, 2], "Extra"] = np.inf
+    df.loc[[3, 4, 5], "Age32"] = -np.inf
+    df.loc[3, "Fare"] = np.inf
+    X, _ = D.split_target(df, target="Survived")
+    with pytest.raises(DataError) as info:
+        D.check_features(X)
+    assert str(info.value).startswith("Infinite values in: Fare (1 rows), Extra (2 rows), Age32 (3 rows).")
+    assert info.value.code == "inf_values"
