@@ -1198,7 +1198,7 @@ def plan_columns(X: pd.DataFrame, roles: dict[str, str] | None = None,
         if name in floats and name not in roles:  # wide data: 20,000 columns took 2.6 s one by one
             n_unique, missing = floats[name]
             role, reason = (("dropped", "all values missing") if n_unique == 0 else
-                            ("dropped", "constant (a single value)") if n_unique == 1 else ("numeric", ""))
+                            _one_value_role(missing) if n_unique == 1 else ("numeric", ""))
             plan.columns.append(ColumnInfo(name=name, dtype=dtype_names[dtypes[name]], role=role, reason=reason,
                                            n_unique=n_unique, missing_rate=missing,
                                            note=(notes or {}).get(name, "")))
@@ -1356,11 +1356,19 @@ def _named_like_an_id(name) -> bool:
     return bool(words) and "id" in (words[0].lower(), words[-1].lower())
 
 
+def _one_value_role(missing_rate: float) -> tuple[str, str]:
+    """A column of one value is constant, unless some rows miss it: then whether it is there
+    is what it says (a box ticked or not, a date given or not)."""
+    if missing_rate > 0:
+        return "categorical", "one value or missing: two categories, present and missing"
+    return "dropped", "constant (a single value)"
+
+
 def _infer_role(col: pd.Series, info: ColumnInfo, n: int) -> tuple[str, str]:
     if info.n_unique == 0:
         return "dropped", "all values missing"
     if info.n_unique == 1:
-        return "dropped", "constant (a single value)"
+        return _one_value_role(info.missing_rate)
     if pd.api.types.is_bool_dtype(col):
         return "categorical", "boolean"
     if pd.api.types.is_datetime64_any_dtype(col):

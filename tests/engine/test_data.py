@@ -118,6 +118,27 @@ def test_constant_and_all_missing_columns_are_dropped_and_reported(titanic):
     assert dropped["empty"] == "all values missing"
 
 
+def test_a_column_of_one_value_or_missing_is_kept_as_present_or_missing(titanic, tmp_path):
+    """A cabin given or not says something about a passenger (it was dropped as "constant")."""
+    given = titanic["Cabin"].notna()
+    X, y = D.split_target(titanic.assign(
+        CabinGiven=np.where(given, "yes", None), CabinNumber=np.where(given, 1.0, np.nan),
+        CabinNullable=pd.array(np.where(given, True, None), dtype="boolean")), target="Survived")
+    plan = D.plan_columns(X)
+    table = plan.to_frame().set_index("column")
+    for name in ("CabinGiven", "CabinNumber", "CabinNullable"):
+        assert table.loc[name, "role"] == "categorical", name
+        assert table.loc[name, "reason"] == "one value or missing: two categories, present and missing"
+    from nbautoml import AutoML
+
+    result = AutoML(max_evals=1, time_budget=None, n_jobs=1, models=["logistic_regression"], ensemble=False,
+                    search_dir=tmp_path).fit(X[["CabinNumber", "Sex"]].assign(Survived=y), target="Survived")
+    assert result.plan_.names("categorical") == ["CabinNumber", "Sex"]
+    new = pd.DataFrame({"CabinNumber": [1.0, np.nan, 1.0, np.nan], "Sex": ["male", "male", "female", "female"]})
+    survival = result.predict_proba(new)[:, 1]
+    assert survival[0] > survival[1] and survival[2] > survival[3]  # a cabin given: more often survived
+
+
 def test_dates_in_text_become_datetime(datasets_dir):
     df, target, _ = load_dataset("bike")
     X, _ = D.split_target(df, target=target)
