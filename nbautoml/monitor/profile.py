@@ -243,16 +243,22 @@ def _plain_numbers(dtype) -> bool:
     return isinstance(dtype, np.dtype) and dtype.kind in "iuf"
 
 
+BLOCK_CELLS = 4_000_000  # the values a block of columns holds at most (32 MB as float64)
+
+
 def numeric_block_sketches(full: pd.DataFrame, sample: pd.DataFrame, names: list[str],
                            chunk: int = 2_000) -> dict[str, dict]:
     """:func:`profile_column` of many plain numeric columns at once (wide data).
 
     The columns of ``names`` whose sample has no missing value are sketched from one sorted
-    2-D array, ``chunk`` columns at a time; the result is the same as
-    :func:`profile_column`'s (on 200 x 20,000 it took 7.7 s column by column). Columns with
-    missing values in the sample are left out (the caller sketches them one by one).
+    2-D array, ``chunk`` columns at a time (fewer on long data: :data:`BLOCK_CELLS`); the
+    result is the same as :func:`profile_column`'s (on 200 x 20,000: 7.7 s column by column,
+    4.1 s with a loop over the columns, 1.5-2 s with the continuous sketches made together).
+    Columns with missing values in the sample are left out (the caller sketches them one by
+    one).
     """
     out: dict[str, dict] = {}
+    chunk = max(1, min(chunk, BLOCK_CELLS // max(1, len(full))))  # 1,000,000 rows: 4 columns at a time
     for start in range(0, len(names), chunk):
         part = names[start:start + chunk]
         values = sample[part].to_numpy(dtype=float)
@@ -268,12 +274,19 @@ def numeric_block_sketches(full: pd.DataFrame, sample: pd.DataFrame, names: list
         low, high = np.nanmin(whole, axis=0), np.nanmax(whole, axis=0)
         integer = np.all(np.mod(values, 1) == 0, axis=0)
         quantiles = _round_array(np.quantile(values, QUANTILES, axis=0))
+        # continuous columns of finite values: sketched together; the others one by one
+        together = (n_unique > DISCRETE_MAX) & np.isfinite(values).all(axis=0) & np.isfinite(quantiles).all(axis=0)
+        sketches = _continuous_block_sketches(values[:, together], quantiles[:, together])
+        sketches = dict(zip(np.flatnonzero(together).tolist(), sketches))
         n = len(values)
         for j, name in enumerate(part):
-            column = np.ascontiguousarray(values[:, j])  # sums in the order profile_column's do
-            if n_unique[j] <= DISCRETE_MAX:
+            sketch = sketches.get(j)
+            if sketch is not None:
+                pass
+            elif n_unique[j] <= DISCRETE_MAX:
                 sketch = discrete_sketch(np.ascontiguousarray(raw[:, j]))
             else:
+                column = np.ascontiguousarray(values[:, j])  # sums in the order profile_column's do
                 q = quantiles[:, j]
                 edges = np.unique(q[10:100:10])
                 counts = np.bincount(np.searchsorted(edges, column, side="left"), minlength=len(edges) + 1)
@@ -294,6 +307,42 @@ def numeric_block_sketches(full: pd.DataFrame, sample: pd.DataFrame, names: list
             sketch.update(role="numeric", missing_rate=float(missing[j]))
             out[name] = sketch
     return out
+
+
+def _continuous_block_sketches(values: np.ndarray, quantiles: np.ndarray) -> list[dict]:
+    """:func:`continuous_sketch` of each column of ``values`` (sorted down each column, finite)
+    from its rounded ``quantiles``, with array operations over all the columns at once."""
+    n, n_columns = values.shape
+    if not n_columns:
+        return []
+    # the CDF at each quantile: how many values are at most it (searchsorted "right"); the
+    # quantiles merged after the values (a stable sort keeps ties in that order)
+    merged = np.concatenate([values, quantiles], axis=0)
+    rank = np.empty(merged.shape, dtype=np.int64)
+    np.put_along_axis(rank, np.argsort(merged, axis=0, kind="stable"),
+                      np.arange(len(merged))[:, None], axis=0)
+    at_most = rank[n:] - np.arange(len(quantiles))[:, None]
+    cdf = np.round(at_most / n, 6)
+    # the decile bins: a value's bin is the number of edges below it (searchsorted "left"), so
+    # bin i holds the values above edge i - 1 and at most edge i; a repeated decile is one edge
+    deciles = quantiles[10:100:10]
+    up_to = np.stack([(values <= decile).sum(axis=0) for decile in deciles])
+    first = np.ones(deciles.shape, dtype=bool)
+    first[1:] = deciles[1:] != deciles[:-1]
+    counts = np.diff(up_to, axis=0, prepend=0, append=n)
+    proportions = np.round(counts / n, 6)
+    columns = np.ascontiguousarray(values.T)  # each column's sums in the order of a 1-D array's
+    means, stds = columns.mean(axis=1), columns.std(axis=1)
+    sketches = []
+    distinct = first.all(axis=0).tolist()
+    for q, c, d, new, p, mean, std, lo, hi, plain in zip(
+            quantiles.T.tolist(), cdf.T.tolist(), deciles.T.tolist(), first.T.tolist(), proportions.T.tolist(),
+            means.tolist(), stds.tolist(), values[0].tolist(), values[-1].tolist(), distinct):
+        if not plain:  # a repeated decile: one edge, and its empty bin left out
+            d, p = [edge for edge, keep in zip(d, new) if keep], [share for share, keep in zip(p, [*new, True]) if keep]
+        sketches.append({"kind": "continuous", "n": int(n), "quantiles": q, "cdf": c, "edges": d,
+                         "proportions": p, "mean": mean, "std": std, "min": lo, "max": hi})
+    return sketches
 
 
 # --------------------------------------------------------------------------- value conversion

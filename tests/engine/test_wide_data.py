@@ -102,7 +102,9 @@ def test_a_model_whose_columns_are_selected_by_a_mask_predicts_saves_exports_and
 def test_numeric_sketches_of_a_block_equal_the_sketches_column_by_column(datasets_dir, name):
     frame, target, _ = load_dataset(name)
     flags = np.arange(len(frame)) % 3  # few values, one of them infinite: a discrete sketch
-    frame = frame.assign(with_inf=np.where(flags == 0, np.inf, flags.astype(float)))
+    spread = np.random.default_rng(0).normal(size=len(frame))
+    spread[::50] = -np.inf  # many values and an infinite one: sketched one column at a time
+    frame = frame.assign(with_inf=np.where(flags == 0, np.inf, flags.astype(float)), spread_inf=spread)
     numeric = [c for c in frame.columns if c != target and frame[c].dtype.kind in "iuf"]
     sample = frame.sample(min(len(frame), 3_000), random_state=0)
     block = numeric_block_sketches(frame, sample, numeric, chunk=7)
