@@ -760,9 +760,12 @@ def build_pipeline(config: dict, plan, task: str, random_state: int | None = 0, 
     numeric = plan.names("numeric")
     if numeric:
         steps = numeric_steps()
-        if any(_text_dtype(c.dtype) for c in plan.columns if c.role == "numeric"):
+        if any(_text_dtype(c.dtype) for c in plan.columns if c.role == "numeric") or (
+                steps and len(numeric) > MANY_COLUMNS):
             # numbers stored as text ("1", "2.5", "?"): parsed here, so that predict on raw
-            # data and best_pipeline_ used directly read them as the search did
+            # data and best_pipeline_ used directly read them as the search did; and many
+            # columns handed on as one float array (scikit-learn's checks of a frame of
+            # 20,000 columns took 0.6 s of each fit and transform, reading its dtypes)
             steps = [("as_numbers", NumbersFromText())] + steps
         transformers.append(("num", Pipeline(steps) if steps else "passthrough", selected(numeric)))
     categorical = plan.names("categorical")

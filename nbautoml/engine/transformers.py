@@ -204,6 +204,11 @@ class NumbersFromText(_ColumnwiseTransformer):
 
     def transform(self, X):
         frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
+        if all(isinstance(dtype, np.dtype) and dtype.kind in "iuf" for dtype in frame.dtypes.tolist()):
+            # NumPy numbers (wide data): one block, not column by column
+            out = frame.to_numpy(dtype=float, copy=True)
+            out[~np.isfinite(out)] = np.nan  # as to_numbers: inf is missing
+            return out
         out = np.empty(frame.shape, dtype=float)
         for j in range(frame.shape[1]):
             out[:, j] = to_numbers(frame.iloc[:, j]).to_numpy(dtype=float, na_value=np.nan)

@@ -77,8 +77,9 @@ def test_a_model_whose_columns_are_selected_by_a_mask_predicts_saves_exports_and
     monkeypatch.setattr(space, "MANY_COLUMNS", 3)
     result = nbautoml.AutoML(max_evals=1, models=["logistic_regression"], n_jobs=1, ensemble=False,
                              seed=0).fit(X, y)
-    columns = result.best_pipeline_.named_steps["features"].transformers[0][2]
+    _, numbers, columns = result.best_pipeline_.named_steps["features"].transformers[0]
     assert isinstance(columns, ColumnNames) and columns.names == list(X.columns)
+    assert numbers.steps[0][0] == "as_numbers"  # the many columns handed on as one float array
     # the same CV score and the same predictions as the plain list of names
     assert result.best_score_ == pytest.approx(listed.best_score_, abs=1e-12)
     expected = listed.predict_proba(X)
@@ -198,7 +199,7 @@ def test_a_search_on_200_rows_by_20000_columns_keeps_its_budget_and_finds_the_si
     assert wall <= 1.1 * budget, f"{wall:.1f} s for a {budget} s budget"
     assert abs(wall - result.elapsed_) < 1.0, (wall, result.elapsed_)
     ok = [t for t in result.trials_ if t.status == "ok"]
-    assert len(ok) >= 2, [(t.family, t.status) for t in result.trials_]  # 4-6 on an idle machine
+    assert len(ok) >= 3, [(t.family, t.status) for t in result.trials_]  # 6 on an idle machine
     assert all(t.config["pre"]["select_percentile"] == 1 for t in ok[:3])  # the default points
     # noise columns but for two: the old search scored 0.446 (below chance) at 30 s
     assert result.best_score_ > 0.85, result.best_score_
