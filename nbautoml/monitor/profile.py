@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..engine.data import is_placeholder
+from ..engine.data import BLOCK_CELLS, is_placeholder
 from ..engine.transformers import to_numbers
 from .seen_rows import training_sketch
 
@@ -241,9 +241,6 @@ def profile_column(full: pd.Series, sample: pd.Series, role: str) -> dict:
 def _plain_numbers(dtype) -> bool:
     """True for a NumPy integer or float dtype (not bool, not a nullable extension type)."""
     return isinstance(dtype, np.dtype) and dtype.kind in "iuf"
-
-
-BLOCK_CELLS = 4_000_000  # the values a block of columns holds at most (32 MB as float64)
 
 
 def numeric_block_sketches(full: pd.DataFrame, sample: pd.DataFrame, names: list[str],

@@ -147,7 +147,7 @@ def test_numeric_column_stats_of_a_block_equal_pandas_column_by_column(datasets_
 
 
 @pytest.mark.parametrize("name", ["titanic", "house", "employee", "bike"])
-def test_the_data_fingerprint_is_pandas_row_hash_computed_a_block_at_a_time(datasets_dir, name):
+def test_the_data_fingerprint_is_pandas_row_hash_computed_a_block_at_a_time(datasets_dir, name, monkeypatch):
     """Resume compares fingerprints written by earlier versions: the hashes must not change."""
     frame, _, _ = load_dataset(name)
     rng = np.random.default_rng(0)
@@ -164,6 +164,11 @@ def test_the_data_fingerprint_is_pandas_row_hash_computed_a_block_at_a_time(data
     digest.update(",".join(map(str, frame.columns)).encode())
     assert data_mod.fingerprint(frame)["sha256"] == digest.hexdigest()
     np.testing.assert_array_equal(data_mod.frame_hashes(frame.iloc[:0]), expected[:0])
+    monkeypatch.setattr(data_mod, "HASH_BLOCK_CELLS", 3 * len(frame))  # runs of 3 columns at most
+    np.testing.assert_array_equal(data_mod.frame_hashes(frame), expected)
+    twice = pd.concat([frame, frame[["f32", "u8"]]], axis=1)  # a repeated name: by position
+    np.testing.assert_array_equal(data_mod.frame_hashes(twice),
+                                  pd.util.hash_pandas_object(twice, index=False).to_numpy())
 
 
 def test_the_checks_before_the_first_trial_take_a_second_on_20000_columns_not_13_s():
@@ -177,6 +182,17 @@ def test_the_checks_before_the_first_trial_take_a_second_on_20000_columns_not_13
     took = time.perf_counter() - started
     assert took < 5, f"{took:.1f} s"  # 0.9 s on an idle machine
     assert len(prepared.plan.used) == 20_000 and prepared.task == "binary"
+
+
+def test_long_data_is_read_in_blocks_of_at_most_block_cells_values(datasets_dir, monkeypatch):
+    """1,000,000 rows of 2,000 columns would be a 16 GB block: long data goes fewer columns at a time."""
+    frame, _, _ = load_dataset("house")
+    whole = plain_number_stats(frame)
+    monkeypatch.setattr(data_mod, "BLOCK_CELLS", 10 * len(frame))
+    blocks = list(data_mod.number_blocks(frame))
+    assert max(values.shape[1] for _, values in blocks) == 10 and len(blocks) >= 4
+    assert sorted(name for part, _ in blocks for name in part) == sorted(whole)
+    assert plain_number_stats(frame) == whole
 
 
 def test_rounding_to_seven_digits_agrees_with_formatting_them():

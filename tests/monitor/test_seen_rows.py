@@ -95,7 +95,7 @@ def test_data_whose_new_rows_repeat_training_rows_gets_no_warning():
     assert checks.seen_rows_check(profile, ref)["value"] == 1.0
 
 
-def test_row_hashes_are_the_frames_hash_computed_a_block_at_a_time():
+def test_row_hashes_are_the_frames_hash_computed_a_block_at_a_time(monkeypatch):
     """Plain number columns are hashed as one block (20,000 columns of 200 rows: 4.7 s -> 1.0 s);
     the hashes stay those of ``hash_pandas_object`` on the normalized columns, so the sketches
     of models saved before still match."""
@@ -119,3 +119,5 @@ def test_row_hashes_are_the_frames_hash_computed_a_block_at_a_time():
     expected = (expected & np.uint64(0xFFFFFFFF)).astype(np.uint32)
     np.testing.assert_array_equal(seen_rows.row_hashes(frame, columns), expected)
     assert len(set(seen_rows.row_hashes(frame, []))) == 1  # no columns: every row hashes alike
+    monkeypatch.setattr(seen_rows, "HASH_BLOCK_CELLS", 2 * len(frame))  # long data: 2 columns a block
+    np.testing.assert_array_equal(seen_rows.row_hashes(frame, columns), expected)
