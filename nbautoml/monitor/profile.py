@@ -272,9 +272,12 @@ def numeric_block_sketches(full: pd.DataFrame, sample: pd.DataFrame, names: list
         integer = np.all(np.mod(values, 1) == 0, axis=0)
         quantiles = _round_array(np.quantile(values, QUANTILES, axis=0))
         # continuous columns of finite values: sketched together; the others one by one
-        together = (n_unique > DISCRETE_MAX) & np.isfinite(values).all(axis=0) & np.isfinite(quantiles).all(axis=0)
+        finite = np.isfinite(values).all(axis=0)
+        together = (n_unique > DISCRETE_MAX) & finite & np.isfinite(quantiles).all(axis=0)
         sketches = _continuous_block_sketches(values[:, together], quantiles[:, together])
         sketches = dict(zip(np.flatnonzero(together).tolist(), sketches))
+        few = (n_unique <= DISCRETE_MAX) & finite  # genotypes, ratings, counts
+        sketches.update(zip(np.flatnonzero(few).tolist(), _discrete_block_sketches(values[:, few], raw[:, few])))
         n = len(values)
         for j, name in enumerate(part):
             sketch = sketches.get(j)
@@ -304,6 +307,33 @@ def numeric_block_sketches(full: pd.DataFrame, sample: pd.DataFrame, names: list
             sketch.update(role="numeric", missing_rate=float(missing[j]))
             out[name] = sketch
     return out
+
+
+def _discrete_block_sketches(values: np.ndarray, raw: np.ndarray) -> list[dict]:
+    """:func:`discrete_sketch` of each column of ``raw`` (finite), ``values`` the same
+    columns sorted, with array operations over all the columns at once."""
+    n, n_columns = values.shape
+    if not n_columns:
+        return []
+    rows = np.ascontiguousarray(values.T)  # column j's sorted values in row j
+    starts = np.ones(rows.shape, dtype=bool)
+    starts[:, 1:] = rows[:, 1:] != rows[:, :-1]
+    first = np.flatnonzero(starts)  # where each distinct value starts, in row-major order
+    column = first // n
+    ends = np.append(first[1:], rows.size)
+    ends = np.minimum(ends, (column + 1) * n)  # a column's last value ends with the column
+    uniques = rows.ravel()[first].tolist()
+    proportions = np.round((ends - first) / n, 6).tolist()
+    bounds = np.searchsorted(column, np.arange(n_columns + 1)).tolist()
+    by_column = np.ascontiguousarray(raw.T)  # sums in the order of each column as given
+    means, stds = by_column.mean(axis=1).tolist(), by_column.std(axis=1).tolist()
+    sketches = []
+    for j in range(n_columns):
+        kept = uniques[bounds[j]:bounds[j + 1]]
+        sketches.append({"kind": "discrete", "n": int(n), "values": kept,
+                         "proportions": proportions[bounds[j]:bounds[j + 1]], "mean": means[j], "std": stds[j],
+                         "min": kept[0], "max": kept[-1]})
+    return sketches
 
 
 def _continuous_block_sketches(values: np.ndarray, quantiles: np.ndarray) -> list[dict]:

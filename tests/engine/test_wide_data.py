@@ -105,7 +105,9 @@ def test_numeric_sketches_of_a_block_equal_the_sketches_column_by_column(dataset
     flags = np.arange(len(frame)) % 3  # few values, one of them infinite: a discrete sketch
     spread = np.random.default_rng(0).normal(size=len(frame))
     spread[::50] = -np.inf  # many values and an infinite one: sketched one column at a time
-    frame = frame.assign(with_inf=np.where(flags == 0, np.inf, flags.astype(float)), spread_inf=spread)
+    signed_zeros = np.where(flags == 0, -0.0, np.where(flags == 1, 0.0, 2.0))  # -0.0 == 0.0: one value
+    frame = frame.assign(with_inf=np.where(flags == 0, np.inf, flags.astype(float)), spread_inf=spread,
+                         signed_zeros=signed_zeros, genotype=(flags + 1) % 3)
     numeric = [c for c in frame.columns if c != target and frame[c].dtype.kind in "iuf"]
     sample = frame.sample(min(len(frame), 3_000), random_state=0)
     block = numeric_block_sketches(frame, sample, numeric, chunk=7)
@@ -171,17 +173,40 @@ def test_the_data_fingerprint_is_pandas_row_hash_computed_a_block_at_a_time(data
                                   pd.util.hash_pandas_object(twice, index=False).to_numpy())
 
 
-def test_the_checks_before_the_first_trial_take_a_second_on_20000_columns_not_13_s():
+def genotype_frame(rows: int = 200, columns: int = 20_000, seed: int = 0) -> pd.DataFrame:
+    """Genotypes (0, 1, 2 copies of an allele) as int8, as a SNP table; the class is g0 + g1 > 2."""
+    values = np.random.default_rng(seed).integers(0, 3, size=(rows, columns)).astype("int8")
+    frame = pd.DataFrame(values, columns=[f"snp{i}" for i in range(columns)])
+    return frame.assign(target=(values[:, 0] + values[:, 1] > 2).astype(int))
+
+
+@pytest.mark.parametrize("make", [wide_frame, genotype_frame], ids=["floats", "genotypes"])
+def test_the_checks_before_the_first_trial_take_a_second_on_20000_columns_not_13_s(make):
     """Converted dtypes, infinite values, leakage, magnitudes and units were read column by
-    column (13.6 s of a 30 s budget on 200 x 20,000 here, before any trial); now NumPy
-    number columns are settled by their dtype, the plan's counts or one 2-D block."""
-    frame = wide_frame()
+    column (13.6 s of a 30 s budget on 200 x 20,000 floats here, before any trial; 25 s on
+    int8 genotypes, each of whose columns of 3 values was grouped by the target for leakage);
+    now NumPy number columns are settled by their dtype, the plan's counts or 2-D blocks."""
+    frame = make()
     started = time.perf_counter()
     prepared = prepare_data(frame, target="target")
     data_mod.fingerprint(prepared.X, prepared.y)
     took = time.perf_counter() - started
-    assert took < 5, f"{took:.1f} s"  # 0.9 s on an idle machine
-    assert len(prepared.plan.used) == 20_000 and prepared.task == "binary"
+    assert took < 5, f"{took:.1f} s"  # about 1 s on an idle machine
+    assert prepared.plan.names("numeric") == [c for c in frame.columns if c != "target"]
+    assert prepared.task == "binary" and not prepared.plan.notes  # no column determines the class
+
+
+def test_a_column_that_determines_the_class_is_found_among_many_integer_columns():
+    frame = genotype_frame(columns=3_000)
+    leak = frame["target"].to_numpy() * 2 + (np.arange(len(frame)) % 2) * (1 - frame["target"].to_numpy())
+    frame = frame.assign(leak=leak.astype("int8"), ids=np.arange(len(frame)))  # values 0, 1 and 2
+    mixed = frame.copy()
+    mixed.loc[int(np.flatnonzero(leak == 0)[0]), "leak"] = 2  # one row of class 0 given class 1's value
+    with pytest.warns(UserWarning, match="'leak' determines the target 'target' exactly"):
+        prepared = prepare_data(frame, target="target")
+    assert list(prepared.plan.notes) == ["leak"]
+    assert prepared.plan.dropped["ids"] == "ID-like: a distinct, increasing integer per row"
+    assert not prepare_data(mixed, target="target").plan.notes  # one row off: no longer one class per value
 
 
 def test_long_data_is_read_in_blocks_of_at_most_block_cells_values(datasets_dir, monkeypatch):
