@@ -1506,21 +1506,28 @@ def frame_hashes(X: pd.DataFrame) -> np.ndarray:
 def _column_hashes(X: pd.DataFrame):
     """Yield each column's ``hash_array``, in order; a run of columns of one NumPy number
     dtype is hashed together, at most :data:`HASH_BLOCK_CELLS` values at a time."""
-    dtypes = X.dtypes.tolist()
-    width = max(1, HASH_BLOCK_CELLS // max(1, len(X)))
-    j = 0
-    while j < len(dtypes):
-        dtype, end = dtypes[j], j + 1
-        if not (isinstance(dtype, np.dtype) and dtype.kind in "biuf"):
-            yield pd.util.hash_pandas_object(X.iloc[:, j], index=False).to_numpy()
-            j = end
+    plain = [dtype if isinstance(dtype, np.dtype) and dtype.kind in "biuf" else None for dtype in X.dtypes.tolist()]
+    for start, end in column_runs(plain, max(1, HASH_BLOCK_CELLS // max(1, len(X)))):
+        if plain[start] is None:
+            yield pd.util.hash_pandas_object(X.iloc[:, start], index=False).to_numpy()
             continue
-        while end < len(dtypes) and end - j < width and dtypes[end] == dtype:
-            end += 1
-        values = X.iloc[:, j:end].to_numpy()
+        values = X.iloc[:, start:end].to_numpy()
         hashed = pd.util.hash_array(values.ravel(order="F")).reshape(values.shape, order="F")
-        yield from (hashed[:, k] for k in range(end - j))  # hash_array hashes each value alone
-        j = end
+        yield from (hashed[:, k] for k in range(end - start))  # hash_array hashes each value alone
+
+
+def column_runs(keys: list, width: int):
+    """Yield ``(start, end)``: runs of at most ``width`` neighbours with the same key, and each
+    position whose key is None alone."""
+    start = 0
+    while start < len(keys):
+        end = start + 1
+        if keys[start] is not None:  # (a NumPy dtype equals None: np.dtype(None) is float64)
+            while (end < len(keys) and end - start < width and keys[end] is not None
+                   and keys[end] == keys[start]):
+                end += 1
+        yield start, end
+        start = end
 
 
 # the values hashed at a time by frame_hashes (8 MB of them): a 1,000,000-row fingerprint adds

@@ -21,7 +21,7 @@ import base64
 import numpy as np
 import pandas as pd
 
-from ..engine.data import HASH_BLOCK_CELLS, combined_hashes
+from ..engine.data import HASH_BLOCK_CELLS, column_runs, combined_hashes
 
 MAX_HASHES = 10_000  # 53 KB of base64 in the profile
 MIN_ELIGIBLE = 20  # fewer eligible batch rows than this: no estimate
@@ -44,25 +44,19 @@ def row_hashes(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
 def _column_hashes(frame: pd.DataFrame, columns: list[str]):
     """Yield the hash of each of ``columns`` as float64 or text, in order."""
     dtypes = dict(zip(frame.columns.tolist(), frame.dtypes.tolist()))  # not frame[name] 20,000 times
-    width = max(1, HASH_BLOCK_CELLS // max(1, len(frame)))
-    i = 0
-    while i < len(columns):
-        end = i
-        while end < len(columns) and end - i < width and _plain_number(dtypes[columns[end]]):
-            end += 1
-        if end > i:  # a run of plain number columns
-            block = frame[columns[i:end]].to_numpy(dtype="float64", na_value=np.nan)
+    plain = [True if _plain_number(dtypes[name]) else None for name in columns]
+    for start, end in column_runs(plain, max(1, HASH_BLOCK_CELLS // max(1, len(frame)))):
+        if plain[start]:  # a run of plain number columns
+            block = frame[columns[start:end]].to_numpy(dtype="float64", na_value=np.nan)
             hashed = pd.util.hash_array(block.ravel(order="F")).reshape(block.shape, order="F")
-            yield from (hashed[:, k] for k in range(end - i))
-            i = end
+            yield from (hashed[:, k] for k in range(end - start))
             continue
-        col = frame[columns[i]]
+        col = frame[columns[start]]
         if pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
             values = pd.to_numeric(col, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
         else:
             values = col.astype("string").fillna("\x00").to_numpy(dtype=object)
         yield pd.util.hash_array(values)
-        i += 1
 
 
 def _plain_number(dtype) -> bool:

@@ -28,7 +28,7 @@ from nbautoml.engine import data as data_mod
 from nbautoml.engine import space
 from nbautoml.engine.automl import prepare_data
 from nbautoml.engine.data import plain_number_stats, plan_columns
-from nbautoml.engine.transformers import ColumnNames
+from nbautoml.engine.transformers import ColumnNames, NumbersFromText, to_numbers
 from nbautoml.monitor.profile import _round_array, numeric_block_sketches, profile_column
 from nbautoml.schema import build_schema
 
@@ -218,6 +218,20 @@ def test_long_data_is_read_in_blocks_of_at_most_block_cells_values(datasets_dir,
     assert max(values.shape[1] for _, values in blocks) == 10 and len(blocks) >= 4
     assert sorted(name for part, _ in blocks for name in part) == sorted(whole)
     assert plain_number_stats(frame) == whole
+
+
+def test_many_number_columns_become_one_float_array_as_column_by_column_and_the_frame_is_left_alone(
+        datasets_dir):
+    frame, _, _ = load_dataset("house")
+    numbers = frame.select_dtypes("number").assign(Small=frame["OverallQual"].astype("int8"),
+                                                    Single=frame["LotFrontage"].astype("float32"))
+    numbers.loc[3, "LotFrontage"] = np.inf
+    before = numbers.copy()
+    out = NumbersFromText().fit(numbers).transform(numbers)
+    expected = np.column_stack([to_numbers(numbers[c]).to_numpy(dtype=float, na_value=np.nan) for c in numbers])
+    np.testing.assert_array_equal(out, expected)  # inf missing, as to_numbers makes it
+    assert np.isnan(out[3, list(numbers.columns).index("LotFrontage")])
+    pd.testing.assert_frame_equal(numbers, before)  # the caller's frame keeps its inf
 
 
 def test_rounding_to_seven_digits_agrees_with_formatting_them():
