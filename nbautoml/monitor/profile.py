@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..engine.data import BLOCK_CELLS, is_placeholder
+from ..engine.data import BLOCK_CELLS, column_dtypes, is_placeholder, numpy_kind
 from ..engine.transformers import to_numbers
 from .seen_rows import training_sketch
 
@@ -180,7 +180,7 @@ def build_profile(result, max_rows: int = MAX_ROWS) -> ReferenceProfile:
         X if len(X) <= max_rows else X.iloc[np.sort(rng.choice(len(X), max_rows, replace=False))]
     )
     roles = {c: r for r in ("numeric", "categorical", "datetime", "text") for c in plan.names(r)}
-    dtypes = X.dtypes.to_dict()
+    dtypes = column_dtypes(X)
     block = [n for n in plan.used if roles.get(n) == "numeric" and _plain_numbers(dtypes[n])]
     sketched = numeric_block_sketches(X, sample, block)
     features = {}
@@ -240,7 +240,7 @@ def profile_column(full: pd.Series, sample: pd.Series, role: str) -> dict:
 
 def _plain_numbers(dtype) -> bool:
     """True for a NumPy integer or float dtype (not bool, not a nullable extension type)."""
-    return isinstance(dtype, np.dtype) and dtype.kind in "iuf"
+    return numpy_kind(dtype) in ("i", "u", "f")
 
 
 def numeric_block_sketches(full: pd.DataFrame, sample: pd.DataFrame, names: list[str],
@@ -703,7 +703,7 @@ def _fit_anomaly(profile: ReferenceProfile, sample: pd.DataFrame, rng) -> tuple[
 
 def converted_columns(profile: ReferenceProfile, frame: pd.DataFrame) -> dict:
     """Each profiled column of ``frame`` converted: floats, or category strings."""
-    dtypes = frame.dtypes.to_dict()
+    dtypes = column_dtypes(frame)
     plain = [name for name, info in profile.features.items() if name in dtypes and info["kind"] != "categorical"
              and info["role"] == "numeric" and _plain_numbers(dtypes[name])]
     block = frame[plain].to_numpy(dtype=float).T if plain else None  # wide data: one conversion

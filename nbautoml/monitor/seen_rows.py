@@ -21,7 +21,7 @@ import base64
 import numpy as np
 import pandas as pd
 
-from ..engine.data import HASH_BLOCK_CELLS, column_runs, combined_hashes
+from ..engine.data import HASH_BLOCK_CELLS, column_dtypes, column_runs, combined_hashes, numpy_kind
 
 MAX_HASHES = 10_000  # 53 KB of base64 in the profile
 MIN_ELIGIBLE = 20  # fewer eligible batch rows than this: no estimate
@@ -43,7 +43,7 @@ def row_hashes(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
 
 def _column_hashes(frame: pd.DataFrame, columns: list[str]):
     """Yield the hash of each of ``columns`` as float64 or text, in order."""
-    dtypes = dict(zip(frame.columns.tolist(), frame.dtypes.tolist()))  # not frame[name] 20,000 times
+    dtypes = column_dtypes(frame)  # not frame[name] 20,000 times
     plain = [True if _plain_number(dtypes[name]) else None for name in columns]
     for start, end in column_runs(plain, max(1, HASH_BLOCK_CELLS // max(1, len(frame)))):
         if plain[start]:  # a run of plain number columns
@@ -61,7 +61,7 @@ def _column_hashes(frame: pd.DataFrame, columns: list[str]):
 
 def _plain_number(dtype) -> bool:
     """NumPy bool, integer or float columns: their float64 values need no conversion."""
-    return isinstance(dtype, np.dtype) and dtype.kind in "biuf"
+    return numpy_kind(dtype) in ("b", "i", "u", "f")
 
 
 def training_sketch(X: pd.DataFrame, columns: list[str]) -> dict:
