@@ -19,10 +19,10 @@ import sys
 
 CHILD = r"""
 import gc, json, resource, sys, threading, time
-import numpy as np, pandas as pd, psutil
+import numpy as np, pandas as pd, psutil, pyarrow as pa
 from sklearn.datasets import make_classification
 from nbautoml import AutoML
-import nbautoml.engine.automl, hyperopt, sklearn.ensemble  # imports counted in the baseline
+import nbautoml.engine.automl, nbautoml.engine.cost, hyperopt, sklearn.ensemble  # imports counted in the baseline
 rows, budget = int(sys.argv[1]), float(sys.argv[2])
 strings, string_dtype = (int(sys.argv[3]), sys.argv[4]) if len(sys.argv) > 4 else (0, "str")
 baseline = psutil.Process().memory_info().rss / 2**20
@@ -34,7 +34,11 @@ for i in range(strings):  # a number column binned into 8 words: the same inform
     name = f"f{19 - i}"
     bins = np.searchsorted(np.quantile(frame[name], np.linspace(0, 1, 9)[1:-1]), frame[name])
     frame[name] = pd.Series(words[bins], dtype=string_dtype)
+if strings:  # the number columns left are views of the generated 20-column array: copied, so
+    frame = frame.copy()  # that array (40 MB the frame no longer shows) is freed
 gc.collect()
+nbautoml.engine.cost._release_free_memory()  # the generation's freed heap is not the search's
+pa.default_memory_pool().release_unused()
 data_mb = frame.memory_usage(deep=True).sum() / 2**20
 before = psutil.Process().memory_info().rss / 2**20
 sampled, sampling = [before], threading.Event()

@@ -397,6 +397,16 @@ def _score_lines(result, pipeline, writer: _Writer, y: str) -> list[str]:
 # ------------------------------------------------------------------- writing objects as code
 
 
+def _public_equivalent(cls: type) -> type:
+    """The scikit-learn class an nbautoml subclass only fits faster (the same fitted
+    encoder, tested), so that the code shows the class a reader knows."""
+    from sklearn.preprocessing import OneHotEncoder
+
+    from .engine.transformers import OneHotCategories
+
+    return OneHotEncoder if cls is OneHotCategories else cls
+
+
 class _Writer:
     """Writes estimators as constructor calls; collects the imports and helper sources needed."""
 
@@ -526,7 +536,7 @@ class _Writer:
         if isinstance(value, float):
             return repr(value) if math.isfinite(value) else f'float("{value}")'
         if isinstance(value, BaseEstimator):
-            head = self.reference(type(value))
+            head = self.reference(_public_equivalent(type(value)))
             return self._wrap(f"{head}(", self._arguments(value, inner), ")", indent)
         if isinstance(value, (list, tuple)):
             items = [self.expr(v, inner) for v in value]

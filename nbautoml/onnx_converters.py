@@ -387,19 +387,22 @@ def _output_shape(tensor_type, width):
 # nbautoml's steps with a converter here: categorical columns are string inputs (what AsString
 # makes of them), dates float64 days since 1970, text strings (text_for_onnx), numbers stored as
 # text float32 (the feeds parse them)
-CONVERTIBLE_STEPS = ("AsString", "OrdinalCategories", "DatetimeFeatures", "TextColumn", "NumbersFromText")
+CONVERTIBLE_STEPS = ("AsString", "OrdinalCategories", "OneHotCategories", "DatetimeFeatures", "TextColumn",
+                     "NumbersFromText")
 
 
 def _register_category_converters():
     """``AsString`` (the input is already strings: an identity), ``OrdinalCategories``
     (each category to its code, :func:`category_slots`; a category not seen in
     training to ``unknown_codes_``) and ``OneHotEncoder`` with infrequent categories,
-    which skl2onnx refuses (:func:`_one_hot_with_infrequent`)."""
+    which skl2onnx refuses (:func:`_one_hot_with_infrequent`), for nbautoml's
+    ``OneHotCategories`` too."""
     from skl2onnx import update_registered_converter
+    from skl2onnx._supported_operators import sklearn_operator_name_map
     from skl2onnx.common._registration import get_shape_calculator, register_shape_calculator
     from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 
-    from .engine.transformers import AsString, OrdinalCategories
+    from .engine.transformers import AsString, OneHotCategories, OrdinalCategories
 
     def ordinal(scope, operator, container):
         # skl2onnx's OrdinalEncoder converter codes infrequent categories wrongly when
@@ -423,6 +426,8 @@ def _register_category_converters():
             operator.outputs[0].type = FloatTensorType([operator.inputs[0].get_first_dimension(), width])
 
         register_shape_calculator("SklearnOneHotEncoder", one_hot_shape, overwrite=True)
+    # nbautoml's one-hot encoder is scikit-learn's, fitted faster: the same converter
+    sklearn_operator_name_map[OneHotCategories] = "SklearnOneHotEncoder"
 
 
 def _has_infrequent(encoder) -> bool:

@@ -702,7 +702,6 @@ def build_pipeline(config: dict, plan, task: str, random_state: int | None = 0, 
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import (
         MinMaxScaler,
-        OneHotEncoder,
         RobustScaler,
         SplineTransformer,
         StandardScaler,
@@ -713,6 +712,7 @@ def build_pipeline(config: dict, plan, task: str, random_state: int | None = 0, 
         ColumnNames,
         DatetimeFeatures,
         NumbersFromText,
+        OneHotCategories,
         OrdinalCategories,
         TextColumn,
     )
@@ -772,8 +772,8 @@ def build_pipeline(config: dict, plan, task: str, random_state: int | None = 0, 
     if categorical:
         cap = int(pre.get("max_categories", 20))
         if pre.get("cat_encoding", "onehot" if scale else "ordinal") == "onehot":
-            encoder = OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=cap,
-                                    sparse_output=not dense_only)
+            encoder = OneHotCategories(handle_unknown="infrequent_if_exist", max_categories=cap,
+                                       sparse_output=not dense_only)
         else:
             encoder = OrdinalCategories(max_categories=cap)
         steps = [("as_string", AsString()), ("encode", encoder)]
