@@ -199,8 +199,9 @@ def counting_stand_in(X, max_categories, min_rows=5_000):
 
     Each column of ``X`` (an object array of strings, as :class:`AsString` makes)
     gets its categories once, and its ``max_categories - 1`` most frequent ones
-    (scikit-learn's rule: the counts sorted stably, ties going to the category that
-    sorts first) once more, so that those and only those are frequent. The counts
+    (scikit-learn's rule: the counts sorted stably, so that of equal counts the
+    categories that sort last stay frequent) once more, so that those and only those
+    are frequent. The counts
     come from ``pd.factorize``, which hashes in C; scikit-learn's ``_get_counts``
     calls ``is_scalar_nan`` on every value (0.6 s a column of 1,000,000).
 
