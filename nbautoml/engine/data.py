@@ -1463,6 +1463,7 @@ def leaking_columns(X: pd.DataFrame, y: pd.Series, plan: DataPlan, task: str) ->
     n_target_values = int(pd.Series(target.astype(float)).nunique(dropna=False)) if task == "regression" else 0
     few_values = {}  # classification: NumPy columns of few values, checked a block at a time below
     classes = class_names = None  # the target's class codes, made when a column needs them
+    planned_values = {info.name: info.n_unique for info in plan.columns}
     for name in plan.used:
         if name in counted:
             n_unique, missing_rate = counted[name]
@@ -1478,6 +1479,9 @@ def leaking_columns(X: pd.DataFrame, y: pd.Series, plan: DataPlan, task: str) ->
             if (pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col)
                     and np.array_equal(col.to_numpy(dtype=float, na_value=np.nan), target.astype(float))):
                 equal[name] = f"possible target leakage: equal to the target {y.name!r} on every row"
+            continue
+        # the plan's count first (numbers read from text merge values, never split them)
+        if planned_values[name] > LEAK_MAX_VALUES or 5 * planned_values[name] > len(col):
             continue
         codes, distinct = pd.factorize(col, use_na_sentinel=False)  # missing is one value
         n_values = len(distinct)
