@@ -399,12 +399,13 @@ def _score_lines(result, pipeline, writer: _Writer, y: str) -> list[str]:
 
 def _public_equivalent(cls: type) -> type:
     """The scikit-learn class an nbautoml subclass only fits faster (the same fitted
-    encoder, tested), so that the code shows the class a reader knows."""
+    encoder or imputer, tested), so that the code shows the class a reader knows."""
+    from sklearn.impute import SimpleImputer
     from sklearn.preprocessing import OneHotEncoder
 
-    from .engine.transformers import OneHotCategories
+    from .engine.transformers import MedianImputer, OneHotCategories
 
-    return OneHotEncoder if cls is OneHotCategories else cls
+    return {OneHotCategories: OneHotEncoder, MedianImputer: SimpleImputer}.get(cls, cls)
 
 
 class _Writer:

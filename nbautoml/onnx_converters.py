@@ -387,8 +387,8 @@ def _output_shape(tensor_type, width):
 # nbautoml's steps with a converter here: categorical columns are string inputs (what AsString
 # makes of them), dates float64 days since 1970, text strings (text_for_onnx), numbers stored as
 # text float32 (the feeds parse them)
-CONVERTIBLE_STEPS = ("AsString", "OrdinalCategories", "OneHotCategories", "DatetimeFeatures", "TextColumn",
-                     "NumbersFromText")
+CONVERTIBLE_STEPS = ("AsString", "OrdinalCategories", "OneHotCategories", "MedianImputer", "DatetimeFeatures",
+                     "TextColumn", "NumbersFromText")
 
 
 def _register_category_converters():
@@ -401,8 +401,9 @@ def _register_category_converters():
     from skl2onnx._supported_operators import sklearn_operator_name_map
     from skl2onnx.common._registration import get_shape_calculator, register_shape_calculator
     from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+    from sklearn.impute import SimpleImputer
 
-    from .engine.transformers import AsString, OneHotCategories, OrdinalCategories
+    from .engine.transformers import AsString, MedianImputer, OneHotCategories, OrdinalCategories
 
     def ordinal(scope, operator, container):
         # skl2onnx's OrdinalEncoder converter codes infrequent categories wrongly when
@@ -426,8 +427,9 @@ def _register_category_converters():
             operator.outputs[0].type = FloatTensorType([operator.inputs[0].get_first_dimension(), width])
 
         register_shape_calculator("SklearnOneHotEncoder", one_hot_shape, overwrite=True)
-    # nbautoml's one-hot encoder is scikit-learn's, fitted faster: the same converter
+    # nbautoml's one-hot encoder and imputer are scikit-learn's, fitted faster: the same converters
     sklearn_operator_name_map[OneHotCategories] = "SklearnOneHotEncoder"
+    sklearn_operator_name_map[MedianImputer] = sklearn_operator_name_map[SimpleImputer]
 
 
 def _has_infrequent(encoder) -> bool:

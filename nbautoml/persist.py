@@ -131,8 +131,8 @@ _SCIPY = {f"scipy.sparse._{k}.{k}_{kind}" for k in ("csr", "csc") for kind in ("
     "scipy.interpolate._bsplines.BSpline", "scipy._lib.array_api_compat.numpy._aliases.asarray",
 }
 _NBAUTOML = {f"nbautoml.engine.transformers.{t}" for t in (
-    "AsString", "ColumnNames", "DatetimeFeatures", "LogTarget", "NumbersFromText", "OneHotCategories",
-    "OrdinalCategories", "TextColumn")}
+    "AsString", "ColumnNames", "DatetimeFeatures", "LogTarget", "MedianImputer", "NumbersFromText",
+    "OneHotCategories", "OrdinalCategories", "TextColumn")}
 _SKLEARN = {f"sklearn.{t}" for t in (
     # pipelines and preprocessing (engine/space.py build_pipeline)
     "pipeline.Pipeline",

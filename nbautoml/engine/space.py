@@ -698,7 +698,6 @@ def build_pipeline(config: dict, plan, task: str, random_state: int | None = 0, 
     from sklearn.decomposition import TruncatedSVD
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.feature_selection import SelectPercentile, f_classif, f_regression
-    from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import (
         MinMaxScaler,
@@ -711,6 +710,7 @@ def build_pipeline(config: dict, plan, task: str, random_state: int | None = 0, 
         AsString,
         ColumnNames,
         DatetimeFeatures,
+        MedianImputer,
         NumbersFromText,
         OneHotCategories,
         OrdinalCategories,
@@ -742,7 +742,7 @@ def build_pipeline(config: dict, plan, task: str, random_state: int | None = 0, 
     def numeric_steps():
         if native_missing:
             return []
-        steps = [("impute", SimpleImputer(strategy=pre.get("num_impute", "median"), keep_empty_features=True))]
+        steps = [("impute", MedianImputer(strategy=pre.get("num_impute", "median"), keep_empty_features=True))]
         if splines:
             steps.append(("splines", SplineTransformer(n_knots=SPLINE_KNOTS, degree=SPLINE_DEGREE,
                                                        extrapolation="constant")))

@@ -7,10 +7,12 @@ and ``%automl_code`` can write them out verbatim.
 from __future__ import annotations
 
 import re
+import warnings
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.impute import SimpleImputer
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
 
 DATETIME_PARTS = ("year", "month", "day", "day_of_week", "day_of_year", "hour")
@@ -192,6 +194,46 @@ class OneHotCategories(OneHotEncoder):
     def fit(self, X, y=None):
         stand_in = counting_stand_in(X, self.max_categories) if self.min_frequency is None else None
         return super().fit(X if stand_in is None else stand_in, y)
+
+
+class MedianImputer(SimpleImputer):
+    """scikit-learn's ``SimpleImputer``, whose medians NumPy computes.
+
+    The same imputer as ``SimpleImputer`` fitted on ``X``, learnt from one row of each
+    column's median (``np.nanmedian``, missing where a column has no value):
+    scikit-learn takes medians of masked arrays, 2.3 s for 15 columns of 800,000 rows
+    against 0.2 s. Other strategies, other missing-value markers, an indicator or
+    numbers other than float64 and NumPy integers are fitted by scikit-learn itself.
+    """
+
+    def fit(self, X, y=None):
+        stand_in = median_stand_in(X) if (self.strategy == "median" and not self.add_indicator
+                                          and _is_nan(self.missing_values)) else None
+        return super().fit(X if stand_in is None else stand_in, y)
+
+
+def _is_nan(value) -> bool:
+    return isinstance(value, float) and value != value
+
+
+def median_stand_in(X, min_rows=5_000):
+    """One row holding each column's median (NaN for a column without values), with the
+    names of ``X``'s columns, or None when ``X`` is small or not float64/integer numbers."""
+    if len(X) < min_rows:
+        return None
+    if isinstance(X, pd.DataFrame):
+        dtypes = X.dtypes.tolist()
+        if not all(isinstance(d, np.dtype) and (d == np.float64 or d.kind in "iu") for d in dtypes):
+            return None
+        values = X.to_numpy(dtype=np.float64)
+    elif isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype == np.float64:
+        values = X
+    else:
+        return None
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # "All-NaN slice": that column's median is NaN
+        medians = np.nanmedian(values, axis=0)[None, :]
+    return pd.DataFrame(medians, columns=X.columns) if isinstance(X, pd.DataFrame) else medians
 
 
 def counting_stand_in(X, max_categories, min_rows=5_000):

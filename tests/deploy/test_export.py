@@ -245,7 +245,8 @@ def test_unsupported_steps_inside_an_ensemble_are_named(monkeypatch):
         warnings.simplefilter("ignore")
         ensemble = build_ensemble(members, "binary").fit(X, rng.choice(["no", "yes"], 60))
     assert unsupported_steps(ensemble) == []  # every step of nbautoml's converts; were one not to:
-    monkeypatch.setattr(onnx_converters, "CONVERTIBLE_STEPS", ("AsString", "OrdinalCategories", "OneHotCategories"))
+    monkeypatch.setattr(onnx_converters, "CONVERTIBLE_STEPS",
+                        ("AsString", "OrdinalCategories", "OneHotCategories", "MedianImputer"))
     assert unsupported_steps(ensemble) == ["ensemble/ridge/features/num/as_numbers (NumbersFromText)",
                                            "ensemble/decision_tree/features/num/as_numbers (NumbersFromText)"]
 
