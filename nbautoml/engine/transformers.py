@@ -202,7 +202,7 @@ class MedianImputer(SimpleImputer):
     The same imputer as ``SimpleImputer`` fitted on ``X``, learnt from one row of each
     column's median (``np.nanmedian``, missing where a column has no value):
     scikit-learn takes medians of masked arrays, 2.3 s for 15 columns of 800,000 rows
-    against 0.2 s. Other strategies, other missing-value markers, an indicator or
+    against 0.17-0.25 s. Other strategies, other missing-value markers, an indicator or
     numbers other than float64 and NumPy integers are fitted by scikit-learn itself.
     """
 
