@@ -1105,13 +1105,18 @@ def numbers_in_text(col: pd.Series, factorized: tuple | None = None) -> tuple[pd
     if (rest.str.match(_LEADING_ZERO) & ~rest.str.match(CLOCK)).any():  # "05:01:27" is a duration, not a code
         return None
     for part in (rest[:50], rest):  # most text fails on the first few
-        if not np.isfinite(to_numbers(part).to_numpy(dtype=float, na_value=np.nan)).all():
+        parsed = to_numbers(part).to_numpy(dtype=float, na_value=np.nan)
+        if not np.isfinite(parsed).all():
             return None
     if _count_units(units_in(rest)) > MAX_UNITS:
         return None
     placeholders = pd.Series(counts[placeholder], index=text[placeholder].to_numpy())
     placeholders = placeholders.groupby(level=0, sort=False).sum().sort_values(ascending=False, kind="stable")
-    return to_numbers(col), {str(k): int(v) for k, v in placeholders.items()}
+    # the column from its distinct values' numbers, parsed once above (placeholders missing)
+    number_of = dict(zip(rest.tolist(), parsed.tolist()))
+    per_distinct = np.array([number_of.get(t, np.nan) for t in text.tolist()] + [np.nan])  # last: missing
+    numbers = pd.Series(per_distinct[codes], index=col.index, name=col.name)
+    return numbers, {str(k): int(v) for k, v in placeholders.items()}
 
 
 def _count_units(units) -> int:

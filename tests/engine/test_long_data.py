@@ -56,6 +56,9 @@ def test_text_numbers_of_a_long_column_are_read_once_per_distinct_value():
     expected = {text: data_mod.formatted_number(text) for text in prices[:-1]}
     np.testing.assert_array_equal(values.to_numpy(), col.map(expected).to_numpy(dtype=float))
     assert values.name == "price" and values.index.equals(col.index)
+    numbers, placeholders = data_mod.numbers_in_text(col)  # its numbers from the distinct values it parsed
+    pd.testing.assert_series_equal(numbers, values)
+    assert list(placeholders) == ["?"]
 
 
 @pytest.mark.parametrize("dtype", ["str", "object", "category", "string"])
