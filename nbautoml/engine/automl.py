@@ -114,9 +114,9 @@ class AutoML(BaseEstimator):
         ensembles. With ``prefer`` other than "accurate" there is no ensemble.
         The search keeps time (at most a fifth of the budget) for refitting the
         two members an ensemble most likely adds, the best trials of the next
-        two model families, and none near the end of the budget when no
-        ensemble would be kept; a member too slow to refit in the time left is
-        left out.
+        two model families; near the end of the budget only for the members of
+        the ensemble it would keep then (none without one); a member too slow
+        to refit in the time left is left out.
     backend : {"local", "spark"}, default="local"
         "local" runs trials in worker processes on this machine; "spark" runs
         them as Spark tasks through hyperopt's SparkTrials (``n_jobs`` tasks at
@@ -469,8 +469,8 @@ class AutoML(BaseEstimator):
                         spent=spent + (time.perf_counter() - t_start), previous=previous, rerun=rerun,
                         start_method=self.start_method,
                         ensemble_reserve=3 if ensembles else 0,
-                        ensemble_kept=(self._ensemble_check(metric, y_codes, refit_factor, n_test / n_train)
-                                       if ensembles else None),
+                        ensemble_members=(self._ensemble_check(metric, y_codes, refit_factor, n_test / n_train)
+                                          if ensembles else None),
                         families=None if self.space is not None else families,
                         space_for=None if self.space is not None else
                         (lambda active: build_space(active, **now())),
@@ -680,15 +680,17 @@ class AutoML(BaseEstimator):
         return None
 
     def _ensemble_check(self, metric, y_codes, refit_factor, test_fraction):
-        """``ensemble_kept`` for the search: whether the final model would be an ensemble if
-        the search ended now (the trial ``choose_trial`` would choose, then the ensemble's
-        choice on the predictions kept so far, whatever the members' refit time)."""
-        def kept(search):
+        """``ensemble_members`` for the search: the trial ids of the ensemble the final model
+        would be if the search ended now, or None (the trial ``choose_trial`` would choose,
+        then the ensemble's choice on the predictions kept so far, whatever the members'
+        refit time)."""
+        def members(search):
             chosen = choose_trial(search.candidate_trials(), self.prefer, metric.greater_is_better,
                                   self.prefer_tolerance, metric.name, test_fraction=test_fraction).chosen
-            return self._choose_ensemble(search.state, chosen, metric, y_codes, search, refit_factor,
-                                         left=float("inf")) is not None
-        return kept
+            choice = self._choose_ensemble(search.state, chosen, metric, y_codes, search, refit_factor,
+                                           left=float("inf"))
+            return None if choice is None else tuple(choice.weights)
+        return members
 
     def _refit_ensemble(self, choice):
         from .ensemble import build_ensemble

@@ -132,11 +132,12 @@ class Search:
         ``space_for`` must build the space it leaves.
     prune_families : bool
         Stop suggesting families far behind the best one (see ``race.py``).
-    ensemble_kept : callable, optional
-        ``ensemble_kept(search)`` says whether the final model would be an ensemble
-        if the search ended now. Within a second of the end of a time budget, the
-        refit reserve keeps no time for other members when it would not, so that
-        the time goes to more trials.
+    ensemble_members : callable, optional
+        ``ensemble_members(search)`` gives the trial ids of the ensemble the final
+        model would be if the search ended now, or None when it would be a single
+        trial. Within a second of the end of a time budget, the refit reserve keeps
+        time only for those members (none without an ensemble), never more than for
+        the likely members, so that the time goes to more trials.
     memory_limit : float, optional
         MB a trial may use on top of its worker (``WorkerPool``).
     """
@@ -144,7 +145,7 @@ class Search:
     def __init__(self, space, ctx, metric, budget: Budget, *, algo="tpe", seed=0, n_jobs=1, store=None,
                  callbacks=(), points=(), refit_factor=1.0, spent=0.0, previous=(), rerun=(),
                  start_method=None, keep_oof=10, ensemble_reserve=0, families=None, space_for=None,
-                 prune_families=True, ensemble_kept=None, memory_limit=None, vals_for=None, choices=()):
+                 prune_families=True, ensemble_members=None, memory_limit=None, vals_for=None, choices=()):
         self.space = space
         self.memory_limit = memory_limit
         self.ctx = ctx
@@ -167,8 +168,8 @@ class Search:
         self.keep_oof = keep_oof
         self._default_ids: set[int] = set()  # default points: out-of-fold predictions always kept
         self.ensemble_reserve = ensemble_reserve
-        self.ensemble_kept = ensemble_kept
-        self._kept: tuple | None = None  # (the kept predictions and the best trial, ensemble_kept then)
+        self.ensemble_members = ensemble_members
+        self._planned: tuple | None = None  # (the kept predictions and the best trial, ensemble_members then)
         # The family race needs the built-in space, rebuilt over the families still in it.
         self.families = list(families) if families else None
         self.space_for = space_for
@@ -388,8 +389,13 @@ class Search:
             others_time = min(sum(member_refit_time(by_id[tid], self.refit_factor) for tid in others),
                               0.2 * self.budget.time_budget)
             near_end = self.budget.time_budget - self.elapsed() - (reserve + others_time + self._profile_time()) <= 1.0
-            if near_end and self.ensemble_kept is not None and not self._would_keep_ensemble():
-                others_time = 0.0  # within a second of the end and no ensemble worth keeping: no time for one
+            if near_end and self.ensemble_members is not None:
+                # within a second of the end: time only for the members of the ensemble the
+                # final choice would make now (none when it would make none)
+                planned = self._planned_members()
+                if planned is not None:
+                    others_time = min(others_time, sum(member_refit_time(by_id[tid], self.refit_factor)
+                                                       for tid in planned if tid != best.trial_id and tid in by_id))
             reserve += others_time
         # the refit (single-threaded, like the trials) with a margin for a loaded machine,
         # plus the monitoring profile built after it
@@ -401,19 +407,20 @@ class Search:
         slow one, where a 30 s search ran 34.4 s keeping 2.8 s)."""
         return 0.8 + self.ctx.X.shape[1] / 4_000
 
-    def _would_keep_ensemble(self) -> bool:
-        """``ensemble_kept``, asked again only when the kept predictions (or the best trial)
-        have changed since it was last asked."""
+    def _planned_members(self) -> tuple | None:
+        """``ensemble_members`` (an empty tuple for a single trial), asked again only when the
+        kept predictions (or the best trial) have changed since it was last asked; None when
+        the check failed, so that the time stays kept."""
         key = (self.state.best.trial_id, frozenset(self.state.oof))
-        if self._kept is None or self._kept[0] != key:
+        if self._planned is None or self._planned[0] != key:
             try:
-                kept = bool(self.ensemble_kept(self))
+                planned = tuple(self.ensemble_members(self) or ())
             except Exception as exc:  # a failed check must not stop the search: keep the time
                 log.warning("nbautoml: the ensemble check failed (%s: %s); time is kept for one.",
                             type(exc).__name__, exc)
-                kept = True
-            self._kept = (key, kept)
-        return self._kept[1]
+                planned = None
+            self._planned = (key, planned)
+        return self._planned[1]
 
     def _deadline(self) -> float:
         """perf_counter time by which trials must end, keeping time for the refit."""
