@@ -320,9 +320,13 @@ def test_near_the_deadline_time_is_kept_only_for_the_ensemble_the_search_would_k
     assert seen["far"] > best_only + 0.005  # far from the end, the likely members were counted
     if name == "diabetes":
         assert seen["planned"] == () and seen["near"] == pytest.approx(best_only)
+        assert seen["far"] > best_only + 0.05
     else:
         by_id = {t.trial_id: t for t in search.state.trials}
         others = sum(member_refit_time(by_id[tid], search.refit_factor)
                      for tid in seen["planned"] if tid != best.trial_id)
         assert len(seen["planned"]) >= 2 and others > 0
         assert seen["near"] == pytest.approx(best_only + min(others, seen["far"] - best_only))
+        # the likely members (the best trial of two other families) refit slower than the
+        # planned ones (0.083 s against 0.109 s here): less time is kept than far from the end
+        assert seen["near"] < seen["far"]
