@@ -1361,8 +1361,10 @@ def prepare_data(X, y=None, *, target=None, groups=None, task="auto", roles=None
         if note:
             warnings.warn(f"nbautoml: {note}", UserWarning, stacklevel=stacklevel)
     data_mod.check_features(X)
-    plan = data_mod.plan_columns(X, roles, notes=renamed, converted=converted)
-    leaks = data_mod.leaking_columns(X, y, plan, task)
+    factorized = {}  # the plan's codes of the columns of few values, for the leak check
+    plan = data_mod.plan_columns(X, roles, notes=renamed, converted=converted, factorized=factorized)
+    leaks = data_mod.leaking_columns(X, y, plan, task, factorized=factorized)
+    del factorized
     _note_and_warn(plan, leaks, lambda names, s: (
         f"{names} determine{s} the target {y.name!r} exactly: possible target leakage (a value known "
         f"only with the outcome?). A score near perfect would not hold on new data. If so, leave it "
