@@ -1346,22 +1346,51 @@ def number_blocks(X: pd.DataFrame, names=None, kinds: str = "iuf", chunk: int = 
             yield part, X[part].to_numpy()
 
 
+# a frame of at least this many NumPy number cells is counted by one thread per core: sorting
+# 1,000,000 rows x 15 float columns took 0.80 s on one thread, 0.46 s on two
+THREADED_STATS_CELLS = 2 * BLOCK_CELLS
+
+
 def plain_number_stats(X: pd.DataFrame, kinds: str = "iuf") -> dict[str, tuple[int, float]]:
     """``(distinct values, missing rate)`` of the columns with a NumPy dtype of ``kinds``:
-    what ``nunique()`` and ``isna().mean()`` give column by column (:func:`number_blocks`)."""
+    what ``nunique()`` and ``isna().mean()`` give column by column (:func:`number_blocks`).
+
+    On long data the blocks are sorted by a thread per core (NumPy sorts without the GIL),
+    at most that many blocks at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .workers import cpu_count
+
     stats: dict[str, tuple[int, float]] = {}
-    for part, values in number_blocks(X, kinds=kinds):
-        values = np.sort(values, axis=0)  # NaN last
-        changes = values[1:] != values[:-1]  # not np.diff: inf - inf is NaN
-        if values.dtype.kind == "f":
-            absent = np.isnan(values)
-            distinct = (~absent[0]).astype(int) + (changes & ~absent[1:]).sum(axis=0)
-            missing = absent.sum(axis=0) / len(values)
-        else:
-            distinct = 1 + changes.sum(axis=0)
-            missing = np.zeros(len(part))
-        stats.update({name: (int(d), float(m)) for name, d, m in zip(part, distinct, missing)})
+    blocks = number_blocks(X, kinds=kinds)
+    threads = min(4, cpu_count()) if X.shape[0] * X.shape[1] >= THREADED_STATS_CELLS else 1
+    if threads == 1:
+        for part, values in blocks:
+            stats.update(_block_stats(part, values))
+        return stats
+    with ThreadPoolExecutor(threads, thread_name_prefix="nbautoml-stats") as pool:
+        pending = []
+        for part, values in blocks:
+            pending.append(pool.submit(_block_stats, part, values))
+            if len(pending) == threads:
+                stats.update(pending.pop(0).result())
+        for future in pending:
+            stats.update(future.result())
     return stats
+
+
+def _block_stats(part: list[str], values: np.ndarray) -> dict[str, tuple[int, float]]:
+    """``(distinct values, missing rate)`` of each column of a block from :func:`number_blocks`."""
+    values = np.sort(values, axis=0)  # NaN last
+    changes = values[1:] != values[:-1]  # not np.diff: inf - inf is NaN
+    if values.dtype.kind == "f":
+        absent = np.isnan(values)
+        distinct = (~absent[0]).astype(int) + (changes & ~absent[1:]).sum(axis=0)
+        missing = absent.sum(axis=0) / len(values)
+    else:
+        distinct = 1 + changes.sum(axis=0)
+        missing = np.zeros(len(part))
+    return {name: (int(d), float(m)) for name, d, m in zip(part, distinct, missing)}
 
 
 def _read_as_numbers(col: pd.Series, info: ColumnInfo, factorized: tuple | None = None) -> None:

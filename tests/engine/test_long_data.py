@@ -132,8 +132,9 @@ def test_the_checks_before_a_search_on_a_million_rows_take_under_two_seconds(dty
     """RELIABILITY L-04: pre-flight validation on 1,000,000 rows x 20 columns in under 2 s.
     The checks and plan took 4.1-4.8 s with pandas' str dtype (what ``read_csv`` gives) and
     3.6-3.8 s with object strings; with the fingerprint now 0.8-1.1 s and 1.3 s (1.33 s and
-    1.88 s in a slow CI run); 1.2-1.35 s and 1.45-1.5 s since the leak check reads the codes
-    the plan kept. The best of three runs, as timeit takes."""
+    1.79-1.92 s in CI runs); 1.2-1.35 s and 1.45-1.5 s once the leak check read the codes the
+    plan kept; 0.8-1.0 s and 1.05-1.15 s with the numbers counted on two threads. The best of
+    three runs, as timeit takes."""
     frame = long_frame(dtype=dtype)
     times = []
     for _ in range(3):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 
 import numpy as np
@@ -25,7 +26,7 @@ import pytest
 import nbautoml
 from nbautoml.codegen import pipeline_code
 from nbautoml.engine import data as data_mod
-from nbautoml.engine import space
+from nbautoml.engine import space, workers
 from nbautoml.engine.automl import prepare_data
 from nbautoml.engine.data import plain_number_stats, plan_columns
 from nbautoml.engine.transformers import ColumnNames, NumbersFromText, to_numbers
@@ -218,6 +219,27 @@ def test_long_data_is_read_in_blocks_of_at_most_block_cells_values(datasets_dir,
     assert max(values.shape[1] for _, values in blocks) == 10 and len(blocks) >= 4
     assert sorted(name for part, _ in blocks for name in part) == sorted(whole)
     assert plain_number_stats(frame) == whole
+
+
+def test_long_data_is_counted_by_a_thread_per_core_with_the_same_counts_in_the_same_order(
+        datasets_dir, monkeypatch):
+    """Over THREADED_STATS_CELLS cells the blocks are sorted on threads, a few at once; the
+    counts and their order are those of one thread (and of pandas)."""
+    frame, _, _ = load_dataset("house")
+    frame = frame.assign(gone=np.nan, inf=[np.inf] * (len(frame) - 1) + [1.0], flag=frame.index % 3 == 0)
+    whole = plain_number_stats(frame, kinds="biuf")
+    assert whole["gone"] == (0, 1.0) and whole["inf"] == (2, 0.0) and whole["flag"] == (2, 0.0)
+    threads = set()
+    block_stats = data_mod._block_stats
+    monkeypatch.setattr(data_mod, "_block_stats", lambda *a: threads.add(threading.current_thread().name)
+                        or block_stats(*a))
+    monkeypatch.setattr(data_mod, "BLOCK_CELLS", 3 * len(frame))  # 3 columns a block: many blocks
+    assert plain_number_stats(frame, kinds="biuf") == whole and threads == {"MainThread"}
+    monkeypatch.setattr(data_mod, "THREADED_STATS_CELLS", 0)
+    counted = plain_number_stats(frame, kinds="biuf")
+    assert counted == whole and list(counted) == list(whole)
+    if workers.cpu_count() > 1:
+        assert threads - {"MainThread"} and all(name.startswith("nbautoml-stats") for name in threads - {"MainThread"})
 
 
 def test_many_number_columns_become_one_float_array_as_column_by_column_and_the_frame_is_left_alone(
