@@ -1355,8 +1355,9 @@ def plain_number_stats(X: pd.DataFrame, kinds: str = "iuf") -> dict[str, tuple[i
     """``(distinct values, missing rate)`` of the columns with a NumPy dtype of ``kinds``:
     what ``nunique()`` and ``isna().mean()`` give column by column (:func:`number_blocks`).
 
-    On long data the blocks are sorted by a thread per core (NumPy sorts without the GIL),
-    at most that many blocks at once."""
+    On long data the blocks are sorted by a thread per core (NumPy sorts without the GIL), at
+    most that many blocks at once, each in place in an array this thread made: memory freed
+    in another thread stays in that thread's malloc arena (60-80 MB more at a later peak)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from .workers import cpu_count
@@ -1366,22 +1367,26 @@ def plain_number_stats(X: pd.DataFrame, kinds: str = "iuf") -> dict[str, tuple[i
     threads = min(4, cpu_count()) if X.shape[0] * X.shape[1] >= THREADED_STATS_CELLS else 1
     if threads == 1:
         for part, values in blocks:
-            stats.update(_block_stats(part, values))
+            stats.update(_sorted_block_stats(part, np.sort(values, axis=0)))
         return stats
     with ThreadPoolExecutor(threads, thread_name_prefix="nbautoml-stats") as pool:
         pending = []
         for part, values in blocks:
-            pending.append(pool.submit(_block_stats, part, values))
+            values = np.array(values, order="F")  # each column contiguous, sorted in place
+            pending.append((part, values, pool.submit(values.sort, axis=0)))
             if len(pending) == threads:
-                stats.update(pending.pop(0).result())
-        for future in pending:
-            stats.update(future.result())
+                part, values, sorting = pending.pop(0)
+                sorting.result()
+                stats.update(_sorted_block_stats(part, values))
+        for part, values, sorting in pending:
+            sorting.result()
+            stats.update(_sorted_block_stats(part, values))
     return stats
 
 
-def _block_stats(part: list[str], values: np.ndarray) -> dict[str, tuple[int, float]]:
-    """``(distinct values, missing rate)`` of each column of a block from :func:`number_blocks`."""
-    values = np.sort(values, axis=0)  # NaN last
+def _sorted_block_stats(part: list[str], values: np.ndarray) -> dict[str, tuple[int, float]]:
+    """``(distinct values, missing rate)`` of each column of a block of :func:`number_blocks`,
+    sorted along its rows (NaN last)."""
     changes = values[1:] != values[:-1]  # not np.diff: inf - inf is NaN
     if values.dtype.kind == "f":
         absent = np.isnan(values)

@@ -14,9 +14,9 @@ took 13.6 s column by column on a slower day; now about 1 s, the first trial sta
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import json
-import threading
 import time
 
 import numpy as np
@@ -229,17 +229,22 @@ def test_long_data_is_counted_by_a_thread_per_core_with_the_same_counts_in_the_s
     frame = frame.assign(gone=np.nan, inf=[np.inf] * (len(frame) - 1) + [1.0], flag=frame.index % 3 == 0)
     whole = plain_number_stats(frame, kinds="biuf")
     assert whole["gone"] == (0, 1.0) and whole["inf"] == (2, 0.0) and whole["flag"] == (2, 0.0)
-    threads = set()
-    block_stats = data_mod._block_stats
-    monkeypatch.setattr(data_mod, "_block_stats", lambda *a: threads.add(threading.current_thread().name)
-                        or block_stats(*a))
+    sorted_on_threads = []
+
+    class Recording(concurrent.futures.ThreadPoolExecutor):
+        def submit(self, fn, /, *args, **kwargs):
+            sorted_on_threads.append(self._thread_name_prefix)
+            return super().submit(fn, *args, **kwargs)
+
+    monkeypatch.setattr(concurrent.futures, "ThreadPoolExecutor", Recording)
     monkeypatch.setattr(data_mod, "BLOCK_CELLS", 3 * len(frame))  # 3 columns a block: many blocks
-    assert plain_number_stats(frame, kinds="biuf") == whole and threads == {"MainThread"}
+    assert plain_number_stats(frame, kinds="biuf") == whole and not sorted_on_threads
     monkeypatch.setattr(data_mod, "THREADED_STATS_CELLS", 0)
     counted = plain_number_stats(frame, kinds="biuf")
     assert counted == whole and list(counted) == list(whole)
     if workers.cpu_count() > 1:
-        assert threads - {"MainThread"} and all(name.startswith("nbautoml-stats") for name in threads - {"MainThread"})
+        blocks = list(data_mod.number_blocks(frame, kinds="biuf"))
+        assert sorted_on_threads == ["nbautoml-stats"] * len(blocks) and len(blocks) >= 10
 
 
 def test_many_number_columns_become_one_float_array_as_column_by_column_and_the_frame_is_left_alone(
