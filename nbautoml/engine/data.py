@@ -1284,11 +1284,11 @@ def plan_columns(X: pd.DataFrame, roles: dict[str, str] | None = None,
 def _keep_few_values(kept: dict, name: str, codes: np.ndarray, n_distinct: int) -> None:
     """Keep a column's factorized codes, missing (-1) as one more value, when it has at most
     ``LEAK_MAX_VALUES`` values: what ``pd.factorize(col, use_na_sentinel=False)`` gives, up
-    to the values' order."""
+    to the values' order, a byte a row (many such columns are kept at once)."""
     missing = codes < 0
     n_values = n_distinct + bool(missing.any())
     if n_values <= LEAK_MAX_VALUES:
-        kept[name] = (np.where(missing, n_distinct, codes), n_values)
+        kept[name] = (np.where(missing, n_distinct, codes).astype(np.int8), n_values)
 
 
 def _check_words(col: pd.Series) -> None:
@@ -1544,6 +1544,7 @@ def leaking_columns(X: pd.DataFrame, y: pd.Series, plan: DataPlan, task: str,
             continue
         if factorized and name in factorized:
             codes, n_values = factorized[name]
+            codes = codes.astype(np.intp)  # int8 codes times the classes would overflow
         else:
             codes, distinct = pd.factorize(col, use_na_sentinel=False)  # missing is one value
             n_values = len(distinct)

@@ -124,6 +124,15 @@ def test_the_leak_check_reads_the_codes_the_plan_kept_and_finds_the_same_columns
         np.testing.assert_array_equal(pd.factorize(codes)[0], pd.factorize(expected)[0])  # same groups
     found = data_mod.leaking_columns(X, y, plan, "binary", factorized=factorized)
     assert found == data_mod.leaking_columns(X, y, plan, "binary") and list(found) == ["Outcome"]
+    # 20 values and 10 classes: codes x classes reach 199, past the int8 the codes are kept in
+    rng = np.random.default_rng(0)
+    y = pd.Series(rng.integers(0, 10, 2_000), name="digit")
+    value = y * 2 + rng.integers(0, 2, len(y))
+    X = pd.DataFrame({"code": [f"v{v}" for v in value], "noise": rng.normal(size=len(y))})
+    factorized = {}
+    plan = data_mod.plan_columns(X, factorized=factorized)
+    assert factorized["code"][1] == 20 and factorized["code"][0].dtype == np.int8
+    assert list(data_mod.leaking_columns(X, y, plan, "multiclass", factorized=factorized)) == ["code"]
 
 
 @pytest.mark.load
