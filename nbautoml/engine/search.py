@@ -546,7 +546,9 @@ class Search:
         elif outcome.kind == "timeout":
             record.status = "timeout"
             limit = self.budget.trial_timeout
-            if limit is not None and outcome.elapsed >= limit - 0.01:
+            if outcome.early:  # stopped at its pace, before its deadline: the detail says why
+                record.error = outcome.detail
+            elif limit is not None and outcome.elapsed >= limit - 0.01:
                 record.error = f"trial_timeout={limit:g}s reached ({outcome.detail})"
             else:
                 record.error = f"stopped at the end of the time budget ({outcome.detail})"

@@ -76,7 +76,7 @@ def _make_objective(broadcast, trial_timeout, loss_sign):
             result.pop("oof", None)
         else:
             detail = (f"trial_timeout={trial_timeout:g}s reached ({outcome.detail})"
-                      if outcome.kind == "timeout" else outcome.detail)
+                      if outcome.kind == "timeout" and not outcome.early else outcome.detail)
             result = {"status": "timeout" if outcome.kind == "timeout" else "crashed", "error": detail,
                       "wall_time": time.perf_counter() - started, "output": outcome.output}
         result["config"] = config
