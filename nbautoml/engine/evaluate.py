@@ -196,9 +196,9 @@ def evaluate_config(config: dict, ctx: EvalContext, on_fold=None) -> dict:
     """Cross-validate one config.
 
     ``on_fold``, when given, is called after each fold but the last with the folds done,
-    the number of folds, the seconds since the trial started and the seconds all the folds
-    would take at that pace (the worker tells its parent, which stops a trial that cannot
-    end in time at once instead of at its deadline).
+    the number of folds, the seconds since the trial started and the seconds the trial would
+    take if each fold left took as long as the last one (the worker tells its parent, which
+    stops a trial that cannot end in time at once instead of at its deadline).
 
     Returns
     -------
@@ -231,7 +231,7 @@ def evaluate_config(config: dict, ctx: EvalContext, on_fold=None) -> dict:
                        estimator=ctx.custom_builder(config) if ctx.custom_builder else None)
         with warnings.catch_warnings(), memory:
             warnings.simplefilter("ignore")
-            folds_started = time.perf_counter()
+            fold_started = time.perf_counter()
             for train_idx, val_idx in ctx.folds:
                 estimator = ctx.custom_builder(config) if ctx.custom_builder else None
                 pipeline = build_pipeline(config, ctx.plan, ctx.task, random_state=ctx.seed,
@@ -260,10 +260,10 @@ def evaluate_config(config: dict, ctx: EvalContext, on_fold=None) -> dict:
                         oof = np.full((len(ctx.y),) + stored.shape[1:], np.nan, dtype=float)
                     oof[val_idx] = stored
                 done, n_folds = len(fold_scores), len(ctx.folds)
+                now = time.perf_counter()
                 if on_fold is not None and done < n_folds:
-                    now = time.perf_counter()
-                    on_fold(done, n_folds, now - started,
-                            folds_started - started + (now - folds_started) * n_folds / done)
+                    on_fold(done, n_folds, now - started, now - started + (now - fold_started) * (n_folds - done))
+                fold_started = now
         scores = np.asarray(fold_scores, dtype=float)
         if np.isnan(scores).any():
             raise ValueError(f"the metric {ctx.metric.name} is NaN on {counted(int(np.isnan(scores).sum()), 'fold')}")

@@ -458,6 +458,7 @@ class Search:
                     if not running:
                         break
                     pool.set_deadline(self._deadline())
+                    pool.stop_early = self.state.best is not None
                     for outcome in pool.wait(0.5):
                         if not self.in_order:
                             self._finish(running.pop(outcome.trial_id), outcome)

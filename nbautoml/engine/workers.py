@@ -34,6 +34,12 @@ FOLD = "fold"  # a worker's word after each fold of a trial: (folds done, folds,
 #: can end instead (30 s searches lost 11-26 s of their 2 workers' time on 6 of the 17 bundled
 #: data sets to trials stopped at the end of the budget; ``benchmarks/FINDINGS.md``).
 OVERRUN_SLACK = 0.05
+#: ... and by more than this many seconds (a fold's time varies with the machine's load).
+OVERRUN_MIN_SECONDS = 0.5
+#: The pace is read from the second fold on: the first one also pays a fresh worker's lazy
+#: imports (a 5 s search on house in a loaded CI run stopped its first ridge trials, whose
+#: first fold was slow, and ended without a finished trial).
+PACE_FROM_FOLD = 2
 #: Seconds a freshly started spawn/forkserver worker may take to start (a new interpreter
 #: imports scikit-learn and unpickles the data: 1-3 s measured) before its first trial's
 #: ``trial_timeout`` counts.
@@ -249,6 +255,9 @@ class WorkerPool:
         self.slots = [Slot(i) for i in range(n_workers)]
         self._fork_key = next(_POOL_KEYS)
         self._output_dir: str | None = None
+        # stop a trial at its pace (``_will_overrun``); the search allows it once a trial has
+        # finished: until then a trial stopped early could be the search's only result
+        self.stop_early = False
 
     # -- lifecycle
     def _spawn(self, slot: Slot) -> None:
@@ -383,13 +392,14 @@ class WorkerPool:
                 outcomes.append(self._finish(slot, "timeout", detail=detail, early=True))
         return outcomes
 
-    @staticmethod
-    def _will_overrun(slot: Slot) -> bool:
-        """Whether the trial's pace so far says it would end past its deadline (by more than
-        ``OVERRUN_SLACK`` of its expected time): stopping it now frees the worker."""
-        if slot.progress is None or slot.deadline == float("inf"):
+    def _will_overrun(self, slot: Slot) -> bool:
+        """Whether the trial's pace says it would end past its deadline (by more than
+        ``OVERRUN_SLACK`` of its expected time and ``OVERRUN_MIN_SECONDS``): stopping it now
+        frees the worker. Only while ``stop_early`` (the search has a finished trial)."""
+        if not self.stop_early or slot.progress is None or slot.progress[0] < PACE_FROM_FOLD:
             return False
-        return slot.projected_end - slot.deadline > OVERRUN_SLACK * (slot.projected_end - slot.started)
+        slack = max(OVERRUN_SLACK * (slot.projected_end - slot.started), OVERRUN_MIN_SECONDS)
+        return slot.projected_end - slot.deadline > slack
 
     @staticmethod
     def _overrun_detail(slot: Slot) -> str:

@@ -175,34 +175,49 @@ def test_trial_timeout_stops_a_hung_fit_and_the_search_goes_on(titanic, estimato
     assert wall < 1.5 + 5
 
 
-def test_a_trial_whose_first_fold_says_it_cannot_end_before_its_trial_timeout_is_stopped_then(titanic):
-    """1 s a fit over 5 folds is 5 s against trial_timeout=2.5: stopped after its first fold (at
-    about 1 s, not at 2.5 s); a trial whose pace fits (0.1 s a fit) runs all its folds."""
+def test_a_trial_whose_folds_say_it_cannot_end_before_its_trial_timeout_is_stopped_then(titanic):
+    """1 s a fit over 5 folds is 5 s against trial_timeout=4: stopped after its second fold (at
+    about 2 s, not at 4 s; the first fold's pace is not read: it also pays a fresh worker's
+    imports); a trial whose pace fits (0.1 s a fit) runs all its folds."""
     space = custom_space(("Sleeper", {"seconds": hp.choice("seconds", [1.0, 0.1])}))
-    warm = [{"family": f"{FAULTY}:Sleeper", "params": {"seconds": seconds}} for seconds in (1.0, 0.1)]
-    result = AutoML(space=space, warm_start=warm, max_evals=2, time_budget=None, trial_timeout=2.5, cv=5,
+    warm = [{"family": f"{FAULTY}:Prior", "params": {}}] + [
+        {"family": f"{FAULTY}:Sleeper", "params": {"seconds": seconds}} for seconds in (1.0, 0.1)]
+    result = AutoML(space=space, warm_start=warm, max_evals=3, time_budget=None, trial_timeout=4, cv=5,
                     n_jobs=1, ensemble=False).fit(titanic, target="Survived")
-    slow, fast = result.trials_
+    first, slow, fast = result.trials_
+    assert first.status == "ok"
     assert slow.status == "timeout", slow.error
-    assert re.fullmatch(r"stopped after fold 1 of 5 \(1\.\d s\): at that pace its 5 folds would take \d\.\d s "
-                        r"and end \d\.\d s after trial_timeout=2\.5s", slow.error), slow.error
-    assert slow.wall_time < 2.0
+    assert re.fullmatch(r"stopped after fold 2 of 5 \(2\.\d s\): at that pace its 5 folds would take \d\.\d s "
+                        r"and end \d\.\d s after trial_timeout=4s", slow.error), slow.error
+    assert slow.wall_time < 3.0
     assert fast.status == "ok" and len(fast.fold_scores) == 5
 
 
 def test_a_trial_that_cannot_end_before_the_budget_does_leaves_its_worker_to_trials_that_can(titanic):
-    """With 4 s of budget, a trial of 5 folds of 1 s each would be stopped at the end of the budget
-    after 4 s of work thrown away; its first fold says so, and its worker runs other trials."""
+    """With 5 s of budget, a trial of 5 folds of 1 s each would be stopped at the end of the budget
+    with its work thrown away; its folds say so, and its worker runs other trials."""
     sleeper = {"family": f"{FAULTY}:Sleeper", "params": {"seconds": 1.0}}
     prior = {"family": f"{FAULTY}:Prior", "params": {"tag": hp.choice("tag", [0, 1, 2])}}
-    result = AutoML(space=hp.choice("family", [prior]), warm_start=[sleeper], time_budget=4, cv=5, n_jobs=1,
-                    ensemble=False).fit(titanic.head(300), target="Survived")
-    slow, after = result.trials_[0], result.trials_[1:]
-    assert slow.status == "timeout" and slow.wall_time < 2.0, slow.error
-    assert re.fullmatch(r"stopped after fold 1 of 5 \(1\.\d s\): at that pace its 5 folds would take \d\.\d s "
+    result = AutoML(space=hp.choice("family", [prior]), warm_start=[{**prior, "params": {"tag": 0}}, sleeper],
+                    time_budget=5, cv=5, n_jobs=1, ensemble=False).fit(titanic.head(300), target="Survived")
+    first, slow, after = result.trials_[0], result.trials_[1], result.trials_[2:]
+    assert first.status == "ok"
+    assert slow.status == "timeout" and slow.wall_time < 3.0, slow.error
+    assert re.fullmatch(r"stopped after fold 2 of 5 \(2\.\d s\): at that pace its 5 folds would take \d\.\d s "
                         r"and end \d\.\d s after the end of the time budget", slow.error), slow.error
     assert sum(t.status == "ok" for t in after) >= 3
-    assert after[0].started < 2.5  # on the worker the slow trial left
+    assert after[0].started < slow.started + 3.0  # on the worker the slow trial left
+
+
+def test_no_trial_is_stopped_at_its_pace_before_one_has_finished(titanic):
+    """Until a trial has finished, a trial stopped early could have been the search's only
+    result (its first folds may be slow for reasons that pass): the first trial, 1 s a fit over
+    5 folds in a 3 s budget, runs to the end of the budget, and no other trial starts."""
+    sleeper = {"family": f"{FAULTY}:Sleeper", "params": {"seconds": 1.0}}
+    prior = {"family": f"{FAULTY}:Prior", "params": {"tag": hp.choice("tag", [0, 1, 2])}}
+    with pytest.raises(SearchFailedError, match=re.escape("No trial finished within time_budget=3s (1 stopped")):
+        AutoML(space=hp.choice("family", [prior]), warm_start=[sleeper], time_budget=3, cv=5, n_jobs=1,
+               ensemble=False).fit(titanic.head(300), target="Survived")
 
 
 def test_failing_and_crashing_trials_are_recorded(titanic):
