@@ -37,8 +37,7 @@ OVERRUN_SLACK = 0.05
 #: ... and by more than this many seconds (a fold's time varies with the machine's load).
 OVERRUN_MIN_SECONDS = 0.5
 #: The pace is read from the second fold on: the first one also pays a fresh worker's lazy
-#: imports (a 5 s search on house in a loaded CI run stopped its first ridge trials, whose
-#: first fold was slow, and ended without a finished trial).
+#: imports, and on a loaded machine a misread pace stops a trial that would have ended.
 PACE_FROM_FOLD = 2
 #: Seconds a freshly started spawn/forkserver worker may take to start (a new interpreter
 #: imports scikit-learn and unpickles the data: 1-3 s measured) before its first trial's
