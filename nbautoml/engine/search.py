@@ -115,6 +115,10 @@ class Search:
         used to keep time for the final refit.
     spent : float
         Seconds spent by earlier sessions of a resumed search.
+    started : float, optional
+        ``time.perf_counter()`` when the work this budget counts began (the caller's
+        ``fit``); by default when :meth:`run` starts. Building the search (hyperopt's
+        domain, the race) then counts too.
     previous : list of TrialRecord
         Finished trials of a resumed search; ``rerun`` are configs re-run first.
     families : list of str, optional
@@ -145,8 +149,10 @@ class Search:
     def __init__(self, space, ctx, metric, budget: Budget, *, algo="tpe", seed=0, n_jobs=1, store=None,
                  callbacks=(), points=(), refit_factor=1.0, spent=0.0, previous=(), rerun=(),
                  start_method=None, keep_oof=10, ensemble_reserve=0, families=None, space_for=None,
-                 prune_families=True, ensemble_members=None, memory_limit=None, vals_for=None, choices=()):
+                 prune_families=True, ensemble_members=None, memory_limit=None, vals_for=None, choices=(),
+                 started=None):
         self.space = space
+        self.started = started
         self.memory_limit = memory_limit
         self.ctx = ctx
         self.metric = metric
@@ -445,7 +451,7 @@ class Search:
 
     # ------------------------------------------------------------------ the loop
     def run(self) -> SearchState:
-        self._t0 = time.perf_counter()
+        self._t0 = self.started if self.started is not None else time.perf_counter()
         self.state.trials = list(self.state.trials)
         pool = WorkerPool(self.ctx, self.n_jobs, self.start_method, memory_limit=self.memory_limit)
         self._emit("search_started")

@@ -93,7 +93,7 @@ class SparkSearch(Search):
     def run(self) -> SearchState:
         from hyperopt import SparkTrials, fmin
 
-        self._t0 = time.perf_counter()
+        self._t0 = self.started if self.started is not None else time.perf_counter()
         # a session the search creates is stopped at its end: its JVM and its threads
         # (py4j, the accumulator server) would stay in the process, and a later local search
         # forks its workers from it (a worker forked beside them once hung a test run)
