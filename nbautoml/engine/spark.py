@@ -62,6 +62,10 @@ def _make_objective(broadcast, trial_timeout, loss_sign):
         ctx = broadcast.value
         ctx.keep_oof = False
         pool = WorkerPool(ctx, 1)
+        # a task's only deadline is its trial_timeout, which would stop the trial anyway: one
+        # whose folds say it cannot end by then is stopped at once (the local search waits for
+        # a first finished trial, as there the deadline is also the end of the budget)
+        pool.stop_early = True
         started = time.perf_counter()
         try:
             pool.submit(pool.slots[0], 0, config, trial_timeout)

@@ -1,7 +1,9 @@
 """backend="spark": trials run as Spark tasks on a local[2] master (issue 7)."""
 
+import re
 import shutil
 import threading
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -10,8 +12,14 @@ pytest.importorskip("pyspark", reason="pip install 'nbautoml[spark]'")
 if shutil.which("java") is None:
     pytest.skip("Spark needs a Java runtime", allow_module_level=True)
 
+from hyperopt import hp  # noqa: E402
+
 from nbautoml import AutoML  # noqa: E402
 from nbautoml.engine.store import RunStore  # noqa: E402
+from nbautoml.exceptions import SearchFailedError  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+FAULTY = "tests.engine.faulty"
 
 
 @pytest.mark.slow
@@ -35,13 +43,26 @@ def test_spark_backend_runs_a_small_search(datasets_dir):
     assert SparkSession.getActiveSession() is None
     assert not [t.name for t in threading.enumerate() if "serve_forever" in t.name]
     # a session the user created (their cluster) is theirs: used, and left running
-    user_session = SparkSession.builder.master("local[2]").appName("users").getOrCreate()
+    # (its executors import the test's estimators: tests/ is on their path)
+    user_session = (SparkSession.builder.master("local[2]").appName("users")
+                    .config("spark.executorEnv.PYTHONPATH", str(ROOT)).getOrCreate())
     try:
         again = AutoML(backend="spark", n_jobs=2, max_evals=2, time_budget=None, seed=0,
                        models=["logistic_regression"]).fit(df, target="Class")
         assert len(again.trials_) == 2
         assert SparkSession.getActiveSession() is user_session
         assert user_session.sparkContext.appName == "users"
+        # a trial whose folds say it cannot end within trial_timeout is stopped then, as locally
+        sleeper = {"family": f"{FAULTY}:Sleeper", "params": {"seconds": 1.0}}
+        slow = AutoML(backend="spark", n_jobs=1, space=hp.choice("family", [sleeper]), warm_start=[sleeper],
+                      max_evals=1, time_budget=None, trial_timeout=4, cv=5, ensemble=False)
+        with pytest.raises(SearchFailedError):
+            slow.fit(df, target="Class")
+        [trial] = RunStore(slow.run_dir_).trials()
+        assert trial.status == "timeout", trial.error
+        assert re.fullmatch(r"stopped after fold 2 of 5 \(2\.\d s\): at that pace its 5 folds would take "
+                            r"\d\.\d s and end \d\.\d s after trial_timeout=4s", trial.error), trial.error
+        assert trial.wall_time < 3.5
     finally:
         user_session.stop()
 
