@@ -36,9 +36,11 @@ FOLD = "fold"  # a worker's word after each fold of a trial: (folds done, folds,
 OVERRUN_SLACK = 0.05
 #: ... and by more than this many seconds (a fold's time varies with the machine's load).
 OVERRUN_MIN_SECONDS = 0.5
-#: The pace is read from the second fold on: the first one also pays a fresh worker's lazy
-#: imports, and on a loaded machine a misread pace stops a trial that would have ended.
-PACE_FROM_FOLD = 2
+#: After the first fold, the folds left are counted at this share of its time: it also pays
+#: the first fit's warm-up (0.14 s of 0.15 s for a fresh worker's first ridge fold, idle; more
+#: on a loaded machine), and a misread pace stops a trial that would have ended. From the
+#: second fold on, each fold left counts as long as the last one. (A trial's error says "half".)
+FIRST_FOLD_SHARE = 0.5
 #: Seconds a freshly started spawn/forkserver worker may take to start (a new interpreter
 #: imports scikit-learn and unpickles the data: 1-3 s measured) before its first trial's
 #: ``trial_timeout`` counts.
@@ -395,7 +397,7 @@ class WorkerPool:
         """Whether the trial's pace says it would end past its deadline (by more than
         ``OVERRUN_SLACK`` of its expected time and ``OVERRUN_MIN_SECONDS``): stopping it now
         frees the worker. Only while ``stop_early`` (the search has a finished trial)."""
-        if not self.stop_early or slot.progress is None or slot.progress[0] < PACE_FROM_FOLD:
+        if not self.stop_early or slot.progress is None:
             return False
         slack = max(OVERRUN_SLACK * (slot.projected_end - slot.started), OVERRUN_MIN_SECONDS)
         return slot.projected_end - slot.deadline > slack
@@ -406,7 +408,8 @@ class WorkerPool:
         limit = slot.started + slot.timeout if slot.timeout else float("inf")
         what = (f"trial_timeout={slot.timeout:g}s" if limit < slot.search_deadline
                 else "the end of the time budget")
-        return (f"stopped after fold {done} of {folds} ({seconds:.1f} s): at that pace its {folds} folds "
+        pace = "even at half that pace" if done == 1 else "at that pace"
+        return (f"stopped after fold {done} of {folds} ({seconds:.1f} s): {pace} its {folds} folds "
                 f"would take {expected:.1f} s and end {slot.projected_end - slot.deadline:.1f} s after {what}")
 
     def _collect(self, slot: Slot) -> Outcome | None:
@@ -415,9 +418,10 @@ class WorkerPool:
             while slot.conn.poll():
                 first, result = slot.conn.recv()
                 if first == FOLD:
-                    slot.progress = result
-                    _done, _folds, seconds, expected = result
-                    slot.projected_end = time.perf_counter() + max(0.0, expected - seconds)
+                    done, folds, seconds, expected = result
+                    left = max(0.0, expected - seconds) * (FIRST_FOLD_SHARE if done == 1 else 1.0)
+                    slot.progress = (done, folds, seconds, seconds + left)
+                    slot.projected_end = time.perf_counter() + left
                     continue
                 if first != STARTED:
                     return self._finish(slot, "done", result=result)

@@ -193,6 +193,22 @@ def test_a_trial_whose_folds_say_it_cannot_end_before_its_trial_timeout_is_stopp
     assert fast.status == "ok" and len(fast.fold_scores) == 5
 
 
+def test_a_trial_whose_first_fold_says_it_cannot_end_even_at_half_its_pace_is_stopped_then(titanic):
+    """1 s a fit over 5 folds against trial_timeout=2: even if the 4 folds left took half as long
+    as the first (which also pays the first fit's warm-up), it would end at about 3 s: stopped
+    after its first fold, at about 1 s, not at 2 s."""
+    space = custom_space(("Sleeper", {"seconds": hp.choice("seconds", [1.0])}))
+    warm = [{"family": f"{FAULTY}:Prior", "params": {}}, {"family": f"{FAULTY}:Sleeper", "params": {"seconds": 1.0}}]
+    result = AutoML(space=space, warm_start=warm, max_evals=2, time_budget=None, trial_timeout=2, cv=5,
+                    n_jobs=1, ensemble=False).fit(titanic, target="Survived")
+    first, slow = result.trials_
+    assert first.status == "ok"
+    assert slow.status == "timeout", slow.error
+    assert re.fullmatch(r"stopped after fold 1 of 5 \(1\.\d s\): even at half that pace its 5 folds would take "
+                        r"3\.\d s and end 1\.\d s after trial_timeout=2s", slow.error), slow.error
+    assert slow.wall_time < 1.8
+
+
 def test_a_trial_that_cannot_end_before_the_budget_does_leaves_its_worker_to_trials_that_can(titanic):
     """With 5 s of budget, a trial of 5 folds of 1 s each would be stopped at the end of the budget
     with its work thrown away; its folds say so, and its worker runs other trials."""
