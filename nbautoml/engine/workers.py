@@ -396,7 +396,8 @@ class WorkerPool:
     def _will_overrun(self, slot: Slot) -> bool:
         """Whether the trial's pace says it would end past its deadline (by more than
         ``OVERRUN_SLACK`` of its expected time and ``OVERRUN_MIN_SECONDS``): stopping it now
-        frees the worker. Only while ``stop_early`` (the search has a finished trial)."""
+        frees the worker. Only while ``stop_early``: a local search sets it once a trial has
+        finished, a Spark task (whose only deadline is its ``trial_timeout``) always."""
         if not self.stop_early or slot.progress is None:
             return False
         slack = max(OVERRUN_SLACK * (slot.projected_end - slot.started), OVERRUN_MIN_SECONDS)
