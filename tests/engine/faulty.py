@@ -35,6 +35,21 @@ class Sleeper(_Base):
         return self._fit_classes(y)
 
 
+class WarmUp(_Base):
+    """Its first fit in a process sleeps ``first`` seconds (a warm-up), the later ones ``then``."""
+
+    fits_in_this_process = 0
+
+    def __init__(self, first=1.0, then=0.1):
+        self.first = first
+        self.then = then
+
+    def fit(self, X, y):
+        time.sleep(self.first if WarmUp.fits_in_this_process == 0 else self.then)
+        WarmUp.fits_in_this_process += 1
+        return self._fit_classes(y)
+
+
 class CLoop(_Base):
     """Spins in C code holding the GIL (signals are not handled meanwhile)."""
 

@@ -209,6 +209,20 @@ def test_a_trial_whose_first_fold_says_it_cannot_end_even_at_half_its_pace_is_st
     assert slow.wall_time < 1.8
 
 
+def test_a_trial_whose_first_fold_was_slow_from_warm_up_only_runs_its_folds(titanic):
+    """A first fold of 1 s, then folds of 0.1 s, against trial_timeout=4: at the first fold's
+    full pace the trial would take 5 s and be stopped; at half of it 3 s, so it runs on and
+    ends in about 1.5 s (fails with ``FIRST_FOLD_SHARE = 1``)."""
+    warm = [{"family": f"{FAULTY}:Prior", "params": {}}, {"family": f"{FAULTY}:WarmUp", "params": {}}]
+    space = custom_space(("WarmUp", {"first": hp.choice("first", [1.0])}))
+    result = AutoML(space=space, warm_start=warm, max_evals=2, time_budget=None, trial_timeout=4, cv=5,
+                    n_jobs=1, ensemble=False).fit(titanic, target="Survived")
+    first, warmed = result.trials_
+    assert first.status == "ok"
+    assert warmed.status == "ok" and len(warmed.fold_scores) == 5, warmed.error
+    assert warmed.wall_time < 3.0
+
+
 def test_a_trial_that_cannot_end_before_the_budget_does_leaves_its_worker_to_trials_that_can(titanic):
     """With 5 s of budget, a trial of 5 folds of 1 s each would be stopped at the end of the budget
     with its work thrown away; its folds say so, and its worker runs other trials."""
