@@ -43,7 +43,7 @@ def lost_time(entry: dict, datasets_dir: Path, budget: float) -> dict:
     result = nbautoml.AutoML(time_budget=budget).fit(train, target=target)
     wall = time.perf_counter() - started
     cut = [t for t in result.trials_ if t.status == "timeout" and "end of the time budget" in (t.error or "")]
-    early = [t for t in cut if "at that pace" in t.error]
+    early = [t for t in cut if t.error.startswith("stopped after fold")]
     return {
         "ds": entry["dataset"], "wall": round(wall, 1), "score": round(result.score(test), 4),
         "n": len(result.trials_), "cut": len(cut), "lost": round(sum(map(ran_for, cut)), 1),

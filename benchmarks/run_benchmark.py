@@ -789,6 +789,9 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=HERE / "results" / "results.jsonl")
     parser.add_argument("--resume", action="store_true",
                         help="append to --out and skip the (system, data set, budget) already in it")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an --out file of an earlier run (without it, or --resume, an existing "
+                             "file is an error)")
     parser.add_argument("--threads", type=int,
                         help="cap native threads in the children (OMP/BLAS env, FLAML n_jobs); "
                              "default: each library's own default")
@@ -837,6 +840,9 @@ def main(argv=None) -> int:
     if any(s in COMPARE_SYSTEMS for s in systems) and not args.compare_python.exists():
         parser.error(f"{args.compare_python} is missing: run `{sys.argv[0]} --setup` first "
                      "(or leave flaml/hyperopt_sklearn out of --systems)")
+    if args.out.exists() and not (args.resume or args.overwrite):
+        parser.error(f"{args.out} holds the results of an earlier run: pass --resume to add to it, "
+                     "--overwrite to replace it, or another --out")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     done = set()
     if args.resume and args.out.exists():

@@ -52,6 +52,7 @@ def main(argv=None) -> int:
     parser.add_argument("--columns", type=int, default=20_000)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "wide.jsonl")
     parser.add_argument("--systems", help="as run_benchmark.py's --systems (default: all five)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an --out file of an earlier run")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="nbautoml-wide-") as directory:
         write_datasets(Path(directory), args.columns)
@@ -59,6 +60,8 @@ def main(argv=None) -> int:
                    "--budget", str(args.budget), "--out", str(args.out)]
         if args.systems:
             command += ["--systems", args.systems]
+        if args.overwrite:
+            command.append("--overwrite")
         return subprocess.call(command)
 
 

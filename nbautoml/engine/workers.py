@@ -39,7 +39,7 @@ OVERRUN_MIN_SECONDS = 0.5
 #: After the first fold, the folds left are counted at this share of its time: it also pays
 #: the first fit's warm-up (0.14 s of 0.15 s for a fresh worker's first ridge fold, idle; more
 #: on a loaded machine), and a misread pace stops a trial that would have ended. From the
-#: second fold on, each fold left counts as long as the last one. (A trial's error says "half".)
+#: second fold on, each fold left counts as long as the last one.
 FIRST_FOLD_SHARE = 0.5
 #: Seconds a freshly started spawn/forkserver worker may take to start (a new interpreter
 #: imports scikit-learn and unpickles the data: 1-3 s measured) before its first trial's
@@ -409,7 +409,8 @@ class WorkerPool:
         limit = slot.started + slot.timeout if slot.timeout else float("inf")
         what = (f"trial_timeout={slot.timeout:g}s" if limit < slot.search_deadline
                 else "the end of the time budget")
-        pace = "even at half that pace" if done == 1 else "at that pace"
+        share = "half" if FIRST_FOLD_SHARE == 0.5 else f"{FIRST_FOLD_SHARE:.0%} of"
+        pace = f"even if each fold left took {share} its time," if done == 1 else "at that pace"
         return (f"stopped after fold {done} of {folds} ({seconds:.1f} s): {pace} its {folds} folds "
                 f"would take {expected:.1f} s and end {slot.projected_end - slot.deadline:.1f} s after {what}")
 

@@ -226,3 +226,22 @@ def test_linear_clip_compares_the_two_clippings_on_real_data():
         assert 0.6 < row[variant]["cv"] < 0.9 and 0.6 < row[variant]["test"] < 0.9
     assert row["range"]["cv"] != pytest.approx(row["percentiles"]["cv"], abs=1e-4)
     assert "held-out score up on 0 of 1, down on 1" in linear_clip.report([row])
+
+
+def test_an_earlier_runs_results_are_not_replaced_unless_asked(tmp_path, capsys):
+    """A second run with the same --out stops before running anything and says how to go on;
+    the earlier records stay as they were."""
+    if not DATASETS.exists():
+        pytest.skip(f"the shared data sets are not at {DATASETS}")
+    bench = _import_script()
+    out = tmp_path / "earlier.jsonl"
+    earlier = json.dumps({"system": "random_forest", "dataset": "blood", "score": 0.7, "budget": 3.0}) + "\n"
+    out.write_text(earlier)
+    with pytest.raises(SystemExit) as stopped:
+        bench.main(["--datasets-dir", str(DATASETS), "--out", str(out), "--only", "blood", "--budget", "3",
+                    "--systems", "random_forest"])
+    assert stopped.value.code == 2
+    error = capsys.readouterr().err
+    assert f"{out} holds the results of an earlier run: pass --resume to add to it, --overwrite to replace it" \
+        in error, error
+    assert out.read_text() == earlier

@@ -204,7 +204,7 @@ def test_a_trial_whose_first_fold_says_it_cannot_end_even_at_half_its_pace_is_st
     first, slow = result.trials_
     assert first.status == "ok"
     assert slow.status == "timeout", slow.error
-    assert re.fullmatch(r"stopped after fold 1 of 5 \(1\.\d s\): even at half that pace its 5 folds would take "
+    assert re.fullmatch(r"stopped after fold 1 of 5 \(1\.\d s\): even if each fold left took half its time, its 5 folds would take "
                         r"3\.\d s and end 1\.\d s after trial_timeout=2s", slow.error), slow.error
     assert slow.wall_time < 1.8
 
