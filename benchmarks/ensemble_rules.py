@@ -21,7 +21,13 @@ Rules:
 - ``top``: ``auto``'s rule on the top trials and the chosen one only, without the best kept
   trial of each model family that the engine adds to the candidates (its rule before cec227c;
   ``results/ensemble-rules-diverse-30.txt`` is the run that compared the two, where the
-  engine's pool was still the top trials and the per-family one was the ``diverse`` rule).
+  engine's pool was still the top trials and the per-family one was the ``diverse`` rule);
+- ``ll-metric`` and ``ll-logloss`` (for label metrics such as accuracy; ``auto`` otherwise):
+  greedy selection on the log loss of the averaged probabilities, kept by ``auto``'s rule on
+  the metric or when the log loss is lower pooled (by 0.1 %) and on most folds;
+- ``sign``, ``ll-sign``, ``ll-ll-sign``: ``auto``, ``ll-metric`` and ``ll-logloss`` kept for a
+  label metric only when the out-of-fold rows the ensemble gets right and the chosen trial
+  wrong outnumber the reverse by more than the square root of both (a sign test, z > 1).
 
 It prints the held-out score per data set and rule and, per rule, the sum of its
 differences to ``auto``. Example::
@@ -45,7 +51,7 @@ sys.path.insert(0, str(HERE))
 import run_benchmark as bench  # noqa: E402
 
 
-def capture(entry: dict, datasets_dir: Path, seed: int, budget: float) -> dict | None:
+def capture(entry: dict, datasets_dir: Path, seed: int, budget: float, metric: str | None = None) -> dict | None:
     """Run nbautoml on one split; return its ensemble candidates with their test predictions."""
     import nbautoml
     from nbautoml.engine import ensemble as ensemble_mod
@@ -72,7 +78,7 @@ def capture(entry: dict, datasets_dir: Path, seed: int, budget: float) -> dict |
     ensemble_mod.select_ensemble, AutoML._choose_ensemble = spy, choose_spy
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            automl = nbautoml.AutoML(time_budget=budget, seed=0, metric=bench.METRIC_OF_TASK[task],
+            automl = nbautoml.AutoML(time_budget=budget, seed=0, metric=metric or bench.METRIC_OF_TASK[task],
                                      search_dir=tmp)
             automl.fit(train, target=target)
     finally:
@@ -99,10 +105,10 @@ def test_score(c: dict, weights: dict) -> float:
     if task == "regression":
         return bench.held_out_score(task, y_test, p)
     names = [str(x) for x in c["classes"]]
-    if task == "binary":
+    if task == "binary" and c["metric"].name != "accuracy":
         positive = str(np.unique(y_test)[1])
         return bench.held_out_score(task, y_test, p[:, names.index(positive)])
-    return bench.held_out_score(task, y_test, np.asarray(c["classes"])[p.argmax(axis=1)])
+    return bench.held_out_score("multiclass", y_test, np.asarray(c["classes"])[p.argmax(axis=1)])  # accuracy
 
 
 def _auto_check(c: dict, choice) -> dict:
@@ -166,6 +172,79 @@ def _bagged(c: dict, bags: int = 20, seed: int = 0) -> dict:
     return total
 
 
+def _log_loss(y: np.ndarray, proba: np.ndarray) -> float:
+    return float(-np.mean(np.log(np.clip(proba[np.arange(len(y)), y], 1e-15, 1.0))))
+
+
+def _by_log_loss(c: dict, keep_by: str, rounds: int = 25) -> dict:
+    """Greedy selection on the log loss of the averaged probabilities (a label metric such as
+    accuracy moves by whole rows, so on small data its greedy steps follow a few rows); kept by
+    ``auto``'s rule on the metric (``keep_by="metric"``) or when the log loss is lower pooled
+    and on most folds (``"log_loss"``). Regression and probability metrics: ``auto``."""
+    from nbautoml.engine.ensemble import EnsembleChoice, _averageable, _score, folds_better
+
+    y, metric, task, k = c["y"], c["metric"], c["task"], c["n_classes"]
+    if task == "regression" or metric.needs != "label":
+        return RULES["auto"](c)
+    cand = {t: o for t, o in c["candidates"].items() if _averageable(o, task, k)}
+    rows = np.ones(len(y), bool)
+    for o in cand.values():
+        rows &= ~np.isnan(o[:, 0])
+    yr = y[rows].astype(int)
+    total, weights = cand[c["best_id"]][rows].copy(), {c["best_id"]: 1}
+    single_loss = current = _log_loss(yr, total)
+    for step in range(2, rounds + 2):
+        best_tid, best_loss = None, current - 1e-12
+        for tid, pred in cand.items():
+            loss = _log_loss(yr, (total + pred[rows]) / step)
+            if loss < best_loss:
+                best_tid, best_loss = tid, loss
+        if best_tid is None:
+            break
+        total += cand[best_tid][rows]
+        weights[best_tid] = weights.get(best_tid, 0) + 1
+        current = best_loss
+    if len(weights) < 2:
+        return {c["best_id"]: 1}
+    average = sum(w * cand[t] for t, w in weights.items()) / sum(weights.values())
+    if keep_by == "metric":
+        single = _score(metric, y[rows], cand[c["best_id"]][rows], task, k)
+        choice = EnsembleChoice(weights=weights, score=_score(metric, y[rows], average[rows], task, k),
+                                single_score=single)
+        choice.folds_better, choice.n_folds = folds_better(average, cand[c["best_id"]], y, c["folds"], metric,
+                                                            task, k)
+        return _auto_check(c, choice)
+    wins = 0
+    folds = [test[rows[test]] for _, test in c["folds"]]
+    folds = [f for f in folds if len(f)]
+    for f in folds:
+        wins += _log_loss(y[f].astype(int), average[f]) < _log_loss(y[f].astype(int), cand[c["best_id"]][f]) - 1e-12
+    kept = current < single_loss * 0.999 and 2 * wins > len(folds)
+    return weights if kept else {c["best_id"]: 1}
+
+
+def _rows_won(c: dict, weights: dict) -> tuple[int, int]:
+    """Out-of-fold rows the weighted average gets right and the chosen trial wrong, and the reverse."""
+    cand = c["candidates"]
+    rows = np.ones(len(c["y"]), bool)
+    for t in weights:
+        rows &= ~np.isnan(cand[t][:, 0])
+    average = sum(w * cand[t][rows] for t, w in weights.items()) / sum(weights.values())
+    y = c["y"][rows]
+    ens_right, single_right = average.argmax(axis=1) == y, cand[c["best_id"]][rows].argmax(axis=1) == y
+    return int(np.sum(ens_right & ~single_right)), int(np.sum(single_right & ~ens_right))
+
+
+def _significant(c: dict, weights: dict) -> dict:
+    """For a label metric, ``weights`` only when the rows it wins outnumber those it loses by
+    more than one standard deviation of their difference (a sign test, z > 1); else the chosen
+    trial alone."""
+    if c["task"] == "regression" or c["metric"].needs != "label" or len(weights) < 2:
+        return weights
+    won, lost = _rows_won(c, weights)
+    return weights if won - lost > np.sqrt(won + lost) else {c["best_id"]: 1}
+
+
 def _top(c: dict) -> dict:
     """auto's rule on the top trials and the chosen one only (no best trial per family)."""
     return _auto_check(c, _select(c, c["top"]))
@@ -178,6 +257,11 @@ RULES = {
     "step-folds": _step_folds,
     "bagged": _bagged,
     "top": _top,
+    "ll-metric": lambda c: _by_log_loss(c, "metric"),
+    "ll-logloss": lambda c: _by_log_loss(c, "log_loss"),
+    "sign": lambda c: _significant(c, RULES["auto"](c)),
+    "ll-sign": lambda c: _significant(c, _by_log_loss(c, "metric")),
+    "ll-ll-sign": lambda c: _significant(c, _by_log_loss(c, "log_loss")),
 }
 
 
@@ -187,6 +271,8 @@ def main(argv=None) -> int:
     parser.add_argument("--only", default="", help="comma-separated data set names (default: all)")
     parser.add_argument("--seeds", default="0", help="split seeds, comma-separated")
     parser.add_argument("--budget", type=float, default=30.0)
+    parser.add_argument("--metric", help="the search's metric (default: the protocol's for the task); "
+                                         "with accuracy the held-out score is accuracy too")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     entries = bench.read_index(args.datasets_dir)
@@ -197,7 +283,7 @@ def main(argv=None) -> int:
     print(f"{'data set':12s}{'seed':>5s}" + "".join(f"{r:>12s}" for r in RULES), flush=True)
     for seed in [int(s) for s in args.seeds.split(",")]:
         for entry in entries:
-            c = capture(entry, args.datasets_dir, seed, args.budget)
+            c = capture(entry, args.datasets_dir, seed, args.budget, args.metric)
             if c is None:
                 print(f"{entry['dataset']:12s}{seed:5d}  (no ensemble selection: fewer than two candidates)")
                 continue
