@@ -44,6 +44,36 @@ def test_fold_count_tells_a_consistent_gain_from_one_carried_by_a_few_rows():
     assert select_ensemble({0: single, 1: partner}, 0, y, metric, "multiclass", 3).consistent
 
 
+def test_for_a_multiclass_label_metric_a_member_that_wins_one_row_with_confident_mistakes_is_not_added():
+    """Accuracy moves by whole rows: a partner that flips one close row to right, and puts no
+    probability on the right class of 30 rows the single pipeline gets right by a wide margin,
+    raises accuracy out of fold by one row. For a multiclass label metric the steps minimise
+    the log loss of the averaged probabilities, so it is left out (greedy on accuracy added it,
+    as it still does for a binary task)."""
+    n = 160
+    y = np.zeros(n, dtype=int)
+    single = np.tile([0.9, 0.05, 0.05], (n, 1))
+    single[150:] = [0.40, 0.45, 0.15]  # ten rows it gets wrong, the first of them narrowly
+    partner = single.copy()
+    partner[150] = [0.5, 0.4, 0.1]  # averaged: 0.45 against 0.425, right
+    partner[:30] = [0.0, 0.6, 0.4]  # averaged: 0.45 against 0.325, still right, and far less sure
+    metric = get_metric("accuracy", "multiclass")
+    choice = select_ensemble({0: single, 1: partner}, 0, y, metric, "multiclass", 3)
+    assert choice.weights == {0: 1} and choice.score == choice.single_score == 150 / 160
+    # the same kind of partner for a binary task: one close row flipped, 30 sure rows made unsure
+    single_p0 = np.r_[np.full(150, 0.9), np.full(10, 0.45)]
+    partner_p0 = single_p0.copy()
+    partner_p0[150], partner_p0[:30] = 0.6, 0.2  # averaged: 0.525 and 0.55, right
+    binary = lambda p0: np.column_stack([p0, 1 - p0])  # noqa: E731
+    choice = select_ensemble({0: binary(single_p0), 1: binary(partner_p0)}, 0, y, get_metric("accuracy", "binary"),
+                             "binary", 2)
+    assert choice.weights == {0: 1, 1: 1} and choice.score == 151 / 160
+    # the same partner without the confident mistakes is added, and wins that row
+    partner[:30] = single[:30]
+    choice = select_ensemble({0: single, 1: partner}, 0, y, metric, "multiclass", 3)
+    assert choice.weights[1] >= 1 and choice.score == 151 / 160
+
+
 def test_forced_ensemble_is_a_fitted_soft_vote_on_real_data(datasets_dir):
     df = pd.read_csv(datasets_dir / "diabetes.csv")
     result = AutoML(max_evals=6, time_budget=None, ensemble=True, seed=0,
