@@ -24,7 +24,9 @@ Rules:
   engine's pool was still the top trials and the per-family one was the ``diverse`` rule);
 - ``ll-metric`` and ``ll-logloss`` (for label metrics such as accuracy; ``auto`` otherwise):
   greedy selection on the log loss of the averaged probabilities, kept by ``auto``'s rule on
-  the metric or when the log loss is lower pooled (by 0.1 %) and on most folds;
+  the metric or when the log loss is lower pooled (by 0.1 %) and on most folds (since 9ab541e
+  the engine's ``auto`` steps on the log loss for a multiclass task, so there ``ll-metric`` is
+  ``auto``);
 - ``sign``, ``ll-sign``, ``ll-ll-sign``: ``auto``, ``ll-metric`` and ``ll-logloss`` kept for a
   label metric only when the out-of-fold rows the ensemble gets right and the chosen trial
   wrong outnumber the reverse by more than the square root of both (a sign test, z > 1).
@@ -172,16 +174,18 @@ def _bagged(c: dict, bags: int = 20, seed: int = 0) -> dict:
     return total
 
 
-def _log_loss(y: np.ndarray, proba: np.ndarray) -> float:
-    return float(-np.mean(np.log(np.clip(proba[np.arange(len(y)), y], 1e-15, 1.0))))
-
-
 def _by_log_loss(c: dict, keep_by: str, rounds: int = 25) -> dict:
     """Greedy selection on the log loss of the averaged probabilities (a label metric such as
     accuracy moves by whole rows, so on small data its greedy steps follow a few rows); kept by
     ``auto``'s rule on the metric (``keep_by="metric"``) or when the log loss is lower pooled
     and on most folds (``"log_loss"``). Regression and probability metrics: ``auto``."""
-    from nbautoml.engine.ensemble import EnsembleChoice, _averageable, _score, folds_better
+    from nbautoml.engine.ensemble import (
+        EnsembleChoice,
+        _averageable,
+        _log_loss,
+        _score,
+        folds_better,
+    )
 
     y, metric, task, k = c["y"], c["metric"], c["task"], c["n_classes"]
     if task == "regression" or metric.needs != "label":
