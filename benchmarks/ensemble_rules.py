@@ -174,57 +174,36 @@ def _bagged(c: dict, bags: int = 20, seed: int = 0) -> dict:
     return total
 
 
-def _by_log_loss(c: dict, keep_by: str, rounds: int = 25) -> dict:
+def _by_log_loss(c: dict, keep_by: str) -> dict:
     """Greedy selection on the log loss of the averaged probabilities (a label metric such as
     accuracy moves by whole rows, so on small data its greedy steps follow a few rows); kept by
     ``auto``'s rule on the metric (``keep_by="metric"``) or when the log loss is lower pooled
     and on most folds (``"log_loss"``). Regression and probability metrics: ``auto``."""
-    from nbautoml.engine.ensemble import (
-        EnsembleChoice,
-        _averageable,
-        _log_loss,
-        _score,
-        folds_better,
-    )
+    from nbautoml.engine.ensemble import _log_loss, select_ensemble
 
     y, metric, task, k = c["y"], c["metric"], c["task"], c["n_classes"]
     if task == "regression" or metric.needs != "label":
         return RULES["auto"](c)
-    cand = {t: o for t, o in c["candidates"].items() if _averageable(o, task, k)}
-    rows = np.ones(len(y), bool)
-    for o in cand.values():
-        rows &= ~np.isnan(o[:, 0])
-    yr = y[rows].astype(int)
-    total, weights = cand[c["best_id"]][rows].copy(), {c["best_id"]: 1}
-    single_loss = current = _log_loss(yr, total)
-    for step in range(2, rounds + 2):
-        best_tid, best_loss = None, current - 1e-12
-        for tid, pred in cand.items():
-            loss = _log_loss(yr, (total + pred[rows]) / step)
-            if loss < best_loss:
-                best_tid, best_loss = tid, loss
-        if best_tid is None:
-            break
-        total += cand[best_tid][rows]
-        weights[best_tid] = weights.get(best_tid, 0) + 1
-        current = best_loss
-    if len(weights) < 2:
+    choice = select_ensemble(c["candidates"], c["best_id"], y, metric, task, k, folds=c["folds"],
+                             loss=lambda y_, p: _log_loss(y_.astype(int), p))
+    if choice is None or choice.size < 2:
         return {c["best_id"]: 1}
-    average = sum(w * cand[t] for t, w in weights.items()) / sum(weights.values())
     if keep_by == "metric":
-        single = _score(metric, y[rows], cand[c["best_id"]][rows], task, k)
-        choice = EnsembleChoice(weights=weights, score=_score(metric, y[rows], average[rows], task, k),
-                                single_score=single)
-        choice.folds_better, choice.n_folds = folds_better(average, cand[c["best_id"]], y, c["folds"], metric,
-                                                            task, k)
         return _auto_check(c, choice)
-    wins = 0
-    folds = [test[rows[test]] for _, test in c["folds"]]
-    folds = [f for f in folds if len(f)]
-    for f in folds:
-        wins += _log_loss(y[f].astype(int), average[f]) < _log_loss(y[f].astype(int), cand[c["best_id"]][f]) - 1e-12
-    kept = current < single_loss * 0.999 and 2 * wins > len(folds)
-    return weights if kept else {c["best_id"]: 1}
+    cand = {t: c["candidates"][t] for t in choice.weights}
+    rows = np.ones(len(y), bool)
+    for o in c["candidates"].values():
+        rows &= ~np.isnan(o[:, 0])
+    average = sum(w * cand[t] for t, w in choice.weights.items()) / sum(choice.weights.values())
+    single = c["candidates"][c["best_id"]]
+
+    def loss(f):
+        return _log_loss(y[f].astype(int), average[f]), _log_loss(y[f].astype(int), single[f])
+
+    folds = [f for f in (test[rows[test]] for _, test in c["folds"]) if len(f)]
+    wins = sum(ens < one - 1e-12 for ens, one in map(loss, folds))
+    pooled, pooled_single = loss(np.flatnonzero(rows))
+    return choice.weights if pooled < pooled_single * 0.999 and 2 * wins > len(folds) else {c["best_id"]: 1}
 
 
 def _rows_won(c: dict, weights: dict) -> tuple[int, int]:

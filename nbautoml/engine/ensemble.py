@@ -127,7 +127,7 @@ def selection_loss(metric: Metric, task: str, n_classes: int):
 
 
 def select_ensemble(candidates: dict[int, np.ndarray], best_id: int, y: np.ndarray, metric: Metric,
-                    task: str, n_classes: int, rounds: int = 25, folds=None) -> EnsembleChoice | None:
+                    task: str, n_classes: int, rounds: int = 25, folds=None, loss=None) -> EnsembleChoice | None:
     """Choose ensemble weights greedily on out-of-fold predictions.
 
     Parameters
@@ -145,6 +145,9 @@ def select_ensemble(candidates: dict[int, np.ndarray], best_id: int, y: np.ndarr
     folds : list of (train, test) index arrays, optional
         The search's validation folds; when given, the choice counts the folds
         on which the ensemble beats the starting trial (``folds_better``).
+    loss : callable, optional
+        ``loss(y, averaged_prediction)`` the steps minimise (default:
+        :func:`selection_loss`; ``benchmarks/ensemble_rules.py`` compares others).
 
     Returns
     -------
@@ -161,7 +164,7 @@ def select_ensemble(candidates: dict[int, np.ndarray], best_id: int, y: np.ndarr
         return None
     preds = {tid: oof[rows] for tid, oof in usable.items()}
     target = y[rows]
-    loss = selection_loss(metric, task, n_classes)
+    loss = loss or selection_loss(metric, task, n_classes)
     total = preds[best_id].copy()
     weights = {best_id: 1}
     current = loss(target, total)

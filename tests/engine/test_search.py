@@ -193,7 +193,7 @@ def test_a_trial_whose_folds_say_it_cannot_end_before_its_trial_timeout_is_stopp
     assert fast.status == "ok" and len(fast.fold_scores) == 5
 
 
-def test_a_trial_whose_first_fold_says_it_cannot_end_even_at_half_its_pace_is_stopped_then(titanic):
+def test_a_trial_whose_first_fold_says_it_cannot_end_even_if_its_folds_took_half_as_long_is_stopped_then(titanic):
     """1 s a fit over 5 folds against trial_timeout=2: even if the 4 folds left took half as long
     as the first (which also pays the first fit's warm-up), it would end at about 3 s: stopped
     after its first fold, at about 1 s, not at 2 s."""
@@ -204,8 +204,8 @@ def test_a_trial_whose_first_fold_says_it_cannot_end_even_at_half_its_pace_is_st
     first, slow = result.trials_
     assert first.status == "ok"
     assert slow.status == "timeout", slow.error
-    assert re.fullmatch(r"stopped after fold 1 of 5 \(1\.\d s\): even if each fold left took half its time, its 5 folds would take "
-                        r"3\.\d s and end 1\.\d s after trial_timeout=2s", slow.error), slow.error
+    assert re.fullmatch(r"stopped after fold 1 of 5 \(1\.\d s\): even if each fold left took half its time, "
+                        r"its 5 folds would take 3\.\d s and end 1\.\d s after trial_timeout=2s", slow.error), slow.error
     assert slow.wall_time < 1.8
 
 
