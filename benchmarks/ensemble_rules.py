@@ -179,13 +179,13 @@ def _by_log_loss(c: dict, keep_by: str) -> dict:
     accuracy moves by whole rows, so on small data its greedy steps follow a few rows); kept by
     ``auto``'s rule on the metric (``keep_by="metric"``) or when the log loss is lower pooled
     and on most folds (``"log_loss"``). Regression and probability metrics: ``auto``."""
-    from nbautoml.engine.ensemble import _log_loss, select_ensemble
+    from nbautoml.engine.ensemble import class_log_loss, select_ensemble
 
     y, metric, task, k = c["y"], c["metric"], c["task"], c["n_classes"]
     if task == "regression" or metric.needs != "label":
         return RULES["auto"](c)
     choice = select_ensemble(c["candidates"], c["best_id"], y, metric, task, k, folds=c["folds"],
-                             loss=lambda y_, p: _log_loss(y_.astype(int), p))
+                             loss=lambda y_, p: class_log_loss(y_.astype(int), p))
     if choice is None or choice.size < 2:
         return {c["best_id"]: 1}
     if keep_by == "metric":
@@ -198,7 +198,7 @@ def _by_log_loss(c: dict, keep_by: str) -> dict:
     single = c["candidates"][c["best_id"]]
 
     def loss(f):
-        return _log_loss(y[f].astype(int), average[f]), _log_loss(y[f].astype(int), single[f])
+        return class_log_loss(y[f].astype(int), average[f]), class_log_loss(y[f].astype(int), single[f])
 
     folds = [f for f in (test[rows[test]] for _, test in c["folds"]) if len(f)]
     wins = sum(ens < one - 1e-12 for ens, one in map(loss, folds))

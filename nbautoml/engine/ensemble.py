@@ -111,7 +111,7 @@ def _score(metric: Metric, y, prediction, task: str, n_classes: int) -> float:
     return score(metric, y, prediction, n_classes)
 
 
-def _log_loss(y: np.ndarray, proba: np.ndarray) -> float:
+def class_log_loss(y: np.ndarray, proba: np.ndarray) -> float:
     """Mean negative log of the probability given to each row's class (``y``: class codes)."""
     return float(-np.mean(np.log(np.clip(proba[np.arange(len(y)), y], 1e-15, 1.0))))
 
@@ -121,7 +121,7 @@ def selection_loss(metric: Metric, task: str, n_classes: int):
     probabilities for a label metric of a multiclass task, else the metric itself (negated
     when greater is better)."""
     if task == "multiclass" and metric.needs == "label":
-        return lambda y, prediction: _log_loss(y.astype(int), prediction)
+        return lambda y, prediction: class_log_loss(y.astype(int), prediction)
     sign = -1.0 if metric.greater_is_better else 1.0
     return lambda y, prediction: sign * _score(metric, y, prediction, task, n_classes)
 

@@ -5,7 +5,12 @@ import pandas as pd
 import pytest
 
 from nbautoml import AutoML
-from nbautoml.engine.ensemble import MEMBER_REFIT_MARGIN, likely_members, select_ensemble
+from nbautoml.engine.ensemble import (
+    MEMBER_REFIT_MARGIN,
+    class_log_loss,
+    likely_members,
+    select_ensemble,
+)
 from nbautoml.engine.metrics import get_metric
 
 
@@ -372,3 +377,14 @@ def test_near_the_deadline_time_is_kept_only_for_the_ensemble_the_search_would_k
         # the likely members (the best trial of two other families) refit slower than the
         # planned ones (0.083 s against 0.109 s here): less time is kept than far from the end
         assert seen["near"] < seen["far"]
+
+
+def test_class_log_loss_is_scikit_learns_log_loss_and_bounded_at_a_zero_probability():
+    from sklearn.metrics import log_loss
+
+    rng = np.random.default_rng(0)
+    proba = rng.dirichlet(np.ones(4), size=50)
+    y = rng.integers(0, 4, size=50)
+    assert class_log_loss(y, proba) == pytest.approx(log_loss(y, proba, labels=range(4)), rel=1e-12)
+    sure_and_wrong = np.array([[1.0, 0.0], [0.0, 1.0]])
+    assert class_log_loss(np.array([1, 1]), sure_and_wrong) == pytest.approx(-np.log(1e-15) / 2)
