@@ -127,15 +127,22 @@ def _select(c: dict, candidates=None):
                            c["n_classes"], folds=c["folds"])
 
 
+def _complete_rows(predictions) -> np.ndarray:
+    """Rows that every one of ``predictions`` (out-of-fold arrays) has a value for."""
+    rows = None
+    for o in predictions:
+        present = ~np.isnan(o if o.ndim == 1 else o[:, 0])
+        rows = present if rows is None else rows & present
+    return rows
+
+
 def _step_folds(c: dict, rounds: int = 25) -> dict:
     """Greedy selection where an addition must improve most folds, then auto's pooled-gain threshold."""
     from nbautoml.engine.ensemble import EnsembleChoice, _averageable, _score
 
     y, metric, task, k = c["y"], c["metric"], c["task"], c["n_classes"]
     cand = {t: o for t, o in c["candidates"].items() if _averageable(o, task, k)}
-    rows = np.ones(len(y), bool)
-    for o in cand.values():
-        rows &= ~np.isnan(o if o.ndim == 1 else o[:, 0])
+    rows = _complete_rows(cand.values())
     folds = [test[rows[test]] for _, test in c["folds"]]
     sign = 1 if metric.greater_is_better else -1
     total, weights = cand[c["best_id"]].copy(), {c["best_id"]: 1}
@@ -191,9 +198,7 @@ def _by_log_loss(c: dict, keep_by: str) -> dict:
     if keep_by == "metric":
         return _auto_check(c, choice)
     cand = {t: c["candidates"][t] for t in choice.weights}
-    rows = np.ones(len(y), bool)
-    for o in c["candidates"].values():
-        rows &= ~np.isnan(o[:, 0])
+    rows = _complete_rows(c["candidates"].values())
     average = sum(w * cand[t] for t, w in choice.weights.items()) / sum(choice.weights.values())
     single = c["candidates"][c["best_id"]]
 
@@ -209,9 +214,7 @@ def _by_log_loss(c: dict, keep_by: str) -> dict:
 def _rows_won(c: dict, weights: dict) -> tuple[int, int]:
     """Out-of-fold rows the weighted average gets right and the chosen trial wrong, and the reverse."""
     cand = c["candidates"]
-    rows = np.ones(len(c["y"]), bool)
-    for t in weights:
-        rows &= ~np.isnan(cand[t][:, 0])
+    rows = _complete_rows(cand[t] for t in weights)
     average = sum(w * cand[t][rows] for t, w in weights.items()) / sum(weights.values())
     y = c["y"][rows]
     ens_right, single_right = average.argmax(axis=1) == y, cand[c["best_id"]][rows].argmax(axis=1) == y

@@ -179,9 +179,9 @@ def select_ensemble(candidates: dict[int, np.ndarray], best_id: int, y: np.ndarr
             break
         total, current = best_total, best_loss
         weights[best_tid] = weights.get(best_tid, 0) + 1
-    choice = EnsembleChoice(weights=weights, score=_score(metric, target, total / sum(weights.values()), task,
-                                                          n_classes),
-                            single_score=_score(metric, target, preds[best_id], task, n_classes))
+    ensemble_score = _score(metric, target, total / sum(weights.values()), task, n_classes)
+    single_score = _score(metric, target, preds[best_id], task, n_classes)
+    choice = EnsembleChoice(weights=weights, score=ensemble_score, single_score=single_score)
     if folds is not None and len(weights) > 1:
         average = sum(w * usable[tid] for tid, w in weights.items()) / sum(weights.values())
         choice.folds_better, choice.n_folds = folds_better(average, usable[best_id], y, folds, metric,
