@@ -132,7 +132,7 @@ def write_table(table: pd.DataFrame, path: str | Path) -> Path:
 
     A reader never sees half a file, and a failed write leaves an existing file as it was.
     """
-    from .persist import atomic_file
+    from .atomic import atomic_file
 
     kind = output_format(path)
     with atomic_file(path, "the predictions") as handle, _TableWriter(handle, kind) as writer:
@@ -210,8 +210,8 @@ def predict_file(model, data: str | Path, out: str | Path | None = None, *, prob
     ConfigError
         A bad ``out`` suffix, before the file is read.
     """
+    from .atomic import atomic_file
     from .engine.data import read_table_chunks, reading_notes
-    from .persist import atomic_file
     from .schema import model_text_columns
 
     kind = output_format(out) if out is not None else "csv"

@@ -512,7 +512,7 @@ def cmd_monitor(args) -> int:
 
 
 def cmd_explain(args) -> int:
-    from .persist import atomic_write
+    from .atomic import atomic_write
     from .render.plots import figure_png
 
     if args.figures:

@@ -54,6 +54,39 @@ class NotFittedError(NbAutoMLError, AttributeError):
     code = "not_fitted"
 
 
+class ArtifactError(NbAutoMLError):
+    """A model artifact cannot be written or read (``code`` says why)."""
+
+    code = "artifact_error"
+
+
+class IntegrityError(ArtifactError):
+    """The artifact is truncated, damaged or was modified after it was saved."""
+
+    code = "artifact_corrupt"
+
+
+class UntrustedArtifactError(ArtifactError):
+    """The artifact holds types outside nbautoml's allowlist (``details["types"]``)."""
+
+    code = "untrusted_types"
+
+    def for_option(self, option: str = "--trusted") -> UntrustedArtifactError | None:
+        """The same refusal telling to add ``option TYPE`` for each type (the command line's and
+        the magics' way) instead of ``trusted=[...]``; None when the types are not known."""
+        types = self.details.get("types") or []
+        head, found, _ = str(self).partition(" pass trusted=")
+        if not types or not found:
+            return None
+        return UntrustedArtifactError(f"{head} add {' '.join(f'{option} {t}' for t in types)}.", **self.details)
+
+
+class EnvironmentMismatchError(ArtifactError):
+    """The model was saved with library versions that do not match this environment."""
+
+    code = "environment_mismatch"
+
+
 def closest(name: str, choices: Iterable[str], n: int = 1) -> list[str]:
     """Return the choices closest to ``name`` (case-insensitive)."""
     choices = [str(c) for c in choices]

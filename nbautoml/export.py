@@ -331,7 +331,8 @@ def export_onnx(model, path, check_rows=None, *, target_opset: int | None = None
     """
     import numpy as np
 
-    from .persist import as_loaded, atomic_write
+    from .atomic import atomic_write
+    from .persist import as_loaded
 
     loaded = as_loaded(model)
     pipeline = loaded.best_pipeline_

@@ -243,6 +243,7 @@ class Registry:
         ModelVersion
         """
         from . import persist
+        from .atomic import atomic_write
 
         check_name(name)
         if stage is not None:
@@ -260,7 +261,7 @@ class Registry:
             target = folder / f"v{version}{persist.SUFFIX}"
             if target.exists():
                 raise self._unrecorded_file(conn, name, version, target)
-            persist.atomic_write(target, data)
+            atomic_write(target, data)
             metric = card.get("metric") or {}
             created = time.time()
             conn.execute(

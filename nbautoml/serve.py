@@ -399,6 +399,7 @@ def write_api(model_or_path, directory) -> Path:
         The directory.
     """
     from . import persist
+    from .atomic import atomic_write
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -416,7 +417,7 @@ def write_api(model_or_path, directory) -> Path:
     if source is not None:
         data = persist._read_file(source)
         persist._read_artifact(source, data)  # verified before it is copied
-        persist.atomic_write(target, data)
+        atomic_write(target, data)
     else:
         persist.save(model_or_path, target)
     data = target.read_bytes()
@@ -425,7 +426,7 @@ def write_api(model_or_path, directory) -> Path:
     schema = (card.get("input_schema") or {}).get("columns", [])
     example = ", ".join(f'"{c["name"]}": {_example(c)}' for c in schema[:3])
     title = f"the {card.get('task')} model predicting {card.get('target')!r}"
-    persist.atomic_write(directory / "app.py", _APP_TEMPLATE.format(
+    atomic_write(directory / "app.py", _APP_TEMPLATE.format(
         title=title, sha256=persist._sha256(data), example="{" + example + "}").encode())
     pins = [f"{pkg}=={env[pkg]}" for pkg in ("scikit-learn", "numpy", "scipy", "pandas", "skops")
             if env.get(pkg)]
@@ -434,7 +435,7 @@ def write_api(model_or_path, directory) -> Path:
         f"nbautoml[serve]=={env.get('nbautoml', '0.1.0')}",
         "# the versions the model was saved with (a different scikit-learn minor version is refused)",
         *pins, "fastapi>=0.110", "uvicorn>=0.29", ""])
-    persist.atomic_write(directory / "requirements.txt", requirements.encode())
+    atomic_write(directory / "requirements.txt", requirements.encode())
     return directory
 
 
