@@ -14,7 +14,7 @@ _LAZY = {
     "AutoML": ("nbautoml.engine.automl", "AutoML"),
     "available_models": ("nbautoml.engine.automl", "available_models"),
     "plan": ("nbautoml.engine.automl", "plan"),
-    "read_table": ("nbautoml.engine.data", "read_table"),
+    "read_table": ("nbautoml.engine.reading", "read_table"),
     "save": ("nbautoml.persist", "save"),
     "load": ("nbautoml.persist", "load"),
     "read_card": ("nbautoml.persist", "read_card"),

@@ -211,7 +211,7 @@ def predict_file(model, data: str | Path, out: str | Path | None = None, *, prob
         A bad ``out`` suffix, before the file is read.
     """
     from .atomic import atomic_file
-    from .engine.data import read_table_chunks, reading_notes
+    from .engine.reading import read_table_chunks, reading_notes
     from .schema import model_text_columns
 
     kind = output_format(out) if out is not None else "csv"

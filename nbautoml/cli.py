@@ -423,7 +423,7 @@ def cmd_serve(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .engine.data import read_table
+    from .engine.reading import read_table
     from .export import export_onnx
     from .schema import model_text_columns
 
@@ -567,7 +567,7 @@ def _print_history(model, args) -> int:
 def _read_data(path, encoding, quiet: bool = False, sheet=None, model=None):
     """The table at ``path`` (for ``model``: the columns it was trained on as text read as text);
     on stderr, how it was read when it was not plain UTF-8 with commas."""
-    from .engine.data import read_table, reading_notes
+    from .engine.reading import read_table, reading_notes
     from .schema import model_text_columns
 
     frame = read_table(path, encoding=encoding, sheet=sheet,

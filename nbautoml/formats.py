@@ -1,6 +1,6 @@
 """The data file formats nbautoml reads, by suffix (no imports: the magics read it at ``%load_ext``)."""
 
-#: file suffix -> the format ``nbautoml.engine.data.read_table`` reads it as (any other suffix: CSV)
+#: file suffix -> the format ``nbautoml.engine.reading.read_table`` reads it as (any other suffix: CSV)
 FORMATS = {".parquet": "parquet", ".pq": "parquet", ".feather": "feather", ".arrow": "feather",
            ".json": "json", ".jsonl": "json lines", ".ndjson": "json lines",
            ".xlsx": "excel", ".xlsm": "excel", ".xls": "excel", ".ods": "excel"}

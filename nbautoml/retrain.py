@@ -206,8 +206,8 @@ def _frame(data, what: str, text_columns=()):
     (oldest first)."""
     import pandas as pd
 
-    from .engine.data import read_table
     from .engine.frames import as_pandas
+    from .engine.reading import read_table
 
     if data is None:
         return None

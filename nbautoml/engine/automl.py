@@ -35,6 +35,7 @@ from .metrics import choose_metric, get_metric
 from .prefer import check_preference, choose_trial
 from .processes import process_owner
 from .race import SplineChoice, TargetChoice
+from .reading import read_table
 from .records import TrialRecord
 from .search import IN_ORDER_LAG, Budget, Search, emit_finished, get_algorithm
 from .space import (
@@ -876,7 +877,7 @@ class AutoML(BaseEstimator):
 
     def _input_frame(self, X) -> pd.DataFrame:
         if isinstance(X, (str, Path)):
-            X = data_mod.read_table(X)
+            X = read_table(X)
         from ..schema import as_frame, enforce_schema, warn_about_input
 
         # a record (dict), records, a dict of columns, a Series row or an array, as a loaded model takes them
@@ -1332,7 +1333,7 @@ def prepare_data(X, y=None, *, target=None, groups=None, task="auto", roles=None
     renamed, converted = data_mod.renamed_columns(X), data_mod.converted_columns(X)
     if target is None and y is None:  # the features alone: a plan to look at before a search
         if isinstance(X, (str, Path)):
-            X = data_mod.read_table(X)
+            X = read_table(X)
         X = data_mod.features_frame(X)
         data_mod.check_features(X)
         plan = data_mod.plan_columns(X, roles, notes=renamed, converted=converted)

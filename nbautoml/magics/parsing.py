@@ -608,7 +608,7 @@ def _looks_like_path(text: str) -> bool:
 def read_file(text: str, sheet: str | None = None, text_columns: Sequence[str] = ()):
     """The table at the path ``text`` (``text_columns`` read as text); how it was read is printed
     when it was not plain UTF-8 CSV."""
-    from ..engine.data import read_table, reading_notes
+    from ..engine.reading import read_table, reading_notes
     from ..exceptions import DataError
 
     path = text.strip().strip("'\"")

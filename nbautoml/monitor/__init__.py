@@ -225,7 +225,7 @@ def _profile_of(model) -> ReferenceProfile:
 
 def _as_frame(batch, model, profile) -> pd.DataFrame:
     if isinstance(batch, (str, Path)):
-        from ..engine.data import read_table
+        from ..engine.reading import read_table
         from ..schema import model_text_columns
 
         batch = read_table(batch, text_columns=model_text_columns(model))

@@ -15,7 +15,7 @@ import pytest
 import nbautoml
 from nbautoml.batch import predict_file
 from nbautoml.cli import main
-from nbautoml.engine.data import read_table_chunks
+from nbautoml.engine.reading import read_table_chunks
 from nbautoml.schema import text_columns
 
 
