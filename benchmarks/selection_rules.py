@@ -12,9 +12,21 @@ held-out score:
 For an ensemble it also prints its per-fold scores against the anchor's and their
 paired p-value (corrected resampled t-test), the data for gating the ensemble.
 
+With ``--top N`` it also ranks the N trials with the best CV scores by two other rules
+that might pick better on small data, and prints the held-out score of each one's pick:
+
+- ``log_loss`` (classification): the lowest out-of-fold log loss, a proper scoring rule
+  that counts how sure each prediction was, where accuracy counts only right and wrong;
+- ``repeated_cv``: the best mean score over 5 x 3 repeated k-fold on the training rows
+  with other folds than the search's (``random_state=1``), less noisy than one k-fold.
+
+``candidates`` lists each of the N with its CV score, the two rules' values and its
+held-out score.
+
 Example::
 
     .venv/bin/python benchmarks/selection_rules.py glass Type multiclass --budget 30 --seeds 0,1,2
+    .venv/bin/python benchmarks/selection_rules.py glass Type multiclass --budget 10 --seeds 0-9 --top 10
 """
 
 from __future__ import annotations
@@ -66,13 +78,66 @@ def fold_scores(automl, trial=None) -> list[float]:
             for _, test in automl.validation_.folds]
 
 
+def repeated_cv_score(automl, trial_id: int, task: str) -> float:
+    """Mean score of a trial's pipeline over 5 x 3 repeated (stratified) k-fold on the training
+    rows, other folds than the search's, in the metric's direction (greater is better)."""
+    from sklearn.model_selection import RepeatedKFold, RepeatedStratifiedKFold, cross_val_score
+
+    from nbautoml.engine.space import build_pipeline
+
+    config = next(t.config for t in automl.trials_ if t.trial_id == trial_id)
+    pipeline = build_pipeline(config, automl.plan_, automl.task_, random_state=0)
+    splitter = (RepeatedKFold if task == "regression" else RepeatedStratifiedKFold)(
+        n_splits=5, n_repeats=3, random_state=1)
+    scoring = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "r2"}[task]
+    return float(np.mean(cross_val_score(pipeline, automl._X, automl._y.to_numpy(), cv=splitter, scoring=scoring)))
+
+
+def out_of_fold_log_loss(automl, trial_id: int) -> float | None:
+    """A trial's out-of-fold log loss (None for regression or predictions without probabilities)."""
+    from nbautoml.engine.ensemble import class_log_loss
+
+    if automl.task_ == "regression":
+        return None
+    y, oof = automl.oof_predictions(trial_id)
+    if oof.ndim == 1:  # binary: the positive class's probability
+        oof = np.column_stack([1 - oof, oof])
+    if oof.min() < 0 or oof.max() > 1:
+        return None  # decision values, not probabilities
+    return class_log_loss(y, oof)
+
+
+def other_rules(automl, top: int, task: str, X_test, y_test) -> dict:
+    """The picks of ``log_loss`` and ``repeated_cv`` among the ``top`` best CV trials."""
+    sign = 1 if automl.greater_is_better_ else -1
+    ranked = sorted((t for t in automl.trials_ if t.status == "ok" and t.score is not None),
+                    key=lambda t: (-sign * t.score, t.trial_id))[:top]
+    candidates = [{"trial": t.trial_id, "family": t.family, "source": t.source, "cv": round(t.score, 4),
+                   "log_loss": out_of_fold_log_loss(automl, t.trial_id),
+                   "repeated_cv": round(repeated_cv_score(automl, t.trial_id, task), 4),
+                   "held_out": round(held_out(automl, t.trial_id, task, X_test, y_test), 4)} for t in ranked]
+    row = {"candidates": candidates}
+    with_loss = [c for c in candidates if c["log_loss"] is not None]
+    if with_loss:
+        pick = min(with_loss, key=lambda c: (c["log_loss"], c["trial"]))
+        row["log_loss"], row["log_loss_trial"] = pick["held_out"], pick["trial"]
+    pick = max(candidates, key=lambda c: (c["repeated_cv"], -c["trial"]))
+    row["repeated_cv"], row["repeated_cv_trial"] = pick["held_out"], pick["trial"]
+    for c in candidates:
+        if c["log_loss"] is not None:
+            c["log_loss"] = round(c["log_loss"], 4)
+    return row
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dataset")
     parser.add_argument("target")
     parser.add_argument("task", choices=["binary", "multiclass", "regression"])
     parser.add_argument("--budget", type=float, default=30.0)
-    parser.add_argument("--seeds", default="0", help="comma-separated split seeds")
+    parser.add_argument("--seeds", default="0", help="split seeds: 0,1,2 or 0-9")
+    parser.add_argument("--top", type=int, default=0,
+                        help="also rank the N best CV trials by out-of-fold log loss and by 5 x 3 repeated CV")
     parser.add_argument("--datasets-dir", type=Path, default=bench.DEFAULT_DATASETS)
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
@@ -80,7 +145,7 @@ def main(argv=None) -> int:
     from nbautoml.engine.leaderboard import paired_p_value
     from nbautoml.engine.metrics import get_metric
 
-    for seed in (int(s) for s in args.seeds.split(",")):
+    for seed in bench.parse_seeds(args.seeds):
         bench.SEED = seed
         train, test, _ = bench.load_split(str(args.datasets_dir / f"{args.dataset}.csv"), args.target,
                                           args.task)
@@ -106,6 +171,8 @@ def main(argv=None) -> int:
                 "fold_gain": round(float(np.mean(ens) - np.mean(single)) * sign, 5),
                 "folds_better": int(sum(e > s for e, s in zip(ens, single))),
                 "p": round(paired_p_value(ens, single, n_test / (len(train) - n_test)), 4)}
+        if args.top > 0:
+            row.update(other_rules(automl, args.top, args.task, X_test, y_test))
         print(json.dumps(row), flush=True)
     return 0
 
