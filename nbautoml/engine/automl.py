@@ -25,6 +25,7 @@ from ..exceptions import (
     unknown_choice,
 )
 from . import data as data_mod
+from . import hashing
 from .ensemble import describe_model
 from .evaluate import EvalContext, fit_pipeline, score_fitted
 from .filesystems import check_local_filesystem
@@ -413,7 +414,7 @@ class AutoML(BaseEstimator):
         n_jobs = self.n_jobs_ = resolve_n_jobs(self.n_jobs, n_cells=X_used.size,
                                                auto_cap=IN_ORDER_LAG if self.time_budget is None else None)
 
-        fingerprint = data_mod.fingerprint(X_used, y)  # once: the store, resume's check, the result
+        fingerprint = hashing.fingerprint(X_used, y)  # once: the store, resume's check, the result
         store, previous, rerun, spent, run_dir = self._open_store(task, metric, plan, X_used, y, fingerprint)
         self._open_run = store
         if self.space is None and (previous or rerun):

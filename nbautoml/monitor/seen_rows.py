@@ -21,7 +21,8 @@ import base64
 import numpy as np
 import pandas as pd
 
-from ..engine.data import HASH_BLOCK_CELLS, column_dtypes, column_runs, combined_hashes, numpy_kind
+from ..engine.data import column_dtypes, numpy_kind
+from ..engine.hashing import HASH_BLOCK_CELLS, column_runs, combined_hashes
 
 MAX_HASHES = 10_000  # 53 KB of base64 in the profile
 MIN_ELIGIBLE = 20  # fewer eligible batch rows than this: no estimate

@@ -26,7 +26,7 @@ import pytest
 import nbautoml
 from nbautoml.codegen import pipeline_code
 from nbautoml.engine import data as data_mod
-from nbautoml.engine import space, workers
+from nbautoml.engine import hashing, space, workers
 from nbautoml.engine.automl import prepare_data
 from nbautoml.engine.data import plain_number_stats, plan_columns
 from nbautoml.engine.transformers import ColumnNames, NumbersFromText, to_numbers
@@ -161,16 +161,16 @@ def test_the_data_fingerprint_is_pandas_row_hash_computed_a_block_at_a_time(data
         zero=np.where(rng.random(len(frame)) < 0.5, 0.0, -0.0))
     frame.loc[::7, "f32"] = np.nan
     expected = pd.util.hash_pandas_object(frame, index=False).to_numpy()
-    np.testing.assert_array_equal(data_mod.frame_hashes(frame), expected)
+    np.testing.assert_array_equal(hashing.frame_hashes(frame), expected)
     assert len(set(frame.dtypes.astype(str))) >= 8
     digest = hashlib.sha256(expected.tobytes())
     digest.update(",".join(map(str, frame.columns)).encode())
-    assert data_mod.fingerprint(frame)["sha256"] == digest.hexdigest()
-    np.testing.assert_array_equal(data_mod.frame_hashes(frame.iloc[:0]), expected[:0])
-    monkeypatch.setattr(data_mod, "HASH_BLOCK_CELLS", 3 * len(frame))  # runs of 3 columns at most
-    np.testing.assert_array_equal(data_mod.frame_hashes(frame), expected)
+    assert hashing.fingerprint(frame)["sha256"] == digest.hexdigest()
+    np.testing.assert_array_equal(hashing.frame_hashes(frame.iloc[:0]), expected[:0])
+    monkeypatch.setattr(hashing, "HASH_BLOCK_CELLS", 3 * len(frame))  # runs of 3 columns at most
+    np.testing.assert_array_equal(hashing.frame_hashes(frame), expected)
     twice = pd.concat([frame, frame[["f32", "u8"]]], axis=1)  # a repeated name: by position
-    np.testing.assert_array_equal(data_mod.frame_hashes(twice),
+    np.testing.assert_array_equal(hashing.frame_hashes(twice),
                                   pd.util.hash_pandas_object(twice, index=False).to_numpy())
 
 
@@ -190,7 +190,7 @@ def test_the_checks_before_the_first_trial_take_a_second_on_20000_columns_not_13
     frame = make()
     started = time.perf_counter()
     prepared = prepare_data(frame, target="target")
-    data_mod.fingerprint(prepared.X, prepared.y)
+    hashing.fingerprint(prepared.X, prepared.y)
     took = time.perf_counter() - started
     assert took < 5, f"{took:.1f} s"  # about 1 s on an idle machine
     assert prepared.plan.names("numeric") == [c for c in frame.columns if c != "target"]
