@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "AutoML": ("nbautoml.engine.automl", "AutoML"),
     "available_models": ("nbautoml.engine.automl", "available_models"),
-    "plan": ("nbautoml.engine.automl", "plan"),
+    "plan": ("nbautoml.engine.prepare", "plan"),
     "read_table": ("nbautoml.engine.reading", "read_table"),
     "save": ("nbautoml.persist", "save"),
     "load": ("nbautoml.persist", "load"),

@@ -579,7 +579,7 @@ def _read_data(path, encoding, quiet: bool = False, sheet=None, model=None):
 
 
 def cmd_plan(args) -> int:
-    from .engine.automl import plan
+    from .engine.prepare import plan
 
     frame = _read_data(args.data, args.encoding, sheet=args.sheet)
     with warnings.catch_warnings():

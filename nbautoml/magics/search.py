@@ -60,7 +60,7 @@ def plan(magics, args):
     """Show ``nbautoml.plan`` of the data (``%automl_plan``); store it in ``--out``."""
     from IPython.display import display
 
-    from ..engine.automl import plan as plan_columns
+    from ..engine.prepare import plan as plan_columns
 
     data = resolve_data(magics.shell, " ".join(args.data), what="DATA")
     X, y = split_data(data)

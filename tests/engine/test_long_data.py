@@ -20,7 +20,7 @@ from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
 
 from nbautoml.engine import data as data_mod
 from nbautoml.engine import hashing
-from nbautoml.engine.automl import prepare_data
+from nbautoml.engine.prepare import prepare_data
 from nbautoml.engine.transformers import (
     AsString,
     MedianImputer,

@@ -27,8 +27,8 @@ import nbautoml
 from nbautoml.codegen import pipeline_code
 from nbautoml.engine import data as data_mod
 from nbautoml.engine import hashing, space, workers
-from nbautoml.engine.automl import prepare_data
 from nbautoml.engine.data import plain_number_stats, plan_columns
+from nbautoml.engine.prepare import prepare_data
 from nbautoml.engine.transformers import ColumnNames, NumbersFromText, to_numbers
 from nbautoml.monitor.profile import _round_array, numeric_block_sketches, profile_column
 from nbautoml.schema import build_schema
