@@ -1,8 +1,9 @@
 """Which final choice scores best on held-out data: the best CV trial, a tied default, or the ensemble?
 
 Runs nbautoml (default options) under the benchmark's protocol on one data set and
-several split seeds, then refits each candidate on the training rows and prints its
-held-out score:
+several split seeds, then refits each candidate on the training rows as nbautoml refits its
+model (``random_state`` = the search's seed, the split seed here) and prints its held-out
+score:
 
 - ``best``: the trial with the best mean CV score;
 - ``chosen``: the single trial nbautoml anchors on (``best_trial_``): ``best``, or the
@@ -55,7 +56,7 @@ def held_out(automl, trial_id: int | None, task: str, X_test, y_test) -> float:
         pipeline = automl.best_pipeline_
     else:
         config = next(t.config for t in automl.trials_ if t.trial_id == trial_id)
-        pipeline = build_pipeline(config, automl.plan_, automl.task_, random_state=0)
+        pipeline = build_pipeline(config, automl.plan_, automl.task_, random_state=automl.seed)
         pipeline.fit(automl._X, automl._y.to_numpy())
     if task == "binary":
         prediction = pipeline.predict_proba(X)[:, 1]
@@ -86,7 +87,7 @@ def repeated_cv_score(automl, trial_id: int, task: str) -> float:
     from nbautoml.engine.space import build_pipeline
 
     config = next(t.config for t in automl.trials_ if t.trial_id == trial_id)
-    pipeline = build_pipeline(config, automl.plan_, automl.task_, random_state=0)
+    pipeline = build_pipeline(config, automl.plan_, automl.task_, random_state=automl.seed)
     splitter = (RepeatedKFold if task == "regression" else RepeatedStratifiedKFold)(
         n_splits=5, n_repeats=3, random_state=1)
     scoring = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "r2"}[task]
