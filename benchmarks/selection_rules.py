@@ -47,17 +47,20 @@ sys.path.insert(0, str(HERE))
 import run_benchmark as bench  # noqa: E402
 
 
-def held_out(automl, trial_id: int | None, task: str, X_test, y_test) -> float:
-    """Held-out score of one trial's pipeline refit on the training rows (None: the returned model)."""
+def trial_pipeline(automl, trial_id: int):
+    """A trial's pipeline, unfitted, as nbautoml refits its model (with the search's seed)."""
     from nbautoml.engine.space import build_pipeline
 
+    return build_pipeline(automl._trial(trial_id).config, automl.plan_, automl.task_, random_state=automl.seed)
+
+
+def held_out(automl, trial_id: int | None, task: str, X_test, y_test) -> float:
+    """Held-out score of one trial's pipeline refit on the training rows (None: the returned model)."""
     X = X_test[automl.plan_.used]
     if trial_id is None:
         pipeline = automl.best_pipeline_
     else:
-        config = next(t.config for t in automl.trials_ if t.trial_id == trial_id)
-        pipeline = build_pipeline(config, automl.plan_, automl.task_, random_state=automl.seed)
-        pipeline.fit(automl._X, automl._y.to_numpy())
+        pipeline = trial_pipeline(automl, trial_id).fit(automl._X, automl._y.to_numpy())
     if task == "binary":
         prediction = pipeline.predict_proba(X)[:, 1]
     else:
@@ -84,14 +87,11 @@ def repeated_cv_score(automl, trial_id: int, task: str) -> float:
     rows, other folds than the search's, in the metric's direction (greater is better)."""
     from sklearn.model_selection import RepeatedKFold, RepeatedStratifiedKFold, cross_val_score
 
-    from nbautoml.engine.space import build_pipeline
-
-    config = next(t.config for t in automl.trials_ if t.trial_id == trial_id)
-    pipeline = build_pipeline(config, automl.plan_, automl.task_, random_state=automl.seed)
     splitter = (RepeatedKFold if task == "regression" else RepeatedStratifiedKFold)(
         n_splits=5, n_repeats=3, random_state=1)
-    scoring = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "r2"}[task]
-    return float(np.mean(cross_val_score(pipeline, automl._X, automl._y.to_numpy(), cv=splitter, scoring=scoring)))
+    scores = cross_val_score(trial_pipeline(automl, trial_id), automl._X, automl._y.to_numpy(), cv=splitter,
+                             scoring=bench.METRIC_OF_TASK[task])  # the protocol's metrics are scikit-learn scorer names
+    return float(np.mean(scores))
 
 
 def out_of_fold_log_loss(automl, trial_id: int) -> float | None:
